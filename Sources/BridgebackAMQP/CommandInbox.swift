@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CRabbitMQ
+import Synchronization
+
+/// Work handed to a connection's thread. The closure runs on that thread only.
+typealias ConnectionCommand = @Sendable (ConnectionCore) -> Void
+
+/// The only way into a connection thread: a locked queue of commands plus an eventfd the thread
+/// polls beside its socket, so a submit wakes it without polling or spinning.
+final class CommandInbox: Sendable {
+    private struct State {
+        var commands: [ConnectionCommand] = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    /// Read end and write end are the same eventfd (counter semantics).
+    let wakeFD: Int32
+
+    init() {
+        wakeFD = bb_eventfd()
+        precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
+    }
+
+    deinit {
+        #if canImport(Glibc)
+        Glibc.close(wakeFD)
+        #else
+        Musl.close(wakeFD)
+        #endif
+    }
+
+    /// Queues a command; returns `false` when the connection thread has ended.
+    @discardableResult
+    func submit(_ command: @escaping ConnectionCommand) -> Bool {
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            if state.closed { return (false, false) }
+            state.commands.append(command)
+            return (true, state.commands.count == 1)
+        }
+        if wake { signal() }
+        return accepted
+    }
+
+    /// Takes every queued command (called by the connection thread).
+    func drain() -> [ConnectionCommand] {
+        state.withLock { state in
+            let commands = state.commands
+            state.commands.removeAll(keepingCapacity: true)
+            return commands
+        }
+    }
+
+    var isEmpty: Bool { state.withLock { $0.commands.isEmpty } }
+
+    /// Refuses new commands and returns what was still queued.
+    func close() -> [ConnectionCommand] {
+        state.withLock { state in
+            state.closed = true
+            let commands = state.commands
+            state.commands.removeAll()
+            return commands
+        }
+    }
+
+    func signal() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// Resets the eventfd counter after a wake-up.
+    func clearSignal() {
+        var value: UInt64 = 0
+        _ = read(wakeFD, &value, 8)
+    }
+}

@@ -1,0 +1,796 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CRabbitMQ
+import Logging
+import Synchronization
+
+/// Why a rabbitmq-c call failed: only the channel, or the whole connection.
+enum CoreFailure: Error {
+    case channel(AMQPError)
+    case connection(AMQPError)
+
+    var error: AMQPError {
+        switch self {
+        case .channel(let e), .connection(let e): e
+        }
+    }
+}
+
+/// A batch of publishes awaiting their confirms; resumed once when every message has an outcome.
+final class PublishBatch {
+    var results: [Result<Void, AMQPError>?]
+    var remaining: Int
+    let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+        if count == 0 { continuation.resume(returning: []) }
+    }
+
+    func complete(_ index: Int, _ result: Result<Void, AMQPError>) {
+        guard results[index] == nil else { return }
+        results[index] = result
+        remaining -= 1
+        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
+    }
+}
+
+struct PublishToken {
+    let batch: PublishBatch
+    let index: Int
+}
+
+/// A consumer as the thread knows it; it survives channel and connection loss and is
+/// re-established on the new channel.
+final class ConsumerRecord {
+    let queue: String
+    let prefetch: UInt16
+    let exclusive: Bool
+    let arguments: FieldTable
+    var serverTag: String = ""
+    let continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+
+    init(queue: String, prefetch: UInt16, exclusive: Bool, arguments: FieldTable,
+         continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation) {
+        self.queue = queue
+        self.prefetch = prefetch
+        self.exclusive = exclusive
+        self.arguments = arguments
+        self.continuation = continuation
+    }
+}
+
+/// One AMQP channel as the thread knows it.
+final class ChannelRecord {
+    enum Role {
+        case control
+        case publisher(window: Int)
+        case consumer(ConsumerRecord)
+    }
+
+    let number: UInt16
+    let role: Role
+    var isOpen = false
+    /// Bumped on every (re)open so acks for deliveries of an earlier incarnation are dropped.
+    var epoch = 0
+    var confirms = ConfirmTracker<PublishToken>()
+    var waiting: [(OutboundMessage, PublishToken)] = []
+    var waitingHead = 0
+
+    init(number: UInt16, role: Role) {
+        self.number = number
+        self.role = role
+    }
+
+    var window: Int {
+        if case .publisher(let window) = role { return window }
+        return 0
+    }
+}
+
+/// Everything that touches rabbitmq-c for one connection. Lives on, and is only used by, the
+/// connection's own thread: rabbitmq-c is blocking and not thread-safe.
+final class ConnectionCore {
+    let configuration: AMQPConfiguration
+    let inbox: CommandInbox
+    let shared: SharedConnectionState
+    var logger: Logger
+    private var machine: ConnectionStateMachine
+    private var conn: amqp_connection_state_t?
+    private var channels: [UInt16: ChannelRecord] = [:]
+    private var nextChannelNumber: UInt16 = 2
+    private var exchanges: [ExchangeDeclaration] = []
+    private var queues: [QueueDeclaration] = []
+    private var bindings: [BindingDeclaration] = []
+    private var retryDeadline: ContinuousClock.Instant?
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    private static let controlChannel: UInt16 = 1
+    static let returnTagHeader = "x-bb-publish-tag"
+
+    init(configuration: AMQPConfiguration, inbox: CommandInbox, shared: SharedConnectionState, logger: Logger) {
+        self.configuration = configuration
+        self.inbox = inbox
+        self.shared = shared
+        self.logger = logger
+        self.machine = ConnectionStateMachine(
+            baseDelay: configuration.reconnectBaseDelay, maxDelay: configuration.reconnectMaxDelay)
+        channels[Self.controlChannel] = ChannelRecord(number: Self.controlChannel, role: .control)
+    }
+
+    // MARK: - Thread main loop
+
+    func run(onFirstConnect: CheckedContinuation<Void, any Error>) {
+        machine.start()
+        var firstConnect: CheckedContinuation<Void, any Error>? = onFirstConnect
+        loop: while true {
+            switch machine.state {
+            case .connecting(let attempt, _):
+                do {
+                    try openConnection()
+                    switch machine.connectSucceeded() {
+                    case .reportConnected(let generation):
+                        shared.update(connected: true, generation: generation, error: nil)
+                        logger.info("AMQP connected", metadata: ["url": "\(configuration.redactedURL)"])
+                        firstConnect?.resume()
+                        firstConnect = nil
+                    case .restoreAndResume(let generation):
+                        shared.update(connected: true, generation: generation, error: nil)
+                        logger.info("AMQP reconnected; restoring topology and consumers", metadata: ["attempt": "\(attempt)"])
+                        do {
+                            try restore()
+                        } catch {
+                            connectionLost(error.error)
+                        }
+                    }
+                } catch {
+                    destroyConnection()
+                    switch machine.connectFailed() {
+                    case .failConnect:
+                        firstConnect?.resume(throwing: error)
+                        firstConnect = nil
+                    case .retry(let delay, let next):
+                        let jittered = jitter(delay)
+                        logger.warning("AMQP reconnect failed; retrying", metadata: [
+                            "error": "\(error)", "attempt": "\(next)", "delay_ms": "\(jittered.milliseconds)"])
+                        shared.update(connected: false, generation: machine.currentGeneration, error: error)
+                        retryDeadline = .now + jittered
+                    case .none:
+                        break
+                    }
+                }
+            case .connected:
+                serviceConnected()
+            case .waitingToReconnect:
+                waitForRetry()
+            case .closed:
+                break loop
+            case .idle:
+                preconditionFailure("not started")
+            }
+        }
+        finish()
+    }
+
+    private func jitter(_ delay: Duration) -> Duration {
+        delay + .milliseconds(Int.random(in: 0...max(1, Int(delay.milliseconds / 4))))
+    }
+
+    /// One turn while connected: run commands, read what has arrived, sleep until more arrives.
+    private func serviceConnected() {
+        do {
+            for command in inbox.drain() {
+                command(self)
+                guard machine.isConnected else { return }
+            }
+            try pumpFrames()
+            try reopenClosedChannels()
+            guard inbox.isEmpty, let conn else { return }
+            if amqp_frames_enqueued(conn) != 0 || amqp_data_in_buffer(conn) != 0 { return }
+            var fds = [
+                pollfd(fd: amqp_get_sockfd(conn), events: Int16(POLLIN), revents: 0),
+                pollfd(fd: inbox.wakeFD, events: Int16(POLLIN), revents: 0),
+            ]
+            let heartbeat = configuration.heartbeatSeconds
+            let timeout: Int32 = heartbeat > 0 ? Int32(heartbeat * 1000 / 2) : 5000
+            _ = poll(&fds, 2, timeout)
+            if fds[1].revents != 0 { inbox.clearSignal() }
+            try pumpFrames()
+        } catch {
+            connectionLost(error.error)
+        }
+    }
+
+    private func waitForRetry() {
+        // Commands while disconnected fail fast with `notConnected` (they run against a closed core).
+        for command in inbox.drain() { command(self) }
+        guard case .waitingToReconnect = machine.state else { return }
+        let deadline = retryDeadline ?? .now
+        let remaining = deadline - .now
+        if remaining > .zero {
+            var fds = [pollfd(fd: inbox.wakeFD, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 1, Int32(max(1, remaining.milliseconds)))
+            if fds[0].revents != 0 { inbox.clearSignal() }
+            return
+        }
+        _ = machine.retryDue()
+    }
+
+    private func finish() {
+        let error = AMQPError(.closedByUser, "the connection was closed")
+        failEverything(error, unknownOutcome: AMQPError(.outcomeUnknown, "the connection was closed before the broker confirmed this publish"))
+        for record in channels.values {
+            if case .consumer(let consumer) = record.role { consumer.continuation.finish() }
+        }
+        channels.removeAll()
+        if let conn {
+            amqp_connection_close(conn, AMQP_REPLY_SUCCESS)
+        }
+        destroyConnection()
+        shared.update(connected: false, generation: machine.currentGeneration, error: error)
+        for command in inbox.close() { command(self) }
+        closeWaiters.forEach { $0.resume() }
+        closeWaiters.removeAll()
+    }
+
+    // MARK: - Connection setup and loss
+
+    private func openConnection() throws(AMQPError) {
+        guard let conn = amqp_new_connection() else { throw AMQPError(.protocolError, "rabbitmq-c could not allocate a connection") }
+        self.conn = conn
+        var timeout = timeval(
+            tv_sec: Int(configuration.connectionTimeout.components.seconds),
+            tv_usec: Int(configuration.connectionTimeout.components.attoseconds / 1_000_000_000_000))
+        let socket: OpaquePointer?
+        if let tls = configuration.tls {
+            socket = amqp_ssl_socket_new(conn)
+            guard let socket else { throw AMQPError(.invalidConfiguration, "rabbitmq-c was built without TLS support") }
+            if let ca = tls.caCertificateFile, amqp_ssl_socket_set_cacert(socket, ca) != AMQP_STATUS_OK.rawValue {
+                throw AMQPError(.invalidConfiguration, "cannot load the CA certificate '\(ca)'")
+            }
+            if let cert = tls.certificateFile, let key = tls.keyFile, amqp_ssl_socket_set_key(socket, cert, key) != AMQP_STATUS_OK.rawValue {
+                throw AMQPError(.invalidConfiguration, "cannot load the client certificate '\(cert)' or key '\(key)'")
+            }
+            amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
+            amqp_ssl_socket_set_verify_hostname(socket, tls.verifyPeer ? 1 : 0)
+        } else {
+            socket = amqp_tcp_socket_new(conn)
+        }
+        guard let socket else { throw AMQPError(.protocolError, "rabbitmq-c could not create a socket") }
+        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(
+                .connectionRefused,
+                "cannot reach the broker at \(configuration.host):\(configuration.port): \(CBridge.statusText(status)); is RabbitMQ running? (deploy/local/broker.sh start)",
+                libraryStatus: status)
+        }
+        amqp_set_handshake_timeout(conn, &timeout)
+        var rpcTimeout = timeval(tv_sec: 30, tv_usec: 0)
+        amqp_set_rpc_timeout(conn, &rpcTimeout)
+        let reply = CBridge.withTable(["connection_name": .string(configuration.connectionName)]) { table in
+            var table = table
+            return bb_login_plain(conn, configuration.virtualHost, 0, 131_072, Int32(configuration.heartbeatSeconds), &table, configuration.user, configuration.password)
+        }
+        try checkLogin(reply)
+        for record in channels.values.sorted(by: { $0.number < $1.number }) {
+            record.isOpen = false
+        }
+        do {
+            try openChannel(channels[Self.controlChannel]!)
+        } catch {
+            throw error.error
+        }
+    }
+
+    private func checkLogin(_ reply: amqp_rpc_reply_t) throws(AMQPError) {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            return
+        case AMQP_RESPONSE_SERVER_EXCEPTION where reply.reply.id == BB_CONNECTION_CLOSE:
+            let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let text = CBridge.string(close.reply_text)
+            if let conn {
+                var ok = amqp_connection_close_ok_t(dummy: 0)
+                amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
+            }
+            if text.contains("Login was refused") || text.contains("authentication") {
+                throw AMQPError(.authenticationFailed, "the broker refused user '\(configuration.user)': check the user name and password in the AMQP URL", replyCode: close.reply_code, replyText: text)
+            }
+            throw AMQPError(.accessRefused, "user '\(configuration.user)' may not open virtual host '\(configuration.virtualHost)' (it may not exist, or the user has no permissions there)", replyCode: close.reply_code, replyText: text)
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            let status = reply.library_error
+            if status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue {
+                throw AMQPError(.authenticationFailed, "the broker closed the connection during login as '\(configuration.user)': usually a wrong user name or password", libraryStatus: status)
+            }
+            throw AMQPError(.connectionClosed, "login failed: \(CBridge.statusText(status))", libraryStatus: status)
+        default:
+            throw AMQPError(.protocolError, "unexpected reply to login")
+        }
+    }
+
+    private func destroyConnection() {
+        if let conn {
+            amqp_destroy_connection(conn)
+        }
+        conn = nil
+    }
+
+    /// The connection is gone: fail what can't survive, then let the state machine decide.
+    private func connectionLost(_ error: AMQPError) {
+        destroyConnection()
+        for record in channels.values { record.isOpen = false }
+        switch machine.connectionLost() {
+        case .failInFlightAndRetry(let delay):
+            logger.warning("AMQP connection lost; will reconnect", metadata: ["error": "\(error)"])
+            failEverything(
+                AMQPError(.notConnected, "the broker connection was lost before this message was sent; it was not published"),
+                unknownOutcome: AMQPError(.outcomeUnknown, "the broker connection was lost before this publish was confirmed; the broker may or may not have it (\(error.message))"))
+            shared.update(connected: false, generation: machine.currentGeneration, error: error)
+            retryDeadline = .now + jitter(delay)
+        case .none:
+            break
+        }
+    }
+
+    private func failEverything(_ notSent: AMQPError, unknownOutcome: AMQPError) {
+        for record in channels.values {
+            for token in record.confirms.failAll() {
+                token.batch.complete(token.index, .failure(unknownOutcome))
+            }
+            for (_, token) in record.waiting[record.waitingHead...] {
+                token.batch.complete(token.index, .failure(notSent))
+            }
+            record.waiting.removeAll()
+            record.waitingHead = 0
+        }
+    }
+
+    /// After a reconnect: the recorded topology, then every channel and consumer.
+    private func restore() throws(CoreFailure) {
+        for exchange in exchanges { try rpcDeclare(exchange) }
+        for queue in queues { _ = try rpcDeclare(queue, passive: false) }
+        for binding in bindings { try rpcBind(binding) }
+        try reopenClosedChannels()
+    }
+
+    private func reopenClosedChannels() throws(CoreFailure) {
+        for record in channels.values where !record.isOpen {
+            do {
+                try openChannel(record)
+            } catch .channel(let error) {
+                // A consumer whose queue has gone cannot come back: end its stream with the reason.
+                if case .consumer(let consumer) = record.role {
+                    consumer.continuation.finish(throwing: error)
+                    channels[record.number] = nil
+                }
+            }
+        }
+    }
+
+    private func openChannel(_ record: ChannelRecord) throws(CoreFailure) {
+        guard let conn else { throw .connection(AMQPError(.notConnected, "not connected")) }
+        amqp_channel_open(conn, record.number)
+        try check(amqp_get_rpc_reply(conn), channel: record.number, what: "channel.open")
+        record.isOpen = true
+        record.epoch += 1
+        switch record.role {
+        case .control:
+            break
+        case .publisher:
+            amqp_confirm_select(conn, record.number)
+            try check(amqp_get_rpc_reply(conn), channel: record.number, what: "confirm.select")
+        case .consumer(let consumer):
+            amqp_basic_qos(conn, record.number, 0, consumer.prefetch, 0)
+            try check(amqp_get_rpc_reply(conn), channel: record.number, what: "basic.qos")
+            let ok = CBridge.withBytes(consumer.queue) { queue in
+                CBridge.withTable(consumer.arguments) { args in
+                    amqp_basic_consume(conn, record.number, queue, amqp_empty_bytes, 0, 0, consumer.exclusive ? 1 : 0, args)
+                }
+            }
+            try check(amqp_get_rpc_reply(conn), channel: record.number, what: "basic.consume on '\(consumer.queue)'")
+            if let ok { consumer.serverTag = CBridge.string(ok.pointee.consumer_tag) }
+        }
+    }
+
+    // MARK: - Replies and frames
+
+    /// Turns an RPC reply into success or a channel / connection failure, answering the
+    /// broker's close so the channel or connection is properly shut.
+    private func check(_ reply: amqp_rpc_reply_t, channel: UInt16, what: String) throws(CoreFailure) {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            return
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            if reply.reply.id == BB_CHANNEL_CLOSE {
+                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+                let error = channelClosed(channel, code: close.reply_code, text: CBridge.string(close.reply_text), what: what)
+                throw .channel(error)
+            }
+            if reply.reply.id == BB_CONNECTION_CLOSE {
+                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                if let conn {
+                    var ok = amqp_connection_close_ok_t(dummy: 0)
+                    amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
+                }
+                throw .connection(AMQPError(.connectionClosed, "the broker closed the connection during \(what)", replyCode: close.reply_code, replyText: CBridge.string(close.reply_text)))
+            }
+            throw .connection(AMQPError(.protocolError, "unexpected server reply to \(what)"))
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            let status = reply.library_error
+            let code: AMQPError.Code = status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout : .connectionClosed
+            throw .connection(AMQPError(code, "\(what) failed: \(CBridge.statusText(status))", libraryStatus: status))
+        default:
+            throw .connection(AMQPError(.protocolError, "no reply to \(what)"))
+        }
+    }
+
+    /// The broker closed `channel`: acknowledge, fail what was in flight there, mark it for reopening.
+    private func channelClosed(_ channel: UInt16, code: UInt16, text: String, what: String) -> AMQPError {
+        if let conn {
+            var ok = amqp_channel_close_ok_t(dummy: 0)
+            amqp_send_method(conn, channel, BB_CHANNEL_CLOSE_OK, &ok)
+        }
+        let error = AMQPError(.channelClosed, "the broker closed the channel during \(what)", replyCode: code, replyText: text)
+        if let record = channels[channel] {
+            record.isOpen = false
+            for token in record.confirms.failAll() { token.batch.complete(token.index, .failure(error)) }
+        }
+        logger.debug("AMQP channel closed by broker", metadata: ["channel": "\(channel)", "reply": "\(code) \(text)"])
+        return error
+    }
+
+    private func pumpFrames() throws(CoreFailure) {
+        guard let conn else { return }
+        var zero = timeval(tv_sec: 0, tv_usec: 0)
+        for _ in 0..<4096 {
+            var frame = amqp_frame_t()
+            let status = amqp_simple_wait_frame_noblock(conn, &frame, &zero)
+            if status == AMQP_STATUS_TIMEOUT.rawValue { break }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw .connection(AMQPError(.connectionClosed, "lost the broker connection: \(CBridge.statusText(status))", libraryStatus: status))
+            }
+            try dispatch(frame)
+        }
+        if amqp_frames_enqueued(conn) == 0 { amqp_maybe_release_buffers(conn) }
+        for record in channels.values where record.isOpen && !record.waiting.isEmpty {
+            try flushWaiting(record)
+        }
+    }
+
+    private func dispatch(_ frame: amqp_frame_t) throws(CoreFailure) {
+        guard frame.frame_type == AMQP_FRAME_METHOD else { return }
+        var frame = frame
+        let method = bb_frame_method_id(&frame)
+        let decoded = frame.payload.method.decoded
+        let channel = frame.channel
+        switch method {
+        case BB_BASIC_DELIVER:
+            let deliver = decoded!.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            let tag = deliver.delivery_tag
+            let redelivered = deliver.redelivered != 0
+            let exchange = CBridge.string(deliver.exchange)
+            let routingKey = CBridge.string(deliver.routing_key)
+            let consumerTag = CBridge.string(deliver.consumer_tag)
+            var message = amqp_message_t()
+            try check(amqp_read_message(conn, channel, &message, 0), channel: channel, what: "reading a delivery")
+            defer { amqp_destroy_message(&message) }
+            guard let record = channels[channel], case .consumer(let consumer) = record.role else { return }
+            let delivery = AMQPDelivery(
+                body: CBridge.array(message.body), properties: CBridge.decode(message.properties), exchange: exchange,
+                routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
+                acker: DeliveryAcker(inbox: inbox, channel: channel, epoch: record.epoch, tag: tag))
+            consumer.continuation.yield(delivery)
+        case BB_BASIC_ACK:
+            let ack = decoded!.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            guard let record = channels[channel] else { return }
+            for (token, outcome) in record.confirms.ack(tag: ack.delivery_tag, multiple: ack.multiple != 0) {
+                token.batch.complete(token.index, result(for: outcome))
+            }
+            try flushWaiting(record)
+        case BB_BASIC_NACK:
+            let nack = decoded!.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            guard let record = channels[channel] else { return }
+            for (token, outcome) in record.confirms.nack(tag: nack.delivery_tag, multiple: nack.multiple != 0) {
+                token.batch.complete(token.index, result(for: outcome))
+            }
+            try flushWaiting(record)
+        case BB_BASIC_RETURN:
+            let ret = decoded!.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let code = ret.reply_code
+            let text = CBridge.string(ret.reply_text)
+            var message = amqp_message_t()
+            try check(amqp_read_message(conn, channel, &message, 0), channel: channel, what: "reading a returned message")
+            defer { amqp_destroy_message(&message) }
+            let headers = CBridge.decode(message.properties).headers
+            if let record = channels[channel], let tag = headers[Self.returnTagHeader]?.intValue {
+                record.confirms.returned(tag: UInt64(tag), replyCode: code, replyText: text)
+            }
+        case BB_BASIC_CANCEL:
+            let cancel = decoded!.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            let tag = CBridge.string(cancel.consumer_tag)
+            if let record = channels[channel], case .consumer(let consumer) = record.role {
+                consumer.continuation.finish(throwing: AMQPError(.consumerCancelled, "the broker cancelled the consumer on '\(consumer.queue)' (tag \(tag)); the queue may have been deleted"))
+                channels[channel] = nil
+                if let conn { amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS) }
+            }
+        case BB_CHANNEL_CLOSE:
+            let close = decoded!.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let error = channelClosed(channel, code: close.reply_code, text: CBridge.string(close.reply_text), what: "normal operation")
+            logger.warning("AMQP channel closed by the broker", metadata: ["channel": "\(channel)", "error": "\(error)"])
+        case BB_CONNECTION_CLOSE:
+            let close = decoded!.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            if let conn {
+                var ok = amqp_connection_close_ok_t(dummy: 0)
+                amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
+            }
+            throw .connection(AMQPError(.connectionClosed, "the broker closed the connection", replyCode: close.reply_code, replyText: CBridge.string(close.reply_text)))
+        case BB_CONNECTION_BLOCKED:
+            logger.warning("AMQP connection blocked by the broker (resource alarm); publishes will wait")
+        case BB_CONNECTION_UNBLOCKED:
+            logger.info("AMQP connection unblocked")
+        default:
+            break
+        }
+    }
+
+    private func result(for outcome: ConfirmTracker<PublishToken>.Outcome) -> Result<Void, AMQPError> {
+        switch outcome {
+        case .confirmed: .success(())
+        case .nacked: .failure(AMQPError(.publishNacked, "the broker refused responsibility for this message (basic.nack); publish it again"))
+        case .returned(let code, let text):
+            .failure(AMQPError(.unroutable, "no queue is bound for this message (mandatory publish returned)", replyCode: code, replyText: text))
+        }
+    }
+
+    // MARK: - Commands (called on the thread by the public API)
+
+    func notConnectedError() -> AMQPError {
+        if case .closed = machine.state { return AMQPError(.closedByUser, "the connection is closed") }
+        return AMQPError(.notConnected, "the broker connection is down and being re-established; nothing was sent, try again")
+    }
+
+    /// Runs a control-channel RPC, reopening the channel if the broker closed it earlier.
+    func withControl<R>(_ body: (amqp_connection_state_t) throws(CoreFailure) -> R) -> Result<R, AMQPError> {
+        guard machine.isConnected, let conn else { return .failure(notConnectedError()) }
+        let control = channels[Self.controlChannel]!
+        do {
+            if !control.isOpen { try openChannel(control) }
+            return .success(try body(conn))
+        } catch {
+            if case .connection(let e) = error { connectionLost(e) }
+            return .failure(error.error)
+        }
+    }
+
+    func rpcDeclare(_ exchange: ExchangeDeclaration) throws(CoreFailure) {
+        guard let conn else { throw .connection(notConnectedError()) }
+        CBridge.withBytes(exchange.name) { name in
+            CBridge.withBytes(exchange.kind.rawValue) { kind in
+                CBridge.withTable(exchange.arguments) { args in
+                    _ = amqp_exchange_declare(conn, Self.controlChannel, name, kind, 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0, exchange.internal ? 1 : 0, args)
+                }
+            }
+        }
+        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "declaring exchange '\(exchange.name)'")
+    }
+
+    func rpcDeclare(_ queue: QueueDeclaration, passive: Bool) throws(CoreFailure) -> QueueState {
+        guard let conn else { throw .connection(notConnectedError()) }
+        let ok = CBridge.withBytes(queue.name) { name in
+            CBridge.withTable(queue.arguments) { args in
+                amqp_queue_declare(conn, Self.controlChannel, name, passive ? 1 : 0, queue.durable ? 1 : 0, queue.exclusive ? 1 : 0, queue.autoDelete ? 1 : 0, args)
+            }
+        }
+        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "\(passive ? "checking" : "declaring") queue '\(queue.name)'")
+        guard let ok else { return QueueState(name: queue.name, messageCount: 0, consumerCount: 0) }
+        return QueueState(name: CBridge.string(ok.pointee.queue), messageCount: ok.pointee.message_count, consumerCount: ok.pointee.consumer_count)
+    }
+
+    func rpcBind(_ binding: BindingDeclaration) throws(CoreFailure) {
+        guard let conn else { throw .connection(notConnectedError()) }
+        CBridge.withBytes(binding.queue) { queue in
+            CBridge.withBytes(binding.exchange) { exchange in
+                CBridge.withBytes(binding.routingKey) { key in
+                    CBridge.withTable(binding.arguments) { args in
+                        _ = amqp_queue_bind(conn, Self.controlChannel, queue, exchange, key, args)
+                    }
+                }
+            }
+        }
+        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "binding '\(binding.queue)' to '\(binding.exchange)' with '\(binding.routingKey)'")
+    }
+
+    func declare(_ exchange: ExchangeDeclaration) -> Result<Void, AMQPError> {
+        let result = withControl { _ throws(CoreFailure) in try rpcDeclare(exchange) }
+        if case .success = result {
+            exchanges.removeAll { $0.name == exchange.name }
+            exchanges.append(exchange)
+        }
+        return result
+    }
+
+    func declare(_ queue: QueueDeclaration, passive: Bool) -> Result<QueueState, AMQPError> {
+        let result = withControl { _ throws(CoreFailure) in try rpcDeclare(queue, passive: passive) }
+        if case .success = result, !passive, !queue.name.isEmpty {
+            queues.removeAll { $0.name == queue.name }
+            queues.append(queue)
+        }
+        return result
+    }
+
+    func bind(_ binding: BindingDeclaration) -> Result<Void, AMQPError> {
+        let result = withControl { _ throws(CoreFailure) in try rpcBind(binding) }
+        if case .success = result, !bindings.contains(binding) { bindings.append(binding) }
+        return result
+    }
+
+    func deleteQueue(_ name: String) -> Result<UInt32, AMQPError> {
+        let result = withControl { conn throws(CoreFailure) -> UInt32 in
+            let ok = CBridge.withBytes(name) { amqp_queue_delete(conn, Self.controlChannel, $0, 0, 0) }
+            try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "deleting queue '\(name)'")
+            return ok?.pointee.message_count ?? 0
+        }
+        if case .success = result {
+            queues.removeAll { $0.name == name }
+            bindings.removeAll { $0.queue == name }
+        }
+        return result
+    }
+
+    func deleteExchange(_ name: String) -> Result<Void, AMQPError> {
+        let result = withControl { conn throws(CoreFailure) in
+            _ = CBridge.withBytes(name) { amqp_exchange_delete(conn, Self.controlChannel, $0, 0) }
+            try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "deleting exchange '\(name)'")
+        }
+        if case .success = result {
+            exchanges.removeAll { $0.name == name }
+            bindings.removeAll { $0.exchange == name }
+        }
+        return result
+    }
+
+    func purgeQueue(_ name: String) -> Result<UInt32, AMQPError> {
+        withControl { conn throws(CoreFailure) -> UInt32 in
+            let ok = CBridge.withBytes(name) { amqp_queue_purge(conn, Self.controlChannel, $0) }
+            try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "purging queue '\(name)'")
+            return ok?.pointee.message_count ?? 0
+        }
+    }
+
+    private func allocateChannelNumber() -> UInt16 {
+        while channels[nextChannelNumber] != nil { nextChannelNumber &+= 1; if nextChannelNumber < 2 { nextChannelNumber = 2 } }
+        defer { nextChannelNumber &+= 1; if nextChannelNumber < 2 { nextChannelNumber = 2 } }
+        return nextChannelNumber
+    }
+
+    func openPublisher(window: Int) -> Result<UInt16, AMQPError> {
+        guard machine.isConnected else { return .failure(notConnectedError()) }
+        let record = ChannelRecord(number: allocateChannelNumber(), role: .publisher(window: max(1, window)))
+        channels[record.number] = record
+        do {
+            try openChannel(record)
+            return .success(record.number)
+        } catch {
+            channels[record.number] = nil
+            if case .connection(let e) = error { connectionLost(e) }
+            return .failure(error.error)
+        }
+    }
+
+    func closeChannel(_ number: UInt16) {
+        guard let record = channels.removeValue(forKey: number) else { return }
+        let error = AMQPError(.closedByUser, "the publisher was closed before this publish was confirmed")
+        for token in record.confirms.failAll() { token.batch.complete(token.index, .failure(error)) }
+        for (_, token) in record.waiting[record.waitingHead...] { token.batch.complete(token.index, .failure(error)) }
+        if case .consumer(let consumer) = record.role { consumer.continuation.finish() }
+        if record.isOpen, let conn, machine.isConnected {
+            if case .consumer(let consumer) = record.role, !consumer.serverTag.isEmpty {
+                _ = CBridge.withBytes(consumer.serverTag) { amqp_basic_cancel(conn, number, $0) }
+            }
+            let reply = amqp_channel_close(conn, number, AMQP_REPLY_SUCCESS)
+            if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
+                connectionLost(AMQPError(.connectionClosed, "lost the connection while closing a channel", libraryStatus: reply.library_error))
+            }
+        }
+    }
+
+    func publish(_ messages: [OutboundMessage], on number: UInt16, batch: PublishBatch) {
+        guard machine.isConnected, let record = channels[number] else {
+            let error = channels[number] == nil && machine.isConnected
+                ? AMQPError(.closedByUser, "this publisher's channel is closed") : notConnectedError()
+            for index in messages.indices { batch.complete(index, .failure(error)) }
+            return
+        }
+        for (index, message) in messages.enumerated() {
+            record.waiting.append((message, PublishToken(batch: batch, index: index)))
+        }
+        do {
+            if !record.isOpen { try openChannel(record) }
+            try flushWaiting(record)
+        } catch {
+            if case .connection(let e) = error { connectionLost(e) }
+        }
+    }
+
+    /// Sends waiting messages while the confirm window has room.
+    private func flushWaiting(_ record: ChannelRecord) throws(CoreFailure) {
+        guard let conn, record.isOpen else { return }
+        let window = record.window
+        while record.waitingHead < record.waiting.count, record.confirms.outstandingCount < window {
+            let (message, token) = record.waiting[record.waitingHead]
+            record.waitingHead += 1
+            let tag = record.confirms.willPublish(token)
+            let extra: FieldTable = message.mandatory ? [Self.returnTagHeader: .int(Int64(tag))] : [:]
+            let status = CBridge.withBytes(message.exchange) { exchange in
+                CBridge.withBytes(message.routingKey) { key in
+                    CBridge.withBytes(message.body) { body in
+                        CBridge.withProperties(message.properties, extraHeaders: extra) { props in
+                            amqp_basic_publish(conn, record.number, exchange, key, message.mandatory ? 1 : 0, 0, props, body)
+                        }
+                    }
+                }
+            }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw .connection(AMQPError(.connectionClosed, "publish failed: \(CBridge.statusText(status))", libraryStatus: status))
+            }
+        }
+        if record.waitingHead == record.waiting.count {
+            record.waiting.removeAll(keepingCapacity: true)
+            record.waitingHead = 0
+        }
+    }
+
+    func startConsumer(_ consumer: ConsumerRecord) -> Result<UInt16, AMQPError> {
+        guard machine.isConnected else { return .failure(notConnectedError()) }
+        let record = ChannelRecord(number: allocateChannelNumber(), role: .consumer(consumer))
+        channels[record.number] = record
+        do {
+            try openChannel(record)
+            return .success(record.number)
+        } catch {
+            channels[record.number] = nil
+            if case .connection(let e) = error { connectionLost(e) }
+            return .failure(error.error)
+        }
+    }
+
+    enum Settlement { case ack(multiple: Bool), nack(requeue: Bool, multiple: Bool), reject(requeue: Bool) }
+
+    func settle(_ settlement: Settlement, channel: UInt16, epoch: Int, tag: UInt64) {
+        // A delivery from an earlier incarnation of the channel was already requeued by the broker.
+        guard machine.isConnected, let conn, let record = channels[channel], record.isOpen, record.epoch == epoch else {
+            logger.debug("dropping settlement for a delivery from a closed channel; the broker redelivers it", metadata: ["channel": "\(channel)", "tag": "\(tag)"])
+            return
+        }
+        let status: Int32
+        switch settlement {
+        case .ack(let multiple): status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
+        case .nack(let requeue, let multiple): status = amqp_basic_nack(conn, channel, tag, multiple ? 1 : 0, requeue ? 1 : 0)
+        case .reject(let requeue): status = amqp_basic_reject(conn, channel, tag, requeue ? 1 : 0)
+        }
+        if status != AMQP_STATUS_OK.rawValue {
+            connectionLost(AMQPError(.connectionClosed, "settling a delivery failed: \(CBridge.statusText(status))", libraryStatus: status))
+        }
+    }
+
+    func close(waiter: CheckedContinuation<Void, Never>?) {
+        if let waiter { closeWaiters.append(waiter) }
+        _ = machine.close()
+    }
+
+    /// For tests: drop the socket as if the network failed.
+    func simulateNetworkFailure() {
+        if let conn { shutdown(amqp_get_sockfd(conn), Int32(SHUT_RDWR)) }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
