@@ -1,0 +1,28 @@
+/// Small text helpers for lines people read.
+public enum HumanText {
+    /// `text` with whitespace runs collapsed, cut to `maxCharacters` graphemes with "…".
+    public static func excerpt(_ text: String, maxCharacters: Int) -> String {
+        let collapsed = text.split(whereSeparator: { $0.isWhitespace || $0.isNewline }).joined(separator: " ")
+        guard collapsed.count > maxCharacters else { return collapsed }
+        let cut = collapsed.prefix(max(0, maxCharacters - 1))
+        // Prefer ending at a word boundary if one is reasonably close.
+        if let space = cut.lastIndex(of: " "), cut.distance(from: cut.startIndex, to: space) > maxCharacters * 2 / 3 {
+            return String(cut[..<space]) + "…"
+        }
+        return String(cut) + "…"
+    }
+
+    /// "850 ms", "42 s", "4 min 12 s", "2 h 5 min", "3 d 4 h".
+    public static func duration(seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "unknown" }
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+        let total = Int(seconds.rounded())
+        if total < 60 { return "\(total) s" }
+        let (minutes, secs) = total.quotientAndRemainder(dividingBy: 60)
+        if minutes < 60 { return secs == 0 ? "\(minutes) min" : "\(minutes) min \(secs) s" }
+        let (hours, mins) = minutes.quotientAndRemainder(dividingBy: 60)
+        if hours < 24 { return mins == 0 ? "\(hours) h" : "\(hours) h \(mins) min" }
+        let (days, hrs) = hours.quotientAndRemainder(dividingBy: 24)
+        return hrs == 0 ? "\(days) d" : "\(days) d \(hrs) h"
+    }
+}

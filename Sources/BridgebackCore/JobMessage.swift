@@ -1,0 +1,41 @@
+public import Foundation
+
+/// What a worker receives (`bridgeback.job.v1`): what to run, where to report progress, until when.
+///
+/// It deliberately carries no final destination: a worker never chooses where an answer goes.
+public struct JobMessage: WireMessage, Hashable {
+    public static let schema = MessageSchema(.job, version: 1)
+
+    public var jobID: JobID
+    public var recipe: RecipeInvocation
+    /// The worker pool (queue `bb.jobs.<pool>`).
+    public var pool: String
+    /// The routing key for progress on `bb.progress`.
+    public var workSurface: SurfaceID
+    /// A worker should stop (and report `cancelled` or `failed`) once this passes.
+    public var deadline: Date
+    /// What is being done, for progress lines.
+    public var summary: String
+    public var createdAt: Date
+
+    public init(jobID: JobID, recipe: RecipeInvocation, pool: String = "default", workSurface: SurfaceID, deadline: Date, summary: String, createdAt: Date) {
+        self.jobID = jobID
+        self.recipe = recipe
+        self.pool = pool
+        self.workSurface = workSurface
+        self.deadline = deadline
+        self.summary = summary
+        self.createdAt = createdAt
+    }
+
+    /// The job message for a contract (what the outbox publishes after the contract).
+    public init(contract: OwnershipContract, pool: String = "default") {
+        self.init(
+            jobID: contract.jobID, recipe: contract.recipe, pool: pool, workSurface: contract.workSurface,
+            deadline: contract.deadline, summary: contract.summary, createdAt: contract.createdAt)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", recipe, pool, workSurface = "work_surface", deadline, summary, createdAt = "created_at"
+    }
+}

@@ -1,0 +1,80 @@
+public import Foundation
+
+/// The ownership record written before a job runs (wire schema `bridgeback.contract.v1`).
+///
+/// It is the *only* source of a job's destination: the coordinator delivers to
+/// `finalSurface` in `deliveryMode` and ignores anything a completion claims.
+public struct OwnershipContract: WireMessage, Hashable {
+    public static let schema = MessageSchema(.contract, version: 1)
+
+    public var jobID: JobID
+    /// Where the request was asked.
+    public var origin: SurfaceID
+    /// Where progress goes.
+    public var workSurface: SurfaceID
+    /// Where the answer returns.
+    public var finalSurface: SurfaceID
+    public var deliveryMode: DeliveryMode
+    /// No completion by `deadline` + the coordinator's grace → one `lost` notice.
+    public var deadline: Date
+    /// The admission policy version that decided to detach.
+    public var policyVersion: String
+    /// What was detached, in a few words ("release gate for api 2.3").
+    public var summary: String
+    /// A short excerpt of what was asked, for the human context of the final message.
+    public var requestExcerpt: String
+    /// Who the answer is handed back to (the inbox routing key for parent-mediated delivery).
+    public var parentID: String
+    public var recipe: RecipeInvocation
+    public var idempotencyKey: String?
+    public var createdAt: Date
+    /// Which fields admission filled in by default (`work_surface`, `final_surface`, `delivery_mode`, `parent_id`).
+    public var defaultsApplied: [String]
+
+    public init(
+        jobID: JobID, origin: SurfaceID, workSurface: SurfaceID, finalSurface: SurfaceID,
+        deliveryMode: DeliveryMode, deadline: Date, policyVersion: String, summary: String,
+        requestExcerpt: String, parentID: String, recipe: RecipeInvocation,
+        idempotencyKey: String? = nil, createdAt: Date, defaultsApplied: [String] = []
+    ) {
+        self.jobID = jobID
+        self.origin = origin
+        self.workSurface = workSurface
+        self.finalSurface = finalSurface
+        self.deliveryMode = deliveryMode
+        self.deadline = deadline
+        self.policyVersion = policyVersion
+        self.summary = summary
+        self.requestExcerpt = requestExcerpt
+        self.parentID = parentID
+        self.recipe = recipe
+        self.idempotencyKey = idempotencyKey
+        self.createdAt = createdAt
+        self.defaultsApplied = defaultsApplied
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", origin, workSurface = "work_surface", finalSurface = "final_surface"
+        case deliveryMode = "delivery_mode", deadline, policyVersion = "policy_version", summary
+        case requestExcerpt = "request_excerpt", parentID = "parent_id", recipe
+        case idempotencyKey = "idempotency_key", createdAt = "created_at", defaultsApplied = "defaults_applied"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        jobID = try c.decode(JobID.self, forKey: .jobID)
+        origin = try c.decode(SurfaceID.self, forKey: .origin)
+        workSurface = try c.decode(SurfaceID.self, forKey: .workSurface)
+        finalSurface = try c.decode(SurfaceID.self, forKey: .finalSurface)
+        deliveryMode = try c.decode(DeliveryMode.self, forKey: .deliveryMode)
+        deadline = try c.decode(Date.self, forKey: .deadline)
+        policyVersion = try c.decode(String.self, forKey: .policyVersion)
+        summary = try c.decode(String.self, forKey: .summary)
+        requestExcerpt = try c.decodeIfPresent(String.self, forKey: .requestExcerpt) ?? ""
+        parentID = try c.decode(String.self, forKey: .parentID)
+        recipe = try c.decode(RecipeInvocation.self, forKey: .recipe)
+        idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
+        createdAt = try c.decode(Date.self, forKey: .createdAt)
+        defaultsApplied = try c.decodeIfPresent([String].self, forKey: .defaultsApplied) ?? []
+    }
+}

@@ -1,0 +1,188 @@
+public import Foundation
+
+/// Every place a result may go, loaded once at start from `surfaces.json`.
+///
+/// Validation collects *all* problems so an operator fixes the file in one pass; each problem
+/// names the surface and what to change. See docs/protocol.md for the file format.
+public struct SurfaceRegistry: Sendable {
+    /// The file's schema tag.
+    public static let schema = "bridgeback.surfaces.v1"
+    /// The smallest `max_length` accepted: room for the human context lines (about 250
+    /// characters) and some of the answer.
+    public static let minimumMaxLength = 300
+
+    /// Surfaces in file order.
+    public let surfaces: [Surface]
+    private let byID: [SurfaceID: Surface]
+
+    /// Builds a registry from already-parsed surfaces, checking ids and cross references.
+    public init(surfaces: [Surface]) throws(BridgebackError) {
+        var problems: [BridgebackError] = []
+        var byID: [SurfaceID: Surface] = [:]
+        for surface in surfaces {
+            if byID[surface.id] != nil {
+                problems.append(Self.problem(surface.id.rawValue, "id", "duplicate surface id '\(surface.id)'; give each surface its own id"))
+            } else {
+                byID[surface.id] = surface
+            }
+            problems += Self.check(surface)
+        }
+        for surface in surfaces {
+            for (field, target) in [("work_surface", surface.workSurface), ("final_surface", surface.finalSurface)] {
+                if let target, byID[target] == nil {
+                    problems.append(Self.problem(surface.id.rawValue, field, "\(field) '\(target)' is not a surface in this registry; add it or fix the id"))
+                }
+            }
+            if let final = surface.finalSurface, let target = byID[final], !target.acceptsFinal {
+                problems.append(Self.problem(surface.id.rawValue, "final_surface", "final_surface '\(final)' has accepts_final: false; choose a surface that accepts answers"))
+            }
+        }
+        if !problems.isEmpty { throw Self.aggregate(problems) }
+        self.surfaces = surfaces
+        self.byID = byID
+    }
+
+    /// The surface with `id`, or nil.
+    public subscript(id: SurfaceID) -> Surface? { byID[id] }
+
+    /// The surface with `id`; throws `unknownSurface` naming the known ids.
+    public func surface(_ id: SurfaceID, role: String = "surface") throws(BridgebackError) -> Surface {
+        guard let surface = byID[id] else {
+            let known = surfaces.map(\.id.rawValue).joined(separator: ", ")
+            throw BridgebackError(.unknownSurface, "\(role) '\(id)' is not in the surface registry; known surfaces: \(known)", surfaceID: id.rawValue, field: role)
+        }
+        return surface
+    }
+
+    /// Loads and validates a registry file.
+    public static func load(contentsOf url: URL) throws(BridgebackError) -> SurfaceRegistry {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw BridgebackError(.invalidSurfaceRegistry, "cannot read surface registry at \(url.path): \(error.localizedDescription)")
+        }
+        return try load(from: data)
+    }
+
+    /// Parses and validates registry JSON (`{"schema": "bridgeback.surfaces.v1", "surfaces": [...]}`).
+    public static func load(from data: Data) throws(BridgebackError) -> SurfaceRegistry {
+        let root: JSONValue
+        do {
+            root = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw BridgebackError(.invalidSurfaceRegistry, "surface registry is not valid JSON: \(WireCodec.reason(error))")
+        }
+        guard case .object(let top) = root else {
+            throw BridgebackError(.invalidSurfaceRegistry, "surface registry must be a JSON object with \"schema\" and \"surfaces\"")
+        }
+        guard case .string(let schema)? = top["schema"], schema == Self.schema else {
+            throw BridgebackError(.invalidSurfaceRegistry, "surface registry needs \"schema\": \"\(Self.schema)\"", field: "schema", schema: top["schema"].flatMap { if case .string(let s) = $0 { s } else { nil } })
+        }
+        guard case .array(let entries)? = top["surfaces"] else {
+            throw BridgebackError(.invalidSurfaceRegistry, "surface registry needs a \"surfaces\" array", field: "surfaces")
+        }
+        var surfaces: [Surface] = []
+        var problems: [BridgebackError] = []
+        for (index, entry) in entries.enumerated() {
+            switch SurfaceEntryParser.parse(entry, index: index) {
+            case .success(let surface): surfaces.append(surface)
+            case .failure(let error): problems += error.problems.isEmpty ? [error] : error.problems
+            }
+        }
+        var registry: SurfaceRegistry?
+        do {
+            registry = try SurfaceRegistry(surfaces: surfaces)
+        } catch {
+            problems += error.problems.isEmpty ? [error] : error.problems
+        }
+        guard let registry, problems.isEmpty else { throw aggregate(problems) }
+        return registry
+    }
+
+    /// Resolves every webhook secret now, so a missing env var stops the process at start.
+    public func resolveSecrets(environment: [String: String]) throws(BridgebackError) -> [SurfaceID: [UInt8]] {
+        var result: [SurfaceID: [UInt8]] = [:]
+        var problems: [BridgebackError] = []
+        for surface in surfaces {
+            guard let secret = surface.signingSecret else { continue }
+            do {
+                result[surface.id] = try secret.resolve(environment: environment)
+            } catch {
+                var located = error
+                located.surfaceID = surface.id.rawValue
+                located.message = "surface '\(surface.id)': \(error.message)"
+                problems.append(located)
+            }
+        }
+        if !problems.isEmpty {
+            if problems.count == 1 { throw problems[0] }
+            throw BridgebackError(.missingSecret, problems.map(\.message).joined(separator: "; "), problems: problems)
+        }
+        return result
+    }
+
+    static func check(_ surface: Surface) -> [BridgebackError] {
+        var problems: [BridgebackError] = []
+        let id = surface.id.rawValue
+        let kind = surface.kind
+        if surface.humanName.trimmingCharacters(in: .whitespaces).isEmpty {
+            problems.append(problem(id, "human_name", "human_name is empty; give the name people know this place by"))
+        }
+        if kind.requiresAddress && (surface.address ?? "").isEmpty {
+            problems.append(problem(id, "address", "a \(kind.rawValue) surface needs an address (\(addressHint(kind)))"))
+        }
+        if kind == .webhook, let address = surface.address, !address.isEmpty {
+            let url = URL(string: address)
+            if url == nil || !["http", "https"].contains(url?.scheme?.lowercased() ?? "") || (url?.host ?? "").isEmpty {
+                problems.append(problem(id, "address", "webhook address '\(address)' must be an absolute http(s) URL"))
+            }
+        }
+        if surface.maxLength < minimumMaxLength {
+            problems.append(problem(id, "max_length", "max_length \(surface.maxLength) is too small; use at least \(minimumMaxLength)"))
+        }
+        if let hard = kind.hardMaxLength, surface.maxLength > hard {
+            problems.append(problem(id, "max_length", "max_length \(surface.maxLength) exceeds the \(kind.rawValue) limit of \(hard); use \(hard) or less"))
+        }
+        if kind == .webhook, surface.signingSecret == nil {
+            problems.append(problem(id, "signing_secret", "a webhook surface needs signing_secret: \"whsec_<base64>\" or {\"env\": \"VAR\"}"))
+        }
+        if kind != .webhook, surface.signingSecret != nil {
+            problems.append(problem(id, "signing_secret", "signing_secret only applies to webhook surfaces; remove it"))
+        }
+        if case .inline(let text)? = surface.signingSecret {
+            do { _ = try SigningSecret.decode(text, source: "signing_secret") } catch {
+                problems.append(problem(id, "signing_secret", error.message))
+            }
+        }
+        if surface.deduplicates && !kind.canDeduplicate {
+            problems.append(problem(id, "deduplicates", "a \(kind.rawValue) receiver takes no idempotency key, so deduplicates cannot be true; remove it"))
+        }
+        return problems
+    }
+
+    static func addressHint(_ kind: SurfaceKind) -> String {
+        switch kind {
+        case .inbox: "the parent's routing key on bb.inbox"
+        case .webhook: "an http(s) URL"
+        case .file: "a file path"
+        case .stdout: "none"
+        case .slack: "a Slack channel id such as C0123456789"
+        case .telegram: "a Telegram chat id"
+        case .discord: "a Discord channel id"
+        }
+    }
+
+    static func problem(_ surface: String, _ field: String, _ message: String) -> BridgebackError {
+        BridgebackError(.invalidSurfaceRegistry, "surface '\(surface)': \(message)", surfaceID: surface, field: field)
+    }
+
+    static func aggregate(_ problems: [BridgebackError]) -> BridgebackError {
+        let lines = problems.map { "- \($0.message)" }.joined(separator: "\n")
+        return BridgebackError(
+            .invalidSurfaceRegistry,
+            "surface registry has \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n\(lines)",
+            problems: problems
+        )
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+import BridgebackCore
+
+@Suite struct FinalNoticeTests {
+    @Test func humanContextReadsOnItsOwn() throws {
+        let contract = try Fixtures.contract()
+        let context = HumanContext(contract: contract, completion: Fixtures.completion(), kind: .result, originName: "Alice's terminal", part: 2, totalParts: 3)
+        let text = context.render()
+        #expect(text.contains("Part 2/3"))
+        #expect(text.contains("You asked in Alice's terminal: \"Please run the release gate"))
+        #expect(text.contains("Ran release-gate on worker-1, took 4 min 12 s: succeeded"))
+        #expect(text.contains("bridgeback jobs show \(contract.jobID)"))
+        #expect(text.contains("GET /v1/jobs/\(contract.jobID)"))
+        let lost = HumanContext(contract: contract, completion: nil, kind: .lost, originName: "Alice's terminal").render()
+        #expect(lost.contains("Ran release-gate: lost") && !lost.contains("Part "))
+        let failed = HumanContext(contract: contract, completion: Fixtures.completion(), kind: .failure, detail: "exit status 2", originName: "X").render()
+        #expect(failed.contains("failed: exit status 2"))
+    }
+
+    @Test func durationsAndExcerpts() {
+        #expect(HumanText.duration(seconds: 0.25) == "250 ms")
+        #expect(HumanText.duration(seconds: 42) == "42 s")
+        #expect(HumanText.duration(seconds: 3 * 3600 + 300) == "3 h 5 min")
+        #expect(HumanText.duration(seconds: 26 * 3600) == "1 d 2 h")
+        #expect(HumanText.excerpt("a  b\n\nc", maxCharacters: 10) == "a b c")
+        let long = HumanText.excerpt(String(repeating: "word ", count: 50), maxCharacters: 30)
+        #expect(long.count <= 30 && long.hasSuffix("…"))
+    }
+
+    @Test func plannerSplitsWithinTheSurfaceLimitIncludingContext() throws {
+        let registry = try Fixtures.registry()
+        let contract = try Fixtures.contract()
+        let result = (1...200).map { "Check \($0): passed with a fairly long explanation line." }.joined(separator: "\n")
+        let decision = JobLifecycle.FinalDecision(kind: .result, text: result, completion: Fixtures.completion())
+        let slack = try #require(registry["slack:ops"])
+        var small = slack
+        small.maxLength = 2000
+        let parts = try FinalNoticePlanner.plan(contract: contract, decision: decision, surface: small, originName: "Alice's terminal", createdAt: Fixtures.now)
+        #expect(parts.count > 4)
+        for (index, part) in parts.enumerated() {
+            #expect(part.part == index + 1 && part.totalParts == parts.count)
+            #expect(part.deliveryID == DeliveryID(job: contract.jobID, part: index + 1))
+            #expect(part.rendered.unicodeScalars.count <= 2000)
+            #expect(part.contextText.contains("Part \(index + 1)/\(parts.count)"))
+        }
+        #expect(FinalNotice.rejoin(parts.reversed()) == result)
+        let again = try FinalNoticePlanner.plan(contract: contract, decision: decision, surface: small, originName: "Alice's terminal", createdAt: Fixtures.now)
+        #expect(again.map(\.deliveryID) == parts.map(\.deliveryID))
+    }
+
+    @Test func plannerSummarizesForSummarizeSurfaces() throws {
+        let registry = try Fixtures.registry()
+        let pager = try #require(registry["pager"])
+        let decision = JobLifecycle.FinalDecision(kind: .result, text: String(repeating: "long result ", count: 200), completion: nil)
+        let parts = try FinalNoticePlanner.plan(contract: try Fixtures.contract(), decision: decision, surface: pager, originName: "Alice's terminal", createdAt: Fixtures.now)
+        #expect(parts.count == 1 && parts[0].summarized)
+        #expect(parts[0].rendered.unicodeScalars.count <= pager.maxLength)
+        #expect(parts[0].text.contains("/result"))
+    }
+
+    @Test func fallbackNoticeCarriesTheResultUnderItsOwnIDs() throws {
+        let registry = try Fixtures.registry()
+        let decision = JobLifecycle.FinalDecision(kind: .result, text: "the answer", completion: nil)
+        let fallback = FinalNoticePlanner.fallbackDecision(for: decision, finalSurfaceName: "#ops on Slack", failure: DeliveryFailure(.permission, detail: "not_in_channel"))
+        #expect(fallback.text.hasPrefix("Could not deliver to #ops on Slack: permission denied (not_in_channel)."))
+        #expect(fallback.text.hasSuffix("the answer"))
+        let work = try #require(registry["work:alice"])
+        let parts = try FinalNoticePlanner.plan(contract: try Fixtures.contract(), decision: fallback, surface: work, originName: "Alice's terminal", purpose: .fallback, createdAt: Fixtures.now)
+        #expect(parts.map(\.deliveryID.description) == ["dlv_\(Fixtures.jobID.ulid)_fallback_1"])
+    }
+}
