@@ -93,6 +93,11 @@ public final class AMQPConnection: Sendable {
         try await perform { $0.declare(queue, passive: false) }
     }
 
+    /// Checks that an exchange exists without creating it (404 → ``AMQPError/Code/channelClosed``).
+    public func inspectExchange(_ name: String) async throws {
+        try await perform { $0.declare(ExchangeDeclaration(name: name, kind: .direct), passive: true) }
+    }
+
     /// Checks that a queue exists without creating it (404 → ``AMQPError/Code/channelClosed``).
     public func inspectQueue(_ name: String) async throws -> QueueState {
         try await perform { $0.declare(QueueDeclaration(name: name), passive: true) }

@@ -566,16 +566,16 @@ final class ConnectionCore {
         }
     }
 
-    func rpcDeclare(_ exchange: ExchangeDeclaration) throws(CoreFailure) {
+    func rpcDeclare(_ exchange: ExchangeDeclaration, passive: Bool = false) throws(CoreFailure) {
         guard let conn else { throw .connection(notConnectedError()) }
         CBridge.withBytes(exchange.name) { name in
             CBridge.withBytes(exchange.kind.rawValue) { kind in
                 CBridge.withTable(exchange.arguments) { args in
-                    _ = amqp_exchange_declare(conn, Self.controlChannel, name, kind, 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0, exchange.internal ? 1 : 0, args)
+                    _ = amqp_exchange_declare(conn, Self.controlChannel, name, kind, passive ? 1 : 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0, exchange.internal ? 1 : 0, args)
                 }
             }
         }
-        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "declaring exchange '\(exchange.name)'")
+        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "\(passive ? "checking" : "declaring") exchange '\(exchange.name)'")
     }
 
     func rpcDeclare(_ queue: QueueDeclaration, passive: Bool) throws(CoreFailure) -> QueueState {
@@ -604,9 +604,9 @@ final class ConnectionCore {
         try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "binding '\(binding.queue)' to '\(binding.exchange)' with '\(binding.routingKey)'")
     }
 
-    func declare(_ exchange: ExchangeDeclaration) -> Result<Void, AMQPError> {
-        let result = withControl { _ throws(CoreFailure) in try rpcDeclare(exchange) }
-        if case .success = result {
+    func declare(_ exchange: ExchangeDeclaration, passive: Bool = false) -> Result<Void, AMQPError> {
+        let result = withControl { _ throws(CoreFailure) in try rpcDeclare(exchange, passive: passive) }
+        if case .success = result, !passive {
             exchanges.removeAll { $0.name == exchange.name }
             exchanges.append(exchange)
         }

@@ -1,0 +1,200 @@
+public import BridgebackAMQP
+public import Foundation
+public import Logging
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// One difference between the broker and the definitions file.
+public struct TopologyDrift: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable { case missing, different, unexpected }
+    public var kind: Kind
+    /// e.g. `queue bb.jobs.default`, `binding bb.jobs → bb.jobs.default (default)`.
+    public var object: String
+    public var detail: String
+
+    public var description: String { "\(kind.rawValue): \(object) — \(detail)" }
+}
+
+/// What `check` found.
+public struct TopologyReport: Sendable {
+    public var checked: Int
+    public var drift: [TopologyDrift]
+    /// What could not be checked (e.g. bindings without the management API) and why.
+    public var notes: [String]
+    public var isClean: Bool { drift.isEmpty }
+}
+
+/// Makes a broker match the definitions (`apply`) and reports where it does not (`check`).
+///
+/// Exchanges and queues are checked over AMQP: a passive declare finds missing objects, and a
+/// declare with the expected arguments is refused by RabbitMQ (406 PRECONDITION_FAILED, naming the
+/// argument) when the live object differs — without changing it. Bindings and permissions are only
+/// visible through the management API, so they are checked when its URL is given.
+public struct TopologyManager: Sendable {
+    public let definitions: TopologyDefinitions
+    public let logger: Logger
+
+    public init(definitions: TopologyDefinitions, logger: Logger = Logger(label: "bridgeback.topology")) {
+        self.definitions = definitions
+        self.logger = logger
+    }
+
+    /// Declares every exchange, queue and binding. Fails on the first conflict, naming it.
+    @discardableResult
+    public func apply(on connection: AMQPConnection) async throws(TopologyError) -> Int {
+        var count = 0
+        do {
+            for exchange in definitions.exchangeDeclarations {
+                try await connection.declare(exchange)
+                count += 1
+            }
+            for queue in definitions.queueDeclarations {
+                try await connection.declare(queue)
+                count += 1
+            }
+            for binding in definitions.bindingDeclarations {
+                try await connection.bind(binding)
+                count += 1
+            }
+        } catch let error as AMQPError {
+            let hint = error.replyCode == 406 ? " (an object exists with other settings: delete it or migrate it, then apply again)" : ""
+            throw TopologyError(.broker, "\(error)\(hint)")
+        } catch {
+            throw TopologyError(.broker, "\(error)")
+        }
+        logger.info("topology applied", metadata: ["objects": "\(count)"])
+        return count
+    }
+
+    /// Compares the broker with the definitions without creating or changing anything.
+    public func check(on connection: AMQPConnection, management: ManagementAPI? = nil) async throws(TopologyError) -> TopologyReport {
+        var report = TopologyReport(checked: 0, drift: [], notes: [])
+        do {
+            for exchange in definitions.exchangeDeclarations {
+                report.checked += 1
+                let object = "exchange \(exchange.name)"
+                do {
+                    try await connection.inspectExchange(exchange.name)
+                } catch let error as AMQPError where error.replyCode == 404 {
+                    report.drift.append(TopologyDrift(kind: .missing, object: object, detail: "not declared on the broker"))
+                    continue
+                }
+                do {
+                    try await connection.declare(exchange)
+                } catch let error as AMQPError where error.replyCode == 406 {
+                    report.drift.append(TopologyDrift(kind: .different, object: object, detail: error.replyText ?? error.message))
+                }
+            }
+            for queue in definitions.queueDeclarations {
+                report.checked += 1
+                let object = "queue \(queue.name)"
+                do {
+                    _ = try await connection.inspectQueue(queue.name)
+                } catch let error as AMQPError where error.replyCode == 404 {
+                    report.drift.append(TopologyDrift(kind: .missing, object: object, detail: "not declared on the broker"))
+                    continue
+                }
+                do {
+                    try await connection.declare(queue)
+                } catch let error as AMQPError where error.replyCode == 406 {
+                    report.drift.append(TopologyDrift(kind: .different, object: object, detail: error.replyText ?? error.message))
+                }
+            }
+        } catch let error as AMQPError {
+            throw TopologyError(.broker, "\(error)")
+        } catch {
+            throw TopologyError(.broker, "\(error)")
+        }
+        if let management {
+            try await checkBindingsAndPermissions(management, vhost: connection.configuration.virtualHost, into: &report)
+        } else {
+            report.notes.append("bindings and permissions not checked: AMQP cannot list them; pass the management API URL (--management http://127.0.0.1:15672)")
+        }
+        return report
+    }
+
+    private func checkBindingsAndPermissions(_ management: ManagementAPI, vhost: String, into report: inout TopologyReport) async throws(TopologyError) {
+        let live = try await management.bindings(vhost: vhost)
+        for binding in definitions.bindingDeclarations {
+            report.checked += 1
+            let present = live.contains { $0.source == binding.exchange && $0.destination == binding.queue && $0.routingKey == binding.routingKey }
+            if !present {
+                report.drift.append(TopologyDrift(kind: .missing, object: "binding \(binding.exchange) → \(binding.queue) (\(binding.routingKey))", detail: "not bound on the broker"))
+            }
+        }
+        let managedQueues = Set(definitions.queues.map(\.name))
+        for binding in live where managedQueues.contains(binding.destination) && !binding.source.isEmpty {
+            let expected = definitions.bindingDeclarations.contains { $0.exchange == binding.source && $0.queue == binding.destination && $0.routingKey == binding.routingKey }
+            if !expected {
+                report.drift.append(TopologyDrift(kind: .unexpected, object: "binding \(binding.source) → \(binding.destination) (\(binding.routingKey))", detail: "bound on the broker but not in the definitions"))
+            }
+        }
+        let permissions = try await management.permissions(vhost: vhost)
+        for wanted in definitions.permissions where wanted.vhost == vhost {
+            report.checked += 1
+            guard let actual = permissions.first(where: { $0.user == wanted.user }) else {
+                report.drift.append(TopologyDrift(kind: .missing, object: "permissions of \(wanted.user)", detail: "user has no permissions on vhost \(vhost)"))
+                continue
+            }
+            if actual != wanted {
+                report.drift.append(TopologyDrift(kind: .different, object: "permissions of \(wanted.user)",
+                    detail: "configure/write/read are '\(actual.configure)' '\(actual.write)' '\(actual.read)', expected '\(wanted.configure)' '\(wanted.write)' '\(wanted.read)'"))
+            }
+        }
+    }
+}
+
+/// The few read-only calls `check` needs from the RabbitMQ management HTTP API.
+public struct ManagementAPI: Sendable {
+    public var baseURL: URL
+    public var user: String
+    public var password: String
+
+    public init(baseURL: URL, user: String, password: String) {
+        self.baseURL = baseURL
+        self.user = user
+        self.password = password
+    }
+
+    struct LiveBinding: Decodable {
+        var source: String
+        var destination: String
+        var routingKey: String
+        enum CodingKeys: String, CodingKey { case source, destination, routingKey = "routing_key" }
+    }
+
+    func bindings(vhost: String) async throws(TopologyError) -> [LiveBinding] {
+        try await get("api/bindings/\(Self.escape(vhost))", as: [LiveBinding].self)
+    }
+
+    func permissions(vhost: String) async throws(TopologyError) -> [TopologyDefinitions.Permission] {
+        try await get("api/vhosts/\(Self.escape(vhost))/permissions", as: [TopologyDefinitions.Permission].self)
+    }
+
+    static func escape(_ vhost: String) -> String {
+        vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? vhost
+    }
+
+    private func get<T: Decodable>(_ path: String, as type: T.Type) async throws(TopologyError) -> T {
+        guard let url = URL(string: path, relativeTo: baseURL) else {
+            throw TopologyError(.invalid, "bad management URL \(baseURL)")
+        }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 10
+        let token = Data("\(user):\(password)".utf8).base64EncodedString()
+        request.setValue("Basic \(token)", forHTTPHeaderField: "Authorization")
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            guard status == 200 else {
+                throw TopologyError(.broker, "management API \(url.absoluteString) answered HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
+            }
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as TopologyError {
+            throw error
+        } catch {
+            throw TopologyError(.broker, "management API \(url.absoluteString) failed: \(error.localizedDescription); is the rabbitmq_management plugin enabled?")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import BridgebackAMQP
+import BridgebackTopology
+import Foundation
+import Testing
+
+@Suite(.serialized)
+struct TopologyIntegrationTests {
+    static var definitionsURL: URL { Broker.repoRoot.appendingPathComponent("topology/definitions.json") }
+
+    /// A fresh, empty virtual host for one test; removed afterwards.
+    static func withScratchVhost(_ body: (AMQPConfiguration) async throws -> Void) async throws {
+        let vhost = "scratch-\(UUID().uuidString.prefix(8).lowercased())"
+        try Broker.run(Broker.script, ["ctl", "add_vhost", vhost])
+        defer { _ = try? Broker.run(Broker.script, ["ctl", "delete_vhost", vhost]) }
+        var config = try Broker.configuration("topology")
+        try Broker.run(Broker.script, ["ctl", "set_permissions", "-p", vhost, config.user, ".*", ".*", ".*"])
+        config.virtualHost = vhost
+        try await body(config)
+    }
+
+    static func management(_ config: AMQPConfiguration) -> ManagementAPI {
+        let port = ProcessInfo.processInfo.environment["BRIDGEBACK_BROKER_MGMT_PORT"] ?? "15672"
+        return ManagementAPI(baseURL: URL(string: "http://127.0.0.1:\(port)/")!, user: config.user, password: config.password)
+    }
+
+    @Test func applyOnAnEmptyBrokerThenCheckReportsNoDrift() async throws {
+        let definitions = try TopologyDefinitions.load(from: Self.definitionsURL)
+        try await Self.withScratchVhost { config in
+            let connection = try await AMQPConnection.connect(config)
+            defer { Task { await connection.close() } }
+            let manager = TopologyManager(definitions: definitions)
+            let before = try await manager.check(on: connection, management: Self.management(config))
+            #expect(before.drift.filter { $0.kind == .missing }.count == definitions.exchanges.count + definitions.queues.count + definitions.bindings.count)
+
+            let applied = try await manager.apply(on: connection)
+            #expect(applied == definitions.exchanges.count + definitions.queues.count + definitions.bindings.count)
+            let after = try await manager.check(on: connection, management: Self.management(config))
+            #expect(after.isClean, "drift after apply: \(after.drift)")
+            #expect(after.checked >= applied)
+        }
+    }
+
+    @Test func aQueueArgumentChangedByHandIsReported() async throws {
+        let definitions = try TopologyDefinitions.load(from: Self.definitionsURL)
+        try await Self.withScratchVhost { config in
+            let connection = try await AMQPConnection.connect(config)
+            defer { Task { await connection.close() } }
+            let manager = TopologyManager(definitions: definitions)
+            try await manager.apply(on: connection)
+
+            // By hand: recreate the job queue with another delivery limit, and drop a binding's queue.
+            try await connection.deleteQueue("bb.jobs.default")
+            try await connection.declare(.quorum("bb.jobs.default", deliveryLimit: 9, deadLetterExchange: "bb.dlx", deadLetterRoutingKey: "jobs.dead"))
+            try await connection.deleteQueue("bb.parked")
+
+            let report = try await manager.check(on: connection, management: Self.management(config))
+            let changed = report.drift.first { $0.object == "queue bb.jobs.default" }
+            #expect(changed?.kind == .different)
+            #expect(changed?.detail.contains("x-delivery-limit") == true, "\(String(describing: changed))")
+            #expect(report.drift.contains { $0.object == "queue bb.parked" && $0.kind == .missing })
+            // The recreated queue lost its binding: reported too.
+            #expect(report.drift.contains { $0.object.hasPrefix("binding bb.jobs → bb.jobs.default") && $0.kind == .missing })
+        }
+    }
+
+    @Test func invalidDefinitionsAreRejectedWithTheObjectNamed() throws {
+        let bad = #"{"exchanges": [{"name": "x", "type": "sideways", "durable": true, "auto_delete": false, "internal": false, "arguments": {}}]}"#
+        #expect(throws: TopologyError.self) { try TopologyDefinitions.parse(Data(bad.utf8)) }
+        do {
+            _ = try TopologyDefinitions.parse(Data(bad.utf8))
+        } catch {
+            #expect(error.message.contains("'x'") && error.message.contains("sideways"))
+        }
+    }
+}
