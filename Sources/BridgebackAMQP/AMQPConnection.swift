@@ -138,7 +138,7 @@ public final class AMQPConnection: Sendable {
     public func consume(
         queue: String, prefetch: UInt16 = 32, exclusive: Bool = false, arguments: FieldTable = [:]
     ) async throws -> AMQPConsumer {
-        let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
+        let (stream, continuation) = AsyncThrowingStream<[AMQPDelivery], any Error>.makeStream()
         let channel = try await perform { core in
             core.startConsumer(ConsumerRecord(queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: arguments, continuation: continuation))
         }
@@ -203,12 +203,30 @@ public struct AMQPPublisher: Sendable {
 /// cancels the consumer; unacknowledged deliveries go back to the queue.
 public struct AMQPConsumer: AsyncSequence, Sendable {
     public typealias Element = AMQPDelivery
-    let stream: AsyncThrowingStream<AMQPDelivery, any Error>
+    let stream: AsyncThrowingStream<[AMQPDelivery], any Error>
     let connection: AMQPConnection
     let channel: UInt16
 
-    public func makeAsyncIterator() -> AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator {
-        stream.makeAsyncIterator()
+    /// The connection thread hands deliveries over in chunks (all it read in one pass); the
+    /// iterator yields them one at a time.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var chunks: AsyncThrowingStream<[AMQPDelivery], any Error>.AsyncIterator
+        var buffer: [AMQPDelivery] = []
+        var index = 0
+
+        public mutating func next() async throws -> AMQPDelivery? {
+            while index == buffer.count {
+                guard let chunk = try await chunks.next() else { return nil }
+                buffer = chunk
+                index = 0
+            }
+            defer { index += 1 }
+            return buffer[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(chunks: stream.makeAsyncIterator())
     }
 
     /// Cancels the consumer and closes its channel; the sequence finishes.

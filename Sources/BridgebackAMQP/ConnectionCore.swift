@@ -53,10 +53,12 @@ final class ConsumerRecord {
     let exclusive: Bool
     let arguments: FieldTable
     var serverTag: String = ""
-    let continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+    /// Deliveries read in the current pass, handed over in one chunk (one wake-up, not one per message).
+    var pending: [AMQPDelivery] = []
+    let continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
 
     init(queue: String, prefetch: UInt16, exclusive: Bool, arguments: FieldTable,
-         continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation) {
+         continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation) {
         self.queue = queue
         self.prefetch = prefetch
         self.exclusive = exclusive
@@ -456,8 +458,12 @@ final class ConnectionCore {
             try dispatch(frame)
         }
         if amqp_frames_enqueued(conn) == 0 { amqp_maybe_release_buffers(conn) }
-        for record in channels.values where record.isOpen && !record.waiting.isEmpty {
-            try flushWaiting(record)
+        for record in channels.values {
+            if case .consumer(let consumer) = record.role, !consumer.pending.isEmpty {
+                consumer.continuation.yield(consumer.pending)
+                consumer.pending.removeAll(keepingCapacity: true)
+            }
+            if record.isOpen && !record.waiting.isEmpty { try flushWaiting(record) }
         }
     }
 
@@ -483,7 +489,7 @@ final class ConnectionCore {
                 body: CBridge.array(message.body), properties: CBridge.decode(message.properties), exchange: exchange,
                 routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
                 acker: DeliveryAcker(inbox: inbox, channel: channel, epoch: record.epoch, tag: tag))
-            consumer.continuation.yield(delivery)
+            consumer.pending.append(delivery)
         case BB_BASIC_ACK:
             let ack = decoded!.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             guard let record = channels[channel] else { return }

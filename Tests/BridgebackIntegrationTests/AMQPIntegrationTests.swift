@@ -2,7 +2,12 @@ import BridgebackAMQP
 import Foundation
 import Testing
 
-/// Broker behaviour proven against a real RabbitMQ on loopback. Serialized: one test restarts the broker.
+/// Everything that needs the real broker, serialized as one group: one test restarts the broker.
+@Suite(.serialized)
+enum BrokerBacked {}
+
+/// Broker behaviour proven against a real RabbitMQ on loopback.
+extension BrokerBacked {
 @Suite(.serialized)
 struct AMQPIntegrationTests {
     @Test func publishWithConfirmsThenConsumeAndAck() async throws {
@@ -191,4 +196,5 @@ struct AMQPIntegrationTests {
         #expect(connection.isConnected)
         try await connection.deleteQueue(queue)
     }
+}
 }

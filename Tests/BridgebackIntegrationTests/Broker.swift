@@ -1,6 +1,9 @@
 import BridgebackAMQP
 import Foundation
 import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The real local broker the integration tests run against (started by scripts/test or
 /// deploy/local/broker.sh start). Its admin URL comes from BRIDGEBACK_AMQP_URL or, failing that,
@@ -51,6 +54,22 @@ enum Broker {
     /// A queue name no other test uses.
     static func uniqueName(_ prefix: String) -> String {
         "test.\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Calls the management HTTP API as the admin user (faster than rabbitmqctl, which boots an Erlang VM per call).
+    static func management(_ method: String, _ path: String, json: String? = nil) async throws {
+        let config = try configuration("management")
+        let port = ProcessInfo.processInfo.environment["BRIDGEBACK_BROKER_MGMT_PORT"] ?? "15672"
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/\(path)")!)
+        request.httpMethod = method
+        request.setValue("Basic \(Data("\(config.user):\(config.password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data((json ?? "{}").utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            throw TestFailure("management \(method) \(path) → HTTP \(status): \(String(decoding: data, as: UTF8.self))")
+        }
     }
 
     /// Runs a helper script; output goes through a file, not a pipe, because the broker it may

@@ -10,7 +10,7 @@ final class Received: Sendable {
     var all: Set<String> { ids.withLock { $0 } }
 }
 
-extension AMQPIntegrationTests {
+extension BrokerBacked.AMQPIntegrationTests {
     /// Publishes `total` messages one by one, retrying those whose outcome was a failure;
     /// returns the ids the broker confirmed. `during` runs once, part-way through.
     static func publishThrough(

@@ -3,6 +3,7 @@ import BridgebackTopology
 import Foundation
 import Testing
 
+extension BrokerBacked {
 @Suite(.serialized)
 struct TopologyIntegrationTests {
     static var definitionsURL: URL { Broker.repoRoot.appendingPathComponent("topology/definitions.json") }
@@ -10,12 +11,17 @@ struct TopologyIntegrationTests {
     /// A fresh, empty virtual host for one test; removed afterwards.
     static func withScratchVhost(_ body: (AMQPConfiguration) async throws -> Void) async throws {
         let vhost = "scratch-\(UUID().uuidString.prefix(8).lowercased())"
-        try Broker.run(Broker.script, ["ctl", "add_vhost", vhost])
-        defer { _ = try? Broker.run(Broker.script, ["ctl", "delete_vhost", vhost]) }
         var config = try Broker.configuration("topology")
-        try Broker.run(Broker.script, ["ctl", "set_permissions", "-p", vhost, config.user, ".*", ".*", ".*"])
+        try await Broker.management("PUT", "api/vhosts/\(vhost)")
+        try await Broker.management("PUT", "api/permissions/\(vhost)/\(config.user)", json: #"{"configure":".*","write":".*","read":".*"}"#)
         config.virtualHost = vhost
-        try await body(config)
+        do {
+            try await body(config)
+        } catch {
+            try? await Broker.management("DELETE", "api/vhosts/\(vhost)")
+            throw error
+        }
+        try await Broker.management("DELETE", "api/vhosts/\(vhost)")
     }
 
     static func management(_ config: AMQPConfiguration) -> ManagementAPI {
@@ -72,4 +78,5 @@ struct TopologyIntegrationTests {
             #expect(error.message.contains("'x'") && error.message.contains("sideways"))
         }
     }
+}
 }

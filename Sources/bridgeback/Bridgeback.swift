@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Synchronization
+
+/// `bridgeback`: one executable, a subcommand per process or tool.
+@main
+struct Bridgeback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridgeback",
+        abstract: "Hand long work to the background and get the answer back to the right place, exactly once.",
+        discussion: """
+            Processes: admission (HTTP API), worker (runs recipes), coordinator (final delivery).
+            Tools: topology (apply/check the broker), classify (admission policy), bench, roundtrip.
+            Configuration comes from flags and BRIDGEBACK_* environment variables; see README.md.
+            """,
+        subcommands: allSubcommands
+    )
+}
+
+/// Options every subcommand shares: how to log.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: BRIDGEBACK_LOG_LEVEL.")
+    var logLevel: String = ProcessInfo.processInfo.environment["BRIDGEBACK_LOG_LEVEL"] ?? "info"
+
+    @Option(help: "Log format: text or json (one JSON object per line). Env: BRIDGEBACK_LOG_FORMAT.")
+    var logFormat: String = ProcessInfo.processInfo.environment["BRIDGEBACK_LOG_FORMAT"] ?? "text"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown log level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
+        }
+        guard ["text", "json"].contains(logFormat) else {
+            throw ValidationError("unknown log format '\(logFormat)'; use text or json")
+        }
+    }
+
+    /// Bootstraps swift-log once for the process (only the executable does this).
+    func bootstrap() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingBootstrap.once(level: level, json: json)
+    }
+}
+
+enum LoggingBootstrap {
+    private static let done = Mutex(false)
+
+    static func once(level: Logger.Level, json: Bool) {
+        let first = done.withLock { value -> Bool in
+            defer { value = true }
+            return !value
+        }
+        guard first else { return }
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// One JSON object per line on stderr: what log shippers expect from a server process.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var object: [String: String] = [
+            "ts": ISO8601DateFormatter().string(from: Date()),
+            "level": event.level.rawValue,
+            "logger": label,
+            "msg": "\(event.message)",
+        ]
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        for (key, value) in merged { object[key] = "\(value)" }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        FileHandle.standardError.write(data + Data("\n".utf8))
+    }
+}
+
+/// Where a command finds the broker: a flag, else the component's variable, else BRIDGEBACK_AMQP_URL.
+func resolveAMQPURL(_ flag: String?, component: String? = nil) throws -> String {
+    let env = ProcessInfo.processInfo.environment
+    if let flag, !flag.isEmpty { return flag }
+    if let component, let value = env["BRIDGEBACK_\(component.uppercased())_AMQP_URL"], !value.isEmpty { return value }
+    if let value = env["BRIDGEBACK_AMQP_URL"], !value.isEmpty { return value }
+    throw ValidationError("no broker URL: pass --amqp-url or set BRIDGEBACK_AMQP_URL (for the local broker: eval \"$(deploy/local/broker.sh env)\")")
+}
