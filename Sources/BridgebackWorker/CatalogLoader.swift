@@ -1,0 +1,368 @@
+import BridgebackCore
+import Foundation
+
+/// Walks the recipes JSON by hand (rather than `Codable`) so each problem can name its recipe
+/// and field path, unknown fields (typos) are caught, and all problems are reported at once.
+struct CatalogLoader {
+    let customKinds: Set<String>
+    let environment: [String: String]
+    var problems: [WorkerError] = []
+
+    static let builtInKinds = ["command", "checklist", "http", "wait"]
+
+    init(customKinds: Set<String>, environment: [String: String]) {
+        self.customKinds = customKinds
+        self.environment = environment
+    }
+
+    mutating func problem(_ recipe: String?, _ field: String?, _ text: String) {
+        var where_ = ""
+        if let recipe { where_ += "recipe '\(recipe)'" }
+        if let field { where_ += (where_.isEmpty ? "" : ", ") + "field '\(field)'" }
+        problems.append(WorkerError(.invalidCatalog, (where_.isEmpty ? "" : where_ + ": ") + text, recipe: recipe, field: field))
+    }
+
+    mutating func catalog(_ root: JSONValue) -> RecipeCatalog {
+        guard case .object(let top) = root else {
+            problem(nil, nil, "the top level must be an object with \"recipes\" (and optionally \"allowed_hosts\")")
+            return RecipeCatalog()
+        }
+        for key in top.keys.sorted() where !["recipes", "allowed_hosts", "version", "description"].contains(key) {
+            problem(nil, key, "unknown top-level field; expected recipes, allowed_hosts, version, description")
+        }
+        var hosts: Set<String> = []
+        switch top["allowed_hosts"] {
+        case nil: break
+        case .array(let items)?:
+            for (index, item) in items.enumerated() {
+                if case .string(let host) = item, !host.isEmpty { hosts.insert(host.lowercased()) } else { problem(nil, "allowed_hosts[\(index)]", "must be a non-empty host name") }
+            }
+        default: problem(nil, "allowed_hosts", "must be an array of host names")
+        }
+        guard case .array(let items)? = top["recipes"] else {
+            problem(nil, "recipes", "is required and must be an array of recipe objects")
+            return RecipeCatalog(allowedHosts: hosts)
+        }
+        var recipes: [Recipe] = []
+        var seen: Set<String> = []
+        for (index, item) in items.enumerated() {
+            if case .object(let fields) = item, case .string(let name)? = fields["name"], !seen.insert(name).inserted {
+                problem(name, "name", "is defined more than once (recipes[\(index)])")
+                continue
+            }
+            guard let recipe = self.recipe(item, index: index, hosts: hosts) else { continue }
+            recipes.append(recipe)
+        }
+        return RecipeCatalog(recipes: recipes, allowedHosts: hosts)
+    }
+
+    // MARK: Recipes
+
+    mutating func recipe(_ json: JSONValue, index: Int, hosts: Set<String>) -> Recipe? {
+        guard case .object(let fields) = json else {
+            problem(nil, "recipes[\(index)]", "must be an object")
+            return nil
+        }
+        guard case .string(let name)? = fields["name"], Self.isName(name) else {
+            problem(nil, "recipes[\(index)].name", "is required: 1-64 characters from a-z, 0-9, - and _, starting with a letter")
+            return nil
+        }
+        guard case .string(let kind)? = fields["kind"] else {
+            problem(name, "kind", "is required: one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", "))")
+            return nil
+        }
+        let common = ["name", "kind", "description", "parameters"]
+        let parameters = self.parameters(fields["parameters"], recipe: name)
+        let declared = Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var description: String?
+        if case .string(let text)? = fields["description"] { description = text }
+        let body: RecipeKind?
+        switch kind {
+        case "command":
+            checkKeys(fields, allowed: common + CommandKeys.all, recipe: name, path: nil)
+            body = command(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.command)
+        case "http":
+            checkKeys(fields, allowed: common + HTTPKeys.all, recipe: name, path: nil)
+            body = http(fields, recipe: name, path: nil, declared: declared, hosts: hosts).map(RecipeKind.http)
+        case "checklist":
+            checkKeys(fields, allowed: common + ["steps"], recipe: name, path: nil)
+            body = checklist(fields["steps"], recipe: name, declared: declared, hosts: hosts).map(RecipeKind.checklist)
+        case "wait":
+            checkKeys(fields, allowed: common + ["probe", "interval_seconds", "timeout_seconds", "timeout_param"], recipe: name, path: nil)
+            body = wait(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.wait)
+        default:
+            guard customKinds.contains(kind) else {
+                problem(name, "kind", "'\(kind)' is not a recipe kind; expected one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")) (custom kinds must be registered in code)")
+                return nil
+            }
+            checkKeys(fields, allowed: common + ["options"], recipe: name, path: nil)
+            body = .custom(handler: kind, options: fields["options"] ?? .object([:]))
+        }
+        guard let body else { return nil }
+        return Recipe(name: name, description: description, parameters: parameters, kind: body)
+    }
+
+    static func isName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first), text.utf8.count <= 64 else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+    }
+
+    mutating func checkKeys(_ fields: [String: JSONValue], allowed: [String], recipe: String, path: String?) {
+        for key in fields.keys.sorted() where !allowed.contains(key) {
+            problem(recipe, join(path, key), "unknown field; expected one of \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    func join(_ path: String?, _ key: String) -> String { path.map { "\($0).\(key)" } ?? key }
+
+    // MARK: Parameters
+
+    mutating func parameters(_ json: JSONValue?, recipe: String) -> [ParameterSpec] {
+        guard let json else { return [] }
+        guard case .array(let items) = json else {
+            problem(recipe, "parameters", "must be an array of parameter objects")
+            return []
+        }
+        var specs: [ParameterSpec] = []
+        for (index, item) in items.enumerated() {
+            let path = "parameters[\(index)]"
+            guard case .object(let fields) = item else { problem(recipe, path, "must be an object"); continue }
+            checkKeys(fields, allowed: ["name", "type", "required", "pattern", "allowed", "minimum", "maximum", "max_length", "default", "description"], recipe: recipe, path: path)
+            guard case .string(let name)? = fields["name"], !name.isEmpty,
+                name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
+            else {
+                problem(recipe, "\(path).name", "is required: lower-case letters, digits and _")
+                continue
+            }
+            let at = "parameters.\(name)"
+            guard case .string(let typeName)? = fields["type"], let kind = ParameterSpec.Kind(rawValue: typeName) else {
+                problem(recipe, "\(at).type", "is required: string, int or bool")
+                continue
+            }
+            if specs.contains(where: { $0.name == name }) { problem(recipe, at, "is declared twice"); continue }
+            var required = false
+            if let value = fields["required"] {
+                if case .bool(let flag) = value { required = flag } else { problem(recipe, "\(at).required", "must be true or false") }
+            }
+            var pattern: String?
+            if let value = fields["pattern"] {
+                if case .string(let text) = value, kind == .string { pattern = text } else { problem(recipe, "\(at).pattern", "must be a regular expression string, on string parameters only") }
+            }
+            let minimum = int(fields["minimum"], recipe: recipe, field: "\(at).minimum")
+            let maximum = int(fields["maximum"], recipe: recipe, field: "\(at).maximum")
+            if (minimum != nil || maximum != nil) && kind != .int { problem(recipe, "\(at).minimum", "minimum/maximum apply to int parameters only") }
+            let maxLength = int(fields["max_length"], recipe: recipe, field: "\(at).max_length") ?? 4096
+            var description: String?
+            if case .string(let text)? = fields["description"] { description = text }
+            do {
+                var spec = try ParameterSpec(name: name, kind: kind, required: required, pattern: pattern, minimum: minimum, maximum: maximum, maxLength: maxLength, description: description)
+                if let value = fields["allowed"] {
+                    if case .array(let options) = value, !options.isEmpty {
+                        var allowed: [ParameterValue] = []
+                        for option in options {
+                            do { allowed.append(try spec.validate(option, recipe: recipe)) } catch { problem(recipe, "\(at).allowed", "lists a value that the parameter itself refuses: \(error.message)") }
+                        }
+                        spec.allowed = allowed
+                    } else {
+                        problem(recipe, "\(at).allowed", "must be a non-empty array of values")
+                    }
+                }
+                if let value = fields["default"] {
+                    do { spec.defaultValue = try spec.validate(value, recipe: recipe) } catch { problem(recipe, "\(at).default", "does not satisfy the parameter: \(error.message)") }
+                }
+                specs.append(spec)
+            } catch {
+                problem(recipe, "\(at).pattern", "is not a valid regular expression: \(pattern ?? "")")
+            }
+        }
+        return specs
+    }
+
+    mutating func int(_ json: JSONValue?, recipe: String, field: String) -> Int? {
+        guard let json else { return nil }
+        if case .number(let n) = json, let value = Int(exactly: n) { return value }
+        problem(recipe, field, "must be a whole number")
+        return nil
+    }
+
+    mutating func seconds(_ json: JSONValue?, recipe: String, field: String, default fallback: Duration) -> Duration {
+        guard let json else { return fallback }
+        if case .number(let n) = json, n > 0, n <= 7 * 24 * 3600 { return .milliseconds(Int64(n * 1000)) }
+        problem(recipe, field, "must be a number of seconds greater than 0 (at most a week)")
+        return fallback
+    }
+
+    // MARK: Actions
+
+    enum CommandKeys { static let all = ["argv", "timeout_seconds", "output_cap_bytes", "env", "working_directory"] }
+    enum HTTPKeys { static let all = ["method", "url", "expect_status", "expect_body_contains", "timeout_seconds"] }
+
+    mutating func command(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> CommandSpec? {
+        guard case .array(let items)? = fields["argv"], !items.isEmpty else {
+            problem(recipe, join(path, "argv"), "is required: a non-empty array of strings (no shell: one element per argument)")
+            return nil
+        }
+        var argv: [String] = []
+        var ok = true
+        for (index, item) in items.enumerated() {
+            let field = join(path, "argv[\(index)]")
+            guard case .string(let element) = item, !element.isEmpty else { problem(recipe, field, "must be a non-empty string"); ok = false; continue }
+            if let name = Template.wholePlaceholder(element) {
+                if index == 0 { problem(recipe, field, "the program cannot be a parameter"); ok = false }
+                if declared[name] == nil { problem(recipe, field, "uses {\(name)} but the recipe declares no parameter '\(name)'"); ok = false }
+            } else if let name = Template.placeholders(in: element).first(where: { declared[$0] != nil }) {
+                problem(recipe, field, "embeds {\(name)} inside '\(element)'; placeholders must be a whole argument (no shell, no string splicing)")
+                ok = false
+            }
+            argv.append(element)
+        }
+        if ok, let program = argv.first {
+            if let resolved = Self.resolveProgram(program, path: environment["PATH"]) {
+                argv[0] = resolved
+            } else {
+                problem(recipe, join(path, "argv[0]"), "'\(program)' is not an executable file\(program.contains("/") ? "" : " on PATH")")
+                ok = false
+            }
+        }
+        let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: join(path, "timeout_seconds"), default: .seconds(60))
+        let cap = int(fields["output_cap_bytes"], recipe: recipe, field: join(path, "output_cap_bytes")) ?? 64 * 1024
+        if cap < 1 || cap > 64 * 1024 * 1024 { problem(recipe, join(path, "output_cap_bytes"), "must be 1 … 67108864 bytes"); ok = false }
+        var env = ["PATH", "LANG"]
+        if let value = fields["env"] {
+            if case .array(let names) = value, let strings = Optional(names.compactMap { if case .string(let s) = $0 { s } else { nil } }), strings.count == names.count {
+                env = strings
+            } else {
+                problem(recipe, join(path, "env"), "must be an array of environment variable names to pass through")
+                ok = false
+            }
+        }
+        var directory: String?
+        if let value = fields["working_directory"] {
+            if case .string(let text) = value, text.hasPrefix("/") { directory = text } else { problem(recipe, join(path, "working_directory"), "must be an absolute path"); ok = false }
+        }
+        return ok ? CommandSpec(argv: argv, timeout: timeout, outputCapBytes: cap, environment: env, workingDirectory: directory) : nil
+    }
+
+    static func resolveProgram(_ program: String, path: String?) -> String? {
+        let manager = FileManager.default
+        if program.contains("/") {
+            return program.hasPrefix("/") && manager.isExecutableFile(atPath: program) ? program : nil
+        }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if manager.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    mutating func http(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec], hosts: Set<String>) -> HTTPProbeSpec? {
+        guard case .string(let url)? = fields["url"] else {
+            problem(recipe, join(path, "url"), "is required: an http(s) URL template such as http://127.0.0.1:8080/health/{service}")
+            return nil
+        }
+        var ok = true
+        for name in Template.placeholders(in: url) where declared[name] == nil {
+            problem(recipe, join(path, "url"), "uses {\(name)} but the recipe declares no parameter '\(name)'")
+            ok = false
+        }
+        if let authorityEnd = Template.authorityRange(of: url), Template.placeholders(in: String(url[authorityEnd])).isEmpty {
+            // The host is fixed: check it now rather than on the first job.
+            switch Template.checkHost(url, allowed: hosts) {
+            case .success: break
+            case .failure(let error): problem(recipe, join(path, "url"), error.message); ok = false
+            }
+        } else if Template.authorityRange(of: url) == nil {
+            problem(recipe, join(path, "url"), "must start with http:// or https://")
+            ok = false
+        }
+        var method = "GET"
+        if let value = fields["method"] {
+            if case .string(let text) = value, ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(text.uppercased()) { method = text.uppercased() } else { problem(recipe, join(path, "method"), "must be an HTTP method such as GET or HEAD"); ok = false }
+        }
+        var statuses = [200]
+        if let value = fields["expect_status"] {
+            switch value {
+            case .number(let n) where Int(exactly: n).map({ (100...599).contains($0) }) == true: statuses = [Int(n)]
+            case .array(let items):
+                let codes = items.compactMap { if case .number(let n) = $0, let c = Int(exactly: n), (100...599).contains(c) { c } else { nil } }
+                if codes.count == items.count, !codes.isEmpty { statuses = codes } else { problem(recipe, join(path, "expect_status"), "must be status codes 100-599"); ok = false }
+            default: problem(recipe, join(path, "expect_status"), "must be a status code or an array of them"); ok = false
+            }
+        }
+        var contains: String?
+        if let value = fields["expect_body_contains"] {
+            if case .string(let text) = value { contains = text } else { problem(recipe, join(path, "expect_body_contains"), "must be a string"); ok = false }
+        }
+        let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: join(path, "timeout_seconds"), default: .seconds(10))
+        return ok ? HTTPProbeSpec(method: method, url: url, expectStatus: statuses, expectBodyContains: contains, timeout: timeout) : nil
+    }
+
+    /// `{"command": {...}}` or `{"http": {...}}`, plus any extra keys the caller allows.
+    mutating func action(_ fields: [String: JSONValue], recipe: String, path: String, declared: [String: ParameterSpec], hosts: Set<String>, extraKeys: [String]) -> RecipeAction? {
+        checkKeys(fields, allowed: extraKeys + ["command", "http"], recipe: recipe, path: path)
+        switch (fields["command"], fields["http"]) {
+        case (.object(let command)?, nil):
+            checkKeys(command, allowed: CommandKeys.all, recipe: recipe, path: "\(path).command")
+            return self.command(command, recipe: recipe, path: "\(path).command", declared: declared).map(RecipeAction.command)
+        case (nil, .object(let http)?):
+            checkKeys(http, allowed: HTTPKeys.all, recipe: recipe, path: "\(path).http")
+            return self.http(http, recipe: recipe, path: "\(path).http", declared: declared, hosts: hosts).map(RecipeAction.http)
+        default:
+            problem(recipe, path, "needs exactly one of \"command\" or \"http\" (an object)")
+            return nil
+        }
+    }
+
+    mutating func checklist(_ json: JSONValue?, recipe: String, declared: [String: ParameterSpec], hosts: Set<String>) -> [ChecklistStep]? {
+        guard case .array(let items)? = json, !items.isEmpty else {
+            problem(recipe, "steps", "is required: a non-empty array of steps")
+            return nil
+        }
+        var steps: [ChecklistStep] = []
+        var ok = true
+        for (index, item) in items.enumerated() {
+            let path = "steps[\(index)]"
+            guard case .object(let fields) = item else { problem(recipe, path, "must be an object"); ok = false; continue }
+            guard case .string(let name)? = fields["name"], !name.isEmpty else { problem(recipe, "\(path).name", "is required"); ok = false; continue }
+            guard let action = action(fields, recipe: recipe, path: path, declared: declared, hosts: hosts, extraKeys: ["name", "rollback"]) else { ok = false; continue }
+            var rollback: RecipeAction?
+            if let value = fields["rollback"] {
+                if case .object(let rollbackFields) = value {
+                    rollback = self.action(rollbackFields, recipe: recipe, path: "\(path).rollback", declared: declared, hosts: hosts, extraKeys: [])
+                    if rollback == nil { ok = false }
+                } else {
+                    problem(recipe, "\(path).rollback", "must be an object with \"command\" or \"http\"")
+                    ok = false
+                }
+            }
+            steps.append(ChecklistStep(name: name, action: action, rollback: rollback))
+        }
+        return ok ? steps : nil
+    }
+
+    mutating func wait(_ fields: [String: JSONValue], recipe: String, declared: [String: ParameterSpec], hosts: Set<String>) -> WaitSpec? {
+        var ok = true
+        var probe: RecipeAction?
+        if let value = fields["probe"] {
+            if case .object(let probeFields) = value {
+                probe = action(probeFields, recipe: recipe, path: "probe", declared: declared, hosts: hosts, extraKeys: [])
+                if probe == nil { ok = false }
+            } else {
+                problem(recipe, "probe", "must be an object with \"command\" or \"http\"")
+                ok = false
+            }
+        }
+        let interval = seconds(fields["interval_seconds"], recipe: recipe, field: "interval_seconds", default: .seconds(5))
+        let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: "timeout_seconds", default: .seconds(300))
+        var timeoutParameter: String?
+        if let value = fields["timeout_param"] {
+            if case .string(let name) = value, declared[name]?.kind == .int {
+                timeoutParameter = name
+            } else {
+                problem(recipe, "timeout_param", "must name a declared int parameter (seconds)")
+                ok = false
+            }
+        }
+        return ok ? WaitSpec(probe: probe, interval: interval, timeout: timeout, timeoutParameter: timeoutParameter) : nil
+    }
+}

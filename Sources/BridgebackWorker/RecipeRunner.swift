@@ -1,0 +1,206 @@
+public import BridgebackCore
+public import Foundation
+
+/// Runs recipes: the four built-in kinds plus registered `JobHandler`s. It has no transport;
+/// the `WorkerService` wraps it with deadlines, progress publishing and completions.
+public struct RecipeRunner: Sendable {
+    public let catalog: RecipeCatalog
+    public let handlers: [String: any JobHandler]
+    /// The worker's own environment, from which each command's `env` allow-list is copied.
+    public let environment: [String: String]
+
+    public init(catalog: RecipeCatalog, handlers: [String: any JobHandler] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.catalog = catalog
+        self.handlers = handlers
+        self.environment = environment
+    }
+
+    /// Finds the recipe and validates parameters: the checks that fail a job before it runs.
+    public func prepare(_ invocation: RecipeInvocation) throws(WorkerError) -> (Recipe, [String: ParameterValue]) {
+        guard let recipe = catalog[invocation.name] else {
+            let known = catalog.recipes.keys.sorted().joined(separator: ", ")
+            throw WorkerError(.unknownRecipe, "this worker has no recipe '\(invocation.name)'; it knows \(known.isEmpty ? "none" : known)", recipe: invocation.name)
+        }
+        let values = try validateParameters(invocation.params, against: recipe.parameters, recipe: recipe.name)
+        return (recipe, values)
+    }
+
+    /// Runs a prepared recipe; returns the result text or throws (a `WorkerError` for failures,
+    /// `CancellationError` when cancelled).
+    public func run(_ context: JobContext) async throws -> String {
+        switch context.recipe.kind {
+        case .command(let spec):
+            return try await command(spec, context.parameters, jobID: context.jobID).text
+        case .http(let spec):
+            return try await http(spec, context.parameters)
+        case .checklist(let steps):
+            return try await checklist(steps, context)
+        case .wait(let spec):
+            return try await wait(spec, context)
+        case .custom(let name, _):
+            guard let handler = handlers[name] else {
+                throw WorkerError(.unknownRecipe, "recipe '\(context.recipe.name)' is of kind '\(name)', but no JobHandler is registered under that name", recipe: context.recipe.name)
+            }
+            do {
+                return try await handler.run(context)
+            } catch let error as WorkerError {
+                throw error
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                throw WorkerError(.handlerFailed, "\(name) failed: \(error)", recipe: context.recipe.name)
+            }
+        }
+    }
+
+    // MARK: Actions
+
+    struct ActionResult {
+        var text: String
+    }
+
+    func command(_ spec: CommandSpec, _ values: [String: ParameterValue], jobID: JobID) async throws -> ActionResult {
+        let argv = Template.argv(spec.argv, values: values)
+        var env: [String: String] = [:]
+        for name in spec.environment { env[name] = environment[name] }
+        env["BRIDGEBACK_JOB_ID"] = jobID.description
+        let output = try await CommandRunner.run(argv: argv, environment: env, workingDirectory: spec.workingDirectory, timeout: spec.timeout, outputCap: spec.outputCapBytes)
+        try Task.checkCancellation()
+        let program = URL(fileURLWithPath: argv[0]).lastPathComponent
+        if output.timedOut {
+            throw WorkerError(.timedOut, "\(program) timed out after \(Self.seconds(spec.timeout)) and was stopped")
+        }
+        guard output.exitStatus == 0 else {
+            let tail = output.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            let detail = tail.isEmpty ? "" : ": " + String(tail.suffix(1000))
+            throw WorkerError(.commandFailed, "\(program) exited with status \(output.exitStatus)\(detail)")
+        }
+        var text = output.stdout
+        if text.hasSuffix("\n") { text.removeLast() }
+        if output.truncated {
+            text += "\n[output truncated: kept \(spec.outputCapBytes) of \(output.stdoutBytes) bytes]"
+        }
+        return ActionResult(text: text)
+    }
+
+    func http(_ spec: HTTPProbeSpec, _ values: [String: ParameterValue]) async throws -> String {
+        let text = Template.url(spec.url, values: values)
+        let url = try Template.checkHost(text, allowed: catalog.allowedHosts).get()
+        let result = try await HTTPProbe.run(spec, url: url)
+        try Task.checkCancellation()
+        return result
+    }
+
+    func action(_ action: RecipeAction, _ context: JobContext) async throws -> String {
+        switch action {
+        case .command(let spec): try await command(spec, context.parameters, jobID: context.jobID).text
+        case .http(let spec): try await http(spec, context.parameters)
+        }
+    }
+
+    // MARK: Checklist
+
+    /// Runs steps in order; on the first failure runs the rollbacks of the steps that completed,
+    /// newest first, and fails with a report of every step and rollback.
+    func checklist(_ steps: [ChecklistStep], _ context: JobContext) async throws -> String {
+        var lines: [String] = []
+        var completed: [Int] = []
+        for (index, step) in steps.enumerated() {
+            let label = "\(index + 1)/\(steps.count) \(step.name)"
+            await context.progress.step(index + 1, of: steps.count, step.name)
+            do {
+                let output = try await action(step.action, context)
+                lines.append("ok      \(label)" + Self.oneLine(output))
+                completed.append(index)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                lines.append("FAILED  \(label): \(Self.reason(error))")
+                for skipped in steps.indices.dropFirst(index + 1) {
+                    lines.append("skipped \(skipped + 1)/\(steps.count) \(steps[skipped].name)")
+                }
+                var rollbacks: [String] = []
+                for done in completed.reversed() {
+                    guard let rollback = steps[done].rollback else { continue }
+                    await context.progress.step(index + 1, of: steps.count, "rolling back \(steps[done].name)")
+                    do {
+                        let output = try await action(rollback, context)
+                        rollbacks.append("ok      rollback \(steps[done].name)" + Self.oneLine(output))
+                    } catch let error as CancellationError {
+                        throw error
+                    } catch {
+                        rollbacks.append("FAILED  rollback \(steps[done].name): \(Self.reason(error))")
+                    }
+                }
+                var report = "\(context.recipe.name) failed at step \(label)\n" + lines.joined(separator: "\n")
+                if !rollbacks.isEmpty { report += "\nrollback (newest first):\n" + rollbacks.joined(separator: "\n") }
+                throw WorkerError(.checklistFailed, report, recipe: context.recipe.name, field: step.name)
+            }
+        }
+        return "\(context.recipe.name): all \(steps.count) steps passed\n" + lines.joined(separator: "\n")
+    }
+
+    // MARK: Wait
+
+    func wait(_ spec: WaitSpec, _ context: JobContext) async throws -> String {
+        var timeout = spec.timeout
+        if let name = spec.timeoutParameter, let seconds = context.parameters[name]?.intValue {
+            timeout = .seconds(seconds)
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let limit = start + timeout
+        guard let probe = spec.probe else {
+            // A plain wait: sleep out the timeout, reporting every interval.
+            while clock.now < limit {
+                let next = min(limit, clock.now + spec.interval)
+                try await Task.sleep(until: next, clock: clock)
+                await context.progress.update("waited \(Self.seconds(clock.now - start)) of \(Self.seconds(timeout))", fraction: Self.fraction(clock.now - start, timeout))
+            }
+            return "waited \(Self.seconds(timeout))"
+        }
+        var checks = 0
+        var last = "not checked"
+        while true {
+            checks += 1
+            do {
+                let output = try await action(probe, context)
+                return "condition met after \(Self.seconds(clock.now - start)) (\(checks) check\(checks == 1 ? "" : "s"))" + Self.oneLine(output)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                last = Self.reason(error)
+            }
+            await context.progress.update("check \(checks): not yet (\(last))", fraction: Self.fraction(clock.now - start, timeout))
+            let next = clock.now + spec.interval
+            guard next <= limit else {
+                throw WorkerError(.conditionNotMet, "condition not met within \(Self.seconds(timeout)) after \(checks) check\(checks == 1 ? "" : "s"); last: \(last)", recipe: context.recipe.name)
+            }
+            try await Task.sleep(until: next, clock: clock)
+        }
+    }
+
+    // MARK: Text
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? WorkerError { return error.message }
+        return String(describing: error)
+    }
+
+    static func oneLine(_ output: String) -> String {
+        let first = output.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard !first.isEmpty else { return "" }
+        return " — " + (first.count > 200 ? String(first.prefix(200)) + "…" : first)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+
+    static func fraction(_ elapsed: Duration, _ total: Duration) -> Double {
+        let t = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        let e = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return t > 0 ? min(1, max(0, e / t)) : 1
+    }
+}

@@ -1,0 +1,347 @@
+import BridgebackCore
+import Foundation
+public import Logging
+public import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// Knobs of one worker process.
+public struct WorkerConfiguration: Sendable {
+    /// The pool this worker serves (queue `bb.jobs.<pool>`).
+    public var pool: String
+    /// Jobs run at once; also the broker prefetch, so no job waits in a busy worker's buffer.
+    public var slots: Int
+    /// Minimum gap between routine progress updates of one job (state changes are never held back).
+    public var progressInterval: Duration
+    /// After SIGTERM, how long running jobs may take before they are stopped and requeued.
+    public var shutdownGracePeriod: Duration
+    /// Shown in progress and completions ("host/pid").
+    public var workerName: String
+
+    public init(
+        pool: String = "default", slots: Int = 4, progressInterval: Duration = .seconds(5),
+        shutdownGracePeriod: Duration = .seconds(30), workerName: String = WorkerConfiguration.defaultWorkerName
+    ) {
+        self.pool = pool
+        self.slots = max(1, slots)
+        self.progressInterval = progressInterval
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.workerName = workerName
+    }
+
+    /// `host/pid`.
+    public static var defaultWorkerName: String {
+        "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+/// The stateless worker: takes jobs from its pool, runs their recipes (at most `slots` at once),
+/// publishes sparse progress, and publishes each completion with a confirm before acking the job.
+///
+/// At-least-once by construction: a job is acked only after its completion is confirmed; a
+/// failed completion publish, a crash, or a shutdown past the grace period leaves the job to be
+/// delivered again (the coordinator deduplicates completions).
+///
+/// On graceful shutdown it stops starting jobs and returns the ones it has not started, lets
+/// running jobs finish for `shutdownGracePeriod`, then stops the rest and nack-requeues them.
+/// The consumer is cancelled only after that: with this AMQP layer cancelling closes the channel,
+/// which would requeue running jobs at once (another worker would start them) and void their acks.
+public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Service {
+    public let configuration: WorkerConfiguration
+    let source: Source
+    let publisher: Publisher
+    let runner: RecipeRunner
+    let logger: Logger
+    let metrics: WorkerMetrics
+
+    public init(
+        configuration: WorkerConfiguration, source: Source, publisher: Publisher, runner: RecipeRunner,
+        logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.configuration = configuration
+        self.source = source
+        self.publisher = publisher
+        self.runner = runner
+        var logger = logger
+        logger[metadataKey: "pool"] = "\(configuration.pool)"
+        self.logger = logger
+        self.metrics = WorkerMetrics(pool: configuration.pool, factory: metricsFactory)
+    }
+
+    typealias Delivery = Source.Jobs.Element
+
+    enum Event: Sendable {
+        case delivery(Delivery)
+        case jobFinished
+        case streamEnded((any Error)?)
+        case shutdown
+        case graceExpired
+    }
+
+    public func run() async throws {
+        let jobs = try await source.open(prefetch: configuration.slots)
+        logger.info("worker started", metadata: ["slots": "\(configuration.slots)", "worker": "\(configuration.workerName)"])
+        let (events, sink) = AsyncStream<Event>.makeStream()
+        let graceExpired = Signal()
+        let failure: (any Error)? = await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group -> (any Error)? in
+                group.addTask {
+                    do {
+                        for try await delivery in jobs { sink.yield(.delivery(delivery)) }
+                        sink.yield(.streamEnded(nil))
+                    } catch {
+                        sink.yield(.streamEnded(error))
+                    }
+                }
+                var pending: [Delivery] = []
+                var active = 0
+                var stopping = false
+                var failure: (any Error)?
+                loop: for await event in events {
+                    switch event {
+                    case .delivery(let delivery):
+                        if stopping {
+                            delivery.nack(requeue: true)
+                        } else {
+                            pending.append(delivery)
+                        }
+                    case .jobFinished:
+                        active -= 1
+                    case .streamEnded(let error):
+                        if !stopping {
+                            failure = error ?? WorkerError(.invalidConfiguration, "the job consumer on pool '\(configuration.pool)' ended unexpectedly")
+                            logger.error("job consumer ended; finishing running jobs and stopping", metadata: ["error": "\(failure!)"])
+                        }
+                        stopping = true
+                        pending.removeAll()  // their channel is gone; the broker has them again
+                    case .shutdown:
+                        guard !stopping else { break }
+                        stopping = true
+                        logger.info("graceful shutdown: no new jobs; waiting for running ones", metadata: ["running": "\(active)", "returned": "\(pending.count)", "grace_seconds": "\(configuration.shutdownGracePeriod.components.seconds)"])
+                        for delivery in pending { delivery.nack(requeue: true) }
+                        metrics.requeued.increment(by: Int64(pending.count))
+                        pending.removeAll()
+                        let grace = configuration.shutdownGracePeriod
+                        group.addTask {
+                            guard (try? await Task.sleep(for: grace)) != nil else { return }
+                            sink.yield(.graceExpired)
+                        }
+                    case .graceExpired:
+                        if active > 0 { logger.warning("grace period over; stopping and requeueing running jobs", metadata: ["running": "\(active)"]) }
+                        graceExpired.fire()
+                    }
+                    while !stopping, active < configuration.slots, !pending.isEmpty {
+                        let delivery = pending.removeFirst()
+                        active += 1
+                        group.addTask {
+                            await handle(delivery, interrupted: graceExpired)
+                            sink.yield(.jobFinished)
+                        }
+                    }
+                    if stopping, active == 0 { break loop }
+                }
+                // Outer cancellation ends the event loop early; tell running jobs to give their messages back.
+                graceExpired.fire()
+                for delivery in pending { delivery.nack(requeue: true) }
+                await jobs.cancel()
+                group.cancelAll()
+                return failure
+            }
+        } onGracefulShutdown: {
+            sink.yield(.shutdown)
+        }
+        sink.finish()
+        logger.info("worker stopped")
+        if let failure { throw failure }
+    }
+
+    // MARK: One job
+
+    enum RunOutcome: Sendable {
+        case finished(CompletionOutcome)
+        case interrupted
+    }
+
+    /// Decode, validate, run under the deadline, publish the completion, settle the delivery.
+    func handle(_ delivery: Delivery, interrupted: Signal) async {
+        let job: JobMessage
+        do {
+            job = try WireCodec.decode(JobMessage.self, from: Data(delivery.body))
+        } catch {
+            logger.error("rejecting a job message that does not decode; it goes to the dead-letter queue", metadata: ["reason": "\(error.description)", "attempt": "\(delivery.attempt)"])
+            metrics.rejected.increment()
+            delivery.reject(requeue: false)
+            return
+        }
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = "\(job.jobID)"
+        logger[metadataKey: "recipe"] = "\(job.recipe.name)"
+        let startedAt = Date()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let progress = JobProgress(job: job, attempt: delivery.attempt, configuration: configuration, publisher: publisher, logger: logger)
+        metrics.started.increment()
+        logger.info("job started", metadata: ["attempt": "\(delivery.attempt)"])
+
+        let outcome: RunOutcome
+        do {
+            let (recipe, values) = try runner.prepare(job.recipe)
+            if job.deadline <= startedAt {
+                outcome = .finished(.failed(reason: "deadline exceeded: the job's deadline \(WireDate.format(job.deadline)) had passed before it started"))
+            } else {
+                let options: JSONValue = if case .custom(_, let options) = recipe.kind { options } else { .object([:]) }
+                let context = JobContext(
+                    jobID: job.jobID, recipe: recipe, parameters: values, options: options, deadline: job.deadline,
+                    attempt: delivery.attempt, logger: logger, progress: progress.reporter)
+                await progress.publish(.started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
+                outcome = await runWithDeadline(context, interrupted: interrupted)
+            }
+        } catch {
+            outcome = .finished(.failed(reason: error.message))
+        }
+
+        guard case .finished(let result) = outcome else {
+            logger.warning("job stopped by shutdown; returned to the queue")
+            metrics.requeued.increment()
+            delivery.nack(requeue: true)
+            await progress.publish(.running, "worker shutting down; the job goes back to the queue", stateChange: true)
+            return
+        }
+        let completion = Completion(jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(), outcome: result)
+        do {
+            try await publisher.publish(completion: completion)
+        } catch {
+            logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
+            metrics.completionPublishFailures.increment()
+            delivery.nack(requeue: true)
+            return
+        }
+        delivery.ack()
+        let duration = clock.now - started
+        metrics.duration(recipe: job.recipe.name).recordNanoseconds(duration.nanoseconds)
+        switch result {
+        case .succeeded(let text):
+            metrics.succeeded.increment()
+            logger.info("job succeeded", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "result_bytes": "\(text.utf8.count)"])
+            await progress.publish(.finished, "succeeded" + RecipeRunner.oneLine(text), stateChange: true, fraction: 1)
+        case .failed(let reason):
+            metrics.failed.increment()
+            logger.notice("job failed", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "reason": "\(reason)"])
+            await progress.publish(.finished, "failed" + RecipeRunner.oneLine(reason), stateChange: true)
+        case .cancelled:
+            metrics.failed.increment()
+            await progress.publish(.finished, "cancelled", stateChange: true)
+        }
+    }
+
+    enum Race: Sendable {
+        case finished(Result<String, any Error>)
+        case deadline
+        case interrupted
+    }
+
+    /// Runs the recipe until it ends, the job's deadline passes, or shutdown's grace runs out.
+    func runWithDeadline(_ context: JobContext, interrupted: Signal) async -> RunOutcome {
+        let runner = self.runner
+        let remaining = context.deadline.timeIntervalSinceNow
+        let race = await withTaskGroup(of: Race?.self) { group -> Race in
+            group.addTask {
+                do { return .finished(.success(try await runner.run(context))) } catch { return .finished(.failure(error)) }
+            }
+            group.addTask {
+                guard (try? await Task.sleep(for: .milliseconds(Int64(max(0, remaining) * 1000)))) != nil else { return nil }
+                return .deadline
+            }
+            group.addTask {
+                await interrupted.wait()
+                return Task.isCancelled ? nil : .interrupted
+            }
+            var first: Race = .interrupted
+            for await result in group {
+                if let result { first = result; break }
+            }
+            group.cancelAll()
+            return first
+        }
+        switch race {
+        case .finished(.success(let text)):
+            return .finished(.succeeded(result: text))
+        case .finished(.failure(let error)):
+            if error is CancellationError || Task.isCancelled { return .interrupted }
+            return .finished(.failed(reason: RecipeRunner.reason(error)))
+        case .deadline:
+            return .finished(.failed(reason: "deadline exceeded: recipe '\(context.recipe.name)' was still running at \(WireDate.format(context.deadline)) and was stopped"))
+        case .interrupted:
+            return .interrupted
+        }
+    }
+}
+
+/// Publishes one job's progress through its throttle. Progress is best effort: a failed
+/// publish is logged and never fails the job.
+final class JobProgress<Publisher: WorkerPublishing>: Sendable {
+    let job: JobMessage
+    let worker: String
+    let publisher: Publisher
+    let logger: Logger
+    let throttle: Mutex<ProgressThrottle>
+
+    init(job: JobMessage, attempt: Int, configuration: WorkerConfiguration, publisher: Publisher, logger: Logger) {
+        self.job = job
+        self.worker = configuration.workerName
+        self.publisher = publisher
+        self.logger = logger
+        self.throttle = Mutex(ProgressThrottle(interval: configuration.progressInterval, firstSequence: (max(1, attempt) - 1) * 10_000 + 1))
+    }
+
+    var reporter: ProgressReporter {
+        ProgressReporter { update in
+            await self.publish(.running, update.message, stateChange: update.isStateChange, fraction: update.fraction)
+        }
+    }
+
+    func publish(_ phase: ProgressEvent.Phase, _ message: String, stateChange: Bool, fraction: Double? = nil) async {
+        let now = ContinuousClock.now
+        guard let sequence = throttle.withLock({ $0.admit(stateChange: stateChange, at: now) }) else { return }
+        let event = ProgressEvent(jobID: job.jobID, workSurface: job.workSurface, sequence: sequence, phase: phase, message: message, fraction: fraction, worker: worker, at: Date())
+        do {
+            try await publisher.publish(progress: event)
+        } catch {
+            logger.debug("progress publish failed (ignored)", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Counters and timers, dimensioned by pool (and recipe for durations).
+struct WorkerMetrics: Sendable {
+    let pool: String
+    let factory: any MetricsFactory
+    let started: Counter
+    let succeeded: Counter
+    let failed: Counter
+    let requeued: Counter
+    let rejected: Counter
+    let completionPublishFailures: Counter
+
+    init(pool: String, factory: any MetricsFactory) {
+        self.pool = pool
+        self.factory = factory
+        let dimensions = [("pool", pool)]
+        started = Counter(label: "bridgeback_worker_jobs_started_total", dimensions: dimensions, factory: factory)
+        succeeded = Counter(label: "bridgeback_worker_jobs_succeeded_total", dimensions: dimensions, factory: factory)
+        failed = Counter(label: "bridgeback_worker_jobs_failed_total", dimensions: dimensions, factory: factory)
+        requeued = Counter(label: "bridgeback_worker_jobs_requeued_total", dimensions: dimensions, factory: factory)
+        rejected = Counter(label: "bridgeback_worker_jobs_rejected_total", dimensions: dimensions, factory: factory)
+        completionPublishFailures = Counter(label: "bridgeback_worker_completion_publish_failures_total", dimensions: dimensions, factory: factory)
+    }
+
+    func duration(recipe: String) -> Metrics.Timer {
+        Metrics.Timer(label: "bridgeback_worker_job_duration_seconds", dimensions: [("pool", pool), ("recipe", recipe)], preferredDisplayUnit: .seconds, factory: factory)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import BridgebackAMQP
+import BridgebackWorker
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `bridgeback worker`: a stateless worker that runs named recipes for one pool.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a stateless worker: take jobs from bb.jobs.<pool>, run their recipes, report progress and completions.",
+        discussion: """
+            Consumes bb.jobs.<pool> with manual acks and prefetch = --slots, runs up to
+            --slots jobs at once from the recipe catalog (--recipes), publishes sparse
+            progress to bb.progress (routing key = the job's work surface) and each
+            completion to bb.completions with a publisher confirm, then acks the job.
+            SIGTERM/SIGINT: stop taking jobs, let running ones finish for --grace seconds,
+            requeue the rest. Run as many workers as you like, on any host that reaches
+            the broker.
+
+            Environment:
+              BRIDGEBACK_WORKER_AMQP_URL  broker URL (user bb-worker)
+              BRIDGEBACK_AMQP_URL         used when the variable above is unset
+              BRIDGEBACK_WORKER_POOL      default for --pool
+              BRIDGEBACK_WORKER_SLOTS     default for --slots
+              BRIDGEBACK_RECIPES          default for --recipes
+
+            See docs/worker.md for the recipe file format.
+            """
+    )
+
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(help: ArgumentHelp("Worker pool; jobs come from bb.jobs.<pool>.", valueName: "name"))
+    var pool: String = ProcessInfo.processInfo.environment["BRIDGEBACK_WORKER_POOL"] ?? "default"
+
+    @Option(help: "Jobs run at once (also the broker prefetch).")
+    var slots: Int = Int(ProcessInfo.processInfo.environment["BRIDGEBACK_WORKER_SLOTS"] ?? "") ?? 4
+
+    @Option(help: ArgumentHelp("Recipe catalog file.", valueName: "file"))
+    var recipes: String = ProcessInfo.processInfo.environment["BRIDGEBACK_RECIPES"] ?? "deploy/local/recipes.json"
+
+    @Option(name: .customLong("progress-interval"), help: "Minimum seconds between routine progress updates of one job (state changes always go out).")
+    var progressInterval: Double = 5
+
+    @Option(help: "Seconds running jobs may take to finish after SIGTERM before they are requeued.")
+    var grace: Double = 30
+
+    @Option(help: ArgumentHelp("Worker name in progress and completions (default: host/pid).", valueName: "name"))
+    var name: String?
+
+    func validate() throws {
+        guard (1...1000).contains(slots) else { throw ValidationError("--slots must be 1…1000, got \(slots)") }
+        guard !pool.isEmpty, pool.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+            throw ValidationError("--pool must be a non-empty name of letters, digits, - _ .")
+        }
+        guard progressInterval >= 0 else { throw ValidationError("--progress-interval must not be negative") }
+        guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let logger = Logger(label: "bridgeback.worker")
+        func fail(_ message: String) -> ExitCode {
+            FileHandle.standardError.write(Data("bridgeback worker: \(message)\n".utf8))
+            return ExitCode(2)
+        }
+        let catalog: RecipeCatalog
+        do {
+            catalog = try RecipeCatalog.load(contentsOf: URL(fileURLWithPath: recipes))
+        } catch {
+            throw fail(error.message)
+        }
+        let amqpURL: String
+        do {
+            amqpURL = try resolveAMQPURL(nil, component: "worker")
+        } catch {
+            throw fail("set BRIDGEBACK_WORKER_AMQP_URL (or BRIDGEBACK_AMQP_URL) to the broker URL")
+        }
+        let configuration = WorkerConfiguration(
+            pool: pool, slots: slots, progressInterval: .milliseconds(Int64(progressInterval * 1000)),
+            shutdownGracePeriod: .milliseconds(Int64(grace * 1000)), workerName: name ?? WorkerConfiguration.defaultWorkerName)
+        let connection: AMQPConnection
+        let publisher: AMQPWorkerPublisher
+        do {
+            connection = try await AMQPConnection.connect(
+                AMQPConfiguration(url: amqpURL, connectionName: "bridgeback-worker \(configuration.workerName)"), logger: logger)
+            publisher = try await AMQPWorkerPublisher(connection: connection)
+        } catch {
+            throw fail("cannot connect to the broker: \(error)")
+        }
+        logger.info("recipes loaded", metadata: ["file": "\(recipes)", "recipes": "\(catalog.recipes.keys.sorted().joined(separator: ","))"])
+        let service = WorkerService(
+            configuration: configuration, source: AMQPJobSource(connection: connection, pool: pool), publisher: publisher,
+            runner: RecipeRunner(catalog: catalog), logger: logger)
+        let group = ServiceGroup(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+    }
+}

@@ -1,0 +1,121 @@
+import BridgebackCore
+import Foundation
+import Testing
+
+@testable import BridgebackWorker
+
+@Suite("Recipe catalog")
+struct CatalogTests {
+    func problems(_ json: String, customKinds: Set<String> = []) -> WorkerError? {
+        do {
+            _ = try RecipeCatalog.parse(Data(json.utf8), customKinds: customKinds)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func sampleCatalogLoads() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json").standardized
+        let catalog = try RecipeCatalog.load(contentsOf: url)
+        for name in ["echo", "noop", "sleep", "long-output", "fails", "release-gate", "wait-for-file", "http-health"] {
+            #expect(catalog[name] != nil, "sample catalog lacks \(name)")
+        }
+    }
+
+    @Test func notJSON() {
+        let error = problems("{ recipes: ")
+        #expect(error?.code == .invalidCatalog)
+        #expect(error?.message.contains("not valid JSON") == true)
+    }
+
+    @Test func everyProblemNamesRecipeAndField() throws {
+        let error = try #require(problems("""
+            {"allowed_hosts": ["127.0.0.1"], "recipes": [
+              {"name": "a", "kind": "command", "argv": ["echo", "--name={who}"], "parameters": [{"name": "who", "type": "string"}]},
+              {"name": "b", "kind": "command", "argv": ["echo", "{nobody}"]},
+              {"name": "c", "kind": "spaceship"},
+              {"name": "d", "kind": "http", "url": "http://evil.example/{p}", "parameters": [{"name": "p", "type": "string"}]},
+              {"name": "e", "kind": "command", "argv": ["echo"], "timeout": 5},
+              {"name": "f", "kind": "command"},
+              {"name": "a", "kind": "command", "argv": ["echo"]},
+              {"name": "g", "kind": "command", "argv": ["/no/such/program"]},
+              {"name": "h", "kind": "checklist", "steps": [{"name": "s", "command": {"argv": ["true"]}, "http": {"url": "http://127.0.0.1/"}}]},
+              {"name": "i", "kind": "wait", "timeout_param": "secs"},
+              {"name": "j", "kind": "command", "argv": ["echo", "{x}"], "parameters": [{"name": "x", "type": "int", "default": "five"}]},
+              {"name": "k", "kind": "command", "argv": ["echo"], "parameters": [{"name": "y", "type": "string", "pattern": "(["}]}
+            ]}
+            """))
+        let messages = error.problems.map(\.message)
+        func has(_ recipe: String, _ field: String, _ text: String) -> Bool {
+            error.problems.contains { $0.recipe == recipe && $0.field == field && $0.message.contains(text) }
+        }
+        #expect(has("a", "argv[1]", "placeholders must be a whole argument"), "\(messages)")
+        #expect(has("b", "argv[1]", "declares no parameter 'nobody'"), "\(messages)")
+        #expect(has("c", "kind", "'spaceship' is not a recipe kind"), "\(messages)")
+        #expect(has("d", "url", "host 'evil.example' is not in the catalog's allowed_hosts"), "\(messages)")
+        #expect(has("e", "timeout", "unknown field"), "\(messages)")
+        #expect(has("f", "argv", "is required"), "\(messages)")
+        #expect(has("a", "name", "defined more than once"), "\(messages)")
+        #expect(has("g", "argv[0]", "not an executable file"), "\(messages)")
+        #expect(has("h", "steps[0]", "exactly one of"), "\(messages)")
+        #expect(has("i", "timeout_param", "declared int parameter"), "\(messages)")
+        #expect(has("j", "parameters.x.default", "must be an int"), "\(messages)")
+        #expect(has("k", "parameters.y.pattern", "not a valid regular expression"), "\(messages)")
+        #expect(error.message.contains("recipe 'a', field 'argv[1]'"))
+    }
+
+    @Test func customKindMustBeRegistered() {
+        let json = #"{"recipes": [{"name": "agent-run", "kind": "agent", "options": {"model": "small"}}]}"#
+        #expect(problems(json)?.problems.first?.field == "kind")
+        #expect(problems(json, customKinds: ["agent"]) == nil)
+    }
+
+    @Test func programIsResolvedOnPath() throws {
+        let catalog = try RecipeCatalog.parse(Data(#"{"recipes": [{"name": "e", "kind": "command", "argv": ["echo", "hi"]}]}"#.utf8), environment: ["PATH": "/usr/bin:/bin"])
+        guard case .command(let spec)? = catalog["e"]?.kind else { Issue.record("not a command"); return }
+        #expect(spec.argv[0].hasPrefix("/") && spec.argv[0].hasSuffix("/echo"))
+    }
+}
+
+@Suite("Parameters")
+struct ParameterTests {
+    let specs: [ParameterSpec] = [
+        try! ParameterSpec(name: "service", kind: .string, required: true, pattern: "[a-z][a-z0-9-]*"),
+        try! ParameterSpec(name: "env", kind: .string, allowed: [.string("staging"), .string("prod")], defaultValue: .string("staging")),
+        try! ParameterSpec(name: "count", kind: .int, minimum: 1, maximum: 10),
+        try! ParameterSpec(name: "dry_run", kind: .bool),
+    ]
+
+    func error(_ params: [String: JSONValue]) -> WorkerError? {
+        do {
+            _ = try validateParameters(params, against: specs, recipe: "gate")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func validValuesAndDefaults() throws {
+        let values = try validateParameters(["service": "api", "count": 3, "dry_run": true], against: specs, recipe: "gate")
+        #expect(values == ["service": .string("api"), "env": .string("staging"), "count": .int(3), "dry_run": .bool(true)])
+    }
+
+    @Test func failuresAreClear() {
+        #expect(error([:])?.message == "recipe 'gate' needs parameter 'service' (string)")
+        #expect(error(["service": "api", "colour": "red"])?.message == "recipe 'gate' has no parameter 'colour'; it takes service, env, count, dry_run")
+        #expect(error(["service": "API; rm -rf /"])?.message.contains("must match [a-z][a-z0-9-]*") == true)
+        #expect(error(["service": "api", "env": "dev"])?.message.contains(#"must be one of "staging", "prod", got "dev""#) == true)
+        #expect(error(["service": "api", "count": 11])?.message.contains("at most 10") == true)
+        #expect(error(["service": "api", "count": 1.5])?.message.contains("whole number") == true)
+        #expect(error(["service": "api", "count": "3"])?.message.contains("must be an int, got the string") == true)
+        #expect(error(["service": "api", "dry_run": "yes"])?.field == "dry_run")
+        #expect(error(["service": 7])?.code == .invalidParameter)
+    }
+
+    @Test func patternMatchesWholeValue() {
+        #expect(error(["service": "api-2"]) == nil)
+        #expect(error(["service": "api 2"]) != nil)
+        #expect(error(["service": "-api"]) != nil)
+    }
+}

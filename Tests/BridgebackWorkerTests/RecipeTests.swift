@@ -1,0 +1,185 @@
+import BridgebackCore
+import Foundation
+import Logging
+import Testing
+
+@testable import BridgebackWorker
+
+@Suite("Recipes")
+struct RecipeTests {
+    func runner(_ json: String) throws -> RecipeRunner {
+        RecipeRunner(catalog: try RecipeCatalog.parse(Data(json.utf8)), environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SECRET": "hunter2", "VISIBLE": "yes"])
+    }
+
+    func run(_ runner: RecipeRunner, _ name: String, _ params: [String: JSONValue] = [:], progress: ProgressReporter = .discard) async throws -> String {
+        let (recipe, values) = try runner.prepare(RecipeInvocation(name: name, params: params))
+        let context = JobContext(jobID: JobID.make(), recipe: recipe, parameters: values, deadline: Date().addingTimeInterval(60), logger: Logger(label: "test"), progress: progress)
+        return try await runner.run(context)
+    }
+
+    func failure(_ runner: RecipeRunner, _ name: String, _ params: [String: JSONValue] = [:]) async -> WorkerError? {
+        do {
+            _ = try await run(runner, name, params)
+            return nil
+        } catch let error as WorkerError {
+            return error
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return nil
+        }
+    }
+
+    @Test func commandSubstitutesWholeArgumentsWithoutShell() async throws {
+        let r = try runner(#"{"recipes": [{"name": "echo", "kind": "command", "argv": ["printf", "[%s]", "{a}", "{b}"], "parameters": [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}]}]}"#)
+        #expect(try await run(r, "echo", ["a": "x y; rm -rf / $(id)", "b": "*"]) == "[x y; rm -rf / $(id)][*]")
+        // An optional parameter without a value drops its argument.
+        #expect(try await run(r, "echo", ["a": "only"]) == "[only]")
+    }
+
+    @Test func commandEnvironmentIsAllowListed() async throws {
+        let r = try runner(#"{"recipes": [{"name": "env", "kind": "command", "argv": ["env"], "env": ["VISIBLE"]}]}"#)
+        let output = try await run(r, "env")
+        #expect(output.contains("VISIBLE=yes"))
+        #expect(output.contains("BRIDGEBACK_JOB_ID=job_"))
+        #expect(!output.contains("SECRET"))
+        #expect(!output.contains("PATH="))
+    }
+
+    @Test func commandTimeoutStopsTheProcess() async throws {
+        let r = try runner(#"{"recipes": [{"name": "slow", "kind": "command", "argv": ["sleep", "30"], "timeout_seconds": 0.3}]}"#)
+        let start = ContinuousClock.now
+        let error = await failure(r, "slow")
+        #expect(error?.code == .timedOut)
+        #expect(error?.message == "sleep timed out after 0.3 s and was stopped")
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func commandOutputIsCapped() async throws {
+        let r = try runner(#"{"recipes": [{"name": "big", "kind": "command", "argv": ["seq", "1", "100000"], "output_cap_bytes": 100}]}"#)
+        let output = try await run(r, "big")
+        let (kept, note) = try #require(output.range(of: "\n[output truncated").map { (output[..<$0.lowerBound], output[$0.lowerBound...]) })
+        #expect(kept.utf8.count == 100)
+        #expect(kept.hasPrefix("1\n2\n3\n"))
+        #expect(note.contains("kept 100 of 588895 bytes"), "\(note)")
+    }
+
+    @Test func commandFailureCarriesStderr() async throws {
+        let r = try runner(#"{"recipes": [{"name": "ls", "kind": "command", "argv": ["ls", "/nonexistent/bb-test"]}]}"#)
+        let error = await failure(r, "ls")
+        #expect(error?.code == .commandFailed)
+        #expect(error?.message.hasPrefix("ls exited with status 2: ") == true)
+        #expect(error?.message.contains("/nonexistent/bb-test") == true)
+    }
+
+    @Test func cancellationKillsTheCommand() async throws {
+        let r = try runner(#"{"recipes": [{"name": "slow", "kind": "command", "argv": ["sleep", "30"]}]}"#)
+        let start = ContinuousClock.now
+        let task = Task { try await run(r, "slow") }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func checklistRollsBackCompletedStepsInReverse() async throws {
+        let r = try runner("""
+            {"recipes": [{"name": "gate", "kind": "checklist", "steps": [
+              {"name": "one", "command": {"argv": ["echo", "one done"]}, "rollback": {"command": {"argv": ["echo", "undo one"]}}},
+              {"name": "two", "command": {"argv": ["echo", "two done"]}, "rollback": {"command": {"argv": ["echo", "undo two"]}}},
+              {"name": "three", "command": {"argv": ["false"]}, "rollback": {"command": {"argv": ["echo", "undo three"]}}},
+              {"name": "four", "command": {"argv": ["echo", "never"]}}
+            ]}]}
+            """)
+        let steps = StepLog()
+        var caught: WorkerError?
+        do {
+            _ = try await run(r, "gate", progress: ProgressReporter { steps.append($0.message) })
+        } catch let error as WorkerError {
+            caught = error
+        }
+        let error = try #require(caught)
+        #expect(error.code == .checklistFailed)
+        #expect(error.field == "three")
+        #expect(error.message == """
+            gate failed at step 3/4 three
+            ok      1/4 one — one done
+            ok      2/4 two — two done
+            FAILED  3/4 three: false exited with status 1
+            skipped 4/4 four
+            rollback (newest first):
+            ok      rollback two — undo two
+            ok      rollback one — undo one
+            """)
+        #expect(steps.all == ["step 1/4: one", "step 2/4: two", "step 3/4: three", "step 3/4: rolling back two", "step 3/4: rolling back one"])
+    }
+
+    @Test func checklistSuccessListsEveryStep() async throws {
+        let r = try runner(#"{"recipes": [{"name": "ok", "kind": "checklist", "steps": [{"name": "a", "command": {"argv": ["true"]}}, {"name": "b", "command": {"argv": ["echo", "fine"]}}]}]}"#)
+        #expect(try await run(r, "ok") == "ok: all 2 steps passed\nok      1/2 a\nok      2/2 b — fine")
+    }
+
+    @Test func waitUntilConditionHolds() async throws {
+        let path = "/tmp/bb-worker-test-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runner(#"{"recipes": [{"name": "w", "kind": "wait", "parameters": [{"name": "path", "type": "string"}], "probe": {"command": {"argv": ["test", "-e", "{path}"]}}, "interval_seconds": 0.05, "timeout_seconds": 10}]}"#)
+        let creator = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            _ = FileManager.default.createFile(atPath: path, contents: Data())
+        }
+        let result = try await run(r, "w", ["path": .string(path)])
+        try await creator.value
+        #expect(result.hasPrefix("condition met after"))
+        #expect(!result.contains("(1 check)"))
+    }
+
+    @Test func waitGivesUpAtItsTimeout() async throws {
+        let r = try runner(#"{"recipes": [{"name": "w", "kind": "wait", "parameters": [{"name": "secs", "type": "int"}], "probe": {"command": {"argv": ["false"]}}, "interval_seconds": 0.1, "timeout_seconds": 0.35, "timeout_param": "secs"}]}"#)
+        let error = await failure(r, "w")
+        #expect(error?.code == .conditionNotMet)
+        #expect(error?.message.hasPrefix("condition not met within 0.") == true, "\(String(describing: error))")
+        #expect(error?.message.hasSuffix("checks; last: false exited with status 1") == true, "\(String(describing: error))")
+    }
+
+    @Test func plainWaitSleeps() async throws {
+        let r = try runner(#"{"recipes": [{"name": "sleep", "kind": "wait", "interval_seconds": 0.1, "timeout_seconds": 0.2}]}"#)
+        let start = ContinuousClock.now
+        #expect(try await run(r, "sleep") == "waited 0.2 s")
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+    }
+
+    @Test func httpRefusesHostsOutsideTheAllowList() async throws {
+        let r = try runner(#"{"allowed_hosts": ["127.0.0.1"], "recipes": [{"name": "h", "kind": "http", "url": "http://{host}/health", "parameters": [{"name": "host", "type": "string"}]}]}"#)
+        let error = await failure(r, "h", ["host": "169.254.169.254"])
+        #expect(error?.code == .hostNotAllowed)
+        #expect(error?.message.contains("host '169.254.169.254' is not in the catalog's allowed_hosts") == true)
+        // A value cannot smuggle user info or another host past the check.
+        #expect(await failure(r, "h", ["host": "127.0.0.1@evil.example"])?.code == .hostNotAllowed)
+    }
+
+    @Test func httpTransportFailureIsAFailure() async throws {
+        // Port 9 (discard) on loopback is closed on a test machine: connection refused.
+        let r = try runner(#"{"allowed_hosts": ["127.0.0.1"], "recipes": [{"name": "h", "kind": "http", "url": "http://127.0.0.1:9/health", "timeout_seconds": 2}]}"#)
+        let error = await failure(r, "h")
+        #expect(error?.code == .httpFailed)
+        #expect(error?.message.hasPrefix("GET http://127.0.0.1:9/health failed") == true, "\(String(describing: error))")
+    }
+
+    @Test func throttleAdmitsStateChangesAndSparseUpdates() {
+        var throttle = ProgressThrottle(interval: .seconds(5))
+        let t0 = ContinuousClock.now
+        #expect(throttle.admit(stateChange: true, at: t0) == 1)
+        #expect(throttle.admit(stateChange: false, at: t0 + .seconds(1)) == nil)
+        #expect(throttle.admit(stateChange: false, at: t0 + .seconds(4.9)) == nil)
+        #expect(throttle.admit(stateChange: true, at: t0 + .seconds(4.95)) == 2)
+        #expect(throttle.admit(stateChange: false, at: t0 + .seconds(9)) == nil)
+        #expect(throttle.admit(stateChange: false, at: t0 + .seconds(10)) == 3)
+        var retry = ProgressThrottle(interval: .seconds(5), firstSequence: 10_001)
+        #expect(retry.admit(stateChange: true, at: t0) == 10_001)
+    }
+}
+
+final class StepLog: Sendable {
+    private let log = EventLog()
+    func append(_ line: String) { log.append(line) }
+    var all: [String] { log.all }
+}
