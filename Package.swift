@@ -18,6 +18,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // rabbitmq-c (librabbitmq-dev) plus a thin, prefixed shim for what Swift cannot call.
@@ -60,6 +66,44 @@ let package = Package(
             name: "BridgebackCore",
             swiftSettings: swiftSettings
         ),
+        // `bridgeback admission`: HTTP API, policy, contract validation, SQLite request log + outbox, relay.
+        .target(
+            name: "BridgebackAdmission",
+            dependencies: [
+                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `bridgeback worker`: stateless; runs named recipes, publishes progress and completions.
+        .target(
+            name: "BridgebackWorker",
+            dependencies: [
+                "BridgebackCore", "BridgebackAMQP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `bridgeback coordinator`: the single owner of final delivery; SQLite ledger; adapters.
+        .target(
+            name: "BridgebackCoordinator",
+            dependencies: [
+                "BridgebackCore", "BridgebackAMQP",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "bridgeback",
             dependencies: [
@@ -67,9 +111,13 @@ let package = Package(
                 "BridgebackTopology",
                 "BridgebackPolicy",
                 "BridgebackCore",
+                "BridgebackAdmission",
+                "BridgebackWorker",
+                "BridgebackCoordinator",
                 "CRabbitMQBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -86,6 +134,21 @@ let package = Package(
         .testTarget(
             name: "BridgebackCoreTests",
             dependencies: ["BridgebackCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackAdmissionTests",
+            dependencies: ["BridgebackAdmission"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackWorkerTests",
+            dependencies: ["BridgebackWorker"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackCoordinatorTests",
+            dependencies: ["BridgebackCoordinator"],
             swiftSettings: swiftSettings
         ),
         // Needs a real RabbitMQ on loopback (scripts/test starts one).

@@ -30,34 +30,26 @@ enum CommandRunner {
     static func run(
         argv: [String], environment: [String: String], workingDirectory: String?, timeout: Duration, outputCap: Int
     ) async throws(WorkerError) -> CommandOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.environment = environment
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        let collector = OutputCollector(cap: outputCap)
         let out = Pipe()
         let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-
-        let collector = OutputCollector(cap: outputCap)
-        process.terminationHandler = { process in
-            collector.exited(process.terminationStatus)
-        }
+        let pid: pid_t
         do {
-            try process.run()
+            pid = try ChildProcess.spawn(
+                argv: argv, environment: environment, workingDirectory: workingDirectory,
+                stdout: out.fileHandleForWriting.fileDescriptor, stderr: err.fileHandleForWriting.fileDescriptor)
         } catch {
-            throw WorkerError(.commandFailed, "cannot start \(argv[0]): \(error.localizedDescription)")
+            throw WorkerError(.commandFailed, "cannot start \(argv[0]): \(error.message)")
         }
-        collector.started(pid: process.processIdentifier)
+        collector.started(pid: pid)
         // The write ends belong to the child now; closing ours lets EOF arrive when it exits.
         try? out.fileHandleForWriting.close()
         try? err.fileHandleForWriting.close()
-        // One plain thread per pipe doing blocking reads until EOF: simple, deterministic, and
-        // off the cooperative pool. The threads own the read ends and close them when done.
+        // One plain thread per pipe doing blocking reads until EOF, and one blocking in waitpid:
+        // simple, deterministic, and off the cooperative pool.
         OutputCollector.drain(out.fileHandleForReading) { collector.stdout($0) }
         OutputCollector.drain(err.fileHandleForReading) { collector.stderr($0) }
+        ChildProcess.reap(pid) { collector.exited($0) }
 
         let timedOut = await withTaskCancellationHandler {
             await withTaskGroup(of: Bool.self) { group in
@@ -206,5 +198,70 @@ final class OutputCollector: Sendable {
                 exitStatus: state.status ?? -1,
                 timedOut: timedOut)
         }
+    }
+}
+
+/// Starts children with posix_spawn rather than Foundation's `Process`: threads of the Swift
+/// runtime block most signals, `Process` lets the child inherit that mask (so SIGTERM was
+/// ignored until the SIGKILL fallback), and here the child gets an empty mask, default signal
+/// dispositions and a process group of its own (so a timeout stops its children too).
+enum ChildProcess {
+    struct SpawnError: Error { var message: String }
+
+    /// glibc ≥ 2.29 has posix_spawn_file_actions_addchdir_np, but Swift only sees it with
+    /// _GNU_SOURCE; look it up with dlsym and call it with the C convention.
+    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    static let addChdir: AddChdir? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddChdir.self)
+    }()
+
+    static func spawn(
+        argv: [String], environment: [String: String], workingDirectory: String?, stdout: Int32, stderr: Int32
+    ) throws(SpawnError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        if let workingDirectory {
+            guard let addchdir = addChdir else { throw SpawnError(message: "this C library cannot set a child's working directory") }
+            _ = addchdir(&actions, workingDirectory)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        guard status == 0 else { throw SpawnError(message: String(cString: strerror(status))) }
+        return pid
+    }
+
+    /// Waits for `pid` on a plain thread and reports its exit status (or the signal that ended it).
+    static func reap(_ pid: pid_t, _ done: @escaping @Sendable (Int32) -> Void) {
+        let thread = Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            let exited = status & 0x7f == 0
+            done(exited ? (status >> 8) & 0xff : status & 0x7f)
+        }
+        thread.start()
     }
 }

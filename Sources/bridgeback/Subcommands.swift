@@ -2,6 +2,9 @@ import ArgumentParser
 
 /// Every subcommand of `bridgeback`, in the order `--help` lists them.
 let allSubcommands: [any ParsableCommand.Type] = [
+    AdmissionCommand.self,
+    WorkerCommand.self,
+    CoordinatorCommand.self,
     TopologyCommand.self,
     ClassifyCommand.self,
     RoundTripCommand.self,

@@ -77,7 +77,7 @@ enum Broker {
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("bb-test-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }
         let output = try FileHandle(forWritingTo: outputURL)
         let process = Process()

@@ -137,7 +137,9 @@ struct RecipeTests {
         let error = await failure(r, "w")
         #expect(error?.code == .conditionNotMet)
         #expect(error?.message.hasPrefix("condition not met within 0.") == true, "\(String(describing: error))")
-        #expect(error?.message.hasSuffix("checks; last: false exited with status 1") == true, "\(String(describing: error))")
+        // "after 1 check" or "after N checks", depending on how busy the machine is.
+        #expect(error?.message.contains(" check") == true, "\(String(describing: error))")
+        #expect(error?.message.hasSuffix("; last: false exited with status 1") == true, "\(String(describing: error))")
     }
 
     @Test func plainWaitSleeps() async throws {

@@ -101,7 +101,7 @@ struct ServiceTests {
 
     @Test func deadlineFailsTheJob() async throws {
         let transport = FakeTransport()
-        let late = makeJob("scripted", ["sleep_ms": 10_000], deadline: 0.3)
+        let late = makeJob("scripted", ["sleep_ms": 10_000], deadline: 1.0)
         let expired = makeJob("scripted", deadline: -1)
         let start = ContinuousClock.now
         try await withWorker(transport, runner: try testRunner()) { t in

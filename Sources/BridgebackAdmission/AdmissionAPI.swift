@@ -1,0 +1,456 @@
+public import BridgebackCore
+public import BridgebackPolicy
+public import Foundation
+public import Logging
+import Synchronization
+
+/// Knobs of the admission service (see docs/admission-service.md).
+public struct AdmissionConfiguration: Sendable {
+    /// Largest accepted request body; larger ones get 413 and nothing is read further.
+    public var maxBodyBytes: Int
+    /// Deadline of a job whose contract gives no `deadline_s`.
+    public var defaultDeadlineSeconds: Double
+    /// Longest `deadline_s` accepted (the broker's `consumer_timeout` must exceed it).
+    public var maxDeadlineSeconds: Double
+    /// Worker pool: routing key on `jobsExchange` (queue `bb.jobs.<pool>`).
+    public var pool: String
+    public var contractsExchange: String
+    public var contractsRoutingKey: String
+    public var jobsExchange: String
+    /// Recipe for a detach that names none (free-text requests). Overrides the catalog's
+    /// `default_recipe`; when neither is set such a request is refused with 422.
+    public var defaultRecipe: String?
+    /// If set, the default recipe receives the request text in this parameter (e.g. `prompt`).
+    public var defaultRecipeTextParam: String?
+
+    public init(
+        maxBodyBytes: Int = 64 * 1024, defaultDeadlineSeconds: Double = 3600, maxDeadlineSeconds: Double = 7 * 24 * 3600,
+        pool: String = "default", contractsExchange: String = "bb.contracts", contractsRoutingKey: String = "contract",
+        jobsExchange: String = "bb.jobs", defaultRecipe: String? = nil, defaultRecipeTextParam: String? = nil
+    ) {
+        self.maxBodyBytes = maxBodyBytes
+        self.defaultDeadlineSeconds = defaultDeadlineSeconds
+        self.maxDeadlineSeconds = maxDeadlineSeconds
+        self.pool = pool
+        self.contractsExchange = contractsExchange
+        self.contractsRoutingKey = contractsRoutingKey
+        self.jobsExchange = jobsExchange
+        self.defaultRecipe = defaultRecipe
+        self.defaultRecipeTextParam = defaultRecipeTextParam
+    }
+}
+
+/// An HTTP answer independent of the server framework: a status and a JSON body.
+public struct APIResponse: Sendable, Hashable {
+    public var status: Int
+    public var body: JSONValue
+
+    public init(status: Int, body: JSONValue) {
+        self.status = status
+        self.body = body
+    }
+
+    /// The body as sorted-key JSON bytes.
+    public var bodyBytes: [UInt8] {
+        Array((try? JSONEncoder.sorted.encode(body)) ?? Data("{}".utf8))
+    }
+
+    /// `{"error": {"code", "message", "field"?}}` with the code's HTTP status.
+    public static func error(_ error: AdmissionError) -> APIResponse {
+        var object: [String: JSONValue] = ["code": .string(error.code.description), "message": .string(error.message)]
+        if let field = error.field { object["field"] = .string(field) }
+        return APIResponse(status: error.code.httpStatus, body: ["error": .object(object)])
+    }
+}
+
+/// The admission service's behaviour behind HTTP: decide, validate, record, answer.
+///
+/// Every handler takes plain values and returns an `APIResponse`, so tests call it without a
+/// server and the Hummingbird layer stays a thin adapter. A refusal writes nothing.
+public final class AdmissionAPI: Sendable {
+    public let configuration: AdmissionConfiguration
+    public let registry: SurfaceRegistry
+    public let engine: PolicyEngine
+    public let catalog: RecipeCatalogView?
+    public let store: AdmissionStore
+    private let doorbell: OutboxDoorbell
+    private let publisher: (any OutboxPublisher)?
+    private let logger: Logger
+    private let metrics: AdmissionMetrics
+    private let ids = Mutex(JobIDGenerator())
+    private let now: @Sendable () -> Date
+
+    /// - Parameters:
+    ///   - catalog: the worker's recipe catalog; without one, recipe names and parameters are
+    ///     not checked here (workers still check them) and a warning is logged at start.
+    ///   - publisher: only read for `GET /health` (broker connected or not).
+    public init(
+        configuration: AdmissionConfiguration = .init(), registry: SurfaceRegistry, engine: PolicyEngine,
+        catalog: RecipeCatalogView?, store: AdmissionStore, doorbell: OutboxDoorbell, publisher: (any OutboxPublisher)? = nil,
+        logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.registry = registry
+        self.engine = engine
+        self.catalog = catalog
+        self.store = store
+        self.doorbell = doorbell
+        self.publisher = publisher
+        self.logger = logger
+        self.metrics = metrics
+        self.now = now
+    }
+
+    // MARK: POST /v1/requests
+
+    /// Decides a request; for a detach, records job + contract + outbox in one transaction.
+    public func submit(body: [UInt8]) async -> APIResponse {
+        do {
+            return try await submitOrThrow(body: body)
+        } catch {
+            return refuse(error)
+        }
+    }
+
+    /// The answer for a body over `maxBodyBytes` (the HTTP layer stops reading at the limit).
+    public func bodyTooLarge() -> APIResponse {
+        refuse(AdmissionError(.bodyTooLarge, "the request body is larger than \(configuration.maxBodyBytes) bytes; shorten the text or attach a reference to the material instead"))
+    }
+
+    private func refuse(_ error: AdmissionError) -> APIResponse {
+        if error.code.httpStatus < 500 {
+            metrics.refused(code: error.code.description)
+            logger.info("request refused", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+        } else {
+            logger.error("request failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+        }
+        return .error(error)
+    }
+
+    private func submitOrThrow(body: [UInt8]) async throws(AdmissionError) -> APIResponse {
+        guard body.count <= configuration.maxBodyBytes else { throw AdmissionError(.bodyTooLarge, bodyTooLarge().errorMessage) }
+        let request = try SubmitRequest.parse(body)
+        let receivedAt = now()
+
+        // Surfaces named anywhere must exist, whatever the decision: a typo is a client bug.
+        for (field, id) in [("origin", request.origin), ("contract.work_surface", request.contract.workSurface), ("contract.final_surface", request.contract.finalSurface)] {
+            guard let id else { continue }
+            do { _ = try registry.surface(id, role: field) } catch {
+                throw AdmissionError(.unknownSurface, error.message, field: field)
+            }
+        }
+        if let recipe = request.recipe, let catalog { try catalog.validate(recipe) }
+        let requestID = "req_" + JobID.make(at: receivedAt).ulid
+
+        // A repeated (origin, idempotency key) gets the first job back, never a second one.
+        if let key = request.idempotencyKey, let existing = try await storeCall({ try await store.existingJob(origin: request.origin.rawValue, idempotencyKey: key) }) {
+            return try await replay(existing, request: request, requestID: requestID, receivedAt: receivedAt)
+        }
+
+        let decision = engine.decide(AdmissionRequest(text: request.text, hints: request.hints))
+        var entry = RequestLogEntry(
+            id: requestID, origin: request.origin.rawValue, text: request.text, hintsJSON: request.hintsJSON,
+            decision: decision.decision.rawValue, forced: decision.forced, triggers: decision.triggers.map(\.rawValue),
+            reason: decision.reason, policyVersion: decision.policyVersion, receivedAt: receivedAt,
+            idempotencyKey: request.idempotencyKey)
+
+        if decision.decision == .inline {
+            try await storeCall { try await store.logRequest(entry) }
+            metrics.request(decision: "inline")
+            logger.info(
+                "inline", metadata: ["request_id": "\(requestID)", "origin": "\(request.origin)", "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)"])
+            return APIResponse(status: 200, body: decisionBody(decision, requestID: requestID))
+        }
+
+        // Detach: a recipe, a contract, then one transaction.
+        var notes: [String] = []
+        var extraDefaults: [String] = []
+        let recipe: RecipeInvocation
+        if let given = request.recipe {
+            recipe = given
+        } else {
+            guard let name = configuration.defaultRecipe ?? catalog?.defaultRecipe else {
+                let known = catalog.map { " (known recipes: " + $0.recipes.keys.sorted().joined(separator: ", ") + ")" } ?? ""
+                throw AdmissionError(
+                    .unknownRecipe, "this request detaches but names no recipe, and no default recipe for free-text requests is configured; name one in \"recipe\"\(known), or start admission with --default-recipe",
+                    field: "recipe")
+            }
+            var params: [String: JSONValue] = [:]
+            if let param = configuration.defaultRecipeTextParam { params[param] = .string(request.text) }
+            recipe = RecipeInvocation(name: name, params: params)
+            if let catalog { try catalog.validate(recipe) }
+            notes.append("no recipe named: using the default recipe '\(name)' for free-text requests")
+            extraDefaults.append("recipe")
+        }
+        let deadlineSeconds = request.contract.deadlineSeconds ?? configuration.defaultDeadlineSeconds
+        if request.contract.deadlineSeconds == nil { extraDefaults.append("deadline") }
+        guard deadlineSeconds <= configuration.maxDeadlineSeconds else {
+            throw AdmissionError(
+                .invalidContract, "contract.deadline_s \(Int(deadlineSeconds)) is longer than the maximum \(Int(configuration.maxDeadlineSeconds)) s; split the work or ask the operator to raise --max-deadline",
+                field: "contract.deadline_s")
+        }
+        let jobID = ids.withLock { $0.next(at: receivedAt) }
+        let draft = ContractDraft(
+            origin: request.origin, workSurface: request.contract.workSurface, finalSurface: request.contract.finalSurface,
+            deliveryMode: request.contract.deliveryMode, parentID: request.contract.parentID,
+            deadline: receivedAt.addingTimeInterval(deadlineSeconds), policyVersion: decision.policyVersion,
+            summary: request.summary ?? "", requestText: request.text, recipe: recipe, idempotencyKey: request.idempotencyKey)
+        let contract: OwnershipContract
+        do { contract = try registry.resolve(draft, jobID: jobID, createdAt: receivedAt) } catch {
+            throw AdmissionError(contract: error)
+        }
+        let outbox: [OutboxDraft]
+        do {
+            outbox = [
+                OutboxDraft(kind: .contract, exchange: configuration.contractsExchange, routingKey: configuration.contractsRoutingKey, payload: Array(try WireCodec.encode(contract))),
+                OutboxDraft(kind: .job, exchange: configuration.jobsExchange, routingKey: configuration.pool, payload: Array(try WireCodec.encode(JobMessage(contract: contract, pool: configuration.pool)))),
+            ]
+        } catch {
+            throw AdmissionError(.invalidContract, "cannot encode the contract: \(error.message)")
+        }
+        entry.jobID = jobID.description
+        let outcome = try await storeCall { try await store.admit(request: entry, contract: contract, outbox: outbox) }
+        switch outcome {
+        case .created(let job):
+            doorbell.ring()
+            metrics.request(decision: "detach")
+            logger.info(
+                "detached",
+                metadata: [
+                    "request_id": "\(requestID)", "job_id": "\(job.jobID)", "origin": "\(contract.origin)", "work_surface": "\(contract.workSurface)",
+                    "final_surface": "\(contract.finalSurface)", "delivery_mode": "\(contract.deliveryMode.rawValue)", "recipe": "\(recipe.name)",
+                    "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)",
+                ])
+            var body = detachBody(job, decision: decision, requestID: requestID, replay: false, notes: notes, extraDefaults: extraDefaults)
+            body["request_id"] = .string(requestID)
+            return APIResponse(status: 202, body: .object(body))
+        case .existing(let job):
+            // Lost a race with a concurrent submit of the same key: answer as a replay.
+            metrics.request(decision: "replay")
+            return APIResponse(status: 202, body: .object(detachBody(job, decision: decision, requestID: requestID, replay: true, notes: [], extraDefaults: [])))
+        }
+    }
+
+    private func replay(_ job: JobRecord, request: SubmitRequest, requestID: String, receivedAt: Date) async throws(AdmissionError) -> APIResponse {
+        let original = try await storeCall { try await store.request(id: job.requestID) }
+        let entry = RequestLogEntry(
+            id: requestID, origin: request.origin.rawValue, text: request.text, hintsJSON: request.hintsJSON, decision: "detach",
+            forced: original?.forced ?? false, triggers: original?.triggers ?? [], reason: original?.reason ?? "",
+            policyVersion: original?.policyVersion ?? job.contract.policyVersion, receivedAt: receivedAt,
+            idempotencyKey: request.idempotencyKey)
+        try await storeCall { try await store.logReplay(entry, jobID: job.jobID) }
+        metrics.request(decision: "replay")
+        logger.info("idempotent replay", metadata: ["request_id": "\(requestID)", "job_id": "\(job.jobID)", "origin": "\(request.origin)"])
+        var body: [String: JSONValue] = [
+            "decision": "detach",
+            "triggers": .array(entry.triggers.map { .string($0) }),
+            "reason": .string(entry.reason),
+            "policy_version": .string(entry.policyVersion),
+            "forced": .bool(entry.forced),
+        ]
+        body.merge(jobBody(job), uniquingKeysWith: { _, new in new })
+        body["idempotent_replay"] = true
+        body["request_id"] = .string(requestID)
+        body["notes"] = .array([.string("idempotency_key '\(request.idempotencyKey ?? "")' was already used from \(request.origin): this is the job it created, not a new one")])
+        return APIResponse(status: 202, body: .object(body))
+    }
+
+    private func decisionBody(_ decision: AdmissionDecision, requestID: String) -> JSONValue {
+        [
+            "decision": .string(decision.decision.rawValue),
+            "triggers": .array(decision.triggers.map { .string($0.rawValue) }),
+            "reason": .string(decision.reason),
+            "policy_version": .string(decision.policyVersion),
+            "forced": .bool(decision.forced),
+            "confidence": .number((decision.confidence * 1000).rounded() / 1000),
+            "request_id": .string(requestID),
+        ]
+    }
+
+    private func detachBody(
+        _ job: JobRecord, decision: AdmissionDecision, requestID: String, replay: Bool, notes: [String], extraDefaults: [String]
+    ) -> [String: JSONValue] {
+        guard case .object(var body) = decisionBody(decision, requestID: requestID) else { return [:] }
+        body.merge(jobBody(job), uniquingKeysWith: { _, new in new })
+        body["idempotent_replay"] = .bool(replay)
+        let defaults = job.contract.defaultsApplied + extraDefaults
+        body["defaults_applied"] = .array(defaults.map { .string($0) })
+        var allNotes = notes
+        if let sentence = defaultsSentence(job.contract, extra: extraDefaults) { allNotes.append(sentence) }
+        body["notes"] = .array(allNotes.map { .string($0) })
+        return body
+    }
+
+    /// "Defaults used: work_surface = work:alice (Alice's work log), …" — what was not asked but decided.
+    private func defaultsSentence(_ contract: OwnershipContract, extra: [String]) -> String? {
+        var parts: [String] = []
+        func name(_ id: SurfaceID) -> String { registry[id].map { "\(id) (\($0.humanName))" } ?? id.rawValue }
+        for field in contract.defaultsApplied + extra {
+            switch field {
+            case "work_surface": parts.append("work_surface = \(name(contract.workSurface))")
+            case "final_surface": parts.append("final_surface = \(name(contract.finalSurface))")
+            case "delivery_mode": parts.append("delivery_mode = \(contract.deliveryMode.rawValue) (\(contract.deliveryMode.humanName))")
+            case "parent_id": parts.append("parent_id = \(contract.parentID)")
+            case "deadline": parts.append("deadline = \(WireDate.format(contract.deadline)) (\(Int(configuration.defaultDeadlineSeconds)) s)")
+            case "recipe": parts.append("recipe = \(contract.recipe.name)")
+            default: parts.append(field)
+            }
+        }
+        return parts.isEmpty ? nil : "Defaults used: " + parts.joined(separator: ", ")
+    }
+
+    /// The job as `GET /v1/jobs/{id}` shows it (also embedded in detach replies).
+    private func jobBody(_ job: JobRecord) -> [String: JSONValue] {
+        var body: [String: JSONValue] = [
+            "job_id": .string(job.jobID),
+            "human": .string(registry.humanLine(for: job.contract)),
+            "contract": Self.json(job.contract),
+            "state": .string(job.state.rawValue),
+            "state_source": "admission",
+            "state_note": .string(stateNote(job)),
+            "created_at": .string(WireDate.format(job.createdAt)),
+            "links": ["self": .string("/v1/jobs/\(job.jobID)"), "cancel": .string("/v1/jobs/\(job.jobID)/cancel")],
+        ]
+        if let at = job.publishedAt { body["published_at"] = .string(WireDate.format(at)) }
+        if let at = job.cancelRequestedAt { body["cancel_requested_at"] = .string(WireDate.format(at)) }
+        if let reason = job.cancelReason { body["cancel_reason"] = .string(reason) }
+        return body
+    }
+
+    private func stateNote(_ job: JobRecord) -> String {
+        switch job.state {
+        case .accepted:
+            "recorded; waiting in the outbox for the broker to confirm the contract and the job"
+        case .published:
+            "handed to the broker; progress goes to \(job.contract.workSurface), and the coordinator owns delivery to \(job.contract.finalSurface) (admission does not see progress or delivery outcomes)"
+        case .cancelRequested:
+            "cancel requested; recorded here only: the protocol has no cancel message yet, so a running job finishes and its answer is still delivered"
+        }
+    }
+
+    static func json(_ contract: OwnershipContract) -> JSONValue {
+        guard let data = try? WireCodec.encode(contract), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        return value
+    }
+
+    // MARK: GET /v1/jobs/{id}, GET /v1/jobs, POST /v1/jobs/{id}/cancel
+
+    /// The ownership record and admission-side state of one job.
+    public func job(id: String) async -> APIResponse {
+        do throws(AdmissionError) {
+            let canonical = try canonicalJobID(id)
+            guard let job = try await storeCall({ try await store.job(id: canonical) }) else {
+                throw AdmissionError(.notFound, "no job '\(canonical)' was admitted here; check the id (jobs are listed by GET /v1/jobs?surface=…)")
+            }
+            return APIResponse(status: 200, body: .object(jobBody(job)))
+        } catch {
+            return refuse(error)
+        }
+    }
+
+    /// Jobs whose origin, work or final surface is `surface`, newest first.
+    public func jobs(surface: String?, limit: String?) async -> APIResponse {
+        do throws(AdmissionError) {
+            var count = 50
+            if let limit {
+                guard let parsed = Int(limit), (1...500).contains(parsed) else {
+                    throw AdmissionError(.invalidRequest, "limit must be an integer from 1 to 500, got '\(limit)'", field: "limit")
+                }
+                count = parsed
+            }
+            if let surface {
+                do { _ = try registry.surface(SurfaceID(validating: surface), role: "surface") } catch {
+                    throw AdmissionError(.unknownSurface, error.message, field: "surface")
+                }
+            }
+            let jobs = try await storeCall { try await store.jobs(surface: surface, limit: count) }
+            var body: [String: JSONValue] = ["jobs": .array(jobs.map { .object(jobBody($0)) }), "count": .number(Double(jobs.count))]
+            if let surface { body["surface"] = .string(surface) }
+            return APIResponse(status: 200, body: .object(body))
+        } catch {
+            return refuse(error)
+        }
+    }
+
+    /// Records a cancel request. Admission may publish only contracts and jobs, so the
+    /// request is recorded (and shown by `GET /v1/jobs/{id}`) but not yet sent anywhere.
+    public func cancel(id: String, body: [UInt8]) async -> APIResponse {
+        do throws(AdmissionError) {
+            let canonical = try canonicalJobID(id)
+            var reason: String?
+            if !body.isEmpty, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+                guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+                    throw AdmissionError(.malformedJSON, "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}")
+                }
+                switch object["reason"] {
+                case nil, .null?: break
+                case .string(let text)?: reason = text
+                default: throw AdmissionError(.invalidRequest, "\"reason\" must be a string", field: "reason")
+                }
+            }
+            let at = now()
+            guard let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: at) }) else {
+                throw AdmissionError(.notFound, "no job '\(canonical)' was admitted here; nothing to cancel")
+            }
+            logger.info("cancel requested", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")"])
+            var body = jobBody(job)
+            body["cancel"] = "recorded"
+            return APIResponse(status: 202, body: .object(body))
+        } catch {
+            return refuse(error)
+        }
+    }
+
+    private func canonicalJobID(_ id: String) throws(AdmissionError) -> String {
+        do { return try JobID(parsing: id).description } catch {
+            throw AdmissionError(.notFound, "'\(id)' is not a job id: \(error.message)")
+        }
+    }
+
+    // MARK: GET /health
+
+    /// Store reachable, broker connected, outbox backlog. 503 only when the store fails:
+    /// with the broker down admission still accepts work into its outbox.
+    public func health() async -> APIResponse {
+        var body: [String: JSONValue] = [:]
+        var storeOK = true
+        do {
+            try await store.ping()
+            let backlog = try await store.backlog()
+            body["store"] = "ok"
+            body["outbox_backlog"] = .number(Double(backlog.count))
+            if let oldest = backlog.oldest {
+                body["outbox_oldest_unsent_age_s"] = .number((now().timeIntervalSince(oldest) * 10).rounded() / 10)
+            }
+            metrics.backlog(backlog.count)
+        } catch {
+            storeOK = false
+            body["store"] = .string("error: \(error)")
+        }
+        var brokerOK = true
+        if let publisher {
+            brokerOK = await publisher.isConnected()
+            body["broker"] = brokerOK ? "connected" : "disconnected"
+        } else {
+            body["broker"] = "not_configured"
+        }
+        body["status"] = !storeOK ? "failing" : brokerOK && publisher != nil ? "ok" : "degraded"
+        body["policy_version"] = .string(engine.policy.version)
+        body["recipe_catalog"] = catalog == nil ? "not_loaded" : .number(Double(catalog!.recipes.count))
+        return APIResponse(status: storeOK ? 200 : 503, body: .object(body))
+    }
+
+    private func storeCall<T: Sendable>(_ body: () async throws -> T) async throws(AdmissionError) -> T {
+        do { return try await body() } catch {
+            logger.error("store failure", metadata: ["error": "\(error)"])
+            throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was admitted, retry with the same idempotency_key")
+        }
+    }
+}
+
+extension APIResponse {
+    fileprivate var errorMessage: String {
+        if case .object(let top) = body, case .object(let error)? = top["error"], case .string(let message)? = error["message"] { return message }
+        return "the request body is too large"
+    }
+}

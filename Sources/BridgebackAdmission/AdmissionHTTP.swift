@@ -1,0 +1,66 @@
+public import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// The Hummingbird adapter: routes, body limits, JSON responses. All behaviour is in `AdmissionAPI`.
+public enum AdmissionHTTP {
+    /// The routes of the admission API.
+    public static func router(api: AdmissionAPI) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let limit = api.configuration.maxBodyBytes
+
+        router.post("/v1/requests") { request, _ -> Response in
+            guard let body = try await collect(request, limit: limit) else { return response(api.bodyTooLarge()) }
+            return response(await api.submit(body: body))
+        }
+        router.get("/v1/jobs/:id") { _, context -> Response in
+            response(await api.job(id: context.parameters.get("id") ?? ""))
+        }
+        router.get("/v1/jobs") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            return response(await api.jobs(surface: query.get("surface"), limit: query.get("limit")))
+        }
+        router.post("/v1/jobs/:id/cancel") { request, context -> Response in
+            guard let body = try await collect(request, limit: 4096) else { return response(api.bodyTooLarge()) }
+            return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body))
+        }
+        router.get("/health") { _, _ -> Response in
+            response(await api.health())
+        }
+        return router
+    }
+
+    /// The HTTP server as a `Service`, to run in a `ServiceGroup` beside the relay.
+    ///
+    /// - Parameter onListening: called with the bound port once the server accepts
+    ///   connections (useful with port 0).
+    public static func application(
+        api: AdmissionAPI, host: String, port: Int, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        Application(
+            router: router(api: api),
+            configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-admission"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    /// The body up to `limit` bytes, or nil if it is larger (checked on Content-Length first).
+    static func collect(_ request: Request, limit: Int) async throws -> [UInt8]? {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { return nil }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            return nil
+        }
+    }
+
+    static func response(_ api: APIResponse) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: api.status),
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: api.bodyBytes)))
+    }
+}

@@ -1,0 +1,37 @@
+public import Metrics
+import Synchronization
+
+/// The admission service's metrics, created from one factory so tests can inject their own
+/// and the executable decides the backend (only it bootstraps `MetricsSystem`).
+///
+/// - `bridgeback_admission_requests_total{decision}` — decided requests (`inline`, `detach`, `replay`)
+/// - `bridgeback_admission_refused_total{code}` — 4xx answers by error code
+/// - `bridgeback_admission_outbox_backlog` — unsent outbox rows
+/// - `bridgeback_admission_outbox_published_total{kind}` — rows confirmed by the broker
+/// - `bridgeback_admission_outbox_failures_total{code}` — failed publish attempts by AMQP code
+public final class AdmissionMetrics: Sendable {
+    private let factory: any MetricsFactory
+    private let backlogGauge: Gauge
+    private let counters = Mutex<[String: Counter]>([:])
+
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        backlogGauge = Gauge(label: "bridgeback_admission_outbox_backlog", dimensions: [], factory: factory)
+    }
+
+    func request(decision: String) { counter("bridgeback_admission_requests_total", "decision", decision).increment() }
+    func refused(code: String) { counter("bridgeback_admission_refused_total", "code", code).increment() }
+    func published(kind: String, count: Int = 1) { counter("bridgeback_admission_outbox_published_total", "kind", kind).increment(by: count) }
+    func publishFailed(code: String) { counter("bridgeback_admission_outbox_failures_total", "code", code).increment() }
+    func backlog(_ value: Int) { backlogGauge.record(value) }
+
+    private func counter(_ label: String, _ key: String, _ value: String) -> Counter {
+        counters.withLock { cache in
+            let id = "\(label)|\(value)"
+            if let existing = cache[id] { return existing }
+            let counter = Counter(label: label, dimensions: [(key, value)], factory: factory)
+            cache[id] = counter
+            return counter
+        }
+    }
+}

@@ -1,0 +1,442 @@
+public import BridgebackCore
+public import Foundation
+import GRDB
+
+/// One line of the request log: every request admission decided, inline or detached.
+///
+/// The audit reads these rows to find requests that should have detached, so the decision,
+/// its triggers, reason and policy version are kept exactly as answered.
+public struct RequestLogEntry: Sendable, Hashable {
+    public var id: String
+    public var origin: String
+    public var text: String
+    /// The hints as received (JSON), if any.
+    public var hintsJSON: String?
+    public var decision: String
+    public var forced: Bool
+    public var triggers: [String]
+    public var reason: String
+    public var policyVersion: String
+    public var receivedAt: Date
+    public var idempotencyKey: String?
+    /// The job this request created or (for a replay) returned.
+    public var jobID: String?
+    /// True when the request repeated an idempotency key and got the existing job back.
+    public var replay: Bool
+
+    public init(
+        id: String, origin: String, text: String, hintsJSON: String?, decision: String, forced: Bool,
+        triggers: [String], reason: String, policyVersion: String, receivedAt: Date, idempotencyKey: String?,
+        jobID: String? = nil, replay: Bool = false
+    ) {
+        self.id = id
+        self.origin = origin
+        self.text = text
+        self.hintsJSON = hintsJSON
+        self.decision = decision
+        self.forced = forced
+        self.triggers = triggers
+        self.reason = reason
+        self.policyVersion = policyVersion
+        self.receivedAt = receivedAt
+        self.idempotencyKey = idempotencyKey
+        self.jobID = jobID
+        self.replay = replay
+    }
+}
+
+/// The admission side of a job: its contract and what admission knows of its state.
+public struct JobRecord: Sendable, Hashable {
+    /// Admission-side states. The coordinator owns everything after `published`.
+    public enum State: String, Sendable, Hashable {
+        /// Committed with its outbox rows; not yet confirmed by the broker.
+        case accepted
+        /// Contract and job confirmed by the broker.
+        case published
+        /// Someone asked to cancel it; see `cancelRequestedAt`.
+        case cancelRequested = "cancel_requested"
+    }
+
+    public var jobID: String
+    public var requestID: String
+    public var contract: OwnershipContract
+    public var state: State
+    public var createdAt: Date
+    public var publishedAt: Date?
+    public var cancelRequestedAt: Date?
+    public var cancelReason: String?
+}
+
+/// One message waiting in (or sent from) the outbox.
+public struct OutboxRow: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case contract, job
+    }
+
+    /// Insertion order; the relay publishes in this order.
+    public var seq: Int64
+    public var jobID: String
+    public var kind: Kind
+    public var exchange: String
+    public var routingKey: String
+    public var payload: [UInt8]
+    public var createdAt: Date
+    public var sentAt: Date?
+    public var attempts: Int
+    public var lastError: String?
+}
+
+/// A message to put in the outbox with its job.
+public struct OutboxDraft: Sendable, Hashable {
+    public var kind: OutboxRow.Kind
+    public var exchange: String
+    public var routingKey: String
+    public var payload: [UInt8]
+
+    public init(kind: OutboxRow.Kind, exchange: String, routingKey: String, payload: [UInt8]) {
+        self.kind = kind
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.payload = payload
+    }
+}
+
+/// Row counts, for health and tests.
+public struct StoreCounts: Sendable, Hashable {
+    public var requests: Int
+    public var jobs: Int
+    public var outbox: Int
+    public var unsent: Int
+}
+
+/// Admission's SQLite state: request log, jobs with their contracts, and the outbox.
+///
+/// A detach writes all of them in one transaction, so a job exists if and only if its
+/// contract and outbox rows do; the relay only ever reads what was committed. The unique
+/// index on (origin, idempotency key) makes a repeated submit return the first job even
+/// when two arrive at once, also from another process on the same file.
+public final class AdmissionStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) `admission.sqlite` in `directory` and migrates it.
+    public convenience init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try self.init(path: directory.appendingPathComponent("admission.sqlite").path)
+    }
+
+    /// Opens (creating if needed) the database at `path` (WAL mode) and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.label = "bridgeback.admission"
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE request_log (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        origin TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        hints TEXT,
+                        decision TEXT NOT NULL CHECK (decision IN ('inline', 'detach')),
+                        forced INTEGER NOT NULL DEFAULT 0,
+                        triggers TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        policy_version TEXT NOT NULL,
+                        received_at TEXT NOT NULL,
+                        idempotency_key TEXT,
+                        job_id TEXT,
+                        replay INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX request_log_received ON request_log(received_at);
+                    CREATE TABLE jobs (
+                        job_id TEXT PRIMARY KEY NOT NULL,
+                        request_id TEXT NOT NULL REFERENCES request_log(id),
+                        origin TEXT NOT NULL,
+                        work_surface TEXT NOT NULL,
+                        final_surface TEXT NOT NULL,
+                        idempotency_key TEXT,
+                        contract TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        published_at TEXT,
+                        cancel_requested_at TEXT,
+                        cancel_reason TEXT
+                    );
+                    CREATE UNIQUE INDEX jobs_idempotency ON jobs(origin, idempotency_key) WHERE idempotency_key IS NOT NULL;
+                    CREATE INDEX jobs_work ON jobs(work_surface);
+                    CREATE INDEX jobs_final ON jobs(final_surface);
+                    CREATE INDEX jobs_origin ON jobs(origin);
+                    CREATE TABLE outbox (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job_id TEXT NOT NULL REFERENCES jobs(job_id),
+                        kind TEXT NOT NULL CHECK (kind IN ('contract', 'job')),
+                        exchange TEXT NOT NULL,
+                        routing_key TEXT NOT NULL,
+                        payload BLOB NOT NULL,
+                        created_at TEXT NOT NULL,
+                        sent_at TEXT,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT
+                    );
+                    CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: Writing requests
+
+    /// Writes an inline decision to the request log.
+    public func logRequest(_ entry: RequestLogEntry) async throws {
+        try await writer.write { db in try Self.insert(entry, db) }
+    }
+
+    /// The result of `admit`: the new job, or the one an earlier request with the same
+    /// (origin, idempotency key) created.
+    public enum AdmitOutcome: Sendable, Hashable {
+        case created(JobRecord)
+        case existing(JobRecord)
+    }
+
+    /// The job already admitted for (origin, key), if any.
+    public func existingJob(origin: String, idempotencyKey: String) async throws -> JobRecord? {
+        try await writer.read { db in try Self.fetchJob(db, origin: origin, key: idempotencyKey) }
+    }
+
+    /// One transaction: request log + job + contract + outbox rows. If (origin, key) already
+    /// has a job, writes only a replay line in the request log and returns that job.
+    public func admit(request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft]) async throws -> AdmitOutcome {
+        let contractJSON = try String(decoding: WireCodec.encode(contract), as: UTF8.self)
+        do {
+            return try await writer.write { db in
+                if let key = request.idempotencyKey, let existing = try Self.fetchJob(db, origin: request.origin, key: key) {
+                    try Self.insertReplay(request, job: existing.jobID, db)
+                    return .existing(existing)
+                }
+                var entry = request
+                entry.jobID = contract.jobID.description
+                try Self.insert(entry, db)
+                try db.execute(
+                    sql: """
+                        INSERT INTO jobs (job_id, request_id, origin, work_surface, final_surface, idempotency_key, contract, state, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        contract.jobID.description, request.id, contract.origin.rawValue, contract.workSurface.rawValue,
+                        contract.finalSurface.rawValue, request.idempotencyKey, contractJSON, JobRecord.State.accepted.rawValue,
+                        WireDate.format(contract.createdAt),
+                    ])
+                for draft in outbox {
+                    try db.execute(
+                        sql: "INSERT INTO outbox (job_id, kind, exchange, routing_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: [
+                            contract.jobID.description, draft.kind.rawValue, draft.exchange, draft.routingKey, Data(draft.payload),
+                            WireDate.format(contract.createdAt),
+                        ])
+                }
+                return .created(try Self.fetchJob(db, id: contract.jobID.description)!)
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            // Another process won the race between our check and insert: return its job.
+            guard let key = request.idempotencyKey else { throw error }
+            return try await writer.write { db in
+                guard let existing = try Self.fetchJob(db, origin: request.origin, key: key) else { throw error }
+                try Self.insertReplay(request, job: existing.jobID, db)
+                return .existing(existing)
+            }
+        }
+    }
+
+    /// Logs a request that repeated an idempotency key and got `jobID` back.
+    public func logReplay(_ entry: RequestLogEntry, jobID: String) async throws {
+        try await writer.write { db in try Self.insertReplay(entry, job: jobID, db) }
+    }
+
+    private static func insertReplay(_ entry: RequestLogEntry, job: String, _ db: Database) throws {
+        var replay = entry
+        replay.jobID = job
+        replay.replay = true
+        try insert(replay, db)
+    }
+
+    private static func insert(_ entry: RequestLogEntry, _ db: Database) throws {
+        let triggers = String(decoding: try JSONEncoder().encode(entry.triggers), as: UTF8.self)
+        try db.execute(
+            sql: """
+                INSERT INTO request_log (id, origin, text, hints, decision, forced, triggers, reason, policy_version, received_at, idempotency_key, job_id, replay)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.id, entry.origin, entry.text, entry.hintsJSON, entry.decision, entry.forced, triggers, entry.reason,
+                entry.policyVersion, WireDate.format(entry.receivedAt), entry.idempotencyKey, entry.jobID, entry.replay,
+            ])
+    }
+
+    // MARK: Reading jobs
+
+    /// The job with `id`, or nil.
+    public func job(id: String) async throws -> JobRecord? {
+        try await writer.read { db in try Self.fetchJob(db, id: id) }
+    }
+
+    /// Jobs whose origin, work or final surface is `surface` (all jobs when nil), newest first.
+    public func jobs(surface: String?, limit: Int) async throws -> [JobRecord] {
+        try await writer.read { db in
+            let rows: [Row]
+            if let surface {
+                rows = try Row.fetchAll(
+                    db,
+                    sql: "SELECT * FROM jobs WHERE origin = ? OR work_surface = ? OR final_surface = ? ORDER BY job_id DESC LIMIT ?",
+                    arguments: [surface, surface, surface, limit])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY job_id DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map(Self.job(from:))
+        }
+    }
+
+    /// Records a cancel request (the first one wins; later ones return the job unchanged).
+    /// Nil if there is no such job.
+    public func requestCancel(jobID: String, reason: String?, at date: Date) async throws -> JobRecord? {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE jobs SET state = ?, cancel_requested_at = ?, cancel_reason = ? WHERE job_id = ? AND cancel_requested_at IS NULL",
+                arguments: [JobRecord.State.cancelRequested.rawValue, WireDate.format(date), reason, jobID])
+            return try Self.fetchJob(db, id: jobID)
+        }
+    }
+
+    private static func fetchJob(_ db: Database, id: String) throws -> JobRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE job_id = ?", arguments: [id]).map(job(from:))
+    }
+
+    private static func fetchJob(_ db: Database, origin: String, key: String) throws -> JobRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE origin = ? AND idempotency_key = ?", arguments: [origin, key]).map(job(from:))
+    }
+
+    private static func job(from row: Row) throws -> JobRecord {
+        let text: String = row["contract"]
+        let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
+        let stateText: String = row["state"]
+        return JobRecord(
+            jobID: row["job_id"], requestID: row["request_id"], contract: contract,
+            state: JobRecord.State(rawValue: stateText) ?? .accepted,
+            createdAt: date(row["created_at"]) ?? contract.createdAt,
+            publishedAt: date(row["published_at"]), cancelRequestedAt: date(row["cancel_requested_at"]),
+            cancelReason: row["cancel_reason"])
+    }
+
+    private static func date(_ text: String?) -> Date? { text.flatMap(WireDate.parse) }
+
+    // MARK: Outbox
+
+    /// Unsent rows in insertion order.
+    public func unsentOutbox(limit: Int) async throws -> [OutboxRow] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?", arguments: [limit])
+                .map(Self.outboxRow(from:))
+        }
+    }
+
+    /// Every outbox row in order (tests and diagnostics).
+    public func allOutbox() async throws -> [OutboxRow] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq").map(Self.outboxRow(from:))
+        }
+    }
+
+    /// Marks rows confirmed by the broker; a job whose job row is sent becomes `published`.
+    public func markSent(_ seqs: [Int64], at date: Date) async throws {
+        guard !seqs.isEmpty else { return }
+        try await writer.write { db in
+            let stamp = WireDate.format(date)
+            for seq in seqs {
+                try db.execute(
+                    sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ? AND sent_at IS NULL",
+                    arguments: [stamp, seq])
+                try db.execute(
+                    sql: """
+                        UPDATE jobs SET state = ?, published_at = ?
+                        WHERE state = ? AND job_id = (SELECT job_id FROM outbox WHERE seq = ? AND kind = 'job')
+                        """,
+                    arguments: [JobRecord.State.published.rawValue, stamp, JobRecord.State.accepted.rawValue, seq])
+            }
+        }
+    }
+
+    /// Counts a failed attempt and keeps the error for `GET /health` and the operator.
+    public func markFailed(_ failures: [(seq: Int64, error: String)]) async throws {
+        guard !failures.isEmpty else { return }
+        try await writer.write { db in
+            for failure in failures {
+                try db.execute(
+                    sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
+                    arguments: [failure.error, failure.seq])
+            }
+        }
+    }
+
+    /// How many rows wait to be published, and when the oldest was written.
+    public func backlog() async throws -> (count: Int, oldest: Date?) {
+        try await writer.read { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") ?? 0
+            let oldest = try String.fetchOne(db, sql: "SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1")
+            return (count, oldest.flatMap(WireDate.parse))
+        }
+    }
+
+    /// Row counts of every table.
+    public func counts() async throws -> StoreCounts {
+        try await writer.read { db in
+            StoreCounts(
+                requests: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log") ?? 0,
+                jobs: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0,
+                outbox: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0,
+                unsent: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") ?? 0)
+        }
+    }
+
+    /// The request log, oldest first (tests and the audit).
+    public func requestLog() async throws -> [RequestLogEntry] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM request_log ORDER BY rowid").map(Self.entry(from:))
+        }
+    }
+
+    /// One request log line by id.
+    public func request(id: String) async throws -> RequestLogEntry? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM request_log WHERE id = ?", arguments: [id]).map(Self.entry(from:))
+        }
+    }
+
+    private static func entry(from row: Row) -> RequestLogEntry {
+        let triggersText: String = row["triggers"]
+        let triggers = (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? []
+        return RequestLogEntry(
+            id: row["id"], origin: row["origin"], text: row["text"], hintsJSON: row["hints"], decision: row["decision"],
+            forced: row["forced"], triggers: triggers, reason: row["reason"], policyVersion: row["policy_version"],
+            receivedAt: date(row["received_at"]) ?? Date(timeIntervalSince1970: 0),
+            idempotencyKey: row["idempotency_key"], jobID: row["job_id"], replay: row["replay"])
+    }
+
+    /// A cheap query proving the database answers.
+    public func ping() async throws {
+        _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    private static func outboxRow(from row: Row) -> OutboxRow {
+        let kind: String = row["kind"]
+        let payload: Data = row["payload"]
+        return OutboxRow(
+            seq: row["seq"], jobID: row["job_id"], kind: OutboxRow.Kind(rawValue: kind) ?? .job, exchange: row["exchange"],
+            routingKey: row["routing_key"], payload: Array(payload), createdAt: date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+            sentAt: date(row["sent_at"]), attempts: row["attempts"], lastError: row["last_error"])
+    }
+}

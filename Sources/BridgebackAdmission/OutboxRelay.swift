@@ -1,0 +1,226 @@
+import BridgebackAMQP
+import BridgebackCore
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Wakes the relay when a transaction has added outbox rows.
+///
+/// Rings coalesce (at most one is buffered), so a burst of admissions costs one drain.
+public final class OutboxDoorbell: Sendable {
+    let events: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    public init() {
+        (events, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Signals that new rows may be waiting.
+    public func ring() { continuation.yield() }
+
+    /// Ends the stream: the relay finishes its current pass and returns.
+    func close() { continuation.finish() }
+}
+
+/// How the relay paces itself.
+public struct OutboxRelayConfiguration: Sendable {
+    /// Rows read (and published, windowed) per pass.
+    public var batchSize: Int
+    /// A pass also runs this often without a ring: catches rows a crashed ring missed.
+    public var safetyPoll: Duration
+    /// First retry delay after a failed publish; doubles up to `maxBackoff`.
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+
+    public init(batchSize: Int = 256, safetyPoll: Duration = .seconds(5), initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(30)) {
+        self.batchSize = max(2, batchSize)
+        self.safetyPoll = safetyPoll
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+}
+
+/// Publishes committed outbox rows to the broker, in order, with confirms, and marks them sent.
+///
+/// Per job, the contract is confirmed before the job is published, so a worker never runs a
+/// job whose ownership record the coordinator might not get. A failure leaves the row unsent;
+/// the relay backs off and retries (after `outcomeUnknown` that may publish twice; the
+/// coordinator and workers deduplicate by job id, the message id). Rows left unsent by a crash
+/// are simply still unsent at the next start, so they go out then.
+public final class OutboxRelay: Service {
+    private let store: AdmissionStore
+    private let publisher: any OutboxPublisher
+    private let doorbell: OutboxDoorbell
+    private let configuration: OutboxRelayConfiguration
+    private let logger: Logger
+    private let metrics: AdmissionMetrics
+
+    public init(
+        store: AdmissionStore, publisher: any OutboxPublisher, doorbell: OutboxDoorbell,
+        configuration: OutboxRelayConfiguration = .init(), logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics()
+    ) {
+        self.store = store
+        self.publisher = publisher
+        self.doorbell = doorbell
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Runs until graceful shutdown (or cancellation): one pass at start, then one per ring or
+    /// safety poll. On shutdown the pass in progress finishes; backoff waits are cut short.
+    public func run() async throws {
+        let doorbell = self.doorbell
+        let poll = configuration.safetyPoll
+        doorbell.ring()  // publish what a previous run left behind
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: poll) } catch { return }
+                    doorbell.ring()
+                }
+            }
+            await withGracefulShutdownHandler {
+                for await _ in doorbell.events {
+                    if Task.isCancelled { break }
+                    await drain()
+                    if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                }
+            } onGracefulShutdown: {
+                doorbell.close()
+            }
+            group.cancelAll()
+        }
+        await publisher.shutdown()
+        logger.info("outbox relay stopped")
+    }
+
+    /// Publishes until the outbox is empty, backing off after failures. Returns early on
+    /// shutdown or cancellation.
+    func drain() async {
+        var backoff = configuration.initialBackoff
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let outcome: PassOutcome
+            do {
+                outcome = try await publishOnePass()
+            } catch {
+                outcome = .failed(transient: true, count: 0, firstError: "store: \(error)")
+            }
+            switch outcome {
+            case .empty:
+                return
+            case .progressed:
+                backoff = configuration.initialBackoff
+            case .failed(let transient, let count, let firstError):
+                // One line per pass, not per row: a broker outage must not flood the log.
+                logger.log(
+                    level: transient ? .warning : .error,
+                    transient
+                        ? "outbox rows not published (broker unavailable); retrying"
+                        : "outbox rows refused by the broker (check topology and permissions); retrying",
+                    metadata: ["outbox.failed": "\(count)", "outbox.retry_in": "\(backoff)", "error": "\(firstError)"])
+                let delay = backoff
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                } catch {
+                    return
+                }
+                backoff = min(backoff * 2, configuration.maxBackoff)
+            }
+        }
+    }
+
+    enum PassOutcome: Equatable {
+        case empty
+        case progressed
+        case failed(transient: Bool, count: Int, firstError: String)
+    }
+
+    /// One batch: contracts first (windowed), then the jobs whose contracts are confirmed.
+    func publishOnePass() async throws -> PassOutcome {
+        let rows = try await store.unsentOutbox(limit: configuration.batchSize)
+        guard !rows.isEmpty else {
+            metrics.backlog(0)
+            return .empty
+        }
+        var failedJobs: Set<String> = []
+        var failures: [RowResult] = []
+
+        let contracts = rows.filter { $0.kind == .contract }
+        let contractResults = await publish(contracts)
+        for (row, result) in zip(contracts, contractResults) where !result.ok {
+            failedJobs.insert(row.jobID)
+            failures.append(result)
+        }
+        let jobs = rows.filter { $0.kind == .job && !failedJobs.contains($0.jobID) }
+        let jobResults = await publish(jobs)
+        failures += jobResults.filter { !$0.ok }
+        let backlog = try await store.backlog()
+        metrics.backlog(backlog.count)
+        if let first = failures.first {
+            return .failed(transient: failures.allSatisfy(\.transient), count: failures.count, firstError: first.error)
+        }
+        return .progressed
+    }
+
+    private struct RowResult {
+        var ok: Bool
+        var transient: Bool
+        var error: String = ""
+    }
+
+    /// Publishes rows in order; marks the confirmed ones sent and records the failures.
+    private func publish(_ rows: [OutboxRow]) async -> [RowResult] {
+        guard !rows.isEmpty else { return [] }
+        let messages = rows.map(Self.message(for:))
+        let results = await publisher.publish(messages)
+        var sent: [Int64] = []
+        var failures: [(seq: Int64, error: String)] = []
+        var out: [RowResult] = []
+        for (index, row) in rows.enumerated() {
+            let result: Result<Void, AMQPError> =
+                index < results.count ? results[index] : .failure(AMQPError(.outcomeUnknown, "the publisher returned no outcome"))
+            switch result {
+            case .success:
+                sent.append(row.seq)
+                metrics.published(kind: row.kind.rawValue)
+                out.append(RowResult(ok: true, transient: true))
+            case .failure(let error):
+                failures.append((row.seq, error.description))
+                metrics.publishFailed(code: error.code.description)
+                // 403/404 (permissions, missing exchange) close the channel too, but need an operator.
+                let refused = error.replyCode == 403 || error.replyCode == 404
+                let transient = !refused && (error.isTransient || error.code == .outcomeUnknown || error.code == .closedByUser)
+                out.append(RowResult(ok: false, transient: transient, error: error.description))
+                logger.debug(
+                    "outbox publish failed",
+                    metadata: [
+                        "job_id": "\(row.jobID)", "outbox.kind": "\(row.kind.rawValue)", "outbox.seq": "\(row.seq)",
+                        "outbox.attempts": "\(row.attempts + 1)", "error": "\(error)",
+                    ])
+            }
+        }
+        do {
+            try await store.markSent(sent, at: Date())
+            try await store.markFailed(failures)
+        } catch {
+            // The rows stay unsent and go out again: a duplicate, which consumers drop by job id.
+            logger.error("cannot record outbox outcomes; rows will be published again", metadata: ["error": "\(error)"])
+        }
+        if !sent.isEmpty {
+            logger.debug("outbox rows confirmed", metadata: ["outbox.count": "\(sent.count)"])
+        }
+        return out
+    }
+
+    /// The AMQP message for a row: persistent, mandatory, the job id as message id.
+    static func message(for row: OutboxRow) -> OutboundMessage {
+        let type: String = row.kind == .contract ? OwnershipContract.schema.description : JobMessage.schema.description
+        return OutboundMessage(
+            exchange: row.exchange, routingKey: row.routingKey, body: row.payload,
+            properties: MessageProperties(
+                contentType: "application/json", persistent: true, messageID: row.jobID,
+                timestamp: UInt64(max(0, row.createdAt.timeIntervalSince1970)), type: type, appID: "bridgeback-admission"),
+            mandatory: true)
+    }
+}

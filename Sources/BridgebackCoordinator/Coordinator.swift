@@ -1,0 +1,249 @@
+public import BridgebackCore
+public import Metrics
+import Foundation
+public import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// What the transport should do with an inbound message, once its effect is committed.
+public enum Disposition: Sendable, Hashable {
+    /// The ledger holds its effect (or it was a harmless duplicate): acknowledge.
+    case ack
+    /// It can never be processed (malformed, unknown schema, untrusted, conflicting): reject
+    /// without requeue so the broker dead-letters it to `bb.parked` for a person to inspect.
+    case reject(reason: String)
+}
+
+/// The single owner of final delivery, above the transport.
+///
+/// Feed it inbound message bodies (`handleContract`, `handleCompletion`, `handleDeadLetter`);
+/// each call commits its effect to the ledger before returning the disposition, so the
+/// caller acks only what is durable. `run()` delivers: one task per job with a decided
+/// final notice, parts in order, so a slow or rate-limited surface delays only its own jobs.
+/// Ledger errors are thrown: a coordinator that cannot write its ledger must stop consuming.
+public final class Coordinator: Sendable {
+    public let ledger: Ledger
+    let registry: SurfaceRegistry
+    let adapters: AdapterSet
+    let receipts: (any ReceiptPublishing)?
+    let configuration: CoordinatorConfiguration
+    let logger: Logger
+    let metrics: CoordinatorMetrics
+    private let work: AsyncStream<JobID>
+    private let workInput: AsyncStream<JobID>.Continuation
+    /// Jobs with a running delivery task; the value says "look again when done".
+    private let active = Mutex<[JobID: Bool]>([:])
+
+    /// - Parameters:
+    ///   - receipts: where `failed`/`uncertain` receipts go so the parent is told; nil = ledger only.
+    public init(
+        ledger: Ledger,
+        registry: SurfaceRegistry,
+        adapters: AdapterSet,
+        receipts: (any ReceiptPublishing)?,
+        configuration: CoordinatorConfiguration = CoordinatorConfiguration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.ledger = ledger
+        self.registry = registry
+        self.adapters = adapters
+        self.receipts = receipts
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = CoordinatorMetrics(factory: metricsFactory)
+        (work, workInput) = AsyncStream.makeStream(of: JobID.self)
+    }
+
+    // MARK: Inbound
+
+    /// A `bridgeback.contract.v1` from `bb.coordinator.contracts`.
+    public func handleContract(_ body: [UInt8]) async throws -> Disposition {
+        let contract: OwnershipContract
+        do {
+            contract = try WireCodec.decode(OwnershipContract.self, from: Data(body))
+        } catch {
+            return reject(queue: "contracts", error)
+        }
+        return try await apply(contract.jobID, queue: "contracts") { lifecycle, _ throws(BridgebackError) in
+            try lifecycle.contractReceived(contract)
+        }
+    }
+
+    /// A `bridgeback.completion.v1` from `bb.coordinator.completions`. Any destination it
+    /// claims is dropped by the decoder; the contract alone decides where the answer goes.
+    /// - Parameter userID: the broker-validated publisher (`user_id` property), if any.
+    public func handleCompletion(_ body: [UInt8], publishedBy userID: String? = nil) async throws -> Disposition {
+        let completion: Completion
+        do {
+            completion = try WireCodec.decode(Completion.self, from: Data(body))
+        } catch {
+            return reject(queue: "completions", error)
+        }
+        let trusted = configuration.trustedCompletionUsers
+        if !trusted.isEmpty, !trusted.contains(userID ?? "") {
+            let reason = "completion for \(completion.jobID) published by '\(userID ?? "unknown")', not a trusted worker user"
+            logger.error("rejected completion", metadata: ["job_id": "\(completion.jobID)", "reason": "\(reason)"])
+            metrics.rejected(queue: "completions", reason: "untrusted_publisher")
+            return .reject(reason: reason)
+        }
+        return try await apply(completion.jobID, queue: "completions") { lifecycle, now throws(BridgebackError) in
+            try lifecycle.completionReceived(completion, now: now)
+        }
+    }
+
+    /// A job message dead-lettered after its delivery limit (`bb.coordinator.dead-jobs`):
+    /// the job crashed its workers every time and ends as one `failure` notice.
+    /// - Parameter reason: what the broker said (from `x-death`), for the notice text.
+    public func handleDeadLetter(_ body: [UInt8], reason: String) async throws -> Disposition {
+        let job: JobMessage
+        do {
+            job = try WireCodec.decode(JobMessage.self, from: Data(body))
+        } catch {
+            return reject(queue: "dead-jobs", error)
+        }
+        return try await apply(job.jobID, queue: "dead-jobs") { lifecycle, now in
+            lifecycle.deadLettered(reason: reason, now: now)
+        }
+    }
+
+    /// One pass of the lost-job sweeper: overdue jobs get their one `lost` notice; parked
+    /// endings whose contract never came are reported once.
+    public func sweep() async throws {
+        let now = configuration.now()
+        let (grace, orphanAfter) = (configuration.lostGrace, configuration.orphanAfter)
+        let (overdue, orphans) = try await ledger.read { db in
+            (try JobTable.overdue(db, now: now, grace: grace), try JobTable.orphans(db, now: now, orphanAfter: orphanAfter))
+        }
+        for id in overdue + orphans {
+            _ = try await apply(id, queue: "sweeper") { lifecycle, now in
+                lifecycle.sweep(now: now, grace: grace, orphanAfter: orphanAfter)
+            }
+        }
+    }
+
+    // MARK: Running
+
+    /// Delivers until cancelled or a graceful shutdown: resumes every job the ledger has in
+    /// `delivering`, runs the sweeper, and starts a delivery task per newly decided job.
+    /// In-flight sends finish on a graceful shutdown; waits end at once. Call once.
+    public func run() async throws {
+        let resumed = try await ledger.jobsDelivering()
+        if !resumed.isEmpty { logger.info("resuming deliveries", metadata: ["jobs": "\(resumed.count)"]) }
+        for id in resumed { workInput.yield(id) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.sweepLoop() }
+            for await id in work.cancelOnGracefulShutdown() {
+                guard claim(id) else { continue }
+                group.addTask { await self.deliverClaimed(id) }
+            }
+        }
+    }
+
+    func enqueue(_ id: JobID) {
+        workInput.yield(id)
+    }
+
+    /// Marks `id` active; if a task already delivers it, asks that task to look again instead.
+    private func claim(_ id: JobID) -> Bool {
+        active.withLock { active in
+            if active[id] != nil {
+                active[id] = true
+                return false
+            }
+            active[id] = false
+            return true
+        }
+    }
+
+    private func deliverClaimed(_ id: JobID) async {
+        while true {
+            await deliverJob(id)
+            let again = active.withLock { active in
+                if active[id] == true && !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    active[id] = false
+                    return true
+                }
+                active[id] = nil
+                return false
+            }
+            if !again { return }
+        }
+    }
+
+    private func sweepLoop() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await sweep()
+            } catch {
+                logger.error("lost-job sweep failed; retrying next interval", metadata: ["error": "\(error)"])
+            }
+            guard await pause(for: configuration.sweepInterval) else { return }
+        }
+    }
+
+    /// Sleeps; false if cancelled or shutting down meanwhile.
+    func pause(for duration: Duration) async -> Bool {
+        do {
+            try await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+            return !Task.isCancelled && !Task.isShuttingDownGracefully
+        } catch {
+            return false
+        }
+    }
+
+    // MARK: Helpers
+
+    private func reject(queue: String, _ error: BridgebackError) -> Disposition {
+        logger.error(
+            "rejected a message that cannot be processed; it goes to bb.parked",
+            metadata: ["queue": "\(queue)", "code": "\(error.code)", "reason": "\(error.message)"])
+        metrics.rejected(queue: queue, reason: error.code.description)
+        return .reject(reason: error.description)
+    }
+
+    /// One lifecycle event as one transaction, then the effects outside it (metrics, logs,
+    /// starting delivery). A conflicting contract is rejected; ledger errors are thrown.
+    private func apply(
+        _ id: JobID, queue: String,
+        _ event: @escaping @Sendable (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
+    ) async throws -> Disposition {
+        let now = configuration.now()
+        let registry = self.registry
+        let step: LifecycleStep
+        do {
+            step = try await ledger.write { db in
+                try LifecycleStep.commit(db, id, now: now, registry: registry, event: event)
+            }
+        } catch let error as BridgebackError {
+            return reject(queue: queue, error)
+        }
+        var log = logger
+        log[metadataKey: "job_id"] = "\(id)"
+        switch step.action {
+        case .none:
+            log.debug("recorded", metadata: ["queue": "\(queue)", "state": "\(step.state)"])
+        case .parked:
+            metrics.parked()
+            log.info("ending parked until its contract arrives", metadata: ["queue": "\(queue)"])
+        case .acknowledgeDuplicate(let count):
+            metrics.duplicate()
+            log.notice("duplicate ending acknowledged, not delivered", metadata: ["queue": "\(queue)", "duplicates": "\(count)"])
+        case .deliverFinal(let contract, let decision):
+            if decision.kind == .lost { metrics.lost() }
+            log.info(
+                "final notice decided",
+                metadata: [
+                    "kind": "\(decision.kind.rawValue)", "surface": "\(contract.finalSurface)",
+                    "mode": "\(contract.deliveryMode.rawValue)", "parts": "\(step.plannedParts)",
+                ])
+            if let note = step.note { log.error("final notice not deliverable", metadata: ["reason": "\(note)"]) }
+            if step.plannedParts > 0 { enqueue(id) }
+        case .reportOrphan(let since):
+            log.warning(
+                "a completion has waited for its contract since \(WireDate.format(since)); check admission's outbox",
+                metadata: ["parked_since": "\(WireDate.format(since))"])
+        }
+        return .ack
+    }
+}

@@ -1,0 +1,140 @@
+public import BridgebackAMQP
+public import BridgebackCore
+public import Metrics
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// `bridgeback coordinator` as a swift-service-lifecycle `Service`: the three coordinator
+/// queues in, the adapters out, the ledger in between.
+///
+/// All three queues are single-active-consumer: a standby instance runs this too and simply
+/// receives nothing until the active one goes away. On graceful shutdown the consumers stop
+/// (unacked messages return to the queue), in-flight sends finish, waits end.
+public struct CoordinatorService: Service {
+    /// The queues of topology/definitions.json.
+    public enum Queues {
+        public static let contracts = "bb.coordinator.contracts"
+        public static let completions = "bb.coordinator.completions"
+        public static let deadJobs = "bb.coordinator.dead-jobs"
+    }
+
+    let connection: AMQPConnection
+    let registry: SurfaceRegistry
+    let secrets: [SurfaceID: [UInt8]]
+    let ledger: Ledger
+    let configuration: CoordinatorConfiguration
+    let httpClient: any HTTPClient
+    let webhookTimeout: Double
+    let prefetch: UInt16
+    let logger: Logger
+    let metricsFactory: any MetricsFactory
+
+    /// - Parameters:
+    ///   - secrets: webhook keys from `registry.resolveSecrets(environment:)`, resolved at start.
+    ///   - webhookTimeout: seconds before a webhook answer counts as `unknown_outcome`.
+    ///   - prefetch: unacknowledged messages per queue; each is committed in milliseconds.
+    public init(
+        connection: AMQPConnection,
+        registry: SurfaceRegistry,
+        secrets: [SurfaceID: [UInt8]],
+        ledger: Ledger,
+        configuration: CoordinatorConfiguration = CoordinatorConfiguration(),
+        httpClient: any HTTPClient = URLSessionHTTPClient(),
+        webhookTimeout: Double = 10,
+        prefetch: UInt16 = 64,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.connection = connection
+        self.registry = registry
+        self.secrets = secrets
+        self.ledger = ledger
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.webhookTimeout = webhookTimeout
+        self.prefetch = prefetch
+        self.logger = logger
+        self.metricsFactory = metricsFactory
+    }
+
+    public func run() async throws {
+        let publisher = try await connection.makePublisher()
+        let coordinator = Coordinator(
+            ledger: ledger, registry: registry,
+            adapters: .standard(publisher: publisher, secrets: secrets, httpClient: httpClient, webhookTimeout: webhookTimeout),
+            receipts: InboxReceiptPublisher(publisher: publisher),
+            configuration: configuration, logger: logger, metricsFactory: metricsFactory)
+        let contracts = try await connection.consume(queue: Queues.contracts, prefetch: prefetch)
+        let completions = try await connection.consume(queue: Queues.completions, prefetch: prefetch)
+        let deadJobs = try await connection.consume(queue: Queues.deadJobs, prefetch: prefetch)
+        logger.info("coordinator consuming (standby until the broker makes this the active consumer)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await coordinator.run() }
+            group.addTask {
+                try await Self.consume(contracts) { try await coordinator.handleContract($0.body) }
+            }
+            group.addTask {
+                try await Self.consume(completions) { try await coordinator.handleCompletion($0.body, publishedBy: $0.properties.userID) }
+            }
+            group.addTask {
+                try await Self.consume(deadJobs) {
+                    try await coordinator.handleDeadLetter($0.body, reason: DeadLetterReason.describe($0.properties.headers))
+                }
+            }
+            try await group.waitForAll()
+        }
+        await publisher.close()
+    }
+
+    /// Settles each delivery after its effect is committed; a thrown (ledger) error leaves it
+    /// unacked, ends the service, and the broker redelivers it to the next active coordinator.
+    private static func consume(_ consumer: AMQPConsumer, _ handle: @Sendable (AMQPDelivery) async throws -> Disposition) async throws {
+        do {
+            for try await delivery in consumer.cancelOnGracefulShutdown() {
+                switch try await handle(delivery) {
+                case .ack: delivery.ack()
+                case .reject: delivery.reject(requeue: false)
+                }
+            }
+        } catch {
+            await consumer.cancel()
+            throw error
+        }
+        await consumer.cancel()
+    }
+}
+
+extension AdapterSet {
+    /// The production adapters: inbox and fallback over the broker, webhook over HTTP, file, stdout.
+    public static func standard(
+        publisher: any MessagePublishing, secrets: [SurfaceID: [UInt8]], httpClient: any HTTPClient, webhookTimeout: Double = 10
+    ) -> AdapterSet {
+        let unsupported = UnsupportedAdapter()
+        return AdapterSet(
+            byKind: [
+                .inbox: BrokerNoticeAdapter(publisher: publisher, route: .inbox),
+                .webhook: WebhookAdapter(client: httpClient, secrets: secrets, timeout: webhookTimeout),
+                .file: FileAdapter(),
+                .stdout: StdoutAdapter(),
+                .slack: unsupported, .telegram: unsupported, .discord: unsupported,
+            ],
+            fallback: BrokerNoticeAdapter(publisher: publisher, route: .progress))
+    }
+}
+
+/// Words for why a job message was dead-lettered, from its `x-death` header.
+enum DeadLetterReason {
+    static func describe(_ headers: FieldTable) -> String {
+        guard case .array(let deaths)? = headers["x-death"], case .table(let first)? = deaths.first else {
+            return "dead-lettered by the broker"
+        }
+        let reason = first["reason"]?.stringValue ?? "unknown reason"
+        let queue = first["queue"]?.stringValue ?? "its queue"
+        let count = first["count"]?.intValue.map { " after \($0) time(s)" } ?? ""
+        switch reason {
+        case "delivery_limit": return "delivery limit reached on \(queue)\(count)"
+        default: return "\(reason) on \(queue)\(count)"
+        }
+    }
+}

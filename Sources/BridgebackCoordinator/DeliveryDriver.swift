@@ -1,0 +1,191 @@
+import BridgebackCore
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// The per-job delivery loop: parts in order, each through `DeliveryStateMachine`, every
+/// transition committed before the action it asks for is performed.
+extension Coordinator {
+    func deliverJob(_ id: JobID) async {
+        var log = logger
+        log[metadataKey: "job_id"] = "\(id)"
+        do {
+            guard let job = try await ledger.job(id), let contract = job.contract else { return }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let parts = try await ledger.parts(of: id)
+                guard let next = parts.first(where: { $0.state.outcome == nil }) else {
+                    try await finishJob(id, log: log)
+                    return
+                }
+                guard try await drive(next, contract: contract, logger: log) else { return }
+            }
+        } catch {
+            log.error("delivery stopped on an error; it resumes at the next start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Drives one part until it is terminal (true) or the coordinator stops (false).
+    private func drive(_ part: PartRecord, contract: OwnershipContract, logger: Logger) async throws -> Bool {
+        let id = part.deliveryID
+        var log = logger
+        log[metadataKey: "part"] = "\(id.part)/\(part.totalParts)"
+        log[metadataKey: "surface"] = "\(part.surfaceID)"
+        log[metadataKey: "delivery_id"] = "\(id)"
+        let surface = registry[part.surfaceID]
+        let adapter = surface.flatMap { adapters.adapter(for: id, surface: $0) }
+        let now = configuration.now
+        var rng = SystemRandomNumberGenerator()
+        var machine = DeliveryStateMachine(
+            restoring: part.state, deliveryID: id, receiverDeduplicates: part.receiverDeduplicates,
+            retryPolicy: configuration.retryPolicy)
+        var action = machine.resume(now: now(), using: &rng)
+        if machine.state != part.state {
+            if case .sending = part.state {
+                log.warning(
+                    "found a send interrupted by a stop; outcome unknown",
+                    metadata: [
+                        "resolution": "\(part.receiverDeduplicates ? "re-send with the same delivery id" : "uncertain, not re-sent")"
+                    ])
+            }
+            try await commit(id, machine.state, contract: contract)
+        }
+        func prepared(_ attempt: Int) -> PreparedDelivery? {
+            surface.map { PreparedDelivery(deliveryID: id, totalParts: part.totalParts, surface: $0, body: part.body, attempt: attempt) }
+        }
+        let gone = DeliveryFailure(.missingTarget, detail: "surface '\(part.surfaceID)' is not in the registry (or has no adapter)")
+        while true {
+            switch action {
+            case .runDryRun:
+                var failure = gone
+                if let adapter, let delivery = prepared(machine.state.attempts + 1) {
+                    guard let problem = await adapter.dryRun(delivery) else {
+                        action = try machine.dryRunPassed()
+                        try await commit(id, machine.state, contract: contract)
+                        continue
+                    }
+                    failure = problem
+                }
+                log.info("dry-run failed", metadata: ["kind": "\(failure.kind.name)", "detail": "\(failure.detail)"])
+                action = try machine.dryRunFailed(failure, now: now(), using: &rng)
+                try await commit(id, machine.state, contract: contract)
+            case .beginSend:
+                action = try machine.sendStarting()
+                try await commit(id, machine.state, contract: contract)
+            case .send(_, let attempt):
+                var failure: DeliveryFailure? = gone
+                if let adapter, let delivery = prepared(attempt) { failure = await adapter.send(delivery) }
+                if let failure {
+                    if Task.isCancelled {
+                        // Hard stop mid-send: leave `sending`; the next start resolves it.
+                        log.notice("stopped during a send; resolved at the next start")
+                        return false
+                    }
+                    log.info(
+                        "send failed", metadata: ["kind": "\(failure.kind.name)", "detail": "\(failure.detail)", "attempt": "\(attempt)"])
+                    action = try machine.sendFailed(failure, now: now(), using: &rng)
+                } else {
+                    action = try machine.sendSucceeded(at: now())
+                }
+                try await commit(id, machine.state, contract: contract)
+            case .wait(let until):
+                log.info("waiting to retry", metadata: ["next_attempt_at": "\(WireDate.format(until))"])
+                guard await pause(for: .milliseconds(max(0, Int64(until.timeIntervalSince(now()) * 1000)))) else { return false }
+                action = try machine.retryDue(now: now())
+                if case .retryWait = machine.state { continue }
+                try await commit(id, machine.state, contract: contract)
+            case .finished(let outcome, let failure):
+                await report(
+                    part, attempts: machine.state.attempts, outcome: outcome, failure: failure, surface: surface, contract: contract,
+                    logger: log)
+                return true
+            }
+        }
+    }
+
+    /// One transaction for a part's new state, with what a terminal failure implies:
+    /// later parts of the same notice are abandoned (a reader must not get part 3 without
+    /// part 1), and a `direct` job gets its one fallback notice to the work surface.
+    private func commit(_ id: DeliveryID, _ state: DeliveryState, contract: OwnershipContract) async throws {
+        let now = configuration.now()
+        let registry = self.registry
+        let note = try await ledger.write { db -> String? in
+            try PartTable.update(db, id, to: state, now: now)
+            guard case .failed(_, let failure, _) = state, id.purpose == .final else { return nil }
+            for other in try PartTable.parts(db, job: id.job)
+            where other.deliveryID.purpose == .final && other.deliveryID.part > id.part && other.state.outcome == nil {
+                let abandoned = DeliveryFailure(failure.kind, detail: "not sent: part \(id.part) failed (\(failure.detail))")
+                try PartTable.update(
+                    db, other.deliveryID, to: .failed(attempts: other.state.attempts, failure: abandoned, exhausted: false), now: now)
+            }
+            guard contract.deliveryMode == .direct, try !PartTable.hasFallback(db, job: id.job) else { return nil }
+            guard let decision = try JobTable.load(db, id.job)?.decision else { return nil }
+            do {
+                let work = try registry.surface(contract.workSurface, role: "work_surface")
+                let fallback = FinalNoticePlanner.fallbackDecision(
+                    for: decision, finalSurfaceName: registry[contract.finalSurface]?.humanName ?? contract.finalSurface.rawValue,
+                    failure: failure)
+                let notices = try FinalNoticePlanner.plan(
+                    contract: contract, decision: fallback, surface: work,
+                    originName: registry[contract.origin]?.humanName ?? contract.origin.rawValue, purpose: .fallback,
+                    createdAt: now)
+                // The work surface is reached through bb.progress, whose watchers are not
+                // guaranteed to deduplicate: an unknown outcome there is `uncertain`, never resent.
+                try PartTable.insert(db, notices: notices, surface: work, deduplicates: false, now: now)
+                return nil
+            } catch {
+                return "no fallback notice possible: \(error)"
+            }
+        }
+        if let note { logger.error("direct delivery failed and \(note)", metadata: ["job_id": "\(id.job)"]) }
+    }
+
+    private func report(
+        _ part: PartRecord, attempts: Int, outcome: DeliveryOutcome, failure: DeliveryFailure?, surface: Surface?,
+        contract: OwnershipContract, logger log: Logger
+    ) async {
+        let id = part.deliveryID
+        let kind = id.purpose == .fallback ? "progress" : (surface?.kind.rawValue ?? "unknown")
+        metrics.delivery(outcome, kind: kind, purpose: id.purpose)
+        let meta: Logger.Metadata = [
+            "outcome": "\(outcome.rawValue)", "failure": "\(failure?.kind.name ?? "")", "detail": "\(failure?.detail ?? "")",
+        ]
+        switch outcome {
+        case .delivered: log.info("part delivered", metadata: meta)
+        case .uncertain: log.warning("part outcome uncertain; not re-sent; the parent is told", metadata: meta)
+        case .failed: log.error("part failed", metadata: meta)
+        }
+        guard outcome != .delivered, let receipts else { return }
+        let receipt = DeliveryReceipt(
+            deliveryID: id, totalParts: part.totalParts, surface: part.surfaceID, outcome: outcome,
+            attempts: attempts, failure: failure, at: configuration.now())
+        do {
+            try await receipts.publish(receipt, parentID: contract.parentID)
+        } catch {
+            log.warning("could not tell the parent about this part; the ledger holds the receipt", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// All parts terminal: the job's lifecycle finishes, with one outcome in words.
+    private func finishJob(_ id: JobID, log: Logger) async throws {
+        let now = configuration.now()
+        let outcome = try await ledger.write { db -> String? in
+            guard var record = try JobTable.load(db, id), case .delivering = record.lifecycle.state else { return nil }
+            let parts = try PartTable.parts(db, job: id)
+            let finals = parts.filter { $0.deliveryID.purpose == .final }.compactMap(\.state.outcome)
+            let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }.compactMap(\.state.outcome)
+            let outcome: DeliveryOutcome =
+                finals.contains(.failed) ? .failed : finals.contains(.uncertain) ? .uncertain : .delivered
+            _ = try record.lifecycle.deliveryFinished()
+            record.finalOutcome = outcome.rawValue
+            if !fallbacks.isEmpty {
+                let fallback: DeliveryOutcome =
+                    fallbacks.contains(.failed) ? .failed : fallbacks.contains(.uncertain) ? .uncertain : .delivered
+                record.finalDetail = "fallback notice to the work surface: \(fallback.rawValue)"
+            }
+            try JobTable.save(db, record, now: now)
+            return outcome.rawValue
+        }
+        if let outcome { log.info("final delivery finished", metadata: ["outcome": "\(outcome)"]) }
+    }
+}

@@ -1,0 +1,121 @@
+public import BridgebackCore
+public import Foundation
+import GRDB
+
+/// The coordinator's durable memory: one SQLite file with jobs and delivery parts.
+///
+/// Every state change of a job or a part is one transaction, committed before the
+/// coordinator acts on it (acks a message, sends a part). Restarting with the same file
+/// resumes exactly where the last committed transaction left off.
+public final class Ledger: Sendable {
+    let database: DatabaseQueue
+
+    /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
+    public convenience init(path: String) throws(CoordinatorError) {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // WAL for concurrent readers; FULL so a committed transition survives power loss.
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+        } catch {
+            throw CoordinatorError(
+                .ledgerUnavailable, "cannot open the delivery ledger at \(path): \(error); check the data directory exists and is writable")
+        }
+        try self.init(database: queue)
+    }
+
+    /// A ledger that lives in memory only (tests, dry runs).
+    public static func inMemory() throws(CoordinatorError) -> Ledger {
+        do {
+            return try Ledger(database: DatabaseQueue())
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw CoordinatorError(.ledgerUnavailable, "cannot open an in-memory ledger: \(error)")
+        }
+    }
+
+    init(database: DatabaseQueue) throws(CoordinatorError) {
+        self.database = database
+        do {
+            try LedgerSchema.migrator.migrate(database)
+        } catch {
+            throw CoordinatorError(.ledgerUnavailable, "cannot migrate the delivery ledger: \(error)")
+        }
+    }
+
+    /// One transaction; the closure's effects commit together or not at all.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database.write(body)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database.read(body)
+    }
+
+    /// What the ledger knows about a job, or nil.
+    public func job(_ id: JobID) async throws -> JobRecord? {
+        try await read { db in try JobTable.load(db, id) }
+    }
+
+    /// The delivery parts of a job: final parts by number, then fallback parts.
+    public func parts(of id: JobID) async throws -> [PartRecord] {
+        try await read { db in try PartTable.parts(db, job: id) }
+    }
+
+    /// Jobs whose final notice is decided but not yet fully delivered (resumed at start).
+    func jobsDelivering() async throws -> [JobID] {
+        try await read { db in
+            try String.fetchAll(db, sql: "SELECT job_id FROM jobs WHERE state = 'delivering' ORDER BY job_id")
+                .compactMap { JobID($0) }
+        }
+    }
+}
+
+/// A job as the ledger holds it.
+public struct JobRecord: Sendable, Hashable {
+    public var lifecycle: JobLifecycle
+    /// `delivered`, `failed`, `uncertain`, `suppressed` or `undeliverable` once finished.
+    public var finalOutcome: String?
+    /// Why, for `undeliverable` (and a note for the others).
+    public var finalDetail: String?
+    /// Whether a parked completion was already reported as an orphan.
+    var orphanReported: Bool
+
+    public var jobID: JobID { lifecycle.jobID }
+    /// Duplicate endings acknowledged and not delivered.
+    public var duplicates: Int { lifecycle.duplicates }
+
+    /// The contract, once known.
+    public var contract: OwnershipContract? {
+        switch lifecycle.state {
+        case .awaitingContract, .completionParked: nil
+        case .awaitingCompletion(let c), .delivering(let c, _, _), .finished(let c, _, _): c
+        }
+    }
+
+    /// The one final decision, once made.
+    public var decision: JobLifecycle.FinalDecision? {
+        switch lifecycle.state {
+        case .delivering(_, let d, _), .finished(_, let d, _): d
+        default: nil
+        }
+    }
+}
+
+/// One ledger row of `delivery_parts`: a part of a job's final (or fallback) notice.
+public struct PartRecord: Sendable, Hashable {
+    public var deliveryID: DeliveryID
+    public var totalParts: Int
+    /// Where it goes (the contract's final surface, or the work surface for a fallback).
+    public var surfaceID: SurfaceID
+    public var receiverDeduplicates: Bool
+    public var state: DeliveryState
+    /// The exact bytes sent on every attempt (`bridgeback.final.v1`).
+    public var body: [UInt8]
+    public var updatedAt: Date
+}

@@ -1,0 +1,69 @@
+import BridgebackCore
+import Foundation
+import GRDB
+
+/// One `JobLifecycle` event applied inside one ledger transaction.
+///
+/// When the event decides the final notice, the notice is planned (split for the final
+/// surface) and its part rows are written in the same transaction: "decided" and "has
+/// parts to deliver" can never be observed apart, also across a crash.
+struct LifecycleStep: Sendable {
+    var action: JobLifecycle.Action
+    var state: String
+    /// Part rows written for a `deliverFinal` (0 for suppressed or undeliverable).
+    var plannedParts: Int
+    /// Why a decided notice could not be planned, if so.
+    var note: String?
+
+    static func commit(
+        _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry,
+        event: (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
+    ) throws -> LifecycleStep {
+        var record =
+            try JobTable.load(db, id)
+            ?? JobRecord(lifecycle: JobLifecycle(jobID: id), finalOutcome: nil, finalDetail: nil, orphanReported: false)
+        let action = try event(&record.lifecycle, now)
+        var step = LifecycleStep(action: action, state: "", plannedParts: 0)
+        switch action {
+        case .deliverFinal(let contract, let decision):
+            (step.plannedParts, step.note) = try plan(db, &record, contract: contract, decision: decision, registry: registry, now: now)
+        case .reportOrphan:
+            record.orphanReported = true
+        case .none, .parked, .acknowledgeDuplicate:
+            break
+        }
+        // An event that changed nothing on a row we never stored (none) still records the job.
+        try JobTable.save(db, record, now: now)
+        step.state = record.lifecycle.state.name
+        return step
+    }
+
+    /// Writes the part rows for the final notice, or finishes the job at once when nothing
+    /// is to be sent (suppressed) or nothing can be (surface gone, limit too small).
+    private static func plan(
+        _ db: Database, _ record: inout JobRecord, contract: OwnershipContract,
+        decision: JobLifecycle.FinalDecision, registry: SurfaceRegistry, now: Date
+    ) throws -> (Int, String?) {
+        if contract.deliveryMode == .suppressed {
+            _ = try record.lifecycle.deliveryFinished()
+            record.finalOutcome = "suppressed"
+            record.finalDetail = "kept with the job, not sent (suppressed)"
+            return (0, nil)
+        }
+        let notices: [FinalNotice]
+        let surface: Surface
+        do {
+            surface = try registry.surface(contract.finalSurface, role: "final_surface")
+            notices = try FinalNoticePlanner.plan(
+                contract: contract, decision: decision, surface: surface,
+                originName: registry[contract.origin]?.humanName ?? contract.origin.rawValue, createdAt: now)
+        } catch {
+            _ = try record.lifecycle.deliveryFinished()
+            record.finalOutcome = "undeliverable"
+            record.finalDetail = error.message
+            return (0, error.description)
+        }
+        try PartTable.insert(db, notices: notices, surface: surface, deduplicates: surface.deduplicates, now: now)
+        return (notices.count, nil)
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import BridgebackAMQP
+import BridgebackCoordinator
+import BridgebackCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `bridgeback coordinator`: the single owner of final delivery.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the delivery coordinator: contracts and completions in, exactly one final notice per job out.",
+        discussion: """
+            Consumes bb.coordinator.contracts, bb.coordinator.completions and
+            bb.coordinator.dead-jobs (single active consumer: a second instance is a
+            standby), keeps a SQLite delivery ledger, and delivers each job's final
+            notice to the surface its contract names (inbox, webhook, file, stdout).
+            Stops gracefully on SIGTERM/SIGINT: consumers first, in-flight sends finish.
+
+            Environment:
+              BRIDGEBACK_COORDINATOR_AMQP_URL  broker URL (user bb-coordinator)
+              BRIDGEBACK_AMQP_URL              used when the variable above is unset
+              BRIDGEBACK_DATA_DIR              default parent of --data-dir
+              webhook secrets named by {"env": …} in the surface registry
+
+            See docs/delivery.md for the ledger, the states and every knob.
+            """
+    )
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "Directory for coordinator.sqlite (default: $BRIDGEBACK_DATA_DIR/coordinator, else ./bridgeback-data/coordinator).",
+            valueName: "dir"))
+    var dataDir: String?
+
+    @Option(help: ArgumentHelp("Surface registry file.", valueName: "file"))
+    var surfaces: String = "deploy/local/surfaces.json"
+
+    @Option(name: .customLong("lost-grace"), help: "Seconds past a job's deadline before it is declared lost.")
+    var lostGrace: Double = 300
+
+    @Option(name: .customLong("sweep-interval"), help: "Seconds between lost-job sweeps.")
+    var sweepInterval: Double = 15
+
+    @Option(
+        name: .customLong("trusted-completion-user"),
+        help: ArgumentHelp("Broker user allowed to publish completions (repeatable; none given: no check).", valueName: "user"))
+    var trustedCompletionUsers: [String] = []
+
+    @Option(help: "Unacknowledged messages per coordinator queue.")
+    var prefetch: UInt16 = 64
+
+    @Option(name: .customLong("webhook-timeout"), help: "Seconds to wait for a webhook receiver's answer (after that: outcome unknown).")
+    var webhookTimeout: Double = 10
+
+    func validate() throws {
+        guard lostGrace >= 0 else { throw ValidationError("--lost-grace must not be negative") }
+        guard sweepInterval > 0 else { throw ValidationError("--sweep-interval must be positive") }
+        guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
+        guard prefetch > 0 else { throw ValidationError("--prefetch must be at least 1") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logger = Logger(label: "bridgeback.coordinator")
+        func fail(_ message: String) -> ExitCode {
+            FileHandle.standardError.write(Data("bridgeback coordinator: \(message)\n".utf8))
+            return ExitCode(2)
+        }
+        let dataDirectory =
+            dataDir ?? environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/coordinator" } ?? "bridgeback-data/coordinator"
+        guard
+            let amqpURL = [environment["BRIDGEBACK_COORDINATOR_AMQP_URL"], environment["BRIDGEBACK_AMQP_URL"]]
+                .compactMap({ $0 }).first(where: { !$0.isEmpty })
+        else {
+            throw fail("set BRIDGEBACK_COORDINATOR_AMQP_URL (or BRIDGEBACK_AMQP_URL) to the broker URL")
+        }
+        let registry: SurfaceRegistry
+        let secrets: [SurfaceID: [UInt8]]
+        let ledger: Ledger
+        do {
+            registry = try SurfaceRegistry.load(contentsOf: URL(fileURLWithPath: surfaces))
+            secrets = try registry.resolveSecrets(environment: environment)
+        } catch {
+            let details = error.problems.map { "\n  - \($0.message)" }.joined()
+            throw fail("surface registry \(surfaces): \(error.message)\(details)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            ledger = try Ledger(path: dataDirectory + "/coordinator.sqlite")
+        } catch {
+            throw fail("\(error)")
+        }
+        let connection: AMQPConnection
+        do {
+            connection = try await AMQPConnection.connect(
+                AMQPConfiguration(url: amqpURL, connectionName: "bridgeback-coordinator"), logger: logger)
+        } catch {
+            throw fail("cannot connect to the broker: \(error)")
+        }
+        let service = CoordinatorService(
+            connection: connection, registry: registry, secrets: secrets, ledger: ledger,
+            configuration: CoordinatorConfiguration(
+                lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
+                trustedCompletionUsers: Set(trustedCompletionUsers)),
+            httpClient: URLSessionHTTPClient(), webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger)
+        let group = ServiceGroup(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+    }
+}

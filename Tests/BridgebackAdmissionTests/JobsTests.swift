@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+@testable import BridgebackAdmission
+
+@Suite("GET /v1/jobs, cancel, health")
+struct JobsTests {
+    @Test("a job shows its ownership record and admission state; lists filter by surface")
+    func jobAndList() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let a = await h.submit(#"{"origin": "cli:alice", "text": "Audit A", "force": "detach"}"#)
+        let b = await h.submit(#"{"origin": "api:anon", "text": "Audit B", "force": "detach", "contract": {"final_surface": "pager:digest", "work_surface": "pager:digest"}}"#)
+        let id = try #require(a["job_id"]?.string)
+
+        let job = await h.api.job(id: id)
+        #expect(job.status == 200)
+        #expect(job["state"]?.string == "accepted")
+        #expect(job["state_source"]?.string == "admission")
+        #expect(job["contract"]?["origin"]?.string == "cli:alice")
+        #expect(job["human"] == a["human"])
+        #expect(await h.api.job(id: id.lowercased())["job_id"]?.string == id)
+
+        let missing = await h.api.job(id: "job_01K742SG7TN426GVR1K1DKM9TR")
+        #expect(missing.status == 404 && missing.errorCode == "not_found")
+        #expect(await h.api.job(id: "nonsense").status == 404)
+
+        let alice = await h.api.jobs(surface: "work:alice", limit: nil)
+        #expect(alice["jobs"].map { if case .array(let a) = $0 { a.count } else { -1 } } == 1)
+        let pager = await h.api.jobs(surface: "pager:digest", limit: nil)
+        #expect(pager["jobs"].flatMap { if case .array(let a) = $0 { a.first?["job_id"] } else { nil } } == b["job_id"])
+        let all = await h.api.jobs(surface: nil, limit: "10")
+        #expect(all["count"] == .number(2))
+        #expect(await h.api.jobs(surface: "nope:x", limit: nil).status == 422)
+        #expect(await h.api.jobs(surface: nil, limit: "0").status == 400)
+    }
+
+    @Test("cancel is recorded (202) once; unknown jobs are 404")
+    func cancel() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let a = await h.submit(#"{"origin": "cli:alice", "text": "Audit A", "force": "detach"}"#)
+        let id = try #require(a["job_id"]?.string)
+        let first = await h.api.cancel(id: id, body: Array(#"{"reason": "not needed"}"#.utf8))
+        #expect(first.status == 202)
+        #expect(first["state"]?.string == "cancel_requested")
+        #expect(first["cancel_reason"]?.string == "not needed")
+        let second = await h.api.cancel(id: id, body: [])
+        #expect(second.status == 202 && second["cancel_requested_at"] == first["cancel_requested_at"])
+        #expect(second["cancel_reason"]?.string == "not needed")
+        #expect(await h.api.job(id: id)["state"]?.string == "cancel_requested")
+        #expect(await h.api.cancel(id: "job_01K742SG7TN426GVR1K1DKM9TR", body: []).status == 404)
+        #expect(await h.api.cancel(id: id, body: Array("oops".utf8)).status == 400)
+    }
+
+    @Test("health reports store, broker and backlog")
+    func health() async throws {
+        let h = try Harness(publisher: FakePublisher())
+        defer { h.dir.cleanup() }
+        _ = await h.submit(#"{"origin": "cli:alice", "text": "Audit A", "force": "detach"}"#)
+        let health = await h.api.health()
+        #expect(health.status == 200)
+        #expect(health["status"]?.string == "ok")
+        #expect(health["store"]?.string == "ok")
+        #expect(health["broker"]?.string == "connected")
+        #expect(health["outbox_backlog"] == .number(2))
+
+        let noBroker = try Harness()
+        defer { noBroker.dir.cleanup() }
+        let degraded = await noBroker.api.health()
+        #expect(degraded.status == 200 && degraded["status"]?.string == "degraded" && degraded["broker"]?.string == "not_configured")
+    }
+}

@@ -1,0 +1,53 @@
+import BridgebackCore
+import Foundation
+import Testing
+
+@testable import BridgebackAdmission
+
+@Suite("Recipe catalog view")
+struct RecipeCatalogViewTests {
+    @Test("reads the worker's catalog file and checks its declarations")
+    func workerCatalog() throws {
+        // Tests/BridgebackAdmissionTests/<this file> → repository root (symlinks resolved).
+        let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = root.appendingPathComponent("deploy/local/recipes.json")
+        try #require(FileManager.default.fileExists(atPath: file.path), "no \(file.path)")
+        let catalog = try RecipeCatalogView.load(contentsOf: file)
+        #expect(catalog.recipes["noop"] != nil)
+        let gate = try #require(catalog.recipes["release-gate"])
+        #expect(gate.params.first { $0.name == "service" }?.required == true)
+        // A parameter with a default is not required.
+        #expect(gate.params.first { $0.name == "fail_at" }?.required == false)
+        try catalog.validate(RecipeInvocation(name: "release-gate", params: ["service": "api", "version": "2.3"]))
+        #expect(throws: AdmissionError.self) {
+            try catalog.validate(RecipeInvocation(name: "release-gate", params: ["service": "api", "version": "two"]))
+        }
+        #expect(throws: AdmissionError.self) {
+            try catalog.validate(RecipeInvocation(name: "sleep", params: ["seconds": 99999]))
+        }
+        #expect(throws: AdmissionError.self) {
+            try catalog.validate(RecipeInvocation(name: "noop", params: ["x": 1]))
+        }
+    }
+
+    @Test("a string longer than max_length is refused")
+    func maxLength() throws {
+        let long = String(repeating: "x", count: 8001)
+        do {
+            try Fixtures.catalog.validate(RecipeInvocation(name: "agent", params: ["prompt": .string(long)]))
+            Issue.record("accepted an 8001-character prompt")
+        } catch {
+            #expect(error.code == .invalidRecipeParams)
+            #expect(error.message.contains("at most 8000 characters"))
+        }
+    }
+
+    @Test("a malformed catalog is refused with a reason")
+    func malformed() {
+        #expect(throws: AdmissionError.self) { try RecipeCatalogView.parse(Data(#"{"recipes": [{"kind": "command"}]}"#.utf8)) }
+        #expect(throws: AdmissionError.self) {
+            try RecipeCatalogView.parse(Data(#"{"recipes": [{"name": "x", "parameters": [{"name": "p", "type": "float"}]}]}"#.utf8))
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import BridgebackPolicy
+import Testing
+
+/// Each cue family with requests written for these tests (not from the corpus), including
+/// paraphrases in other styles, to check the cues generalise beyond the corpus wording.
+@Suite("Cue families")
+struct CueFamilyTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let text: String
+        let expected: Decision
+        let trigger: TriggerClass?
+        var testDescription: String { text }
+        init(_ text: String, _ expected: Decision, _ trigger: TriggerClass? = nil) {
+            self.text = text
+            self.expected = expected
+            self.trigger = trigger
+        }
+    }
+
+    static let verification: [Case] = [
+        Case("Make sure nothing broke after last night's deploy.", .detach, .verification),
+        Case("Check that all the webhooks in the registry still return 200.", .detach, .verification),
+        Case("Confirm every replica caught up after the failover.", .detach, .verification),
+        Case("Test the restore procedure for the user database end to end.", .detach, .verification),
+        Case("can u verify the dns records for all our domains point to the new LB", .detach, .verification),
+        Case("Validate the new pricing config against last quarter's invoices.", .detach, .verification),
+        Case("I want proof that the rate limiter works: hammer the staging API and show me the 429s.", .detach, .verification),
+        Case("How do I verify a checksum on macOS?", .inline),
+        Case("Does rsync verify checksums by default?", .inline),
+    ]
+
+    static let maintenance: [Case] = [
+        Case("Clean up stale branches in all our repos older than 90 days.", .detach, .maintenance),
+        Case("Check the status of the backup jobs every hour today and report failures.", .detach, .maintenance),
+        Case("Take a snapshot of every production volume before the maintenance window.", .detach, .maintenance),
+        Case("Rotate the database passwords for all services and update the secrets in Vault.", .detach, .maintenance),
+        Case("Every Friday, generate the SLA report for each customer and email it to the account owners.", .detach, .maintenance),
+        Case("pls check disk space on every k8s node and clean up anything over 90%", .detach, .maintenance),
+        Case("Explain what a penetration test usually covers.", .inline),
+        Case("Is it normal for a backup to take longer on Mondays?", .inline),
+    ]
+
+    static let releaseGate: [Case] = [
+        Case(
+            "Ship version 4.1: run the release checklist, tag it, deploy to canary, and roll back if p99 regresses.", .detach, .releaseGate),
+        Case("Roll out the new config to 5% of hosts, wait 15 minutes, then go to 100%.", .detach, .releaseGate),
+        Case("Set up a canary for the new search ranking and promote it if CTR holds for a day.", .detach, .releaseGate),
+        Case("Do a final pre-launch check: DNS, TLS, rate limits, error pages and status page.", .detach, .releaseGate),
+        Case("Release 3.2 to the beta channel, wait a day, and if crash rates look fine, go to production.", .detach, .releaseGate),
+        Case("What's the best way to structure a canary rollout?", .inline),
+        Case("Does a staged rollout need a feature flag?", .inline),
+        Case("Remind me: is it kubectl rollout undo or kubectl rollback?", .inline),
+    ]
+
+    static let multiSource: [Case] = [
+        Case("Gather the meeting notes, the Jira epics and the Slack thread about onboarding and write a summary.", .detach, .multiSource),
+        Case("Draft the weekly status update from the sprint board, the incident channel and the roadmap doc.", .detach, .multiSource),
+        Case("Put together a competitive analysis from the G2 reviews, the analyst reports and our win/loss notes.", .detach, .multiSource),
+        Case("Look at Sentry, Datadog and the support inbox and tell me what's behind today's spike in complaints.", .detach, .multiSource),
+        Case("Summarize the key points of the 12-factor app methodology.", .inline),
+        Case("Summarize the difference between audit logs and access logs in two sentences.", .inline),
+    ]
+
+    static let wait: [Case] = [
+        Case("Wait until the CI pipeline goes green, then merge the PR.", .detach, .wait),
+        Case("Ping me when the backfill job is done.", .detach, .wait),
+        Case("Monitor the queue depth overnight and alert me if it goes above 10k.", .detach, .wait),
+        Case("Once the migration finishes, run the consistency check.", .detach, .wait),
+        Case("Remind me to check the deploy in 2 hours.", .detach, .wait),
+        Case("Keep watching the Kafka consumer lag and tell me when it's back under 1000.", .detach, .wait),
+        Case("When the nightly import is done, send the summary to the data team channel.", .detach, .wait),
+        Case("Give me a bash loop that polls an URL until it returns 200.", .inline),
+        Case("What does `kubectl rollout status` wait for?", .inline),
+    ]
+
+    static let questionsAndSmallTasks: [Case] = [
+        Case("What is a blue-green deployment?", .inline),
+        Case("Explain the difference between a health check and a readiness probe.", .inline),
+        Case("Is it safe to run VACUUM FULL during business hours? Just yes or no.", .inline),
+        Case("List the usual steps of a release checklist, one line each.", .inline),
+        Case("Here's my cron line: `0 3 * * *` — when does it run?", .inline),
+        Case("Check this SQL for syntax errors: SELECT * FORM users;", .inline),
+        Case("Rewrite this error message to be friendlier: 'Operation failed'.", .inline),
+        Case("Fix the indentation in the snippet above.", .inline),
+        Case("Write a cron entry that runs the backup script every night at 2am.", .inline),
+        Case("Tell me the difference between rollback and roll-forward.", .inline),
+        Case("Calculate the monthly cost of 3 m5.large instances at $0.096/hour.", .inline),
+        Case("list all the HTTP status codes in the 4xx range", .inline),
+        Case("Good morning!", .inline),
+        Case("Thanks, I'll check the servers myself.", .inline),
+        Case("Open the settings page for me.", .inline),
+    ]
+
+    static let scopeAndSteps: [Case] = [
+        Case("Crawl the docs site and find every broken link.", .detach),
+        Case("Figure out which of our 200 microservices still use the deprecated auth library.", .detach),
+        Case("Find out why half the nodes in the eu-west cluster keep restarting.", .detach),
+        Case("Bisect the regression in the parser between v2.1 and v2.4.", .detach),
+        Case("Spin up a staging copy of prod, replay yesterday's traffic against it and compare latencies.", .detach),
+        Case("Sort these five names alphabetically: Ann, Bo, Cy, Di, Ed.", .inline),
+    ]
+
+    func check(_ c: Case) {
+        let d = decide(c.text)
+        #expect(d.decision == c.expected, "\(c.text) → \(d.decision): \(d.reason)")
+        if let trigger = c.trigger {
+            #expect(d.triggers.contains(trigger), "\(c.text) should fire \(trigger); fired \(d.triggers)")
+        }
+    }
+
+    @Test(arguments: verification) func verificationFamily(_ c: Case) { check(c) }
+    @Test(arguments: maintenance) func maintenanceFamily(_ c: Case) { check(c) }
+    @Test(arguments: releaseGate) func releaseGateFamily(_ c: Case) { check(c) }
+    @Test(arguments: multiSource) func multiSourceFamily(_ c: Case) { check(c) }
+    @Test(arguments: wait) func waitFamily(_ c: Case) { check(c) }
+    @Test(arguments: questionsAndSmallTasks) func inlineFamilies(_ c: Case) { check(c) }
+    @Test(arguments: scopeAndSteps) func scopeAndStagedSteps(_ c: Case) { check(c) }
+
+    /// Questions *about* long-work topics, in phrasings the corpus does not use.
+    @Test(arguments: [
+        "Can you explain how quorum queues handle a node failure?",
+        "How many hours should a consumer_timeout be for long jobs?",
+        "Why would a canary deployment fail?",
+        "What's the syntax for a systemd timer that runs daily?",
+        "Do you think we should run canaries for config changes too?",
+        "Can you tell me what a preflight check usually includes?",
+        "Give me a one-line summary of what a health check endpoint should return.",
+        "Why do people say you should never deploy on Fridays?",
+        "How would you structure a weekly backup verification process?",
+        "What happened in last night's deploy?",
+    ])
+    func unseenTrapsStayInline(_ text: String) {
+        let d = decide(text)
+        #expect(d.decision == .inline, "\(text) → \(d.reason)")
+    }
+}
