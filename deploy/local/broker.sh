@@ -94,8 +94,6 @@ random_password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 create_users() {
     local creds="$state/credentials.env"
     local stamp="$state/users.stamp" want
-    want="$(cat "$repo/topology/definitions.json" "$creds" 2>/dev/null | cksum)"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
     if [ ! -f "$creds" ]; then
         umask 077
         {
@@ -104,6 +102,8 @@ create_users() {
             done
         } > "$creds"
     fi
+    want="$(cat "$repo/topology/definitions.json" "$creds" | cksum)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
     # shellcheck disable=SC1090
     . "$creds"
     ctl add_vhost "$vhost" >/dev/null 2>&1 || true
