@@ -17,7 +17,8 @@ func decide(_ text: String, _ hints: AdmissionHints? = nil) -> AdmissionDecision
 
 /// Finds `admission-corpus.jsonl`: `$BRIDGEBACK_SHARED_DATA` first (a directory or the file),
 /// then `shared/data/` beside this file's ancestors (the repo at /work/main, shared at
-/// /work/shared; CI clones elsewhere with shared/ beside the clone).
+/// /work/shared; CI clones elsewhere with shared/ beside the clone), then the snapshot
+/// checked in at `Tests/Fixtures/` for machines that have no shared/ directory at all.
 func locateCorpus(filePath: String = #filePath) -> URL? {
     let fm = FileManager.default
     if let env = ProcessInfo.processInfo.environment["BRIDGEBACK_SHARED_DATA"], !env.isEmpty {
@@ -31,6 +32,9 @@ func locateCorpus(filePath: String = #filePath) -> URL? {
         if fm.fileExists(atPath: candidate.path) { return candidate }
         dir = dir.deletingLastPathComponent()
     }
+    let snapshot = URL(fileURLWithPath: filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/admission-corpus.jsonl")
+    if fm.fileExists(atPath: snapshot.path) { return snapshot }
     return nil
 }
 
