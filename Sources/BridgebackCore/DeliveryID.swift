@@ -4,7 +4,7 @@
 /// `dlv_<ulid>_fallback_<part>` for the work-surface notice that replaces a failed `direct`
 /// send. The same (job, purpose, part) always yields the same id, so a retry after a crash
 /// carries the id the receiver has already seen and a deduplicating receiver drops it.
-public struct DeliveryID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct DeliveryID: Sendable, Hashable, Comparable, WireStringIdentifier {
     /// Why a delivery exists; part of the id so a fallback never collides with the final send.
     public enum Purpose: String, Sendable, Hashable, Codable {
         /// The final notice to the contract's final surface.
@@ -54,18 +54,5 @@ public struct DeliveryID: Sendable, Hashable, Comparable, Codable, CustomStringC
         (lhs.job, lhs.purpose == .fallback ? 1 : 0, lhs.part) < (rhs.job, rhs.purpose == .fallback ? 1 : 0, rhs.part)
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do {
-            try self.init(parsing: text)
-        } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public init(wireString: String) throws(BridgebackError) { try self.init(parsing: wireString) }
 }

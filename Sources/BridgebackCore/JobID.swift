@@ -6,7 +6,7 @@ public import Foundation
 /// lexicographically by creation time (across hosts, to the clock's accuracy) and can be
 /// generated without coordination. The canonical text form is upper case; parsing accepts
 /// lower case and normalises it.
-public struct JobID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible, LosslessStringConvertible {
+public struct JobID: Sendable, Hashable, Comparable, WireStringIdentifier, LosslessStringConvertible {
     /// The `job_` prefix that makes ids self-describing in logs and URLs.
     public static let prefix = "job_"
 
@@ -71,20 +71,7 @@ public struct JobID: Sendable, Hashable, Comparable, Codable, CustomStringConver
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do {
-            try self.init(parsing: text)
-        } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public init(wireString: String) throws(BridgebackError) { try self.init(parsing: wireString) }
 }
 
 /// Generates strictly increasing ids even within one millisecond (ULID's monotonic mode).

@@ -2,7 +2,7 @@
 ///
 /// Requests name surfaces only by id; addresses live in the registry, so a request can
 /// never point a webhook at an arbitrary URL.
-public struct SurfaceID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct SurfaceID: Sendable, Hashable, Comparable, WireStringIdentifier, ExpressibleByStringLiteral {
     public let rawValue: String
 
     /// Accepts 1–128 characters from `[A-Za-z0-9:._/@-]`; throws `invalidSurfaceID` otherwise.
@@ -35,18 +35,5 @@ public struct SurfaceID: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public static func < (lhs: SurfaceID, rhs: SurfaceID) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do {
-            try self.init(validating: text)
-        } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
+    public init(wireString: String) throws(BridgebackError) { try self.init(validating: wireString) }
 }
