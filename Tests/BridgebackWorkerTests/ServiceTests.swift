@@ -1,3 +1,4 @@
+import Synchronization
 import BridgebackCore
 import Foundation
 import Testing
@@ -102,17 +103,20 @@ struct ServiceTests {
     @Test func deadlineFailsTheJob() async throws {
         let transport = FakeTransport()
         // The recipe would sleep a minute; only deadline enforcement lets both acks arrive in time.
-        let late = makeJob("scripted", ["sleep_ms": 60_000], deadline: 3.0)
+        let lateID = Mutex<JobID?>(nil)
         let expired = makeJob("scripted", deadline: -1)
         let start = ContinuousClock.now
         try await withWorker(transport, runner: try testRunner()) { t in
+            // The deadline counts from the moment the job is handed over, not from test set-up.
+            let late = makeJob("scripted", ["sleep_ms": 60_000], deadline: 3.0)
+            lateID.withLock { $0 = late.jobID }
             t.send(late, name: "late")
             t.send(expired, name: "expired")
             try await eventually(30) { t.log.all.contains("ack late") && t.log.all.contains("ack expired") }
         }
         #expect(ContinuousClock.now - start < .seconds(60), "the one-minute recipe was not cut short by its deadline")
         let outcomes = Dictionary(uniqueKeysWithValues: transport.publishedCompletions.map { ($0.jobID, $0.outcome) })
-        guard case .failed(let reason)? = outcomes[late.jobID] else { Issue.record("late job did not fail"); return }
+        guard let lateJobID = lateID.withLock({ $0 }), case .failed(let reason)? = outcomes[lateJobID] else { Issue.record("late job did not fail"); return }
         #expect(reason.hasPrefix("deadline exceeded: recipe 'scripted' was still running at"))
         guard case .failed(let reason2)? = outcomes[expired.jobID] else { Issue.record("expired job did not fail"); return }
         #expect(reason2.hasPrefix("deadline exceeded: the job's deadline"))
