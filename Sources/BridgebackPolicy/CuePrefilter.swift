@@ -79,13 +79,13 @@ struct CuePrefilter: Sendable, Hashable {
         return literal.count >= 2 ? [Literal(text: literal, atWordStart: atWordStart)] : nil
     }
 
-    /// Splits `(?:body)rest` into body and rest, honouring escapes, classes and nesting.
-    private static func group(_ s: Substring) -> (Substring, Substring)? {
+    /// Walks a pattern's structural characters — those outside escapes and character classes —
+    /// with the group depth after each one; `visit` returns false to stop.
+    private static func walkStructure(_ s: Substring, _ visit: (Substring.Index, Character, Int) -> Bool) {
         var depth = 0
         var escaped = false
         var inClass = false
         var index = s.startIndex
-        let bodyStart = s.index(s.startIndex, offsetBy: 3)
         while index < s.endIndex {
             let ch = s[index]
             if escaped {
@@ -96,44 +96,36 @@ struct CuePrefilter: Sendable, Hashable {
                 if ch == "]" { inClass = false }
             } else if ch == "[" {
                 inClass = true
-            } else if ch == "(" {
-                depth += 1
-            } else if ch == ")" {
-                depth -= 1
-                if depth == 0 { return (s[bodyStart..<index], s[s.index(after: index)...]) }
+            } else {
+                if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+                if !visit(index, ch, depth) { return }
             }
             index = s.index(after: index)
         }
-        return nil
+    }
+
+    /// Splits `(?:body)rest` into body and rest, honouring escapes, classes and nesting.
+    private static func group(_ s: Substring) -> (Substring, Substring)? {
+        let bodyStart = s.index(s.startIndex, offsetBy: 3)
+        var result: (Substring, Substring)?
+        walkStructure(s) { index, ch, depth in
+            guard ch == ")" && depth == 0 else { return true }
+            result = (s[bodyStart..<index], s[s.index(after: index)...])
+            return false
+        }
+        return result
     }
 
     /// Splits on `|` outside groups and classes; nil if an alternative is empty.
     static func splitTopLevel(_ body: Substring) -> [Substring]? {
         var parts: [Substring] = []
-        var depth = 0
-        var escaped = false
-        var inClass = false
         var start = body.startIndex
-        var index = body.startIndex
-        while index < body.endIndex {
-            let ch = body[index]
-            if escaped {
-                escaped = false
-            } else if ch == "\\" {
-                escaped = true
-            } else if inClass {
-                if ch == "]" { inClass = false }
-            } else if ch == "[" {
-                inClass = true
-            } else if ch == "(" {
-                depth += 1
-            } else if ch == ")" {
-                depth -= 1
-            } else if ch == "|" && depth == 0 {
+        walkStructure(body) { index, ch, depth in
+            if ch == "|" && depth == 0 {
                 parts.append(body[start..<index])
                 start = body.index(after: index)
             }
-            index = body.index(after: index)
+            return true
         }
         parts.append(body[start...])
         return parts.contains(where: \.isEmpty) ? nil : parts
