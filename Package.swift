@@ -96,6 +96,8 @@ let package = Package(
             name: "BridgebackCoordinator",
             dependencies: [
                 "BridgebackCore", "BridgebackAMQP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -155,7 +157,7 @@ let package = Package(
         // Needs a real RabbitMQ on loopback (scripts/test starts one).
         .testTarget(
             name: "BridgebackIntegrationTests",
-            dependencies: ["BridgebackAMQP", "BridgebackTopology"],
+            dependencies: ["BridgebackAMQP", "BridgebackTopology", "BridgebackCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,0 +1,401 @@
+import BridgebackAMQP
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A whole Bridgeback fleet as real processes (the built `bridgeback` binary) against the real
+/// local broker: admission, workers, coordinator and a webhook receiver, each with its own log
+/// file in a scratch directory. Tests kill, stop and restart them like an operator (or a
+/// power cut) would.
+///
+/// Isolation: every fleet has its own worker pool (`bb.jobs.<pool>`, declared here with the
+/// same arguments as `bb.jobs.default`), its own surfaces and parent inbox key, and its own
+/// SQLite files. The coordinator queues are shared (there is one coordinator per vhost by
+/// design), so fleet tests run one at a time and purge those queues first.
+final class Fleet: @unchecked Sendable {
+    // @unchecked: the test that owns a Fleet drives it from one task at a time; `processes`
+    // is only mutated through `lock`.
+    let directory: URL
+    let pool: String
+    let parent: String
+    let receiverSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    private let lock = NSLock()
+    private var processes: [String: ManagedProcess] = [:]
+    private(set) var admissionPort = 0
+    private(set) var receiverPort = 0
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["BRIDGEBACK_BIN"], !path.isEmpty { return path }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bridgeback")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside.path }
+        return Broker.repoRoot.appendingPathComponent(".build/debug/bridgeback").path
+    }
+
+    init(_ name: String) throws {
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        pool = "t\(name)\(tag)"
+        parent = "p\(tag)"
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-fleet-\(name)-\(tag)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try writeRecipes()
+    }
+
+    var resultsFile: URL { directory.appendingPathComponent("results.jsonl") }
+    var receivedFile: URL { directory.appendingPathComponent("received.jsonl") }
+    var ledgerPath: String { directory.appendingPathComponent("coordinator/coordinator.sqlite").path }
+
+    // MARK: Set-up
+
+    /// Declares this fleet's pool queue and empties the shared coordinator queues.
+    func prepareBroker() async throws {
+        let admin = try await Broker.connect("fleet-setup")
+        defer { Task { await admin.close() } }
+        var pool = QueueDeclaration.quorum("bb.jobs.\(self.pool)", deliveryLimit: 3, deadLetterExchange: "bb.dlx", deadLetterRoutingKey: "jobs.dead")
+        pool.arguments["x-overflow"] = "reject-publish"
+        _ = try await admin.declare(pool)
+        try await admin.bind(BindingDeclaration(queue: "bb.jobs.\(self.pool)", exchange: "bb.jobs", routingKey: self.pool))
+        for queue in ["bb.coordinator.contracts", "bb.coordinator.completions", "bb.coordinator.dead-jobs"] {
+            _ = try await admin.purgeQueue(queue)
+        }
+    }
+
+    /// Starts the receiver (so its port can go into the registry), then writes the registry.
+    func startReceiver(delayMilliseconds: Int = 0) async throws {
+        var arguments = ["receiver", "--port", receiverPort == 0 ? "0" : "\(receiverPort)", "--secret", receiverSecret, "--out", receivedFile.path, "--quiet"]
+        if delayMilliseconds > 0 { arguments += ["--delay-ms", "\(delayMilliseconds)"] }
+        let process = try start("receiver", arguments)
+        receiverPort = try await process.waitForPort()
+        try writeSurfaces()
+    }
+
+    func startAdmission() async throws {
+        let process = try start(
+            "admission",
+            ["admission", "--port", "0", "--data-dir", directory.appendingPathComponent("admission").path,
+             "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool],
+            amqpURL: Broker.url("BRIDGEBACK_ADMISSION_AMQP_URL"))
+        admissionPort = try await process.waitForPort()
+    }
+
+    func startWorker(_ name: String, slots: Int = 4) async throws {
+        let process = try start(
+            name, ["worker", "--pool", pool, "--slots", "\(slots)", "--recipes", recipesFile.path, "--name", name, "--grace", "1"],
+            amqpURL: Broker.url("BRIDGEBACK_WORKER_AMQP_URL"))
+        try await process.waitForLog("worker started")
+    }
+
+    func startCoordinator(lostGrace: Double = 300, sweepInterval: Double = 15) async throws {
+        let process = try start(
+            "coordinator",
+            ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
+             "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5"],
+            amqpURL: Broker.url("BRIDGEBACK_COORDINATOR_AMQP_URL"))
+        try await process.waitForLog("coordinator consuming")
+    }
+
+    /// Admission, two workers, the coordinator and the receiver.
+    func startAll(workers: Int = 2, lostGrace: Double = 300, sweepInterval: Double = 15, receiverDelay: Int = 0) async throws {
+        try await prepareBroker()
+        try await startReceiver(delayMilliseconds: receiverDelay)
+        try await startCoordinator(lostGrace: lostGrace, sweepInterval: sweepInterval)
+        for n in 1...max(workers, 1) where workers > 0 { try await startWorker("worker\(n)") }
+        try await startAdmission()
+    }
+
+    @discardableResult
+    func start(_ name: String, _ arguments: [String], amqpURL: String? = nil) throws -> ManagedProcess {
+        var environment = ProcessInfo.processInfo.environment
+        for key in environment.keys where key.hasPrefix("BRIDGEBACK_") && key.hasSuffix("AMQP_URL") { environment[key] = nil }
+        if let amqpURL { environment["BRIDGEBACK_AMQP_URL"] = amqpURL }
+        let process = try ManagedProcess(
+            name: name, executable: Self.binary, arguments: arguments, environment: environment,
+            log: directory.appendingPathComponent("\(name).log"), workingDirectory: directory)
+        lock.withLock { processes[name] = process }
+        return process
+    }
+
+    func process(_ name: String) -> ManagedProcess? { lock.withLock { processes[name] } }
+
+    /// Kills everything still running and removes the pool queue; call from `defer`.
+    func tearDown() async {
+        for process in lock.withLock({ Array(processes.values) }) { process.kill(SIGKILL) }
+        for process in lock.withLock({ Array(processes.values) }) { process.waitForExit() }
+        if let admin = try? await Broker.connect("fleet-teardown") {
+            _ = try? await admin.deleteQueue("bb.jobs.\(pool)")
+            await admin.close()
+        }
+    }
+
+    /// The last lines of every log, for a failed expectation's comment.
+    func logs(lines: Int = 15) -> String {
+        lock.withLock { Array(processes.values) }.map { process in
+            let text = (try? String(contentsOf: process.log, encoding: .utf8)) ?? ""
+            return "── \(process.name)\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    // MARK: Configuration files
+
+    var surfacesFile: URL { directory.appendingPathComponent("surfaces.json") }
+    var recipesFile: URL { directory.appendingPathComponent("recipes.json") }
+
+    private func writeSurfaces() throws {
+        let surfaces: [[String: Any]] = [
+            ["id": "cli:\(parent)", "kind": "inbox", "address": parent, "human_name": "the test terminal",
+             "work_surface": "work:\(parent)", "length_policy": "split", "direct_allowed": true],
+            ["id": "work:\(parent)", "kind": "inbox", "address": "\(parent).work", "human_name": "the test work log", "direct_allowed": true],
+            ["id": "hooks:\(parent)", "kind": "webhook", "address": "http://127.0.0.1:\(receiverPort)/hooks", "human_name": "the test receiver",
+             "max_length": 256000, "length_policy": "split", "direct_allowed": true, "signing_secret": receiverSecret],
+            ["id": "file:\(parent)", "kind": "file", "address": resultsFile.path, "human_name": "the test results file", "direct_allowed": true],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: ["schema": "bridgeback.surfaces.v1", "surfaces": surfaces], options: [.prettyPrinted])
+        try data.write(to: surfacesFile)
+    }
+
+    private func writeRecipes() throws {
+        let recipes: [[String: Any]] = [
+            ["name": "noop", "kind": "command", "argv": ["/bin/true"], "timeout_seconds": 5],
+            ["name": "echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
+             "argv": ["/bin/echo", "{text}"], "timeout_seconds": 5],
+            ["name": "sleep", "kind": "wait", "parameters": [["name": "seconds", "type": "int", "minimum": 0, "maximum": 3600, "default": 1]],
+             "interval_seconds": 1, "timeout_seconds": 5, "timeout_param": "seconds"],
+            // Kills the worker that runs it: a poison job.
+            ["name": "crash-worker", "kind": "command", "argv": ["/bin/sh", "-c", "kill -9 $PPID; sleep 5"], "timeout_seconds": 10],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: ["version": 1, "allowed_hosts": ["127.0.0.1"], "recipes": recipes], options: [.prettyPrinted])
+        try data.write(to: recipesFile)
+    }
+
+    // MARK: Talking to the fleet
+
+    struct Reply {
+        var status: Int
+        var json: [String: Any]
+        var raw: String
+        var jobID: String? { json["job_id"] as? String }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    /// POSTs one request to admission.
+    func submit(_ body: [String: Any]) async throws -> Reply {
+        try await post(try JSONSerialization.data(withJSONObject: body))
+    }
+
+    func post(_ body: Data, path: String = "/v1/requests") async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(admissionPort)\(path)")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = body
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, json: object, raw: String(decoding: data, as: UTF8.self))
+    }
+
+    /// A detached request for `recipe`, answered at `final` in `mode`.
+    func detach(_ recipe: String, params: [String: Any] = [:], final: String, mode: String, key: String? = nil, deadline: Double? = nil) -> [String: Any] {
+        var contract: [String: Any] = ["final_surface": final, "delivery_mode": mode]
+        if let deadline { contract["deadline_s"] = deadline }
+        var body: [String: Any] = [
+            "origin": "cli:\(parent)", "text": "fleet test: \(recipe)", "force": "detach",
+            "recipe": ["name": recipe, "params": params], "contract": contract,
+        ]
+        if let key { body["idempotency_key"] = key }
+        return body
+    }
+
+    /// Submits many requests, a few at a time; returns job id → request body.
+    func submitAll(_ bodies: [[String: Any]], concurrency: Int = 8) async throws -> [String] {
+        let payloads = try bodies.map { try JSONSerialization.data(withJSONObject: $0) }
+        return try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            var ids = [String](repeating: "", count: payloads.count)
+            var next = 0
+            func add() {
+                let index = next
+                let payload = payloads[index]
+                next += 1
+                group.addTask {
+                    let reply = try await self.post(payload)
+                    guard reply.status == 202, let id = reply.jobID else { throw TestFailure("submit → \(reply.status): \(reply.raw)") }
+                    return (index, id)
+                }
+            }
+            for _ in 0..<min(concurrency, payloads.count) { add() }
+            while let (index, id) = try await group.next() {
+                ids[index] = id
+                if next < payloads.count { add() }
+            }
+            return ids
+        }
+    }
+
+    // MARK: What arrived where
+
+    /// Verified webhook deliveries: (webhook id, final notice, duplicate flag).
+    func received() -> [(id: String, notice: [String: Any], duplicate: Bool)] {
+        Self.jsonLines(receivedFile).compactMap { line in
+            guard let id = line["webhook_id"] as? String, let body = line["body"] as? [String: Any] else { return nil }
+            return (id, body, line["duplicate"] as? Bool ?? false)
+        }
+    }
+
+    /// Final notices appended to the file surface.
+    func fileResults() -> [[String: Any]] { Self.jsonLines(resultsFile) }
+
+    static func jsonLines(_ url: URL) -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+    }
+
+    /// Opens a queue on `bb.inbox` for this fleet's parent before jobs run; the test reads it.
+    func inboxCollector() async throws -> InboxCollector {
+        try await InboxCollector.start(parent: parent)
+    }
+
+    // MARK: The ledger
+
+    struct LedgerJob {
+        var state: String
+        var finalOutcome: String?
+        var duplicates: Int
+    }
+
+    func ledgerJobs() throws -> [String: LedgerJob] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: ledgerPath, configuration: configuration)
+        return try queue.read { db in
+            var result: [String: LedgerJob] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT job_id, state, final_outcome, duplicates FROM jobs") {
+                result[row["job_id"]] = LedgerJob(state: row["state"], finalOutcome: row["final_outcome"], duplicates: row["duplicates"])
+            }
+            return result
+        }
+    }
+
+    /// Part states by delivery id, with their surface.
+    func ledgerParts() throws -> [(deliveryID: String, job: String, surface: String, state: String, attempts: Int)] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: ledgerPath, configuration: configuration)
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT delivery_id, job_id, surface_id, state, attempts FROM delivery_parts").map {
+                ($0["delivery_id"], $0["job_id"], $0["surface_id"], $0["state"], $0["attempts"])
+            }
+        }
+    }
+}
+
+/// Final notices published to this fleet's parent inbox, collected as they arrive.
+final class InboxCollector: Sendable {
+    let connection: AMQPConnection
+    let queue: String
+    private let notices = Mutex<[(messageID: String, body: [UInt8])]>([])
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    private init(connection: AMQPConnection, queue: String) {
+        self.connection = connection
+        self.queue = queue
+    }
+
+    static func start(parent: String) async throws -> InboxCollector {
+        let connection = try await Broker.connect("fleet-inbox")
+        let queue = "test.inbox.\(parent)"
+        _ = try await connection.declare(QueueDeclaration(name: queue, durable: true))  // survives a broker restart
+        try await connection.bind(BindingDeclaration(queue: queue, exchange: "bb.inbox", routingKey: parent))
+        let collector = InboxCollector(connection: connection, queue: queue)
+        let consumer = try await connection.consume(queue: queue, prefetch: 200)
+        collector.task.withLock {
+            $0 = Task {
+                do {
+                    for try await delivery in consumer {
+                        if delivery.properties.type == "bridgeback.final.v1" {
+                            let id = delivery.properties.messageID ?? ""
+                            let body = delivery.body
+                            collector.notices.withLock { $0.append((id, body)) }
+                        }
+                        try? await delivery.ack()
+                    }
+                } catch {}
+            }
+        }
+        return collector
+    }
+
+    var received: [(messageID: String, notice: [String: Any])] {
+        notices.withLock { $0 }.map { ($0.messageID, (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any]) ?? [:]) }
+    }
+
+    func close() async {
+        task.withLock { $0?.cancel() }
+        _ = try? await connection.deleteQueue(queue)
+        await connection.close()
+    }
+}
+
+/// One fleet process with its log file.
+final class ManagedProcess: Sendable {
+    let name: String
+    let log: URL
+    private let process: Process
+
+    init(name: String, executable: String, arguments: [String], environment: [String: String], log: URL, workingDirectory: URL) throws {
+        self.name = name
+        self.log = log
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = workingDirectory
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    func kill(_ signal: Int32) {
+        if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
+    }
+
+    func waitForExit() {
+        if process.isRunning || process.processIdentifier > 0 { process.waitUntilExit() }
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Waits until the log contains `text` (the process announces readiness in its log).
+    func waitForLog(_ text: String, timeout: Duration = .seconds(30)) async throws {
+        try await eventually("\(name) logs '\(text)'", timeout: timeout) {
+            guard self.isRunning || self.output.contains(text) else { throw TestFailure("\(self.name) exited:\n\(self.output.suffix(2000))") }
+            return self.output.contains(text)
+        }
+    }
+
+    /// The port from the "listening" line (`http.port=N`).
+    func waitForPort() async throws -> Int {
+        try await waitForLog("listening")
+        try await eventually("\(name) logs its port") { self.port != nil }
+        return self.port!
+    }
+
+    private var port: Int? {
+        for line in output.split(separator: "\n") where line.contains("http.port=") {
+            let tail = line.split(separator: "http.port=").last ?? ""
+            if let port = Int(tail.prefix { $0.isNumber }), port > 0 { return port }
+        }
+        return nil
+    }
+}
