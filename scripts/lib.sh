@@ -31,3 +31,54 @@ stop_broker_if_started() {
         deploy/local/broker.sh stop || true
     fi
 }
+
+# The fleet as background processes: webhook receiver, coordinator, two workers, admission, each
+# with its own broker user and a log in $FLEET_STATE. Needs $bin and start_broker's environment.
+# Ports: admission 8080, coordinator status 8090, webhook receiver 8099.
+FLEET_PIDS=()
+FLEET_STATE=""
+fleet_wait_for() { # file, text
+    for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+    echo "timed out waiting for '$2' in $1:" >&2
+    tail -n 20 "$1" >&2
+    return 1
+}
+fleet_run() { # name, broker url, bridgeback arguments...
+    local name=$1 url=$2
+    shift 2
+    BRIDGEBACK_AMQP_URL="$url" "$bin" "$@" >"$FLEET_STATE/$name.log" 2>&1 &
+    FLEET_PIDS+=($!)
+}
+start_fleet() { # state dir, worker slots
+    FLEET_STATE=$1
+    local slots=${2:-2}
+    for port in 8080 8090 8099; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "port $port is in use; stop what listens there (another demo or bench?) and run again" >&2
+            return 1
+        fi
+    done
+    rm -rf "$FLEET_STATE" && mkdir -p "$FLEET_STATE"
+    BRIDGEBACK_AMQP_URL="" "$bin" receiver --surfaces deploy/local/surfaces.json --surface hooks:local \
+        --out "$FLEET_STATE/webhook.jsonl" --log-level warning &
+    FLEET_PIDS+=($!)
+    fleet_run coordinator "$BRIDGEBACK_COORDINATOR_AMQP_URL" coordinator --data-dir "$FLEET_STATE/coordinator" \
+        --surfaces deploy/local/surfaces.json
+    fleet_wait_for "$FLEET_STATE/coordinator.log" "coordinator consuming"
+    for n in 1 2; do
+        fleet_run "worker-$n" "$BRIDGEBACK_WORKER_AMQP_URL" worker --name "worker-$n" --slots "$slots" --progress-interval 2
+        fleet_wait_for "$FLEET_STATE/worker-$n.log" "worker started"
+    done
+    fleet_run admission "$BRIDGEBACK_ADMISSION_AMQP_URL" admission --port 8080 --data-dir "$FLEET_STATE/admission" \
+        --surfaces deploy/local/surfaces.json --recipes deploy/local/recipes.json
+    fleet_wait_for "$FLEET_STATE/admission.log" "admission listening"
+    echo "fleet logs: $FLEET_STATE/{admission,coordinator,worker-1,worker-2}.log" >&2
+}
+stop_fleet() {
+    if [ "${#FLEET_PIDS[@]}" -gt 0 ]; then
+        say "stopping the fleet (SIGTERM: each process finishes what it holds)"
+        kill -TERM "${FLEET_PIDS[@]}" 2>/dev/null || true
+        wait "${FLEET_PIDS[@]}" 2>/dev/null || true
+        FLEET_PIDS=()
+    fi
+}

@@ -5,6 +5,7 @@ let allSubcommands: [any ParsableCommand.Type] = [
     AdmissionCommand.self,
     WorkerCommand.self,
     CoordinatorCommand.self,
+    SubmitCommand.self,
     ReceiverCommand.self,
     TopologyCommand.self,
     ClassifyCommand.self,
