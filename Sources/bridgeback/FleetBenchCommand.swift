@@ -76,10 +76,19 @@ struct FleetBenchCommand: AsyncParsableCommand {
         let baseline = try await Self.brokerBaseline(connection, count: jobs, samples: samples)
         await connection.close()
 
-        print(String(format: "%-34@ %12@ %12@ %12@", "", "per second", "p50 ms", "p99 ms"))
-        print(String(format: "%-34@ %12.0f %12.1f %12.1f", "fleet: submit → delivered (load)", throughput, Self.percentile(loaded, 0.5) * 1000, Self.percentile(loaded, 0.99) * 1000))
-        print(String(format: "%-34@ %12@ %12.1f %12.1f", "fleet: submit → delivered (idle)", "-", Self.percentile(idle, 0.5) * 1000, Self.percentile(idle, 0.99) * 1000))
-        print(String(format: "%-34@ %12.0f %12.1f %12.1f", "baseline: one broker hop", baseline.rate, Self.percentile(baseline.latencies, 0.5) * 1000, Self.percentile(baseline.latencies, 0.99) * 1000))
+        func row(_ label: String, _ rate: Double?, _ latencies: [Double]) -> String {
+            let cells = [
+                rate.map { String(format: "%.0f", $0) } ?? "-",
+                String(format: "%.1f", Self.percentile(latencies, 0.5) * 1000),
+                String(format: "%.1f", Self.percentile(latencies, 0.99) * 1000),
+            ]
+            return label.padding(toLength: 36, withPad: " ", startingAt: 0)
+                + cells.map { String(repeating: " ", count: max(0, 12 - $0.count)) + $0 }.joined(separator: " ")
+        }
+        print("".padding(toLength: 36, withPad: " ", startingAt: 0) + "     per s       p50 ms       p99 ms")
+        print(row("fleet: submit → delivered, loaded", throughput, loaded))
+        print(row("fleet: submit → delivered, idle", nil, idle))
+        print(row("baseline: one broker hop", baseline.rate, baseline.latencies))
         print(String(format: "submits accepted at %.0f/s; fleet throughput is %.1f%% of one bare broker hop; idle p50 is %.1f× a hop", Double(jobs) / (submitEnd - start).seconds, 100 * throughput / baseline.rate, Self.percentile(idle, 0.5) / max(Self.percentile(baseline.latencies, 0.5), 1e-9)))
     }
 
