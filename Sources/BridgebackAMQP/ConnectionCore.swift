@@ -185,10 +185,11 @@ final class ConnectionCore {
     /// One turn while connected: run commands, read what has arrived, sleep until more arrives.
     private func serviceConnected() {
         do {
-            for command in inbox.drain() {
-                command(self)
-                guard machine.isConnected else { return }
-            }
+            // Every drained command runs, even after one of them closed or lost the connection:
+            // the later ones then fail fast (`notConnected`/`closedByUser`) instead of being
+            // dropped with their callers' continuations never resumed.
+            for command in inbox.drain() { command(self) }
+            guard machine.isConnected else { return }
             try pumpFrames()
             try reopenClosedChannels()
             guard inbox.isEmpty, let conn else { return }
