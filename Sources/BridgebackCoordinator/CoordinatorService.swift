@@ -31,8 +31,8 @@ public struct CoordinatorService: Service {
     let metricsFactory: any MetricsFactory
 
     /// - Parameters:
-    ///   - secrets: webhook keys from `registry.resolveSecrets(environment:)`, resolved at start.
-    ///   - webhookTimeout: seconds before a webhook answer counts as `unknown_outcome`.
+    ///   - secrets: webhook keys and chat bot tokens from `registry.resolveSecrets(environment:)`, resolved at start.
+    ///   - webhookTimeout: seconds before a webhook or chat API answer counts as `unknown_outcome`.
     ///   - prefetch: unacknowledged messages per queue; each is committed in milliseconds.
     public init(
         connection: AMQPConnection,
@@ -106,18 +106,21 @@ public struct CoordinatorService: Service {
 }
 
 extension AdapterSet {
-    /// The production adapters: inbox and fallback over the broker, webhook over HTTP, file, stdout.
+    /// The production adapters: inbox and fallback over the broker, webhook and the chat APIs
+    /// over HTTP (`webhookTimeout` bounds every HTTP send), file, stdout.
+    /// `secrets`: webhook keys and chat bot tokens, from `SurfaceRegistry.resolveSecrets`.
     public static func standard(
         publisher: any MessagePublishing, secrets: [SurfaceID: [UInt8]], httpClient: any HTTPClient, webhookTimeout: Double = 10
     ) -> AdapterSet {
-        let unsupported = UnsupportedAdapter()
-        return AdapterSet(
+        AdapterSet(
             byKind: [
                 .inbox: BrokerNoticeAdapter(publisher: publisher, route: .inbox),
                 .webhook: WebhookAdapter(client: httpClient, secrets: secrets, timeout: webhookTimeout),
                 .file: FileAdapter(),
                 .stdout: StdoutAdapter(),
-                .slack: unsupported, .telegram: unsupported, .discord: unsupported,
+                .slack: SlackAdapter(client: httpClient, tokens: secrets, timeout: webhookTimeout),
+                .telegram: TelegramAdapter(client: httpClient, tokens: secrets, timeout: webhookTimeout),
+                .discord: DiscordAdapter(client: httpClient, tokens: secrets, timeout: webhookTimeout),
             ],
             fallback: BrokerNoticeAdapter(publisher: publisher, route: .progress))
     }

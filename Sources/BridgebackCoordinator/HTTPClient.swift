@@ -3,7 +3,7 @@ public import Foundation
     public import FoundationNetworking
 #endif
 
-/// One POST, as the webhook adapter needs it.
+/// One POST, as the webhook and chat adapters need it.
 public struct HTTPRequest: Sendable {
     public var url: URL
     public var headers: [String: String]
@@ -21,8 +21,9 @@ public struct HTTPRequest: Sendable {
 
 /// What became of a request, split by whether the receiver may have seen it.
 public enum HTTPResult: Sendable {
-    /// The receiver answered.
-    case response(status: Int, headers: [String: String])
+    /// The receiver answered. Header names are lowercased; `body` is what it said (chat APIs
+    /// put their error codes there, Slack even under HTTP 200).
+    case response(status: Int, headers: [String: String], body: [UInt8] = [])
     /// It certainly did not reach the receiver (DNS, connection refused, TLS handshake).
     case notSent(String)
     /// It may have been processed (timeout, connection lost mid-exchange).
@@ -51,13 +52,13 @@ public struct URLSessionHTTPClient: HTTPClient {
         urlRequest.httpBody = Data(request.body)
         for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
         do {
-            let (_, response) = try await session.data(for: urlRequest)
+            let (data, response) = try await session.data(for: urlRequest)
             guard let http = response as? HTTPURLResponse else { return .mayHaveBeenSent("the response is not HTTP") }
             var headers: [String: String] = [:]
             for (name, value) in http.allHeaderFields {
                 if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
             }
-            return .response(status: http.statusCode, headers: headers)
+            return .response(status: http.statusCode, headers: headers, body: Array(data.prefix(65_536)))
         } catch let error as URLError {
             switch error.code {
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL,

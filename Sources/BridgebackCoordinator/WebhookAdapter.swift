@@ -50,7 +50,7 @@ public struct WebhookAdapter: DeliveryAdapter {
             ],
             body: delivery.body, timeout: timeout)
         switch await client.post(request) {
-        case .response(let status, let headers):
+        case .response(let status, let headers, _):
             return WebhookResponse.classify(status: status, headers: headers, now: now())
         case .notSent(let detail):
             return DeliveryFailure(.transport, detail: detail)

@@ -46,7 +46,7 @@ public struct BridgebackError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let invalidContract = Code(.invalidContract)
         /// The surface registry file is unreadable or has problems; see `problems`.
         public static let invalidSurfaceRegistry = Code(.invalidSurfaceRegistry)
-        /// A webhook secret given as an env-var reference whose variable is unset or invalid.
+        /// A webhook secret or chat bot token named by an env var that is unset or invalid.
         public static let missingSecret = Code(.missingSecret)
         /// A message without a `schema` field (or not a JSON object).
         public static let missingSchema = Code(.missingSchema)

@@ -16,6 +16,11 @@ public struct Surface: Sendable, Hashable {
     public var deduplicates: Bool
     /// Webhook signing secret (webhooks only).
     public var signingSecret: SigningSecret?
+    /// Bot token (chat kinds only), resolved from the environment at start.
+    public var token: SurfaceToken?
+    /// Chat API base URL, e.g. `https://discord.com/api/v10`; nil = the kind's public API.
+    /// Tests and proxies point it elsewhere (`http://127.0.0.1:PORT`).
+    public var apiBase: String?
     /// Where progress goes for requests that originate here (default: this surface).
     public var workSurface: SurfaceID?
     /// Where the answer goes for requests that originate here (default: this surface).
@@ -36,7 +41,9 @@ public struct Surface: Sendable, Hashable {
         signingSecret: SigningSecret? = nil,
         workSurface: SurfaceID? = nil,
         finalSurface: SurfaceID? = nil,
-        acceptsFinal: Bool = true
+        acceptsFinal: Bool = true,
+        token: SurfaceToken? = nil,
+        apiBase: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -51,5 +58,7 @@ public struct Surface: Sendable, Hashable {
         self.workSurface = workSurface
         self.finalSurface = finalSurface
         self.acceptsFinal = acceptsFinal
+        self.token = token
+        self.apiBase = apiBase
     }
 }

@@ -3,6 +3,7 @@ enum SurfaceEntryParser {
     static let knownFields: Set<String> = [
         "id", "kind", "address", "human_name", "max_length", "length_unit", "length_policy",
         "direct_allowed", "deduplicates", "signing_secret", "work_surface", "final_surface", "accepts_final",
+        "token", "api_base",
     ]
 
     static func parse(_ entry: JSONValue, index: Int) -> Result<Surface, BridgebackError> {
@@ -91,6 +92,19 @@ enum SurfaceEntryParser {
         default: report("signing_secret", "signing_secret must be \"whsec_<base64>\" or {\"env\": \"VARIABLE_NAME\"}")
         }
 
+        var token: SurfaceToken?
+        switch fields["token"] {
+        case nil, .null?: break
+        case .object(let reference)?:
+            if case .string(let variable)? = reference["env"], !variable.isEmpty, reference.count == 1 {
+                token = .environment(variable)
+            } else {
+                report("token", "token must be {\"env\": \"VARIABLE_NAME\"}")
+            }
+        default: report("token", "token must be {\"env\": \"VARIABLE_NAME\"}; a bot token does not belong in the registry file itself")
+        }
+        let apiBase = string("api_base")
+
         guard problems.isEmpty, let id, let kind, let humanName else {
             return .failure(BridgebackError(.invalidSurfaceRegistry, problems.first?.message ?? "invalid surface", problems: problems))
         }
@@ -99,7 +113,7 @@ enum SurfaceEntryParser {
                 id: id, kind: kind, address: address, humanName: humanName, maxLength: maxLength,
                 lengthUnit: lengthUnit, lengthPolicy: lengthPolicy ?? .split, directAllowed: directAllowed ?? false,
                 deduplicates: deduplicates, signingSecret: secret, workSurface: workSurface,
-                finalSurface: finalSurface, acceptsFinal: acceptsFinal ?? true
+                finalSurface: finalSurface, acceptsFinal: acceptsFinal ?? true, token: token, apiBase: apiBase
             )
         )
     }

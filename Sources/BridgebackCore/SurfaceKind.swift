@@ -28,10 +28,11 @@ public enum SurfaceKind: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// `max_length` when the registry omits it.
+    /// `max_length` when the registry omits it. Slack accepts up to 40,000 characters but
+    /// asks for at most 4,000 per message for readability, so parts default to that.
     public var defaultMaxLength: Int {
         switch self {
-        case .slack: 40_000
+        case .slack: 4_000
         case .telegram: 4_096
         case .discord: 2_000
         case .webhook: 256_000
@@ -49,11 +50,30 @@ public enum SurfaceKind: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// Whether the receiver drops a repeated delivery id by default (inbox and webhook do).
+    /// Whether the receiver drops a repeated delivery id by default: inbox and webhook do,
+    /// and Discord does because its adapter sends a per-part `nonce` with `enforce_nonce`.
     public var deduplicatesByDefault: Bool {
         switch self {
-        case .inbox, .webhook: true
-        case .file, .stdout, .slack, .telegram, .discord: false
+        case .inbox, .webhook, .discord: true
+        case .file, .stdout, .slack, .telegram: false
+        }
+    }
+
+    /// The chat kinds: posted through a bot API with a `token` and an optional `api_base`.
+    public var isChat: Bool {
+        switch self {
+        case .slack, .telegram, .discord: true
+        case .inbox, .webhook, .file, .stdout: false
+        }
+    }
+
+    /// The public API a chat kind talks to when the registry gives no `api_base`.
+    public var defaultAPIBase: String? {
+        switch self {
+        case .slack: "https://slack.com/api"
+        case .telegram: "https://api.telegram.org"
+        case .discord: "https://discord.com/api/v10"
+        case .inbox, .webhook, .file, .stdout: nil
         }
     }
 

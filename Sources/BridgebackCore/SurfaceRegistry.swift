@@ -100,14 +100,18 @@ public struct SurfaceRegistry: Sendable {
         return registry
     }
 
-    /// Resolves every webhook secret now, so a missing env var stops the process at start.
+    /// Resolves every surface credential now, so a missing env var stops the process at start:
+    /// a webhook's HMAC key bytes, or a chat surface's bot token as UTF-8 bytes.
     public func resolveSecrets(environment: [String: String]) throws(BridgebackError) -> [SurfaceID: [UInt8]] {
         var result: [SurfaceID: [UInt8]] = [:]
         var problems: [BridgebackError] = []
         for surface in surfaces {
-            guard let secret = surface.signingSecret else { continue }
             do {
-                result[surface.id] = try secret.resolve(environment: environment)
+                if let secret = surface.signingSecret {
+                    result[surface.id] = try secret.resolve(environment: environment)
+                } else if let token = surface.token {
+                    result[surface.id] = Array(try token.resolve(environment: environment).utf8)
+                }
             } catch {
                 var located = error
                 located.surfaceID = surface.id.rawValue
@@ -155,10 +159,58 @@ public struct SurfaceRegistry: Sendable {
                 problems.append(problem(id, "signing_secret", error.message))
             }
         }
+        problems += checkChat(surface)
         if surface.deduplicates && !kind.canDeduplicate {
             problems.append(problem(id, "deduplicates", "a \(kind.rawValue) receiver takes no idempotency key, so deduplicates cannot be true; remove it"))
         }
         return problems
+    }
+
+    /// Chat kinds need a token and an address in the API's own form; others take neither field.
+    static func checkChat(_ surface: Surface) -> [BridgebackError] {
+        let id = surface.id.rawValue
+        let kind = surface.kind
+        guard kind.isChat else {
+            var problems: [BridgebackError] = []
+            if surface.token != nil { problems.append(problem(id, "token", "token only applies to slack, telegram and discord surfaces; remove it")) }
+            if surface.apiBase != nil { problems.append(problem(id, "api_base", "api_base only applies to slack, telegram and discord surfaces; remove it")) }
+            return problems
+        }
+        var problems: [BridgebackError] = []
+        if surface.token == nil {
+            problems.append(problem(id, "token", "a \(kind.rawValue) surface needs token: {\"env\": \"VARIABLE_NAME\"} naming the variable that holds the bot token"))
+        }
+        if let base = surface.apiBase {
+            let url = URL(string: base)
+            if url == nil || !["http", "https"].contains(url?.scheme?.lowercased() ?? "") || (url?.host ?? "").isEmpty || url?.query != nil {
+                problems.append(problem(id, "api_base", "api_base '\(base)' must be an absolute http(s) URL without a query, e.g. \(kind.defaultAPIBase ?? "")"))
+            }
+        }
+        if let address = surface.address, !address.isEmpty, !chatAddressIsValid(address, kind: kind) {
+            problems.append(problem(id, "address", "address '\(address)' is not \(addressHint(kind))"))
+        }
+        return problems
+    }
+
+    static func chatAddressIsValid(_ address: String, kind: SurfaceKind) -> Bool {
+        let scalars = address.unicodeScalars
+        switch kind {
+        case .slack:
+            // Channel ids (C…, G…, D…): letters and digits. Names ("#ops") are refused: they change.
+            return scalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) } && scalars.count >= 2
+        case .telegram:
+            // A numeric chat id (groups and channels are negative) or a public @channelusername.
+            if address.hasPrefix("@") {
+                return scalars.count >= 2 && scalars.dropFirst().allSatisfy { $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || $0 == "_" }
+            }
+            let digits = address.hasPrefix("-") ? Substring(address.dropFirst()) : Substring(address)
+            return !digits.isEmpty && digits.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
+        case .discord:
+            // A snowflake: a decimal number.
+            return scalars.allSatisfy { ("0"..."9").contains($0) } && !scalars.isEmpty && scalars.count <= 20
+        case .inbox, .webhook, .file, .stdout:
+            return true
+        }
     }
 
     static func addressHint(_ kind: SurfaceKind) -> String {
@@ -167,9 +219,9 @@ public struct SurfaceRegistry: Sendable {
         case .webhook: "an http(s) URL"
         case .file: "a file path"
         case .stdout: "none"
-        case .slack: "a Slack channel id such as C0123456789"
-        case .telegram: "a Telegram chat id"
-        case .discord: "a Discord channel id"
+        case .slack: "a Slack channel id such as C0123456789 (not a #name)"
+        case .telegram: "a Telegram chat id such as -1001234567890 or @channelusername"
+        case .discord: "a Discord channel id (a snowflake such as 1234567890123456789)"
         }
     }
 

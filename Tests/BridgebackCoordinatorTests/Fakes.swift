@@ -94,19 +94,25 @@ struct Harness {
         http: FakeHTTPClient = FakeHTTPClient(),
         publisher: FakePublisher = FakePublisher(),
         configuration: CoordinatorConfiguration = Harness.fastConfiguration,
-        override: [SurfaceKind: any DeliveryAdapter] = [:]
+        override: [SurfaceKind: any DeliveryAdapter] = [:],
+        extraSurfaces: [Surface] = [],
+        environment: [String: String] = [:]
     ) throws {
-        registry = try Harness.makeRegistry()
+        registry = try Harness.makeRegistry(extra: extraSurfaces)
         self.ledger = try ledger ?? Ledger.inMemory()
         self.publisher = publisher
         self.http = http
         receipts = FakeReceipts()
         let stdout = LineSink()
         self.stdout = stdout
-        let secrets = try registry.resolveSecrets(environment: [:])
+        let secrets = try registry.resolveSecrets(environment: environment)
+        let clock = configuration.now
         var byKind: [SurfaceKind: any DeliveryAdapter] = [
             .inbox: BrokerNoticeAdapter(publisher: publisher, route: .inbox),
             .webhook: WebhookAdapter(client: http, secrets: secrets),
+            .slack: SlackAdapter(client: http, tokens: secrets, now: clock),
+            .telegram: TelegramAdapter(client: http, tokens: secrets, now: clock),
+            .discord: DiscordAdapter(client: http, tokens: secrets, now: clock),
             .stdout: StdoutAdapter(sink: { stdout.write($0) }),
             .file: FileAdapter(),
         ]
@@ -123,8 +129,8 @@ struct Harness {
         lostGrace: 1, sweepInterval: .seconds(3600),
         retryPolicy: RetryPolicy(maxAttempts: 4, baseDelay: 0.01, maxDelay: 0.05, jitter: 0))
 
-    static func makeRegistry() throws -> SurfaceRegistry {
-        try SurfaceRegistry(surfaces: [
+    static func makeRegistry(extra: [Surface] = []) throws -> SurfaceRegistry {
+        try SurfaceRegistry(surfaces: extra + [
             Surface(
                 id: "cli:alice", kind: .inbox, address: "alice", humanName: "Alice's terminal", directAllowed: true,
                 workSurface: "work:alice"),

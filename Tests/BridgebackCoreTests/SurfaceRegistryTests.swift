@@ -18,7 +18,7 @@ import BridgebackCore
         let registry = try Fixtures.registry()
         #expect(registry.surfaces.count == 6)
         let slack = try #require(registry["slack:ops"])
-        #expect(slack.maxLength == 40_000)
+        #expect(slack.maxLength == 4_000)  // Slack's readable size; the hard limit is 40,000
         #expect(slack.lengthUnit == .unicodeScalars)
         #expect(!slack.deduplicates)
         let hook = try #require(registry["hooks:local"])
@@ -58,7 +58,7 @@ import BridgebackCore
 
     @Test func badLengths() {
         let found = problems(
-            #"{"id": "t", "kind": "telegram", "address": "1", "human_name": "T", "max_length": 5000}, {"id": "s", "kind": "stdout", "human_name": "S", "max_length": 100}, {"id": "x", "kind": "stdout", "human_name": "X", "max_length": 1.5}"#)
+            #"{"id": "t", "kind": "telegram", "address": "1", "human_name": "T", "max_length": 5000, "token": {"env": "TG"}}, {"id": "s", "kind": "stdout", "human_name": "S", "max_length": 100}, {"id": "x", "kind": "stdout", "human_name": "X", "max_length": 1.5}"#)
         #expect(found.count == 3)
         #expect(found.contains { $0.surfaceID == "t" && $0.message.contains("4096") })
         #expect(found.contains { $0.surfaceID == "s" && $0.message.contains("too small") })
@@ -94,7 +94,7 @@ import BridgebackCore
     }
 
     @Test func chatReceiversCannotClaimDeduplication() {
-        let found = problems(#"{"id": "s", "kind": "slack", "address": "C1", "human_name": "S", "deduplicates": true}"#)
+        let found = problems(#"{"id": "s", "kind": "slack", "address": "C1", "human_name": "S", "deduplicates": true, "token": {"env": "SLACK"}}"#)
         #expect(found.count == 1 && found[0].field == "deduplicates")
     }
 

@@ -31,7 +31,7 @@ enum Fixtures {
             {"id": "cli:alice", "kind": "inbox", "address": "alice", "human_name": "Alice's terminal", "work_surface": "work:alice", "direct_allowed": true},
             {"id": "work:alice", "kind": "inbox", "address": "alice.work", "human_name": "Alice's work log"},
             {"id": "hooks:local", "kind": "webhook", "address": "http://127.0.0.1:8099/hooks", "human_name": "the local webhook", "signing_secret": "\(secret)", "direct_allowed": true},
-            {"id": "slack:ops", "kind": "slack", "address": "C0123", "human_name": "#ops on Slack", "direct_allowed": false},
+            {"id": "slack:ops", "kind": "slack", "address": "C0123", "human_name": "#ops on Slack", "direct_allowed": false, "token": {"env": "SLACK_BOT_TOKEN"}},
             {"id": "api:anon", "kind": "stdout", "human_name": "the anonymous API", "accepts_final": false},
             {"id": "pager", "kind": "inbox", "address": "pager", "human_name": "the pager", "max_length": 500, "length_unit": "unicode_scalars", "length_policy": "summarize"}
           ]
