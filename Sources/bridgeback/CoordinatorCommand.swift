@@ -18,6 +18,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
             notice to the surface its contract names (inbox, webhook, file, stdout).
             Stops gracefully on SIGTERM/SIGINT: consumers first, in-flight sends finish.
 
+            A read-only status API on --http-host:--http-port (default 127.0.0.1:8090)
+            answers GET /v1/jobs/{id}/delivery, GET /v1/jobs/{id}/result,
+            GET /v1/deliveries?surface=…&limit=N and GET /health from the ledger;
+            `bridgeback jobs` reads it. --no-http turns it off.
+
             Environment:
               BRIDGEBACK_COORDINATOR_AMQP_URL  broker URL (user bb-coordinator)
               BRIDGEBACK_AMQP_URL              used when the variable above is unset
@@ -52,6 +57,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Unacknowledged messages per coordinator queue.")
     var prefetch: UInt16 = 64
 
+    @Option(name: .customLong("http-host"), help: ArgumentHelp("Address the status API listens on.", valueName: "address"))
+    var httpHost: String = "127.0.0.1"
+
+    @Option(
+        name: .customLong("http-port"),
+        help: ArgumentHelp("Port of the status API (0 picks a free one; the log line 'coordinator status listening' gives it).", valueName: "port"))
+    var httpPort: Int = 8090
+
+    @Flag(name: .customLong("no-http"), help: "Do not serve the status API.")
+    var noHTTP: Bool = false
+
     @Option(name: .customLong("webhook-timeout"), help: "Seconds to wait for a webhook receiver's answer (after that: outcome unknown).")
     var webhookTimeout: Double = 10
 
@@ -60,6 +76,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard sweepInterval > 0 else { throw ValidationError("--sweep-interval must be positive") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
         guard prefetch > 0 else { throw ValidationError("--prefetch must be at least 1") }
+        guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0-65535") }
     }
 
     func run() async throws {
@@ -106,8 +123,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
                 trustedCompletionUsers: Set(trustedCompletionUsers)),
             httpClient: URLSessionHTTPClient(), webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger)
+        var services: [any Service] = [service]
+        if !noHTTP {
+            // After the coordinator in the list, so a graceful shutdown stops HTTP first.
+            let api = CoordinatorStatusAPI(ledger: ledger, registry: registry, brokerConnected: { connection.isConnected })
+            services.append(CoordinatorHTTP.application(api: api, host: httpHost, port: httpPort, logger: logger))
+        }
         let group = ServiceGroup(
-            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -1,0 +1,92 @@
+public import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// The coordinator's read-only status API over HTTP (Hummingbird): routes only; all behaviour
+/// is in `CoordinatorStatusAPI`.
+///
+/// `GET /v1/jobs/{id}/delivery`, `GET /v1/jobs/{id}/result` (text, or JSON with
+/// `?format=json` / `Accept: application/json`), `GET /v1/deliveries?surface=…&limit=N`,
+/// `GET /health`. Nothing here writes the ledger.
+public enum CoordinatorHTTP {
+    public static func router(api: CoordinatorStatusAPI) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/v1/jobs/:id/delivery") { _, context -> Response in
+            response(await api.delivery(id: context.parameters.get("id") ?? ""))
+        }
+        router.get("/v1/jobs/:id/result") { request, context -> Response in
+            let format = request.uri.queryParameters.get("format")
+            let accept = request.headers[.accept] ?? ""
+            let json = format == "json" || (format == nil && accept.contains("application/json") && !accept.contains("text/plain"))
+            return response(await api.result(id: context.parameters.get("id") ?? "", json: json))
+        }
+        router.get("/v1/deliveries") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            return response(await api.deliveries(surface: query.get("surface"), limit: query.get("limit")))
+        }
+        router.get("/health") { _, _ -> Response in
+            response(await api.health())
+        }
+        return router
+    }
+
+    /// The HTTP server as a `Service`, to run in the coordinator's `ServiceGroup`.
+    ///
+    /// Logs "coordinator status listening" with `http.host` and `http.port` once it accepts
+    /// connections (`port` 0 picks a free one; `onListening` gets the bound port).
+    ///
+    /// The status API is for people; delivery must not depend on it. If the server cannot
+    /// start (port taken, e.g. by a standby coordinator on the same host) or fails later, the
+    /// error is logged and the service waits for the group's shutdown instead of ending it.
+    public static func application(
+        api: CoordinatorStatusAPI, host: String, port: Int, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        NonEssential(
+            inner: server(api: api, host: host, port: port, logger: logger, onListening: onListening),
+            logger: logger, what: "coordinator status API on \(host):\(port)")
+    }
+
+    static func server(
+        api: CoordinatorStatusAPI, host: String, port: Int, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some Service {
+        Application(
+            router: router(api: api),
+            configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                logger.info("coordinator status listening", metadata: ["http.host": "\(host)", "http.port": "\(bound)"])
+                await onListening(bound)
+            },
+            logger: logger)
+    }
+
+    static func response(_ status: StatusResponse) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status.status),
+            headers: [.contentType: status.contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: status.body)))
+    }
+}
+
+/// Runs `inner`; if it fails, logs why and waits for graceful shutdown instead of taking the
+/// whole service group (and with it delivery) down.
+struct NonEssential<Inner: Service>: Service {
+    let inner: Inner
+    let logger: Logger
+    let what: String
+
+    func run() async throws {
+        do {
+            try await inner.run()
+        } catch {
+            if Task.isCancelled { return }
+            logger.error(
+                "\(what) is not serving; delivery continues without it",
+                metadata: ["error": "\(error)", "hint": "pick another --http-port, or --no-http"])
+            try? await gracefulShutdown()
+        }
+    }
+}

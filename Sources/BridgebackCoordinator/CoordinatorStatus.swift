@@ -1,0 +1,457 @@
+public import BridgebackCore
+import Foundation
+import GRDB
+
+/// What `GET /v1/jobs/{id}/delivery` answers: where a job's final notice stands, from the ledger.
+///
+/// Also the type `bridgeback jobs` decodes, so the two cannot drift apart. Timestamps are
+/// RFC 3339 strings (`WireDate`), keys snake_case.
+public struct JobDeliveryStatus: Sendable, Hashable, Codable {
+    public var jobID: String
+    /// The `JobLifecycle` state name: `completion_parked`, `awaiting_completion`, `delivering`, `finished`.
+    public var state: String
+    /// `delivered`, `failed`, `uncertain`, `suppressed` or `undeliverable` once finished.
+    public var finalOutcome: String?
+    public var finalDetail: String?
+    /// What the final notice is: `result`, `failure`, `cancelled`, `lost` (once decided).
+    public var noticeKind: String?
+    public var summary: String?
+    /// What was asked (the contract's request excerpt).
+    public var asked: String?
+    public var recipe: String?
+    public var origin: String?
+    public var workSurface: String?
+    public var finalSurface: String?
+    /// The final surface's `human_name` from the registry.
+    public var finalSurfaceName: String?
+    public var deliveryMode: String?
+    /// "parent-mediated", "direct", "suppressed".
+    public var deliveryModeName: String?
+    public var deadline: String?
+    public var createdAt: String?
+    /// The worker that ran it, and for how long (from the completion).
+    public var worker: String?
+    public var runSeconds: Double?
+    /// When the last part reached a terminal state (finished jobs), and request → that moment.
+    public var finishedAt: String?
+    public var turnaroundSeconds: Double?
+    /// Repeated endings (redelivered completions, a late answer after `lost`) acknowledged and not delivered.
+    public var duplicatesSuppressed: Int
+    /// One line for people: "delivered to Alice's terminal (parent-mediated), 1 part".
+    public var human: String
+    public var parts: [PartStatus]
+    public var links: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", state, finalOutcome = "final_outcome", finalDetail = "final_detail"
+        case noticeKind = "notice_kind", summary, asked, recipe, origin, workSurface = "work_surface"
+        case finalSurface = "final_surface", finalSurfaceName = "final_surface_name", deliveryMode = "delivery_mode"
+        case deliveryModeName = "delivery_mode_name", deadline, createdAt = "created_at", worker
+        case runSeconds = "run_seconds", finishedAt = "finished_at", turnaroundSeconds = "turnaround_seconds"
+        case duplicatesSuppressed = "duplicates_suppressed", human, parts, links
+    }
+}
+
+/// One delivery part as the status API shows it.
+public struct PartStatus: Sendable, Hashable, Codable {
+    public var deliveryID: String
+    /// `final` or `fallback`.
+    public var purpose: String
+    public var part: Int
+    public var totalParts: Int
+    public var surface: String
+    public var surfaceName: String?
+    /// `DeliveryState.name`: `pending`, `dry_run_ok`, `sending`, `retry_wait`, `delivered`, `failed`, `uncertain`.
+    public var state: String
+    /// `DeliveryState.humanDescription`.
+    public var stateText: String
+    public var attempts: Int
+    public var lastFailure: FailureStatus?
+    public var nextAttemptAt: String?
+    public var deliveredAt: String?
+    public var updatedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case deliveryID = "delivery_id", purpose, part, totalParts = "total_parts", surface, surfaceName = "surface_name"
+        case state, stateText = "state_text", attempts, lastFailure = "last_failure", nextAttemptAt = "next_attempt_at"
+        case deliveredAt = "delivered_at", updatedAt = "updated_at"
+    }
+}
+
+/// A part's last failure: the taxonomy kind, in words, and the receiver's own words.
+public struct FailureStatus: Sendable, Hashable, Codable {
+    public var kind: String
+    /// `DeliveryFailureKind.humanDescription` ("rate limited (retry after 30 s)").
+    public var description: String
+    public var detail: String
+
+    public init(_ failure: DeliveryFailure) {
+        kind = failure.kind.name
+        description = failure.kind.humanDescription
+        detail = failure.detail
+    }
+}
+
+/// One response of the status API: status code, content type, body bytes.
+public struct StatusResponse: Sendable, Hashable {
+    public var status: Int
+    public var contentType: String
+    public var body: [UInt8]
+
+    public init(status: Int, contentType: String = "application/json; charset=utf-8", body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    static func json(_ value: some Encodable, status: Int = 200) -> StatusResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else {
+            return error(500, "internal", "the response could not be encoded")
+        }
+        return StatusResponse(status: status, body: Array(data))
+    }
+
+    /// `{"error": {"code", "message"}}`, the shape admission uses too.
+    static func error(_ status: Int, _ code: String, _ message: String) -> StatusResponse {
+        json(["error": ["code": code, "message": message]], status: status)
+    }
+
+    /// The body as text (tests, logs).
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The coordinator's read-only status API over its ledger. Plain values in, `StatusResponse`
+/// out: tests call it without a server; `CoordinatorHTTP` is the thin Hummingbird layer.
+public struct CoordinatorStatusAPI: Sendable {
+    public let ledger: Ledger
+    public let registry: SurfaceRegistry
+    /// Whether the broker connection is up (nil: not known to this API).
+    let brokerConnected: (@Sendable () -> Bool)?
+
+    public init(ledger: Ledger, registry: SurfaceRegistry, brokerConnected: (@Sendable () -> Bool)? = nil) {
+        self.ledger = ledger
+        self.registry = registry
+        self.brokerConnected = brokerConnected
+    }
+
+    // MARK: GET /v1/jobs/{id}/delivery
+
+    public func delivery(id: String) async -> StatusResponse {
+        guard let jobID = JobID(id) else { return invalidID(id) }
+        do {
+            guard let status = try await ledger.deliveryStatus(of: jobID, registry: registry) else {
+                return notFound(jobID)
+            }
+            return .json(status)
+        } catch {
+            return ledgerFailure(error)
+        }
+    }
+
+    // MARK: GET /v1/jobs/{id}/result
+
+    /// The full stored result (or failure reason, or the sentence for cancelled/lost) of a job.
+    /// `json`: as an object with the outcome and who ran it; else `text/plain`.
+    public func result(id: String, json: Bool) async -> StatusResponse {
+        guard let jobID = JobID(id) else { return invalidID(id) }
+        let record: JobRecord?
+        do { record = try await ledger.job(jobID) } catch { return ledgerFailure(error) }
+        guard let record else { return notFound(jobID) }
+        let kind: FinalNoticeKind
+        let text: String
+        let completion: Completion?
+        switch record.lifecycle.state {
+        case .delivering(_, let decision, _), .finished(_, let decision, _):
+            (kind, text, completion) = (decision.kind, decision.text, decision.completion)
+        case .completionParked(.completion(let parked), _, _):
+            completion = parked
+            kind = parked.outcome.noticeKind
+            switch parked.outcome {
+            case .succeeded(let result): text = result
+            case .failed(let reason): text = reason
+            case .cancelled: text = "The job was cancelled before it finished."
+            }
+        case .completionParked(.deadLettered(let reason), _, _):
+            (kind, text, completion) = (.failure, "The job failed: it was dead-lettered (\(reason)).", nil)
+        case .awaitingContract, .awaitingCompletion:
+            return .error(
+                404, "result_not_ready",
+                "job \(jobID) has no result yet: the coordinator is waiting for its completion (state \(record.lifecycle.state.name)); see GET /v1/jobs/\(jobID)/delivery"
+            )
+        }
+        guard json else {
+            return StatusResponse(status: 200, contentType: "text/plain; charset=utf-8", body: Array(text.utf8))
+        }
+        var object: [String: String] = ["job_id": jobID.description, "kind": kind.rawValue, "text": text]
+        if let completion {
+            object["worker"] = completion.worker
+            object["started_at"] = WireDate.format(completion.startedAt)
+            object["finished_at"] = WireDate.format(completion.finishedAt)
+            switch completion.outcome {
+            case .succeeded: object["status"] = "succeeded"
+            case .failed: object["status"] = "failed"
+            case .cancelled: object["status"] = "cancelled"
+            }
+        }
+        if let contract = record.contract { object["summary"] = contract.summary }
+        return .json(object)
+    }
+
+    // MARK: GET /v1/deliveries
+
+    /// Recent jobs (newest first) with their delivery status; `surface` matches the origin,
+    /// work or final surface; `limit` 1–500, default 50.
+    public func deliveries(surface: String?, limit: String?) async -> StatusResponse {
+        var count = 50
+        if let limit {
+            guard let parsed = Int(limit), (1...500).contains(parsed) else {
+                return .error(400, "invalid_request", "limit must be an integer from 1 to 500, got '\(limit)'")
+            }
+            count = parsed
+        }
+        var surfaceID: SurfaceID?
+        if let surface, !surface.isEmpty {
+            do { surfaceID = try SurfaceID(validating: surface) } catch {
+                return .error(400, "invalid_request", error.message)
+            }
+        }
+        do {
+            let jobs = try await ledger.recentDeliveryStatuses(surface: surfaceID, limit: count, registry: registry)
+            return .json(DeliveryList(surface: surfaceID?.rawValue, count: jobs.count, jobs: jobs))
+        } catch {
+            return ledgerFailure(error)
+        }
+    }
+
+    /// The body of `GET /v1/deliveries`.
+    public struct DeliveryList: Sendable, Hashable, Codable {
+        public var surface: String?
+        public var count: Int
+        public var jobs: [JobDeliveryStatus]
+    }
+
+    // MARK: GET /health
+
+    /// `{"status": "ok"|"degraded"|"failing", "ledger", "broker", "jobs_delivering", "parts_waiting_retry"}`;
+    /// 503 only when the ledger does not answer.
+    public func health() async -> StatusResponse {
+        var body: [String: JSONValue] = [:]
+        var status = "ok"
+        do {
+            let counts = try await ledger.healthCounts()
+            body["ledger"] = "ok"
+            body["jobs_delivering"] = .number(Double(counts.delivering))
+            body["jobs_awaiting_completion"] = .number(Double(counts.awaitingCompletion))
+            body["parts_waiting_retry"] = .number(Double(counts.retryWait))
+        } catch {
+            body["ledger"] = .string("failing: \(error)")
+            status = "failing"
+        }
+        if let brokerConnected {
+            let up = brokerConnected()
+            body["broker"] = up ? "connected" : "disconnected"
+            if !up && status == "ok" { status = "degraded" }
+        }
+        body["status"] = .string(status)
+        return .json(JSONValue.object(body), status: status == "failing" ? 503 : 200)
+    }
+
+    // MARK: Helpers
+
+    private func invalidID(_ id: String) -> StatusResponse {
+        let reason: String
+        do {
+            _ = try JobID(parsing: id)
+            reason = "not a canonical job id"
+        } catch {
+            reason = error.message
+        }
+        return .error(404, "not_found", "'\(id)' is not a job id: \(reason)")
+    }
+
+    private func notFound(_ id: JobID) -> StatusResponse {
+        .error(
+            404, "not_found",
+            "the coordinator has no job \(id): it has not received its contract or completion yet, or the id is wrong (GET /v1/deliveries lists recent jobs)"
+        )
+    }
+
+    private func ledgerFailure(_ error: any Error) -> StatusResponse {
+        .error(503, "ledger_unavailable", "the delivery ledger cannot be read: \(error)")
+    }
+}
+
+// MARK: - Ledger queries for the status API
+
+extension Ledger {
+    /// The status of one job, or nil if the ledger has never heard of it.
+    public func deliveryStatus(of id: JobID, registry: SurfaceRegistry) async throws -> JobDeliveryStatus? {
+        try await read { db in
+            guard let job = try JobTable.load(db, id) else { return nil }
+            return DeliveryStatusBuilder.status(job, parts: try PartTable.parts(db, job: id), registry: registry)
+        }
+    }
+
+    /// The newest jobs first (job ids sort by admission time), optionally only those whose
+    /// origin, work or final surface is `surface`.
+    public func recentDeliveryStatuses(surface: SurfaceID?, limit: Int, registry: SurfaceRegistry) async throws -> [JobDeliveryStatus] {
+        try await read { db in
+            let ids: [String]
+            if let surface {
+                ids = try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT job_id FROM jobs
+                        WHERE final_surface = :s OR json_extract(contract_json, '$.origin') = :s
+                            OR json_extract(contract_json, '$.work_surface') = :s
+                        ORDER BY job_id DESC LIMIT :limit
+                        """,
+                    arguments: ["s": surface.rawValue, "limit": limit])
+            } else {
+                ids = try String.fetchAll(db, sql: "SELECT job_id FROM jobs ORDER BY job_id DESC LIMIT ?", arguments: [limit])
+            }
+            return try ids.compactMap { JobID($0) }.compactMap { id in
+                guard let job = try JobTable.load(db, id) else { return nil }
+                return DeliveryStatusBuilder.status(job, parts: try PartTable.parts(db, job: id), registry: registry)
+            }
+        }
+    }
+
+    struct HealthCounts: Sendable {
+        var delivering: Int
+        var awaitingCompletion: Int
+        var retryWait: Int
+    }
+
+    func healthCounts() async throws -> HealthCounts {
+        try await read { db in
+            HealthCounts(
+                delivering: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = 'delivering'") ?? 0,
+                awaitingCompletion: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = 'awaiting_completion'") ?? 0,
+                retryWait: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery_parts WHERE state = 'retry_wait'") ?? 0)
+        }
+    }
+}
+
+/// Turns ledger records into `JobDeliveryStatus` values and their human line.
+enum DeliveryStatusBuilder {
+    static func status(_ job: JobRecord, parts records: [PartRecord], registry: SurfaceRegistry) -> JobDeliveryStatus {
+        let id = job.jobID.description
+        let contract = job.contract
+        let decision = job.decision
+        let parts = records.map { part(from: $0, registry: registry) }
+        var completion = decision?.completion
+        if case .completionParked(.completion(let parked), _, _) = job.lifecycle.state { completion = parked }
+        var finishedAt: Date?
+        if case .finished = job.lifecycle.state {
+            finishedAt = records.map(\.updatedAt).max()
+        }
+        let finalName = contract.flatMap { registry[$0.finalSurface]?.humanName }
+        return JobDeliveryStatus(
+            jobID: id, state: job.lifecycle.state.name, finalOutcome: job.finalOutcome, finalDetail: job.finalDetail,
+            noticeKind: decision?.kind.rawValue, summary: contract?.summary, asked: contract?.requestExcerpt,
+            recipe: contract?.recipe.name, origin: contract?.origin.rawValue, workSurface: contract?.workSurface.rawValue,
+            finalSurface: contract?.finalSurface.rawValue, finalSurfaceName: finalName,
+            deliveryMode: contract?.deliveryMode.rawValue, deliveryModeName: contract?.deliveryMode.humanName,
+            deadline: contract.map { WireDate.format($0.deadline) }, createdAt: contract.map { WireDate.format($0.createdAt) },
+            worker: completion?.worker, runSeconds: completion.map { $0.finishedAt.timeIntervalSince($0.startedAt) },
+            finishedAt: finishedAt.map(WireDate.format),
+            turnaroundSeconds: finishedAt.flatMap { end in contract.map { end.timeIntervalSince($0.createdAt) } },
+            duplicatesSuppressed: job.duplicates,
+            human: human(job, parts: records, registry: registry), parts: parts,
+            links: [
+                "self": "/v1/jobs/\(id)/delivery", "result": "/v1/jobs/\(id)/result",
+                "admission": "/v1/jobs/\(id)",
+            ])
+    }
+
+    static func part(from record: PartRecord, registry: SurfaceRegistry) -> PartStatus {
+        var next: String?
+        var deliveredAt: String?
+        switch record.state {
+        case .retryWait(_, let at, _): next = WireDate.format(at)
+        case .delivered(_, let at): deliveredAt = WireDate.format(at)
+        default: break
+        }
+        return PartStatus(
+            deliveryID: record.deliveryID.description, purpose: record.deliveryID.purpose.rawValue,
+            part: record.deliveryID.part, totalParts: record.totalParts, surface: record.surfaceID.rawValue,
+            surfaceName: registry[record.surfaceID]?.humanName, state: record.state.name,
+            stateText: record.state.humanDescription, attempts: record.state.attempts,
+            lastFailure: record.state.lastFailure.map(FailureStatus.init), nextAttemptAt: next, deliveredAt: deliveredAt,
+            updatedAt: WireDate.format(record.updatedAt))
+    }
+
+    /// "delivered to Alice's terminal (parent-mediated), 1 part", "delivering to receiver A
+    /// (direct): part 1/1 rate limited, next try at …", "running; the answer goes to …".
+    static func human(_ job: JobRecord, parts: [PartRecord], registry: SurfaceRegistry) -> String {
+        func name(_ id: SurfaceID) -> String { registry[id]?.humanName ?? id.rawValue }
+        func partCount(_ n: Int) -> String { n == 1 ? "1 part" : "\(n) parts" }
+        switch job.lifecycle.state {
+        case .awaitingContract:
+            return "known to the coordinator, waiting for its contract"
+        case .completionParked(let ending, _, _):
+            switch ending {
+            case .completion: return "finished; the answer waits for the job's contract before it can be delivered"
+            case .deadLettered: return "failed (dead-lettered); the notice waits for the job's contract"
+            }
+        case .awaitingCompletion(let c):
+            return "running; the answer goes to \(name(c.finalSurface)) (\(c.deliveryMode.humanName))"
+        case .delivering(let c, let d, _):
+            let finals = parts.filter { $0.deliveryID.purpose == .final }
+            let prefix = kindPrefix(d.kind)
+            if let stuck = finals.first(where: { $0.state.outcome == nil }) {
+                let target = "\(name(c.finalSurface)) (\(c.deliveryMode.humanName))"
+                let label = finals.count > 1 ? "part \(stuck.deliveryID.part)/\(stuck.totalParts)" : "the notice"
+                switch stuck.state {
+                case .retryWait(_, let at, let failure):
+                    return "\(prefix)delivering to \(target): \(label) \(failure.kind.humanDescription), next try at \(WireDate.format(at))"
+                default:
+                    return "\(prefix)delivering to \(target): \(label) \(stuck.state.humanDescription)"
+                }
+            }
+            if let fallback = parts.first(where: { $0.deliveryID.purpose == .fallback && $0.state.outcome == nil }) {
+                return "\(prefix)delivery to \(name(c.finalSurface)) failed; sending a fallback notice to \(name(fallback.surfaceID))"
+            }
+            return "\(prefix)delivering to \(name(c.finalSurface)) (\(c.deliveryMode.humanName))"
+        case .finished(let c, let d, _):
+            let prefix = kindPrefix(d.kind)
+            let finals = parts.filter { $0.deliveryID.purpose == .final }
+            let target = "\(name(c.finalSurface)) (\(c.deliveryMode.humanName))"
+            switch job.finalOutcome {
+            case "delivered":
+                return "\(prefix)delivered to \(target), \(partCount(finals.count))"
+            case "suppressed":
+                return "\(prefix)kept with the job, not sent (suppressed)"
+            case "uncertain":
+                let failure = finals.compactMap(\.state.lastFailure).first
+                return "\(prefix)maybe delivered to \(target): \(failure?.kind.humanDescription ?? "outcome unknown"); not resent"
+            case "failed":
+                let failure = finals.first(where: { $0.state.name == "failed" })?.state.lastFailure
+                var line = "\(prefix)delivery to \(target) failed: \(failure?.kind.humanDescription ?? "unknown reason")"
+                let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }
+                if let first = fallbacks.first {
+                    let ok = fallbacks.allSatisfy { $0.state.name == "delivered" }
+                    line += ok ? "; fallback notice delivered to \(name(first.surfaceID))" : "; the fallback notice to \(name(first.surfaceID)) failed too"
+                }
+                return line
+            case "undeliverable":
+                return "\(prefix)undeliverable\(job.finalDetail.map { ": \($0)" } ?? "")"
+            default:
+                return "\(prefix)finished (\(job.finalOutcome ?? "no outcome recorded"))"
+            }
+        }
+    }
+
+    /// How a non-result notice is introduced: "job failed; ", "lost (no answer by the deadline); ".
+    private static func kindPrefix(_ kind: FinalNoticeKind) -> String {
+        switch kind {
+        case .result: ""
+        case .failure: "job failed; its notice: "
+        case .cancelled: "cancelled; its notice: "
+        case .lost: "lost (no answer by the deadline); its notice: "
+        }
+    }
+}

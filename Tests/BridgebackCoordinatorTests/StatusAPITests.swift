@@ -1,0 +1,199 @@
+@testable import BridgebackCoordinator
+import BridgebackCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The coordinator's read-only status API: ledger rows driven by the real coordinator (with
+/// fake adapters), read back through `CoordinatorStatusAPI`, and once over real HTTP.
+@Suite("Status API: delivery, result, recent deliveries, health")
+struct StatusAPITests {
+    static func decode<T: Decodable>(_ type: T.Type, _ response: StatusResponse) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(response.body))
+    }
+
+    static func errorCode(_ response: StatusResponse) -> String? {
+        guard case .object(let top)? = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)),
+            case .object(let error)? = top["error"], case .string(let code)? = error["code"]
+        else { return nil }
+        return code
+    }
+
+    /// Drives one job to `delivered` (inbox), one into `retry_wait` (429 + Retry-After), and one
+    /// direct job whose delivery fails terminally and falls back to the work surface.
+    static func populated() async throws -> (Harness, delivered: OwnershipContract, waiting: OwnershipContract, fellBack: OwnershipContract) {
+        let http = FakeHTTPClient { request, _ in
+            request.url.path == "/a" ? .response(status: 429, headers: ["retry-after": "3600"]) : .response(status: 403, headers: [:])
+        }
+        let h = try Harness(http: http)
+        let delivered = makeContract()
+        let waiting = makeContract(final: "hooks:a", mode: .direct)
+        let fellBack = makeContract(final: "hooks:b", mode: .direct)
+        try await h.running { () async throws in
+            for contract in [delivered, waiting, fellBack] {
+                _ = try await h.coordinator.handleContract(body(contract))
+                _ = try await h.coordinator.handleCompletion(body(makeCompletion(contract.jobID)))
+            }
+            _ = try await h.coordinator.handleCompletion(body(makeCompletion(delivered.jobID)))  // a duplicate
+            #expect(try await eventually { try await h.ledger.outcome(delivered.jobID) == "delivered" })
+            #expect(try await eventually { try await h.ledger.outcome(fellBack.jobID) == "failed" })
+            #expect(try await eventually { try await h.ledger.parts(of: waiting.jobID).first?.state.name == "retry_wait" })
+        }
+        return (h, delivered, waiting, fellBack)
+    }
+
+    @Test("a delivered job: state, outcome, surface names, mode, duplicates, its one part, a human line")
+    func deliveredJob() async throws {
+        let (h, delivered, _, _) = try await Self.populated()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let response = await api.delivery(id: delivered.jobID.description)
+        #expect(response.status == 200)
+        let status = try Self.decode(JobDeliveryStatus.self, response)
+        #expect(status.state == "finished")
+        #expect(status.finalOutcome == "delivered")
+        #expect(status.finalSurface == "cli:alice")
+        #expect(status.finalSurfaceName == "Alice's terminal")
+        #expect(status.deliveryMode == "parent")
+        #expect(status.duplicatesSuppressed == 1)
+        #expect(status.noticeKind == "result")
+        #expect(status.worker == "worker-a/1")
+        #expect(status.human == "delivered to Alice's terminal (parent-mediated), 1 part")
+        let part = try #require(status.parts.first)
+        #expect(status.parts.count == 1)
+        #expect(part.deliveryID == DeliveryID(job: delivered.jobID, part: 1).description)
+        #expect(part.purpose == "final" && part.part == 1 && part.totalParts == 1)
+        #expect(part.state == "delivered" && part.attempts == 1 && part.lastFailure == nil)
+        #expect(part.deliveredAt != nil)
+        // Lower-case ids are accepted, as admission accepts them.
+        #expect(await api.delivery(id: delivered.jobID.description.lowercased()).status == 200)
+    }
+
+    @Test("a rate-limited part: retry_wait, last failure in words, next retry time")
+    func waitingJob() async throws {
+        let (h, _, waiting, _) = try await Self.populated()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let status = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: waiting.jobID.description))
+        #expect(status.state == "delivering")
+        #expect(status.finalOutcome == nil)
+        let part = try #require(status.parts.first)
+        #expect(part.state == "retry_wait")
+        #expect(part.lastFailure?.kind == "rate_limited")
+        #expect(part.lastFailure?.description == "rate limited (retry after 1 h)")
+        let next = try #require(part.nextAttemptAt.flatMap(WireDate.parse))
+        #expect(next.timeIntervalSinceNow > 3500)
+        #expect(status.human.hasPrefix("delivering to receiver A (direct): the notice rate limited (retry after 1 h), next try at "))
+    }
+
+    @Test("a terminal failure in direct mode: the failed part in words and the fallback part")
+    func fallbackJob() async throws {
+        let (h, _, _, fellBack) = try await Self.populated()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let status = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: fellBack.jobID.description))
+        #expect(status.finalOutcome == "failed")
+        #expect(status.parts.map(\.purpose) == ["final", "fallback"])
+        #expect(status.parts.map(\.state) == ["failed", "delivered"])
+        #expect(status.parts.first?.lastFailure?.description == "permission denied")
+        #expect(status.parts.last?.surfaceName == "Alice's work log")
+        #expect(status.human == "delivery to receiver B (direct) failed: permission denied; fallback notice delivered to Alice's work log")
+    }
+
+    @Test("the full result as text and as JSON; unknown, malformed and unfinished jobs are clear 404s")
+    func result() async throws {
+        let (h, delivered, _, _) = try await Self.populated()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let text = await api.result(id: delivered.jobID.description, json: false)
+        #expect(text.status == 200)
+        #expect(text.contentType.hasPrefix("text/plain"))
+        #expect(text.text == "All 5 gates passed. Safe to ship.")
+        let json = await api.result(id: delivered.jobID.description, json: true)
+        let object = try Self.decode([String: String].self, json)
+        #expect(object["text"] == "All 5 gates passed. Safe to ship.")
+        #expect(object["status"] == "succeeded" && object["kind"] == "result" && object["worker"] == "worker-a/1")
+
+        let unknown = await api.result(id: JobID.make().description, json: false)
+        #expect(unknown.status == 404 && Self.errorCode(unknown) == "not_found")
+        #expect(unknown.text.contains("the coordinator has no job"))
+        let malformed = await api.result(id: "nope", json: true)
+        #expect(malformed.status == 404 && Self.errorCode(malformed) == "not_found")
+        #expect(await api.delivery(id: JobID.make().description).status == 404)
+
+        let running = makeContract()
+        _ = try await h.coordinator.handleContract(body(running))
+        let notYet = await api.result(id: running.jobID.description, json: false)
+        #expect(notYet.status == 404 && Self.errorCode(notYet) == "result_not_ready")
+        let runningStatus = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: running.jobID.description))
+        #expect(runningStatus.human == "running; the answer goes to Alice's terminal (parent-mediated)")
+    }
+
+    @Test("recent deliveries, newest first, filtered by surface, limit checked")
+    func recent() async throws {
+        let (h, delivered, waiting, fellBack) = try await Self.populated()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let all = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: nil, limit: nil))
+        #expect(all.count == 3)
+        #expect(all.jobs.map(\.jobID) == [delivered, waiting, fellBack].map(\.jobID.description).sorted(by: >))
+        let hooks = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "hooks:a", limit: "10"))
+        #expect(hooks.jobs.map(\.jobID) == [waiting.jobID.description])
+        // Every contract here has origin cli:alice and work surface work:alice.
+        let work = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "work:alice", limit: "2"))
+        #expect(work.count == 2)
+        #expect(await api.deliveries(surface: nil, limit: "0").status == 400)
+        #expect(await api.deliveries(surface: "bad surface", limit: nil).status == 400)
+    }
+
+    @Test("health: ledger ok, broker state when known")
+    func health() async throws {
+        let h = try Harness()
+        let up = await CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, brokerConnected: { true }).health()
+        #expect(up.status == 200 && up.text.contains(#""status":"ok""#) && up.text.contains(#""broker":"connected""#))
+        let down = await CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, brokerConnected: { false }).health()
+        #expect(down.status == 200 && down.text.contains(#""status":"degraded""#))
+    }
+
+    @Test("over real HTTP on port 0: delivery, result, deliveries, health")
+    func overHTTP() async throws {
+        let (h, delivered, _, _) = try await Self.populated()
+        var logger = Logger(label: "test.coordinator.http")
+        logger.logLevel = .critical
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let app = CoordinatorHTTP.application(
+            api: CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry), host: "127.0.0.1", port: 0, logger: logger
+        ) { portSink.yield($0) }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            func get(_ path: String, accept: String? = nil) async throws -> (Int, String, String) {
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+                if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
+                let (data, response) = try await URLSession.shared.data(for: request)
+                let http = response as? HTTPURLResponse
+                return (http?.statusCode ?? -1, http?.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self))
+            }
+            let id = delivered.jobID.description
+            let (status, _, body) = try await get("/v1/jobs/\(id)/delivery")
+            #expect(status == 200)
+            let parsed = try JSONDecoder().decode(JobDeliveryStatus.self, from: Data(body.utf8))
+            #expect(parsed.finalOutcome == "delivered")
+            let (resultStatus, type, result) = try await get("/v1/jobs/\(id)/result")
+            #expect(resultStatus == 200 && type.hasPrefix("text/plain") && result == "All 5 gates passed. Safe to ship.")
+            let (_, jsonType, _) = try await get("/v1/jobs/\(id)/result", accept: "application/json")
+            #expect(jsonType.hasPrefix("application/json"))
+            let (missing, _, missingBody) = try await get("/v1/jobs/\(JobID.make())/result")
+            #expect(missing == 404 && missingBody.contains("not_found"))
+            let (listStatus, _, list) = try await get("/v1/deliveries?limit=2")
+            #expect(listStatus == 200)
+            #expect(try JSONDecoder().decode(CoordinatorStatusAPI.DeliveryList.self, from: Data(list.utf8)).count == 2)
+            let (healthStatus, _, _) = try await get("/health")
+            #expect(healthStatus == 200)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
