@@ -5,6 +5,8 @@ let allSubcommands: [any ParsableCommand.Type] = [
     AdmissionCommand.self,
     WorkerCommand.self,
     CoordinatorCommand.self,
+    JobsCommand.self,
+    WatchCommand.self,
     SubmitCommand.self,
     ReceiverCommand.self,
     TopologyCommand.self,
