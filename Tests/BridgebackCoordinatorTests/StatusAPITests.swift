@@ -196,4 +196,43 @@ struct StatusAPITests {
             try await tasks.waitForAll()
         }
     }
+
+    @Test("a port already taken does not end the service group: the status API is not essential")
+    func portTakenIsNotFatal() async throws {
+        let h = try Harness()
+        var logger = Logger(label: "test.coordinator.http")
+        logger.logLevel = .critical
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let first = CoordinatorHTTP.application(api: api, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let firstGroup = ServiceGroup(services: [first], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await firstGroup.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            // The bare server does fail on that port (so the wrapper below has something to absorb)…
+            let bare = CoordinatorHTTP.server(api: api, host: "127.0.0.1", port: port, logger: logger) { _ in }
+            let bareFailed = await withTaskGroup(of: Bool?.self) { race in
+                race.addTask { do { try await bare.run(); return false } catch { return true } }
+                race.addTask { try? await Task.sleep(for: .seconds(10)); return nil }
+                let first = await race.next() ?? nil
+                race.cancelAll()
+                return first
+            }
+            #expect(bareFailed == true)
+            // …and the wrapped one keeps the group up until it is asked to stop.
+            let second = CoordinatorHTTP.application(api: api, host: "127.0.0.1", port: port, logger: logger)
+            let secondGroup = ServiceGroup(services: [second], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+            let (ended, endedSink) = AsyncStream<Bool>.makeStream()
+            tasks.addTask {
+                do { try await secondGroup.run(); endedSink.yield(true) } catch { endedSink.yield(false) }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            await secondGroup.triggerGracefulShutdown()
+            var endedIterator = ended.makeAsyncIterator()
+            #expect(await endedIterator.next() == true)  // ended only when asked, and without an error
+            await firstGroup.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
 }
