@@ -1,4 +1,5 @@
 public import Foundation
+import BridgebackCore
 #if canImport(FoundationNetworking)
     public import FoundationNetworking
 #endif
@@ -46,7 +47,28 @@ public struct URLSessionHTTPClient: HTTPClient {
         self.session = session
     }
 
+    /// Enforces `request.timeout` itself as well: FoundationNetworking on Linux lets the
+    /// session's 60 s request timeout win over a shorter `timeoutInterval` (seen in
+    /// ChatLoopbackTests), which would stretch `--webhook-timeout 10` to a minute.
     public func post(_ request: HTTPRequest) async -> HTTPResult {
+        await withTaskGroup(of: HTTPResult?.self) { group in
+            group.addTask { await self.exchange(request) }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(request.timeout * 1000)))
+                return Task.isCancelled ? nil : .mayHaveBeenSent("timeout after \(HumanText.duration(seconds: request.timeout))")
+            }
+            var result = HTTPResult.mayHaveBeenSent("no answer")
+            for await next in group {
+                guard let next else { continue }
+                result = next
+                break
+            }
+            group.cancelAll()
+            return result
+        }
+    }
+
+    private func exchange(_ request: HTTPRequest) async -> HTTPResult {
         var urlRequest = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: request.timeout)
         urlRequest.httpMethod = "POST"
         urlRequest.httpBody = Data(request.body)
