@@ -33,6 +33,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup var logging: LoggingOptions
+
     @Option(
         name: .customLong("data-dir"),
         help: ArgumentHelp(
@@ -80,6 +82,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.bootstrap()
         let environment = ProcessInfo.processInfo.environment
         let logger = Logger(label: "bridgeback.coordinator")
         func fail(_ message: String) -> ExitCode {

@@ -1,5 +1,6 @@
 import BridgebackAMQP
 import Foundation
+import Synchronization
 import Testing
 
 /// Everything that needs the real broker, serialized as one group: one test restarts the broker.
@@ -195,6 +196,25 @@ struct AMQPIntegrationTests {
         }
         #expect(connection.isConnected)
         try await connection.deleteQueue(queue)
+    }
+
+    /// Regression: commands queued in the same batch as `close()` used to be dropped, and
+    /// their callers never resumed. Every call must return (with a result or an error).
+    @Test func commandsRacingCloseAllReturn() async throws {
+        for round in 0..<20 {
+            let connection = try await Broker.connect("close-race")
+            let done = Mutex(false)
+            // Detached, so a call that never returns cannot hang the test itself.
+            Task.detached {
+                await withTaskGroup(of: Void.self) { calls in
+                    for _ in 0..<8 { calls.addTask { _ = try? await connection.inspectQueue("bb.coordinator.contracts") } }
+                    calls.addTask { await connection.close() }
+                    for _ in 0..<8 { calls.addTask { _ = try? await connection.inspectQueue("bb.coordinator.contracts") } }
+                }
+                done.withLock { $0 = true }
+            }
+            try await eventually("round \(round): every call racing close() returned") { done.withLock { $0 } }
+        }
     }
 }
 }

@@ -95,7 +95,7 @@ final class Fleet: @unchecked Sendable {
         let process = try start(
             "coordinator",
             ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
-             "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5"],
+             "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0"],
             amqpURL: Broker.url("BRIDGEBACK_COORDINATOR_AMQP_URL"))
         try await process.waitForLog("coordinator consuming")
     }
