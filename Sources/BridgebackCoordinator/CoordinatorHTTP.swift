@@ -8,7 +8,8 @@ public import ServiceLifecycle
 ///
 /// `GET /v1/jobs/{id}/delivery`, `GET /v1/jobs/{id}/result` (text, or JSON with
 /// `?format=json` / `Accept: application/json`), `GET /v1/deliveries?surface=…&limit=N`,
-/// `GET /health`. Nothing here writes the ledger.
+/// `GET /health`, and `POST|GET /v1/jobs/{id}/dry-run` (plans and checks a job's final notice
+/// without sending). Nothing here writes the ledger.
 public enum CoordinatorHTTP {
     public static func router(api: CoordinatorStatusAPI) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -20,6 +21,13 @@ public enum CoordinatorHTTP {
             let accept = request.headers[.accept] ?? ""
             let json = format == "json" || (format == nil && accept.contains("application/json") && !accept.contains("text/plain"))
             return response(await api.result(id: context.parameters.get("id") ?? "", json: json))
+        }
+        router.post("/v1/jobs/:id/dry-run") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            return response(await api.dryRun(id: context.parameters.get("id") ?? "", body: Array(body.readableBytesView)))
+        }
+        router.get("/v1/jobs/:id/dry-run") { _, context -> Response in
+            response(await api.dryRun(id: context.parameters.get("id") ?? "", body: []))
         }
         router.get("/v1/deliveries") { request, _ -> Response in
             let query = request.uri.queryParameters

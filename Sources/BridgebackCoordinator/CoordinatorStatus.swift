@@ -129,11 +129,18 @@ public struct CoordinatorStatusAPI: Sendable {
     public let registry: SurfaceRegistry
     /// Whether the broker connection is up (nil: not known to this API).
     let brokerConnected: (@Sendable () -> Bool)?
+    /// Adapters for `dryRun` only (never `send`); nil: the dry-run route answers 503.
+    let adapters: AdapterSet?
 
-    public init(ledger: Ledger, registry: SurfaceRegistry, brokerConnected: (@Sendable () -> Bool)? = nil) {
+    /// - Parameter adapters: what the dry-run route checks parts with; the coordinator passes
+    ///   `AdapterSet.dryRunOnly(secrets:)`, whose broker and HTTP clients cannot send.
+    public init(
+        ledger: Ledger, registry: SurfaceRegistry, brokerConnected: (@Sendable () -> Bool)? = nil, adapters: AdapterSet? = nil
+    ) {
         self.ledger = ledger
         self.registry = registry
         self.brokerConnected = brokerConnected
+        self.adapters = adapters
     }
 
     // MARK: GET /v1/jobs/{id}/delivery
@@ -260,7 +267,7 @@ public struct CoordinatorStatusAPI: Sendable {
 
     // MARK: Helpers
 
-    private func invalidID(_ id: String) -> StatusResponse {
+    func invalidID(_ id: String) -> StatusResponse {
         let reason: String
         do {
             _ = try JobID(parsing: id)
@@ -271,14 +278,14 @@ public struct CoordinatorStatusAPI: Sendable {
         return .error(404, "not_found", "'\(id)' is not a job id: \(reason)")
     }
 
-    private func notFound(_ id: JobID) -> StatusResponse {
+    func notFound(_ id: JobID) -> StatusResponse {
         .error(
             404, "not_found",
             "the coordinator has no job \(id): it has not received its contract or completion yet, or the id is wrong (GET /v1/deliveries lists recent jobs)"
         )
     }
 
-    private func ledgerFailure(_ error: any Error) -> StatusResponse {
+    func ledgerFailure(_ error: any Error) -> StatusResponse {
         .error(503, "ledger_unavailable", "the delivery ledger cannot be read: \(error)")
     }
 }

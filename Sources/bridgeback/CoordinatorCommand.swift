@@ -20,8 +20,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
             A read-only status API on --http-host:--http-port (default 127.0.0.1:8090)
             answers GET /v1/jobs/{id}/delivery, GET /v1/jobs/{id}/result,
-            GET /v1/deliveries?surface=…&limit=N and GET /health from the ledger;
-            `bridgeback jobs` reads it. --no-http turns it off.
+            GET /v1/deliveries?surface=…&limit=N and GET /health from the ledger,
+            and POST /v1/jobs/{id}/dry-run (what delivery would send, checked by
+            each adapter's dry-run, nothing sent); `bridgeback jobs` and
+            `bridgeback deliver --dry-run` read it. --no-http turns it off.
 
             Environment:
               BRIDGEBACK_COORDINATOR_AMQP_URL  broker URL (user bb-coordinator)
@@ -129,7 +131,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         var services: [any Service] = [service]
         if !noHTTP {
             // After the coordinator in the list, so a graceful shutdown stops HTTP first.
-            let api = CoordinatorStatusAPI(ledger: ledger, registry: registry, brokerConnected: { connection.isConnected })
+            let api = CoordinatorStatusAPI(
+                ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
+                adapters: .dryRunOnly(secrets: secrets))
             services.append(CoordinatorHTTP.application(api: api, host: httpHost, port: httpPort, logger: logger))
         }
         let group = ServiceGroup(
