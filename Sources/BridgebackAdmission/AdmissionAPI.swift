@@ -144,6 +144,7 @@ public final class AdmissionAPI: Sendable {
 
         // A repeated (origin, idempotency key) gets the first job back, never a second one.
         if let key = request.idempotencyKey, let existing = try await storeCall({ try await store.existingJob(origin: request.origin.rawValue, idempotencyKey: key) }) {
+            if request.dryRun { return dryRunReplay(existing) }
             return try await replay(existing, request: request, requestID: requestID, receivedAt: receivedAt)
         }
 
@@ -155,6 +156,7 @@ public final class AdmissionAPI: Sendable {
             idempotencyKey: request.idempotencyKey)
 
         if decision.decision == .inline {
+            if request.dryRun { return dryRunInline(decision) }
             try await storeCall { try await store.logRequest(entry) }
             metrics.request(decision: "inline")
             logger.info(
@@ -199,6 +201,7 @@ public final class AdmissionAPI: Sendable {
         do { contract = try registry.resolve(draft, jobID: jobID, createdAt: receivedAt) } catch {
             throw AdmissionError(contract: error)
         }
+        if request.dryRun { return dryRunDetach(contract, decision: decision, notes: notes, extraDefaults: extraDefaults) }
         let outbox: [OutboxDraft]
         do {
             outbox = [
@@ -255,7 +258,7 @@ public final class AdmissionAPI: Sendable {
         return APIResponse(status: 202, body: .object(body))
     }
 
-    private func decisionBody(_ decision: AdmissionDecision, requestID: String) -> JSONValue {
+    func decisionBody(_ decision: AdmissionDecision, requestID: String) -> JSONValue {
         [
             "decision": .string(decision.decision.rawValue),
             "triggers": .array(decision.triggers.map { .string($0.rawValue) }),
@@ -282,7 +285,7 @@ public final class AdmissionAPI: Sendable {
     }
 
     /// "Defaults used: work_surface = work:alice (Alice's work log), …" — what was not asked but decided.
-    private func defaultsSentence(_ contract: OwnershipContract, extra: [String]) -> String? {
+    func defaultsSentence(_ contract: OwnershipContract, extra: [String]) -> String? {
         var parts: [String] = []
         func name(_ id: SurfaceID) -> String { registry[id].map { "\(id) (\($0.humanName))" } ?? id.rawValue }
         for field in contract.defaultsApplied + extra {

@@ -22,8 +22,10 @@ struct SubmitRequest: Sendable {
     var idempotencyKey: String?
     var recipe: RecipeInvocation?
     var summary: String?
+    /// `dry_run: true`: check everything, say what would happen, write nothing.
+    var dryRun = false
 
-    static let fields = ["origin", "text", "hints", "contract", "idempotency_key", "recipe", "force", "summary"]
+    static let fields = ["origin", "text", "hints", "contract", "idempotency_key", "recipe", "force", "summary", "dry_run"]
     static let contractFields = ["work_surface", "final_surface", "delivery_mode", "deadline_s", "parent_id"]
     static let hintFields = ["expected_wait_s", "sources", "steps", "tools", "force"]
 
@@ -120,10 +122,16 @@ struct SubmitRequest: Sendable {
             throw AdmissionError(.invalidRequest, "\"recipe\" must be an object {\"name\": …, \"params\": {…}}", field: "recipe")
         }
         let summary = try string(object, "summary", required: false)
+        var dryRun = false
+        switch object["dry_run"] {
+        case nil, .null?: break
+        case .bool(let flag)?: dryRun = flag
+        default: throw AdmissionError(.invalidRequest, "\"dry_run\" must be true or false", field: "dry_run")
+        }
 
         return SubmitRequest(
             origin: origin, text: text, hints: hints, hintsJSON: hintsJSON, contract: contract, idempotencyKey: key,
-            recipe: recipe, summary: summary)
+            recipe: recipe, summary: summary, dryRun: dryRun)
     }
 
     private static func refuseUnknown(_ object: [String: JSONValue], known: [String], where place: String, prefix: String = "") throws(AdmissionError) {
