@@ -106,6 +106,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `bridgeback audit`: reads the request log, outcomes and ledger; classifies misses; proposes policy.
+        .target(
+            name: "BridgebackAudit",
+            dependencies: [
+                "BridgebackCore", "BridgebackPolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "bridgeback",
             dependencies: [
@@ -116,6 +126,7 @@ let package = Package(
                 "BridgebackAdmission",
                 "BridgebackWorker",
                 "BridgebackCoordinator",
+                "BridgebackAudit",
                 "CRabbitMQBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -152,6 +163,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackCoordinatorTests",
             dependencies: ["BridgebackCoordinator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackAuditTests",
+            dependencies: ["BridgebackAudit", "BridgebackAdmission", "BridgebackPolicy", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // Needs a real RabbitMQ on loopback (scripts/test starts one).

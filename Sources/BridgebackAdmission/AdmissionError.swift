@@ -17,6 +17,7 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case unknownRecipe = "unknown_recipe"
             case invalidRecipeParams = "invalid_recipe_params"
             case notFound = "not_found"
+            case invalidOutcome = "invalid_outcome"
             case storeFailure = "store_failure"
         }
         private let base: Base
@@ -42,6 +43,8 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
         public static let invalidRecipeParams = Code(.invalidRecipeParams)
         /// No such job (or route).
         public static let notFound = Code(.notFound)
+        /// An inline outcome that cannot be true of its request (e.g. for a detached request).
+        public static let invalidOutcome = Code(.invalidOutcome)
         /// The request log could not be written; nothing was admitted.
         public static let storeFailure = Code(.storeFailure)
 
@@ -54,7 +57,8 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case .bodyTooLarge: 413
             case .notFound: 404
             case .storeFailure: 503
-            case .unknownSurface, .missingFinalSurface, .directNotAllowed, .invalidContract, .unknownRecipe, .invalidRecipeParams: 422
+            case .unknownSurface, .missingFinalSurface, .directNotAllowed, .invalidContract, .unknownRecipe, .invalidRecipeParams,
+                .invalidOutcome: 422
             }
         }
     }

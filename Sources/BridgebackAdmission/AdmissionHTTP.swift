@@ -25,6 +25,10 @@ public enum AdmissionHTTP {
             guard let body = try await collect(request, limit: 4096) else { return response(api.bodyTooLarge()) }
             return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body))
         }
+        router.post("/v1/requests/:id/outcome") { request, context -> Response in
+            guard let body = try await collect(request, limit: 16 * 1024) else { return response(api.bodyTooLarge()) }
+            return response(await api.reportOutcome(requestID: context.parameters.get("id") ?? "", body: body))
+        }
         router.get("/health") { _, _ -> Response in
             response(await api.health())
         }

@@ -187,6 +187,7 @@ public final class AdmissionStore: Sendable {
                     CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
                     """)
         }
+        registerOutcomeMigration(&migrator)
         return migrator
     }
 

@@ -1,0 +1,177 @@
+public import BridgebackCore
+public import Foundation
+import GRDB
+
+/// How an inline turn went, as the assistant runtime reports it. Stored beside the admission
+/// decision so the audit can tell which inline requests were really long work.
+public struct InlineOutcomeRecord: Sendable, Hashable {
+    public var requestID: String
+    public var durationSeconds: Double
+    public var toolCalls: Int?
+    public var waitSeconds: Double?
+    /// How many sources the turn touched (the count of `sourceNames` when names were sent).
+    public var sources: Int?
+    public var sourceNames: [String]
+    public var verificationLoops: Int?
+    public var followUps: Int?
+    public var succeeded: Bool
+    public var note: String?
+    public var reportedAt: Date
+}
+
+extension AdmissionStore {
+    /// Migration `v2: inline outcomes` — a new table, so shipped databases keep `v1` untouched.
+    static func registerOutcomeMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2: inline outcomes") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE inline_outcomes (
+                        request_id TEXT PRIMARY KEY NOT NULL REFERENCES request_log(id),
+                        duration_s REAL NOT NULL,
+                        tool_calls INTEGER,
+                        wait_s REAL,
+                        sources INTEGER,
+                        source_names TEXT,            -- JSON array of names, if sent
+                        verification_loops INTEGER,
+                        follow_ups INTEGER,
+                        succeeded INTEGER NOT NULL,
+                        note TEXT,
+                        reported_at TEXT NOT NULL
+                    );
+                    """)
+        }
+    }
+
+    /// Stores (or replaces) the outcome of an inline request. Returns true if it replaced one.
+    public func recordOutcome(_ outcome: InlineOutcomeRecord) async throws -> Bool {
+        try await writer.write { db in
+            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM inline_outcomes WHERE request_id = ?", arguments: [outcome.requestID]) ?? false
+            let names = outcome.sourceNames.isEmpty ? nil : String(decoding: try JSONEncoder().encode(outcome.sourceNames), as: UTF8.self)
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO inline_outcomes
+                    (request_id, duration_s, tool_calls, wait_s, sources, source_names, verification_loops, follow_ups, succeeded, note, reported_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    outcome.requestID, outcome.durationSeconds, outcome.toolCalls, outcome.waitSeconds, outcome.sources, names,
+                    outcome.verificationLoops, outcome.followUps, outcome.succeeded, outcome.note, WireDate.format(outcome.reportedAt),
+                ])
+            return existed
+        }
+    }
+
+    /// The stored outcome of `requestID`, if any.
+    public func outcome(requestID: String) async throws -> InlineOutcomeRecord? {
+        try await writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inline_outcomes WHERE request_id = ?", arguments: [requestID]) else { return nil }
+            let names: String? = row["source_names"]
+            return InlineOutcomeRecord(
+                requestID: row["request_id"], durationSeconds: row["duration_s"], toolCalls: row["tool_calls"], waitSeconds: row["wait_s"],
+                sources: row["sources"], sourceNames: names.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [],
+                verificationLoops: row["verification_loops"], followUps: row["follow_ups"], succeeded: row["succeeded"], note: row["note"],
+                reportedAt: WireDate.parse(row["reported_at"]) ?? Date(timeIntervalSince1970: 0))
+        }
+    }
+}
+
+extension AdmissionAPI {
+    static let outcomeFields = ["duration_s", "succeeded", "tool_calls", "wait_s", "sources", "verification_loops", "follow_ups", "note"]
+
+    /// `POST /v1/requests/{id}/outcome`: records how an inline turn went, for the audit.
+    ///
+    /// 400 for a body that is not an outcome, 404 for a request id never logged here, 422 for
+    /// an outcome that cannot describe its request (a detached one, or waiting longer than the
+    /// whole turn). A second report replaces the first.
+    public func reportOutcome(requestID: String, body: [UInt8]) async -> APIResponse {
+        do throws(AdmissionError) {
+            let outcome = try Self.parseOutcome(requestID: requestID, body: body, at: Date())
+            let entry: RequestLogEntry?
+            do { entry = try await store.request(id: requestID) } catch {
+                throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
+            }
+            guard let entry, !entry.replay else {
+                throw AdmissionError(
+                    .notFound, "no request '\(requestID)' was logged here; use the request_id from the POST /v1/requests reply", field: "id")
+            }
+            guard entry.decision == "inline" else {
+                throw AdmissionError(
+                    .invalidOutcome,
+                    "request \(requestID) was detached as job \(entry.jobID ?? "?"); outcomes describe inline turns, and a job's ending is in the coordinator's ledger",
+                    field: "id")
+            }
+            let replaced: Bool
+            do { replaced = try await store.recordOutcome(outcome) } catch {
+                throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
+            }
+            var reply: [String: JSONValue] = [
+                "request_id": .string(requestID), "recorded": .string(replaced ? "replaced" : "created"),
+                "duration_s": .number(outcome.durationSeconds), "succeeded": .bool(outcome.succeeded),
+            ]
+            if let sources = outcome.sources { reply["sources"] = .number(Double(sources)) }
+            return APIResponse(status: 200, body: .object(reply))
+        } catch {
+            return .error(error)
+        }
+    }
+
+    static func parseOutcome(requestID: String, body: [UInt8], at: Date) throws(AdmissionError) -> InlineOutcomeRecord {
+        guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+            throw AdmissionError(
+                .malformedJSON, "the body must be a JSON object such as {\"duration_s\": 412, \"succeeded\": true, \"tool_calls\": 9, \"wait_s\": 300, \"sources\": [\"grafana\", \"pagerduty\"]}")
+        }
+        for key in o.keys.sorted() where !outcomeFields.contains(key) {
+            throw AdmissionError(.invalidRequest, "unknown field '\(key)'; an outcome has \(outcomeFields.joined(separator: ", "))", field: key)
+        }
+        func number(_ key: String) throws(AdmissionError) -> Double? {
+            switch o[key] {
+            case nil, .null?: return nil
+            case .number(let x)? where x.isFinite && x >= 0: return x
+            default: throw AdmissionError(.invalidRequest, "'\(key)' must be a non-negative number of seconds", field: key)
+            }
+        }
+        func count(_ key: String) throws(AdmissionError) -> Int? {
+            switch o[key] {
+            case nil, .null?: return nil
+            case .number(let x)? where x >= 0 && x == x.rounded() && x < 1e9: return Int(x)
+            default: throw AdmissionError(.invalidRequest, "'\(key)' must be a non-negative integer", field: key)
+            }
+        }
+        guard let duration = try number("duration_s") else {
+            throw AdmissionError(.invalidRequest, "'duration_s' is required: how long the inline turn took, in seconds", field: "duration_s")
+        }
+        guard case .bool(let succeeded)? = o["succeeded"] else {
+            throw AdmissionError(.invalidRequest, "'succeeded' is required and must be true or false", field: "succeeded")
+        }
+        var sources: Int?
+        var names: [String] = []
+        switch o["sources"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            for item in items {
+                guard case .string(let name) = item, !name.isEmpty, name.count <= 200 else {
+                    throw AdmissionError(.invalidRequest, "'sources' must be a count or a list of source names (non-empty strings up to 200 characters)", field: "sources")
+                }
+                names.append(name)
+            }
+            sources = names.count
+        default: sources = try count("sources")
+        }
+        var note: String?
+        switch o["note"] {
+        case nil, .null?: break
+        case .string(let text)? where text.count <= 2000: note = text
+        default: throw AdmissionError(.invalidRequest, "'note' must be a string of at most 2000 characters", field: "note")
+        }
+        let wait = try number("wait_s")
+        if let wait, wait > duration {
+            throw AdmissionError(
+                .invalidOutcome, "'wait_s' (\(wait)) is longer than the whole turn ('duration_s' \(duration)); send the time spent waiting within the turn",
+                field: "wait_s")
+        }
+        return InlineOutcomeRecord(
+            requestID: requestID, durationSeconds: duration, toolCalls: try count("tool_calls"), waitSeconds: wait, sources: sources,
+            sourceNames: names, verificationLoops: try count("verification_loops"), followUps: try count("follow_ups"), succeeded: succeeded,
+            note: note, reportedAt: at)
+    }
+}

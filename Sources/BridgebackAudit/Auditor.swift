@@ -1,0 +1,291 @@
+public import BridgebackPolicy
+public import Foundation
+
+/// What one audit run found, sorted so the same records always give the same report.
+public struct AuditResult: Sendable, Hashable, Codable {
+    public var generatedAt: Date
+    public var windowStart: Date
+    public var windowEnd: Date
+    public var policyVersion: String
+    public var findings: [Finding]
+    public var counts: Counts
+    public var notes: [String]
+
+    /// What was looked at.
+    public struct Counts: Sendable, Hashable, Codable {
+        public var requests = 0
+        public var inline = 0
+        public var detached = 0
+        public var replays = 0
+        public var outcomes = 0
+        public var inlineWithoutOutcome = 0
+        public init() {}
+    }
+
+    /// Findings per class, every class present (0 when none).
+    public var totals: [FindingClass: Int] {
+        var totals = Dictionary(uniqueKeysWithValues: FindingClass.allCases.map { ($0, 0) })
+        for finding in findings { totals[finding.findingClass, default: 0] += 1 }
+        return totals
+    }
+
+    /// Findings per kind (candidates, detach failures, reporting holes).
+    public func count(_ kind: FindingKind) -> Int { findings.filter { $0.kind == kind }.count }
+}
+
+/// The audit itself: records + thresholds + the current policy → classified findings.
+///
+/// Pure: no I/O, no clock (the caller passes `now`), so tests seed records and assert the
+/// exact findings.
+public struct Auditor: Sendable {
+    public let config: AuditConfig
+    public let engine: PolicyEngine
+
+    public init(config: AuditConfig, engine: PolicyEngine) {
+        self.config = config
+        self.engine = engine
+    }
+
+    public func audit(_ records: AuditRecords, window: ClosedRange<Date>, now: Date) -> AuditResult {
+        var counts = AuditResult.Counts()
+        var findings: [Finding] = []
+        for request in records.requests where window.contains(request.receivedAt) {
+            counts.requests += 1
+            if request.replay {
+                counts.replays += 1
+                continue
+            }
+            if request.decision == "detach" {
+                counts.detached += 1
+                if let finding = judgeDetached(request, records, now: now) { findings.append(finding) }
+            } else {
+                counts.inline += 1
+                if let outcome = records.outcomes[request.id] {
+                    counts.outcomes += 1
+                    if let finding = judgeInline(request, outcome) { findings.append(finding) }
+                } else {
+                    counts.inlineWithoutOutcome += 1
+                    if !request.triggers.isEmpty {
+                        findings.append(
+                            Finding(
+                                kind: .reportingHole, findingClass: .auditReportingGap, request: request,
+                                whatHappened: "kept inline as a near miss (triggers \(request.triggers.joined(separator: ", ")) fired, inline cues won); no outcome was reported",
+                                evidence: [
+                                    "trigger classes fired but did not detach: \(request.triggers.joined(separator: ", "))",
+                                    "no outcome for \(request.id): the audit cannot tell whether the turn was long",
+                                ],
+                                suggestion: "Have the runtime POST /v1/requests/\(request.id)/outcome (or `bridgeback audit ingest`) for inline turns, at least for near misses."))
+                    }
+                }
+            }
+        }
+        findings.sort {
+            ($0.findingClass, $0.receivedAt, $0.requestID) < ($1.findingClass, $1.receivedAt, $1.requestID)
+        }
+        return AuditResult(
+            generatedAt: now, windowStart: window.lowerBound, windowEnd: window.upperBound, policyVersion: engine.policy.version,
+            findings: findings, counts: counts, notes: records.notes)
+    }
+
+    // MARK: Inline turns
+
+    enum Signal: String, CaseIterable {
+        case long, waitHeavy = "wait_heavy", manyTools = "many_tools", manySources = "many_sources"
+        case verificationLoops = "verification_loops", followUps = "follow_ups"
+    }
+
+    func signals(_ o: InlineOutcome) -> [(Signal, String)] {
+        let t = config.thresholds
+        var out: [(Signal, String)] = []
+        if o.durationSeconds >= t.longTurnSeconds {
+            out.append((.long, "took \(Self.seconds(o.durationSeconds)) (long_turn_s \(Self.seconds(t.longTurnSeconds)))"))
+        }
+        if let wait = o.waitSeconds,
+            wait >= t.waitSeconds || (o.durationSeconds > 0 && wait / o.durationSeconds >= t.waitShare && wait >= t.waitSeconds / 4)
+        {
+            let share = o.durationSeconds > 0 ? Int((wait / o.durationSeconds * 100).rounded()) : 0
+            out.append((.waitHeavy, "waited \(Self.seconds(wait)), \(share)% of the turn (wait_s \(Self.seconds(t.waitSeconds)), wait_share \(t.waitShare))"))
+        }
+        if let tools = o.toolCalls, tools >= t.manyToolCalls {
+            out.append((.manyTools, "\(tools) tool calls (many_tool_calls \(t.manyToolCalls))"))
+        }
+        let sources = o.sources ?? (o.sourceNames.isEmpty ? nil : o.sourceNames.count)
+        if let sources, sources >= t.manySources {
+            let names = o.sourceNames.isEmpty ? "" : ": " + o.sourceNames.joined(separator: ", ")
+            out.append((.manySources, "\(sources) sources touched\(names) (many_sources \(t.manySources))"))
+        }
+        if let loops = o.verificationLoops, loops >= t.verificationLoops {
+            out.append((.verificationLoops, "\(loops) verify-and-retry loops (verification_loops \(t.verificationLoops))"))
+        }
+        if let follow = o.followUps, follow > 0 {
+            out.append((.followUps, "\(follow) follow-up(s) asking whether it was done"))
+        }
+        return out
+    }
+
+    func describe(_ o: InlineOutcome) -> String {
+        var parts = ["inline turn of \(Self.seconds(o.durationSeconds))"]
+        if let w = o.waitSeconds { parts.append("waited \(Self.seconds(w))") }
+        if let t = o.toolCalls { parts.append("\(t) tool calls") }
+        if let s = o.sources ?? (o.sourceNames.isEmpty ? nil : o.sourceNames.count) { parts.append("\(s) sources") }
+        if let v = o.verificationLoops { parts.append("\(v) verification loops") }
+        if let f = o.followUps, f > 0 { parts.append("\(f) follow-ups") }
+        parts.append(o.succeeded ? "succeeded" : "did not succeed")
+        return parts.joined(separator: ", ")
+    }
+
+    func judgeInline(_ request: AuditRequest, _ outcome: InlineOutcome) -> Finding? {
+        let found = signals(outcome)
+        guard !found.isEmpty else { return nil }
+        let kinds = Set(found.map(\.0))
+        let evidence = found.map(\.1)
+        let what = describe(outcome)
+        let t = config.thresholds
+
+        if request.forced {
+            return Finding(
+                kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
+                evidence: evidence + ["the runtime forced this request inline (force: inline); the policy was not asked to decide"],
+                suggestion: "Review when the runtime sends force: inline; long work it forces inline never gets a contract, progress or delivery.")
+        }
+        if outcome.succeeded, outcome.durationSeconds < t.smallTurnSeconds, kinds.isSubset(of: [.manyTools, .manySources]) {
+            var tune: [String] = []
+            if kinds.contains(.manyTools), let n = outcome.toolCalls { tune.append("many_tool_calls above \(n)") }
+            if kinds.contains(.manySources) { tune.append("many_sources above \(outcome.sources ?? outcome.sourceNames.count)") }
+            return Finding(
+                kind: .candidate, findingClass: .falsePositiveCalibration, request: request, whatHappened: what,
+                evidence: evidence + ["but it succeeded in \(Self.seconds(outcome.durationSeconds)), under small_turn_s \(Self.seconds(t.smallTurnSeconds)): safely small"],
+                suggestion: "Tune the audit, not the policy: raise \(tune.joined(separator: " and ")) in audit.json, or count those signals only on turns longer than small_turn_s.")
+        }
+        let shapeKnown = outcome.toolCalls != nil || outcome.waitSeconds != nil || outcome.sources != nil || !outcome.sourceNames.isEmpty
+            || outcome.verificationLoops != nil
+        if kinds == [.long], !shapeKnown {
+            return Finding(
+                kind: .reportingHole, findingClass: .auditReportingGap, request: request, whatHappened: what,
+                evidence: evidence + ["the outcome has no wait_s, tool_calls, sources or verification_loops: the audit cannot tell what kind of work the time went to"],
+                suggestion: "Have the runtime report wait_s, tool_calls and sources with each outcome.")
+        }
+
+        // The shape the outcome shows decides the trigger class the request should have had.
+        var trigger: TriggerClass?
+        var because = ""
+        if kinds.contains(.waitHeavy) || kinds.contains(.followUps) {
+            trigger = .wait
+            because = kinds.contains(.waitHeavy) ? "the turn was wait-heavy" : "the person had to ask whether it was done"
+        } else if kinds.contains(.verificationLoops) {
+            trigger = .verification
+            because = "the turn looped verifying and retrying"
+        } else if kinds.contains(.manySources) {
+            trigger = .multiSource
+            because = "the turn read and combined several sources"
+        } else if let near = request.triggers.map(TriggerClass.init(rawValue:)).filter(\.isKnown).sorted().first {
+            trigger = near
+            because = "its cues already pointed at \(near) (near miss)"
+        } else {
+            because = "it was long work with no more specific shape"
+        }
+        var lines = evidence
+        lines.append("the outcome indicates trigger class \(trigger?.rawValue ?? "(none: generic work)"): \(because)")
+        lines.append("admission said inline: \(request.reason)")
+        let admission = AdmissionRequest(text: request.text, hints: Self.hints(request.hintsJSON))
+        let cues = CueSuggester.candidates(for: admission, trigger: trigger, engine: engine)
+        let suggestion: String
+        if let catching = cues.first(where: \.catchesRequest) {
+            lines.append(
+                "cue that would have caught it: family \(catching.family), id \(catching.id), pattern \(catching.pattern), weight \(Self.number(catching.weight))")
+            suggestion = "Propose cue \(catching.id) (\(catching.pattern)) in family \(catching.family); check it with --propose against the corpus."
+        } else if let first = cues.first {
+            lines.append(
+                "no single cue can detach it: \(first.id) (\(first.pattern)) in family \(first.family) would add at most \(Self.number(first.weight)); the score was \(Self.number(engine.decide(admission).score)) vs threshold \(Self.number(engine.policy.decision.threshold))")
+            suggestion = "Widen family \(cues[0].family) or weaken the inline cue that won, by hand; add the request as a labelled row."
+        } else {
+            lines.append("no imperative verb at the start of the request to derive a cue from")
+            suggestion = "Write a cue for this shape by hand (family for \(trigger?.rawValue ?? "generic work")); add the request as a labelled row."
+        }
+        return Finding(
+            kind: .candidate, findingClass: .triggerWordingGap, request: request, whatHappened: what, evidence: lines,
+            suggestion: suggestion, indicatedTrigger: trigger?.rawValue, candidateCues: cues)
+    }
+
+    // MARK: Detached jobs
+
+    func judgeDetached(_ request: AuditRequest, _ records: AuditRecords, now: Date) -> Finding? {
+        guard let jobID = request.jobID else {
+            return Finding(
+                kind: .reportingHole, findingClass: .auditReportingGap, request: request,
+                whatHappened: "logged as detached with no job id", evidence: ["request_log.job_id is empty for a detach"],
+                suggestion: "Check the admission version that wrote this row; every detach must name its job.")
+        }
+        guard let job = records.jobs[jobID] else {
+            return Finding(
+                kind: .reportingHole, findingClass: .auditReportingGap, request: request,
+                whatHappened: "detached as \(jobID), but admission has no job row", evidence: ["no row in admission's jobs table for \(jobID)"],
+                suggestion: "Check that the audit reads the same admission database that admitted the job (--admission-db).")
+        }
+        let grace = config.thresholds.launchGraceSeconds
+        if job.publishedAt == nil && job.state != "published" {
+            let age = now.timeIntervalSince(job.createdAt)
+            guard age >= grace else { return nil }
+            var evidence = ["job \(jobID) is still '\(job.state)' \(Self.seconds(age)) after admission (launch_grace_s \(Self.seconds(grace))): the broker never confirmed its contract and job"]
+            if let error = job.lastOutboxError { evidence.append("last outbox error: \(error)") }
+            return Finding(
+                kind: .detachFailure, findingClass: .helperContractGap, request: request,
+                whatHappened: "detached but failed to launch", evidence: evidence,
+                suggestion: "Fix what stops the outbox relay (broker credentials, topology, permissions); the job waits in the outbox and goes out once it can.")
+        }
+        guard let ledger = records.ledger else { return nil }
+        guard let entry = ledger[jobID] else {
+            return Finding(
+                kind: .reportingHole, findingClass: .auditReportingGap, request: request,
+                whatHappened: "detached and published as \(jobID); the ledger has no row for it",
+                evidence: ["admission published \(jobID), but the coordinator's ledger read by the audit never heard of it"],
+                suggestion: "Check that --ledger is the coordinator that consumes this admission's contracts.")
+        }
+        var problems: [String] = []
+        switch entry.endingKind {
+        case "lost"?: problems.append("ended lost: no completion before the deadline plus grace")
+        case "failure"?: problems.append("ended failed: \(entry.endingText ?? "no reason recorded")")
+        default: break
+        }
+        if entry.state == "awaiting_contract" || entry.state == "completion_parked" {
+            problems.append("the coordinator holds a completion but never got the job's contract (state \(entry.state))")
+        }
+        if let outcome = entry.finalOutcome, ["failed", "uncertain", "undeliverable"].contains(outcome) {
+            problems.append("final delivery \(outcome)" + (entry.finalDetail.map { ": \($0)" } ?? ""))
+        }
+        if !entry.partFailures.isEmpty { problems.append("delivery part failures: \(entry.partFailures.joined(separator: ", "))") }
+        if entry.fallbackParts > 0 { problems.append("\(entry.fallbackParts) part(s) went to the fallback surface instead of \(job.finalSurface)") }
+        if entry.duplicates > 0 { problems.append("\(entry.duplicates) duplicate completion(s) suppressed: the job ran more than once") }
+        guard !problems.isEmpty else { return nil }
+        let what = "detached as \(jobID) to \(job.finalSurface); ledger state \(entry.state)" + (entry.finalOutcome.map { ", final \($0)" } ?? "")
+        return Finding(
+            kind: .detachFailure, findingClass: .helperContractGap, request: request, whatHappened: what, evidence: problems,
+            suggestion: Self.contractSuggestion(entry))
+    }
+
+    static func contractSuggestion(_ entry: LedgerJob) -> String {
+        if entry.endingKind == "lost" { return "Check the recipe's deadline and the worker pool: the job's deadline was too short or no worker finished it." }
+        if entry.endingKind == "failure" { return "Fix the recipe or its parameters: the worker reported a failure." }
+        if entry.fallbackParts > 0 || entry.finalOutcome != nil && entry.finalOutcome != "delivered" {
+            return "Fix the final surface in the registry (address, token, limits) or the contract's final_surface: delivery did not land there."
+        }
+        if entry.duplicates > 0 { return "Make the recipe idempotent or its deadline longer than its runs: workers ran it more than once." }
+        return "Check the contract and recipe named in the evidence."
+    }
+
+    // MARK: Formatting
+
+    static func hints(_ json: String?) -> AdmissionHints? {
+        guard let json, var hints = try? JSONDecoder().decode(AdmissionHints.self, from: Data(json.utf8)) else { return nil }
+        hints.force = nil
+        return hints
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s >= 120 ? "\(number(s / 60)) min" : "\(number(s)) s"
+    }
+
+    static func number(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String((x * 100).rounded() / 100)
+    }
+}
