@@ -1,0 +1,89 @@
+import BridgebackAudit
+import BridgebackPolicy
+import Foundation
+import Testing
+
+/// A proposal from the trigger_wording_gap findings fixes those misses and changes no corpus decision.
+@Suite struct ProposerTests {
+    let engine = try! PolicyEngine.bundledDefault()
+
+    @Test func theProposalFixesTheWordingGapsWithoutChangingAnyCorpusDecision() throws {
+        let corpus = try loadCorpus()
+        #expect(corpus.count >= 60)
+        let records = Seed.records
+        let inWindow = records.requests.filter { window.contains($0.receivedAt) }
+        let result = Auditor(config: .default, engine: engine).audit(records, window: window, now: auditNow)
+        let version = Proposer.version(after: engine.policy.version, on: auditNow)
+        let proposal = Proposer(current: engine, corpus: corpus).propose(findings: result.findings, window: inWindow, version: version)
+
+        #expect(proposal.policy.version == "2026.11-1+audit.20261118")
+        #expect(proposal.accepted.map(\.cue.id) == ["audit-shepherd", "audit-wrangle", "audit-hammer", "audit-open-quarterly"])
+        #expect(proposal.unresolved.isEmpty)
+        // The verb alone ("open") would detach "Open the settings page for me." in the corpus: rejected, with the row named.
+        let rejected = try #require(proposal.rejected.first { $0.cue.id == "audit-open" })
+        #expect(rejected.reason.contains("dev-068"))
+        #expect(proposal.corpusChanges.isEmpty)
+        #expect(proposal.corpusAccuracyAfter == proposal.corpusAccuracyBefore)
+        #expect(Set(proposal.windowNewlyDetach.map(\.id)) == ["req_01", "req_02", "req_03", "req_04"])
+        #expect(proposal.windowNewlyInline.isEmpty)
+
+        // Applied from the file an operator would install: the misses detach, the corpus is decided exactly as before.
+        let data = try Proposer.encode(proposal.policy)
+        let candidate = try PolicyEngine(policy: PolicyDocument.parse(data))
+        for id in ["req_01", "req_02", "req_03", "req_04"] {
+            let request = try #require(inWindow.first { $0.id == id })
+            #expect(engine.decide(AdmissionRequest(text: request.text)).decision == .inline)
+            #expect(candidate.decide(AdmissionRequest(text: request.text)).decision == .detach, "\(id)")
+        }
+        for row in corpus {
+            #expect(candidate.decide(row.request).decision == engine.decide(row.request).decision, "\(row.id)")
+        }
+        #expect(PolicyEvaluation(engine: candidate, requests: corpus).accuracy == PolicyEvaluation(engine: engine, requests: corpus).accuracy)
+    }
+
+    @Test func onlyWordingGapsFeedTheProposal() throws {
+        let result = Auditor(config: .default, engine: engine).audit(Seed.records, window: window, now: auditNow)
+        let others = result.findings.filter { $0.findingClass != .triggerWordingGap }
+        let proposal = Proposer(current: engine, corpus: try loadCorpus()).propose(findings: others, window: [], version: "x")
+        #expect(proposal.accepted.isEmpty)
+        #expect(proposal.policy.families == engine.policy.families)
+    }
+
+    @Test func theReportShowsTheProposalAndTheTrend() throws {
+        let result = Auditor(config: .default, engine: engine).audit(Seed.records, window: window, now: auditNow)
+        let proposal = Proposer(current: engine, corpus: try loadCorpus()).propose(
+            findings: result.findings, window: Seed.records.requests.filter { window.contains($0.receivedAt) }, version: "v-next")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-state-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(AuditTotals.previous(in: dir) == nil)
+        var earlier = result
+        earlier.findings = Array(result.findings.prefix(3))
+        earlier.generatedAt = auditNow.addingTimeInterval(-86400)
+        try AuditTotals(earlier).save(in: dir)
+        let previous = try #require(AuditTotals.previous(in: dir))
+
+        let md = AuditReport.markdown(result, previous: previous, proposal: proposal, proposalPath: "candidate.json")
+        #expect(md.contains("| `trigger_wording_gap` | 4 | 3 | +1 |"))
+        #expect(md.contains("| `helper_contract_gap` | 4 | 0 | +4 |"))
+        #expect(md.contains("| **all** | 11 | 3 | +8 |"))
+        for cls in FindingClass.allCases {
+            #expect(md.contains("## `\(cls.rawValue)`"))
+            #expect(md.contains(cls.response))
+        }
+        #expect(md.contains("> Shepherd the data migration along"))
+        #expect(md.contains("- **From:** cli:alice"))
+        #expect(md.contains("cue that would have caught it: family waiting, id audit-shepherd"))
+        #expect(md.contains("Candidate policy v-next written to `candidate.json`"))
+        #expect(md.contains("decisions changed: 0"))
+        #expect(md.contains("- newly detach: req_01"))
+
+        let json = AuditReport.json(result, previous: previous, proposal: proposal)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect((object["totals"] as? [String: Int])?["trigger_wording_gap"] == 4)
+        #expect((object["trend"] as? [String: Int])?["helper_contract_gap"] == 4)
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        #expect(findings.count == 11)
+        #expect(findings.first?["finding_class"] as? String == "trigger_wording_gap")
+        #expect(((object["proposal"] as? [String: Any])?["accepted"] as? [Any])?.count == 4)
+    }
+}
