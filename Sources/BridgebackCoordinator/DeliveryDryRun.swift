@@ -216,7 +216,7 @@ enum DryRunPlanner {
             return report
         }
         let adapter = adapters.byKind[surface.kind]
-        report.adapter = adapter.map { String(describing: type(of: $0)) }
+        report.adapter = adapter.map(adapterName)
         for (notice, body) in notices {
             let failure: DeliveryFailure?
             if let adapter {
@@ -258,6 +258,12 @@ enum DryRunPlanner {
             line += parts.count == 1 ? "; it passes the dry-run" : "; all \(parts.count) pass the dry-run"
         }
         return line
+    }
+
+    /// The adapter's type name, seen through the dry-run-only wrapper ("WebhookAdapter").
+    static func adapterName(_ adapter: any DeliveryAdapter) -> String {
+        if let wrapper = adapter as? DryRunOnlyAdapter { return adapterName(wrapper.inner) }
+        return String(describing: type(of: adapter))
     }
 
     /// What the state machine does with a dry-run failure of this kind.

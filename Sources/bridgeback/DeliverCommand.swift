@@ -14,12 +14,13 @@ struct DeliverCommand: AsyncParsableCommand {
         commandName: "deliver",
         abstract: "Show what the coordinator would send for a job, where and in how many parts, without sending (--dry-run).",
         discussion: """
-            Asks the coordinator's status API (POST /v1/jobs/{id}/dry-run) to plan the job's
-            final notice exactly as delivery would (same surface from the contract, same
-            split or summary) and to run each part through its adapter's dry-run: target
-            known, secret or token present, size within the surface's limit, directory
-            writable. Nothing is sent and the ledger is not written. A job with no result
-            yet is planned with a marked placeholder; --text tries a given result.
+            Asks the coordinator's status API (POST /v1/jobs/{id}/dry-run) to plan
+            the job's final notice exactly as delivery would (same surface from the
+            contract, same split or summary) and to run each part through its
+            adapter's dry-run: target known, secret or token present, size within
+            the surface's limit, directory writable. Nothing is sent and the ledger
+            is not written. A job with no result yet is planned with a marked
+            placeholder; --text tries a given result.
 
             Only --dry-run is supported: the coordinator delivers on its own.
             Exit status: 0 when every part passes (or the job is suppressed), 1 when a part
@@ -132,14 +133,16 @@ enum DryRunText {
             }
         }
         let failing = report.parts.filter { !$0.ok }.count
-        out.append(
-            failing == 0
-                ? "All \(report.parts.count == 1 ? "of it passes" : "\(report.parts.count) parts pass") the dry-run; nothing was sent."
-                : "\(failing) of \(report.parts.count) part(s) would fail; nothing was sent.")
+        switch (report.parts.count, failing) {
+        case (1, 0): out.append("It passes the dry-run; nothing was sent.")
+        case (1, _): out.append("It fails the dry-run; nothing was sent.")
+        case (let n, 0): out.append("All \(n) parts pass the dry-run; nothing was sent.")
+        case (let n, let f): out.append("\(f) of \(n) parts fail the dry-run; nothing was sent.")
+        }
         if let surface = report.surface { out.append("  surface: \(surface.id), \(surface.fitting)") }
         if let adapter = report.adapter { out.append("  adapter: \(adapter)") }
         out.append("  text: \(textSource(report.textSource))")
-        out.append(contentsOf: report.notes.map { "  note: " + $0 })
+        out.append(contentsOf: report.notes.filter { !$0.hasPrefix("these are the parts stored") }.map { "  note: " + $0 })
         return out.joined(separator: "\n")
     }
 

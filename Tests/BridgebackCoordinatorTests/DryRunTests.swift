@@ -1,7 +1,13 @@
 @testable import BridgebackCoordinator
 import BridgebackCore
 import Foundation
+import Logging
+import ServiceLifecycle
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `POST /v1/jobs/{id}/dry-run`: the final notice planned as delivery would, each part run
 /// through its adapter's `dryRun`, nothing sent and nothing written.
@@ -121,14 +127,16 @@ struct DryRunTests {
         let h = try Self.harness()
         // The production dry-run adapters with no secrets or tokens resolved.
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: .dryRunOnly(secrets: [:]))
-        for (final, detail) in [("hooks:a", "no resolved signing secret"), ("discord:releases", "no resolved bot token")] {
+        for (final, adapter, detail) in [
+            ("hooks:a", "WebhookAdapter", "no resolved signing secret"), ("discord:releases", "DiscordAdapter", "no resolved bot token"),
+        ] {
             let contract = makeContract(final: SurfaceID(stringLiteral: final), mode: .direct)
             _ = try await h.coordinator.handleContract(body(contract))
             _ = try await h.coordinator.handleCompletion(body(makeCompletion(contract.jobID)))
             let before = try await Self.snapshot(h, contract.jobID)
             let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: []))
             #expect(report.outcome == "would_fail")
-            #expect(report.adapter == "DryRunOnlyAdapter")
+            #expect(report.adapter == adapter)
             let part = try #require(report.parts.first)
             #expect(!part.ok)
             #expect(part.failure?.kind == "permission")
@@ -190,6 +198,47 @@ struct DryRunTests {
         let withoutAdapters = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
         #expect(await withoutAdapters.dryRun(id: suppressed.jobID.description, body: []).status == 503)
         #expect(h.publisher.messages.isEmpty)
+    }
+}
+
+extension DryRunTests {
+    @Test("over real HTTP: POST with a text body, GET without, a bad body is a 400")
+    func overHTTP() async throws {
+        let h = try Self.harness()
+        let contract = makeContract(final: "cli:bob")
+        _ = try await h.coordinator.handleContract(body(contract))
+        var logger = Logger(label: "test.coordinator.dry-run")
+        logger.logLevel = .critical
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: h.coordinator.adapters)
+        let app = CoordinatorHTTP.application(api: api, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            func call(_ method: String, _ body: String?) async throws -> (Int, Data) {
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/jobs/\(contract.jobID)/dry-run")!)
+                request.httpMethod = method
+                request.httpBody = body.map { Data($0.utf8) }
+                let (data, response) = try await URLSession.shared.data(for: request)
+                return ((response as? HTTPURLResponse)?.statusCode ?? -1, data)
+            }
+            let text = JSONValue.object(["text": .string(Self.longResult)]).encodedText
+            let (status, data) = try await call("POST", text)
+            #expect(status == 200)
+            let report = try JSONDecoder().decode(DeliveryDryRun.self, from: data)
+            #expect(report.textSource == "request" && report.parts.count > 1)
+            let (getStatus, getData) = try await call("GET", nil)
+            #expect(getStatus == 200)
+            #expect(try JSONDecoder().decode(DeliveryDryRun.self, from: getData).textSource == "placeholder")
+            let (bad, _) = try await call("POST", #"{"text": 3}"#)
+            #expect(bad == 400)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(h.publisher.messages.isEmpty)
+        #expect(try await h.ledger.parts(of: contract.jobID).isEmpty)
     }
 }
 
