@@ -166,6 +166,9 @@ final class Fleet: @unchecked Sendable {
              "argv": ["/bin/echo", "{text}"], "timeout_seconds": 5],
             ["name": "sleep", "kind": "wait", "parameters": [["name": "seconds", "type": "int", "minimum": 0, "maximum": 3600, "default": 1]],
              "interval_seconds": 1, "timeout_seconds": 5, "timeout_param": "seconds"],
+            // Returns its text parameter as the result: how `bridgeback audit --deliver` sends its report.
+            ["name": "deliver-text", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true, "max_length": 60000]],
+             "argv": ["/usr/bin/printf", "%s", "{text}"], "timeout_seconds": 10, "output_cap_bytes": 262144],
             // Kills the worker that runs it: a poison job.
             ["name": "crash-worker", "kind": "command", "argv": ["/bin/sh", "-c", "kill -9 $PPID; sleep 5"], "timeout_seconds": 10],
         ]
