@@ -238,7 +238,12 @@ public final class Coordinator: Sendable {
                     "mode": "\(contract.deliveryMode.rawValue)", "parts": "\(step.plannedParts)",
                 ])
             if let note = step.note { log.error("final notice not deliverable", metadata: ["reason": "\(note)"]) }
-            if step.plannedParts > 0 { enqueue(id) }
+            if step.plannedParts > 0 {
+                enqueue(id)
+            } else {
+                // Nothing to send (suppressed, or not deliverable): the job ended with the decision.
+                log.info("final delivery finished", metadata: ["outcome": "\(contract.deliveryMode == .suppressed ? "suppressed" : "undeliverable")"])
+            }
         case .reportOrphan(let since):
             log.warning(
                 "a completion has waited for its contract since \(WireDate.format(since)); check admission's outbox",

@@ -353,7 +353,8 @@ enum DeliveryStatusBuilder {
         if case .completionParked(.completion(let parked), _, _) = job.lifecycle.state { completion = parked }
         var finishedAt: Date?
         if case .finished = job.lifecycle.state {
-            finishedAt = records.map(\.updatedAt).max()
+            // A job with no parts (suppressed) finished when its completion arrived.
+            finishedAt = records.map(\.updatedAt).max() ?? completion?.finishedAt
         }
         let finalName = contract.flatMap { registry[$0.finalSurface]?.humanName }
         return JobDeliveryStatus(
