@@ -11,11 +11,8 @@ struct Bridgeback: AsyncParsableCommand {
         abstract: "Hand long work to the background and get the answer back to the right place, exactly once.",
         discussion: """
             Processes: admission (HTTP API), worker (runs recipes), coordinator (final delivery).
-            People: submit (send a request), jobs (what was handed off and where each answer
-            went), watch (live progress), deliver --dry-run (what a job's notice would be),
-            audit (what should have detached, and proposed policy changes).
-            Tools: topology (apply/check the broker), classify (admission policy), receiver (a
-            local webhook receiver), bench, roundtrip.
+            People: submit (send a request), jobs (what was handed off and where each answer went), watch (live progress), deliver --dry-run (what a job's notice would be), audit (what should have detached, and proposed policy changes).
+            Tools: topology (apply/check the broker), classify (admission policy), receiver (a local webhook receiver), bench, roundtrip.
             Configuration comes from flags and BRIDGEBACK_* environment variables; see README.md.
             """,
         subcommands: allSubcommands
