@@ -66,7 +66,9 @@ public struct APIResponse: Sendable, Hashable {
 /// The admission service's behaviour behind HTTP: decide, validate, record, answer.
 ///
 /// Every handler takes plain values and returns an `APIResponse`, so tests call it without a
-/// server and the Hummingbird layer stays a thin adapter. A refusal writes nothing.
+/// server and the Hummingbird layer stays a thin adapter. A refusal writes no request, job or
+/// outbox row; only a contract refusal of a request that would detach is kept, in
+/// `contract_refusals`, for the audit (see `recordRefusal`).
 public final class AdmissionAPI: Sendable {
     public let configuration: AdmissionConfiguration
     public let registry: SurfaceRegistry
@@ -131,7 +133,36 @@ public final class AdmissionAPI: Sendable {
         guard body.count <= configuration.maxBodyBytes else { throw AdmissionError(.bodyTooLarge, bodyTooLarge().errorMessage) }
         let request = try SubmitRequest.parse(body)
         let receivedAt = now()
+        do {
+            return try await submitParsed(request, receivedAt: receivedAt)
+        } catch {
+            if error.code.refusesContract && !request.dryRun { await recordRefusal(error, request: request, at: receivedAt) }
+            throw error
+        }
+    }
 
+    /// Records a contract refusal of a request that would detach, for the audit.
+    ///
+    /// Only in `contract_refusals`, never as a request, job or outbox row. A request the policy
+    /// keeps inline was not refused a contract (it would not have had one), so it is not
+    /// recorded. If the row cannot be written the refusal is still answered: a warning, no 503.
+    private func recordRefusal(_ error: AdmissionError, request: SubmitRequest, at: Date) async {
+        let decision = engine.decide(AdmissionRequest(text: request.text, hints: request.hints))
+        guard decision.decision == .detach else { return }
+        let refusal = ContractRefusalRecord(
+            id: "ref_" + JobID.make(at: at).ulid, at: at, origin: request.origin.rawValue,
+            excerpt: HumanText.excerpt(request.text, maxCharacters: ContractRefusalRecord.excerptLimit), decision: decision.decision.rawValue,
+            forced: decision.forced, triggers: decision.triggers.map(\.rawValue), policyVersion: decision.policyVersion,
+            code: error.code.description, field: error.field, message: error.message)
+        do {
+            try await store.recordRefusal(refusal)
+        } catch {
+            logger.warning(
+                "contract refusal not recorded for the audit", metadata: ["refusal_id": "\(refusal.id)", "error.code": "\(refusal.code)", "error": "\(error)"])
+        }
+    }
+
+    private func submitParsed(_ request: SubmitRequest, receivedAt: Date) async throws(AdmissionError) -> APIResponse {
         // Surfaces named anywhere must exist, whatever the decision: a typo is a client bug.
         for (field, id) in [("origin", request.origin), ("contract.work_surface", request.contract.workSurface), ("contract.final_surface", request.contract.finalSurface)] {
             guard let id else { continue }

@@ -2,7 +2,8 @@ public import BridgebackCore
 
 /// Why admission refused a request: a code to switch on, the HTTP status it maps to, and a
 /// message a person can act on. Every refusal is answered as `{"error": {"code", "message"}}`
-/// and writes nothing.
+/// and admits nothing (no request, job or outbox row); a contract refusal of a request that
+/// would detach is recorded in `contract_refusals` for the audit.
 public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable, switchable code; its `description` is the snake_case wire form.
     public struct Code: Sendable, Hashable, CustomStringConvertible {

@@ -107,6 +107,8 @@ public struct StoreCounts: Sendable, Hashable {
     public var jobs: Int
     public var outbox: Int
     public var unsent: Int
+    /// Rows in `contract_refusals` (audit records of refused contracts, not jobs).
+    public var refusals: Int = 0
 }
 
 /// Admission's SQLite state: request log, jobs with their contracts, and the outbox.
@@ -188,6 +190,7 @@ public final class AdmissionStore: Sendable {
                     """)
         }
         registerOutcomeMigration(&migrator)
+        registerRefusalMigration(&migrator)
         return migrator
     }
 
@@ -399,7 +402,8 @@ public final class AdmissionStore: Sendable {
                 requests: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log") ?? 0,
                 jobs: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0,
                 outbox: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0,
-                unsent: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") ?? 0)
+                unsent: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") ?? 0,
+                refusals: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contract_refusals") ?? 0)
         }
     }
 

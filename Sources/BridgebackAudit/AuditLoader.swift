@@ -8,7 +8,7 @@ import GRDB
 /// never migrates. A table that is not there yet (an admission from before outcomes existed)
 /// is a note in the report, not an error.
 public enum AuditLoader {
-    /// Loads the requests received in `window` with their outcomes and jobs, and, when
+    /// Loads the requests received in `window` with their outcomes, jobs and contract refusals, and, when
     /// `ledgerPath` is given and exists, the ledger rows of those jobs.
     public static func load(admissionPath: String, ledgerPath: String?, window: ClosedRange<Date>) throws(AuditError) -> AuditRecords {
         guard FileManager.default.fileExists(atPath: admissionPath) else {
@@ -43,6 +43,20 @@ public enum AuditLoader {
                     }
                 } else {
                     records.notes.append("the admission database has no inline_outcomes table (an admission from before outcomes were recorded): no inline turn can be judged")
+                }
+                if try db.tableExists("contract_refusals") {
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM contract_refusals ORDER BY at, id") {
+                        guard let at = WireDate.parse(row["at"]), window.contains(at) else { continue }
+                        let triggersText: String = row["triggers"]
+                        records.refusals.append(
+                            ContractRefusal(
+                                id: row["id"], at: at, origin: row["origin"], excerpt: row["excerpt"], decision: row["decision"],
+                                forced: row["forced"], triggers: (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? [],
+                                policyVersion: row["policy_version"], code: row["code"], field: row["field"], message: row["message"]))
+                    }
+                } else {
+                    records.notes.append(
+                        "the admission database has no contract_refusals table (an admission from before refusals were recorded): requests refused a contract cannot be seen")
                 }
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM jobs") {
                     let id: String = row["job_id"]

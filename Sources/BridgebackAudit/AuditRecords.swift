@@ -133,6 +133,41 @@ public struct LedgerJob: Sendable, Hashable, Codable {
     }
 }
 
+/// A request admission refused a contract for (`contract_refusals`): it would have detached,
+/// but its contract or recipe was refused with a 422, so no job exists.
+public struct ContractRefusal: Sendable, Hashable, Codable {
+    public var id: String
+    public var at: Date
+    public var origin: String
+    /// The request text as admission kept it (at most 280 characters).
+    public var excerpt: String
+    public var decision: String
+    public var forced: Bool
+    public var triggers: [String]
+    public var policyVersion: String
+    /// The refusal code, e.g. `direct_not_allowed`, `unknown_recipe`.
+    public var code: String
+    public var field: String?
+    public var message: String
+
+    public init(
+        id: String, at: Date, origin: String, excerpt: String, decision: String = "detach", forced: Bool = false, triggers: [String] = [],
+        policyVersion: String = "", code: String, field: String? = nil, message: String
+    ) {
+        self.id = id
+        self.at = at
+        self.origin = origin
+        self.excerpt = excerpt
+        self.decision = decision
+        self.forced = forced
+        self.triggers = triggers
+        self.policyVersion = policyVersion
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+}
+
 /// Everything the audit reads, as plain records; what the pure `Auditor` works on.
 public struct AuditRecords: Sendable, Hashable {
     public var requests: [AuditRequest]
@@ -140,17 +175,20 @@ public struct AuditRecords: Sendable, Hashable {
     public var jobs: [String: AdmissionJob]
     /// Nil when no ledger was read (then detach endings cannot be judged).
     public var ledger: [String: LedgerJob]?
+    /// Contracts admission refused in the window (requests that would have detached).
+    public var refusals: [ContractRefusal]
     /// Things the loader could not read, said plainly (shown in the report).
     public var notes: [String]
 
     public init(
         requests: [AuditRequest], outcomes: [String: InlineOutcome] = [:], jobs: [String: AdmissionJob] = [:],
-        ledger: [String: LedgerJob]? = [:], notes: [String] = []
+        ledger: [String: LedgerJob]? = [:], refusals: [ContractRefusal] = [], notes: [String] = []
     ) {
         self.requests = requests
         self.outcomes = outcomes
         self.jobs = jobs
         self.ledger = ledger
+        self.refusals = refusals
         self.notes = notes
     }
 }

@@ -61,7 +61,7 @@ public enum AuditReport {
         out.append("Window \(stamp(result.windowStart)) → \(stamp(result.windowEnd)); policy \(result.policyVersion).")
         let c = result.counts
         out.append(
-            "\(c.requests) requests: \(c.inline) inline (\(c.outcomes) with an outcome, \(c.inlineWithoutOutcome) without), \(c.detached) detached, \(c.replays) replays.")
+            "\(c.requests) requests: \(c.inline) inline (\(c.outcomes) with an outcome, \(c.inlineWithoutOutcome) without), \(c.detached) detached, \(c.replays) replays, \(c.refusedContracts) refused a contract.")
         out.append(
             "Found \(result.count(.candidate)) candidates, \(result.count(.detachFailure)) detach failures, \(result.count(.reportingHole)) reporting holes.")
         out.append("")

@@ -19,6 +19,8 @@ public struct AuditResult: Sendable, Hashable, Codable {
         public var replays = 0
         public var outcomes = 0
         public var inlineWithoutOutcome = 0
+        /// Requests that would have detached but were refused a contract (no job exists).
+        public var refusedContracts = 0
         public init() {}
     }
 
@@ -78,6 +80,10 @@ public struct Auditor: Sendable {
                     }
                 }
             }
+        }
+        for refusal in records.refusals where window.contains(refusal.at) {
+            counts.refusedContracts += 1
+            findings.append(judgeRefusal(refusal))
         }
         findings.sort {
             ($0.findingClass, $0.receivedAt, $0.requestID) < ($1.findingClass, $1.receivedAt, $1.requestID)
@@ -261,6 +267,32 @@ public struct Auditor: Sendable {
         return Finding(
             kind: .detachFailure, findingClass: .helperContractGap, request: request, whatHappened: what, evidence: problems,
             suggestion: Self.contractSuggestion(entry))
+    }
+
+    /// A request that would have detached but was refused its contract: a detach failure
+    /// before any job existed.
+    func judgeRefusal(_ refusal: ContractRefusal) -> Finding {
+        var evidence = ["admission refused the contract with \(refusal.code)" + (refusal.field.map { " on \($0)" } ?? "") + ": \(refusal.message)"]
+        evidence.append(
+            "from \(refusal.origin), decided \(refusal.decision)" + (refusal.forced ? " (forced)" : "")
+                + (refusal.triggers.isEmpty ? "" : " by \(refusal.triggers.joined(separator: ", "))")
+                + (refusal.policyVersion.isEmpty ? "" : ", policy \(refusal.policyVersion)"))
+        evidence.append("request: \(Finding.excerpt(refusal.excerpt, limit: 280))")
+        evidence.append("no job was created: the work was not done through Bridgeback")
+        return Finding(
+            kind: .detachFailure, findingClass: .helperContractGap, refusal: refusal,
+            whatHappened: "would have detached, but was refused a contract (\(refusal.code))", evidence: evidence,
+            suggestion: Self.refusalSuggestion(refusal))
+    }
+
+    static func refusalSuggestion(_ refusal: ContractRefusal) -> String {
+        switch refusal.code {
+        case "unknown_surface": "Add the surface to the registry or fix the id the runtime sends in \(refusal.field ?? "the contract")."
+        case "missing_final_surface": "Give \(refusal.origin) a default final surface in the registry, or have the runtime name contract.final_surface."
+        case "direct_not_allowed": "Have the runtime use delivery_mode parent for that surface, or allow direct delivery to it in the registry."
+        case "unknown_recipe", "invalid_recipe_params": "Fix the recipe the runtime names (or its parameters), add it to the worker catalog, or configure a default recipe."
+        default: "Fix the contract field the evidence names (\(refusal.field ?? "see the message")) in the runtime or the admission limits."
+        }
     }
 
     static func contractSuggestion(_ entry: LedgerJob) -> String {

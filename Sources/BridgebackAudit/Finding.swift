@@ -13,7 +13,7 @@ public enum FindingClass: String, Sendable, Hashable, Codable, CaseIterable, Com
         case .triggerWordingGap:
             "The request had the shape of a trigger class (its outcome shows it), but no cue fired strongly enough to detach it."
         case .helperContractGap:
-            "The job detached, but the worker or delivery contract was missing or unclear: it did not end with one clean delivery."
+            "The job detached, or was refused a contract, but the worker or delivery contract was missing or unclear: it did not end with one clean delivery."
         case .auditReportingGap:
             "The audit could not judge this from what was recorded."
         case .falsePositiveCalibration:
@@ -44,7 +44,7 @@ public enum FindingClass: String, Sendable, Hashable, Codable, CaseIterable, Com
 public enum FindingKind: String, Sendable, Hashable, Codable {
     /// Handled inline, but the outcome looks like long work.
     case candidate
-    /// Detached, but the job did not end with one clean delivery.
+    /// Detached (or refused a contract), but the job did not end with one clean delivery.
     case detachFailure = "detach_failure"
     /// The records miss what the audit needs to judge.
     case reportingHole = "reporting_hole"
@@ -116,6 +116,28 @@ public struct Finding: Sendable, Hashable, Codable {
         self.suggestion = suggestion
         self.indicatedTrigger = indicatedTrigger
         self.candidateCues = candidateCues
+    }
+
+    /// A finding about a contract admission refused: there is no request log line or job, so
+    /// the refusal's id stands in for the request id.
+    public init(
+        kind: FindingKind, findingClass: FindingClass, refusal: ContractRefusal, whatHappened: String, evidence: [String], suggestion: String
+    ) {
+        self.kind = kind
+        self.findingClass = findingClass
+        self.requestID = refusal.id
+        self.jobID = nil
+        self.origin = refusal.origin
+        self.receivedAt = refusal.at
+        self.excerpt = Self.excerpt(refusal.excerpt)
+        self.decision = "refused (" + refusal.decision + (refusal.forced ? ", forced" : "") + ")"
+        self.policyVersion = refusal.policyVersion
+        self.reason = "\(refusal.code): \(refusal.message)"
+        self.whatHappened = whatHappened
+        self.evidence = evidence
+        self.suggestion = suggestion
+        self.indicatedTrigger = nil
+        self.candidateCues = []
     }
 
     /// At most 160 characters on one line.

@@ -8,7 +8,8 @@ import Testing
 /// happen, and nothing written.
 @Suite("POST /v1/requests with dry_run")
 struct AdmissionDryRunTests {
-    static let empty = StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0)
+    /// Nothing at all, not even a `contract_refusals` row for a refused dry run.
+    static let empty = StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0, refusals: 0)
 
     @Test("a detach: decision, contract, human line and delivery plan, status 200, nothing written")
     func detach() async throws {

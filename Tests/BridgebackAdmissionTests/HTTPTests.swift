@@ -93,5 +93,6 @@ struct HTTPTests {
         }
         let counts = try await service.api.store.counts()
         #expect(counts.requests == 2 && counts.jobs == 1 && counts.unsent == 0)
+        #expect(counts.refusals == 0, "malformed JSON and oversized bodies are not recorded as refusals")
     }
 }

@@ -1,9 +1,10 @@
+import BridgebackPolicy
 import Foundation
 import Testing
 
 @testable import BridgebackAdmission
 
-@Suite("Refusals: the right status, a message a person can act on, nothing written")
+@Suite("Refusals: the right status, a message a person can act on, nothing admitted; contract refusals of detaching requests recorded for the audit")
 struct RefusalTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
@@ -12,7 +13,11 @@ struct RefusalTests {
         var code: String
         /// A fragment the message must contain (it names the problem and the fix).
         var says: String
+        /// True when the policy keeps the request inline: then no contract was refused.
+        var keptInline = false
         var testDescription: String { name }
+        /// One `contract_refusals` row for a 422 contract/recipe refusal of a request that detaches; none otherwise.
+        var recordsRefusal: Bool { status == 422 && !keptInline }
     }
 
     static let cases: [Case] = [
@@ -26,7 +31,7 @@ struct RefusalTests {
         Case(name: "bad deadline", body: #"{"origin": "cli:alice", "text": "x", "force": "detach", "contract": {"deadline_s": -5}}"#, status: 400, code: "invalid_request", says: "deadline_s must be a positive number"),
         Case(name: "unknown origin", body: #"{"origin": "cli:bob", "text": "Audit the servers", "force": "detach"}"#, status: 422, code: "unknown_surface", says: "origin 'cli:bob' is not in the surface registry; known surfaces: cli:alice"),
         Case(name: "unknown final surface", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "slack:nowhere"}}"#, status: 422, code: "unknown_surface", says: "'slack:nowhere' is not in the surface registry"),
-        Case(name: "unknown surface even when inline", body: #"{"origin": "cli:bob", "text": "What is a canary?"}"#, status: 422, code: "unknown_surface", says: "cli:bob"),
+        Case(name: "unknown surface even when inline", body: #"{"origin": "cli:bob", "text": "What is a canary?"}"#, status: 422, code: "unknown_surface", says: "cli:bob", keptInline: true),
         Case(name: "missing final surface", body: #"{"origin": "api:anon", "text": "Audit", "force": "detach"}"#, status: 422, code: "missing_final_surface", says: "name a final_surface"),
         Case(name: "direct not allowed", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#, status: 422, code: "direct_not_allowed", says: "use delivery_mode \"parent\""),
         Case(name: "deadline too long", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"deadline_s": 99999999}}"#, status: 422, code: "invalid_contract", says: "longer than the maximum"),
@@ -49,7 +54,73 @@ struct RefusalTests {
         #expect(response.errorCode == c.code)
         let message = try #require(response.errorMessage)
         #expect(message.contains(c.says), "message was: \(message)")
-        #expect(try await h.store.counts() == StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0))
+        #expect(try await h.store.counts() == StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0, refusals: c.recordsRefusal ? 1 : 0))
+        if c.recordsRefusal {
+            let row = try #require(try await h.store.contractRefusals().first)
+            #expect(row.code == c.code)
+            #expect(row.field == response.errorField)
+            #expect(row.message == message)
+            #expect(row.decision == "detach" && row.forced)
+            #expect(row.policyVersion == Fixtures.engine.policy.version)
+            #expect(row.id.hasPrefix("ref_"))
+            #expect(row.origin == (c.name == "unknown origin" ? "cli:bob" : c.name == "missing final surface" ? "api:anon" : "cli:alice"))
+            #expect(["Audit the servers", "Audit", "Gate"].contains(row.excerpt))
+        }
+    }
+
+    @Test("a contract refusal keeps origin, decision, code, field, message and a bounded excerpt; never a request, job or outbox row")
+    func contractRefusalRow() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let text = "Audit every cron job on all 30 servers\nand " + String(repeating: "report each schedule ", count: 40)
+        let object: [String: Any] = [
+            "origin": "cli:alice", "text": text, "force": "detach", "contract": ["final_surface": "pager:digest", "delivery_mode": "direct"],
+        ]
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let response = await h.submit(json)
+        #expect(response.status == 422 && response.errorCode == "direct_not_allowed")
+        #expect(try await h.store.counts() == StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0, refusals: 1))
+        let rows = try await h.store.contractRefusals()
+        #expect(rows.count == 1)
+        let row = try #require(rows.first)
+        #expect(row.origin == "cli:alice" && row.code == "direct_not_allowed" && row.field == "delivery_mode")
+        #expect(row.message == response.errorMessage)
+        #expect(row.excerpt.count <= ContractRefusalRecord.excerptLimit)
+        #expect(row.excerpt.hasPrefix("Audit every cron job on all 30 servers and report each schedule"))
+        #expect(row.excerpt.hasSuffix("…") && !row.excerpt.contains("\n"))
+        #expect(row.decision == "detach" && row.forced && row.policyVersion == Fixtures.engine.policy.version)
+    }
+
+    @Test("a request the policy detaches on its own is recorded with its triggers when its recipe is refused")
+    func unforcedDetachRecordsTriggers() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let text = "Audit the cron jobs on every host and report back"
+        let decision = Fixtures.engine.decide(AdmissionRequest(text: text, hints: nil))
+        try #require(decision.decision == .detach, "the fixture text must detach: \(decision.reason)")
+        let response = await h.submit(#"{"origin": "cli:alice", "text": "\#(text)", "recipe": {"name": "nope"}}"#)
+        #expect(response.status == 422 && response.errorCode == "unknown_recipe")
+        let row = try #require(try await h.store.contractRefusals().first)
+        #expect(!row.forced && row.triggers == decision.triggers.map(\.rawValue) && row.field == "recipe.name")
+    }
+
+    @Test("a recipe refused for a request that stays inline is not recorded: no contract was refused")
+    func inlineRecipeRefusalNotRecorded() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let response = await h.submit(#"{"origin": "cli:alice", "text": "What is a canary?", "recipe": {"name": "nope"}}"#)
+        #expect(response.status == 422 && response.errorCode == "unknown_recipe")
+        #expect(try await h.store.counts() == StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0, refusals: 0))
+    }
+
+    @Test("when the refusal cannot be recorded the 422 is still answered, never a 503")
+    func unrecordableRefusalStays422() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        try await h.store.writer.write { db in try db.execute(sql: "DROP TABLE contract_refusals") }
+        let response = await h.submit(#"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#)
+        #expect(response.status == 422)
+        #expect(response.errorCode == "direct_not_allowed")
     }
 
     @Test("a detach with no recipe and no default is refused with the known recipes")
@@ -62,10 +133,11 @@ struct RefusalTests {
         #expect(response.errorCode == "unknown_recipe")
         #expect(response.errorMessage?.contains("names no recipe") == true)
         #expect(response.errorMessage?.contains("known recipes: noop") == true)
-        #expect(try await h.store.counts().requests == 0)
+        #expect(try await h.store.counts() == StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0, refusals: 1))
+        #expect(try await h.store.contractRefusals().first?.code == "unknown_recipe")
     }
 
-    @Test("an oversized body is 413 and nothing is written")
+    @Test("an oversized body is 413 and nothing is written, not even a refusal")
     func oversized() async throws {
         let h = try Harness(configuration: .init(maxBodyBytes: 2048))
         defer { h.dir.cleanup() }
@@ -74,6 +146,6 @@ struct RefusalTests {
         #expect(response.status == 413)
         #expect(response.errorCode == "body_too_large")
         #expect(response.errorMessage?.contains("2048 bytes") == true)
-        #expect(try await h.store.counts().requests == 0)
+        #expect(try await h.store.counts() == StoreCounts(requests: 0, jobs: 0, outbox: 0, unsent: 0, refusals: 0))
     }
 }

@@ -140,6 +140,10 @@ extension APIResponse {
         if case .object(let e)? = self["error"], case .string(let message)? = e["message"] { return message }
         return nil
     }
+    var errorField: String? {
+        if case .object(let e)? = self["error"], case .string(let field)? = e["field"] { return field }
+        return nil
+    }
 }
 
 extension JSONValue {

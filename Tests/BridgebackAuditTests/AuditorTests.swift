@@ -24,13 +24,15 @@ import Testing
                 "req_05": .falsePositiveCalibration,
                 "req_06": .auditReportingGap, "req_07": .auditReportingGap,
                 "req_08": .helperContractGap, "req_09": .helperContractGap, "req_10": .helperContractGap, "req_11": .helperContractGap,
+                "ref_01": .helperContractGap,
             ])
         #expect(r.findings.count == classes.count, "one finding per request")
-        #expect(r.totals == [.triggerWordingGap: 4, .helperContractGap: 4, .auditReportingGap: 2, .falsePositiveCalibration: 1])
+        #expect(r.totals == [.triggerWordingGap: 4, .helperContractGap: 5, .auditReportingGap: 2, .falsePositiveCalibration: 1])
         #expect(r.counts.requests == 15)
         #expect(r.counts.replays == 1)
         #expect(r.count(.candidate) == 6)
-        #expect(r.count(.detachFailure) == 3)
+        #expect(r.count(.detachFailure) == 4)
+        #expect(r.counts.refusedContracts == 1)
         #expect(r.count(.reportingHole) == 2)
     }
 
@@ -65,6 +67,32 @@ import Testing
         #expect(messy.contains { $0.contains("fallback surface") })
         #expect(messy.contains { $0.contains("1 duplicate completion") })
         #expect(try finding("req_08", in: r).evidence.contains { $0.contains("forced this request inline") })
+    }
+
+    @Test func aRefusedContractIsADetachFailureWithTheRefusalAsEvidence() throws {
+        let r = result()
+        let f = try finding("ref_01", in: r)
+        #expect(f.kind == .detachFailure)
+        #expect(f.findingClass == .helperContractGap)
+        #expect(f.jobID == nil)
+        #expect(f.origin == "cli:alice")
+        #expect(f.receivedAt == at(460))
+        #expect(f.excerpt == "Page the on-call digest with the nightly backup report")
+        #expect(f.decision == "refused (detach, forced)")
+        #expect(f.policyVersion == "2026.11-1")
+        #expect(f.whatHappened == "would have detached, but was refused a contract (direct_not_allowed)")
+        #expect(
+            f.evidence.contains(
+                "admission refused the contract with direct_not_allowed on delivery_mode: pager:digest does not allow direct delivery; use delivery_mode \"parent\""),
+            "\(f.evidence)")
+        #expect(f.evidence.contains { $0.hasPrefix("from cli:alice, decided detach (forced)") && $0.contains("policy 2026.11-1") }, "\(f.evidence)")
+        #expect(f.evidence.contains("request: Page the on-call digest with the nightly backup report"))
+        #expect(f.evidence.contains { $0.contains("no job was created") })
+        #expect(f.suggestion.contains("delivery_mode parent"))
+        #expect(!r.findings.contains { $0.requestID == "ref_old" }, "a refusal outside the window is not a finding")
+        let md = AuditReport.markdown(r, previous: nil)
+        #expect(md.contains("1 refused a contract"))
+        #expect(md.contains("Page the on-call digest with the nightly backup report"))
     }
 
     @Test func reportingGapsAndCalibrationSayWhy() throws {

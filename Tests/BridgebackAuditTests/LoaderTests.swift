@@ -63,6 +63,44 @@ import Testing
         #expect(noLedger.notes.contains { $0.contains("no ledger") })
         #expect(throws: AuditError.self) { try AuditLoader.load(admissionPath: "/nonexistent/admission.sqlite", ledgerPath: nil, window: window) }
     }
+
+    @Test func readsContractRefusalsInTheWindowAndTheAuditorReportsThem() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bb-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try AdmissionStore(directory: dir)
+        func refusal(_ id: String, minutesAgo: Double) -> ContractRefusalRecord {
+            ContractRefusalRecord(
+                id: id, at: at(minutesAgo), origin: "cli:alice", excerpt: "Gate the payments release", decision: "detach", forced: false,
+                triggers: ["release_gate"], policyVersion: "2026.11-1", code: "invalid_recipe_params", field: "recipe.params",
+                message: "'service' is required (string)")
+        }
+        try await store.recordRefusal(refusal("ref_a", minutesAgo: 15))
+        try await store.recordRefusal(refusal("ref_old", minutesAgo: 3000))
+        let path = dir.appendingPathComponent("admission.sqlite").path
+
+        let records = try AuditLoader.load(admissionPath: path, ledgerPath: nil, window: window)
+        #expect(records.requests.isEmpty)
+        #expect(
+            records.refusals == [
+                ContractRefusal(
+                    id: "ref_a", at: at(15), origin: "cli:alice", excerpt: "Gate the payments release", decision: "detach", forced: false,
+                    triggers: ["release_gate"], policyVersion: "2026.11-1", code: "invalid_recipe_params", field: "recipe.params",
+                    message: "'service' is required (string)")
+            ])
+        #expect(!records.notes.contains { $0.contains("contract_refusals") })
+        let result = Auditor(config: .default, engine: try PolicyEngine.bundledDefault()).audit(records, window: window, now: auditNow)
+        let finding = try #require(result.findings.first)
+        #expect(result.findings.count == 1)
+        #expect(finding.requestID == "ref_a" && finding.kind == .detachFailure && finding.findingClass == .helperContractGap)
+        #expect(finding.evidence.first == "admission refused the contract with invalid_recipe_params on recipe.params: 'service' is required (string)")
+        #expect(finding.evidence.contains("from cli:alice, decided detach by release_gate, policy 2026.11-1"))
+
+        // An admission database from before refusals were recorded: no table, a note, no error.
+        try await store.writer.write { db in try db.execute(sql: "DROP TABLE contract_refusals") }
+        let older = try AuditLoader.load(admissionPath: path, ledgerPath: nil, window: window)
+        #expect(older.refusals.isEmpty)
+        #expect(older.notes.contains { $0.contains("no contract_refusals table") })
+    }
 }
 
 enum WireDateText {

@@ -64,8 +64,8 @@ import Testing
 
         let md = AuditReport.markdown(result, previous: previous, proposal: proposal, proposalPath: "candidate.json")
         #expect(md.contains("| `trigger_wording_gap` | 4 | 3 | +1 |"))
-        #expect(md.contains("| `helper_contract_gap` | 4 | 0 | +4 |"))
-        #expect(md.contains("| **all** | 11 | 3 | +8 |"))
+        #expect(md.contains("| `helper_contract_gap` | 5 | 0 | +5 |"))
+        #expect(md.contains("| **all** | 12 | 3 | +9 |"))
         for cls in FindingClass.allCases {
             #expect(md.contains("## `\(cls.rawValue)`"))
             #expect(md.contains(cls.response))
@@ -80,9 +80,9 @@ import Testing
         let json = AuditReport.json(result, previous: previous, proposal: proposal)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect((object["totals"] as? [String: Int])?["trigger_wording_gap"] == 4)
-        #expect((object["trend"] as? [String: Int])?["helper_contract_gap"] == 4)
+        #expect((object["trend"] as? [String: Int])?["helper_contract_gap"] == 5)
         let findings = try #require(object["findings"] as? [[String: Any]])
-        #expect(findings.count == 11)
+        #expect(findings.count == 12)
         #expect(findings.first?["finding_class"] as? String == "trigger_wording_gap")
         #expect(((object["proposal"] as? [String: Any])?["accepted"] as? [Any])?.count == 4)
     }

@@ -104,6 +104,18 @@ enum Seed {
                 duplicates: 1, fallbackParts: 1, partFailures: ["unknown_outcome"]),
             "job_14": LedgerJob(jobID: "job_14", state: "finished", endingKind: "result", finalOutcome: "delivered"),
         ]
-        return AuditRecords(requests: requests, outcomes: outcomes, jobs: jobs, ledger: ledger)
+        let refusals = [
+            // helper_contract_gap (detach failure): would have detached, refused its contract, so no job.
+            ContractRefusal(
+                id: "ref_01", at: at(460), origin: "cli:alice", excerpt: "Page the on-call digest with the nightly backup report",
+                decision: "detach", forced: true, triggers: [], policyVersion: "2026.11-1", code: "direct_not_allowed",
+                field: "delivery_mode",
+                message: "pager:digest does not allow direct delivery; use delivery_mode \"parent\""),
+            // Outside the window: ignored.
+            ContractRefusal(
+                id: "ref_old", at: at(60 * 30), origin: "cli:alice", excerpt: "Gate the release", code: "unknown_recipe", field: "recipe",
+                message: "recipe 'gate' is not in the worker catalog"),
+        ]
+        return AuditRecords(requests: requests, outcomes: outcomes, jobs: jobs, ledger: ledger, refusals: refusals)
     }
 }
