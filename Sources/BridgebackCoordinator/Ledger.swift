@@ -13,6 +13,9 @@ public final class Ledger: Sendable {
     /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
     public convenience init(path: String) throws(CoordinatorError) {
         var configuration = Configuration()
+        // Readers (the status API, `bridgeback audit`, an operator's sqlite3) may hold a lock for
+        // a moment, also while a restarting coordinator opens the file: wait, do not fail.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // WAL for concurrent readers; FULL so a committed transition survives power loss.
             try db.execute(sql: "PRAGMA journal_mode = WAL")

@@ -31,24 +31,24 @@ enum CommandRunner {
         argv: [String], environment: [String: String], workingDirectory: String?, timeout: Duration, outputCap: Int
     ) async throws(WorkerError) -> CommandOutput {
         let collector = OutputCollector(cap: outputCap)
-        let out = Pipe()
-        let err = Pipe()
+        let out = try ExecSafePipe()
+        let err = try ExecSafePipe()
         let pid: pid_t
         do {
             pid = try ChildProcess.spawn(
                 argv: argv, environment: environment, workingDirectory: workingDirectory,
-                stdout: out.fileHandleForWriting.fileDescriptor, stderr: err.fileHandleForWriting.fileDescriptor)
+                stdout: out.writing.fileDescriptor, stderr: err.writing.fileDescriptor)
         } catch {
             throw WorkerError(.commandFailed, "cannot start \(argv[0]): \(error.message)")
         }
         collector.started(pid: pid)
         // The write ends belong to the child now; closing ours lets EOF arrive when it exits.
-        try? out.fileHandleForWriting.close()
-        try? err.fileHandleForWriting.close()
+        try? out.writing.close()
+        try? err.writing.close()
         // One plain thread per pipe doing blocking reads until EOF, and one blocking in waitpid:
         // simple, deterministic, and off the cooperative pool.
-        OutputCollector.drain(out.fileHandleForReading) { collector.stdout($0) }
-        OutputCollector.drain(err.fileHandleForReading) { collector.stderr($0) }
+        OutputCollector.drain(out.reading) { collector.stdout($0) }
+        OutputCollector.drain(err.reading) { collector.stderr($0) }
         ChildProcess.reap(pid) { collector.exited($0) }
 
         let timedOut = await withTaskCancellationHandler {
@@ -263,5 +263,30 @@ enum ChildProcess {
             done(exited ? (status >> 8) & 0xff : status & 0x7f)
         }
         thread.start()
+    }
+}
+
+/// A pipe whose ends are close-on-exec from the moment they exist (`pipe2(O_CLOEXEC)`).
+///
+/// Jobs run concurrently: with Foundation's `Pipe` (no close-on-exec), a child spawned for
+/// another job inherits this job's write end and holds its EOF back until that other child
+/// exits, so a one-second job could wait for a one-hour one. The child gets its own copies
+/// through `dup2` in the spawn file actions, which clears the flag on fds 1 and 2 only.
+struct ExecSafePipe {
+    let reading: FileHandle
+    let writing: FileHandle
+
+    /// Swift sees `pipe2` only with _GNU_SOURCE; glibc has had it since 2.9, so look it up.
+    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+    private static let pipe2: Pipe2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
+
+    init() throws(WorkerError) {
+        var fds: [Int32] = [-1, -1]
+        guard let pipe2 = Self.pipe2 else { throw WorkerError(.commandFailed, "this C library has no pipe2") }
+        guard pipe2(&fds, O_CLOEXEC) == 0 else {
+            throw WorkerError(.commandFailed, "cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        reading = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        writing = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
     }
 }

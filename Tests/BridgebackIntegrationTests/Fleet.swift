@@ -348,10 +348,14 @@ final class ManagedProcess: Sendable {
     let log: URL
     private let process: Process
 
+    /// Where this run's output starts in `log` (a restarted process appends to the same file).
+    private let logStart: UInt64
+
     init(name: String, executable: String, arguments: [String], environment: [String: String], log: URL, workingDirectory: URL) throws {
         self.name = name
         self.log = log
         if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        logStart = ((try? FileManager.default.attributesOfItem(atPath: log.path)[.size]) as? NSNumber)?.uint64Value ?? 0
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         let process = Process()
@@ -377,13 +381,21 @@ final class ManagedProcess: Sendable {
         if process.isRunning || process.processIdentifier > 0 { process.waitUntilExit() }
     }
 
+    /// Everything in the log file, earlier runs of the same name included.
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// This run's output only.
+    var ownOutput: String {
+        guard let data = FileManager.default.contents(atPath: log.path), UInt64(data.count) >= logStart else { return "" }
+        return String(decoding: data.dropFirst(Int(logStart)), as: UTF8.self)
+    }
 
     /// Waits until the log contains `text` (the process announces readiness in its log).
     func waitForLog(_ text: String, timeout: Duration = .seconds(30)) async throws {
         try await eventually("\(name) logs '\(text)'", timeout: timeout) {
-            guard self.isRunning || self.output.contains(text) else { throw TestFailure("\(self.name) exited:\n\(self.output.suffix(2000))") }
-            return self.output.contains(text)
+            let output = self.ownOutput
+            guard self.isRunning || output.contains(text) else { throw TestFailure("\(self.name) exited:\n\(output.suffix(2000))") }
+            return output.contains(text)
         }
     }
 
@@ -395,7 +407,7 @@ final class ManagedProcess: Sendable {
     }
 
     private var port: Int? {
-        for line in output.split(separator: "\n") where line.contains("http.port=") {
+        for line in ownOutput.split(separator: "\n") where line.contains("http.port=") {
             let tail = line.split(separator: "http.port=").last ?? ""
             if let port = Int(tail.prefix { $0.isNumber }), port > 0 { return port }
         }
