@@ -51,7 +51,9 @@ struct RecipeTests {
         let error = await failure(r, "slow")
         #expect(error?.code == .timedOut)
         #expect(error?.message == "sleep timed out after 0.3 s and was stopped")
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Stopped, not run to its end (30 s); a loose bound, because a loaded CI machine can
+        // take seconds to schedule the kill and reap (it measured 6 s with the whole suite running).
+        #expect(ContinuousClock.now - start < .seconds(25))
     }
 
     @Test func commandOutputIsCapped() async throws {
@@ -78,7 +80,8 @@ struct RecipeTests {
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Killed, not run to its end (30 s); loose for the same reason as above.
+        #expect(ContinuousClock.now - start < .seconds(25))
     }
 
     @Test func checklistRollsBackCompletedStepsInReverse() async throws {
