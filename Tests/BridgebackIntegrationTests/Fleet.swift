@@ -64,6 +64,15 @@ final class Fleet: @unchecked Sendable {
         for queue in ["bb.coordinator.contracts", "bb.coordinator.completions", "bb.coordinator.dead-jobs"] {
             _ = try await admin.purgeQueue(queue)
         }
+        // A coordinator left running (a demo, a previous test's process) would be the active
+        // consumer and take this fleet's messages; say so instead of timing out later.
+        do {
+            try await eventually("no other coordinator consumes bb.coordinator.contracts", timeout: .seconds(10)) {
+                try await admin.inspectQueue("bb.coordinator.contracts").consumerCount == 0
+            }
+        } catch {
+            throw TestFailure("another coordinator is consuming bb.coordinator.contracts on the test broker; stop it (is scripts/demo or a `bridgeback coordinator` running?)")
+        }
     }
 
     /// Starts the receiver (so its port can go into the registry), then writes the registry.
