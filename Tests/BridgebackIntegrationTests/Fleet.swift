@@ -20,8 +20,10 @@ import FoundationNetworking
 /// SQLite files. The coordinator queues are shared (there is one coordinator per vhost by
 /// design), so fleet tests run one at a time and purge those queues first.
 final class Fleet: @unchecked Sendable {
-    // @unchecked: the test that owns a Fleet drives it from one task at a time; `processes`
-    // is only mutated through `lock`.
+    // @unchecked: `processes` is only touched under `lock`. The two ports are written only while
+    // the fleet starts, by the one test task that owns it, before it creates the child tasks
+    // that read them (task creation orders those writes before the reads); nothing writes them
+    // afterwards. Everything else is `let`.
     let directory: URL
     let pool: String
     let parent: String
