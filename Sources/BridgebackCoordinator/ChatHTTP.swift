@@ -146,3 +146,38 @@ extension JSONValue {
         return nil
     }
 }
+
+/// The dry-run/send skeleton the Slack, Telegram and Discord adapters share. Each says only
+/// how its API counts a text, the request it takes, and how it answers.
+protocol ChatAdapter: DeliveryAdapter {
+    var chat: ChatHTTP { get }
+    /// Whether the text fits the API's own limit, counted as the API counts it.
+    static func fits(_ text: String) -> Bool
+    /// The request that posts `message`: URL, headers beyond content type, JSON body.
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue)
+    /// Maps the API's answer into the failure taxonomy (nil = posted).
+    static func classify(status: Int, headers: [String: String], json: JSONValue?, now: Date) -> DeliveryFailure?
+}
+
+extension ChatAdapter {
+    /// Everything a dry-run can check, without sending.
+    func checkWithoutSending(_ delivery: PreparedDelivery) -> DeliveryFailure? {
+        if case .refused(let failure) = chat.prepare(delivery, fits: Self.fits) { return failure }
+        return nil
+    }
+
+    /// The same checks, then one POST and its classification.
+    func prepareAndPost(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
+        let message: ChatHTTP.Message
+        switch chat.prepare(delivery, fits: Self.fits) {
+        case .refused(let failure): return failure
+        case .ready(let prepared): message = prepared
+        }
+        let request = Self.request(for: message, delivery: delivery)
+        switch await chat.post(request.url, headers: request.headers, json: request.body, token: message.token) {
+        case .failed(let failure): return failure
+        case .answered(let status, let headers, let json):
+            return Self.classify(status: status, headers: headers, json: json, now: chat.now())
+        }
+    }
+}

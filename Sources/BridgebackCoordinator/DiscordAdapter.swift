@@ -8,7 +8,7 @@ public import Foundation
 /// Discord then returns the already-created message instead of posting a second one, so a
 /// retry after an unknown outcome is safe and Discord surfaces deduplicate by default.
 /// `allowed_mentions` is empty, so a result quoting `@everyone` pings nobody.
-public struct DiscordAdapter: DeliveryAdapter {
+public struct DiscordAdapter: ChatAdapter {
     let chat: ChatHTTP
 
     /// `tokens`: from `SurfaceRegistry.resolveSecrets(environment:)` (the token's UTF-8 bytes).
@@ -18,17 +18,13 @@ public struct DiscordAdapter: DeliveryAdapter {
         chat = ChatHTTP(client: client, tokens: tokens, timeout: timeout, now: now)
     }
 
-    public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
-        if case .refused(let failure) = prepare(delivery) { return failure }
-        return nil
-    }
+    public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? { checkWithoutSending(delivery) }
 
-    public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
-        let message: ChatHTTP.Message
-        switch prepare(delivery) {
-        case .refused(let failure): return failure
-        case .ready(let prepared): message = prepared
-        }
+    public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? { await prepareAndPost(delivery) }
+
+    static func fits(_ text: String) -> Bool { ChatHTTP.withinHardLimit(text, kind: .discord) }
+
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue) {
         let url = message.apiBase.appendingPathComponent("channels").appendingPathComponent(message.address)
             .appendingPathComponent("messages")
         let body: JSONValue = .object([
@@ -42,15 +38,7 @@ public struct DiscordAdapter: DeliveryAdapter {
             // Discord requires this form of User-Agent for bots.
             "user-agent": "DiscordBot (https://github.com/bridgeback, 1)",
         ]
-        switch await chat.post(url, headers: headers, json: body, token: message.token) {
-        case .failed(let failure): return failure
-        case .answered(let status, let headers, let json):
-            return Self.classify(status: status, headers: headers, json: json, now: chat.now())
-        }
-    }
-
-    private func prepare(_ delivery: PreparedDelivery) -> ChatHTTP.Prepared {
-        chat.prepare(delivery) { ChatHTTP.withinHardLimit($0, kind: .discord) }
+        return (url, headers, body)
     }
 
     /// Discord nonces hold at most 25 characters and delivery ids are longer: the first 25

@@ -6,7 +6,7 @@ public import Foundation
 /// Slack answers most errors with HTTP 200 and `{"ok": false, "error": "<code>"}`, and
 /// throttles with HTTP 429 and `Retry-After`. It takes no idempotency key, so an unknown
 /// outcome (timeout, `internal_error`) becomes `uncertain` and is never re-sent.
-public struct SlackAdapter: DeliveryAdapter {
+public struct SlackAdapter: ChatAdapter {
     let chat: ChatHTTP
 
     /// `tokens`: from `SurfaceRegistry.resolveSecrets(environment:)` (the token's UTF-8 bytes).
@@ -16,17 +16,13 @@ public struct SlackAdapter: DeliveryAdapter {
         chat = ChatHTTP(client: client, tokens: tokens, timeout: timeout, now: now)
     }
 
-    public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
-        if case .refused(let failure) = prepare(delivery) { return failure }
-        return nil
-    }
+    public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? { checkWithoutSending(delivery) }
 
-    public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
-        let message: ChatHTTP.Message
-        switch prepare(delivery) {
-        case .refused(let failure): return failure
-        case .ready(let prepared): message = prepared
-        }
+    public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? { await prepareAndPost(delivery) }
+
+    static func fits(_ text: String) -> Bool { ChatHTTP.withinHardLimit(Self.escape(text), kind: .slack) }
+
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue) {
         let url = message.apiBase.appendingPathComponent("chat.postMessage")
         let body: JSONValue = .object([
             "channel": .string(message.address),
@@ -34,15 +30,7 @@ public struct SlackAdapter: DeliveryAdapter {
             "unfurl_links": .bool(false),
             "unfurl_media": .bool(false),
         ])
-        switch await chat.post(url, headers: ["authorization": "Bearer \(message.token)"], json: body, token: message.token) {
-        case .failed(let failure): return failure
-        case .answered(let status, let headers, let json):
-            return Self.classify(status: status, headers: headers, json: json, now: chat.now())
-        }
-    }
-
-    private func prepare(_ delivery: PreparedDelivery) -> ChatHTTP.Prepared {
-        chat.prepare(delivery) { ChatHTTP.withinHardLimit(Self.escape($0), kind: .slack) }
+        return (url, ["authorization": "Bearer \(message.token)"], body)
     }
 
     /// Slack's mrkdwn needs `&`, `<` and `>` escaped; nothing else, so code fences still render.

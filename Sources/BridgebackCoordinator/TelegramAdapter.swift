@@ -7,7 +7,7 @@ public import Foundation
 /// what Telegram counts: 4,096 UTF-16 units. Errors come as `{"ok": false, "error_code": n,
 /// "description": "…", "parameters": {"retry_after": s}}`. No idempotency key exists, so an
 /// unknown outcome becomes `uncertain` and is never re-sent.
-public struct TelegramAdapter: DeliveryAdapter {
+public struct TelegramAdapter: ChatAdapter {
     let chat: ChatHTTP
 
     /// `tokens`: from `SurfaceRegistry.resolveSecrets(environment:)` (the token's UTF-8 bytes).
@@ -17,32 +17,20 @@ public struct TelegramAdapter: DeliveryAdapter {
         chat = ChatHTTP(client: client, tokens: tokens, timeout: timeout, now: now)
     }
 
-    public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
-        if case .refused(let failure) = prepare(delivery) { return failure }
-        return nil
-    }
+    public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? { checkWithoutSending(delivery) }
 
-    public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
-        let message: ChatHTTP.Message
-        switch prepare(delivery) {
-        case .refused(let failure): return failure
-        case .ready(let prepared): message = prepared
-        }
+    public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? { await prepareAndPost(delivery) }
+
+    static func fits(_ text: String) -> Bool { ChatHTTP.withinHardLimit(text, kind: .telegram) }
+
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue) {
         let url = message.apiBase.appendingPathComponent("bot\(message.token)").appendingPathComponent("sendMessage")
         let body: JSONValue = .object([
             "chat_id": .string(message.address),
             "text": .string(message.text),
             "link_preview_options": .object(["is_disabled": .bool(true)]),
         ])
-        switch await chat.post(url, headers: [:], json: body, token: message.token) {
-        case .failed(let failure): return failure
-        case .answered(let status, let headers, let json):
-            return Self.classify(status: status, headers: headers, json: json, now: chat.now())
-        }
-    }
-
-    private func prepare(_ delivery: PreparedDelivery) -> ChatHTTP.Prepared {
-        chat.prepare(delivery) { ChatHTTP.withinHardLimit($0, kind: .telegram) }
+        return (url, [:], body)
     }
 
     /// Maps a `sendMessage` answer into the failure taxonomy (nil = sent).
