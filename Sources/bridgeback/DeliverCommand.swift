@@ -79,7 +79,7 @@ struct DeliverCommand: AsyncParsableCommand {
         let body: [UInt8] = given.map { Array(JSONValue.object(["text": .string($0)]).jsonText.utf8) } ?? []
         let path = "/v1/jobs/\(id)/dry-run"
         let data: Data
-        switch await DryRunClient().post(coordinator, path, body: body) {
+        switch await StatusClient(timeout: 10).post(coordinator, path, body: body) {
         case .ok(let answer): data = answer
         case .status(let code, let message): throw deliverFailure("the coordinator answered \(code): \(message)")
         case .unreachable(let reason):
@@ -153,38 +153,6 @@ enum DryRunText {
         case "request": "the text given with --text"
         case "placeholder": "a placeholder: the job has no result yet (try --text)"
         default: source
-        }
-    }
-}
-
-/// POSTs to the coordinator with a short timeout; failures become values.
-struct DryRunClient {
-    let session: URLSession
-
-    init(timeout: TimeInterval = 10) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        session = URLSession(configuration: configuration)
-    }
-
-    func post(_ base: String, _ path: String, body: [UInt8]) async -> StatusClient.Answer<Data> {
-        guard let url = URL(string: base.trimmingTrailingSlash + path) else { return .unreachable("'\(base)\(path)' is not a URL") }
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body)
-        do {
-            let (data, response) = try await session.data(for: request)
-            let code = (response as? HTTPURLResponse)?.statusCode ?? 0
-            guard (200..<300).contains(code) else {
-                let message = (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
-                return .status(code, message ?? String(decoding: data.prefix(300), as: UTF8.self))
-            }
-            return .ok(data)
-        } catch {
-            return .unreachable(error.localizedDescription)
         }
     }
 }

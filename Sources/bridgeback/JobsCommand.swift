@@ -224,7 +224,7 @@ private func warn(_ text: String) {
     FileHandle.standardError.write(Data("note: \(text)\n".utf8))
 }
 
-/// GETs JSON from the two APIs with a short timeout; failures become values, not throws.
+/// Talks to the admission and coordinator APIs with a short timeout; failures become values, not throws.
 struct StatusClient {
     enum Answer<T> {
         case ok(T)
@@ -273,6 +273,22 @@ struct StatusClient {
         guard let url = components.url else { return .unreachable("'\(base)\(path)' is not a URL") }
         var request = URLRequest(url: url)
         request.setValue(accept, forHTTPHeaderField: "Accept")
+        return await send(request)
+    }
+
+    /// POSTs a JSON body (the coordinator's dry-run); the answer is returned undecoded.
+    func post(_ base: String, _ path: String, body: [UInt8]) async -> Answer<Data> {
+        guard let url = URL(string: base.trimmingTrailingSlash + path) else { return .unreachable("'\(base)\(path)' is not a URL") }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(body)
+        return await send(request)
+    }
+
+    /// One request: a 2xx body, or the API's `error.message` with the status, or why it failed.
+    private func send(_ request: URLRequest) async -> Answer<Data> {
         do {
             let (data, response) = try await session.data(for: request)
             let code = (response as? HTTPURLResponse)?.statusCode ?? 0
