@@ -1,6 +1,8 @@
 import ArgumentParser
+import BridgebackAMQP
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// `bridgeback`: one executable, a subcommand per process or tool.
@@ -94,4 +96,17 @@ func resolveAMQPURL(_ flag: String?, component: String? = nil) throws -> String 
     if let component, let value = env["BRIDGEBACK_\(component.uppercased())_AMQP_URL"], !value.isEmpty { return value }
     if let value = env["BRIDGEBACK_AMQP_URL"], !value.isEmpty { return value }
     throw ValidationError("no broker URL: pass --amqp-url or set BRIDGEBACK_AMQP_URL (for the local broker: eval \"$(deploy/local/broker.sh env)\")")
+}
+
+/// Runs a process's services until SIGTERM/SIGINT has shut them down gracefully, then closes
+/// its broker connection, also when a service failed.
+func runUntilSignalled(_ services: [any Service], closing connection: AMQPConnection, logger: Logger) async throws {
+    let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+    do {
+        try await group.run()
+    } catch {
+        await connection.close()
+        throw error
+    }
+    await connection.close()
 }

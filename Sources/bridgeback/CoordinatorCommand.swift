@@ -136,14 +136,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 adapters: .dryRunOnly(secrets: secrets))
             services.append(CoordinatorHTTP.application(api: api, host: httpHost, port: httpPort, logger: logger))
         }
-        let group = ServiceGroup(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        do {
-            try await group.run()
-        } catch {
-            await connection.close()
-            throw error
-        }
-        await connection.close()
+        try await runUntilSignalled(services, closing: connection, logger: logger)
     }
 }

@@ -94,14 +94,6 @@ struct WorkerCommand: AsyncParsableCommand {
         let service = WorkerService(
             configuration: configuration, source: AMQPJobSource(connection: connection, pool: pool), publisher: publisher,
             runner: RecipeRunner(catalog: catalog), logger: logger)
-        let group = ServiceGroup(
-            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        do {
-            try await group.run()
-        } catch {
-            await connection.close()
-            throw error
-        }
-        await connection.close()
+        try await runUntilSignalled([service], closing: connection, logger: logger)
     }
 }
