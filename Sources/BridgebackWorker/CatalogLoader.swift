@@ -194,7 +194,7 @@ struct CatalogLoader {
 
     // MARK: Actions
 
-    enum CommandKeys { static let all = ["argv", "timeout_seconds", "output_cap_bytes", "env", "working_directory"] }
+    enum CommandKeys { static let all = ["argv", "timeout_seconds", "output_cap_bytes", "env", "working_directory", "progress_protocol"] }
     enum HTTPKeys { static let all = ["method", "url", "expect_status", "expect_body_contains", "timeout_seconds"] }
 
     mutating func command(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> CommandSpec? {
@@ -240,7 +240,13 @@ struct CatalogLoader {
         if let value = fields["working_directory"] {
             if case .string(let text) = value, text.hasPrefix("/") { directory = text } else { problem(recipe, join(path, "working_directory"), "must be an absolute path"); ok = false }
         }
-        return ok ? CommandSpec(argv: argv, timeout: timeout, outputCapBytes: cap, environment: env, workingDirectory: directory) : nil
+        var progressProtocol = true
+        if let value = fields["progress_protocol"] {
+            if case .bool(let flag) = value { progressProtocol = flag } else { problem(recipe, join(path, "progress_protocol"), "must be true or false"); ok = false }
+        }
+        return ok
+            ? CommandSpec(argv: argv, timeout: timeout, outputCapBytes: cap, environment: env, workingDirectory: directory, progressProtocol: progressProtocol)
+            : nil
     }
 
     static func resolveProgram(_ program: String, path: String?) -> String? {

@@ -9,11 +9,15 @@ import Darwin
 
 /// What a finished child process left behind.
 struct CommandOutput: Sendable {
-    /// Standard output, at most the cap.
+    /// Standard output without protocol lines, at most the cap.
     var stdout: String
-    /// Bytes of standard output the process wrote in total (more than kept if truncated).
+    /// Bytes of ordinary output the process wrote in total (more than kept if truncated).
     var stdoutBytes: Int
     var truncated: Bool
+    /// The `::result` lines, if the command printed any (at most the cap, counted together).
+    var resultLines: [String]?
+    /// Whether `::result` lines were dropped because they passed the cap.
+    var resultTruncated: Bool = false
     /// The last few KB of standard error, for failure reasons.
     var stderrTail: String
     var exitStatus: Int32
@@ -27,10 +31,21 @@ struct CommandOutput: Sendable {
 enum CommandRunner {
     static let stderrKeep = 4096
 
+    /// Runs `argv`. With `progress`, standard output is read through ``ProgressProtocol``: its
+    /// `::progress`/`::step` lines go to `progress` while the command runs (in order; if the sink
+    /// falls behind, the oldest unsent are dropped), `::result` lines to the output's `resultLines`.
     static func run(
-        argv: [String], environment: [String: String], workingDirectory: String?, timeout: Duration, outputCap: Int
+        argv: [String], environment: [String: String], workingDirectory: String?, timeout: Duration, outputCap: Int,
+        progress: (@Sendable (ProgressDirective) async -> Void)? = nil
     ) async throws(WorkerError) -> CommandOutput {
-        let collector = OutputCollector(cap: outputCap)
+        let (directives, sink) = AsyncStream.makeStream(of: ProgressDirective.self, bufferingPolicy: .bufferingNewest(256))
+        let collector = OutputCollector(cap: outputCap, directives: progress == nil ? nil : sink)
+        if progress == nil { sink.finish() }
+        // Forwards directives as they arrive; ends when standard output does (or below, at the latest).
+        async let forwarded: Void = {
+            guard let progress else { return }
+            for await directive in directives { await progress(directive) }
+        }()
         let out = try ExecSafePipe()
         let err = try ExecSafePipe()
         let pid: pid_t
@@ -39,6 +54,8 @@ enum CommandRunner {
                 argv: argv, environment: environment, workingDirectory: workingDirectory,
                 stdout: out.writing.fileDescriptor, stderr: err.writing.fileDescriptor)
         } catch {
+            sink.finish()
+            await forwarded
             throw WorkerError(.commandFailed, "cannot start \(argv[0]): \(error.message)")
         }
         collector.started(pid: pid)
@@ -72,6 +89,9 @@ enum CommandRunner {
         }
         // On timeout the group already waited for the collector; on cancellation it may not have.
         await collector.finished()
+        // A grandchild may still hold standard output open: stop forwarding what it prints.
+        sink.finish()
+        await forwarded
         return collector.output(timedOut: timedOut)
     }
 }
@@ -81,6 +101,10 @@ final class OutputCollector: Sendable {
     struct State {
         var stdout = Data()
         var stdoutBytes = 0
+        var parser: ProgressProtocol?
+        var resultLines: [String]?
+        var resultBytes = 0
+        var resultTruncated = false
         var stderr = Data()
         var stdoutEOF = false
         var stderrEOF = false
@@ -94,9 +118,17 @@ final class OutputCollector: Sendable {
     }
 
     let cap: Int
-    let state = Mutex(State())
+    let state: Mutex<State>
+    /// Where parsed `::progress`/`::step` lines go; nil when the protocol is off.
+    let directives: AsyncStream<ProgressDirective>.Continuation?
 
-    init(cap: Int) { self.cap = cap }
+    init(cap: Int, directives: AsyncStream<ProgressDirective>.Continuation? = nil) {
+        self.cap = cap
+        self.directives = directives
+        var state = State()
+        if directives != nil { state.parser = ProgressProtocol() }
+        self.state = Mutex(state)
+    }
 
     func started(pid: Int32) { state.withLock { $0.pid = pid } }
 
@@ -123,12 +155,40 @@ final class OutputCollector: Sendable {
     }
 
     func stdout(_ data: Data) {
+        var progress: [ProgressDirective] = []
         resumeIfDone { state in
-            if data.isEmpty { state.stdoutEOF = true; return }
-            state.stdoutBytes += data.count
-            let room = cap - state.stdout.count
-            if room > 0 { state.stdout.append(data.prefix(room)) }
+            guard var parser = state.parser else {
+                if data.isEmpty { state.stdoutEOF = true; return }
+                keep(data, in: &state)
+                return
+            }
+            let events = data.isEmpty ? parser.finish() : parser.feed(data)
+            state.parser = parser
+            for event in events {
+                switch event {
+                case .output(let bytes): keep(bytes, in: &state)
+                case .directive(.result(let line)):
+                    let size = line.utf8.count + 1
+                    if state.resultBytes + size <= cap {
+                        state.resultLines = (state.resultLines ?? []) + [line]
+                        state.resultBytes += size
+                    } else {
+                        state.resultLines = state.resultLines ?? []
+                        state.resultTruncated = true
+                    }
+                case .directive(let directive): progress.append(directive)
+                }
+            }
+            if data.isEmpty { state.stdoutEOF = true }
         }
+        for directive in progress { directives?.yield(directive) }
+        if data.isEmpty { directives?.finish() }
+    }
+
+    private func keep(_ bytes: some Collection<UInt8>, in state: inout State) {
+        state.stdoutBytes += bytes.count
+        let room = cap - state.stdout.count
+        if room > 0 { state.stdout.append(contentsOf: bytes.prefix(room)) }
     }
 
     func stderr(_ data: Data) {
@@ -194,6 +254,8 @@ final class OutputCollector: Sendable {
                 stdout: String(decoding: state.stdout, as: UTF8.self),
                 stdoutBytes: state.stdoutBytes,
                 truncated: state.stdoutBytes > state.stdout.count,
+                resultLines: state.resultLines,
+                resultTruncated: state.resultTruncated,
                 stderrTail: String(decoding: state.stderr.suffix(CommandRunner.stderrKeep), as: UTF8.self),
                 exitStatus: state.status ?? -1,
                 timedOut: timedOut)

@@ -12,13 +12,20 @@ public struct CommandSpec: Sendable {
     /// Names of variables copied from the worker's environment; nothing else is inherited.
     public var environment: [String]
     public var workingDirectory: String?
+    /// Whether `::progress`/`::step`/`::result` lines on standard output are read as the progress
+    /// protocol (docs/worker.md); when off, every line is output.
+    public var progressProtocol: Bool
 
-    public init(argv: [String], timeout: Duration = .seconds(60), outputCapBytes: Int = 64 * 1024, environment: [String] = ["PATH", "LANG"], workingDirectory: String? = nil) {
+    public init(
+        argv: [String], timeout: Duration = .seconds(60), outputCapBytes: Int = 64 * 1024, environment: [String] = ["PATH", "LANG"],
+        workingDirectory: String? = nil, progressProtocol: Bool = true
+    ) {
         self.argv = argv
         self.timeout = timeout
         self.outputCapBytes = outputCapBytes
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.progressProtocol = progressProtocol
     }
 }
 

@@ -1,5 +1,6 @@
 public import BridgebackCore
 public import Foundation
+import Synchronization
 
 /// Runs recipes: the four built-in kinds plus registered `JobHandler`s. It has no transport;
 /// the `WorkerService` wraps it with deadlines, progress publishing and completions.
@@ -30,7 +31,7 @@ public struct RecipeRunner: Sendable {
     public func run(_ context: JobContext) async throws -> String {
         switch context.recipe.kind {
         case .command(let spec):
-            return try await command(spec, context.parameters, jobID: context.jobID).text
+            return try await command(spec, context.parameters, jobID: context.jobID, progress: CommandProgress(context.progress)).text
         case .http(let spec):
             return try await http(spec, context.parameters)
         case .checklist(let steps):
@@ -59,12 +60,15 @@ public struct RecipeRunner: Sendable {
         var text: String
     }
 
-    func command(_ spec: CommandSpec, _ values: [String: ParameterValue], jobID: JobID) async throws -> ActionResult {
+    func command(_ spec: CommandSpec, _ values: [String: ParameterValue], jobID: JobID, progress: CommandProgress? = nil) async throws -> ActionResult {
         let argv = Template.argv(spec.argv, values: values)
         var env: [String: String] = [:]
         for name in spec.environment { env[name] = environment[name] }
         env["BRIDGEBACK_JOB_ID"] = jobID.description
-        let output = try await CommandRunner.run(argv: argv, environment: env, workingDirectory: spec.workingDirectory, timeout: spec.timeout, outputCap: spec.outputCapBytes)
+        let sink = spec.progressProtocol ? progress.map { reporter in { @Sendable (directive: ProgressDirective) in await reporter.report(directive) } } : nil
+        let output = try await CommandRunner.run(
+            argv: argv, environment: env, workingDirectory: spec.workingDirectory, timeout: spec.timeout, outputCap: spec.outputCapBytes,
+            progress: sink)
         try Task.checkCancellation()
         let program = URL(fileURLWithPath: argv[0]).lastPathComponent
         if output.timedOut {
@@ -74,6 +78,11 @@ public struct RecipeRunner: Sendable {
             let tail = output.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
             let detail = tail.isEmpty ? "" : ": " + String(tail.suffix(1000))
             throw WorkerError(.commandFailed, "\(program) exited with status \(output.exitStatus)\(detail)")
+        }
+        if let lines = output.resultLines {
+            var text = lines.joined(separator: "\n")
+            if output.resultTruncated { text += "\n[result truncated: ::result lines past \(spec.outputCapBytes) bytes were dropped]" }
+            return ActionResult(text: text)
         }
         var text = output.stdout
         if text.hasSuffix("\n") { text.removeLast() }
@@ -91,9 +100,9 @@ public struct RecipeRunner: Sendable {
         return result
     }
 
-    func action(_ action: RecipeAction, _ context: JobContext) async throws -> String {
+    func action(_ action: RecipeAction, _ context: JobContext, progress: CommandProgress? = nil) async throws -> String {
         switch action {
-        case .command(let spec): try await command(spec, context.parameters, jobID: context.jobID).text
+        case .command(let spec): try await command(spec, context.parameters, jobID: context.jobID, progress: progress).text
         case .http(let spec): try await http(spec, context.parameters)
         }
     }
@@ -109,7 +118,7 @@ public struct RecipeRunner: Sendable {
             let label = "\(index + 1)/\(steps.count) \(step.name)"
             await context.progress.step(index + 1, of: steps.count, step.name)
             do {
-                let output = try await action(step.action, context)
+                let output = try await action(step.action, context, progress: CommandProgress(context.progress, within: (index + 1, steps.count, step.name)))
                 lines.append("ok      \(label)" + Self.oneLine(output))
                 completed.append(index)
             } catch let error as CancellationError {
@@ -164,7 +173,7 @@ public struct RecipeRunner: Sendable {
         while true {
             checks += 1
             do {
-                let output = try await action(probe, context)
+                let output = try await action(probe, context, progress: CommandProgress(context.progress, routineOnly: true))
                 return "condition met after \(Self.seconds(clock.now - start)) (\(checks) check\(checks == 1 ? "" : "s"))" + Self.oneLine(output)
             } catch let error as CancellationError {
                 throw error
@@ -202,5 +211,61 @@ public struct RecipeRunner: Sendable {
         let t = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
         let e = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return t > 0 ? min(1, max(0, e / t)) : 1
+    }
+}
+
+/// Turns one command's protocol lines into the job's progress reports.
+///
+/// A `::step` that names a new position is a state change (published at once); repeating the
+/// same position, and every `::progress`, is a routine update under the sparse cadence. Inside a
+/// checklist step the command's lines are reported within that step ("step 2/4: deploy — 40%…"),
+/// its fraction scaled into the step's share; a wait's probe reports routine updates only.
+final class CommandProgress: Sendable {
+    let reporter: ProgressReporter
+    /// The checklist step this command runs in: number, total, name.
+    let within: (number: Int, total: Int, name: String)?
+    let routineOnly: Bool
+    private let lastStep = Mutex<(Int, Int)?>(nil)
+
+    init(_ reporter: ProgressReporter, within: (Int, Int, String)? = nil, routineOnly: Bool = false) {
+        self.reporter = reporter
+        self.within = within.map { (number: $0.0, total: $0.1, name: $0.2) }
+        self.routineOnly = routineOnly
+    }
+
+    func report(_ directive: ProgressDirective) async {
+        guard let update = update(for: directive) else { return }
+        await reporter.sink(update)
+    }
+
+    /// The report for one directive (nil for `::result`, which is not progress).
+    func update(for directive: ProgressDirective) -> ProgressUpdate? {
+        var message: String
+        var fraction: Double?
+        var stateChange = false
+        switch directive {
+        case .result:
+            return nil
+        case .progress(let percent, let text):
+            message = text.isEmpty ? "\(Self.percent(percent)) done" : text
+            fraction = percent / 100
+        case .step(let number, let total, let text):
+            let isNew = lastStep.withLock { last in
+                defer { last = (number, total) }
+                return last.map { $0 != (number, total) } ?? true
+            }
+            stateChange = isNew && !routineOnly
+            message = "step \(number)/\(total)" + (text.isEmpty ? "" : ": \(text)")
+            fraction = Double(number - 1) / Double(total)
+        }
+        if let within {
+            message = "step \(within.number)/\(within.total): \(within.name) — " + message
+            fraction = fraction.map { (Double(within.number - 1) + $0) / Double(within.total) }
+        }
+        return ProgressUpdate(isStateChange: stateChange, message: message, fraction: fraction)
+    }
+
+    static func percent(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value))%" : String(format: "%.1f%%", value)
     }
 }

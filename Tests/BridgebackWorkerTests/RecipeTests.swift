@@ -169,6 +169,68 @@ struct RecipeTests {
         #expect(error?.message.hasPrefix("GET http://127.0.0.1:9/health failed") == true, "\(String(describing: error))")
     }
 
+    /// Collects every report a recipe makes (before the worker's throttle).
+    final class Reports: Sendable {
+        let log = EventLog()
+        var reporter: ProgressReporter {
+            ProgressReporter { update in
+                let fraction = update.fraction.map { String(format: "%.2f", $0) } ?? "-"
+                self.log.append("\(update.isStateChange ? "state" : "routine") \(fraction) \(update.message)")
+            }
+        }
+        var all: [String] { log.all }
+    }
+
+    @Test func commandProgressLinesBecomeReportsAndTheRestStaysOutput() async throws {
+        let script = """
+            echo starting; echo '::step 1/2 fetch'; echo '::progress 25 fetched 1 of 4'; echo '::progress 50'; \
+            echo '::step 1/2 fetch'; echo '::step 2/2 check'; echo '::nonsense 1'; echo done
+            """
+        let r = try runner(#"{"recipes": [{"name": "p", "kind": "command", "argv": ["sh", "-c", "\#(script)"]}]}"#)
+        let reports = Reports()
+        let result = try await run(r, "p", progress: reports.reporter)
+        #expect(result == "starting\n::nonsense 1\ndone")
+        #expect(reports.all == [
+            "state 0.00 step 1/2: fetch", "routine 0.25 fetched 1 of 4", "routine 0.50 50% done",
+            "routine 0.00 step 1/2: fetch", "state 0.50 step 2/2: check",
+        ])
+    }
+
+    @Test func resultLinesReplaceTheOutputAsTheResult() async throws {
+        let script = "echo 'chatter'; echo '::result line one'; echo 'more chatter'; echo '::result line two'"
+        let r = try runner(#"{"recipes": [{"name": "p", "kind": "command", "argv": ["sh", "-c", "\#(script)"]}]}"#)
+        #expect(try await run(r, "p") == "line one\nline two")
+    }
+
+    @Test func protocolCanBeSwitchedOff() async throws {
+        let r = try runner(#"{"recipes": [{"name": "p", "kind": "command", "argv": ["echo", "::step 1/2 x"], "progress_protocol": false}]}"#)
+        let reports = Reports()
+        #expect(try await run(r, "p", progress: reports.reporter) == "::step 1/2 x")
+        #expect(reports.all.isEmpty)
+    }
+
+    @Test func checklistCommandsReportWithinTheirStep() async throws {
+        let r = try runner("""
+            {"recipes": [{"name": "gate", "kind": "checklist", "steps": [
+              {"name": "one", "command": {"argv": ["true"]}},
+              {"name": "deploy", "command": {"argv": ["sh", "-c", "echo '::step 1/2 copy'; echo '::progress 50 half'"]}}
+            ]}]}
+            """)
+        let reports = Reports()
+        _ = try await run(r, "gate", progress: reports.reporter)
+        #expect(reports.all == [
+            "state 0.00 step 1/2: one", "state 0.50 step 2/2: deploy",
+            "state 0.50 step 2/2: deploy — step 1/2: copy", "routine 0.75 step 2/2: deploy — half",
+        ])
+    }
+
+    @Test func aFloodOfProtocolLinesNeitherStallsNorGrowsTheResult() async throws {
+        let r = try runner(#"{"recipes": [{"name": "p", "kind": "command", "argv": ["sh", "-c", "seq 1 100000 | sed 's/^/::progress 1 n=/'; echo end"], "output_cap_bytes": 100}]}"#)
+        let reports = Reports()
+        #expect(try await run(r, "p", progress: reports.reporter) == "end")
+        #expect(reports.all.count >= 1 && reports.all.count <= 100_000)
+    }
+
     @Test func throttleAdmitsStateChangesAndSparseUpdates() {
         var throttle = ProgressThrottle(interval: .seconds(5))
         let t0 = ContinuousClock.now
