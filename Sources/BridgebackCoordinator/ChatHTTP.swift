@@ -177,6 +177,7 @@ extension ChatAdapter {
         switch await chat.post(request.url, headers: request.headers, json: request.body, token: message.token) {
         case .failed(let failure): return failure
         case .answered(let status, let headers, let json):
+            if let redirect = HTTPRedirect.failure(status: status, headers: headers) { return redirect }
             return Self.classify(status: status, headers: headers, json: json, now: chat.now())
         }
     }

@@ -40,7 +40,7 @@ public struct CoordinatorService: Service {
         secrets: [SurfaceID: [UInt8]],
         ledger: Ledger,
         configuration: CoordinatorConfiguration = CoordinatorConfiguration(),
-        httpClient: any HTTPClient = URLSessionHTTPClient(),
+        httpClient: any HTTPClient,
         webhookTimeout: Double = 10,
         prefetch: UInt16 = 64,
         logger: Logger,

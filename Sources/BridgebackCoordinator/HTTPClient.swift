@@ -1,8 +1,5 @@
 public import Foundation
-import BridgebackCore
-#if canImport(FoundationNetworking)
-    public import FoundationNetworking
-#endif
+public import BridgebackCore
 
 /// One POST, as the webhook and chat adapters need it.
 public struct HTTPRequest: Sendable {
@@ -31,69 +28,25 @@ public enum HTTPResult: Sendable {
     case mayHaveBeenSent(String)
 }
 
-/// The HTTP seam: `URLSessionHTTPClient` in production, a fake in tests.
+/// The HTTP seam: `WireHTTPClient` (AsyncHTTPClient) in production, a fake in tests.
 public protocol HTTPClient: Sendable {
     func post(_ request: HTTPRequest) async -> HTTPResult
 }
 
-/// `URLSession` (FoundationNetworking on Linux): no extra dependency to build.
-///
-/// A timeout is reported as `mayHaveBeenSent` even when it happened while connecting:
-/// URLSession does not say which, and guessing "not sent" could duplicate a delivery.
-public struct URLSessionHTTPClient: HTTPClient {
-    private let session: URLSession
 
-    public init(session: URLSession = URLSession(configuration: .ephemeral)) {
-        self.session = session
-    }
-
-    /// Enforces `request.timeout` itself as well: FoundationNetworking on Linux lets the
-    /// session's 60 s request timeout win over a shorter `timeoutInterval` (seen in
-    /// ChatLoopbackTests), which would stretch `--webhook-timeout 10` to a minute.
-    public func post(_ request: HTTPRequest) async -> HTTPResult {
-        await withTaskGroup(of: HTTPResult?.self) { group in
-            group.addTask { await self.exchange(request) }
-            group.addTask {
-                try? await Task.sleep(for: .milliseconds(Int64(request.timeout * 1000)))
-                return Task.isCancelled ? nil : .mayHaveBeenSent("timeout after \(HumanText.duration(seconds: request.timeout))")
-            }
-            var result = HTTPResult.mayHaveBeenSent("no answer")
-            for await next in group {
-                guard let next else { continue }
-                result = next
-                break
-            }
-            group.cancelAll()
-            return result
-        }
-    }
-
-    private func exchange(_ request: HTTPRequest) async -> HTTPResult {
-        var urlRequest = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: request.timeout)
-        urlRequest.httpMethod = "POST"
-        urlRequest.httpBody = Data(request.body)
-        for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
-        do {
-            let (data, response) = try await session.data(for: urlRequest)
-            guard let http = response as? HTTPURLResponse else { return .mayHaveBeenSent("the response is not HTTP") }
-            var headers: [String: String] = [:]
-            for (name, value) in http.allHeaderFields {
-                if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
-            }
-            return .response(status: http.statusCode, headers: headers, body: Array(data.prefix(65_536)))
-        } catch let error as URLError {
-            switch error.code {
-            case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL,
-                .unsupportedURL, .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-                .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot, .clientCertificateRejected:
-                return .notSent("\(error.code.rawValue): \(error.localizedDescription)")
-            case .timedOut:
-                return .mayHaveBeenSent("timeout after \(Int(request.timeout)) s")
-            default:
-                return .mayHaveBeenSent("URLError \(error.code.rawValue): \(error.localizedDescription)")
-            }
-        } catch {
-            return .mayHaveBeenSent(String(describing: error))
-        }
+/// A 3xx answer. Bridgeback never follows one: a followed redirect is a request the ledger
+/// did not count, to an address the registry does not name (and a 301/302/303 turns the
+/// POST into a GET without the signed body). The receiver moved, so it is terminal
+/// `missing_target`, with the new location in the detail for the operator to put in the
+/// registry.
+public enum HTTPRedirect {
+    /// The failure for a 3xx answer; nil for any other status.
+    public static func failure(status: Int, headers: [String: String]) -> DeliveryFailure? {
+        guard (300..<400).contains(status) else { return nil }
+        let location = headers.first { $0.key.lowercased() == "location" }?.value
+        let target = location.map { " to \(String($0.prefix(300)))" } ?? " (no Location)"
+        return DeliveryFailure(
+            .missingTarget,
+            detail: "HTTP \(status) redirect\(target); redirects are not followed: update the surface's address in the registry")
     }
 }

@@ -51,6 +51,7 @@ public struct WebhookAdapter: DeliveryAdapter {
             body: delivery.body, timeout: timeout)
         switch await client.post(request) {
         case .response(let status, let headers, _):
+            if let redirect = HTTPRedirect.failure(status: status, headers: headers) { return redirect }
             return WebhookResponse.classify(status: status, headers: headers, now: now())
         case .notSent(let detail):
             return DeliveryFailure(.transport, detail: detail)
@@ -66,6 +67,7 @@ public enum WebhookResponse {
         let retryAfter = headers.first { $0.key.lowercased() == "retry-after" }.flatMap { parseRetryAfter($0.value, now: now) }
         switch status {
         case 200..<300: return nil
+        case 300..<400: return HTTPRedirect.failure(status: status, headers: headers)
         case 401, 403: return DeliveryFailure(.permission, detail: "HTTP \(status)")
         case 404: return DeliveryFailure(.missingTarget, detail: "HTTP 404")
         case 410: return DeliveryFailure(.missingTarget, detail: "HTTP 410: the endpoint asked to be disabled")
@@ -77,7 +79,7 @@ public enum WebhookResponse {
             return DeliveryFailure(.transport, detail: "HTTP \(status)")
         case 400..<500: return DeliveryFailure(.invalidPayload, detail: "HTTP \(status)")
         default:
-            // 500 and other server errors (and unexpected 1xx/3xx): retry; the receiver dedups by webhook-id.
+            // 500 and other server errors (and an unexpected 1xx): retry; the receiver dedups by webhook-id.
             return DeliveryFailure(.transport, detail: "HTTP \(status)")
         }
     }

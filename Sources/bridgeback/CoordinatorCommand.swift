@@ -122,13 +122,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
         } catch {
             throw fail("cannot connect to the broker: \(error)")
         }
+        // One pooled AsyncHTTPClient for every webhook and chat send: no redirects, no retries of its own.
+        let httpClient = WireHTTPClient(timeouts: .init(connect: min(5, webhookTimeout), read: webhookTimeout))
         let service = CoordinatorService(
             connection: connection, registry: registry, secrets: secrets, ledger: ledger,
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
                 trustedCompletionUsers: Set(trustedCompletionUsers)),
-            httpClient: URLSessionHTTPClient(), webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger)
-        var services: [any Service] = [service]
+            httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger)
+        // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends
+        // finish), then the HTTP client's pool.
+        var services: [any Service] = [httpClient, service]
         if !noHTTP {
             // After the coordinator in the list, so a graceful shutdown stops HTTP first.
             let api = CoordinatorStatusAPI(

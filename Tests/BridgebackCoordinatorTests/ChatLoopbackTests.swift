@@ -10,7 +10,7 @@ import Testing
     import Darwin
 #endif
 
-/// A one-thread HTTP/1.1 server on 127.0.0.1 for the real `URLSessionHTTPClient`: each
+/// A one-thread HTTP/1.1 server on 127.0.0.1 for the real `WireHTTPClient`: each
 /// connection gets the raw response `respond` returns for the request, or none (nil: the
 /// request is read and never answered, as a receiver that hangs after taking it).
 final class LoopbackServer: Sendable {
@@ -97,8 +97,11 @@ final class LoopbackServer: Sendable {
     }
 }
 
-@Suite("Chat adapters over a real loopback HTTP server and URLSessionHTTPClient")
+@Suite("Chat adapters over a real loopback HTTP server and WireHTTPClient (AsyncHTTPClient)")
 struct ChatLoopbackTests {
+    /// One pooled client for the suite, as the coordinator has one.
+    static let client = WireHTTPClient()
+
     func slack(port: UInt16) -> Surface {
         var surface = Chat.surface(.slack)
         surface.apiBase = "http://127.0.0.1:\(port)/api"
@@ -106,7 +109,7 @@ struct ChatLoopbackTests {
     }
 
     func adapter(timeout: Double = 5) -> SlackAdapter {
-        SlackAdapter(client: URLSessionHTTPClient(), tokens: ["slack:ops": Array("xoxb-1-secret".utf8)], timeout: timeout)
+        SlackAdapter(client: Self.client, tokens: ["slack:ops": Array("xoxb-1-secret".utf8)], timeout: timeout)
     }
 
     @Test("Slack's HTTP 200 {ok:false} body reaches the mapping: not_in_channel is permission; the request is the real one")
