@@ -8,7 +8,7 @@ public import Foundation
 /// It reads only names and parameter declarations of the worker's catalog file
 /// (`deploy/local/recipes.json`, docs/worker.md) and ignores everything else (argv, steps,
 /// timeouts belong to the worker). The checks mirror the worker's `validateParameters`:
-/// types `string`/`int`/`bool`, `required` (satisfied by a `default`), `pattern` (whole value),
+/// types `string`/`int`/`bool`/`path` (with `roots`: absolute, no `..`, under a root), `required` (satisfied by a `default`), `pattern` (whole value),
 /// `allowed`, `minimum`/`maximum`, `max_length` (default 4096), and no undeclared parameters.
 ///
 /// ```json
@@ -36,11 +36,15 @@ public struct RecipeCatalogView: Sendable {
         public var allowed: [JSONValue]?
         /// A regular expression a string value must match (whole value).
         public var pattern: String?
+        /// `path` parameters: the directories the value must stay inside. Admission checks the
+        /// text (absolute, no `..`, under a root); the worker also resolves symlinks.
+        public var roots: [String]?
 
         public init(
             name: String, type: String = "any", required: Bool = false, allowed: [JSONValue]? = nil, pattern: String? = nil,
-            minimum: Double? = nil, maximum: Double? = nil, maxLength: Int? = nil
+            minimum: Double? = nil, maximum: Double? = nil, maxLength: Int? = nil, roots: [String]? = nil
         ) {
+            self.roots = roots
             self.name = name
             self.type = type
             self.required = required
@@ -147,7 +151,7 @@ public struct RecipeCatalogView: Sendable {
         return Recipe(name: name, params: params, strict: strict)
     }
 
-    private static let types: Set<String> = ["string", "integer", "int", "number", "boolean", "bool", "array", "object", "any"]
+    private static let types: Set<String> = ["string", "integer", "int", "number", "boolean", "bool", "array", "object", "any", "path"]
 
     private static func param(_ name: String, _ p: [String: JSONValue], recipe: String) throws(AdmissionError) -> Param {
         var type = "any"
@@ -160,8 +164,20 @@ public struct RecipeCatalogView: Sendable {
         let hasDefault = p["default"].map { $0 != .null } ?? false
         let required: Bool = if case .bool(let r)? = p["required"] { r && !hasDefault } else { false }
         func number(_ key: String) -> Double? { if case .number(let n)? = p[key] { n } else { nil } }
-        var maxLength: Int? = number("max_length").map { Int($0) }
-        if type == "string" && maxLength == nil { maxLength = 4096 }
+        var maxLength: Int? = number("max_length").map { Int(exactly: $0) } ?? nil
+        if (type == "string" || type == "path") && maxLength == nil { maxLength = 4096 }
+        var roots: [String]?
+        if type == "path" {
+            guard case .array(let items)? = p["roots"], !items.isEmpty else {
+                throw AdmissionError(.invalidRequest, "recipe '\(recipe)' param '\(name)' is a path and needs \"roots\": the directories it must stay inside")
+            }
+            roots = try items.map { item throws(AdmissionError) in
+                guard case .string(let root) = item, (try? ConfinedPath.components(root)) != nil else {
+                    throw AdmissionError(.invalidRequest, "recipe '\(recipe)' param '\(name)' roots must be absolute paths without '..'")
+                }
+                return root
+            }
+        }
         var allowed: [JSONValue]?
         for key in ["allowed", "enum"] {
             if case .array(let values)? = p[key] { allowed = values }
@@ -175,7 +191,7 @@ public struct RecipeCatalogView: Sendable {
         }
         return Param(
             name: name, type: type, required: required, allowed: allowed, pattern: pattern, minimum: number("minimum"),
-            maximum: number("maximum"), maxLength: maxLength)
+            maximum: number("maximum"), maxLength: maxLength, roots: roots)
     }
 
     /// Checks an invocation against the catalog: the recipe exists, required parameters are
@@ -214,6 +230,9 @@ public struct RecipeCatalogView: Sendable {
                 if let pattern = param.pattern, !Self.wholeMatch(text, pattern) {
                     problems.append("'\(key)' must match \(pattern), got \(Self.render(value))")
                 }
+                if let roots = param.roots {
+                    do { _ = try ConfinedPath.lexical(text, roots: roots) } catch { problems.append("'\(key)' \(error.message)") }
+                }
             }
             if case .number(let n) = value {
                 if let minimum = param.minimum, n < minimum { problems.append("'\(key)' must be at least \(Self.render(.number(minimum))), got \(Self.render(value))") }
@@ -229,7 +248,7 @@ public struct RecipeCatalogView: Sendable {
     static func matches(_ value: JSONValue, type: String) -> Bool {
         switch (type, value) {
         case ("any", _): true
-        case ("string", .string): true
+        case ("string", .string), ("path", .string): true
         case ("number", .number): true
         case ("integer", .number(let n)): n.rounded() == n && abs(n) < 9e15
         case ("boolean", .bool): true

@@ -127,7 +127,7 @@ struct CatalogLoader {
         for (index, item) in items.enumerated() {
             let path = "parameters[\(index)]"
             guard case .object(let fields) = item else { problem(recipe, path, "must be an object"); continue }
-            checkKeys(fields, allowed: ["name", "type", "required", "pattern", "allowed", "minimum", "maximum", "max_length", "default", "description"], recipe: recipe, path: path)
+            checkKeys(fields, allowed: ["name", "type", "required", "pattern", "allowed", "minimum", "maximum", "max_length", "default", "description", "roots"], recipe: recipe, path: path)
             guard case .string(let name)? = fields["name"], !name.isEmpty,
                 name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
             else {
@@ -136,7 +136,7 @@ struct CatalogLoader {
             }
             let at = "parameters.\(name)"
             guard case .string(let typeName)? = fields["type"], let kind = ParameterSpec.Kind(rawValue: typeName) else {
-                problem(recipe, "\(at).type", "is required: string, int or bool")
+                problem(recipe, "\(at).type", "is required: string, int, bool or path")
                 continue
             }
             if specs.contains(where: { $0.name == name }) { problem(recipe, at, "is declared twice"); continue }
@@ -146,7 +146,21 @@ struct CatalogLoader {
             }
             var pattern: String?
             if let value = fields["pattern"] {
-                if case .string(let text) = value, kind == .string { pattern = text } else { problem(recipe, "\(at).pattern", "must be a regular expression string, on string parameters only") }
+                if case .string(let text) = value, kind == .string || kind == .path { pattern = text } else { problem(recipe, "\(at).pattern", "must be a regular expression string, on string or path parameters only") }
+            }
+            var roots: [String] = []
+            switch (kind, fields["roots"]) {
+            case (.path, .array(let items)?):
+                for (rootIndex, item) in items.enumerated() {
+                    if case .string(let root) = item, (try? ConfinedPath.components(root)) != nil { roots.append(root) } else {
+                        problem(recipe, "\(at).roots[\(rootIndex)]", "must be an absolute directory path without '..'")
+                    }
+                }
+                if items.isEmpty { problem(recipe, "\(at).roots", "must list at least one directory") }
+            case (.path, nil), (.path, _?):
+                problem(recipe, "\(at).roots", "is required for a path parameter: the directories its value must stay inside")
+            case (_, nil): break
+            case (_, _?): problem(recipe, "\(at).roots", "applies to path parameters only")
             }
             let minimum = int(fields["minimum"], recipe: recipe, field: "\(at).minimum")
             let maximum = int(fields["maximum"], recipe: recipe, field: "\(at).maximum")
@@ -155,7 +169,7 @@ struct CatalogLoader {
             var description: String?
             if case .string(let text)? = fields["description"] { description = text }
             do {
-                var spec = try ParameterSpec(name: name, kind: kind, required: required, pattern: pattern, minimum: minimum, maximum: maximum, maxLength: maxLength, description: description)
+                var spec = try ParameterSpec(name: name, kind: kind, required: required, pattern: pattern, minimum: minimum, maximum: maximum, maxLength: maxLength, description: description, roots: roots)
                 if let value = fields["allowed"] {
                     if case .array(let options) = value, !options.isEmpty {
                         var allowed: [ParameterValue] = []

@@ -25,7 +25,9 @@ public enum ParameterValue: Sendable, Hashable, CustomStringConvertible {
 /// One declared parameter of a recipe. Jobs may pass only declared parameters.
 public struct ParameterSpec: Sendable {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case string, int, bool
+        /// `path`: an absolute path confined to `roots` (see ``ConfinedPath``); the value a recipe
+        /// sees is the path with symlinks resolved.
+        case string, int, bool, path
     }
 
     public var name: String
@@ -41,14 +43,17 @@ public struct ParameterSpec: Sendable {
     public var maxLength: Int
     public var defaultValue: ParameterValue?
     public var description: String?
+    /// `path` parameters only: the directories the value must stay inside.
+    public var roots: [String]
 
     let regex: PatternBox?
 
     public init(
         name: String, kind: Kind, required: Bool = false, pattern: String? = nil, allowed: [ParameterValue]? = nil,
         minimum: Int? = nil, maximum: Int? = nil, maxLength: Int = 4096, defaultValue: ParameterValue? = nil,
-        description: String? = nil
+        description: String? = nil, roots: [String] = []
     ) throws(WorkerError) {
+        self.roots = roots
         self.name = name
         self.kind = kind
         self.required = required
@@ -84,6 +89,16 @@ public struct ParameterSpec: Sendable {
                 throw fail("must match \(pattern ?? ""), got \(Self.quote(text))")
             }
             value = .string(text)
+        case (.path, .string(let text)):
+            guard text.count <= maxLength else { throw fail("must be at most \(maxLength) characters, got \(text.count)") }
+            if let regex, !regex.matchesWhole(text) {
+                throw fail("must match \(pattern ?? ""), got \(Self.quote(text))")
+            }
+            do {
+                value = .string(try ConfinedPath.resolve(text, roots: roots))
+            } catch {
+                throw fail(error.message)
+            }
         case (.int, .number(let number)):
             guard number.rounded() == number, let int = Int(exactly: number) else {
                 throw fail("must be a whole number, got \(number)")
@@ -94,7 +109,7 @@ public struct ParameterSpec: Sendable {
         case (.bool, .bool(let flag)):
             value = .bool(flag)
         default:
-            throw fail("must be \(kind == .int ? "an int" : "a \(kind.rawValue)"), got \(Self.describe(json))")
+            throw fail("must be \(kind == .int ? "an int" : kind == .path ? "a path (a string)" : "a \(kind.rawValue)"), got \(Self.describe(json))")
         }
         if let allowed, !allowed.contains(value) {
             throw fail("must be one of \(allowed.map { Self.quote($0.description) }.joined(separator: ", ")), got \(Self.quote(value.description))")

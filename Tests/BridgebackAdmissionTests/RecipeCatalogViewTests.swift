@@ -29,6 +29,17 @@ struct RecipeCatalogViewTests {
         #expect(throws: AdmissionError.self) {
             try catalog.validate(RecipeInvocation(name: "noop", params: ["x": 1]))
         }
+        // Path parameters: confined to their roots, '..' refused (issue 10: probing files on a worker host).
+        try catalog.validate(RecipeInvocation(name: "wait-for-file", params: ["path": "/tmp/backup.done"]))
+        for path in ["/tmp/../etc/passwd", "/etc/passwd", "tmp/x", "/tmpx/y"] {
+            do {
+                try catalog.validate(RecipeInvocation(name: "wait-for-file", params: ["path": .string(path)]))
+                Issue.record("admission accepted \(path)")
+            } catch {
+                #expect(error.code == .invalidRecipeParams, "\(path): \(error)")
+                #expect(error.message.contains("'path'"), "\(error.message)")
+            }
+        }
     }
 
     @Test("a string longer than max_length is refused")

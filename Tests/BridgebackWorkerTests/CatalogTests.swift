@@ -23,6 +23,34 @@ struct CatalogTests {
         }
     }
 
+    /// Issue 10: the shipped wait-for-file let anyone probe whether any file exists on a worker.
+    @Test func shippedPathParametersStayInsideTheirRoots() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json").standardized
+        let catalog = try RecipeCatalog.load(contentsOf: url)
+        let runner = RecipeRunner(catalog: catalog)
+        let link = FileManager.default.temporaryDirectory.appendingPathComponent("bb-escape-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/etc")
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        func refusal(_ path: String) -> WorkerError? {
+            do {
+                _ = try runner.prepare(RecipeInvocation(name: "wait-for-file", params: ["path": .string(path)]))
+                return nil
+            } catch { return error }
+        }
+        #expect(refusal("/tmp/../etc/passwd")?.message.contains("must not contain '..'") == true)
+        #expect(refusal("/etc/passwd")?.message.contains("must be under /tmp") == true)
+        #expect(refusal(link + "/passwd")?.message.contains("resolves to \"/etc/passwd\"") == true, "\(String(describing: refusal(link + "/passwd")))")
+        #expect(refusal("/tmp/bb-backup.done") == nil)
+    }
+
+    @Test func pathParametersNeedRoots() {
+        let error = problems(#"{"recipes": [{"name": "a", "kind": "command", "argv": ["echo", "{p}"], "parameters": [{"name": "p", "type": "path"}, {"name": "s", "type": "string", "roots": ["/tmp"]}, {"name": "q", "type": "path", "roots": ["tmp"]}]}]}"#)
+        let fields = error?.problems.compactMap(\.field) ?? []
+        #expect(fields.contains("parameters.p.roots"))
+        #expect(fields.contains("parameters.s.roots"))
+        #expect(fields.contains("parameters.q.roots[0]"))
+    }
+
     @Test func notJSON() {
         let error = problems("{ recipes: ")
         #expect(error?.code == .invalidCatalog)
