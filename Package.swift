@@ -70,11 +70,23 @@ let package = Package(
             name: "BridgebackCore",
             swiftSettings: swiftSettings
         ),
+        // Bearer-token authentication and scope decisions shared by both HTTP servers and the CLI.
+        .target(
+            name: "BridgebackAuth",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `bridgeback admission`: HTTP API, policy, contract validation, SQLite request log + outbox, relay.
         .target(
             name: "BridgebackAdmission",
             dependencies: [
-                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP",
+                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP", "BridgebackAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -100,7 +112,7 @@ let package = Package(
         .target(
             name: "BridgebackCoordinator",
             dependencies: [
-                "BridgebackCore", "BridgebackAMQP",
+                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -135,6 +147,7 @@ let package = Package(
                 "BridgebackWorker",
                 "BridgebackCoordinator",
                 "BridgebackAudit",
+                "BridgebackAuth",
                 "CRabbitMQBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -158,6 +171,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackCoreTests",
             dependencies: ["BridgebackCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackAuthTests",
+            dependencies: ["BridgebackAuth"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

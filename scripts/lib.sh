@@ -34,9 +34,11 @@ stop_broker_if_started() {
 
 # The fleet as background processes: webhook receiver, coordinator, two workers, admission, each
 # with its own broker user and a log in $FLEET_STATE. Needs $bin and start_broker's environment.
+# The HTTP APIs require bearer tokens: see fleet_principals.
 # Ports: admission 8080, coordinator status 8090, webhook receiver 8099.
 FLEET_PIDS=()
 FLEET_STATE=""
+FLEET_PRINCIPALS=""
 fleet_wait_for() { # file, text
     for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
     echo "timed out waiting for '$2' in $1:" >&2
@@ -49,6 +51,20 @@ fleet_run() { # name, broker url, bridgeback arguments...
     BRIDGEBACK_AMQP_URL="$url" "$bin" "$@" >"$FLEET_STATE/$name.log" 2>&1 &
     FLEET_PIDS+=($!)
 }
+# Principals for the two HTTP APIs (nothing runs unauthenticated): alice submits as cli:alice
+# to the local surfaces; ops is an operator. Tokens are written to $FLEET_STATE/<name>.token
+# (mode 0600) and BRIDGEBACK_TOKEN_FILE points at alice's, so `bridgeback submit`, `jobs`,
+# `watch` and `bench fleet` run as alice.
+fleet_principals() {
+    local file="$FLEET_STATE/principals.json"
+    "$bin" principals add --file "$file" --name alice --origins cli:alice \
+        --surfaces 'cli:alice,work:alice,hooks:local,file:results,pager:*,stdout' --parents alice \
+        --note "the demo's person" --token-out "$FLEET_STATE/alice.token"
+    "$bin" principals add --file "$file" --name ops --operator --note "reads every job" --token-out "$FLEET_STATE/ops.token"
+    unset BRIDGEBACK_TOKEN
+    export BRIDGEBACK_TOKEN_FILE="$FLEET_STATE/alice.token"
+    FLEET_PRINCIPALS="$file"
+}
 start_fleet() { # state dir, worker slots
     FLEET_STATE=$1
     local slots=${2:-2}
@@ -59,18 +75,19 @@ start_fleet() { # state dir, worker slots
         fi
     done
     rm -rf "$FLEET_STATE" && mkdir -p "$FLEET_STATE"
+    fleet_principals
     BRIDGEBACK_AMQP_URL="" "$bin" receiver --surfaces deploy/local/surfaces.json --surface hooks:local \
         --out "$FLEET_STATE/webhook.jsonl" --log-level warning &
     FLEET_PIDS+=($!)
     fleet_run coordinator "$BRIDGEBACK_COORDINATOR_AMQP_URL" coordinator --data-dir "$FLEET_STATE/coordinator" \
-        --surfaces deploy/local/surfaces.json
+        --surfaces deploy/local/surfaces.json --principals "$FLEET_PRINCIPALS"
     fleet_wait_for "$FLEET_STATE/coordinator.log" "coordinator consuming"
     for n in 1 2; do
         fleet_run "worker-$n" "$BRIDGEBACK_WORKER_AMQP_URL" worker --name "worker-$n" --slots "$slots" --progress-interval 2
         fleet_wait_for "$FLEET_STATE/worker-$n.log" "worker started"
     done
     fleet_run admission "$BRIDGEBACK_ADMISSION_AMQP_URL" admission --port 8080 --data-dir "$FLEET_STATE/admission" \
-        --surfaces deploy/local/surfaces.json --recipes deploy/local/recipes.json
+        --surfaces deploy/local/surfaces.json --recipes deploy/local/recipes.json --principals "$FLEET_PRINCIPALS"
     fleet_wait_for "$FLEET_STATE/admission.log" "admission listening"
     echo "fleet logs: $FLEET_STATE/{admission,coordinator,worker-1,worker-2}.log" >&2
 }

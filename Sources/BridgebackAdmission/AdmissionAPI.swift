@@ -1,3 +1,4 @@
+public import BridgebackAuth
 public import BridgebackCore
 public import BridgebackPolicy
 public import Foundation
@@ -106,9 +107,12 @@ public final class AdmissionAPI: Sendable {
     // MARK: POST /v1/requests
 
     /// Decides a request; for a detach, records job + contract + outbox in one transaction.
-    public func submit(body: [UInt8]) async -> APIResponse {
+    ///
+    /// `principal` must be allowed the origin, the work and final surfaces and the parent the
+    /// request names or the contract defaults to; otherwise 403 naming the field, nothing written.
+    public func submit(body: [UInt8], as principal: Principal) async -> APIResponse {
         do {
-            return try await submitOrThrow(body: body)
+            return try await submitOrThrow(body: body, principal: principal)
         } catch {
             return refuse(error)
         }
@@ -129,12 +133,14 @@ public final class AdmissionAPI: Sendable {
         return .error(error)
     }
 
-    private func submitOrThrow(body: [UInt8]) async throws(AdmissionError) -> APIResponse {
+    private func submitOrThrow(body: [UInt8], principal: Principal) async throws(AdmissionError) -> APIResponse {
         guard body.count <= configuration.maxBodyBytes else { throw AdmissionError(.bodyTooLarge, bodyTooLarge().errorMessage) }
         let request = try SubmitRequest.parse(body)
         let receivedAt = now()
+        // Scope first: a principal learns nothing about surfaces or jobs it may not address.
+        try authorize(request, principal: principal)
         do {
-            return try await submitParsed(request, receivedAt: receivedAt)
+            return try await submitParsed(request, principal: principal, receivedAt: receivedAt)
         } catch {
             if error.code.refusesContract && !request.dryRun { await recordRefusal(error, request: request, at: receivedAt) }
             throw error
@@ -162,7 +168,25 @@ public final class AdmissionAPI: Sendable {
         }
     }
 
-    private func submitParsed(_ request: SubmitRequest, receivedAt: Date) async throws(AdmissionError) -> APIResponse {
+    /// The fields the request names itself; defaults are checked once the contract is resolved.
+    private func authorize(_ request: SubmitRequest, principal: Principal) throws(AdmissionError) {
+        let denial = principal.authorize(
+            origin: request.origin.rawValue, workSurface: request.contract.workSurface?.rawValue ?? "",
+            finalSurface: request.contract.finalSurface?.rawValue ?? "", parentID: request.contract.parentID ?? "",
+            skipping: Set(
+                [
+                    request.contract.workSurface == nil ? "work_surface" : nil, request.contract.finalSurface == nil ? "final_surface" : nil,
+                    request.contract.parentID == nil ? "parent_id" : nil,
+                ].compactMap { $0 }))
+        if let denial { throw forbidden(denial, principal: principal) }
+    }
+
+    private func forbidden(_ denial: AuthError, principal: Principal) -> AdmissionError {
+        logger.notice("request forbidden", metadata: ["principal": "\(principal.name)", "field": "\(denial.field ?? "")"])
+        return AdmissionError(.forbidden, denial.message, field: denial.field)
+    }
+
+    private func submitParsed(_ request: SubmitRequest, principal: Principal, receivedAt: Date) async throws(AdmissionError) -> APIResponse {
         // Surfaces named anywhere must exist, whatever the decision: a typo is a client bug.
         for (field, id) in [("origin", request.origin), ("contract.work_surface", request.contract.workSurface), ("contract.final_surface", request.contract.finalSurface)] {
             guard let id else { continue }
@@ -231,6 +255,12 @@ public final class AdmissionAPI: Sendable {
         let contract: OwnershipContract
         do { contract = try registry.resolve(draft, jobID: jobID, createdAt: receivedAt) } catch {
             throw AdmissionError(contract: error)
+        }
+        if let denial = principal.authorize(
+            origin: contract.origin.rawValue, workSurface: contract.workSurface.rawValue, finalSurface: contract.finalSurface.rawValue,
+            parentID: contract.parentID, defaulted: Set(contract.defaultsApplied))
+        {
+            throw forbidden(denial, principal: principal)
         }
         if request.dryRun { return dryRunDetach(contract, decision: decision, notes: notes, extraDefaults: extraDefaults) }
         let outbox: [OutboxDraft]
@@ -370,11 +400,15 @@ public final class AdmissionAPI: Sendable {
     // MARK: GET /v1/jobs/{id}, GET /v1/jobs, POST /v1/jobs/{id}/cancel
 
     /// The ownership record and admission-side state of one job.
-    public func job(id: String) async -> APIResponse {
+    ///
+    /// A job `principal` may not see is answered exactly like one that does not exist.
+    public func job(id: String, as principal: Principal) async -> APIResponse {
         do throws(AdmissionError) {
             let canonical = try canonicalJobID(id)
-            guard let job = try await storeCall({ try await store.job(id: canonical) }) else {
-                throw AdmissionError(.notFound, "no job '\(canonical)' was admitted here; check the id (jobs are listed by GET /v1/jobs?surface=…)")
+            guard let job = try await storeCall({ try await store.job(id: canonical) }), principal.maySee(jobOrigin: job.contract.origin.rawValue)
+            else {
+                throw AdmissionError(
+                    .notFound, "no job '\(canonical)' visible to '\(principal.name)' was admitted here; check the id (jobs are listed by GET /v1/jobs?surface=…)")
             }
             return APIResponse(status: 200, body: .object(jobBody(job)))
         } catch {
@@ -382,8 +416,9 @@ public final class AdmissionAPI: Sendable {
         }
     }
 
-    /// Jobs whose origin, work or final surface is `surface`, newest first.
-    public func jobs(surface: String?, limit: String?) async -> APIResponse {
+    /// Jobs whose origin, work or final surface is `surface`, newest first; only those
+    /// `principal` may see (its own origins, or all for an operator).
+    public func jobs(surface: String?, limit: String?, as principal: Principal) async -> APIResponse {
         do throws(AdmissionError) {
             var count = 50
             if let limit {
@@ -397,7 +432,8 @@ public final class AdmissionAPI: Sendable {
                     throw AdmissionError(.unknownSurface, error.message, field: "surface")
                 }
             }
-            let jobs = try await storeCall { try await store.jobs(surface: surface, limit: count) }
+            let origins = principal.isOperator ? nil : principal.origins.map(\.sqliteGlob)
+            let jobs = try await storeCall { try await store.jobs(surface: surface, limit: count, originGlobs: origins) }
             var body: [String: JSONValue] = ["jobs": .array(jobs.map { .object(jobBody($0)) }), "count": .number(Double(jobs.count))]
             if let surface { body["surface"] = .string(surface) }
             return APIResponse(status: 200, body: .object(body))
@@ -408,7 +444,9 @@ public final class AdmissionAPI: Sendable {
 
     /// Records a cancel request. Admission may publish only contracts and jobs, so the
     /// request is recorded (and shown by `GET /v1/jobs/{id}`) but not yet sent anywhere.
-    public func cancel(id: String, body: [UInt8]) async -> APIResponse {
+    ///
+    /// Only a job `principal` may see can be cancelled; any other is answered as unknown.
+    public func cancel(id: String, body: [UInt8], as principal: Principal) async -> APIResponse {
         do throws(AdmissionError) {
             let canonical = try canonicalJobID(id)
             var reason: String?
@@ -423,10 +461,15 @@ public final class AdmissionAPI: Sendable {
                 }
             }
             let at = now()
+            guard let existing = try await storeCall({ try await store.job(id: canonical) }),
+                principal.maySee(jobOrigin: existing.contract.origin.rawValue)
+            else {
+                throw AdmissionError(.notFound, "no job '\(canonical)' visible to '\(principal.name)' was admitted here; nothing to cancel")
+            }
             guard let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: at) }) else {
                 throw AdmissionError(.notFound, "no job '\(canonical)' was admitted here; nothing to cancel")
             }
-            logger.info("cancel requested", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")"])
+            logger.info("cancel requested", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
             var body = jobBody(job)
             body["cancel"] = "recorded"
             return APIResponse(status: 202, body: .object(body))

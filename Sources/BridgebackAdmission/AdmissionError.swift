@@ -20,6 +20,7 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case notFound = "not_found"
             case invalidOutcome = "invalid_outcome"
             case storeFailure = "store_failure"
+            case forbidden = "forbidden"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -48,6 +49,8 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
         public static let invalidOutcome = Code(.invalidOutcome)
         /// The request log could not be written; nothing was admitted.
         public static let storeFailure = Code(.storeFailure)
+        /// The authenticated principal may not do this (an origin, surface or parent outside its scope).
+        public static let forbidden = Code(.forbidden)
 
         public var description: String { base.rawValue }
 
@@ -57,6 +60,7 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case .malformedJSON, .invalidRequest: 400
             case .bodyTooLarge: 413
             case .notFound: 404
+            case .forbidden: 403
             case .storeFailure: 503
             case .unknownSurface, .missingFinalSurface, .directNotAllowed, .invalidContract, .unknownRecipe, .invalidRecipeParams,
                 .invalidOutcome: 422

@@ -1,3 +1,4 @@
+public import BridgebackAuth
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -5,32 +6,37 @@ public import ServiceLifecycle
 
 /// The Hummingbird adapter: routes, body limits, JSON responses. All behaviour is in `AdmissionAPI`.
 public enum AdmissionHTTP {
-    /// The routes of the admission API.
-    public static func router(api: AdmissionAPI) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// The routes of the admission API. `GET /health` is open; every other route (including
+    /// any added to the returned router later) requires a principal via `auth`.
+    public static func router(api: AdmissionAPI, auth: HTTPAuth, logger: Logger) -> Router<BridgebackRequestContext> {
+        let router = Router(context: BridgebackRequestContext.self)
         let limit = api.configuration.maxBodyBytes
 
-        router.post("/v1/requests") { request, _ -> Response in
-            guard let body = try await collect(request, limit: limit) else { return response(api.bodyTooLarge()) }
-            return response(await api.submit(body: body))
-        }
-        router.get("/v1/jobs/:id") { _, context -> Response in
-            response(await api.job(id: context.parameters.get("id") ?? ""))
-        }
-        router.get("/v1/jobs") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            return response(await api.jobs(surface: query.get("surface"), limit: query.get("limit")))
-        }
-        router.post("/v1/jobs/:id/cancel") { request, context -> Response in
-            guard let body = try await collect(request, limit: 4096) else { return response(api.bodyTooLarge()) }
-            return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body))
-        }
-        router.post("/v1/requests/:id/outcome") { request, context -> Response in
-            guard let body = try await collect(request, limit: 16 * 1024) else { return response(api.bodyTooLarge()) }
-            return response(await api.reportOutcome(requestID: context.parameters.get("id") ?? "", body: body))
-        }
         router.get("/health") { _, _ -> Response in
             response(await api.health())
+        }
+        auth.protect(router, logger: logger)
+        router.post("/v1/requests") { request, context -> Response in
+            let principal = try context.principal
+            guard let body = try await collect(request, limit: limit) else { return response(api.bodyTooLarge()) }
+            return response(await api.submit(body: body, as: principal))
+        }
+        router.get("/v1/jobs/:id") { _, context -> Response in
+            response(await api.job(id: context.parameters.get("id") ?? "", as: try context.principal))
+        }
+        router.get("/v1/jobs") { request, context -> Response in
+            let query = request.uri.queryParameters
+            return response(await api.jobs(surface: query.get("surface"), limit: query.get("limit"), as: try context.principal))
+        }
+        router.post("/v1/jobs/:id/cancel") { request, context -> Response in
+            let principal = try context.principal
+            guard let body = try await collect(request, limit: 4096) else { return response(api.bodyTooLarge()) }
+            return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal))
+        }
+        router.post("/v1/requests/:id/outcome") { request, context -> Response in
+            let principal = try context.principal
+            guard let body = try await collect(request, limit: 16 * 1024) else { return response(api.bodyTooLarge()) }
+            return response(await api.reportOutcome(requestID: context.parameters.get("id") ?? "", body: body, as: principal))
         }
         return router
     }
@@ -40,11 +46,11 @@ public enum AdmissionHTTP {
     /// - Parameter onListening: called with the bound port once the server accepts
     ///   connections (useful with port 0).
     public static func application(
-        api: AdmissionAPI, host: String, port: Int, logger: Logger,
+        api: AdmissionAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
-            router: router(api: api),
+            router: router(api: api, auth: auth, logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-admission"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -1,4 +1,5 @@
 import BridgebackAMQP
+public import BridgebackAuth
 import BridgebackCore
 import BridgebackPolicy
 public import Foundation
@@ -22,11 +23,15 @@ public struct AdmissionServiceConfiguration: Sendable {
     public var amqpURL: String?
     public var api: AdmissionConfiguration
     public var relay: OutboxRelayConfiguration
+    /// Who may call the HTTP API (`HTTPAuth.configure` builds it from `--principals`).
+    public var auth: HTTPAuth
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, surfacesFile: URL, recipesFile: URL? = nil,
-        policyFile: URL? = nil, amqpURL: String? = nil, api: AdmissionConfiguration = .init(), relay: OutboxRelayConfiguration = .init()
+        policyFile: URL? = nil, amqpURL: String? = nil, api: AdmissionConfiguration = .init(), relay: OutboxRelayConfiguration = .init(),
+        auth: HTTPAuth
     ) {
+        self.auth = auth
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -131,7 +136,7 @@ public struct AdmissionService: Sendable {
     ) -> ServiceGroup {
         let logger = self.logger
         let host = configuration.host
-        let http = AdmissionHTTP.application(api: api, host: host, port: configuration.port, logger: logger) { port in
+        let http = AdmissionHTTP.application(api: api, auth: configuration.auth, host: host, port: configuration.port, logger: logger) { port in
             logger.info("admission listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
             await onListening(port)
         }

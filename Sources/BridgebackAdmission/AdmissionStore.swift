@@ -290,17 +290,24 @@ public final class AdmissionStore: Sendable {
     }
 
     /// Jobs whose origin, work or final surface is `surface` (all jobs when nil), newest first.
-    public func jobs(surface: String?, limit: Int) async throws -> [JobRecord] {
+    ///
+    /// - Parameter originGlobs: when given, only jobs whose origin matches one of these SQLite
+    ///   `GLOB` patterns (a principal's origins; `[]` matches nothing).
+    public func jobs(surface: String?, limit: Int, originGlobs: [String]? = nil) async throws -> [JobRecord] {
         try await writer.read { db in
-            let rows: [Row]
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
             if let surface {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: "SELECT * FROM jobs WHERE origin = ? OR work_surface = ? OR final_surface = ? ORDER BY job_id DESC LIMIT ?",
-                    arguments: [surface, surface, surface, limit])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY job_id DESC LIMIT ?", arguments: [limit])
+                conditions.append("(origin = ? OR work_surface = ? OR final_surface = ?)")
+                arguments += [surface, surface, surface]
             }
+            if let originGlobs {
+                conditions.append(originGlobs.isEmpty ? "0" : "(" + originGlobs.map { _ in "origin GLOB ?" }.joined(separator: " OR ") + ")")
+                arguments += StatementArguments(originGlobs)
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") + " "
+            arguments += [limit]
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs \(filter)ORDER BY job_id DESC LIMIT ?", arguments: arguments)
             return try rows.map(Self.job(from:))
         }
     }

@@ -1,3 +1,4 @@
+public import BridgebackAuth
 public import BridgebackCore
 public import Foundation
 import GRDB
@@ -83,14 +84,16 @@ extension AdmissionAPI {
     /// 400 for a body that is not an outcome, 404 for a request id never logged here, 422 for
     /// an outcome that cannot describe its request (a detached one, or waiting longer than the
     /// whole turn). A second report replaces the first.
-    public func reportOutcome(requestID: String, body: [UInt8]) async -> APIResponse {
+    ///
+    /// Only for a request asked in an origin `principal` may see (its own, or any for an operator).
+    public func reportOutcome(requestID: String, body: [UInt8], as principal: Principal) async -> APIResponse {
         do throws(AdmissionError) {
             let outcome = try Self.parseOutcome(requestID: requestID, body: body, at: Date())
             let entry: RequestLogEntry?
             do { entry = try await store.request(id: requestID) } catch {
                 throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
             }
-            guard let entry, !entry.replay else {
+            guard let entry, !entry.replay, principal.maySee(jobOrigin: entry.origin) else {
                 throw AdmissionError(
                     .notFound, "no request '\(requestID)' was logged here; use the request_id from the POST /v1/requests reply", field: "id")
             }

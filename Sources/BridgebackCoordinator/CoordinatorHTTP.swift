@@ -1,3 +1,4 @@
+public import BridgebackAuth
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -11,30 +12,34 @@ public import ServiceLifecycle
 /// `GET /health`, and `POST|GET /v1/jobs/{id}/dry-run` (plans and checks a job's final notice
 /// without sending). Nothing here writes the ledger.
 public enum CoordinatorHTTP {
-    public static func router(api: CoordinatorStatusAPI) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// `GET /health` is open; every other route (including any added to the returned router
+    /// later) requires a principal via `auth`, and shows only the jobs that principal may see.
+    public static func router(api: CoordinatorStatusAPI, auth: HTTPAuth, logger: Logger) -> Router<BridgebackRequestContext> {
+        let router = Router(context: BridgebackRequestContext.self)
+        router.get("/health") { _, _ -> Response in
+            response(await api.health())
+        }
+        auth.protect(router, logger: logger)
         router.get("/v1/jobs/:id/delivery") { _, context -> Response in
-            response(await api.delivery(id: context.parameters.get("id") ?? ""))
+            response(await api.delivery(id: context.parameters.get("id") ?? "", as: try context.principal))
         }
         router.get("/v1/jobs/:id/result") { request, context -> Response in
             let format = request.uri.queryParameters.get("format")
             let accept = request.headers[.accept] ?? ""
             let json = format == "json" || (format == nil && accept.contains("application/json") && !accept.contains("text/plain"))
-            return response(await api.result(id: context.parameters.get("id") ?? "", json: json))
+            return response(await api.result(id: context.parameters.get("id") ?? "", json: json, as: try context.principal))
         }
         router.post("/v1/jobs/:id/dry-run") { request, context -> Response in
+            let principal = try context.principal
             let body = try await request.body.collect(upTo: 1 << 20)
-            return response(await api.dryRun(id: context.parameters.get("id") ?? "", body: Array(body.readableBytesView)))
+            return response(await api.dryRun(id: context.parameters.get("id") ?? "", body: Array(body.readableBytesView), as: principal))
         }
         router.get("/v1/jobs/:id/dry-run") { _, context -> Response in
-            response(await api.dryRun(id: context.parameters.get("id") ?? "", body: []))
+            response(await api.dryRun(id: context.parameters.get("id") ?? "", body: [], as: try context.principal))
         }
-        router.get("/v1/deliveries") { request, _ -> Response in
+        router.get("/v1/deliveries") { request, context -> Response in
             let query = request.uri.queryParameters
-            return response(await api.deliveries(surface: query.get("surface"), limit: query.get("limit")))
-        }
-        router.get("/health") { _, _ -> Response in
-            response(await api.health())
+            return response(await api.deliveries(surface: query.get("surface"), limit: query.get("limit"), as: try context.principal))
         }
         return router
     }
@@ -48,20 +53,20 @@ public enum CoordinatorHTTP {
     /// start (port taken, e.g. by a standby coordinator on the same host) or fails later, the
     /// error is logged and the service waits for the group's shutdown instead of ending it.
     public static func application(
-        api: CoordinatorStatusAPI, host: String, port: Int, logger: Logger,
+        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         NonEssential(
-            inner: server(api: api, host: host, port: port, logger: logger, onListening: onListening),
+            inner: server(api: api, auth: auth, host: host, port: port, logger: logger, onListening: onListening),
             logger: logger, what: "coordinator status API on \(host):\(port)")
     }
 
     static func server(
-        api: CoordinatorStatusAPI, host: String, port: Int, logger: Logger,
+        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         Application(
-            router: router(api: api),
+            router: router(api: api, auth: auth, logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

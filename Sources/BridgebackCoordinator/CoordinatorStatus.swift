@@ -1,3 +1,4 @@
+public import BridgebackAuth
 public import BridgebackCore
 import Foundation
 import GRDB
@@ -124,6 +125,10 @@ public struct StatusResponse: Sendable, Hashable {
 
 /// The coordinator's read-only status API over its ledger. Plain values in, `StatusResponse`
 /// out: tests call it without a server; `CoordinatorHTTP` is the thin Hummingbird layer.
+///
+/// Every job route takes the calling `Principal`: it sees a job only if the job's origin is in
+/// its scope (or it is an operator), the same rule admission applies. A job it may not see is
+/// answered exactly like one the ledger does not hold.
 public struct CoordinatorStatusAPI: Sendable {
     public let ledger: Ledger
     public let registry: SurfaceRegistry
@@ -145,10 +150,12 @@ public struct CoordinatorStatusAPI: Sendable {
 
     // MARK: GET /v1/jobs/{id}/delivery
 
-    public func delivery(id: String) async -> StatusResponse {
+    public func delivery(id: String, as principal: Principal) async -> StatusResponse {
         guard let jobID = JobID(id) else { return invalidID(id) }
         do {
-            guard let status = try await ledger.deliveryStatus(of: jobID, registry: registry) else {
+            guard let status = try await ledger.deliveryStatus(of: jobID, registry: registry),
+                Self.visible(origin: status.origin, to: principal)
+            else {
                 return notFound(jobID)
             }
             return .json(status)
@@ -161,11 +168,11 @@ public struct CoordinatorStatusAPI: Sendable {
 
     /// The full stored result (or failure reason, or the sentence for cancelled/lost) of a job.
     /// `json`: as an object with the outcome and who ran it; else `text/plain`.
-    public func result(id: String, json: Bool) async -> StatusResponse {
+    public func result(id: String, json: Bool, as principal: Principal) async -> StatusResponse {
         guard let jobID = JobID(id) else { return invalidID(id) }
         let record: JobRecord?
         do { record = try await ledger.job(jobID) } catch { return ledgerFailure(error) }
-        guard let record else { return notFound(jobID) }
+        guard let record, Self.visible(origin: record.contract?.origin.rawValue, to: principal) else { return notFound(jobID) }
         let kind: FinalNoticeKind
         let text: String
         let completion: Completion?
@@ -210,7 +217,7 @@ public struct CoordinatorStatusAPI: Sendable {
 
     /// Recent jobs (newest first) with their delivery status; `surface` matches the origin,
     /// work or final surface; `limit` 1–500, default 50.
-    public func deliveries(surface: String?, limit: String?) async -> StatusResponse {
+    public func deliveries(surface: String?, limit: String?, as principal: Principal) async -> StatusResponse {
         var count = 50
         if let limit {
             guard let parsed = Int(limit), (1...500).contains(parsed) else {
@@ -225,7 +232,8 @@ public struct CoordinatorStatusAPI: Sendable {
             }
         }
         do {
-            let jobs = try await ledger.recentDeliveryStatuses(surface: surfaceID, limit: count, registry: registry)
+            let origins = principal.isOperator ? nil : principal.origins.map(\.sqliteGlob)
+            let jobs = try await ledger.recentDeliveryStatuses(surface: surfaceID, limit: count, registry: registry, originGlobs: origins)
             return .json(DeliveryList(surface: surfaceID?.rawValue, count: jobs.count, jobs: jobs))
         } catch {
             return ledgerFailure(error)
@@ -267,6 +275,13 @@ public struct CoordinatorStatusAPI: Sendable {
 
     // MARK: Helpers
 
+    /// Whether a job asked in `origin` is visible to `principal`; a job whose contract has not
+    /// arrived (origin unknown) is visible to operators only.
+    static func visible(origin: String?, to principal: Principal) -> Bool {
+        guard let origin else { return principal.isOperator }
+        return principal.maySee(jobOrigin: origin)
+    }
+
     func invalidID(_ id: String) -> StatusResponse {
         let reason: String
         do {
@@ -303,22 +318,28 @@ extension Ledger {
 
     /// The newest jobs first (job ids sort by admission time), optionally only those whose
     /// origin, work or final surface is `surface`.
-    public func recentDeliveryStatuses(surface: SurfaceID?, limit: Int, registry: SurfaceRegistry) async throws -> [JobDeliveryStatus] {
+    ///
+    /// - Parameter originGlobs: when given, only jobs whose contract's origin matches one of
+    ///   these SQLite `GLOB` patterns (a principal's origins; `[]` matches nothing).
+    public func recentDeliveryStatuses(
+        surface: SurfaceID?, limit: Int, registry: SurfaceRegistry, originGlobs: [String]? = nil
+    ) async throws -> [JobDeliveryStatus] {
         try await read { db in
-            let ids: [String]
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
             if let surface {
-                ids = try String.fetchAll(
-                    db,
-                    sql: """
-                        SELECT job_id FROM jobs
-                        WHERE final_surface = :s OR json_extract(contract_json, '$.origin') = :s
-                            OR json_extract(contract_json, '$.work_surface') = :s
-                        ORDER BY job_id DESC LIMIT :limit
-                        """,
-                    arguments: ["s": surface.rawValue, "limit": limit])
-            } else {
-                ids = try String.fetchAll(db, sql: "SELECT job_id FROM jobs ORDER BY job_id DESC LIMIT ?", arguments: [limit])
+                conditions.append(
+                    "(final_surface = ? OR json_extract(contract_json, '$.origin') = ? OR json_extract(contract_json, '$.work_surface') = ?)")
+                arguments += [surface.rawValue, surface.rawValue, surface.rawValue]
             }
+            if let originGlobs {
+                let any = originGlobs.map { _ in "json_extract(contract_json, '$.origin') GLOB ?" }.joined(separator: " OR ")
+                conditions.append(originGlobs.isEmpty ? "0" : "(\(any))")
+                arguments += StatementArguments(originGlobs)
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") + " "
+            arguments += [limit]
+            let ids = try String.fetchAll(db, sql: "SELECT job_id FROM jobs \(filter)ORDER BY job_id DESC LIMIT ?", arguments: arguments)
             return try ids.compactMap { JobID($0) }.compactMap { id in
                 guard let job = try JobTable.load(db, id) else { return nil }
                 return DeliveryStatusBuilder.status(job, parts: try PartTable.parts(db, job: id), registry: registry)

@@ -1,3 +1,4 @@
+public import BridgebackAuth
 public import BridgebackCore
 import BridgebackAMQP
 import Foundation
@@ -83,7 +84,7 @@ extension CoordinatorStatusAPI {
     /// `dryRun`, never `send`. Reads the ledger, never writes it.
     ///
     /// - Parameter body: empty, or `{"text": "…"}` to plan a given result instead of the job's.
-    public func dryRun(id: String, body: [UInt8]) async -> StatusResponse {
+    public func dryRun(id: String, body: [UInt8], as principal: Principal) async -> StatusResponse {
         guard let jobID = JobID(id) else { return invalidID(id) }
         let override: String?
         switch DryRunRequest.parse(body) {
@@ -104,7 +105,7 @@ extension CoordinatorStatusAPI {
         } catch {
             return ledgerFailure(error)
         }
-        guard let (job, stored) = loaded else { return notFound(jobID) }
+        guard let (job, stored) = loaded, Self.visible(origin: job.contract?.origin.rawValue, to: principal) else { return notFound(jobID) }
         guard let contract = job.contract else {
             return .error(
                 409, "no_contract",

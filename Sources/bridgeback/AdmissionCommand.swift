@@ -18,6 +18,9 @@ struct AdmissionCommand: AsyncParsableCommand {
               BRIDGEBACK_ADMISSION_AMQP_URL  broker URL for the relay (user bb-admission)
               BRIDGEBACK_AMQP_URL            used when the variable above is unset
               BRIDGEBACK_DATA_DIR            default parent of --data-dir
+              BRIDGEBACK_PRINCIPALS          default for --principals
+            Every route except GET /health needs 'Authorization: Bearer <token>' of a
+            principal in --principals (docs/security.md).
             Without a broker URL the service still admits; jobs wait in the outbox.
 
             See docs/admission-service.md for the API and every knob.
@@ -25,6 +28,8 @@ struct AdmissionCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var logging: LoggingOptions
+
+    @OptionGroup var auth: ServerAuthOptions
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -81,13 +86,15 @@ struct AdmissionCommand: AsyncParsableCommand {
             dataDir ?? environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/admission" } ?? "bridgeback-data/admission"
         let amqpURL = [environment["BRIDGEBACK_ADMISSION_AMQP_URL"], environment["BRIDGEBACK_AMQP_URL"]]
             .compactMap { $0 }.first { !$0.isEmpty }
+        let httpAuth = try auth.configure(host: host, server: "admission", logger: logger)
         let configuration = AdmissionServiceConfiguration(
             host: host, port: port, dataDirectory: URL(fileURLWithPath: dataDirectory),
             surfacesFile: URL(fileURLWithPath: surfaces), recipesFile: recipes.map { URL(fileURLWithPath: $0) },
             policyFile: policy.map { URL(fileURLWithPath: $0) }, amqpURL: amqpURL,
             api: AdmissionConfiguration(
                 maxBodyBytes: maxBodyBytes, defaultDeadlineSeconds: defaultDeadline, maxDeadlineSeconds: maxDeadline, pool: pool,
-                defaultRecipe: defaultRecipe.isEmpty ? nil : defaultRecipe, defaultRecipeTextParam: defaultRecipeTextParam))
+                defaultRecipe: defaultRecipe.isEmpty ? nil : defaultRecipe, defaultRecipeTextParam: defaultRecipeTextParam),
+            auth: httpAuth)
         let service: AdmissionService
         do {
             service = try AdmissionService(configuration: configuration, logger: logger)

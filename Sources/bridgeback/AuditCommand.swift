@@ -30,10 +30,11 @@ private func stderr(_ text: String) {
 private let defaultAdmissionURL = ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"] ?? "http://127.0.0.1:8080"
 
 /// POSTs JSON; returns (status, parsed object, raw text). Throws only when unreachable.
-private func post(_ url: URL, _ body: [String: Any]) async throws -> (Int, [String: Any], String) {
+private func post(_ url: URL, _ body: [String: Any], token: String?) async throws -> (Int, [String: Any], String) {
     var request = URLRequest(url: url)
     request.httpMethod = "POST"
     request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
     request.httpBody = try JSONSerialization.data(withJSONObject: body)
     let (data, response) = try await URLSession.shared.data(for: request)
     let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
@@ -116,6 +117,8 @@ struct AuditRunCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Admission service base URL, for --deliver.", valueName: "url"))
     var admission: String = defaultAdmissionURL
+
+    @OptionGroup var auth: ClientAuthOptions
 
     func validate() throws {
         if !["markdown", "json"].contains(format) { throw ValidationError("--format must be markdown or json") }
@@ -228,7 +231,9 @@ struct AuditRunCommand: AsyncParsableCommand {
             "contract": ["final_surface": config.finalSurface, "delivery_mode": config.deliveryMode],
         ]
         let (status, reply, raw): (Int, [String: Any], String)
-        do { (status, reply, raw) = try await post(url, body) } catch {
+        do { (status, reply, raw) = try await post(url, body, token: try auth.token()) } catch let error as ValidationError {
+            throw error
+        } catch {
             stderr("bridgeback audit: cannot reach the admission service at \(admission): \(error.localizedDescription)")
             throw ExitCode(2)
         }
@@ -265,6 +270,8 @@ struct AuditIngestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Admission service base URL.", valueName: "url"))
     var admission: String = defaultAdmissionURL
 
+    @OptionGroup var auth: ClientAuthOptions
+
     func run() async throws {
         let data: Data?
         if file == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else { data = FileManager.default.contents(atPath: file) }
@@ -273,6 +280,7 @@ struct AuditIngestCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let base = admission.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let token = try auth.token()
         var created = 0
         var replaced = 0
         var refused = 0
@@ -293,7 +301,7 @@ struct AuditIngestCommand: AsyncParsableCommand {
                 continue
             }
             let (status, reply, raw): (Int, [String: Any], String)
-            do { (status, reply, raw) = try await post(url, object) } catch {
+            do { (status, reply, raw) = try await post(url, object, token: token) } catch {
                 stderr("bridgeback audit ingest: cannot reach the admission service at \(admission): \(error.localizedDescription)")
                 throw ExitCode(2)
             }

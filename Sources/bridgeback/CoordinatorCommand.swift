@@ -23,12 +23,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
             GET /v1/deliveries?surface=…&limit=N and GET /health from the ledger,
             and POST /v1/jobs/{id}/dry-run (what delivery would send, checked by
             each adapter's dry-run, nothing sent); `bridgeback jobs` and
-            `bridgeback deliver --dry-run` read it. --no-http turns it off.
+            `bridgeback deliver --dry-run` read it. --no-http turns it off. Every
+            route except GET /health needs a bearer token of a principal in
+            --principals (docs/security.md).
 
             Environment:
               BRIDGEBACK_COORDINATOR_AMQP_URL  broker URL (user bb-coordinator)
               BRIDGEBACK_AMQP_URL              used when the variable above is unset
               BRIDGEBACK_DATA_DIR              default parent of --data-dir
+              BRIDGEBACK_PRINCIPALS            default for --principals
               webhook secrets named by {"env": …} in the surface registry
 
             See docs/delivery.md for the ledger, the states and every knob.
@@ -36,6 +39,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var logging: LoggingOptions
+
+    @OptionGroup var auth: ServerAuthOptions
 
     @Option(
         name: .customLong("data-dir"),
@@ -93,6 +98,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         let dataDirectory =
             dataDir ?? environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/coordinator" } ?? "bridgeback-data/coordinator"
+        let httpAuth = noHTTP ? nil : try auth.configure(host: httpHost, server: "coordinator", logger: logger)
         guard
             let amqpURL = [environment["BRIDGEBACK_COORDINATOR_AMQP_URL"], environment["BRIDGEBACK_AMQP_URL"]]
                 .compactMap({ $0 }).first(where: { !$0.isEmpty })
@@ -133,12 +139,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends
         // finish), then the HTTP client's pool.
         var services: [any Service] = [httpClient, service]
-        if !noHTTP {
+        if let httpAuth {
             // After the coordinator in the list, so a graceful shutdown stops HTTP first.
             let api = CoordinatorStatusAPI(
                 ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
                 adapters: .dryRunOnly(secrets: secrets))
-            services.append(CoordinatorHTTP.application(api: api, host: httpHost, port: httpPort, logger: logger))
+            services.append(CoordinatorHTTP.application(api: api, auth: httpAuth, host: httpHost, port: httpPort, logger: logger))
         }
         try await runUntilSignalled(services, closing: connection, logger: logger)
     }

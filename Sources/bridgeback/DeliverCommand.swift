@@ -52,6 +52,8 @@ struct DeliverCommand: AsyncParsableCommand {
     @Flag(help: "Print the coordinator's JSON answer (with each part's exact body) instead of lines for people.")
     var json: Bool = false
 
+    @OptionGroup var auth: ClientAuthOptions
+
     func validate() throws {
         do { _ = try JobID(parsing: jobID) } catch { throw ValidationError("'\(jobID)' is not a job id: \(error.message)") }
         guard let url = URL(string: coordinator), url.scheme == "http" || url.scheme == "https", url.host != nil else {
@@ -79,7 +81,7 @@ struct DeliverCommand: AsyncParsableCommand {
         let body: [UInt8] = given.map { Array(JSONValue.object(["text": .string($0)]).jsonText.utf8) } ?? []
         let path = "/v1/jobs/\(id)/dry-run"
         let data: Data
-        switch await StatusClient(timeout: 10).post(coordinator, path, body: body) {
+        switch await StatusClient(timeout: 10, token: try auth.token()).post(coordinator, path, body: body) {
         case .ok(let answer): data = answer
         case .status(let code, let message): throw deliverFailure("the coordinator answered \(code): \(message)")
         case .unreachable(let reason):

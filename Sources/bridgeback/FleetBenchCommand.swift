@@ -42,6 +42,8 @@ struct FleetBenchCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup var auth: ClientAuthOptions
+
     func run() async throws {
         logging.bootstrap()
         let configuration = try AMQPConfiguration(url: try resolveAMQPURL(amqpURL), connectionName: "bridgeback-bench-fleet")
@@ -50,7 +52,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
         _ = try await connection.declare(QueueDeclaration(name: inbox, durable: false, exclusive: true, autoDelete: true))
         try await connection.bind(BindingDeclaration(queue: inbox, exchange: "bb.inbox", routingKey: parent))
         let arrivals = try await Arrivals.start(connection: connection, queue: inbox)
-        let client = Submitter(admission: admission, origin: origin, recipe: recipe)
+        let client = Submitter(admission: admission, origin: origin, recipe: recipe, token: try auth.token())
         print("bench fleet: \(jobs) \(recipe) jobs, \(concurrency) submits in flight, then \(samples) one at a time; admission \(admission)")
 
         // Throughput.
@@ -179,11 +181,13 @@ struct Submitter: Sendable {
     let admission: String
     let origin: String
     let recipe: String
+    let token: String?
 
     func submitOne() async throws -> (String, ContinuousClock.Instant) {
         var request = URLRequest(url: URL(string: admission + "/v1/requests")!)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.httpBody = try JSONSerialization.data(withJSONObject: [
             "origin": origin, "text": "bench", "force": "detach", "recipe": ["name": recipe, "params": [String: String]()],
         ])

@@ -22,6 +22,8 @@ struct JobsCommand: AsyncParsableCommand {
             Environment:
               BRIDGEBACK_ADMISSION_URL    default for --admission (http://127.0.0.1:8080)
               BRIDGEBACK_COORDINATOR_URL  default for --coordinator (http://127.0.0.1:8090)
+              BRIDGEBACK_TOKEN            bearer token for both APIs
+              BRIDGEBACK_TOKEN_FILE       file holding it (default for --token-file)
             """,
         subcommands: [List.self, Show.self],
         defaultSubcommand: List.self
@@ -42,6 +44,11 @@ struct JobsCommand: AsyncParsableCommand {
 
         @Flag(help: "Print JSON (the admission record and the delivery status of each job) instead of lines for people.")
         var json: Bool = false
+
+        @OptionGroup var auth: ClientAuthOptions
+
+        /// A client carrying this command's token.
+        func client() throws -> StatusClient { StatusClient(token: try auth.token()) }
 
         func validate() throws {
             for (flag, value) in [("--admission", admission), ("--coordinator", coordinator)] {
@@ -72,7 +79,7 @@ struct JobsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let client = StatusClient()
+            let client = try endpoints.client()
             var query = [URLQueryItem(name: "limit", value: String(limit))]
             if let surface { query.append(URLQueryItem(name: "surface", value: surface)) }
 
@@ -164,7 +171,7 @@ struct JobsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let client = StatusClient()
+            let client = try endpoints.client()
             let id = try JobID(parsing: jobID).description
             if result {
                 switch await client.getText(endpoints.coordinator, "/v1/jobs/\(id)/result") {
@@ -234,8 +241,11 @@ struct StatusClient {
     }
 
     let session: URLSession
+    /// Sent as `Authorization: Bearer …` on every request (never printed).
+    let token: String?
 
-    init(timeout: TimeInterval = 5) {
+    init(timeout: TimeInterval = 5, token: String?) {
+        self.token = token
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
@@ -289,12 +299,16 @@ struct StatusClient {
 
     /// One request: a 2xx body, or the API's `error.message` with the status, or why it failed.
     private func send(_ request: URLRequest) async -> Answer<Data> {
+        var request = request
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         do {
             let (data, response) = try await session.data(for: request)
             let code = (response as? HTTPURLResponse)?.statusCode ?? 0
             guard (200..<300).contains(code) else {
-                let message = (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
-                return .status(code, message ?? String(decoding: data.prefix(300), as: UTF8.self))
+                var message = (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
+                    ?? String(decoding: data.prefix(300), as: UTF8.self)
+                if code == 401 && token == nil { message += " (no token given: set BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE or --token-file)" }
+                return .status(code, message)
             }
             return .ok(data)
         } catch {

@@ -11,6 +11,7 @@ let allSubcommands: [any ParsableCommand.Type] = [
     SubmitCommand.self,
     ReceiverCommand.self,
     TopologyCommand.self,
+    PrincipalsCommand.self,
     ClassifyCommand.self,
     AuditCommand.self,
     RoundTripCommand.self,

@@ -24,7 +24,8 @@ struct SubmitCommand: AsyncParsableCommand {
               bridgeback submit "echo it" --force detach --recipe echo --param text=hi \\
                   --final hooks:local --mode direct
 
-            Environment: BRIDGEBACK_ADMISSION_URL (default http://127.0.0.1:8080).
+            Environment: BRIDGEBACK_ADMISSION_URL (default http://127.0.0.1:8080);
+            BRIDGEBACK_TOKEN or BRIDGEBACK_TOKEN_FILE (or --token-file): the bearer token.
             """
     )
 
@@ -66,6 +67,8 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @Flag(help: "Print the service's JSON reply.")
     var json = false
+
+    @OptionGroup var auth: ClientAuthOptions
 
     func validate() throws {
         if let force, !["inline", "detach"].contains(force) { throw ValidationError("--force must be inline or detach") }
@@ -111,6 +114,7 @@ struct SubmitCommand: AsyncParsableCommand {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token = try auth.token() { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.httpBody = try JSONSerialization.data(withJSONObject: body())
         let data: Data
         let status: Int

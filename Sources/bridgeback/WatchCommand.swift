@@ -29,6 +29,7 @@ struct WatchCommand: AsyncParsableCommand {
                                            bb.progress and bb.inbox into bb.watch.* queues)
               BRIDGEBACK_AMQP_URL          used when the variable above is unset
               BRIDGEBACK_COORDINATOR_URL   default for --coordinator
+              BRIDGEBACK_TOKEN(_FILE)      bearer token for the status API
             """
     )
 
@@ -55,6 +56,8 @@ struct WatchCommand: AsyncParsableCommand {
         ?? "http://127.0.0.1:8090"
 
     @OptionGroup var logging: LoggingOptions
+
+    @OptionGroup var auth: ClientAuthOptions
 
     func validate() throws {
         if surface != "#" && surface != "*" {
@@ -88,7 +91,7 @@ struct WatchCommand: AsyncParsableCommand {
         }
         let watcher = Watcher(
             connection: connection, surface: surface == "*" ? "#" : surface, inbox: inbox, json: json, limit: count,
-            coordinator: coordinator.isEmpty ? nil : coordinator, logger: logger)
+            coordinator: coordinator.isEmpty ? nil : coordinator, token: try auth.token(), logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: watcher, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -113,6 +116,8 @@ struct Watcher: Service {
     let json: Bool
     let limit: Int?
     let coordinator: String?
+    /// Bearer token for the coordinator's status API (job summaries).
+    let token: String?
     let logger: Logger
 
     func run() async throws {
@@ -135,7 +140,7 @@ struct Watcher: Service {
         logger.info("watch queue bound", metadata: ["queue": "\(queue)", "inbox": "\(inbox ?? "")"])
         FileHandle.standardError.write(Data("\(note)\n".utf8))  // stderr: --json output stays clean
 
-        var formatter = WatchFormatter(coordinator: coordinator)
+        var formatter = WatchFormatter(coordinator: coordinator, token: token)
         var seen = 0
         do {
             for try await delivery in consumer.cancelOnGracefulShutdown() {
@@ -173,9 +178,9 @@ struct WatchFormatter {
     private var sequences: [JobID: Int] = [:]
     private var coordinatorDown = false
 
-    init(coordinator: String?) {
+    init(coordinator: String?, token: String?) {
         self.coordinator = coordinator
-        client = coordinator.map { _ in StatusClient(timeout: 2) }
+        client = coordinator.map { _ in StatusClient(timeout: 2, token: token) }
     }
 
     mutating func line(for body: [UInt8], exchange: String, routingKey: String) async -> String? {

@@ -18,10 +18,11 @@ struct HTTPTests {
         var json: JSONValue?
     }
 
-    static func call(_ method: String, _ url: URL, body: Data? = nil) async throws -> Reply {
+    static func call(_ method: String, _ url: URL, body: Data? = nil, token: String? = TestAuth.aliceToken) async throws -> Reply {
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.httpBody = body
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? -1
@@ -40,7 +41,7 @@ struct HTTPTests {
         let service = try AdmissionService(
             configuration: AdmissionServiceConfiguration(
                 host: "127.0.0.1", port: 0, dataDirectory: dir.url.appendingPathComponent("data"), surfacesFile: surfaces,
-                recipesFile: recipes, api: .init(maxBodyBytes: 4096)),
+                recipesFile: recipes, api: .init(maxBodyBytes: 4096), auth: TestAuth.http),
             logger: Fixtures.logger, publisher: fake)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let group = service.serviceGroup(handleSignals: false) { port in portSink.yield(port) }

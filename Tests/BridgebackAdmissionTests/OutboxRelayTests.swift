@@ -40,8 +40,8 @@ struct OutboxRelayTests {
         let counts = try await h.store.counts()
         #expect(counts.unsent == 0 && counts.outbox == 6)
         #expect(try await h.store.allOutbox().allSatisfy { $0.sentAt != nil && $0.attempts == 1 })
-        #expect(await h.api.job(id: ids[0])["state"]?.string == "published")
-        #expect(await h.api.job(id: ids[0])["published_at"] != nil)
+        #expect(await h.api.job(id: ids[0], as: .testOperator)["state"]?.string == "published")
+        #expect(await h.api.job(id: ids[0], as: .testOperator)["published_at"] != nil)
     }
 
     @Test("retries with backoff after notConnected and outcomeUnknown, recording the errors")

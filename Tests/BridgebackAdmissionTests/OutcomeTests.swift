@@ -19,14 +19,14 @@ import Testing
         let id = try await inlineRequest(h)
         let first = await h.api.reportOutcome(
             requestID: id,
-            body: Array(#"{"duration_s": 412.5, "succeeded": true, "tool_calls": 9, "wait_s": 300, "sources": ["grafana", "pagerduty", "slack"], "follow_ups": 1, "note": "x"}"#.utf8))
+            body: Array(#"{"duration_s": 412.5, "succeeded": true, "tool_calls": 9, "wait_s": 300, "sources": ["grafana", "pagerduty", "slack"], "follow_ups": 1, "note": "x"}"#.utf8), as: .testOperator)
         #expect(first.status == 200)
         #expect(first["recorded"] == .string("created"))
         #expect(first["sources"] == .number(3))
         let stored = try #require(try await h.store.outcome(requestID: id))
         #expect(stored.durationSeconds == 412.5 && stored.toolCalls == 9 && stored.waitSeconds == 300 && stored.followUps == 1)
         #expect(stored.sourceNames == ["grafana", "pagerduty", "slack"])
-        let second = await h.api.reportOutcome(requestID: id, body: Array(#"{"duration_s": 5, "succeeded": false, "sources": 2}"#.utf8))
+        let second = await h.api.reportOutcome(requestID: id, body: Array(#"{"duration_s": 5, "succeeded": false, "sources": 2}"#.utf8), as: .testOperator)
         #expect(second["recorded"] == .string("replaced"))
         #expect(try await h.store.outcome(requestID: id)?.sources == 2)
     }
@@ -47,7 +47,7 @@ import Testing
             ("req_01NOSUCHREQUEST", #"{"duration_s": 3, "succeeded": true}"#, 404, "not_found", "no request 'req_01NOSUCHREQUEST'"),
         ]
         for (request, body, status, code, message) in cases {
-            let reply = await h.api.reportOutcome(requestID: request, body: Array(body.utf8))
+            let reply = await h.api.reportOutcome(requestID: request, body: Array(body.utf8), as: .testOperator)
             #expect(reply.status == status, "\(body)")
             #expect(reply.errorCode == code, "\(body)")
             #expect(reply.errorMessage?.contains(message) == true, "\(body): \(reply.errorMessage ?? "")")
@@ -61,7 +61,7 @@ import Testing
         let reply = await h.submit(#"{"origin": "cli:alice", "text": "verify the backups on all 30 servers"}"#)
         #expect(reply.status == 202)
         guard case .string(let id)? = reply["request_id"] else { throw TestFailure("no request_id") }
-        let refused = await h.api.reportOutcome(requestID: id, body: Array(#"{"duration_s": 3, "succeeded": true}"#.utf8))
+        let refused = await h.api.reportOutcome(requestID: id, body: Array(#"{"duration_s": 3, "succeeded": true}"#.utf8), as: .testOperator)
         #expect(refused.status == 422)
         #expect(refused.errorCode == "invalid_outcome")
         #expect(refused.errorMessage?.contains("was detached as job") == true)

@@ -78,7 +78,7 @@ struct Harness {
     }
 
     func submit(_ json: String) async -> APIResponse {
-        await api.submit(body: Array(json.utf8))
+        await api.submit(body: Array(json.utf8), as: .testOperator)
     }
 
     func relay(_ publisher: any OutboxPublisher, configuration: OutboxRelayConfiguration = .init(initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20))) -> OutboxRelay {
@@ -150,4 +150,5 @@ extension JSONValue {
     var string: String? { if case .string(let s) = self { s } else { nil } }
     subscript(_ key: String) -> JSONValue? { if case .object(let o) = self { o[key] } else { nil } }
     var strings: [String] { if case .array(let a) = self { a.compactMap(\.string) } else { [] } }
+    var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
 }

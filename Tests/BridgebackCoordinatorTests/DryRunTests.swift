@@ -53,7 +53,7 @@ struct DryRunTests {
         #expect(before.1.count > 1)
 
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: h.coordinator.adapters)
-        let response = await api.dryRun(id: contract.jobID.description, body: [])
+        let response = await api.dryRun(id: contract.jobID.description, body: [], as: .testOperator)
         #expect(response.status == 200)
         let report = try Self.decode(response)
         #expect(report.dryRun)
@@ -99,7 +99,7 @@ struct DryRunTests {
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: h.coordinator.adapters)
 
         let request = Array(JSONValue.object(["text": .string(Self.longResult)]).encodedText.utf8)
-        let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: request))
+        let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: request, as: .testOperator))
         #expect(report.state == "awaiting_completion")
         #expect(report.textSource == "request")
         let surface = try #require(h.registry["cli:bob"])
@@ -110,7 +110,7 @@ struct DryRunTests {
         #expect(report.parts.map(\.text) == expected.map(\.text))
         #expect(report.parts.allSatisfy { $0.ok && $0.length <= 500 })
 
-        let placeholder = try Self.decode(await api.dryRun(id: contract.jobID.description, body: []))
+        let placeholder = try Self.decode(await api.dryRun(id: contract.jobID.description, body: [], as: .testOperator))
         #expect(placeholder.textSource == "placeholder")
         #expect(placeholder.parts.count == 1)
         #expect(placeholder.parts.first?.text == CoordinatorStatusAPI.dryRunPlaceholder)
@@ -134,7 +134,7 @@ struct DryRunTests {
             _ = try await h.coordinator.handleContract(body(contract))
             _ = try await h.coordinator.handleCompletion(body(makeCompletion(contract.jobID)))
             let before = try await Self.snapshot(h, contract.jobID)
-            let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: []))
+            let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: [], as: .testOperator))
             #expect(report.outcome == "would_fail")
             #expect(report.adapter == adapter)
             let part = try #require(report.parts.first)
@@ -150,7 +150,7 @@ struct DryRunTests {
         // The webhook address is shown without its path (it may carry a credential).
         let contract = makeContract(final: "hooks:a", mode: .direct)
         _ = try await h.coordinator.handleContract(body(contract))
-        let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: []))
+        let report = try Self.decode(await api.dryRun(id: contract.jobID.description, body: [], as: .testOperator))
         #expect(report.surface?.address == "http://127.0.0.1:9/…")
         #expect(h.http.requests.isEmpty && h.publisher.messages.isEmpty)
     }
@@ -177,26 +177,26 @@ struct DryRunTests {
 
         let suppressed = makeContract(mode: .suppressed)
         _ = try await h.coordinator.handleContract(body(suppressed))
-        let quiet = try Self.decode(await api.dryRun(id: suppressed.jobID.description, body: []))
+        let quiet = try Self.decode(await api.dryRun(id: suppressed.jobID.description, body: [], as: .testOperator))
         #expect(quiet.outcome == "suppressed" && quiet.parts.isEmpty)
 
-        let unknown = await api.dryRun(id: JobID.make().description, body: [])
+        let unknown = await api.dryRun(id: JobID.make().description, body: [], as: .testOperator)
         #expect(unknown.status == 404)
-        #expect(await api.dryRun(id: "nope", body: []).status == 404)
+        #expect(await api.dryRun(id: "nope", body: [], as: .testOperator).status == 404)
 
         // A completion without its contract: where it would go is not known.
         let orphan = JobID.make()
         _ = try await h.coordinator.handleCompletion(body(makeCompletion(orphan)))
-        let noContract = await api.dryRun(id: orphan.description, body: [])
+        let noContract = await api.dryRun(id: orphan.description, body: [], as: .testOperator)
         #expect(noContract.status == 409 && noContract.text.contains("no_contract"))
 
-        let bad = await api.dryRun(id: suppressed.jobID.description, body: Array(#"{"txt": "typo"}"#.utf8))
+        let bad = await api.dryRun(id: suppressed.jobID.description, body: Array(#"{"txt": "typo"}"#.utf8), as: .testOperator)
         #expect(bad.status == 400 && bad.text.contains("unknown field"))
-        let notJSON = await api.dryRun(id: suppressed.jobID.description, body: Array("hello".utf8))
+        let notJSON = await api.dryRun(id: suppressed.jobID.description, body: Array("hello".utf8), as: .testOperator)
         #expect(notJSON.status == 400)
 
         let withoutAdapters = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        #expect(await withoutAdapters.dryRun(id: suppressed.jobID.description, body: []).status == 503)
+        #expect(await withoutAdapters.dryRun(id: suppressed.jobID.description, body: [], as: .testOperator).status == 503)
         #expect(h.publisher.messages.isEmpty)
     }
 }
@@ -211,7 +211,7 @@ extension DryRunTests {
         logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: h.coordinator.adapters)
-        let app = CoordinatorHTTP.application(api: api, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -221,6 +221,7 @@ extension DryRunTests {
                 var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/jobs/\(contract.jobID)/dry-run")!)
                 request.httpMethod = method
                 request.httpBody = body.map { Data($0.utf8) }
+                request.setValue("Bearer \(TestAuth.operatorToken)", forHTTPHeaderField: "Authorization")
                 let (data, response) = try await URLSession.shared.data(for: request)
                 return ((response as? HTTPURLResponse)?.statusCode ?? -1, data)
             }

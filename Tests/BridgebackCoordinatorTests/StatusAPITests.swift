@@ -51,7 +51,7 @@ struct StatusAPITests {
     func deliveredJob() async throws {
         let (h, delivered, _, _) = try await Self.populated()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let response = await api.delivery(id: delivered.jobID.description)
+        let response = await api.delivery(id: delivered.jobID.description, as: .testOperator)
         #expect(response.status == 200)
         let status = try Self.decode(JobDeliveryStatus.self, response)
         #expect(status.state == "finished")
@@ -70,14 +70,14 @@ struct StatusAPITests {
         #expect(part.state == "delivered" && part.attempts == 1 && part.lastFailure == nil)
         #expect(part.deliveredAt != nil)
         // Lower-case ids are accepted, as admission accepts them.
-        #expect(await api.delivery(id: delivered.jobID.description.lowercased()).status == 200)
+        #expect(await api.delivery(id: delivered.jobID.description.lowercased(), as: .testOperator).status == 200)
     }
 
     @Test("a rate-limited part: retry_wait, last failure in words, next retry time")
     func waitingJob() async throws {
         let (h, _, waiting, _) = try await Self.populated()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let status = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: waiting.jobID.description))
+        let status = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: waiting.jobID.description, as: .testOperator))
         #expect(status.state == "delivering")
         #expect(status.finalOutcome == nil)
         let part = try #require(status.parts.first)
@@ -93,7 +93,7 @@ struct StatusAPITests {
     func fallbackJob() async throws {
         let (h, _, _, fellBack) = try await Self.populated()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let status = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: fellBack.jobID.description))
+        let status = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: fellBack.jobID.description, as: .testOperator))
         #expect(status.finalOutcome == "failed")
         #expect(status.parts.map(\.purpose) == ["final", "fallback"])
         #expect(status.parts.map(\.state) == ["failed", "delivered"])
@@ -106,27 +106,27 @@ struct StatusAPITests {
     func result() async throws {
         let (h, delivered, _, _) = try await Self.populated()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let text = await api.result(id: delivered.jobID.description, json: false)
+        let text = await api.result(id: delivered.jobID.description, json: false, as: .testOperator)
         #expect(text.status == 200)
         #expect(text.contentType.hasPrefix("text/plain"))
         #expect(text.text == "All 5 gates passed. Safe to ship.")
-        let json = await api.result(id: delivered.jobID.description, json: true)
+        let json = await api.result(id: delivered.jobID.description, json: true, as: .testOperator)
         let object = try Self.decode([String: String].self, json)
         #expect(object["text"] == "All 5 gates passed. Safe to ship.")
         #expect(object["status"] == "succeeded" && object["kind"] == "result" && object["worker"] == "worker-a/1")
 
-        let unknown = await api.result(id: JobID.make().description, json: false)
+        let unknown = await api.result(id: JobID.make().description, json: false, as: .testOperator)
         #expect(unknown.status == 404 && Self.errorCode(unknown) == "not_found")
         #expect(unknown.text.contains("the coordinator has no job"))
-        let malformed = await api.result(id: "nope", json: true)
+        let malformed = await api.result(id: "nope", json: true, as: .testOperator)
         #expect(malformed.status == 404 && Self.errorCode(malformed) == "not_found")
-        #expect(await api.delivery(id: JobID.make().description).status == 404)
+        #expect(await api.delivery(id: JobID.make().description, as: .testOperator).status == 404)
 
         let running = makeContract()
         _ = try await h.coordinator.handleContract(body(running))
-        let notYet = await api.result(id: running.jobID.description, json: false)
+        let notYet = await api.result(id: running.jobID.description, json: false, as: .testOperator)
         #expect(notYet.status == 404 && Self.errorCode(notYet) == "result_not_ready")
-        let runningStatus = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: running.jobID.description))
+        let runningStatus = try Self.decode(JobDeliveryStatus.self, await api.delivery(id: running.jobID.description, as: .testOperator))
         #expect(runningStatus.human == "running; the answer goes to Alice's terminal (parent-mediated)")
     }
 
@@ -134,16 +134,16 @@ struct StatusAPITests {
     func recent() async throws {
         let (h, delivered, waiting, fellBack) = try await Self.populated()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let all = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: nil, limit: nil))
+        let all = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: nil, limit: nil, as: .testOperator))
         #expect(all.count == 3)
         #expect(all.jobs.map(\.jobID) == [delivered, waiting, fellBack].map(\.jobID.description).sorted(by: >))
-        let hooks = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "hooks:a", limit: "10"))
+        let hooks = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "hooks:a", limit: "10", as: .testOperator))
         #expect(hooks.jobs.map(\.jobID) == [waiting.jobID.description])
         // Every contract here has origin cli:alice and work surface work:alice.
-        let work = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "work:alice", limit: "2"))
+        let work = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "work:alice", limit: "2", as: .testOperator))
         #expect(work.count == 2)
-        #expect(await api.deliveries(surface: nil, limit: "0").status == 400)
-        #expect(await api.deliveries(surface: "bad surface", limit: nil).status == 400)
+        #expect(await api.deliveries(surface: nil, limit: "0", as: .testOperator).status == 400)
+        #expect(await api.deliveries(surface: "bad surface", limit: nil, as: .testOperator).status == 400)
     }
 
     @Test("health: ledger ok, broker state when known")
@@ -162,7 +162,7 @@ struct StatusAPITests {
         logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let app = CoordinatorHTTP.application(
-            api: CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry), host: "127.0.0.1", port: 0, logger: logger
+            api: CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry), auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger
         ) { portSink.yield($0) }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -172,6 +172,7 @@ struct StatusAPITests {
             func get(_ path: String, accept: String? = nil) async throws -> (Int, String, String) {
                 var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
                 if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
+                request.setValue("Bearer \(TestAuth.operatorToken)", forHTTPHeaderField: "Authorization")
                 let (data, response) = try await URLSession.shared.data(for: request)
                 let http = response as? HTTPURLResponse
                 return (http?.statusCode ?? -1, http?.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self))
@@ -204,14 +205,14 @@ struct StatusAPITests {
         logger.logLevel = .critical
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let first = CoordinatorHTTP.application(api: api, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let first = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
         let firstGroup = ServiceGroup(services: [first], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await firstGroup.run() }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
             // The bare server does fail on that port (so the wrapper below has something to absorb)…
-            let bare = CoordinatorHTTP.server(api: api, host: "127.0.0.1", port: port, logger: logger) { _ in }
+            let bare = CoordinatorHTTP.server(api: api, auth: TestAuth.http, host: "127.0.0.1", port: port, logger: logger) { _ in }
             let bareFailed = await withTaskGroup(of: Bool?.self) { race in
                 race.addTask { do { try await bare.run(); return false } catch { return true } }
                 race.addTask { try? await Task.sleep(for: .seconds(10)); return nil }
@@ -221,7 +222,7 @@ struct StatusAPITests {
             }
             #expect(bareFailed == true)
             // …and the wrapped one keeps the group up until it is asked to stop.
-            let second = CoordinatorHTTP.application(api: api, host: "127.0.0.1", port: port, logger: logger)
+            let second = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: port, logger: logger)
             let secondGroup = ServiceGroup(services: [second], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
             let (ended, endedSink) = AsyncStream<Bool>.makeStream()
             tasks.addTask {

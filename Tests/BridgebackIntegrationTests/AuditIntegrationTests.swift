@@ -50,7 +50,7 @@ struct AuditIntegrationTests {
             let lines = fleet.directory.appendingPathComponent("outcomes.jsonl")
             try Data(#"{"request_id": "\#(smallID)", "duration_s": 12, "tool_calls": 7, "sources": 3, "succeeded": true}"#.utf8).write(to: lines)
             let url = "http://127.0.0.1:\(fleet.admissionPort)"
-            let ingest = try Self.run(["audit", "ingest", lines.path, "--admission", url], in: fleet.directory)
+            let ingest = try Self.run(["audit", "ingest", lines.path, "--admission", url, "--token-file", fleet.tokenFile.path], in: fleet.directory)
             #expect(ingest.0 == 0, "\(ingest)")
             #expect(ingest.1.contains("ingested 1 outcomes (1 new, 0 replaced), 0 refused"))
 
@@ -62,7 +62,7 @@ struct AuditIntegrationTests {
             let arguments = [
                 "audit", "--since", "1h", "--admission-db", fleet.directory.appendingPathComponent("admission/admission.sqlite").path,
                 "--ledger", fleet.ledgerPath, "--config", config.path, "--state-dir", fleet.directory.appendingPathComponent("audit-state").path,
-                "--out", report.path, "--deliver", "--admission", url,
+                "--out", report.path, "--deliver", "--admission", url, "--token-file", fleet.tokenFile.path,
             ]
             let first = try Self.run(arguments, in: fleet.directory)
             #expect(first.0 == 0, "\(first)")

@@ -20,7 +20,7 @@ import FoundationNetworking
 /// SQLite files. The coordinator queues are shared (there is one coordinator per vhost by
 /// design), so fleet tests run one at a time and purge those queues first.
 final class Fleet: @unchecked Sendable {
-    // @unchecked: `processes` is only touched under `lock`. The two ports are written only while
+    // @unchecked: `processes` is only touched under `lock`. The ports are written only while
     // the fleet starts, by the one test task that owns it, before it creates the child tasks
     // that read them (task creation orders those writes before the reads); nothing writes them
     // afterwards. Everything else is `let`.
@@ -28,10 +28,18 @@ final class Fleet: @unchecked Sendable {
     let pool: String
     let parent: String
     let receiverSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    /// Bearer tokens by principal (principals.json holds their SHA-256): `fleet` may submit as
+    /// `cli:<parent>` to this fleet's surfaces and parent; `other` is another person with its
+    /// own origin and no access to the fleet's jobs; `operator` may read every job.
+    let tokens: [String: String]
+    /// The `fleet` principal's token, sent by `post` and written to `tokenFile` for CLI runs.
+    var token: String { tokens["fleet"]! }
     private let lock = NSLock()
     private var processes: [String: ManagedProcess] = [:]
     private(set) var admissionPort = 0
     private(set) var receiverPort = 0
+    /// The coordinator's status API.
+    private(set) var coordinatorPort = 0
 
     static var binary: String {
         if let path = ProcessInfo.processInfo.environment["BRIDGEBACK_BIN"], !path.isEmpty { return path }
@@ -46,10 +54,15 @@ final class Fleet: @unchecked Sendable {
         parent = "p\(tag)"
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-fleet-\(name)-\(tag)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        tokens = Dictionary(uniqueKeysWithValues: ["fleet", "other", "operator"].map { ($0, Self.newToken()) })
         try writeRecipes()
+        try writePrincipals()
     }
 
     var resultsFile: URL { directory.appendingPathComponent("results.jsonl") }
+    var principalsFile: URL { directory.appendingPathComponent("principals.json") }
+    /// Holds the `fleet` token, for `--token-file` in CLI runs.
+    var tokenFile: URL { directory.appendingPathComponent("token") }
     var receivedFile: URL { directory.appendingPathComponent("received.jsonl") }
     var ledgerPath: String { directory.appendingPathComponent("coordinator/coordinator.sqlite").path }
 
@@ -90,7 +103,7 @@ final class Fleet: @unchecked Sendable {
         let process = try start(
             "admission",
             ["admission", "--port", "0", "--data-dir", directory.appendingPathComponent("admission").path,
-             "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool],
+             "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path],
             amqpURL: Broker.url("BRIDGEBACK_ADMISSION_AMQP_URL"))
         admissionPort = try await process.waitForPort()
     }
@@ -106,9 +119,11 @@ final class Fleet: @unchecked Sendable {
         let process = try start(
             "coordinator",
             ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
-             "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0"],
+             "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0",
+             "--principals", principalsFile.path],
             amqpURL: Broker.url("BRIDGEBACK_COORDINATOR_AMQP_URL"))
         try await process.waitForLog("coordinator consuming")
+        coordinatorPort = try await process.waitForPort()
     }
 
     /// Admission, two workers, the coordinator and the receiver.
@@ -124,6 +139,7 @@ final class Fleet: @unchecked Sendable {
     func start(_ name: String, _ arguments: [String], amqpURL: String? = nil) throws -> ManagedProcess {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("BRIDGEBACK_") && key.hasSuffix("AMQP_URL") { environment[key] = nil }
+        for key in ["BRIDGEBACK_TOKEN", "BRIDGEBACK_TOKEN_FILE", "BRIDGEBACK_PRINCIPALS"] { environment[key] = nil }
         if let amqpURL { environment["BRIDGEBACK_AMQP_URL"] = amqpURL }
         let process = try ManagedProcess(
             name: name, executable: Self.binary, arguments: arguments, environment: environment,
@@ -170,6 +186,45 @@ final class Fleet: @unchecked Sendable {
         try data.write(to: surfacesFile)
     }
 
+    /// `bbt_` + 32 random bytes, as `bridgeback principals add` makes them.
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return "bbt_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Lowercase hex SHA-256 (the principals file's token hash), via sha256sum.
+    static func sha256Hex(_ text: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(String(decoding: data, as: UTF8.self).prefix(64))
+    }
+
+    private func writePrincipals() throws {
+        func entry(_ name: String, origins: [String], surfaces: [String], parents: [String], isOperator: Bool = false) throws -> [String: Any] {
+            ["name": name, "origins": origins, "surfaces": surfaces, "parents": parents, "operator": isOperator,
+             "tokens": [["id": "tok_\(name)", "sha256": try Self.sha256Hex(tokens[name]!)]]]
+        }
+        let principals = [
+            try entry("fleet", origins: ["cli:\(parent)"], surfaces: ["*:\(parent)"], parents: [parent, "\(parent).*"]),
+            try entry("other", origins: ["cli:other-\(parent)"], surfaces: ["cli:other-\(parent)"], parents: ["other-\(parent)"]),
+            try entry("operator", origins: [], surfaces: [], parents: [], isOperator: true),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: ["schema": "bridgeback.principals.v1", "principals": principals], options: [.prettyPrinted])
+        try data.write(to: principalsFile)
+        FileManager.default.createFile(atPath: tokenFile.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    }
+
     private func writeRecipes() throws {
         let recipes: [[String: Any]] = [
             ["name": "noop", "kind": "command", "argv": ["/bin/true"], "timeout_seconds": 5],
@@ -202,11 +257,25 @@ final class Fleet: @unchecked Sendable {
         try await post(try JSONSerialization.data(withJSONObject: body))
     }
 
-    func post(_ body: Data, path: String = "/v1/requests") async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(admissionPort)\(path)")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = body
+    /// POSTs to admission as `as` (a principal of `tokens`; nil sends no token).
+    func post(_ body: Data, path: String = "/v1/requests", as principal: String? = "fleet") async throws -> Reply {
+        try await call("POST", path, body: body, as: principal)
+    }
+
+    /// GETs from admission as `as`.
+    func get(_ path: String, as principal: String? = "fleet") async throws -> Reply {
+        try await call("GET", path, body: nil, as: principal)
+    }
+
+    /// One request to admission (or to `port`), with the principal's bearer token.
+    func call(_ method: String, _ path: String, body: Data?, as principal: String?, port: Int? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port ?? admissionPort)\(path)")!)
+        request.httpMethod = method
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = body
+        }
+        if let principal { request.setValue("Bearer \(tokens[principal] ?? principal)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, json: object, raw: String(decoding: data, as: UTF8.self))

@@ -296,7 +296,7 @@ struct FleetTests {
             try await fleet.startAll(workers: 0)
             let cases: [(String, Data, Int, String)] = [
                 ("malformed JSON", Data("{\"origin\": ".utf8), 400, "malformed_json"),
-                ("unknown surface", try JSONSerialization.data(withJSONObject: fleet.detach("echo", params: ["text": "x"], final: "nowhere:1", mode: "direct")), 422, "unknown_surface"),
+                ("unknown surface", try JSONSerialization.data(withJSONObject: fleet.detach("echo", params: ["text": "x"], final: "nowhere:\(fleet.parent)", mode: "direct")), 422, "unknown_surface"),
                 ("oversized body", try JSONSerialization.data(withJSONObject: fleet.detach("echo", params: ["text": String(repeating: "x", count: 70_000)], final: "hooks:\(fleet.parent)", mode: "direct")), 413, "body_too_large"),
                 ("unknown recipe", try JSONSerialization.data(withJSONObject: fleet.detach("rm-rf", final: "hooks:\(fleet.parent)", mode: "direct")), 422, "unknown_recipe"),
                 ("bad recipe parameters", try JSONSerialization.data(withJSONObject: fleet.detach("sleep", params: ["seconds": "soon"], final: "hooks:\(fleet.parent)", mode: "direct")), 422, "invalid_recipe_params"),
@@ -310,11 +310,8 @@ struct FleetTests {
                 #expect(message.count > 20, "\(what): the message should say what to fix: \(reply.raw)")
             }
             // Nothing was admitted, queued or sent.
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(fleet.admissionPort)/v1/jobs?surface=cli:\(fleet.parent)")!)
-            request.httpMethod = "GET"
-            let (data, _) = try await URLSession.shared.data(for: request)
-            let listed = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            #expect(listed?["count"] as? Int == 0, "\(String(decoding: data, as: UTF8.self))")
+            let listed = try await fleet.get("/v1/jobs?surface=cli:\(fleet.parent)")
+            #expect(listed.json["count"] as? Int == 0, "\(listed.raw)")
             let admin = try await Broker.connect("badinput-check")
             let pool = try await admin.inspectQueue("bb.jobs.\(fleet.pool)")
             let contracts = try await admin.inspectQueue("bb.coordinator.contracts")
