@@ -8,9 +8,11 @@ public import ServiceLifecycle
 /// `bridgeback coordinator` as a swift-service-lifecycle `Service`: the three coordinator
 /// queues in, the adapters out, the ledger in between.
 ///
-/// All three queues are single-active-consumer: a standby instance runs this too and simply
-/// receives nothing until the active one goes away. On graceful shutdown the consumers stop
-/// (unacked messages return to the queue), in-flight sends finish, waits end.
+/// Exactly one coordinator delivers from a ledger. With a `LedgerLock`, `run()` first waits for
+/// the lock (a standby: it consumes nothing, resumes nothing, sweeps nothing), and only then
+/// consumes; the three queues are also single-active-consumer, so the broker hands messages
+/// to one consumer only. On graceful shutdown the consumers stop (unacked messages return to
+/// the queue), in-flight sends finish, waits end, then the lock is released.
 public struct CoordinatorService: Service {
     /// The queues of topology/definitions.json.
     public enum Queues {
@@ -29,11 +31,14 @@ public struct CoordinatorService: Service {
     let prefetch: UInt16
     let logger: Logger
     let metricsFactory: any MetricsFactory
+    let ledgerLock: LedgerLock?
 
     /// - Parameters:
     ///   - secrets: webhook keys and chat bot tokens from `registry.resolveSecrets(environment:)`, resolved at start.
     ///   - webhookTimeout: seconds before a webhook or chat API answer counts as `unknown_outcome`.
     ///   - prefetch: unacknowledged messages per queue; each is committed in milliseconds.
+    ///   - ledgerLock: held before anything is consumed or delivered; nil only where a single
+    ///     coordinator is certain (tests with an in-memory ledger).
     public init(
         connection: AMQPConnection,
         registry: SurfaceRegistry,
@@ -44,8 +49,10 @@ public struct CoordinatorService: Service {
         webhookTimeout: Double = 10,
         prefetch: UInt16 = 64,
         logger: Logger,
-        metricsFactory: any MetricsFactory = MetricsSystem.factory
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        ledgerLock: LedgerLock? = nil
     ) {
+        self.ledgerLock = ledgerLock
         self.connection = connection
         self.registry = registry
         self.secrets = secrets
@@ -59,6 +66,13 @@ public struct CoordinatorService: Service {
     }
 
     public func run() async throws {
+        if let ledgerLock {
+            guard try await ledgerLock.acquire(logger: logger) else {
+                logger.info("coordinator standby stopped before it became active")
+                return
+            }
+        }
+        defer { ledgerLock?.release() }
         let publisher = try await connection.makePublisher()
         let coordinator = Coordinator(
             ledger: ledger, registry: registry,
@@ -68,7 +82,7 @@ public struct CoordinatorService: Service {
         let contracts = try await connection.consume(queue: Queues.contracts, prefetch: prefetch)
         let completions = try await connection.consume(queue: Queues.completions, prefetch: prefetch)
         let deadJobs = try await connection.consume(queue: Queues.deadJobs, prefetch: prefetch)
-        logger.info("coordinator consuming (standby until the broker makes this the active consumer)")
+        logger.info("coordinator consuming (holds the ledger; the broker delivers to the single active consumer)")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await coordinator.run() }
             group.addTask {

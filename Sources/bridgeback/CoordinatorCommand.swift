@@ -13,10 +13,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         abstract: "Run the delivery coordinator: contracts and completions in, exactly one final notice per job out.",
         discussion: """
             Consumes bb.coordinator.contracts, bb.coordinator.completions and
-            bb.coordinator.dead-jobs (single active consumer: a second instance is a
-            standby), keeps a SQLite delivery ledger, and delivers each job's final
+            bb.coordinator.dead-jobs, keeps a SQLite delivery ledger, and delivers each job's final
             notice to the surface its contract names (inbox, webhook, file, stdout).
             Stops gracefully on SIGTERM/SIGINT: consumers first, in-flight sends finish.
+
+            One coordinator delivers per data directory: it holds an exclusive lock on
+            <data-dir>/coordinator.lock. A second one on the same data directory is a
+            standby: it logs so, consumes and delivers nothing, and takes over when the
+            lock is freed (the holder stopped or died). The queues are single active
+            consumer as well.
 
             A read-only status API on --http-host:--http-port (default 127.0.0.1:8090)
             answers GET /v1/jobs/{id}/delivery, GET /v1/jobs/{id}/result,
@@ -135,7 +140,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
                 trustedCompletionUsers: Set(trustedCompletionUsers)),
-            httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger)
+            httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger,
+            ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"))
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends
         // finish), then the HTTP client's pool.
         var services: [any Service] = [httpClient, service]

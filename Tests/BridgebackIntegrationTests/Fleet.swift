@@ -115,15 +115,20 @@ final class Fleet: @unchecked Sendable {
         try await process.waitForLog("worker started")
     }
 
-    func startCoordinator(lostGrace: Double = 300, sweepInterval: Double = 15) async throws {
+    /// Starts a coordinator on the fleet's data directory. `name` gives a second one its own log;
+    /// `ready` is the log line to wait for (a standby says "coordinator standby").
+    func startCoordinator(
+        lostGrace: Double = 300, sweepInterval: Double = 15, name: String = "coordinator", ready: String = "coordinator consuming"
+    ) async throws {
         let process = try start(
-            "coordinator",
+            name,
             ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
              "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0",
              "--principals", principalsFile.path],
             amqpURL: Broker.url("BRIDGEBACK_COORDINATOR_AMQP_URL"))
-        try await process.waitForLog("coordinator consuming")
-        coordinatorPort = try await process.waitForPort()
+        try await process.waitForLog(ready)
+        // The status API of the first coordinator; a standby (its own name) serves its own.
+        if name == "coordinator" { coordinatorPort = try await process.waitForPort() }
     }
 
     /// Admission, two workers, the coordinator and the receiver.
