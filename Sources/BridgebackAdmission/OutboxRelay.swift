@@ -119,15 +119,42 @@ public final class OutboxRelay: Service {
                         ? "outbox rows not published (broker unavailable); retrying"
                         : "outbox rows refused by the broker (check topology and permissions); retrying",
                     metadata: ["outbox.failed": "\(count)", "outbox.retry_in": "\(backoff)", "error": "\(firstError)"])
-                let delay = backoff
-                do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
-                } catch {
+                switch await waitBeforeRetry(backoff, wasConnected: await publisher.isConnected()) {
+                case .stopped:
                     return
+                case .reconnected:
+                    // The broker is back: what waited goes out now, and the next failure starts
+                    // the backoff afresh instead of where the outage left it.
+                    logger.info("broker connection is back; publishing the outbox now")
+                    backoff = configuration.initialBackoff
+                case .elapsed:
+                    backoff = min(backoff * 2, configuration.maxBackoff)
                 }
-                backoff = min(backoff * 2, configuration.maxBackoff)
             }
         }
+    }
+
+    enum Wait: Equatable {
+        case elapsed
+        case reconnected
+        case stopped
+    }
+
+    /// Sleeps `delay`, cut short when the publisher's connection comes back (it was down at
+    /// the failure and is up now) or on shutdown. Checks the connection every 100 ms.
+    func waitBeforeRetry(_ delay: Duration, wasConnected: Bool) async -> Wait {
+        let end = ContinuousClock.now + delay
+        while ContinuousClock.now < end {
+            let slice = min(end - ContinuousClock.now, .milliseconds(100))
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: slice) }
+            } catch {
+                return .stopped
+            }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return .stopped }
+            if !wasConnected, await publisher.isConnected() { return .reconnected }
+        }
+        return .elapsed
     }
 
     enum PassOutcome: Equatable {

@@ -54,6 +54,7 @@ extension Coordinator {
             surface.map { PreparedDelivery(deliveryID: id, totalParts: part.totalParts, surface: $0, body: part.body, attempt: attempt) }
         }
         let gone = DeliveryFailure(.missingTarget, detail: "surface '\(part.surfaceID)' is not in the registry (or has no adapter)")
+        var announcedWait: Date?
         while true {
             switch action {
             case .runDryRun:
@@ -89,8 +90,14 @@ extension Coordinator {
                 }
                 try await commit(id, machine.state, contract: contract)
             case .wait(let until):
-                log.info("waiting to retry", metadata: ["next_attempt_at": "\(WireDate.format(until))"])
-                guard await pause(for: .milliseconds(max(0, Int64(until.timeIntervalSince(now()) * 1000)))) else { return false }
+                // One line per retry: a wake-up a fraction early comes back here for the same time.
+                if until != announcedWait {
+                    log.info("waiting to retry", metadata: ["next_attempt_at": "\(WireDate.format(until))"])
+                    announcedWait = until
+                }
+                // Rounded up, so the pause does not end before `until` (a truncated one woke early).
+                let milliseconds = max(0, (until.timeIntervalSince(now()) * 1000).rounded(.up))
+                guard await pause(for: .milliseconds(Int64(milliseconds))) else { return false }
                 action = try machine.retryDue(now: now())
                 if case .retryWait = machine.state { continue }
                 try await commit(id, machine.state, contract: contract)

@@ -141,4 +141,39 @@ struct OutboxRelayTests {
             group.cancelAll()
         }
     }
+
+    @Test("the backoff ends when the broker connection comes back: rows go out at once, not after the long wait")
+    func backoffResetsOnReconnect() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let ids = try await Self.detach(h, 2)
+        // Down: every publish fails and the connection says so; the backoff is an hour.
+        let fake = FakePublisher(failCalls: 1_000, failCode: .notConnected)
+        fake.state.withLock { $0.connected = false }
+        let relay = h.relay(fake, configuration: .init(initialBackoff: .seconds(3600), maxBackoff: .seconds(3600)))
+        let drained = Task { await relay.drain() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fake.calls == 1)
+        // Back: the connection is up and publishes succeed.
+        fake.state.withLock {
+            $0.failCalls = 0
+            $0.connected = true
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await h.store.counts().unsent > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await h.store.counts().unsent == 0, "the relay kept waiting out its backoff after the broker came back")
+        #expect(Set(fake.published.compactMap(\.properties.messageID)) == Set(ids))
+        drained.cancel()
+        _ = await drained.value
+    }
+
+    @Test("a connection that stayed up (the broker refused) waits out the whole backoff")
+    func noResetWithoutReconnect() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let relay = h.relay(FakePublisher(), configuration: .init())
+        #expect(await relay.waitBeforeRetry(.milliseconds(250), wasConnected: true) == .elapsed)
+    }
 }

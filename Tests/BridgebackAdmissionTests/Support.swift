@@ -96,6 +96,8 @@ final class FakePublisher: OutboxPublisher {
         var failCode: AMQPError.Code = .notConnected
         /// Fail any message whose routing key is this (for example "contract").
         var failRoutingKey: String?
+        /// What `isConnected()` answers.
+        var connected = true
     }
     let state = Mutex(State())
 
@@ -120,7 +122,7 @@ final class FakePublisher: OutboxPublisher {
             }
         }
     }
-    func isConnected() async -> Bool { true }
+    func isConnected() async -> Bool { state.withLock { $0.connected } }
     func shutdown() async {}
 
     var published: [OutboundMessage] { state.withLock { $0.published } }

@@ -93,6 +93,26 @@ struct DeliveryTests {
         #expect(try await h.ledger.parts(of: contract.jobID).first?.state.attempts == 2)
     }
 
+    @Test("one 'waiting to retry' line per retry, however the wake-up falls")
+    func oneLinePerRetry() async throws {
+        let http = FakeHTTPClient { _, previous in
+            previous < 3 ? .response(status: 503, headers: [:]) : .response(status: 200, headers: [:])
+        }
+        let captured = CapturedLines()
+        var configuration = Harness.fastConfiguration
+        configuration.retryPolicy = RetryPolicy(maxAttempts: 6, baseDelay: 0.0137, maxDelay: 0.0291, jitter: 0)
+        let h = try Harness(http: http, configuration: configuration, logger: captured.logger)
+        let contract = makeContract(final: "hooks:a", mode: .direct)
+        try await h.running { () async throws in
+            _ = try await h.coordinator.handleContract(body(contract))
+            _ = try await h.coordinator.handleCompletion(body(makeCompletion(contract.jobID)))
+            #expect(try await eventually { try await h.ledger.outcome(contract.jobID) == "delivered" })
+        }
+        #expect(http.requests.count == 4)
+        #expect(captured.count("send failed") == 3)
+        #expect(captured.count("waiting to retry") == 3)
+    }
+
     @Test("a result longer than the surface arrives as ordered parts, each once")
     func splitParts() async throws {
         let h = try Harness()

@@ -96,7 +96,8 @@ struct Harness {
         configuration: CoordinatorConfiguration = Harness.fastConfiguration,
         override: [SurfaceKind: any DeliveryAdapter] = [:],
         extraSurfaces: [Surface] = [],
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        logger: Logger? = nil
     ) throws {
         registry = try Harness.makeRegistry(extra: extraSurfaces)
         self.ledger = try ledger ?? Ledger.inMemory()
@@ -117,8 +118,9 @@ struct Harness {
             .file: FileAdapter(),
         ]
         byKind.merge(override) { _, new in new }
-        var logger = Logger(label: "test.coordinator")
-        logger.logLevel = .critical
+        var quiet = Logger(label: "test.coordinator")
+        quiet.logLevel = .critical
+        let logger = logger ?? quiet
         coordinator = Coordinator(
             ledger: self.ledger, registry: registry,
             adapters: AdapterSet(byKind: byKind, fallback: BrokerNoticeAdapter(publisher: publisher, route: .progress)),
@@ -192,4 +194,28 @@ extension Ledger {
 
 func decodeNotice(_ bytes: [UInt8]) throws -> FinalNotice {
     try WireCodec.decode(FinalNotice.self, from: Data(bytes))
+}
+
+/// A logger whose lines (message only) the test reads back.
+final class CapturedLines: Sendable {
+    let lines = Mutex<[String]>([])
+
+    var logger: Logger {
+        Logger(label: "test.captured") { _ in Handler(sink: self) }
+    }
+
+    func count(_ message: String) -> Int { lines.withLock { $0.filter { $0 == message }.count } }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            sink.lines.withLock { $0.append("\(event.message)") }
+        }
+    }
 }
