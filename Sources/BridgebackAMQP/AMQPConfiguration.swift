@@ -4,9 +4,16 @@ import Foundation
 ///
 /// URL form: `amqp[s]://user:password@host[:port][/vhost][?heartbeat=30&connection_timeout=5&cacertfile=…&certfile=…&keyfile=…&verify=true&name=…]`.
 /// The vhost is percent-decoded (`%2f` is `/`); an empty path means the default vhost `/`.
+///
+/// A cluster is given as several such URLs separated by commas (one per node, the same user,
+/// vhost, scheme and options in each): the connection tries them in order and, when a node is
+/// lost, fails over to the next (see `EndpointRotation`).
 public struct AMQPConfiguration: Sendable, Hashable {
+    /// The first node to try.
     public var host: String
     public var port: Int
+    /// Further cluster nodes, tried in order after `host:port` on a failed connect or a lost connection.
+    public var failoverEndpoints: [Endpoint] = []
     public var virtualHost: String
     public var user: String
     public var password: String
@@ -20,6 +27,20 @@ public struct AMQPConfiguration: Sendable, Hashable {
     /// Reconnect backoff: first delay, cap. Jitter is added.
     public var reconnectBaseDelay: Duration
     public var reconnectMaxDelay: Duration
+
+    /// One broker node's address.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Every node, in the order they are tried: `host:port` first, then `failoverEndpoints`.
+    public var endpoints: [Endpoint] { [Endpoint(host: host, port: port)] + failoverEndpoints }
 
     /// TLS settings for `amqps://`.
     public struct TLS: Sendable, Hashable {
@@ -55,8 +76,50 @@ public struct AMQPConfiguration: Sendable, Hashable {
         self.reconnectMaxDelay = reconnectMaxDelay
     }
 
-    /// Parses an AMQP URI. Errors say which part is wrong.
+    /// Parses an AMQP URI, or several separated by commas (one per cluster node). Errors say which
+    /// part is wrong. Every URL in a list must agree on scheme, user, password, vhost and options;
+    /// only host and port may differ (a password with a comma must be percent-encoded as `%2C`).
     public init(url string: String, connectionName: String = "bridgeback") throws(AMQPError) {
+        let parts = string.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count > 1 else {
+            try self.init(singleURL: string, connectionName: connectionName)
+            return
+        }
+        guard parts.count <= 16 else {
+            throw AMQPError(.invalidConfiguration, "\(parts.count) broker URLs given; at most 16 nodes are supported")
+        }
+        var first: AMQPConfiguration?
+        var extra: [Endpoint] = []
+        for (index, part) in parts.enumerated() {
+            guard !part.isEmpty else {
+                throw AMQPError(.invalidConfiguration, "broker URL \(index + 1) of \(parts.count) is empty (a stray comma?)")
+            }
+            let node = try AMQPConfiguration(singleURL: part, connectionName: connectionName)
+            guard let reference = first else {
+                first = node
+                continue
+            }
+            var comparable = node
+            comparable.host = reference.host
+            comparable.port = reference.port
+            guard comparable == reference else {
+                throw AMQPError(
+                    .invalidConfiguration,
+                    "broker URL \(index + 1) ('\(Self.redact(part))') differs from the first in more than host and port; "
+                        + "every node of a cluster takes the same scheme, user, password, vhost and options")
+            }
+            let endpoint = Endpoint(host: node.host, port: node.port)
+            guard !reference.endpoints.contains(endpoint), !extra.contains(endpoint) else {
+                throw AMQPError(.invalidConfiguration, "broker node \(endpoint) is listed twice")
+            }
+            extra.append(endpoint)
+        }
+        self = first!
+        self.failoverEndpoints = extra
+    }
+
+    private init(singleURL string: String, connectionName: String) throws(AMQPError) {
         guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased() else {
             throw AMQPError(.invalidConfiguration, "'\(Self.redact(string))' is not a URL; expected amqp://user:password@host:5672/vhost")
         }
@@ -107,9 +170,15 @@ public struct AMQPConfiguration: Sendable, Hashable {
             connectionTimeout: timeout, tls: tls, connectionName: query["name"] ?? connectionName)
     }
 
-    /// The URL with its password replaced, for logs.
+    /// The URL with its password replaced, for logs (every node, comma-separated, for a cluster).
     public var redactedURL: String {
-        "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(host):\(port)/\(virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost)"
+        endpoints.map { redactedURL(for: $0) }.joined(separator: ",")
+    }
+
+    /// One node's URL with the password replaced, for logs.
+    public func redactedURL(for endpoint: Endpoint) -> String {
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        return "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(endpoint)/\(vhost)"
     }
 
     static func redact(_ url: String) -> String {

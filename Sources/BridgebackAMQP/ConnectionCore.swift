@@ -110,6 +110,8 @@ final class ConnectionCore {
     private var queues: [QueueDeclaration] = []
     private var bindings: [BindingDeclaration] = []
     private var retryDeadline: ContinuousClock.Instant?
+    /// Why each node failed in the current connect round (for one error naming them all).
+    private var roundErrors: [String] = []
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     private static let controlChannel: UInt16 = 1
     static let returnTagHeader = "x-bb-publish-tag"
@@ -120,7 +122,8 @@ final class ConnectionCore {
         self.shared = shared
         self.logger = logger
         self.machine = ConnectionStateMachine(
-            baseDelay: configuration.reconnectBaseDelay, maxDelay: configuration.reconnectMaxDelay)
+            baseDelay: configuration.reconnectBaseDelay, maxDelay: configuration.reconnectMaxDelay,
+            endpointCount: configuration.endpoints.count)
         channels[Self.controlChannel] = ChannelRecord(number: Self.controlChannel, role: .control)
     }
 
@@ -132,17 +135,19 @@ final class ConnectionCore {
         loop: while true {
             switch machine.state {
             case .connecting(let attempt, _):
+                let endpoint = configuration.endpoints[machine.endpointIndex]
                 do {
-                    try openConnection()
+                    try openConnection(to: endpoint)
                     switch machine.connectSucceeded() {
                     case .reportConnected(let generation):
                         shared.update(connected: true, generation: generation, error: nil)
-                        logger.info("AMQP connected", metadata: ["url": "\(configuration.redactedURL)"])
+                        logger.info("AMQP connected", metadata: ["url": "\(configuration.redactedURL(for: endpoint))"])
                         firstConnect?.resume()
                         firstConnect = nil
                     case .restoreAndResume(let generation):
                         shared.update(connected: true, generation: generation, error: nil)
-                        logger.info("AMQP reconnected; restoring topology and consumers", metadata: ["attempt": "\(attempt)"])
+                        logger.info("AMQP reconnected; restoring topology and consumers", metadata: [
+                            "attempt": "\(attempt)", "node": "\(endpoint)"])
                         do {
                             try restore()
                         } catch {
@@ -151,11 +156,16 @@ final class ConnectionCore {
                     }
                 } catch {
                     destroyConnection()
+                    roundErrors.append("\(endpoint): \(error.message)")
                     switch machine.connectFailed() {
+                    case .tryNextEndpoint(let index):
+                        logger.warning("AMQP node unavailable; trying the next cluster node", metadata: [
+                            "node": "\(endpoint)", "next": "\(configuration.endpoints[index])", "error": "\(error)"])
                     case .failConnect:
-                        firstConnect?.resume(throwing: error)
+                        firstConnect?.resume(throwing: roundError(error))
                         firstConnect = nil
                     case .retry(let delay, let next):
+                        roundErrors.removeAll()
                         let jittered = jitter(delay)
                         logger.warning("AMQP reconnect failed; retrying", metadata: [
                             "error": "\(error)", "attempt": "\(next)", "delay_ms": "\(jittered.milliseconds)"])
@@ -176,6 +186,14 @@ final class ConnectionCore {
             }
         }
         finish()
+    }
+
+    /// The error for a round in which every node failed: the last error, naming every node's failure.
+    private func roundError(_ last: AMQPError) -> AMQPError {
+        guard configuration.endpoints.count > 1 else { return last }
+        var error = last
+        error.message = "no broker node could be reached: " + roundErrors.joined(separator: "; ")
+        return error
     }
 
     private func jitter(_ delay: Duration) -> Duration {
@@ -242,7 +260,7 @@ final class ConnectionCore {
 
     // MARK: - Connection setup and loss
 
-    private func openConnection() throws(AMQPError) {
+    private func openConnection(to endpoint: AMQPConfiguration.Endpoint) throws(AMQPError) {
         guard let conn = amqp_new_connection() else { throw AMQPError(.protocolError, "rabbitmq-c could not allocate a connection") }
         self.conn = conn
         var timeout = timeval(
@@ -264,11 +282,11 @@ final class ConnectionCore {
             socket = amqp_tcp_socket_new(conn)
         }
         guard let socket else { throw AMQPError(.protocolError, "rabbitmq-c could not create a socket") }
-        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
             throw AMQPError(
                 .connectionRefused,
-                "cannot reach the broker at \(configuration.host):\(configuration.port): \(CBridge.statusText(status)); is RabbitMQ running? (deploy/local/broker.sh start)",
+                "cannot reach the broker at \(endpoint): \(CBridge.statusText(status)); is RabbitMQ running? (deploy/local/broker.sh start)",
                 libraryStatus: status)
         }
         amqp_set_handshake_timeout(conn, &timeout)

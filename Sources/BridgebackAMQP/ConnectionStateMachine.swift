@@ -20,7 +20,9 @@ struct ConnectionStateMachine: Sendable {
     }
 
     enum FailedAction: Sendable, Equatable {
-        /// The initial connect failed: hand the error to the caller and stop.
+        /// This node failed but another cluster node has not been tried in this round: try it now.
+        case tryNextEndpoint(index: Int)
+        /// The initial connect failed on every node: hand the error to the caller and stop.
         case failConnect
         /// Try again after this delay.
         case retry(after: Duration, attempt: Int)
@@ -36,13 +38,18 @@ struct ConnectionStateMachine: Sendable {
 
     private(set) var state: State = .idle
     private var generation = 0
+    private var rotation: EndpointRotation
     let baseDelay: Duration
     let maxDelay: Duration
 
-    init(baseDelay: Duration, maxDelay: Duration) {
+    init(baseDelay: Duration, maxDelay: Duration, endpointCount: Int = 1) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.rotation = EndpointRotation(count: endpointCount)
     }
+
+    /// The broker node (index into the configuration's endpoints) the next connect goes to.
+    var endpointIndex: Int { rotation.current }
 
     /// The delay before attempt `attempt` (1-based), before jitter: base · 2^(attempt-1), capped.
     func backoff(attempt: Int) -> Duration {
@@ -61,6 +68,7 @@ struct ConnectionStateMachine: Sendable {
             preconditionFailure("connectSucceeded in \(state)")
         }
         generation += 1
+        rotation.connectSucceeded()
         state = .connected(generation: generation)
         return everConnected ? .restoreAndResume(generation: generation) : .reportConnected(generation: generation)
     }
@@ -68,6 +76,9 @@ struct ConnectionStateMachine: Sendable {
     mutating func connectFailed() -> FailedAction {
         switch state {
         case .connecting(let attempt, let everConnected):
+            if case .tryNext(let index) = rotation.connectFailed() {
+                return .tryNextEndpoint(index: index)
+            }
             guard everConnected else {
                 state = .closed
                 return .failConnect
@@ -85,6 +96,7 @@ struct ConnectionStateMachine: Sendable {
     mutating func connectionLost() -> LostAction {
         switch state {
         case .connected:
+            rotation.connectionLost()
             let delay = backoff(attempt: 1)
             state = .waitingToReconnect(attempt: 1, delay: delay)
             return .failInFlightAndRetry(after: delay)
