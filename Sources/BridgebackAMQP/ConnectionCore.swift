@@ -83,6 +83,9 @@ final class ChannelRecord {
     var confirms = ConfirmTracker<PublishToken>()
     var waiting: [(OutboundMessage, PublishToken)] = []
     var waitingHead = 0
+    /// A publish on this channel was nacked: publish nothing more on it until it has been closed
+    /// and reopened (see `recycleNackedChannels`).
+    var recycleAfterNack = false
 
     init(number: UInt16, role: Role) {
         self.number = number
@@ -209,6 +212,7 @@ final class ConnectionCore {
             for command in inbox.drain() { command(self) }
             guard machine.isConnected else { return }
             try pumpFrames()
+            try recycleNackedChannels()
             try reopenClosedChannels()
             guard inbox.isEmpty, let conn else { return }
             if amqp_frames_enqueued(conn) != 0 || amqp_data_in_buffer(conn) != 0 { return }
@@ -378,6 +382,28 @@ final class ConnectionCore {
         try reopenClosedChannels()
     }
 
+    /// Closes and reopens each publisher channel that saw a nack, once nothing is in flight on it.
+    ///
+    /// After a quorum queue's leader moves (a cluster node died), RabbitMQ 3.10 can keep nacking
+    /// every publish on a channel that was opened while the election ran, for as long as the
+    /// channel lives; a fresh channel publishes normally. Found by the cluster failover test: the
+    /// outbox relay's retries were refused for minutes on the old channel.
+    private func recycleNackedChannels() throws(CoreFailure) {
+        guard let conn else { return }
+        for record in channels.values where record.recycleAfterNack && record.isOpen && record.confirms.outstandingCount == 0 {
+            logger.notice("AMQP publisher channel reopened after a nack", metadata: ["channel": "\(record.number)"])
+            try check(amqp_channel_close(conn, record.number, AMQP_REPLY_SUCCESS), channel: record.number, what: "channel.close")
+            record.isOpen = false
+            _ = record.confirms.failAll()  // nothing in flight; restarts delivery tags at 1 for the new channel
+            do {
+                try openChannel(record)
+            } catch .channel {
+                continue  // stays closed; reopenClosedChannels tries again
+            }
+            try flushWaiting(record)
+        }
+    }
+
     private func reopenClosedChannels() throws(CoreFailure) {
         for record in channels.values where !record.isOpen {
             do {
@@ -397,6 +423,7 @@ final class ConnectionCore {
         amqp_channel_open(conn, record.number)
         try check(amqp_get_rpc_reply(conn), channel: record.number, what: "channel.open")
         record.isOpen = true
+        record.recycleAfterNack = false
         record.epoch += 1
         switch record.role {
         case .control:
@@ -522,7 +549,7 @@ final class ConnectionCore {
             for (token, outcome) in record.confirms.nack(tag: nack.delivery_tag, multiple: nack.multiple != 0) {
                 token.batch.complete(token.index, result(for: outcome))
             }
-            try flushWaiting(record)
+            if case .publisher = record.role { record.recycleAfterNack = true }
         case BB_BASIC_RETURN:
             let ret = decoded!.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = ret.reply_code
@@ -743,7 +770,7 @@ final class ConnectionCore {
 
     /// Sends waiting messages while the confirm window has room.
     private func flushWaiting(_ record: ChannelRecord) throws(CoreFailure) {
-        guard let conn, record.isOpen else { return }
+        guard let conn, record.isOpen, !record.recycleAfterNack else { return }
         let window = record.window
         while record.waitingHead < record.waiting.count, record.confirms.outstandingCount < window {
             let (message, token) = record.waiting[record.waitingHead]

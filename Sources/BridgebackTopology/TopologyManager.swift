@@ -7,7 +7,12 @@ import FoundationNetworking
 
 /// One difference between the broker and the definitions file.
 public struct TopologyDrift: Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case missing, different, unexpected }
+    public enum Kind: String, Sendable {
+        case missing, different, unexpected
+        /// A quorum queue with too few members, or members offline: it still works while a majority
+        /// is online, but one more lost node may stop it.
+        case underReplicated = "under-replicated"
+    }
     public var kind: Kind
     /// e.g. `queue bb.jobs.default`, `binding bb.jobs → bb.jobs.default (default)`.
     public var object: String
@@ -130,6 +135,16 @@ public struct TopologyManager: Sendable {
                 report.drift.append(TopologyDrift(kind: .unexpected, object: "binding \(binding.source) → \(binding.destination) (\(binding.routingKey))", detail: "bound on the broker but not in the definitions"))
             }
         }
+        let nodes = try await management.nodes()
+        for queue in definitions.queues where queue.arguments["x-queue-type"] == .string("quorum") {
+            report.checked += 1
+            guard let live = try await management.queue(vhost: vhost, name: queue.name) else { continue }  // missing: reported above
+            if let drift = Self.replicationDrift(
+                queue: queue.name, members: live.members ?? [], online: live.online ?? [], clusterNodes: nodes.map(\.name))
+            {
+                report.drift.append(drift)
+            }
+        }
         let permissions = try await management.permissions(vhost: vhost)
         for wanted in definitions.permissions where wanted.vhost == vhost {
             report.checked += 1
@@ -142,6 +157,34 @@ public struct TopologyManager: Sendable {
                     detail: "configure/write/read are '\(actual.configure)' '\(actual.write)' '\(actual.read)', expected '\(wanted.configure)' '\(wanted.write)' '\(wanted.read)'"))
             }
         }
+    }
+}
+
+extension TopologyManager {
+    /// Whether a quorum queue is replicated as a cluster of `clusterNodes` should have it: a member on
+    /// every node up to three (RabbitMQ places a new quorum queue on every cluster node), and every
+    /// member online. A single-node broker needs one member.
+    public static func replicationDrift(queue: String, members: [String], online: [String], clusterNodes: [String]) -> TopologyDrift? {
+        let object = "queue \(queue)"
+        let offline = members.filter { !online.contains($0) }
+        if !offline.isEmpty {
+            let majority = members.count / 2 + 1
+            let consequence = online.count >= majority
+                ? "it keeps working while a majority (\(majority)) is online; one more lost node may stop it"
+                : "fewer than a majority (\(majority)) online: the queue is unavailable until a member returns"
+            return TopologyDrift(
+                kind: .underReplicated, object: object,
+                detail: "\(online.count) of \(members.count) members online (offline: \(offline.joined(separator: ", "))); \(consequence)")
+        }
+        let wanted = min(max(clusterNodes.count, 1), 3)
+        if members.count < wanted {
+            let missing = clusterNodes.filter { !members.contains($0) }
+            return TopologyDrift(
+                kind: .underReplicated, object: object,
+                detail: "\(members.count) member(s) on a cluster of \(clusterNodes.count) nodes; want \(wanted) "
+                    + "(add with: rabbitmq-queues add_member -p <vhost> \(queue) \(missing.first ?? "<node>"))")
+        }
+        return nil
     }
 }
 
@@ -166,6 +209,28 @@ public struct ManagementAPI: Sendable {
 
     func bindings(vhost: String) async throws(TopologyError) -> [LiveBinding] {
         try await get("api/bindings/\(Self.escape(vhost))", as: [LiveBinding].self)
+    }
+
+    struct LiveNode: Decodable {
+        var name: String
+    }
+
+    struct LiveQueue: Decodable {
+        var members: [String]?
+        var online: [String]?
+    }
+
+    func nodes() async throws(TopologyError) -> [LiveNode] {
+        try await get("api/nodes", as: [LiveNode].self)
+    }
+
+    /// A queue's replication state, or nil when the queue does not exist (404).
+    func queue(vhost: String, name: String) async throws(TopologyError) -> LiveQueue? {
+        do {
+            return try await get("api/queues/\(Self.escape(vhost))/\(Self.escape(name))", as: LiveQueue.self)
+        } catch where error.message.contains("HTTP 404") {
+            return nil
+        }
     }
 
     func permissions(vhost: String) async throws(TopologyError) -> [TopologyDefinitions.Permission] {

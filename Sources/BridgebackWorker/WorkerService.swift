@@ -208,9 +208,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             return
         }
         let completion = Completion(jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(), outcome: result)
-        do {
-            try await publisher.publish(completion: completion)
-        } catch {
+        if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
             logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
             metrics.completionPublishFailures.increment()
             delivery.nack(requeue: true)

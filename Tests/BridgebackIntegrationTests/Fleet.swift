@@ -48,7 +48,12 @@ final class Fleet: @unchecked Sendable {
         return Broker.repoRoot.appendingPathComponent(".build/debug/bridgeback").path
     }
 
-    init(_ name: String) throws {
+    /// Broker URLs by variable name (`BRIDGEBACK_WORKER_AMQP_URL`, ...) when this fleet runs against
+    /// another broker than the suite's (a local cluster); empty means the suite's broker.
+    let brokerURLs: [String: String]
+
+    init(_ name: String, brokerURLs: [String: String] = [:]) throws {
+        self.brokerURLs = brokerURLs
         let tag = UUID().uuidString.prefix(6).lowercased()
         pool = "t\(name)\(tag)"
         parent = "p\(tag)"
@@ -69,8 +74,20 @@ final class Fleet: @unchecked Sendable {
     // MARK: Set-up
 
     /// Declares this fleet's pool queue and empties the shared coordinator queues.
+    /// The URL a component connects with: this fleet's broker, or the suite's.
+    func amqpURL(_ name: String) -> String { brokerURLs[name] ?? Broker.url(name) }
+
+    /// An admin connection to this fleet's broker.
+    func connectAdmin(_ name: String) async throws -> AMQPConnection {
+        guard let url = brokerURLs["BRIDGEBACK_AMQP_URL"] else { return try await Broker.connect(name) }
+        var configuration = try AMQPConfiguration(url: url, connectionName: name)
+        configuration.reconnectBaseDelay = .milliseconds(200)
+        configuration.reconnectMaxDelay = .seconds(2)
+        return try await AMQPConnection.connect(configuration)
+    }
+
     func prepareBroker() async throws {
-        let admin = try await Broker.connect("fleet-setup")
+        let admin = try await connectAdmin("fleet-setup")
         defer { Task { await admin.close() } }
         var pool = QueueDeclaration.quorum("bb.jobs.\(self.pool)", deliveryLimit: 3, deadLetterExchange: "bb.dlx", deadLetterRoutingKey: "jobs.dead")
         pool.arguments["x-overflow"] = "reject-publish"
@@ -104,14 +121,14 @@ final class Fleet: @unchecked Sendable {
             "admission",
             ["admission", "--port", "0", "--data-dir", directory.appendingPathComponent("admission").path,
              "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path],
-            amqpURL: Broker.url("BRIDGEBACK_ADMISSION_AMQP_URL"))
+            amqpURL: amqpURL("BRIDGEBACK_ADMISSION_AMQP_URL"))
         admissionPort = try await process.waitForPort()
     }
 
     func startWorker(_ name: String, slots: Int = 4) async throws {
         let process = try start(
             name, ["worker", "--pool", pool, "--slots", "\(slots)", "--recipes", recipesFile.path, "--name", name, "--grace", "1"],
-            amqpURL: Broker.url("BRIDGEBACK_WORKER_AMQP_URL"))
+            amqpURL: amqpURL("BRIDGEBACK_WORKER_AMQP_URL"))
         try await process.waitForLog("worker started")
     }
 
@@ -125,7 +142,7 @@ final class Fleet: @unchecked Sendable {
             ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
              "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0",
              "--principals", principalsFile.path],
-            amqpURL: Broker.url("BRIDGEBACK_COORDINATOR_AMQP_URL"))
+            amqpURL: amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"))
         try await process.waitForLog(ready)
         // The status API of the first coordinator; a standby (its own name) serves its own.
         if name == "coordinator" { coordinatorPort = try await process.waitForPort() }
@@ -159,7 +176,7 @@ final class Fleet: @unchecked Sendable {
     func tearDown() async {
         for process in lock.withLock({ Array(processes.values) }) { process.kill(SIGKILL) }
         for process in lock.withLock({ Array(processes.values) }) { process.waitForExit() }
-        if let admin = try? await Broker.connect("fleet-teardown") {
+        if let admin = try? await connectAdmin("fleet-teardown") {
             _ = try? await admin.deleteQueue("bb.jobs.\(pool)")
             await admin.close()
         }

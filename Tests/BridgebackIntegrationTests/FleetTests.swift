@@ -7,8 +7,8 @@ import FoundationNetworking
 #endif
 
 /// Runs `body` against a fresh fleet and always tears it down; a failure carries the logs.
-func withFleet(_ name: String, _ body: (Fleet) async throws -> Void) async throws {
-    let fleet = try Fleet(name)
+func withFleet(_ name: String, brokerURLs: [String: String] = [:], _ body: (Fleet) async throws -> Void) async throws {
+    let fleet = try Fleet(name, brokerURLs: brokerURLs)
     do {
         try await body(fleet)
     } catch {

@@ -1,3 +1,4 @@
+import BridgebackAMQP
 import BridgebackCore
 import BridgebackWorker
 import Foundation
@@ -38,17 +39,33 @@ struct FakeJobStream: JobStream {
     }
 }
 
+/// How many more calls should fail.
+final class FailureBudget: Sendable {
+    private let left: Mutex<Int>
+    init(_ count: Int) { left = Mutex(count) }
+    /// True (and one fewer left) while failures remain.
+    func take() -> Bool {
+        left.withLock { left in
+            defer { left = max(0, left - 1) }
+            return left > 0
+        }
+    }
+}
+
 /// The in-memory transport: push job messages in, read settlements and publishes from the log.
 struct FakeTransport: JobSource, WorkerPublishing {
     let log = EventLog()
     let jobs: FakeJobStream
     let store = Store()
     let failCompletions: Bool
+    /// The first this-many completion publishes fail as a broker failover would (`publishNacked`).
+    let transientCompletionFailures: FailureBudget
 
-    init(failCompletions: Bool = false) {
+    init(failCompletions: Bool = false, transientCompletionFailures: Int = 0) {
         let (stream, continuation) = AsyncThrowingStream<FakeDelivery, any Error>.makeStream()
         jobs = FakeJobStream(stream: stream, continuation: continuation, log: log)
         self.failCompletions = failCompletions
+        self.transientCompletionFailures = FailureBudget(transientCompletionFailures)
     }
 
     func open(prefetch: Int) async throws -> FakeJobStream {
@@ -72,6 +89,10 @@ struct FakeTransport: JobSource, WorkerPublishing {
         if failCompletions {
             log.append("completion-failed \(completion.jobID)")
             throw TestFailure.publish
+        }
+        if transientCompletionFailures.take() {
+            log.append("completion-nacked \(completion.jobID)")
+            throw AMQPError(.publishNacked, "the broker refused responsibility for this message (basic.nack)")
         }
         store.completions.withLock { $0.append(completion) }
         log.append("completion \(completion.jobID)")

@@ -1,3 +1,4 @@
+import BridgebackAMQP
 import Synchronization
 import BridgebackCore
 import Foundation
@@ -28,6 +29,29 @@ struct ServiceTests {
         #expect(phases == [.started, .finished])
         #expect(transport.publishedProgress.map(\.sequence) == [1, 2])
         #expect(transport.publishedProgress.allSatisfy { $0.workSurface == "work:test" && $0.jobID == job.jobID })
+    }
+
+    @Test func aCompletionNackedDuringABrokerFailoverIsRetriedNotRequeued() async throws {
+        let transport = FakeTransport(transientCompletionFailures: 3)
+        let job = makeJob("echo", ["text": "hi"])
+        try await withWorker(transport, runner: try testRunner()) { t in
+            t.send(job, name: "j1")
+            try await eventually { t.log.all.contains("ack j1") }
+        }
+        let log = transport.log.all
+        #expect(log.filter { $0 == "completion-nacked \(job.jobID)" }.count == 3)
+        #expect(transport.publishedCompletions.map(\.jobID) == [job.jobID])
+        #expect(!log.contains { $0.hasPrefix("nack j1") }, "a requeue would spend one of the job's deliveries: \(log)")
+    }
+
+    @Test func theRetryBackoffGrowsAndIsCapped() {
+        let policy = CompletionRetryPolicy(firstDelay: .milliseconds(100), maxDelay: .seconds(1), window: .seconds(10))
+        #expect((1...6).map { policy.delay(beforeRetry: $0) } == [
+            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        #expect(CompletionRetryPolicy.isTransient(AMQPError(.publishNacked, "nack")))
+        #expect(CompletionRetryPolicy.isTransient(AMQPError(.notConnected, "down")))
+        #expect(!CompletionRetryPolicy.isTransient(AMQPError(.accessRefused, "no")))
+        #expect(!CompletionRetryPolicy.isTransient(TestFailure.publish))
     }
 
     @Test func completionPublishFailureDoesNotAck() async throws {

@@ -12,7 +12,8 @@
 # Configuration (environment): BRIDGEBACK_BROKER_DIR (state, default deploy/local/state/broker),
 # BRIDGEBACK_BROKER_PORT (5672), BRIDGEBACK_BROKER_MGMT_PORT (15672), BRIDGEBACK_BROKER_DIST_PORT (25672),
 # BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (7200000: must exceed
-# the longest job deadline, see docs/operations.md).
+# the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
+# member instead of creating users: deploy/local/cluster.sh sets it for the second and third node).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +24,7 @@ mgmt_port="${BRIDGEBACK_BROKER_MGMT_PORT:-15672}"
 dist_port="${BRIDGEBACK_BROKER_DIST_PORT:-25672}"
 node="${BRIDGEBACK_BROKER_NODE:-bridgeback@localhost}"
 consumer_timeout="${BRIDGEBACK_CONSUMER_TIMEOUT_MS:-7200000}"
+join="${BRIDGEBACK_BROKER_JOIN:-}"
 vhost="bridgeback"
 bin=/usr/lib/rabbitmq/bin
 
@@ -75,6 +77,9 @@ management.tcp.port = $mgmt_port
 # Long jobs hold their message unacked: this must exceed the longest job deadline.
 consumer_timeout = $consumer_timeout
 loopback_users = none
+# In a cluster, a node cut off from the majority pauses rather than diverging (quorum queues keep
+# their leader on the majority side); a single node is never a minority.
+cluster_partition_handling = pause_minority
 log.file.level = info
 log.console = false
 disk_free_limit.absolute = 200MB
@@ -134,7 +139,11 @@ PY
 
 cmd_start() {
     cmd_install
-    if is_running; then log "already running ($node on 127.0.0.1:$port)"; create_users; return 0; fi
+    if is_running; then
+        log "already running ($node on 127.0.0.1:$port)"
+        if [ -n "$join" ]; then join_cluster; else create_users; fi
+        return 0
+    fi
     write_config
     broker_env
     log "starting $node on 127.0.0.1:$port (state in $state)"
@@ -154,8 +163,19 @@ cmd_start() {
         if [ $SECONDS -ge $deadline ]; then log "timed out waiting for the broker"; tail -n 30 "$state/log/server.out" >&2; exit 1; fi
         sleep 1
     done
-    create_users
+    if [ -n "$join" ]; then join_cluster; else create_users; fi
     log "ready: amqp://127.0.0.1:$port/$vhost, management http://127.0.0.1:$mgmt_port"
+}
+
+# Makes this node a member of $join's cluster (idempotent). Users, vhost, permissions and policies
+# are cluster-wide, so the joined node has them from the cluster.
+join_cluster() {
+    if ctl cluster_status 2>/dev/null | grep -q "$join"; then return 0; fi
+    log "joining $node to the cluster of $join"
+    ctl stop_app >"$state/log/join.out" 2>&1
+    ctl reset >>"$state/log/join.out" 2>&1
+    ctl join_cluster "$join" >>"$state/log/join.out" 2>&1 || { log "join failed:"; cat "$state/log/join.out" >&2; exit 1; }
+    ctl start_app >>"$state/log/join.out" 2>&1
 }
 
 cmd_stop() {

@@ -1,0 +1,160 @@
+import BridgebackAMQP
+import BridgebackTopology
+import Foundation
+import Testing
+
+/// A local three-node RabbitMQ cluster (`deploy/local/cluster.sh`) in a scratch directory, on ports
+/// of its own, so it runs beside the suite's single broker.
+final class LocalCluster: Sendable {
+    let directory: URL
+    let basePort: Int
+    /// `BRIDGEBACK_*_AMQP_URL` → every node's URL, comma-separated (what `cluster.sh env` prints).
+    let urls: [String: String]
+
+    static var script: String { Broker.repoRoot.appendingPathComponent("deploy/local/cluster.sh").path }
+
+    private init(directory: URL, basePort: Int, urls: [String: String]) {
+        self.directory = directory
+        self.basePort = basePort
+        self.urls = urls
+    }
+
+    static func start(basePort: Int = 5681) throws -> LocalCluster {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-cluster-\(UUID().uuidString.prefix(6))")
+        let environment = ["BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)"]
+        do {
+            try Broker.run(script, ["start"], environment: environment)
+        } catch {
+            _ = try? Broker.run(script, ["stop"], environment: environment)
+            throw error
+        }
+        var urls: [String: String] = [:]
+        for line in try Broker.run(script, ["env"], environment: environment).split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count)
+            guard let eq = pair.firstIndex(of: "=") else { continue }
+            urls[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        }
+        return LocalCluster(directory: directory, basePort: basePort, urls: urls)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], extra: [String: String] = [:]) throws -> String {
+        try Broker.run(
+            Self.script, arguments,
+            environment: ["BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)"].merging(extra) { $1 })
+    }
+
+    /// The node number (1–3) leading a quorum queue.
+    func leader(of queue: String) throws -> Int {
+        let output = try run(["leader", queue])
+        guard let line = output.split(separator: "\n").last, let node = Int(line.trimmingCharacters(in: .whitespaces)) else {
+            throw TestFailure("cluster.sh leader \(queue) said: \(output)")
+        }
+        return node
+    }
+
+    func kill(node: Int) throws { try run(["kill", "\(node)"]) }
+
+    /// `bridgeback topology apply` against the cluster, as its admin.
+    func applyTopology() throws {
+        try Broker.run(Fleet.binary, ["topology", "apply", "--log-level", "warning"], environment: ["BRIDGEBACK_AMQP_URL": urls["BRIDGEBACK_AMQP_URL"] ?? ""])
+    }
+
+    func stop() {
+        _ = try? run(["stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// The replication check of `topology check`, without a broker.
+struct ReplicationCheckTests {
+    let nodes = ["a@h", "b@h", "c@h"]
+
+    @Test func threeMembersOnlineOnThreeNodesIsClean() {
+        #expect(TopologyManager.replicationDrift(queue: "q", members: nodes, online: nodes, clusterNodes: nodes) == nil)
+    }
+
+    @Test func aSingleNodeBrokerNeedsOneMember() {
+        #expect(TopologyManager.replicationDrift(queue: "q", members: ["a@h"], online: ["a@h"], clusterNodes: ["a@h"]) == nil)
+    }
+
+    @Test func anOfflineMemberIsReportedWithWhatItMeans() throws {
+        let drift = try #require(TopologyManager.replicationDrift(queue: "q", members: nodes, online: ["a@h", "b@h"], clusterNodes: nodes))
+        #expect(drift.kind == .underReplicated)
+        #expect(drift.detail.contains("2 of 3 members online (offline: c@h)"))
+        #expect(drift.detail.contains("keeps working while a majority (2) is online"))
+        let down = try #require(TopologyManager.replicationDrift(queue: "q", members: nodes, online: ["a@h"], clusterNodes: nodes))
+        #expect(down.detail.contains("unavailable until a member returns"))
+    }
+
+    @Test func tooFewMembersForTheClusterIsReported() throws {
+        let drift = try #require(TopologyManager.replicationDrift(queue: "q", members: ["a@h"], online: ["a@h"], clusterNodes: nodes))
+        #expect(drift.detail.contains("1 member(s) on a cluster of 3 nodes; want 3"))
+        #expect(drift.detail.contains("rabbitmq-queues add_member -p <vhost> q b@h"))
+        // Five nodes still want three members, not five.
+        let five = nodes + ["d@h", "e@h"]
+        #expect(TopologyManager.replicationDrift(queue: "q", members: nodes, online: nodes, clusterNodes: five) == nil)
+    }
+}
+
+extension BrokerBacked {
+    /// The fleet on a three-node cluster: what issue #14 asks a broker failover to show.
+    @Suite(.serialized)
+    struct ClusterFailoverTests {
+        @Test func killingTheNodeThatLeadsTheJobsQueueLosesNoJobAndDeliversNoneTwice() async throws {
+            let cluster = try LocalCluster.start()
+            defer { cluster.stop() }
+            try cluster.applyTopology()
+            try await withFleet("cluster", brokerURLs: cluster.urls) { fleet in
+                try await fleet.startAll(workers: 2)
+                let jobsQueue = "bb.jobs.\(fleet.pool)"
+
+                // Every quorum queue has a member on each node, and topology check sees none missing.
+                let check = try Broker.run(
+                    Fleet.binary,
+                    ["topology", "check", "--management", "http://127.0.0.1:\(cluster.basePort + 10000)", "--log-level", "warning"],
+                    environment: ["BRIDGEBACK_AMQP_URL": cluster.urls["BRIDGEBACK_AMQP_URL"] ?? ""])
+                #expect(!check.contains("under-replicated"), "\(check)")
+
+                let count = 600
+                let bodies = (0..<count).map { i in
+                    fleet.detach("echo", params: ["text": "c=\(i)"], final: "hooks:\(fleet.parent)", mode: "direct")
+                }
+                let leader = try cluster.leader(of: jobsQueue)
+                async let submitted = fleet.submitAll(bodies, concurrency: 8)
+                try await eventually("a fifth of the jobs delivered before the kill", timeout: .seconds(180)) {
+                    fleet.received().count >= count / 5
+                }
+                let deliveredBeforeKill = fleet.received().count
+                let killedAt = ContinuousClock.now
+                try cluster.kill(node: leader)
+                let ids = try await submitted
+                #expect(Set(ids).count == count)
+
+                try await eventually("every job finishes after the failover", timeout: .seconds(300)) {
+                    let jobs = (try? fleet.ledgerJobs()) ?? [:]
+                    return ids.allSatisfy { jobs[$0]?.finalOutcome != nil }
+                }
+                let recovery = ContinuousClock.now - killedAt
+                try await Task.sleep(for: .seconds(2))  // anything extra would show up now
+
+                let received = fleet.received()
+                for (i, id) in ids.enumerated() {
+                    let notices = received.filter { !$0.duplicate && ($0.notice["job_id"] as? String) == id }.map(\.notice)
+                    #expect(notices.count == 1, "job \(i) (\(id)) delivered \(notices.count) times")
+                    for notice in notices {
+                        #expect((notice["text"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) == "c=\(i)")
+                        #expect(notice["kind"] as? String == "result")
+                    }
+                }
+                let repeatedRequests = received.filter(\.duplicate).count
+                let newLeader = try cluster.leader(of: jobsQueue)
+                #expect(newLeader != leader, "the jobs queue has a new leader")
+                print(
+                    "cluster failover: \(count) jobs, node \(leader) (leader of \(jobsQueue)) killed after \(deliveredBeforeKill) deliveries; "
+                        + "new leader node \(newLeader); every job delivered once; \(repeatedRequests) repeated webhook requests "
+                        + "(same webhook-id, deduplicated by the receiver); all finished \(recovery) after the kill")
+            }
+        }
+    }
+}
