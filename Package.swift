@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BridgebackAMQP", targets: ["BridgebackAMQP"]),
         .library(name: "BridgebackPolicy", targets: ["BridgebackPolicy"]),
         .library(name: "BridgebackCore", targets: ["BridgebackCore"]),
+        .library(name: "BridgebackMetrics", targets: ["BridgebackMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: [
                 "CRabbitMQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -56,6 +58,19 @@ let package = Package(
             dependencies: [
                 "BridgebackAMQP",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Prometheus backend for swift-metrics and the GET /metrics endpoint; only the executable
+        // bootstraps it, libraries record through swift-metrics and serve what this renders.
+        .target(
+            name: "BridgebackMetrics",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -86,7 +101,7 @@ let package = Package(
         .target(
             name: "BridgebackAdmission",
             dependencies: [
-                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP", "BridgebackAuth",
+                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,7 +127,7 @@ let package = Package(
         .target(
             name: "BridgebackCoordinator",
             dependencies: [
-                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth",
+                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -148,10 +163,10 @@ let package = Package(
                 "BridgebackCoordinator",
                 "BridgebackAudit",
                 "BridgebackAuth",
+                "BridgebackMetrics",
                 "CRabbitMQBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -191,6 +206,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackCoordinatorTests",
             dependencies: ["BridgebackCoordinator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackMetricsTests",
+            dependencies: ["BridgebackMetrics", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,6 +5,7 @@ import Musl
 #endif
 import CRabbitMQ
 import Logging
+import Metrics
 import Synchronization
 
 /// Why a rabbitmq-c call failed: only the channel, or the whole connection.
@@ -43,6 +44,8 @@ final class PublishBatch {
 struct PublishToken {
     let batch: PublishBatch
     let index: Int
+    /// When the publish went on the wire (monotonic nanoseconds), for the confirm latency.
+    var sentAt: UInt64 = 0
 }
 
 /// A consumer as the thread knows it; it survives channel and connection loss and is
@@ -53,6 +56,9 @@ final class ConsumerRecord {
     let exclusive: Bool
     let arguments: FieldTable
     var serverTag: String = ""
+    /// Delivery tags handed out on the current channel and not yet settled (prefetch in use).
+    var unsettled: Set<UInt64> = []
+    var gauges: (inUse: Gauge, prefetch: Gauge)?
     /// Deliveries read in the current pass, handed over in one chunk (one wake-up, not one per message).
     var pending: [AMQPDelivery] = []
     let continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
@@ -105,6 +111,7 @@ final class ConnectionCore {
     let inbox: CommandInbox
     let shared: SharedConnectionState
     var logger: Logger
+    let metrics: AMQPMetrics
     private var machine: ConnectionStateMachine
     private var conn: amqp_connection_state_t?
     private var channels: [UInt16: ChannelRecord] = [:]
@@ -124,6 +131,7 @@ final class ConnectionCore {
         self.inbox = inbox
         self.shared = shared
         self.logger = logger
+        self.metrics = AMQPMetrics(connectionName: configuration.connectionName)
         self.machine = ConnectionStateMachine(
             baseDelay: configuration.reconnectBaseDelay, maxDelay: configuration.reconnectMaxDelay,
             endpointCount: configuration.endpoints.count)
@@ -144,11 +152,14 @@ final class ConnectionCore {
                     switch machine.connectSucceeded() {
                     case .reportConnected(let generation):
                         shared.update(connected: true, generation: generation, error: nil)
+                        metrics.connected(true)
                         logger.info("AMQP connected", metadata: ["url": "\(configuration.redactedURL(for: endpoint))"])
                         firstConnect?.resume()
                         firstConnect = nil
                     case .restoreAndResume(let generation):
                         shared.update(connected: true, generation: generation, error: nil)
+                        metrics.connected(true)
+                        metrics.reconnected()
                         logger.info("AMQP reconnected; restoring topology and consumers", metadata: [
                             "attempt": "\(attempt)", "node": "\(endpoint)"])
                         do {
@@ -257,6 +268,7 @@ final class ConnectionCore {
         }
         destroyConnection()
         shared.update(connected: false, generation: machine.currentGeneration, error: error)
+        metrics.connected(false)
         for command in inbox.close() { command(self) }
         closeWaiters.forEach { $0.resume() }
         closeWaiters.removeAll()
@@ -355,6 +367,8 @@ final class ConnectionCore {
                 AMQPError(.notConnected, "the broker connection was lost before this message was sent; it was not published"),
                 unknownOutcome: AMQPError(.outcomeUnknown, "the broker connection was lost before this publish was confirmed; the broker may or may not have it (\(error.message))"))
             shared.update(connected: false, generation: machine.currentGeneration, error: error)
+            metrics.connected(false)
+            recordUnconfirmed()
             retryDeadline = .now + jitter(delay)
         case .none:
             break
@@ -432,6 +446,11 @@ final class ConnectionCore {
             amqp_confirm_select(conn, record.number)
             try check(amqp_get_rpc_reply(conn), channel: record.number, what: "confirm.select")
         case .consumer(let consumer):
+            // A new channel: the broker requeued whatever the old one held.
+            consumer.unsettled.removeAll()
+            if consumer.gauges == nil { consumer.gauges = metrics.consumerGauges(queue: consumer.queue) }
+            consumer.gauges?.inUse.record(0)
+            consumer.gauges?.prefetch.record(Int(consumer.prefetch))
             amqp_basic_qos(conn, record.number, 0, consumer.prefetch, 0)
             try check(amqp_get_rpc_reply(conn), channel: record.number, what: "basic.qos")
             let ok = CBridge.withBytes(consumer.queue) { queue in
@@ -536,10 +555,14 @@ final class ConnectionCore {
                 routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
                 acker: DeliveryAcker(inbox: inbox, channel: channel, epoch: record.epoch, tag: tag))
             consumer.pending.append(delivery)
+            consumer.unsettled.insert(tag)
+            consumer.gauges?.inUse.record(consumer.unsettled.count)
         case BB_BASIC_ACK:
             let ack = decoded!.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             guard let record = channels[channel] else { return }
+            let now = Self.uptimeNanoseconds()
             for (token, outcome) in record.confirms.ack(tag: ack.delivery_tag, multiple: ack.multiple != 0) {
+                metrics.confirmed(afterNanoseconds: now &- token.sentAt)
                 token.batch.complete(token.index, result(for: outcome))
             }
             try flushWaiting(record)
@@ -772,8 +795,10 @@ final class ConnectionCore {
     private func flushWaiting(_ record: ChannelRecord) throws(CoreFailure) {
         guard let conn, record.isOpen, !record.recycleAfterNack else { return }
         let window = record.window
+        defer { recordUnconfirmed() }
         while record.waitingHead < record.waiting.count, record.confirms.outstandingCount < window {
-            let (message, token) = record.waiting[record.waitingHead]
+            var (message, token) = record.waiting[record.waitingHead]
+            token.sentAt = Self.uptimeNanoseconds()
             record.waitingHead += 1
             let tag = record.confirms.willPublish(token)
             let extra: FieldTable = message.mandatory ? [Self.returnTagHeader: .int(Int64(tag))] : [:]
@@ -818,6 +843,7 @@ final class ConnectionCore {
             logger.debug("dropping settlement for a delivery from a closed channel; the broker redelivers it", metadata: ["channel": "\(channel)", "tag": "\(tag)"])
             return
         }
+        if case .consumer(let consumer) = record.role { settled(consumer, tag: tag, settlement: settlement) }
         let status: Int32
         switch settlement {
         case .ack(let multiple): status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
@@ -827,6 +853,29 @@ final class ConnectionCore {
         if status != AMQP_STATUS_OK.rawValue {
             connectionLost(AMQPError(.connectionClosed, "settling a delivery failed: \(CBridge.statusText(status))", libraryStatus: status))
         }
+    }
+
+    // MARK: - Metrics
+
+    /// Publishes sent and not yet confirmed, over every publisher channel.
+    private func recordUnconfirmed() {
+        metrics.unconfirmed(channels.values.reduce(0) { $0 + $1.confirms.outstandingCount })
+    }
+
+    private func settled(_ consumer: ConsumerRecord, tag: UInt64, settlement: Settlement) {
+        let multiple: Bool
+        switch settlement {
+        case .ack(let m), .nack(_, let m): multiple = m
+        case .reject: multiple = false
+        }
+        if multiple { consumer.unsettled = consumer.unsettled.filter { $0 > tag } } else { consumer.unsettled.remove(tag) }
+        consumer.gauges?.inUse.record(consumer.unsettled.count)
+    }
+
+    static func uptimeNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     func close(waiter: CheckedContinuation<Void, Never>?) {

@@ -111,11 +111,15 @@ public final class AdmissionAPI: Sendable {
     /// `principal` must be allowed the origin, the work and final surfaces and the parent the
     /// request names or the contract defaults to; otherwise 403 naming the field, nothing written.
     public func submit(body: [UInt8], as principal: Principal) async -> APIResponse {
+        let start = ContinuousClock.now
+        let response: APIResponse
         do {
-            return try await submitOrThrow(body: body, principal: principal)
+            response = try await submitOrThrow(body: body, principal: principal)
         } catch {
-            return refuse(error)
+            response = refuse(error)
         }
+        metrics.submitted(status: response.status, after: ContinuousClock.now - start)
+        return response
     }
 
     /// The answer for a body over `maxBodyBytes` (the HTTP layer stops reading at the limit).
@@ -214,6 +218,7 @@ public final class AdmissionAPI: Sendable {
             if request.dryRun { return dryRunInline(decision) }
             try await storeCall { try await store.logRequest(entry) }
             metrics.request(decision: "inline")
+            metrics.triggers(entry.triggers)
             logger.info(
                 "inline", metadata: ["request_id": "\(requestID)", "origin": "\(request.origin)", "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)"])
             return APIResponse(status: 200, body: decisionBody(decision, requestID: requestID))
@@ -278,6 +283,7 @@ public final class AdmissionAPI: Sendable {
         case .created(let job):
             doorbell.ring()
             metrics.request(decision: "detach")
+            metrics.triggers(entry.triggers)
             logger.info(
                 "detached",
                 metadata: [

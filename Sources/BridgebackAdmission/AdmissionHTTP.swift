@@ -1,4 +1,5 @@
 public import BridgebackAuth
+public import BridgebackMetrics
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -7,8 +8,11 @@ public import ServiceLifecycle
 /// The Hummingbird adapter: routes, body limits, JSON responses. All behaviour is in `AdmissionAPI`.
 public enum AdmissionHTTP {
     /// The routes of the admission API. `GET /health` is open; every other route (including
-    /// any added to the returned router later) requires a principal via `auth`.
-    public static func router(api: AdmissionAPI, auth: HTTPAuth, logger: Logger) -> Router<BridgebackRequestContext> {
+    /// any added to the returned router later, and `GET /metrics` when `exposition` is given)
+    /// requires a principal via `auth`.
+    public static func router(
+        api: AdmissionAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil
+    ) -> Router<BridgebackRequestContext> {
         let router = Router(context: BridgebackRequestContext.self)
         let limit = api.configuration.maxBodyBytes
 
@@ -46,11 +50,11 @@ public enum AdmissionHTTP {
     /// - Parameter onListening: called with the bound port once the server accepts
     ///   connections (useful with port 0).
     public static func application(
-        api: AdmissionAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger,
+        api: AdmissionAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger, exposition: MetricsExposition? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
-            router: router(api: api, auth: auth, logger: logger),
+            router: router(api: api, auth: auth, logger: logger, exposition: exposition),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-admission"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -5,18 +5,24 @@ import Synchronization
 /// and the executable decides the backend (only it bootstraps `MetricsSystem`).
 ///
 /// - `bridgeback_admission_requests_total{decision}` — decided requests (`inline`, `detach`, `replay`)
+/// - `bridgeback_admission_triggers_total{trigger}` — policy triggers that matched a decided request
 /// - `bridgeback_admission_refused_total{code}` — 4xx answers by error code
+/// - `bridgeback_admission_submit_seconds{status_class}` — `POST /v1/requests` handling time (`2xx`, `4xx`, `5xx`)
 /// - `bridgeback_admission_outbox_backlog` — unsent outbox rows
+/// - `bridgeback_admission_outbox_oldest_age_seconds` — age of the oldest unsent row (0 when empty)
 /// - `bridgeback_admission_outbox_published_total{kind}` — rows confirmed by the broker
 /// - `bridgeback_admission_outbox_failures_total{code}` — failed publish attempts by AMQP code
 public final class AdmissionMetrics: Sendable {
     private let factory: any MetricsFactory
     private let backlogGauge: Gauge
+    private let oldestGauge: Gauge
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
     private let counters = Mutex<[String: Counter]>([:])
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         backlogGauge = Gauge(label: "bridgeback_admission_outbox_backlog", dimensions: [], factory: factory)
+        oldestGauge = Gauge(label: "bridgeback_admission_outbox_oldest_age_seconds", dimensions: [], factory: factory)
     }
 
     func request(decision: String) { counter("bridgeback_admission_requests_total", "decision", decision).increment() }
@@ -24,6 +30,19 @@ public final class AdmissionMetrics: Sendable {
     func published(kind: String, count: Int = 1) { counter("bridgeback_admission_outbox_published_total", "kind", kind).increment(by: count) }
     func publishFailed(code: String) { counter("bridgeback_admission_outbox_failures_total", "code", code).increment() }
     func backlog(_ value: Int) { backlogGauge.record(value) }
+    func oldest(ageSeconds: Double) { oldestGauge.record(max(0, ageSeconds)) }
+    func triggers(_ names: [String]) { for name in names { counter("bridgeback_admission_triggers_total", "trigger", name).increment() } }
+
+    func submitted(status: Int, after duration: Duration) {
+        let statusClass = "\(status / 100)xx"
+        let timer = timers.withLock { cache in
+            if let existing = cache[statusClass] { return existing }
+            let made = Metrics.Timer(label: "bridgeback_admission_submit_seconds", dimensions: [("status_class", statusClass)], factory: factory)
+            cache[statusClass] = made
+            return made
+        }
+        timer.record(duration: duration)
+    }
 
     private func counter(_ label: String, _ key: String, _ value: String) -> Counter {
         counters.withLock { cache in

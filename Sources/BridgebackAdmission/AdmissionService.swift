@@ -1,5 +1,6 @@
 import BridgebackAMQP
 public import BridgebackAuth
+public import BridgebackMetrics
 import BridgebackCore
 import BridgebackPolicy
 public import Foundation
@@ -63,15 +64,19 @@ public struct AdmissionService: Sendable {
     public let relay: OutboxRelay
     public let configuration: AdmissionServiceConfiguration
     private let logger: Logger
+    private let exposition: MetricsExposition?
 
     /// Loads and validates every file now, so a bad configuration stops the process at start.
-    /// - Parameter publisher: overrides the AMQP publisher built from `amqpURL` (tests).
+    /// - Parameters:
+    ///   - publisher: overrides the AMQP publisher built from `amqpURL` (tests).
+    ///   - exposition: what `GET /metrics` serves; nil serves no `/metrics`.
     public init(
         configuration: AdmissionServiceConfiguration, logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(),
-        publisher: (any OutboxPublisher)? = nil
+        publisher: (any OutboxPublisher)? = nil, exposition: MetricsExposition? = nil
     ) throws {
         self.configuration = configuration
         self.logger = logger
+        self.exposition = exposition
         let registry: SurfaceRegistry
         do { registry = try SurfaceRegistry.load(contentsOf: configuration.surfacesFile) } catch {
             let details = error.problems.map { "\n  - \($0.message)" }.joined()
@@ -136,7 +141,7 @@ public struct AdmissionService: Sendable {
     ) -> ServiceGroup {
         let logger = self.logger
         let host = configuration.host
-        let http = AdmissionHTTP.application(api: api, auth: configuration.auth, host: host, port: configuration.port, logger: logger) { port in
+        let http = AdmissionHTTP.application(api: api, auth: configuration.auth, host: host, port: configuration.port, logger: logger, exposition: exposition) { port in
             logger.info("admission listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
             await onListening(port)
         }

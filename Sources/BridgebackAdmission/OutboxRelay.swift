@@ -168,6 +168,7 @@ public final class OutboxRelay: Service {
         let rows = try await store.unsentOutbox(limit: configuration.batchSize)
         guard !rows.isEmpty else {
             metrics.backlog(0)
+            metrics.oldest(ageSeconds: 0)
             return .empty
         }
         var failedJobs: Set<String> = []
@@ -184,6 +185,7 @@ public final class OutboxRelay: Service {
         failures += jobResults.filter { !$0.ok }
         let backlog = try await store.backlog()
         metrics.backlog(backlog.count)
+        metrics.oldest(ageSeconds: backlog.oldest.map { Date().timeIntervalSince($0) } ?? 0)
         if let first = failures.first {
             return .failed(transient: failures.allSatisfy(\.transient), count: failures.count, firstError: first.error)
         }

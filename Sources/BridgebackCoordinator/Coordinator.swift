@@ -120,6 +120,8 @@ public final class Coordinator: Sendable {
                 lifecycle.sweep(now: now, grace: grace, orphanAfter: orphanAfter)
             }
         }
+        let (jobs, parts) = try await ledger.stateCounts()
+        metrics.ledgerCounts(jobs: jobs, parts: parts)
     }
 
     // MARK: Running
@@ -218,6 +220,7 @@ public final class Coordinator: Sendable {
         } catch let error as BridgebackError {
             return reject(queue: queue, error)
         }
+        if queue != "sweeper" { metrics.consumed(queue: queue) }
         var log = logger
         log[metadataKey: "job_id"] = "\(id)"
         switch step.action {

@@ -1,4 +1,5 @@
 public import BridgebackAuth
+public import BridgebackMetrics
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -10,16 +11,19 @@ public import ServiceLifecycle
 /// `GET /v1/jobs/{id}/delivery`, `GET /v1/jobs/{id}/result` (text, or JSON with
 /// `?format=json` / `Accept: application/json`), `GET /v1/deliveries?surface=…&limit=N`,
 /// `GET /health`, and `POST|GET /v1/jobs/{id}/dry-run` (plans and checks a job's final notice
-/// without sending). Nothing here writes the ledger.
+/// without sending); with an exposition, `GET /metrics`. Nothing here writes the ledger.
 public enum CoordinatorHTTP {
     /// `GET /health` is open; every other route (including any added to the returned router
     /// later) requires a principal via `auth`, and shows only the jobs that principal may see.
-    public static func router(api: CoordinatorStatusAPI, auth: HTTPAuth, logger: Logger) -> Router<BridgebackRequestContext> {
+    public static func router(
+        api: CoordinatorStatusAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil
+    ) -> Router<BridgebackRequestContext> {
         let router = Router(context: BridgebackRequestContext.self)
         router.get("/health") { _, _ -> Response in
             response(await api.health())
         }
         auth.protect(router, logger: logger)
+        if let exposition { MetricsHTTP.addRoute(to: router, exposition: exposition) }
         router.get("/v1/jobs/:id/delivery") { _, context -> Response in
             response(await api.delivery(id: context.parameters.get("id") ?? "", as: try context.principal))
         }
@@ -53,20 +57,20 @@ public enum CoordinatorHTTP {
     /// start (port taken, e.g. by a standby coordinator on the same host) or fails later, the
     /// error is logged and the service waits for the group's shutdown instead of ending it.
     public static func application(
-        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger,
+        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger, exposition: MetricsExposition? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         NonEssential(
-            inner: server(api: api, auth: auth, host: host, port: port, logger: logger, onListening: onListening),
+            inner: server(api: api, auth: auth, host: host, port: port, logger: logger, exposition: exposition, onListening: onListening),
             logger: logger, what: "coordinator status API on \(host):\(port)")
     }
 
     static func server(
-        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger,
+        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger, exposition: MetricsExposition? = nil,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         Application(
-            router: router(api: api, auth: auth, logger: logger),
+            router: router(api: api, auth: auth, logger: logger, exposition: exposition),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

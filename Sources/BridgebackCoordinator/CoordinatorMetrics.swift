@@ -23,6 +23,43 @@ struct CoordinatorMetrics: Sendable {
     /// Jobs declared lost (no completion by deadline + grace).
     func lost() { Counter(label: "bridgeback_coordinator_lost_total", factory: factory).increment() }
 
+    /// `bridgeback_coordinator_messages_total{queue}`: messages taken from `contracts`, `completions`, `dead-jobs`.
+    func consumed(queue: String) {
+        Counter(label: "bridgeback_coordinator_messages_total", dimensions: [("queue", queue)], factory: factory).increment()
+    }
+
+    /// `bridgeback_coordinator_delivery_failures_total{surface_kind, failure_kind}`: failed attempts and dry-runs
+    /// (permission, missing_target, rate_limited, transport, too_large, unknown_outcome …).
+    func failure(kind surfaceKind: String, failure: String) {
+        Counter(
+            label: "bridgeback_coordinator_delivery_failures_total",
+            dimensions: [("surface_kind", surfaceKind), ("failure_kind", failure)], factory: factory
+        ).increment()
+    }
+
+    /// `bridgeback_coordinator_delivery_attempt_seconds{surface_kind}`: one adapter send, answer or not.
+    func attempt(kind: String, _ duration: Duration) {
+        Metrics.Timer(label: "bridgeback_coordinator_delivery_attempt_seconds", dimensions: [("surface_kind", kind)], factory: factory)
+            .record(duration: duration)
+    }
+
+    /// `bridgeback_coordinator_submit_to_delivered_seconds{outcome}`: from admission's contract
+    /// (`created_at`) to the job's last part being terminal.
+    func submitToFinal(outcome: String, seconds: Double) {
+        Metrics.Timer(label: "bridgeback_coordinator_submit_to_delivered_seconds", dimensions: [("outcome", outcome)], factory: factory)
+            .recordNanoseconds(Int64(max(0, seconds) * 1_000_000_000))
+    }
+
+    /// `bridgeback_coordinator_jobs{state}` and `bridgeback_coordinator_parts{state}`: the ledger now.
+    func ledgerCounts(jobs: [String: Int], parts: [String: Int]) {
+        for state in ["awaiting_contract", "completion_parked", "awaiting_completion", "delivering", "finished"] {
+            Gauge(label: "bridgeback_coordinator_jobs", dimensions: [("state", state)], factory: factory).record(jobs[state] ?? 0)
+        }
+        for state in ["pending", "dry_run_ok", "retry_wait", "sending", "delivered", "failed", "uncertain"] {
+            Gauge(label: "bridgeback_coordinator_parts", dimensions: [("state", state)], factory: factory).record(parts[state] ?? 0)
+        }
+    }
+
     /// Messages rejected to `bb.parked` (malformed, unknown schema, untrusted publisher, conflict).
     func rejected(queue: String, reason: String) {
         Counter(label: "bridgeback_coordinator_rejected_total", dimensions: [("queue", queue), ("reason", reason)], factory: factory)

@@ -55,6 +55,7 @@ extension Coordinator {
         }
         let gone = DeliveryFailure(.missingTarget, detail: "surface '\(part.surfaceID)' is not in the registry (or has no adapter)")
         var announcedWait: Date?
+        let surfaceKind = id.purpose == .fallback ? "progress" : (surface?.kind.rawValue ?? "unknown")
         while true {
             switch action {
             case .runDryRun:
@@ -68,6 +69,7 @@ extension Coordinator {
                     failure = problem
                 }
                 log.info("dry-run failed", metadata: ["kind": "\(failure.kind.name)", "detail": "\(failure.detail)"])
+                metrics.failure(kind: surfaceKind, failure: failure.kind.name)
                 action = try machine.dryRunFailed(failure, now: now(), using: &rng)
                 try await commit(id, machine.state, contract: contract)
             case .beginSend:
@@ -75,7 +77,12 @@ extension Coordinator {
                 try await commit(id, machine.state, contract: contract)
             case .send(_, let attempt):
                 var failure: DeliveryFailure? = gone
-                if let adapter, let delivery = prepared(attempt) { failure = await adapter.send(delivery) }
+                if let adapter, let delivery = prepared(attempt) {
+                    let started = ContinuousClock.now
+                    failure = await adapter.send(delivery)
+                    metrics.attempt(kind: surfaceKind, ContinuousClock.now - started)
+                }
+                if let failure, !Task.isCancelled { metrics.failure(kind: surfaceKind, failure: failure.kind.name) }
                 if let failure {
                     if Task.isCancelled {
                         // Hard stop mid-send: leave `sending`; the next start resolves it.
@@ -176,8 +183,8 @@ extension Coordinator {
     /// All parts terminal: the job's lifecycle finishes, with one outcome in words.
     private func finishJob(_ id: JobID, log: Logger) async throws {
         let now = configuration.now()
-        let outcome = try await ledger.write { db -> String? in
-            guard var record = try JobTable.load(db, id), case .delivering = record.lifecycle.state else { return nil }
+        let outcome = try await ledger.write { db -> (outcome: String, createdAt: Date?)? in
+            guard var record = try JobTable.load(db, id), case .delivering(let contract, _, _) = record.lifecycle.state else { return nil }
             let parts = try PartTable.parts(db, job: id)
             let finals = parts.filter { $0.deliveryID.purpose == .final }.compactMap(\.state.outcome)
             let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }.compactMap(\.state.outcome)
@@ -191,8 +198,11 @@ extension Coordinator {
                 record.finalDetail = "fallback notice to the work surface: \(fallback.rawValue)"
             }
             try JobTable.save(db, record, now: now)
-            return outcome.rawValue
+            return (outcome.rawValue, contract.createdAt)
         }
-        if let outcome { log.info("final delivery finished", metadata: ["outcome": "\(outcome)"]) }
+        if let outcome {
+            if let createdAt = outcome.createdAt { metrics.submitToFinal(outcome: outcome.outcome, seconds: now.timeIntervalSince(createdAt)) }
+            log.info("final delivery finished", metadata: ["outcome": "\(outcome.outcome)"])
+        }
     }
 }

@@ -1,6 +1,7 @@
 public import BridgebackCore
 public import Foundation
 import GRDB
+import Metrics
 
 /// The coordinator's durable memory: one SQLite file with jobs and delivery parts.
 ///
@@ -9,6 +10,8 @@ import GRDB
 /// resumes exactly where the last committed transaction left off.
 public final class Ledger: Sendable {
     let database: DatabaseQueue
+    /// `bridgeback_coordinator_ledger_commit_seconds`: one write transaction, queueing included.
+    private let commitTimer = Metrics.Timer(label: "bridgeback_coordinator_ledger_commit_seconds")
 
     /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
     public convenience init(path: String) throws(CoordinatorError) {
@@ -53,7 +56,24 @@ public final class Ledger: Sendable {
 
     /// One transaction; the closure's effects commit together or not at all.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await database.write(body)
+        let started = ContinuousClock.now
+        defer { commitTimer.record(duration: ContinuousClock.now - started) }
+        return try await database.write(body)
+    }
+
+    /// Jobs by lifecycle state and parts by delivery state, for the ledger gauges.
+    func stateCounts() async throws -> (jobs: [String: Int], parts: [String: Int]) {
+        try await read { db in
+            func counts(_ sql: String) throws -> [String: Int] {
+                var result: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: sql) { result[row[0]] = row[1] }
+                return result
+            }
+            return (
+                try counts("SELECT state, COUNT(*) FROM jobs GROUP BY state"),
+                try counts("SELECT state, COUNT(*) FROM delivery_parts GROUP BY state")
+            )
+        }
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

@@ -80,6 +80,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
 
     public func run() async throws {
         let jobs = try await source.open(prefetch: configuration.slots)
+        metrics.slots.record(configuration.slots)
+        metrics.running.record(0)
         logger.info("worker started", metadata: ["slots": "\(configuration.slots)", "worker": "\(configuration.workerName)"])
         let (events, sink) = AsyncStream<Event>.makeStream()
         let graceExpired = Signal()
@@ -107,6 +109,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                         }
                     case .jobFinished:
                         active -= 1
+                        metrics.running.record(active)
                     case .streamEnded(let error):
                         if !stopping {
                             failure = error ?? WorkerError(.invalidConfiguration, "the job consumer on pool '\(configuration.pool)' ended unexpectedly")
@@ -133,6 +136,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                     while !stopping, active < configuration.slots, !pending.isEmpty {
                         let delivery = pending.removeFirst()
                         active += 1
+                        metrics.running.record(active)
                         group.addTask {
                             await handle(delivery, interrupted: graceExpired)
                             sink.yield(.jobFinished)
@@ -179,8 +183,10 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         let startedAt = Date()
         let clock = ContinuousClock()
         let started = clock.now
-        let progress = JobProgress(job: job, attempt: delivery.attempt, configuration: configuration, publisher: publisher, logger: logger)
+        let progress = JobProgress(
+            job: job, attempt: delivery.attempt, configuration: configuration, publisher: publisher, logger: logger, metrics: metrics)
         metrics.started.increment()
+        if delivery.attempt > 1 { metrics.redeliveries.increment() }
         logger.info("job started", metadata: ["attempt": "\(delivery.attempt)"])
 
         let outcome: RunOutcome
@@ -215,8 +221,10 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             return
         }
         delivery.ack()
+        metrics.completionsPublished.increment()
         let duration = clock.now - started
-        metrics.duration(recipe: job.recipe.name).recordNanoseconds(duration.nanoseconds)
+        let recipeLabel = runner.catalog.recipes[job.recipe.name] != nil || runner.handlers[job.recipe.name] != nil ? job.recipe.name : "unknown"
+        metrics.duration(recipe: recipeLabel, outcome: result.metricLabel).recordNanoseconds(duration.nanoseconds)
         switch result {
         case .succeeded(let text):
             metrics.succeeded.increment()
@@ -283,8 +291,10 @@ final class JobProgress<Publisher: WorkerPublishing>: Sendable {
     let publisher: Publisher
     let logger: Logger
     let throttle: Mutex<ProgressThrottle>
+    let metrics: WorkerMetrics?
 
-    init(job: JobMessage, attempt: Int, configuration: WorkerConfiguration, publisher: Publisher, logger: Logger) {
+    init(job: JobMessage, attempt: Int, configuration: WorkerConfiguration, publisher: Publisher, logger: Logger, metrics: WorkerMetrics? = nil) {
+        self.metrics = metrics
         self.job = job
         self.worker = configuration.workerName
         self.publisher = publisher
@@ -304,6 +314,7 @@ final class JobProgress<Publisher: WorkerPublishing>: Sendable {
         let event = ProgressEvent(jobID: job.jobID, workSurface: job.workSurface, sequence: sequence, phase: phase, message: message, fraction: fraction, worker: worker, at: Date())
         do {
             try await publisher.publish(progress: event)
+            metrics?.progressPublished.increment()
         } catch {
             logger.debug("progress publish failed (ignored)", metadata: ["error": "\(error)"])
         }
@@ -320,6 +331,12 @@ struct WorkerMetrics: Sendable {
     let requeued: Counter
     let rejected: Counter
     let completionPublishFailures: Counter
+    let completionsPublished: Counter
+    let progressPublished: Counter
+    let redeliveries: Counter
+    /// Jobs this worker runs at once (its prefetch), and how many run now.
+    let slots: Gauge
+    let running: Gauge
 
     init(pool: String, factory: any MetricsFactory) {
         self.pool = pool
@@ -331,10 +348,29 @@ struct WorkerMetrics: Sendable {
         requeued = Counter(label: "bridgeback_worker_jobs_requeued_total", dimensions: dimensions, factory: factory)
         rejected = Counter(label: "bridgeback_worker_jobs_rejected_total", dimensions: dimensions, factory: factory)
         completionPublishFailures = Counter(label: "bridgeback_worker_completion_publish_failures_total", dimensions: dimensions, factory: factory)
+        completionsPublished = Counter(label: "bridgeback_worker_completions_published_total", dimensions: dimensions, factory: factory)
+        progressPublished = Counter(label: "bridgeback_worker_progress_published_total", dimensions: dimensions, factory: factory)
+        redeliveries = Counter(label: "bridgeback_worker_redeliveries_total", dimensions: dimensions, factory: factory)
+        slots = Gauge(label: "bridgeback_worker_slots", dimensions: dimensions, factory: factory)
+        running = Gauge(label: "bridgeback_worker_jobs_running", dimensions: dimensions, factory: factory)
     }
 
-    func duration(recipe: String) -> Metrics.Timer {
-        Metrics.Timer(label: "bridgeback_worker_job_duration_seconds", dimensions: [("pool", pool), ("recipe", recipe)], preferredDisplayUnit: .seconds, factory: factory)
+    /// `recipe` must come from the catalog (or be `unknown`): a label never carries free text from a message.
+    func duration(recipe: String, outcome: String) -> Metrics.Timer {
+        Metrics.Timer(
+            label: "bridgeback_worker_job_duration_seconds", dimensions: [("pool", pool), ("recipe", recipe), ("outcome", outcome)],
+            preferredDisplayUnit: .seconds, factory: factory)
+    }
+}
+
+extension CompletionOutcome {
+    /// The `outcome` label of the job duration histogram.
+    var metricLabel: String {
+        switch self {
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .cancelled: "cancelled"
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAdmission
+import BridgebackMetrics
 import Foundation
 import Logging
 
@@ -10,7 +11,7 @@ struct AdmissionCommand: AsyncParsableCommand {
         abstract: "Run the admission service: decide inline or detach, record contracts, publish jobs.",
         discussion: """
             Serves POST /v1/requests, GET /v1/jobs/{id}, GET /v1/jobs?surface=…,
-            POST /v1/jobs/{id}/cancel and GET /health, and relays committed jobs from
+            POST /v1/jobs/{id}/cancel, GET /metrics (Prometheus) and GET /health, and relays committed jobs from
             its SQLite outbox to RabbitMQ (contract first, then job, with confirms).
             Stops gracefully on SIGTERM/SIGINT: HTTP first, then the relay.
 
@@ -97,7 +98,7 @@ struct AdmissionCommand: AsyncParsableCommand {
             auth: httpAuth)
         let service: AdmissionService
         do {
-            service = try AdmissionService(configuration: configuration, logger: logger)
+            service = try AdmissionService(configuration: configuration, logger: logger, exposition: bootstrapMetrics())
         } catch {
             FileHandle.standardError.write(Data("bridgeback admission: \(error)\n".utf8))
             throw ExitCode(2)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAMQP
+import BridgebackMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -44,6 +45,13 @@ struct LoggingOptions: ParsableArguments {
         let json = logFormat == "json"
         LoggingBootstrap.once(level: level, json: json)
     }
+}
+
+/// `BRIDGEBACK_METRICS=off` runs a process without a metrics backend (the benchmark's
+/// "metrics off" leg); anything else bootstraps swift-metrics with Prometheus, once.
+func bootstrapMetrics() -> MetricsExposition {
+    let setting = ProcessInfo.processInfo.environment["BRIDGEBACK_METRICS"]?.lowercased() ?? "on"
+    return MetricsBootstrap.prometheus(enabled: !["off", "0", "false", "no"].contains(setting))
 }
 
 enum LoggingBootstrap {

@@ -2,6 +2,7 @@ import ArgumentParser
 import BridgebackAMQP
 import BridgebackCoordinator
 import BridgebackCore
+import BridgebackMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -25,7 +26,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
             A read-only status API on --http-host:--http-port (default 127.0.0.1:8090)
             answers GET /v1/jobs/{id}/delivery, GET /v1/jobs/{id}/result,
-            GET /v1/deliveries?surface=…&limit=N and GET /health from the ledger,
+            GET /v1/deliveries?surface=…&limit=N, GET /metrics (Prometheus) and GET /health from the ledger,
             and POST /v1/jobs/{id}/dry-run (what delivery would send, checked by
             each adapter's dry-run, nothing sent); `bridgeback jobs` and
             `bridgeback deliver --dry-run` read it. --no-http turns it off. Every
@@ -95,6 +96,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
+        let exposition = bootstrapMetrics()
         let environment = ProcessInfo.processInfo.environment
         let logger = Logger(label: "bridgeback.coordinator")
         func fail(_ message: String) -> ExitCode {
@@ -150,7 +152,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let api = CoordinatorStatusAPI(
                 ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
                 adapters: .dryRunOnly(secrets: secrets))
-            services.append(CoordinatorHTTP.application(api: api, auth: httpAuth, host: httpHost, port: httpPort, logger: logger))
+            services.append(CoordinatorHTTP.application(api: api, auth: httpAuth, host: httpHost, port: httpPort, logger: logger, exposition: exposition))
         }
         try await runUntilSignalled(services, closing: connection, logger: logger)
     }

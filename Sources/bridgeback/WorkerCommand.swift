@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAMQP
+import BridgebackMetrics
 import BridgebackWorker
 import Foundation
 import Logging
@@ -25,6 +26,8 @@ struct WorkerCommand: AsyncParsableCommand {
               BRIDGEBACK_WORKER_POOL      default for --pool
               BRIDGEBACK_WORKER_SLOTS     default for --slots
               BRIDGEBACK_RECIPES          default for --recipes
+              BRIDGEBACK_WORKER_METRICS_PORT  default for --metrics-port
+              BRIDGEBACK_METRICS=off      no metrics backend (for benchmarks)
 
             See docs/worker.md for the recipe file format.
             """
@@ -50,6 +53,16 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Worker name in progress and completions (default: host/pid).", valueName: "name"))
     var name: String?
 
+    @Option(
+        name: .customLong("metrics-port"),
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus) on this port (0 picks one; the log line 'metrics listening' gives it). Off unless given. Env: BRIDGEBACK_WORKER_METRICS_PORT.",
+            valueName: "port"))
+    var metricsPort: Int? = ProcessInfo.processInfo.environment["BRIDGEBACK_WORKER_METRICS_PORT"].flatMap { Int($0) }
+
+    @Option(name: .customLong("metrics-host"), help: ArgumentHelp("Address of the metrics port (loopback only).", valueName: "address"))
+    var metricsHost: String = "127.0.0.1"
+
     func validate() throws {
         guard (1...1000).contains(slots) else { throw ValidationError("--slots must be 1…1000, got \(slots)") }
         guard !pool.isEmpty, pool.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
@@ -57,10 +70,16 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard progressInterval >= 0 else { throw ValidationError("--progress-interval must not be negative") }
         guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0-65535") }
+        // The worker's metrics port has no authentication: it must not be reachable from other hosts.
+        guard ["127.0.0.1", "::1", "localhost"].contains(metricsHost) else {
+            throw ValidationError("--metrics-host must be a loopback address (127.0.0.1, ::1 or localhost): the worker's metrics port has no authentication; scrape it through a local agent or an SSH tunnel")
+        }
     }
 
     func run() async throws {
         logging.bootstrap()
+        let exposition = bootstrapMetrics()
         let logger = Logger(label: "bridgeback.worker")
         func fail(_ message: String) -> ExitCode {
             FileHandle.standardError.write(Data("bridgeback worker: \(message)\n".utf8))
@@ -94,6 +113,11 @@ struct WorkerCommand: AsyncParsableCommand {
         let service = WorkerService(
             configuration: configuration, source: AMQPJobSource(connection: connection, pool: pool), publisher: publisher,
             runner: RecipeRunner(catalog: catalog), logger: logger)
-        try await runUntilSignalled([service], closing: connection, logger: logger)
+        var services: [any Service] = [service]
+        if let metricsPort {
+            // After the worker in the list, so a graceful shutdown stops the metrics port first.
+            services.append(MetricsHTTP.server(exposition: exposition, host: metricsHost, port: metricsPort, logger: logger))
+        }
+        try await runUntilSignalled(services, closing: connection, logger: logger)
     }
 }

@@ -11,6 +11,7 @@
 #
 # Configuration (environment): BRIDGEBACK_BROKER_DIR (state, default deploy/local/state/broker),
 # BRIDGEBACK_BROKER_PORT (5672), BRIDGEBACK_BROKER_MGMT_PORT (15672), BRIDGEBACK_BROKER_DIST_PORT (25672),
+# BRIDGEBACK_BROKER_PROMETHEUS_PORT (15692: rabbitmq_prometheus on loopback; /metrics, /metrics/detailed),
 # BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (7200000: must exceed
 # the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
 # member instead of creating users: deploy/local/cluster.sh sets it for the second and third node).
@@ -22,6 +23,7 @@ state="${BRIDGEBACK_BROKER_DIR:-$here/state/broker}"
 port="${BRIDGEBACK_BROKER_PORT:-5672}"
 mgmt_port="${BRIDGEBACK_BROKER_MGMT_PORT:-15672}"
 dist_port="${BRIDGEBACK_BROKER_DIST_PORT:-25672}"
+prom_port="${BRIDGEBACK_BROKER_PROMETHEUS_PORT:-15692}"
 node="${BRIDGEBACK_BROKER_NODE:-bridgeback@localhost}"
 consumer_timeout="${BRIDGEBACK_CONSUMER_TIMEOUT_MS:-7200000}"
 join="${BRIDGEBACK_BROKER_JOIN:-}"
@@ -74,6 +76,9 @@ write_config() {
 listeners.tcp.1 = 127.0.0.1:$port
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $mgmt_port
+# rabbitmq_prometheus: queue depth, consumers, rates per queue for Prometheus (deploy/monitoring/).
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = $prom_port
 # Long jobs hold their message unacked: this must exceed the longest job deadline.
 consumer_timeout = $consumer_timeout
 loopback_users = none
@@ -85,7 +90,7 @@ log.console = false
 disk_free_limit.absolute = 200MB
 CONF
     echo '[].' > "$state/advanced.config"
-    echo '[rabbitmq_management].' > "$state/enabled_plugins"
+    echo '[rabbitmq_management,rabbitmq_prometheus].' > "$state/enabled_plugins"
 }
 
 is_running() {
@@ -99,14 +104,15 @@ random_password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 create_users() {
     local creds="$state/credentials.env"
     local stamp="$state/users.stamp" want
-    if [ ! -f "$creds" ]; then
+    (
         umask 077
-        {
-            for u in admin admission worker coordinator watch audit; do
-                printf 'BB_PASSWORD_%s=%s\n' "$(echo "$u" | tr a-z A-Z)" "$(random_password)"
-            done
-        } > "$creds"
-    fi
+        touch "$creds"
+        # A user added to the template later (bb-monitor) gets a password without changing the others'.
+        for u in admin admission worker coordinator watch audit monitor; do
+            grep -q "^BB_PASSWORD_$(echo "$u" | tr a-z A-Z)=" "$creds" \
+                || printf 'BB_PASSWORD_%s=%s\n' "$(echo "$u" | tr a-z A-Z)" "$(random_password)" >> "$creds"
+        done
+    )
     want="$(cat "$repo/topology/definitions.json" "$creds" | cksum)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
     # shellcheck disable=SC1090
@@ -141,6 +147,8 @@ cmd_start() {
     cmd_install
     if is_running; then
         log "already running ($node on 127.0.0.1:$port)"
+        grep -q rabbitmq_prometheus "$state/enabled_plugins" 2>/dev/null \
+            || log "this node was started without rabbitmq_prometheus; '$0 restart' enables it on 127.0.0.1:$prom_port"
         if [ -n "$join" ]; then join_cluster; else create_users; fi
         return 0
     fi
@@ -164,7 +172,7 @@ cmd_start() {
         sleep 1
     done
     if [ -n "$join" ]; then join_cluster; else create_users; fi
-    log "ready: amqp://127.0.0.1:$port/$vhost, management http://127.0.0.1:$mgmt_port"
+    log "ready: amqp://127.0.0.1:$port/$vhost, management http://127.0.0.1:$mgmt_port, prometheus http://127.0.0.1:$prom_port/metrics"
 }
 
 # Makes this node a member of $join's cluster (idempotent). Users, vhost, permissions and policies
@@ -201,6 +209,10 @@ cmd_env() {
     echo "export BRIDGEBACK_COORDINATOR_AMQP_URL='amqp://bb-coordinator:$BB_PASSWORD_COORDINATOR@127.0.0.1:$port/$vhost'"
     echo "export BRIDGEBACK_WATCH_AMQP_URL='amqp://bb-watch:$BB_PASSWORD_WATCH@127.0.0.1:$port/$vhost'"
     echo "export BRIDGEBACK_BROKER_SCRIPT='$here/broker.sh'"
+    echo "export BRIDGEBACK_MANAGEMENT_URL='http://127.0.0.1:$mgmt_port'"
+    echo "export BRIDGEBACK_MANAGEMENT_USER='bb-monitor'"
+    echo "export BRIDGEBACK_MANAGEMENT_PASSWORD='${BB_PASSWORD_MONITOR:-}'"
+    echo "export BRIDGEBACK_BROKER_PROMETHEUS_URL='http://127.0.0.1:$prom_port'"
 }
 
 case "${1:-}" in
@@ -211,5 +223,5 @@ case "${1:-}" in
     status) if is_running; then echo "running: $node pid $(cat "$state/rabbitmq.pid")"; else echo "stopped"; exit 3; fi ;;
     env) cmd_env ;;
     ctl) shift; ctl "$@" ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
 esac
