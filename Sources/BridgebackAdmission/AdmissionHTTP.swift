@@ -20,6 +20,7 @@ public enum AdmissionHTTP {
             response(await api.health())
         }
         auth.protect(router, logger: logger)
+        if let exposition { MetricsHTTP.addRoute(to: router, exposition: exposition) }
         router.post("/v1/requests") { request, context -> Response in
             let principal = try context.principal
             guard let body = try await collect(request, limit: limit) else { return response(api.bodyTooLarge()) }

@@ -8,8 +8,10 @@ import FoundationNetworking
 struct Scrape {
     let text: String
 
-    static func fetch(_ url: String) async throws -> Scrape {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+    static func fetch(_ url: String, token: String? = nil) async throws -> Scrape {
+        var request = URLRequest(url: URL(string: url)!)
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard status == 200 else { throw TestFailure("GET \(url) → \(status): \(String(decoding: data, as: UTF8.self).prefix(300))") }
         let type = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") ?? ""
@@ -43,7 +45,7 @@ struct MetricsIntegrationTests {
             try await fleet.prepareBroker()
             try await fleet.startReceiver()
             try await fleet.startCoordinator()
-            let coordinatorPort = try await fleet.process("coordinator")!.waitForPort()
+            let coordinatorPort = fleet.coordinatorPort
             let workerProcess = try fleet.start(
                 "worker1",
                 ["worker", "--pool", fleet.pool, "--slots", "2", "--recipes", fleet.recipesFile.path, "--name", "worker1", "--grace", "1",
@@ -57,9 +59,14 @@ struct MetricsIntegrationTests {
                 coordinator: "http://127.0.0.1:\(coordinatorPort)/metrics",
                 worker: "http://127.0.0.1:\(workerPort)/metrics")
 
+            // /metrics on admission and the coordinator sits behind the same bearer tokens as their APIs.
+            for url in [urls.admission, urls.coordinator] {
+                await #expect(throws: TestFailure.self, "\(url) without a token") { try await Scrape.fetch(url) }
+            }
+            let token = fleet.token
             let before = (
-                admission: try await Scrape.fetch(urls.admission), coordinator: try await Scrape.fetch(urls.coordinator),
-                worker: try await Scrape.fetch(urls.worker))
+                admission: try await Scrape.fetch(urls.admission, token: token),
+                coordinator: try await Scrape.fetch(urls.coordinator, token: token), worker: try await Scrape.fetch(urls.worker))
             #expect(before.worker.value("bridgeback_worker_slots", ["pool": fleet.pool]) == 2)
             #expect(before.worker.value("bridgeback_amqp_connected", ["connection": "bridgeback-worker"]) == 1)
             #expect(before.coordinator.value("bridgeback_amqp_connected", ["connection": "bridgeback-coordinator"]) == 1)
@@ -77,8 +84,8 @@ struct MetricsIntegrationTests {
             }
             // The relay and the sweeper update their gauges on their own schedule; the counters are immediate.
             let after = (
-                admission: try await Scrape.fetch(urls.admission), coordinator: try await Scrape.fetch(urls.coordinator),
-                worker: try await Scrape.fetch(urls.worker))
+                admission: try await Scrape.fetch(urls.admission, token: token),
+                coordinator: try await Scrape.fetch(urls.coordinator, token: token), worker: try await Scrape.fetch(urls.worker))
             func moved(_ scrapes: (Scrape, Scrape), _ name: String, _ labels: [String: String] = [:], by amount: Double) {
                 let (old, new) = (scrapes.0.value(name, labels) ?? 0, scrapes.1.value(name, labels) ?? 0)
                 #expect(new - old >= amount, "\(name)\(labels) moved \(old) → \(new), expected +\(amount)")
