@@ -8,11 +8,18 @@ final class SharedConnectionState: Sendable {
         var connected = false
         var generation = 0
         var lastError: AMQPError?
+        /// The broker sent `connection.blocked` (a memory or disk alarm): publishes wait.
+        var blocked = false
     }
     private let state = Mutex(Snapshot())
 
+    /// A new or lost connection starts unblocked (the broker re-sends `connection.blocked`).
     func update(connected: Bool, generation: Int, error: AMQPError?) {
         state.withLock { $0 = Snapshot(connected: connected, generation: generation, lastError: error ?? $0.lastError) }
+    }
+
+    func update(blocked: Bool) {
+        state.withLock { $0.blocked = blocked }
     }
 
     var snapshot: Snapshot { state.withLock { $0 } }
@@ -67,6 +74,9 @@ public final class AMQPConnection: Sendable {
 
     /// Whether the connection is up right now (it may be reconnecting).
     public var isConnected: Bool { shared.snapshot.connected }
+    /// Whether the broker has blocked this connection's publishes (`connection.blocked`, sent
+    /// during a memory or disk alarm) and not yet unblocked them.
+    public var isBlocked: Bool { shared.snapshot.blocked }
     /// Counts successful connects; it grows by one after each reconnect.
     public var generation: Int { shared.snapshot.generation }
 

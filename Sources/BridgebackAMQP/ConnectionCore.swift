@@ -308,7 +308,11 @@ final class ConnectionCore {
         amqp_set_handshake_timeout(conn, &timeout)
         var rpcTimeout = timeval(tv_sec: 30, tv_usec: 0)
         amqp_set_rpc_timeout(conn, &rpcTimeout)
-        let reply = CBridge.withTable(["connection_name": .string(configuration.connectionName)]) { table in
+        let reply = CBridge.withTable([
+            "connection_name": .string(configuration.connectionName),
+            // Ask the broker to say when it blocks our publishes (memory or disk alarm).
+            "capabilities": .table(["connection.blocked": .bool(true)]),
+        ]) { table in
             var table = table
             return bb_login_plain(conn, configuration.virtualHost, 0, 131_072, Int32(configuration.heartbeatSeconds), &table, configuration.user, configuration.password)
         }
@@ -604,8 +608,10 @@ final class ConnectionCore {
             }
             throw .connection(AMQPError(.connectionClosed, "the broker closed the connection", replyCode: close.reply_code, replyText: CBridge.string(close.reply_text)))
         case BB_CONNECTION_BLOCKED:
+            shared.update(blocked: true)
             logger.warning("AMQP connection blocked by the broker (resource alarm); publishes will wait")
         case BB_CONNECTION_UNBLOCKED:
+            shared.update(blocked: false)
             logger.info("AMQP connection unblocked")
         default:
             break

@@ -513,7 +513,10 @@ public final class AdmissionAPI: Sendable {
         var brokerOK = true
         if let publisher {
             brokerOK = await publisher.isConnected()
-            body["broker"] = brokerOK ? "connected" : "disconnected"
+            let blocked = brokerOK ? await publisher.isBlocked() : false
+            // Blocked (memory or disk alarm): connected, but nothing published gets through.
+            body["broker"] = blocked ? "blocked" : brokerOK ? "connected" : "disconnected"
+            brokerOK = brokerOK && !blocked
         } else {
             body["broker"] = "not_configured"
         }

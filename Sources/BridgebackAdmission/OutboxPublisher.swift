@@ -8,8 +8,15 @@ public protocol OutboxPublisher: Sendable {
     func publish(_ messages: [OutboundMessage]) async -> [Result<Void, AMQPError>]
     /// Whether a broker connection is up right now (for `GET /health`).
     func isConnected() async -> Bool
+    /// Whether the broker blocked publishes (memory or disk alarm), for `GET /health`.
+    func isBlocked() async -> Bool
     /// Closes whatever connection is open.
     func shutdown() async
+}
+
+extension OutboxPublisher {
+    /// Publishers that cannot be blocked (fakes) never are.
+    public func isBlocked() async -> Bool { false }
 }
 
 /// Publishes to RabbitMQ, connecting lazily so admission starts (and keeps accepting
@@ -63,6 +70,8 @@ public actor AMQPOutboxPublisher: OutboxPublisher {
     }
 
     public func isConnected() async -> Bool { connection?.isConnected ?? false }
+
+    public func isBlocked() async -> Bool { connection?.isBlocked ?? false }
 
     public func shutdown() async {
         await connection?.close()

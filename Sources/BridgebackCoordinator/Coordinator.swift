@@ -33,6 +33,9 @@ public final class Coordinator: Sendable {
     private let workInput: AsyncStream<JobID>.Continuation
     /// Jobs with a running delivery task; the value says "look again when done".
     private let active = Mutex<[JobID: Bool]>([:])
+    /// The first ledger failure seen off the inbound path (delivery, sweeper); ends `run()`.
+    private let failures: AsyncStream<CoordinatorError>
+    private let failureInput: AsyncStream<CoordinatorError>.Continuation
 
     /// - Parameters:
     ///   - receipts: where `failed`/`uncertain` receipts go so the parent is told; nil = ledger only.
@@ -53,6 +56,13 @@ public final class Coordinator: Sendable {
         self.logger = logger
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
         (work, workInput) = AsyncStream.makeStream(of: JobID.self)
+        (failures, failureInput) = AsyncStream.makeStream(of: CoordinatorError.self, bufferingPolicy: .bufferingOldest(1))
+    }
+
+    /// A ledger write or read failed where no caller can see it: `run()` throws it, which ends
+    /// the service and the process (non-zero exit), and `/health` says the ledger is failing.
+    func ledgerFailed(_ error: CoordinatorError) {
+        failureInput.yield(error)
     }
 
     // MARK: Inbound
@@ -129,15 +139,30 @@ public final class Coordinator: Sendable {
     /// Delivers until cancelled or a graceful shutdown: resumes every job the ledger has in
     /// `delivering`, runs the sweeper, and starts a delivery task per newly decided job.
     /// In-flight sends finish on a graceful shutdown; waits end at once. Call once.
+    /// A ledger failure in delivery or the sweeper ends it by throwing (`ledger_unavailable`).
     public func run() async throws {
         let resumed = try await ledger.jobsDelivering()
         if !resumed.isEmpty { logger.info("resuming deliveries", metadata: ["jobs": "\(resumed.count)"]) }
         for id in resumed { workInput.yield(id) }
-        await withTaskGroup(of: Void.self) { group in
+        let failures = self.failures
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Ends with the first failure, or quietly when the loop below ends.
+                for await failure in failures { throw failure }
+            }
             group.addTask { await self.sweepLoop() }
-            for await id in work.cancelOnGracefulShutdown() {
-                guard claim(id) else { continue }
-                group.addTask { await self.deliverClaimed(id) }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { deliveries in
+                    for await id in self.work.cancelOnGracefulShutdown() {
+                        guard self.claim(id) else { continue }
+                        deliveries.addTask { await self.deliverClaimed(id) }
+                    }
+                }
+                self.failureInput.finish()
+            }
+            defer { group.cancelAll() }
+            for try await _ in group {
+                // The sweeper ends on shutdown; deliveries end on shutdown; either alone is not the end.
             }
         }
     }
@@ -177,8 +202,14 @@ public final class Coordinator: Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await sweep()
+            } catch let error as CoordinatorError {
+                logger.critical("the lost-job sweep cannot use the ledger; the coordinator stops", metadata: ["error": "\(error)"])
+                ledgerFailed(error)
+                return
             } catch {
-                logger.error("lost-job sweep failed; retrying next interval", metadata: ["error": "\(error)"])
+                logger.critical("the lost-job sweep cannot use the ledger; the coordinator stops", metadata: ["error": "\(error)"])
+                ledgerFailed(CoordinatorError(.ledgerUnavailable, "the lost-job sweep failed: \(error)"))
+                return
             }
             guard await pause(for: configuration.sweepInterval) else { return }
         }

@@ -20,6 +20,12 @@ extension Coordinator {
                 }
                 guard try await drive(next, contract: contract, logger: log) else { return }
             }
+        } catch let error as DatabaseError {
+            // The ledger cannot be written (or read): nothing else may be sent, since nothing
+            // would be recorded. Stop the coordinator; a supervisor restarts it or an operator
+            // repairs the file, and the next start resumes from the last committed transition.
+            log.critical("the delivery ledger failed; the coordinator stops", metadata: ["error": "\(error)"])
+            ledgerFailed(CoordinatorError(.ledgerUnavailable, "the delivery ledger failed while delivering job \(id): \(error)"))
         } catch {
             log.error("delivery stopped on an error; it resumes at the next start", metadata: ["error": "\(error)"])
         }

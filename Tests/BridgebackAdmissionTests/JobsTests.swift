@@ -70,4 +70,18 @@ struct JobsTests {
         let degraded = await noBroker.api.health()
         #expect(degraded.status == 200 && degraded["status"]?.string == "degraded" && degraded["broker"]?.string == "not_configured")
     }
+
+    @Test("health: a broker that blocked publishes (memory or disk alarm) is 'blocked' and degraded")
+    func healthBlocked() async throws {
+        let publisher = FakePublisher()
+        publisher.state.withLock { $0.blocked = true }
+        let h = try Harness(publisher: publisher)
+        defer { h.dir.cleanup() }
+        let health = await h.api.health()
+        #expect(health.status == 200)
+        #expect(health["status"]?.string == "degraded")
+        #expect(health["broker"]?.string == "blocked")
+        publisher.state.withLock { $0.blocked = false }
+        #expect(await h.api.health()["broker"]?.string == "connected")
+    }
 }

@@ -98,6 +98,8 @@ final class FakePublisher: OutboxPublisher {
         var failRoutingKey: String?
         /// What `isConnected()` answers.
         var connected = true
+        /// What `isBlocked()` answers.
+        var blocked = false
     }
     let state = Mutex(State())
 
@@ -123,6 +125,7 @@ final class FakePublisher: OutboxPublisher {
         }
     }
     func isConnected() async -> Bool { state.withLock { $0.connected } }
+    func isBlocked() async -> Bool { state.withLock { $0.blocked } }
     func shutdown() async {}
 
     var published: [OutboundMessage] { state.withLock { $0.published } }
