@@ -25,7 +25,7 @@ public struct AdmissionConfiguration: Sendable {
     public var defaultRecipeTextParam: String?
 
     public init(
-        maxBodyBytes: Int = 64 * 1024, defaultDeadlineSeconds: Double = 3600, maxDeadlineSeconds: Double = 7 * 24 * 3600,
+        maxBodyBytes: Int = 64 * 1024, defaultDeadlineSeconds: Double = 3600, maxDeadlineSeconds: Double = JobLimits.maxDeadlineSeconds,
         pool: String = "default", contractsExchange: String = "bb.contracts", contractsRoutingKey: String = "contract",
         jobsExchange: String = "bb.jobs", defaultRecipe: String? = nil, defaultRecipeTextParam: String? = nil
     ) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAdmission
+import BridgebackCore
 import BridgebackMetrics
 import Foundation
 import Logging
@@ -62,8 +63,10 @@ struct AdmissionCommand: AsyncParsableCommand {
     @Option(name: .customLong("default-deadline"), help: "Deadline in seconds for jobs whose contract gives none.")
     var defaultDeadline: Double = 3600
 
-    @Option(name: .customLong("max-deadline"), help: "Longest deadline_s accepted, in seconds (keep below the broker's consumer_timeout).")
-    var maxDeadline: Double = 7 * 24 * 3600
+    @Option(
+        name: .customLong("max-deadline"),
+        help: "Longest deadline_s accepted, in seconds (default: $BRIDGEBACK_MAX_DEADLINE_S, else 6600); must be below the broker's consumer_timeout.")
+    var maxDeadline: Double = ProcessInfo.processInfo.environment["BRIDGEBACK_MAX_DEADLINE_S"].flatMap(Double.init) ?? JobLimits.maxDeadlineSeconds
 
     @Option(help: "Worker pool the jobs go to (routing key on bb.jobs).")
     var pool: String = "default"
@@ -76,6 +79,13 @@ struct AdmissionCommand: AsyncParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard defaultDeadline > 0, maxDeadline >= defaultDeadline else {
             throw ValidationError("--default-deadline must be positive and not above --max-deadline")
+        }
+        // The broker's consumer_timeout, as deploy/limits.env gives it to every process.
+        let timeoutMS = ProcessInfo.processInfo.environment["BRIDGEBACK_CONSUMER_TIMEOUT_MS"].flatMap(Double.init)
+        if let problem = JobLimits.problem(
+            maxDeadline: maxDeadline, consumerTimeout: timeoutMS.map { $0 / 1000 } ?? JobLimits.brokerConsumerTimeoutSeconds)
+        {
+            throw ValidationError(problem)
         }
     }
 

@@ -12,8 +12,8 @@
 # Configuration (environment): BRIDGEBACK_BROKER_DIR (state, default deploy/local/state/broker),
 # BRIDGEBACK_BROKER_PORT (5672), BRIDGEBACK_BROKER_MGMT_PORT (15672), BRIDGEBACK_BROKER_DIST_PORT (25672),
 # BRIDGEBACK_BROKER_PROMETHEUS_PORT (15692: rabbitmq_prometheus on loopback; /metrics, /metrics/detailed),
-# BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (7200000: must exceed
-# the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
+# BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (default from deploy/limits.env: must
+# exceed the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
 # member instead of creating users: deploy/local/cluster.sh sets it for the second and third node).
 set -euo pipefail
 
@@ -25,7 +25,9 @@ mgmt_port="${BRIDGEBACK_BROKER_MGMT_PORT:-15672}"
 dist_port="${BRIDGEBACK_BROKER_DIST_PORT:-25672}"
 prom_port="${BRIDGEBACK_BROKER_PROMETHEUS_PORT:-15692}"
 node="${BRIDGEBACK_BROKER_NODE:-bridgeback@localhost}"
-consumer_timeout="${BRIDGEBACK_CONSUMER_TIMEOUT_MS:-7200000}"
+# The job-length limits live in one file (deploy/limits.env); the environment may override them.
+limits_timeout="$(sed -n 's/^BRIDGEBACK_CONSUMER_TIMEOUT_MS=//p' "$here/../limits.env" 2>/dev/null || true)"
+consumer_timeout="${BRIDGEBACK_CONSUMER_TIMEOUT_MS:-${limits_timeout:-7200000}}"
 join="${BRIDGEBACK_BROKER_JOIN:-}"
 vhost="bridgeback"
 bin=/usr/lib/rabbitmq/bin
