@@ -99,11 +99,15 @@ public struct PolicyDocument: Sendable, Hashable, Codable {
         public var max: Double?
         public var description: String?
         public var cues: [Cue]
+        /// Structure features (`StructureFeature` raw values) that switch the whole family
+        /// off, e.g. question-form cues when a sentence of the request is an instruction.
+        public var suppressedBy: [String]?
 
         public init(
             name: String, label: String, pull: Decision, trigger: TriggerClass? = nil,
-            max: Double? = nil, description: String? = nil, cues: [Cue]
+            max: Double? = nil, description: String? = nil, cues: [Cue], suppressedBy: [String]? = nil
         ) {
+            self.suppressedBy = suppressedBy
             self.name = name
             self.label = label
             self.pull = pull
@@ -115,10 +119,12 @@ public struct PolicyDocument: Sendable, Hashable, Codable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, label, pull, trigger, max, description, cues
+            case suppressedBy = "suppressed_by"
         }
     }
 
-    /// One case-insensitive regular expression (ICU syntax) and its weight.
+    /// One case-insensitive regular expression (ICU syntax) and its weight. A pattern
+    /// `@name` is a structure feature of the whole request instead (`StructureFeature`).
     public struct Cue: Sendable, Hashable, Codable {
         public var id: String
         public var pattern: String

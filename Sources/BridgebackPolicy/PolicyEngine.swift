@@ -8,13 +8,16 @@ public struct PolicyEngine: Sendable {
 
     private struct CompiledCue: Sendable {
         let id: String
-        /// For an anchored cue: `(?m)^(?:rest)`, run over the clause heads.
+        /// For an anchored cue: `(?m)^(?:rest)`, run over the clause heads. Unused (a
+        /// never-matching placeholder) for a structure cue.
         let regex: NSRegularExpression
         let weight: Double
         let minCount: Int
         let prefilter: CuePrefilter?
         /// Set when the pattern starts with `{{macro}}`: the macro's name.
         let anchor: String?
+        /// Set for a `@feature` cue: it fires when the request has that structure.
+        var feature: StructureFeature? = nil
     }
 
     /// Macros used as leading anchors, compiled once.
@@ -29,6 +32,7 @@ public struct PolicyEngine: Sendable {
         let trigger: TriggerClass?
         let cap: Double
         let cues: [CompiledCue]
+        let suppressedBy: [StructureFeature]
     }
 
     /// Validates the policy and compiles its patterns.
@@ -44,6 +48,13 @@ public struct PolicyEngine: Sendable {
         for family in policy.families {
             var cues: [CompiledCue] = []
             for cue in family.cues {
+                if cue.pattern.hasPrefix("@"), let feature = StructureFeature(rawValue: String(cue.pattern.dropFirst())) {
+                    cues.append(
+                        CompiledCue(
+                            id: cue.id, regex: Self.never, weight: cue.weight, minCount: 1, prefilter: nil, anchor: nil,
+                            feature: feature))
+                    continue
+                }
                 // validate() proved every pattern expands and compiles.
                 let prefilter = CuePrefilter.derive(from: cue.pattern)
                 if let (macro, rest) = Self.leadingAnchor(cue.pattern, macros: policy.macros),
@@ -69,7 +80,8 @@ public struct PolicyEngine: Sendable {
             compiled.append(
                 CompiledFamily(
                     name: family.name, label: family.label, pull: family.pull, trigger: family.trigger,
-                    cap: family.max ?? .infinity, cues: cues))
+                    cap: family.max ?? .infinity, cues: cues,
+                    suppressedBy: (family.suppressedBy ?? []).compactMap(StructureFeature.init(rawValue:))))
         }
         self.families = compiled
         self.anchors = anchors
@@ -77,6 +89,9 @@ public struct PolicyEngine: Sendable {
         for f in compiled { labels[f.name] = f.label }
         self.labels = labels
     }
+
+    /// Placeholder regex of structure cues (never run).
+    private static let never = try! NSRegularExpression(pattern: "(?!)")
 
     /// The first `limit` matches (ICU stops there instead of scanning the whole text).
     static func matches(_ regex: NSRegularExpression, in text: String, length: Int, upTo limit: Int) -> [NSTextCheckingResult] {
@@ -211,12 +226,16 @@ public struct PolicyEngine: Sendable {
 
         var hits: [CueMatch] = []
         var wording = 0.0
+        let structure = RequestStructure(text)
         for family in families {
+            if family.suppressedBy.contains(where: structure.holds) { continue }
             var familyTotal = 0.0
             for cue in family.cues {
                 if let filter = cue.prefilter, !filter.allows(grams) { continue }
                 let matched: String?
-                if let anchor = cue.anchor, let anchorRegex = anchors[anchor] {
+                if let feature = cue.feature {
+                    matched = structure.evidence[feature]
+                } else if let anchor = cue.anchor, let anchorRegex = anchors[anchor] {
                     if headsCache[anchor] == nil { headsCache[anchor] = heads(for: anchorRegex, in: ns, text) }
                     let found = matchAnchored(cue, headsCache[anchor]!, text: text, ns: ns)
                     matched =

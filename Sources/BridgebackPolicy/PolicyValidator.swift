@@ -240,6 +240,11 @@ enum PolicyValidator {
                 fail(.invalidValue, fp + ".max", "\(owner): max must be a positive number")
             }
             if family.cues.isEmpty { fail(.invalidValue, fp + ".cues", "\(owner) has no cues") }
+            for name in family.suppressedBy ?? [] where StructureFeature(rawValue: name) == nil {
+                fail(
+                    .invalidValue, fp + ".suppressed_by",
+                    "\(owner): '\(name)' is not a structure feature; known: \(StructureFeature.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             var cueIDs: Set<String> = []
             for (ci, cue) in family.cues.enumerated() {
                 let cp = fp + ".cues[\(ci)]"
@@ -255,6 +260,14 @@ enum PolicyValidator {
                 }
                 if let n = cue.minCount, n < 1 {
                     fail(.invalidValue, cp + ".min_count", "\(cueName): min_count must be at least 1")
+                }
+                if cue.pattern.hasPrefix("@") {
+                    if StructureFeature(rawValue: String(cue.pattern.dropFirst())) == nil {
+                        fail(
+                            .invalidPattern, cp + ".pattern",
+                            "\(cueName): '\(cue.pattern)' is not a structure feature; known: \(StructureFeature.allCases.map { "@" + $0.rawValue }.joined(separator: ", "))")
+                    }
+                    continue
                 }
                 switch RegexCompiler.expand(cue.pattern, macros: doc.macros) {
                 case .failure(let reason):
