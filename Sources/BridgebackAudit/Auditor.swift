@@ -132,12 +132,17 @@ public struct Auditor: Sendable {
     func describe(_ o: InlineOutcome) -> String {
         var parts = ["inline turn of \(Self.seconds(o.durationSeconds))"]
         if let w = o.waitSeconds { parts.append("waited \(Self.seconds(w))") }
-        if let t = o.toolCalls { parts.append("\(t) tool calls") }
-        if let s = o.sources ?? (o.sourceNames.isEmpty ? nil : o.sourceNames.count) { parts.append("\(s) sources") }
-        if let v = o.verificationLoops { parts.append("\(v) verification loops") }
-        if let f = o.followUps, f > 0 { parts.append("\(f) follow-ups") }
+        if let t = o.toolCalls { parts.append(Self.count(t, "tool call")) }
+        if let s = o.sources ?? (o.sourceNames.isEmpty ? nil : o.sourceNames.count) { parts.append(Self.count(s, "source")) }
+        if let v = o.verificationLoops { parts.append(Self.count(v, "verification loop")) }
+        if let f = o.followUps, f > 0 { parts.append(Self.count(f, "follow-up")) }
         parts.append(o.succeeded ? "succeeded" : "did not succeed")
-        return parts.joined(separator: ", ")
+        var out = parts.joined(separator: ", ")
+        // The runtime's own words ("turn timed out at 40 min", "user gave up") say most.
+        if let note = o.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty {
+            out += " (note: \"\(note.split(whereSeparator: \.isNewline).joined(separator: " "))\")"
+        }
+        return out
     }
 
     func judgeInline(_ request: AuditRequest, _ outcome: InlineOutcome) -> Finding? {
@@ -151,7 +156,7 @@ public struct Auditor: Sendable {
         if request.forced {
             return Finding(
                 kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
-                evidence: evidence + ["the runtime forced this request inline (force: inline); the policy was not asked to decide"],
+                evidence: evidence + [Self.forcedEvidence(request)],
                 suggestion: "Review when the runtime sends force: inline; long work it forces inline never gets a contract, progress or delivery.")
         }
         if outcome.succeeded, outcome.durationSeconds < t.smallTurnSeconds, kinds.isSubset(of: [.manyTools, .manySources]) {
@@ -250,7 +255,7 @@ public struct Auditor: Sendable {
         var problems: [String] = []
         switch entry.endingKind {
         case "lost"?: problems.append("ended lost: no completion before the deadline plus grace")
-        case "failure"?: problems.append("ended failed: \(entry.endingText ?? "no reason recorded")")
+        case "failure"?: problems.append("ended in failure: \(entry.endingText ?? "no reason recorded")")
         default: break
         }
         if entry.state == "awaiting_contract" || entry.state == "completion_parked" {
@@ -313,8 +318,34 @@ public struct Auditor: Sendable {
         return hints
     }
 
+    /// "150 s", "10 min 40 s", "2 h 5 min": whole units a person reads at a glance.
     static func seconds(_ s: Double) -> String {
-        s >= 120 ? "\(number(s / 60)) min" : "\(number(s)) s"
+        if s < 120 { return "\(number((s * 10).rounded() / 10)) s" }
+        let total = Int(s.rounded())
+        if total < 3600 {
+            let (m, r) = total.quotientAndRemainder(dividingBy: 60)
+            return r == 0 ? "\(m) min" : "\(m) min \(r) s"
+        }
+        let (h, r) = total.quotientAndRemainder(dividingBy: 3600)
+        let m = r / 60
+        return m == 0 ? "\(h) h" : "\(h) h \(m) min"
+    }
+
+    /// "1 source", "3 sources".
+    static func count(_ n: Int, _ singular: String) -> String {
+        n == 1 ? "1 \(singular)" : "\(n) \(singular)s"
+    }
+
+    /// What the request log says about a forced decision: whether the policy agreed.
+    static func forcedEvidence(_ request: AuditRequest) -> String {
+        let head = "the runtime forced this request \(request.decision) (force: \(request.decision))"
+        if request.reason.contains("agreeing with") {
+            return head + "; the policy agreed (it would also have decided \(request.decision))"
+        }
+        if request.reason.contains("overriding") {
+            return head + "; the policy would have decided otherwise: \(request.reason)"
+        }
+        return head + (request.reason.isEmpty ? "; the log has no policy reason" : "; logged reason: \(request.reason)")
     }
 
     static func number(_ x: Double) -> String {

@@ -19,6 +19,12 @@ public struct Proposer: Sendable {
     public struct Accepted: Sendable, Hashable, Codable {
         public var cue: CandidateCue
         public var requestIDs: [String]
+
+        /// Explicit, so the snake-case encoder writes `request_ids` (not `request_i_ds`).
+        enum CodingKeys: String, CodingKey {
+            case cue
+            case requestIDs = "request_ids"
+        }
     }
 
     /// A cue the proposal refused, and why.

@@ -16,7 +16,7 @@ import Testing
         let version = Proposer.version(after: engine.policy.version, on: auditNow)
         let proposal = Proposer(current: engine, corpus: corpus).propose(findings: result.findings, window: inWindow, version: version)
 
-        #expect(proposal.policy.version == "2026.11-1+audit.20261118")
+        #expect(proposal.policy.version == engine.policy.version + "+audit.20261118")
         #expect(proposal.accepted.map(\.cue.id) == ["audit-shepherd", "audit-wrangle", "audit-hammer", "audit-open-quarterly"])
         #expect(proposal.unresolved.isEmpty)
         // The verb alone ("open") would detach "Open the settings page for me." in the corpus: rejected, with the row named.
