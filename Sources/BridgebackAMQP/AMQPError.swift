@@ -18,6 +18,7 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
             case timeout
             case protocolError
             case closedByUser
+            case tlsFailed
         }
         let base: Base
         private init(_ base: Base) { self.base = base }
@@ -51,6 +52,9 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let protocolError = Code(.protocolError)
         /// The connection was closed by this process.
         public static let closedByUser = Code(.closedByUser)
+        /// The TLS handshake failed: the node's certificate did not verify against the CA, its name
+        /// did not match the host in the URL, or the node does not speak TLS on that port.
+        public static let tlsFailed = Code(.tlsFailed)
 
         public var description: String { base.rawValue }
     }

@@ -299,6 +299,14 @@ final class ConnectionCore {
         }
         guard let socket else { throw AMQPError(.protocolError, "rabbitmq-c could not create a socket") }
         let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &timeout)
+        // rabbitmq-c's TLS statuses are -0x0200 … -0x02FF (verify, host name, handshake).
+        if configuration.tls != nil, (-0x02FF)...(-0x0200) ~= status {
+            throw AMQPError(
+                .tlsFailed,
+                "TLS with the broker at \(endpoint) failed: \(CBridge.statusText(status)); check the URL's cacertfile "
+                    + "(the CA that signed the node's certificate) and that the host name matches the certificate",
+                libraryStatus: status)
+        }
         guard status == AMQP_STATUS_OK.rawValue else {
             throw AMQPError(
                 .connectionRefused,
@@ -345,7 +353,7 @@ final class ConnectionCore {
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
             let status = reply.library_error
             if status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue {
-                throw AMQPError(.authenticationFailed, "the broker closed the connection during login as '\(configuration.user)': usually a wrong user name or password", libraryStatus: status)
+                throw AMQPError(.authenticationFailed, "the broker closed the connection during login as '\(configuration.user)': usually a wrong user name or password (or an amqp:// URL for a port that serves TLS: use amqps://)", libraryStatus: status)
             }
             throw AMQPError(.connectionClosed, "login failed: \(CBridge.statusText(status))", libraryStatus: status)
         default:

@@ -4,24 +4,29 @@ import Foundation
 import Testing
 
 /// A local three-node RabbitMQ cluster (`deploy/local/cluster.sh`) in a scratch directory, on ports
-/// of its own, so it runs beside the suite's single broker.
+/// of its own, so it runs beside the suite's single broker; with `tls`, AMQP is served over TLS only
+/// and the URLs verify the nodes against the cluster's own CA.
 final class LocalCluster: Sendable {
     let directory: URL
     let basePort: Int
+    let tls: Bool
     /// `BRIDGEBACK_*_AMQP_URL` → every node's URL, comma-separated (what `cluster.sh env` prints).
     let urls: [String: String]
 
     static var script: String { Broker.repoRoot.appendingPathComponent("deploy/local/cluster.sh").path }
 
-    private init(directory: URL, basePort: Int, urls: [String: String]) {
+    private init(directory: URL, basePort: Int, tls: Bool, urls: [String: String]) {
         self.directory = directory
         self.basePort = basePort
+        self.tls = tls
         self.urls = urls
     }
 
-    static func start(basePort: Int = 5681) throws -> LocalCluster {
+    static func start(basePort: Int = 5681, tls: Bool = false) throws -> LocalCluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-cluster-\(UUID().uuidString.prefix(6))")
-        let environment = ["BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)"]
+        let environment = [
+            "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)", "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
+        ]
         do {
             try Broker.run(script, ["start"], environment: environment)
         } catch {
@@ -34,14 +39,16 @@ final class LocalCluster: Sendable {
             guard let eq = pair.firstIndex(of: "=") else { continue }
             urls[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
         }
-        return LocalCluster(directory: directory, basePort: basePort, urls: urls)
+        return LocalCluster(directory: directory, basePort: basePort, tls: tls, urls: urls)
     }
 
     @discardableResult
     func run(_ arguments: [String], extra: [String: String] = [:]) throws -> String {
         try Broker.run(
             Self.script, arguments,
-            environment: ["BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)"].merging(extra) { $1 })
+            environment: [
+                "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)", "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
+            ].merging(extra) { $1 })
     }
 
     /// The node number (1–3) leading a quorum queue.
@@ -98,13 +105,28 @@ struct ReplicationCheckTests {
 }
 
 extension BrokerBacked {
-    /// The fleet on a three-node cluster: what issue #14 asks a broker failover to show.
+    /// The fleet on a three-node cluster over TLS: what issue #14 asks a broker failover to show.
     @Suite(.serialized)
     struct ClusterFailoverTests {
         @Test func killingTheNodeThatLeadsTheJobsQueueLosesNoJobAndDeliversNoneTwice() async throws {
-            let cluster = try LocalCluster.start()
+            let cluster = try LocalCluster.start(tls: true)
             defer { cluster.stop() }
             try cluster.applyTopology()
+
+            // Every client verifies the nodes against the cluster's CA; without it, or in plain AMQP, none connects.
+            let verified = try #require(cluster.urls["BRIDGEBACK_AMQP_URL"])
+            #expect(verified.split(separator: ",").allSatisfy { $0.hasPrefix("amqps://") && $0.contains("cacertfile=") })
+            let node1 = String(verified.split(separator: ",")[0])
+            let withoutCA = String(node1.split(separator: "?")[0])
+            for (url, expected) in [(withoutCA, AMQPError.Code.tlsFailed), ("amqp" + withoutCA.dropFirst("amqps".count), .authenticationFailed)] {
+                do {
+                    let connection = try await AMQPConnection.connect(AMQPConfiguration(url: url, connectionName: "tls-probe"))
+                    await connection.close()
+                    Issue.record("connected with \(url.prefix(8))… without verifying the node")
+                } catch {
+                    #expect((error as? AMQPError)?.code == expected, "\(error)")
+                }
+            }
             try await withFleet("cluster", brokerURLs: cluster.urls) { fleet in
                 try await fleet.startAll(workers: 2)
                 let jobsQueue = "bb.jobs.\(fleet.pool)"
@@ -151,7 +173,7 @@ extension BrokerBacked {
                 let newLeader = try cluster.leader(of: jobsQueue)
                 #expect(newLeader != leader, "the jobs queue has a new leader")
                 print(
-                    "cluster failover: \(count) jobs, node \(leader) (leader of \(jobsQueue)) killed after \(deliveredBeforeKill) deliveries; "
+                    "cluster failover (TLS): \(count) jobs, node \(leader) (leader of \(jobsQueue)) killed after \(deliveredBeforeKill) deliveries; "
                         + "new leader node \(newLeader); every job delivered once; \(repeatedRequests) repeated webhook requests "
                         + "(same webhook-id, deduplicated by the receiver); all finished \(recovery) after the kill")
             }

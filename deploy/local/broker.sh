@@ -14,7 +14,9 @@
 # BRIDGEBACK_BROKER_PROMETHEUS_PORT (15692: rabbitmq_prometheus on loopback; /metrics, /metrics/detailed),
 # BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (default from deploy/limits.env: must
 # exceed the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
-# member instead of creating users: deploy/local/cluster.sh sets it for the second and third node).
+# member instead of creating users: deploy/local/cluster.sh sets it for the second and third node),
+# BRIDGEBACK_BROKER_TLS_DIR (a directory with ca.pem, server.pem and server.key: AMQP is then served
+# over TLS only, on the same port; deploy/local/cluster.sh makes one with BRIDGEBACK_CLUSTER_TLS=1).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +31,7 @@ node="${BRIDGEBACK_BROKER_NODE:-bridgeback@localhost}"
 limits_timeout="$(sed -n 's/^BRIDGEBACK_CONSUMER_TIMEOUT_MS=//p' "$here/../limits.env" 2>/dev/null || true)"
 consumer_timeout="${BRIDGEBACK_CONSUMER_TIMEOUT_MS:-${limits_timeout:-7200000}}"
 join="${BRIDGEBACK_BROKER_JOIN:-}"
+tls_dir="${BRIDGEBACK_BROKER_TLS_DIR:-}"
 vhost="bridgeback"
 bin=/usr/lib/rabbitmq/bin
 
@@ -91,6 +94,18 @@ log.file.level = info
 log.console = false
 disk_free_limit.absolute = 200MB
 CONF
+    if [ -n "$tls_dir" ]; then
+        # AMQP over TLS only: the plain listener goes; clients verify this node's certificate.
+        sed -i "s|^listeners.tcp.1 = .*|listeners.tcp = none|" "$state/rabbitmq.conf"
+        cat >> "$state/rabbitmq.conf" <<CONF
+listeners.ssl.1 = 127.0.0.1:$port
+ssl_options.cacertfile = $tls_dir/ca.pem
+ssl_options.certfile = $tls_dir/server.pem
+ssl_options.keyfile = $tls_dir/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
+    fi
     echo '[].' > "$state/advanced.config"
     echo '[rabbitmq_management,rabbitmq_prometheus].' > "$state/enabled_plugins"
 }

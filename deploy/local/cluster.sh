@@ -13,13 +13,16 @@
 #
 # Configuration (environment): BRIDGEBACK_CLUSTER_DIR (state, default deploy/local/state/cluster),
 # BRIDGEBACK_CLUSTER_BASE_PORT (5681: AMQP ports 5681-5683, management 15681-15683, distribution
-# 25681-25683, Prometheus 15791-15793), BRIDGEBACK_CLUSTER_NAME (bbc: nodes bbc1@localhost ...).
+# 25681-25683, Prometheus 15791-15793), BRIDGEBACK_CLUSTER_NAME (bbc: nodes bbc1@localhost ...),
+# BRIDGEBACK_CLUSTER_TLS (1: generate a private CA and a certificate for localhost in $state/tls on first
+# start, serve AMQP over TLS only, and print amqps:// URLs that verify the nodes against that CA).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 state="${BRIDGEBACK_CLUSTER_DIR:-$here/state/cluster}"
 base="${BRIDGEBACK_CLUSTER_BASE_PORT:-5681}"
 name="${BRIDGEBACK_CLUSTER_NAME:-bbc}"
+tls="${BRIDGEBACK_CLUSTER_TLS:-0}"
 nodes=(1 2 3)
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
@@ -38,6 +41,7 @@ node() {
         BRIDGEBACK_BROKER_PROMETHEUS_PORT=$((base + 10110 + n - 1)) \
         BRIDGEBACK_BROKER_NODE="$(node_name "$n")" \
         BRIDGEBACK_BROKER_JOIN="$join" \
+        BRIDGEBACK_BROKER_TLS_DIR="$([ "$tls" = 1 ] && echo "$state/tls")" \
         "$here/broker.sh" "$@"
 }
 
@@ -49,7 +53,25 @@ share_secrets() {
     install -m 600 "$state/node1/credentials.env" "$state/node$n/credentials.env"
 }
 
+# A private CA and one server certificate (localhost, 127.0.0.1) shared by the three nodes.
+make_certificates() {
+    local dir="$state/tls"
+    [ -f "$dir/server.pem" ] && return 0
+    mkdir -p "$dir"
+    log "generating a private CA and a certificate for localhost in $dir"
+    (
+        cd "$dir"
+        umask 077
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Bridgeback local CA" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 825 -extfile server.ext 2>/dev/null
+        chmod 644 ca.pem server.pem
+    )
+}
+
 cmd_start() {
+    [ "$tls" = 1 ] && make_certificates
     node 1 start
     for n in 2 3; do
         share_secrets "$n"
@@ -109,7 +131,13 @@ cmd_env() {
     . "$creds"
     urls() { # user password
         local list="" n
-        for n in "${nodes[@]}"; do list+="${list:+,}amqp://$1:$2@127.0.0.1:$((base + n - 1))/bridgeback"; done
+        for n in "${nodes[@]}"; do
+            if [ "$tls" = 1 ]; then
+                list+="${list:+,}amqps://$1:$2@localhost:$((base + n - 1))/bridgeback?cacertfile=$state/tls/ca.pem"
+            else
+                list+="${list:+,}amqp://$1:$2@127.0.0.1:$((base + n - 1))/bridgeback"
+            fi
+        done
         echo "$list"
     }
     echo "export BRIDGEBACK_AMQP_URL='$(urls bb-admin "$BB_PASSWORD_ADMIN")'"
