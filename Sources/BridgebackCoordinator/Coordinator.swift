@@ -130,8 +130,8 @@ public final class Coordinator: Sendable {
                 lifecycle.sweep(now: now, grace: grace, orphanAfter: orphanAfter)
             }
         }
-        let (jobs, parts) = try await ledger.stateCounts()
-        metrics.ledgerCounts(jobs: jobs, parts: parts)
+        let (jobs, parts, oldest) = try await ledger.stateCounts(now: configuration.now())
+        metrics.ledgerCounts(jobs: jobs, parts: parts, oldestAwaitingCompletion: oldest)
     }
 
     // MARK: Running

@@ -50,8 +50,11 @@ struct CoordinatorMetrics: Sendable {
             .recordNanoseconds(Int64(max(0, seconds) * 1_000_000_000))
     }
 
-    /// `bridgeback_coordinator_jobs{state}` and `bridgeback_coordinator_parts{state}`: the ledger now.
-    func ledgerCounts(jobs: [String: Int], parts: [String: Int]) {
+    /// `bridgeback_coordinator_jobs{state}` and `bridgeback_coordinator_parts{state}`: the ledger now;
+    /// `bridgeback_coordinator_oldest_awaiting_completion_seconds`: the oldest job queued or running
+    /// (quorum queues in RabbitMQ 3.10 report no head-message age, so the ledger gives it).
+    func ledgerCounts(jobs: [String: Int], parts: [String: Int], oldestAwaitingCompletion: Double) {
+        Gauge(label: "bridgeback_coordinator_oldest_awaiting_completion_seconds", factory: factory).record(oldestAwaitingCompletion)
         for state in ["awaiting_contract", "completion_parked", "awaiting_completion", "delivering", "finished"] {
             Gauge(label: "bridgeback_coordinator_jobs", dimensions: [("state", state)], factory: factory).record(jobs[state] ?? 0)
         }

@@ -61,17 +61,20 @@ public final class Ledger: Sendable {
         return try await database.write(body)
     }
 
-    /// Jobs by lifecycle state and parts by delivery state, for the ledger gauges.
-    func stateCounts() async throws -> (jobs: [String: Int], parts: [String: Int]) {
+    /// Jobs by lifecycle state and parts by delivery state, for the ledger gauges, and the age in
+    /// seconds of the oldest job still waiting for its completion (queued or running; 0 if none).
+    func stateCounts(now: Date) async throws -> (jobs: [String: Int], parts: [String: Int], oldestAwaiting: Double) {
         try await read { db in
             func counts(_ sql: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
                 for row in try Row.fetchAll(db, sql: sql) { result[row[0]] = row[1] }
                 return result
             }
+            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM jobs WHERE state = 'awaiting_completion'")
             return (
                 try counts("SELECT state, COUNT(*) FROM jobs GROUP BY state"),
-                try counts("SELECT state, COUNT(*) FROM delivery_parts GROUP BY state")
+                try counts("SELECT state, COUNT(*) FROM delivery_parts GROUP BY state"),
+                oldest.map { max(0, now.timeIntervalSince1970 - $0) } ?? 0
             )
         }
     }

@@ -120,6 +120,9 @@ struct MetricsIntegrationTests {
             moved(coordinator, "bridgeback_coordinator_ledger_commit_seconds_count", by: 12)
             // Submit-to-delivered is measured from admission's clock to the last part: a positive time.
             #expect((after.coordinator.value("bridgeback_coordinator_submit_to_delivered_seconds_sum") ?? 0) > 0)
+            // The sweeper's first pass (at start) publishes the ledger gauges.
+            #expect(after.coordinator.has("bridgeback_coordinator_oldest_awaiting_completion_seconds"))
+            #expect(after.coordinator.has("bridgeback_coordinator_jobs"))
             #expect(!after.coordinator.text.contains(ids[0]), "a job id must never be a label")
             #expect(!after.admission.text.contains(ids[0]), "a job id must never be a label")
         }
