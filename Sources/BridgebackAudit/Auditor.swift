@@ -196,9 +196,24 @@ public struct Auditor: Sendable {
             because = "it was long work with no more specific shape"
         }
         var lines = evidence
+        let admission = AdmissionRequest(text: request.text, hints: Self.hints(request.hintsJSON))
+        let decided = engine.decide(admission)
+        if let inlineHint = Self.inlineHint(decided) {
+            // No cue won: the runtime's own estimate kept it inline, so the wording is not the fix.
+            return Finding(
+                kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
+                evidence: lines + ["the runtime's hint \(inlineHint) kept it inline (admission said: \(request.reason))"],
+                suggestion: "Fix the runtime's \(inlineHint.split(separator: "=").first ?? "hint") estimate for requests like this; no cue needs to change.")
+        }
+        if let asked = Self.plainQuestion(decided, outcome) {
+            // A question answered slowly is still a question: a cue would detach every question like it.
+            return Finding(
+                kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
+                evidence: lines + ["it is a question (\(asked)) and the turn used no tools: the time went to answering, not to work"],
+                suggestion: "Do not add a cue (it would detach questions); if such answers take minutes, have the runtime stream them or send expected_wait_s.")
+        }
         lines.append("the outcome indicates trigger class \(trigger?.rawValue ?? "(none: generic work)"): \(because)")
         lines.append("admission said inline: \(request.reason)")
-        let admission = AdmissionRequest(text: request.text, hints: Self.hints(request.hintsJSON))
         let cues = CueSuggester.candidates(for: admission, trigger: trigger, engine: engine)
         let suggestion: String
         if let catching = cues.first(where: \.catchesRequest) {
@@ -329,6 +344,25 @@ public struct Auditor: Sendable {
         let (h, r) = total.quotientAndRemainder(dividingBy: 3600)
         let m = r / 60
         return m == 0 ? "\(h) h" : "\(h) h \(m) min"
+    }
+
+    /// The inline-pulling hint (`expected_wait_s=5`) when a hint, not a cue, kept the request inline.
+    static func inlineHint(_ d: AdmissionDecision) -> String? {
+        guard d.policyDecision == .inline,
+            let hint = d.cues.first(where: { $0.family == "hints" && $0.pull == .inline })
+        else { return nil }
+        let wordingOnly = d.cues.filter { $0.family != "hints" }.reduce(0.0) { $0 + ($1.pull == .detach ? $1.weight : -$1.weight) }
+        return wordingOnly >= 0 ? hint.text : nil
+    }
+
+    /// The question cue's text when the request reads as a question and the turn used no tools,
+    /// waited for nothing and read no sources.
+    static func plainQuestion(_ d: AdmissionDecision, _ o: InlineOutcome) -> String? {
+        guard (o.toolCalls ?? 0) == 0, (o.waitSeconds ?? 0) < 1, (o.sources ?? o.sourceNames.count) == 0,
+            !d.cues.contains(where: { $0.pull == .detach && $0.family != "hints" && $0.weight >= 2 }),
+            let q = d.cues.first(where: { ($0.family == "question" || $0.family == "about_it") && $0.pull == .inline })
+        else { return nil }
+        return "\(q.family) \"\(q.text)\""
     }
 
     /// "1 source", "3 sources".

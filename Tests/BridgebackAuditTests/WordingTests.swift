@@ -41,4 +41,21 @@ struct WordingTests {
         #expect(json.contains("\"request_ids\""))
         #expect(!json.contains("request_i_ds"))
     }
+
+    @Test("a slow plain question gets no cue advice; a hint that kept a request inline is named")
+    func questionAndHint() throws {
+        let engine = try PolicyEngine.bundledDefault()
+        let slow = InlineOutcome(requestID: "q", durationSeconds: 150, toolCalls: 0, succeeded: true)
+        let q = engine.decide(AdmissionRequest(text: "What is the difference between a canary and a blue-green deploy?"))
+        #expect(Auditor.plainQuestion(q, slow) != nil)
+        let work = engine.decide(AdmissionRequest(text: "Verify the backups on all 30 servers."))
+        #expect(Auditor.plainQuestion(work, slow) == nil)
+        let busy = InlineOutcome(requestID: "q", durationSeconds: 150, toolCalls: 9, succeeded: true)
+        #expect(Auditor.plainQuestion(q, busy) == nil)
+
+        let hinted = engine.decide(
+            AdmissionRequest(text: "Tidy the shared notes for the offsite.", hints: AdmissionHints(expectedWaitSeconds: 5)))
+        #expect(Auditor.inlineHint(hinted) == "expected_wait_s=5")
+        #expect(Auditor.inlineHint(q) == nil)
+    }
 }
