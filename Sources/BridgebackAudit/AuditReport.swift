@@ -47,6 +47,14 @@ public struct AuditTotals: Sendable, Hashable, Codable {
 /// result gives the same bytes.
 public enum AuditReport {
     /// `yyyy-MM-dd` in UTC.
+    /// Text for a Markdown list item: every further line (a multi-line failure text) is
+    /// indented under the item so the list stays intact; blank lines are dropped.
+    static func continued(_ text: String, indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: "\n" + pad)
+    }
+
     public static func day(_ date: Date) -> String { String(WireDate.format(date).prefix(10)) }
 
     static func stamp(_ date: Date) -> String {
@@ -109,11 +117,11 @@ public enum AuditReport {
                 out.append("> \(f.excerpt)")
                 out.append("")
                 out.append("- **From:** \(f.origin), \(stamp(f.receivedAt)); admission said \(f.decision) under policy \(f.policyVersion)")
-                out.append("- **What happened:** \(f.whatHappened)")
+                out.append("- **What happened:** " + Self.continued(f.whatHappened, indent: 2))
                 out.append("- **Class:** `\(cls.rawValue)` (\(f.kind.rawValue))")
                 out.append("- **Evidence:**")
-                for line in f.evidence { out.append("  - \(line)") }
-                out.append("- **Suggested response:** \(f.suggestion)")
+                for line in f.evidence { out.append("  - " + Self.continued(line, indent: 4)) }
+                out.append("- **Suggested response:** " + Self.continued(f.suggestion, indent: 2))
             }
         }
         if let proposal {

@@ -58,4 +58,12 @@ struct WordingTests {
         #expect(Auditor.inlineHint(hinted) == "expected_wait_s=5")
         #expect(Auditor.inlineHint(q) == nil)
     }
+
+    @Test("multi-line text stays inside its Markdown list item")
+    func multiLine() {
+        let text = AuditReport.continued("ended in failure: exit 1\nTraceback (most recent call last):\n\n  File \"x.py\"", indent: 4)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("    ") && !$0.hasPrefix("    -") })
+    }
 }
