@@ -12,6 +12,7 @@ let allSubcommands: [any ParsableCommand.Type] = [
     ReceiverCommand.self,
     TopologyCommand.self,
     PrincipalsCommand.self,
+    LedgerCommand.self,
     ClassifyCommand.self,
     AuditCommand.self,
     RoundTripCommand.self,

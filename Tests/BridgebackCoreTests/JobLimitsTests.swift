@@ -22,6 +22,15 @@ struct JobLimitsTests {
         #expect(values["BRIDGEBACK_MAX_DEADLINE_S"].flatMap(Double.init) == JobLimits.maxDeadlineSeconds)
     }
 
+    @Test("the cluster nodes' rabbitmq.conf uses the same consumer_timeout")
+    func clusterConfigMatches() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: repo.appendingPathComponent("deploy/cluster/rabbitmq.conf"), encoding: .utf8)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("consumer_timeout") }
+        let value = line?.split(separator: "=").last?.trimmingCharacters(in: .whitespaces)
+        #expect(value == (try Self.limitsFile())["BRIDGEBACK_CONSUMER_TIMEOUT_MS"])
+    }
+
     @Test("the longest deadline must be below the consumer timeout")
     func problem() {
         #expect(JobLimits.problem(maxDeadline: JobLimits.maxDeadlineSeconds, consumerTimeout: JobLimits.brokerConsumerTimeoutSeconds) == nil)
