@@ -6,6 +6,7 @@ let allSubcommands: [any ParsableCommand.Type] = [
     WorkerCommand.self,
     CoordinatorCommand.self,
     JobsCommand.self,
+    StatusCommand.self,
     DeliverCommand.self,
     WatchCommand.self,
     SubmitCommand.self,
