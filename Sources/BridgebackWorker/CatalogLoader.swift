@@ -6,13 +6,16 @@ import Foundation
 struct CatalogLoader {
     let customKinds: Set<String>
     let environment: [String: String]
+    /// Where relative program paths are resolved from (the catalog file's directory).
+    let baseDirectory: String?
     var problems: [WorkerError] = []
 
-    static let builtInKinds = ["command", "checklist", "http", "wait"]
+    static let builtInKinds = ["command", "checklist", "http", "wait", "file"]
 
-    init(customKinds: Set<String>, environment: [String: String]) {
+    init(customKinds: Set<String>, environment: [String: String], baseDirectory: String? = nil) {
         self.customKinds = customKinds
         self.environment = environment
+        self.baseDirectory = baseDirectory
     }
 
     mutating func problem(_ recipe: String?, _ field: String?, _ text: String) {
@@ -81,9 +84,15 @@ struct CatalogLoader {
         case "command":
             checkKeys(fields, allowed: common + CommandKeys.all, recipe: name, path: nil)
             body = command(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.command)
+        case "http" where fields["urls"] != nil:
+            checkKeys(fields, allowed: common + HTTPKeys.all.filter { $0 != "url" } + ["urls"], recipe: name, path: nil)
+            body = endpoints(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.endpoints)
         case "http":
             checkKeys(fields, allowed: common + HTTPKeys.all, recipe: name, path: nil)
             body = http(fields, recipe: name, path: nil, declared: declared, hosts: hosts).map(RecipeKind.http)
+        case "file":
+            checkKeys(fields, allowed: common + FileKeys.all, recipe: name, path: nil)
+            body = file(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.file)
         case "checklist":
             checkKeys(fields, allowed: common + ["steps"], recipe: name, path: nil)
             body = checklist(fields["steps"], recipe: name, declared: declared, hosts: hosts).map(RecipeKind.checklist)
@@ -208,7 +217,8 @@ struct CatalogLoader {
 
     // MARK: Actions
 
-    enum CommandKeys { static let all = ["argv", "timeout_seconds", "output_cap_bytes", "env", "working_directory", "progress_protocol"] }
+    enum CommandKeys { static let all = ["argv", "timeout_seconds", "output_cap_bytes", "env", "working_directory", "progress_protocol", "expect_output"] }
+    enum FileKeys { static let all = ["path", "min_bytes", "max_bytes", "max_age_seconds", "sha256", "report_sha256", "matches"] }
     enum HTTPKeys { static let all = ["method", "url", "expect_status", "expect_body_contains", "timeout_seconds"] }
 
     mutating func command(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> CommandSpec? {
@@ -231,7 +241,9 @@ struct CatalogLoader {
             argv.append(element)
         }
         if ok, let program = argv.first {
-            if let resolved = Self.resolveProgram(program, path: environment["PATH"]) {
+            let located = program.contains("/") && !program.hasPrefix("/") && baseDirectory != nil
+                ? URL(fileURLWithPath: baseDirectory!).appendingPathComponent(program).standardized.path : program
+            if let resolved = Self.resolveProgram(located, path: environment["PATH"]) {
                 argv[0] = resolved
             } else {
                 problem(recipe, join(path, "argv[0]"), "'\(program)' is not an executable file\(program.contains("/") ? "" : " on PATH")")
@@ -258,9 +270,101 @@ struct CatalogLoader {
         if let value = fields["progress_protocol"] {
             if case .bool(let flag) = value { progressProtocol = flag } else { problem(recipe, join(path, "progress_protocol"), "must be true or false"); ok = false }
         }
+        let expectOutput = setting(fields["expect_output"], recipe: recipe, field: join(path, "expect_output"), declared: declared, kinds: [.string], ok: &ok)
+        if case .fixed(let pattern)? = expectOutput, (try? NSRegularExpression(pattern: pattern)) == nil {
+            problem(recipe, join(path, "expect_output"), "is not a valid regular expression: \(pattern)")
+            ok = false
+        }
         return ok
-            ? CommandSpec(argv: argv, timeout: timeout, outputCapBytes: cap, environment: env, workingDirectory: directory, progressProtocol: progressProtocol)
+            ? CommandSpec(
+                argv: argv, timeout: timeout, outputCapBytes: cap, environment: env, workingDirectory: directory,
+                progressProtocol: progressProtocol, expectOutput: expectOutput)
             : nil
+    }
+
+    /// A fixed value (a string, or a number for int settings) or a whole `{param}` of one of `kinds`.
+    mutating func setting(
+        _ json: JSONValue?, recipe: String, field: String, declared: [String: ParameterSpec], kinds: Set<ParameterSpec.Kind>, ok: inout Bool
+    ) -> FileCheckSpec.Setting? {
+        switch json {
+        case nil: return nil
+        case .string(let text)?:
+            if let name = Template.wholePlaceholder(text) {
+                guard let spec = declared[name], kinds.contains(spec.kind) else {
+                    problem(recipe, field, "uses {\(name)} but the recipe declares no \(kinds.map(\.rawValue).sorted().joined(separator: " or ")) parameter '\(name)'")
+                    ok = false
+                    return nil
+                }
+                return .parameter(name)
+            }
+            if kinds == [.int] {
+                problem(recipe, field, "must be a whole number or a {param} naming an int parameter")
+                ok = false
+                return nil
+            }
+            return .fixed(text)
+        case .number(let n)? where kinds == [.int] && Int(exactly: n) != nil && n >= 0:
+            return .fixed(String(Int(n)))
+        default:
+            problem(recipe, field, kinds == [.int] ? "must be a whole number ≥ 0 or a {param} naming an int parameter" : "must be a string or a {param}")
+            ok = false
+            return nil
+        }
+    }
+
+    mutating func file(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> FileCheckSpec? {
+        var ok = true
+        guard case .string(let target)? = fields["path"] else {
+            problem(recipe, join(path, "path"), "is required: an absolute path or {param} naming a path parameter")
+            return nil
+        }
+        if let name = Template.wholePlaceholder(target) {
+            if declared[name]?.kind != .path {
+                problem(recipe, join(path, "path"), "uses {\(name)} but '\(name)' is not a declared path parameter (paths from jobs must be confined to roots)")
+                ok = false
+            }
+        } else if (try? ConfinedPath.components(target)) == nil || !Template.placeholders(in: target).isEmpty {
+            problem(recipe, join(path, "path"), "must be an absolute path without '..', or exactly {param} naming a path parameter")
+            ok = false
+        }
+        let minBytes = setting(fields["min_bytes"], recipe: recipe, field: join(path, "min_bytes"), declared: declared, kinds: [.int], ok: &ok)
+        let maxBytes = setting(fields["max_bytes"], recipe: recipe, field: join(path, "max_bytes"), declared: declared, kinds: [.int], ok: &ok)
+        let maxAge = setting(fields["max_age_seconds"], recipe: recipe, field: join(path, "max_age_seconds"), declared: declared, kinds: [.int], ok: &ok)
+        let sha = setting(fields["sha256"], recipe: recipe, field: join(path, "sha256"), declared: declared, kinds: [.string], ok: &ok)
+        if case .fixed(let hex)? = sha, hex.count != 64 || !hex.allSatisfy(\.isHexDigit) {
+            problem(recipe, join(path, "sha256"), "must be 64 hex digits or a {param}")
+            ok = false
+        }
+        var report = false
+        if let value = fields["report_sha256"] {
+            if case .bool(let flag) = value { report = flag } else { problem(recipe, join(path, "report_sha256"), "must be true or false"); ok = false }
+        }
+        let matches = setting(fields["matches"], recipe: recipe, field: join(path, "matches"), declared: declared, kinds: [.string], ok: &ok)
+        if case .fixed(let pattern)? = matches, (try? NSRegularExpression(pattern: pattern)) == nil {
+            problem(recipe, join(path, "matches"), "is not a valid regular expression: \(pattern)")
+            ok = false
+        }
+        return ok
+            ? FileCheckSpec(path: target, minBytes: minBytes, maxBytes: maxBytes, maxAgeSeconds: maxAge, sha256: sha, reportSHA256: report, matches: matches)
+            : nil
+    }
+
+    mutating func endpoints(_ fields: [String: JSONValue], recipe: String, declared: [String: ParameterSpec], hosts: Set<String>) -> [HTTPProbeSpec]? {
+        guard case .array(let items)? = fields["urls"], !items.isEmpty, items.count <= 100 else {
+            problem(recipe, "urls", "must be an array of 1-100 URL templates")
+            return nil
+        }
+        var probes: [HTTPProbeSpec] = []
+        var ok = true
+        for (index, item) in items.enumerated() {
+            guard case .string = item else { problem(recipe, "urls[\(index)]", "must be a URL template string"); ok = false; continue }
+            var single = fields
+            single["urls"] = nil
+            single["url"] = item
+            guard let probe = http(single, recipe: recipe, path: nil, declared: declared, hosts: hosts) else { ok = false; continue }
+            probes.append(probe)
+        }
+        return ok ? probes : nil
     }
 
     static func resolveProgram(_ program: String, path: String?) -> String? {
@@ -319,8 +423,12 @@ struct CatalogLoader {
 
     /// `{"command": {...}}` or `{"http": {...}}`, plus any extra keys the caller allows.
     mutating func action(_ fields: [String: JSONValue], recipe: String, path: String, declared: [String: ParameterSpec], hosts: Set<String>, extraKeys: [String]) -> RecipeAction? {
-        checkKeys(fields, allowed: extraKeys + ["command", "http"], recipe: recipe, path: path)
-        switch (fields["command"], fields["http"]) {
+        checkKeys(fields, allowed: extraKeys + ["command", "http", "file"], recipe: recipe, path: path)
+        if case .object(let file)? = fields["file"], fields["command"] == nil, fields["http"] == nil {
+            checkKeys(file, allowed: FileKeys.all, recipe: recipe, path: "\(path).file")
+            return self.file(file, recipe: recipe, path: "\(path).file", declared: declared).map(RecipeAction.file)
+        }
+        switch (fields["command"], fields["file"] == nil ? fields["http"] : .null) {
         case (.object(let command)?, nil):
             checkKeys(command, allowed: CommandKeys.all, recipe: recipe, path: "\(path).command")
             return self.command(command, recipe: recipe, path: "\(path).command", declared: declared).map(RecipeAction.command)
@@ -328,7 +436,7 @@ struct CatalogLoader {
             checkKeys(http, allowed: HTTPKeys.all, recipe: recipe, path: "\(path).http")
             return self.http(http, recipe: recipe, path: "\(path).http", declared: declared, hosts: hosts).map(RecipeAction.http)
         default:
-            problem(recipe, path, "needs exactly one of \"command\" or \"http\" (an object)")
+            problem(recipe, path, "needs exactly one of \"command\", \"http\" or \"file\" (an object)")
             return nil
         }
     }

@@ -15,11 +15,15 @@ public struct CommandSpec: Sendable {
     /// Whether `::progress`/`::step`/`::result` lines on standard output are read as the progress
     /// protocol (docs/worker.md); when off, every line is output.
     public var progressProtocol: Bool
+    /// A regular expression (or a whole `{param}`) the output must contain a match for; a run
+    /// whose output does not match fails (a `wait` probe then tries again).
+    public var expectOutput: FileCheckSpec.Setting?
 
     public init(
         argv: [String], timeout: Duration = .seconds(60), outputCapBytes: Int = 64 * 1024, environment: [String] = ["PATH", "LANG"],
-        workingDirectory: String? = nil, progressProtocol: Bool = true
+        workingDirectory: String? = nil, progressProtocol: Bool = true, expectOutput: FileCheckSpec.Setting? = nil
     ) {
+        self.expectOutput = expectOutput
         self.argv = argv
         self.timeout = timeout
         self.outputCapBytes = outputCapBytes
@@ -47,10 +51,11 @@ public struct HTTPProbeSpec: Sendable {
     }
 }
 
-/// One thing a step can do: run a command or probe a URL.
+/// One thing a step can do: run a command, probe a URL, or check a file.
 public enum RecipeAction: Sendable {
     case command(CommandSpec)
     case http(HTTPProbeSpec)
+    case file(FileCheckSpec)
 }
 
 /// A checklist step; `rollback` runs (in reverse step order) if a later step fails.
@@ -88,7 +93,10 @@ public enum RecipeKind: Sendable {
     case command(CommandSpec)
     case checklist([ChecklistStep])
     case http(HTTPProbeSpec)
+    /// `http` with `urls`: every endpoint is probed and reported; the job fails if any fails.
+    case endpoints([HTTPProbeSpec])
     case wait(WaitSpec)
+    case file(FileCheckSpec)
     /// A kind implemented by a `JobHandler` registered in code under `handler`; `options` is the
     /// recipe's free-form `options` object from the file.
     case custom(handler: String, options: JSONValue)
@@ -97,8 +105,9 @@ public enum RecipeKind: Sendable {
         switch self {
         case .command: "command"
         case .checklist: "checklist"
-        case .http: "http"
+        case .http, .endpoints: "http"
         case .wait: "wait"
+        case .file: "file"
         case .custom(let handler, _): handler
         }
     }
@@ -145,19 +154,23 @@ public struct RecipeCatalog: Sendable {
         } catch {
             throw WorkerError(.invalidCatalog, "cannot read recipes file \(url.path): \(error.localizedDescription)")
         }
-        return try parse(data, source: url.lastPathComponent, customKinds: customKinds)
+        return try parse(data, source: url.lastPathComponent, customKinds: customKinds, baseDirectory: url.deletingLastPathComponent().path)
     }
 
     /// Parses and validates a recipes document; every problem found is listed, each naming its
-    /// recipe and field.
-    public static func parse(_ data: Data, source: String = "recipes file", customKinds: Set<String> = [], environment: [String: String] = ProcessInfo.processInfo.environment) throws(WorkerError) -> RecipeCatalog {
+    /// recipe and field. A program given as a relative path with a `/` (`agents/fake-agent.sh`)
+    /// is resolved against `baseDirectory`, the catalog file's directory when loaded from a file.
+    public static func parse(
+        _ data: Data, source: String = "recipes file", customKinds: Set<String> = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String? = nil
+    ) throws(WorkerError) -> RecipeCatalog {
         let root: JSONValue
         do {
             root = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
             throw WorkerError(.invalidCatalog, "\(source) is not valid JSON: \(WireCodec.reason(error))")
         }
-        var loader = CatalogLoader(customKinds: customKinds, environment: environment)
+        var loader = CatalogLoader(customKinds: customKinds, environment: environment, baseDirectory: baseDirectory)
         let catalog = loader.catalog(root)
         if !loader.problems.isEmpty {
             let lines = loader.problems.map { "  - " + $0.message }.joined(separator: "\n")

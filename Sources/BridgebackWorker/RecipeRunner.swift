@@ -34,6 +34,10 @@ public struct RecipeRunner: Sendable {
             return try await command(spec, context.parameters, jobID: context.jobID, progress: CommandProgress(context.progress)).text
         case .http(let spec):
             return try await http(spec, context.parameters)
+        case .endpoints(let specs):
+            return try await endpoints(specs, context)
+        case .file(let spec):
+            return try await FileCheck.run(spec, context.parameters, environment: environment)
         case .checklist(let steps):
             return try await checklist(steps, context)
         case .wait(let spec):
@@ -79,6 +83,16 @@ public struct RecipeRunner: Sendable {
             let detail = tail.isEmpty ? "" : ": " + String(tail.suffix(1000))
             throw WorkerError(.commandFailed, "\(program) exited with status \(output.exitStatus)\(detail)")
         }
+        if let expected = spec.expectOutput, let pattern = expected.value(values) {
+            let regex: NSRegularExpression
+            do { regex = try NSRegularExpression(pattern: pattern) } catch {
+                throw WorkerError(.invalidParameter, "'\(pattern)' is not a valid regular expression")
+            }
+            let text = output.stdout
+            guard regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil else {
+                throw WorkerError(.conditionNotMet, "the output of \(program) has nothing matching \(pattern)")
+            }
+        }
         if let lines = output.resultLines {
             var text = lines.joined(separator: "\n")
             if output.resultTruncated { text += "\n[result truncated: ::result lines past \(spec.outputCapBytes) bytes were dropped]" }
@@ -104,7 +118,32 @@ public struct RecipeRunner: Sendable {
         switch action {
         case .command(let spec): try await command(spec, context.parameters, jobID: context.jobID, progress: progress).text
         case .http(let spec): try await http(spec, context.parameters)
+        case .file(let spec): try await FileCheck.run(spec, context.parameters, environment: environment)
         }
+    }
+
+    /// Probes every endpoint in order, reporting each; fails (listing all of them) if any failed.
+    func endpoints(_ specs: [HTTPProbeSpec], _ context: JobContext) async throws -> String {
+        var lines: [String] = []
+        var failed = 0
+        for (index, spec) in specs.enumerated() {
+            do {
+                lines.append("ok      " + (try await http(spec, context.parameters)))
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                failed += 1
+                lines.append("FAILED  " + Self.reason(error))
+            }
+            await context.progress.update(
+                "checked \(index + 1) of \(specs.count) endpoints\(failed > 0 ? " (\(failed) failed)" : "")",
+                fraction: Double(index + 1) / Double(specs.count))
+        }
+        let summary = "\(specs.count - failed) of \(specs.count) endpoints healthy"
+        guard failed == 0 else {
+            throw WorkerError(.httpFailed, "\(summary)\n" + lines.joined(separator: "\n"), recipe: context.recipe.name)
+        }
+        return "\(summary)\n" + lines.joined(separator: "\n")
     }
 
     // MARK: Checklist

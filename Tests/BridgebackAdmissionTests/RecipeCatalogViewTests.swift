@@ -15,6 +15,11 @@ struct RecipeCatalogViewTests {
         try #require(FileManager.default.fileExists(atPath: file.path), "no \(file.path)")
         let catalog = try RecipeCatalogView.load(contentsOf: file)
         #expect(catalog.recipes["noop"] != nil)
+        // Every shipped recipe loads here as it does in the worker (CatalogTests.sampleCatalogLoads).
+        for name in ["wait-for-log", "wait-for-status", "service-endpoints", "verify-backup", "agent", "release-gate", "wait-for-file"] {
+            #expect(catalog.recipes[name] != nil, "admission does not see \(name)")
+        }
+        try catalog.validate(RecipeInvocation(name: "verify-backup", params: ["path": "/var/backups/db.dump", "max_age_seconds": 3600]))
         let gate = try #require(catalog.recipes["release-gate"])
         #expect(gate.params.first { $0.name == "service" }?.required == true)
         // A parameter with a default is not required.

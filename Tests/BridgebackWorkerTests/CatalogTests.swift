@@ -18,7 +18,7 @@ struct CatalogTests {
     @Test func sampleCatalogLoads() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json").standardized
         let catalog = try RecipeCatalog.load(contentsOf: url)
-        for name in ["echo", "noop", "sleep", "long-output", "fails", "release-gate", "wait-for-file", "http-health"] {
+        for name in ["echo", "noop", "sleep", "long-output", "fails", "release-gate", "wait-for-file", "http-health", "wait-for-log", "wait-for-status", "service-endpoints", "verify-backup", "agent"] {
             #expect(catalog[name] != nil, "sample catalog lacks \(name)")
         }
     }

@@ -169,18 +169,6 @@ struct RecipeTests {
         #expect(error?.message.hasPrefix("GET http://127.0.0.1:9/health failed") == true, "\(String(describing: error))")
     }
 
-    /// Collects every report a recipe makes (before the worker's throttle).
-    final class Reports: Sendable {
-        let log = EventLog()
-        var reporter: ProgressReporter {
-            ProgressReporter { update in
-                let fraction = update.fraction.map { String(format: "%.2f", $0) } ?? "-"
-                self.log.append("\(update.isStateChange ? "state" : "routine") \(fraction) \(update.message)")
-            }
-        }
-        var all: [String] { log.all }
-    }
-
     @Test func commandProgressLinesBecomeReportsAndTheRestStaysOutput() async throws {
         let script = """
             echo starting; echo '::step 1/2 fetch'; echo '::progress 25 fetched 1 of 4'; echo '::progress 50'; \
