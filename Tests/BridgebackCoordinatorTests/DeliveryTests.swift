@@ -91,6 +91,8 @@ struct DeliveryTests {
         #expect(Set(ids).count == 1)
         #expect(ids.first == DeliveryID(job: contract.jobID, part: 1).description)
         #expect(try await h.ledger.parts(of: contract.jobID).first?.state.attempts == 2)
+        // Receipts (docs/protocol.md) are for parts that did not certainly arrive: none here.
+        #expect(h.receipts.receipts.isEmpty)
     }
 
     @Test("one 'waiting to retry' line per retry, however the wake-up falls")
@@ -111,6 +113,28 @@ struct DeliveryTests {
         #expect(http.requests.count == 4)
         #expect(captured.count("send failed") == 3)
         #expect(captured.count("waiting to retry") == 3)
+    }
+
+    @Test("receipts: one for the part that failed, none for the later parts it abandoned")
+    func receiptsForFailedNotAbandoned() async throws {
+        let short = Surface(
+            id: "hooks:short", kind: .webhook, address: "http://127.0.0.1:9/short", humanName: "a short receiver", maxLength: 400,
+            signingSecret: .inline(Harness.secret))
+        let http = FakeHTTPClient { _, _ in .response(status: 403, headers: [:]) }
+        let h = try Harness(http: http, extraSurfaces: [short])
+        let contract = makeContract(final: "hooks:short", mode: .parent)
+        let result = (1...40).map { "Line \($0): all checks passed on host-\($0)." }.joined(separator: "\n")
+        try await h.running { () async throws in
+            _ = try await h.coordinator.handleContract(body(contract))
+            _ = try await h.coordinator.handleCompletion(body(makeCompletion(contract.jobID, result: result)))
+            #expect(try await eventually { try await h.ledger.outcome(contract.jobID) == "failed" })
+        }
+        let parts = try await h.ledger.parts(of: contract.jobID)
+        try #require(parts.count > 1)
+        #expect(parts.allSatisfy { $0.state.name == "failed" })
+        #expect(http.requests.count == 1)
+        #expect(h.receipts.receipts.map(\.deliveryID) == [parts[0].deliveryID])
+        #expect(h.receipts.receipts.first?.outcome == .failed)
     }
 
     @Test("a result longer than the surface arrives as ordered parts, each once")
