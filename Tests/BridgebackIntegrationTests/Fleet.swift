@@ -158,13 +158,14 @@ final class Fleet: @unchecked Sendable {
     }
 
     @discardableResult
-    func start(_ name: String, _ arguments: [String], amqpURL: String? = nil) throws -> ManagedProcess {
+    /// `executable`: another program run and torn down like a fleet process (the Prometheus server).
+    func start(_ name: String, _ arguments: [String], amqpURL: String? = nil, executable: String = Fleet.binary) throws -> ManagedProcess {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("BRIDGEBACK_") && key.hasSuffix("AMQP_URL") { environment[key] = nil }
         for key in ["BRIDGEBACK_TOKEN", "BRIDGEBACK_TOKEN_FILE", "BRIDGEBACK_PRINCIPALS"] { environment[key] = nil }
         if let amqpURL { environment["BRIDGEBACK_AMQP_URL"] = amqpURL }
         let process = try ManagedProcess(
-            name: name, executable: Self.binary, arguments: arguments, environment: environment,
+            name: name, executable: executable, arguments: arguments, environment: environment,
             log: directory.appendingPathComponent("\(name).log"), workingDirectory: directory)
         lock.withLock { processes[name] = process }
         return process
