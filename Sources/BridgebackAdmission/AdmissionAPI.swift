@@ -257,10 +257,13 @@ public final class AdmissionAPI: Sendable {
             deliveryMode: request.contract.deliveryMode, parentID: request.contract.parentID,
             deadline: receivedAt.addingTimeInterval(deadlineSeconds), policyVersion: decision.policyVersion,
             summary: request.summary ?? "", requestText: request.text, recipe: recipe, idempotencyKey: request.idempotencyKey)
-        let contract: OwnershipContract
+        var contract: OwnershipContract
         do { contract = try registry.resolve(draft, jobID: jobID, createdAt: receivedAt) } catch {
             throw AdmissionError(contract: error)
         }
+        // The job's completion capability: the secret rides only in the job message, its hash in the contract.
+        let capability = CompletionCapability.mint()
+        contract.completionCapabilitySHA256 = capability.sha256
         if let denial = principal.authorize(
             origin: contract.origin.rawValue, workSurface: contract.workSurface.rawValue, finalSurface: contract.finalSurface.rawValue,
             parentID: contract.parentID, defaulted: Set(contract.defaultsApplied))
@@ -272,7 +275,8 @@ public final class AdmissionAPI: Sendable {
         do {
             outbox = [
                 OutboxDraft(kind: .contract, exchange: configuration.contractsExchange, routingKey: configuration.contractsRoutingKey, payload: Array(try WireCodec.encode(contract))),
-                OutboxDraft(kind: .job, exchange: configuration.jobsExchange, routingKey: configuration.pool, payload: Array(try WireCodec.encode(JobMessage(contract: contract, pool: configuration.pool)))),
+                OutboxDraft(kind: .job, exchange: configuration.jobsExchange, routingKey: configuration.pool, payload: Array(
+                        try WireCodec.encode(JobMessage(contract: contract, pool: configuration.pool, completionCapability: capability.secret)))),
             ]
         } catch {
             throw AdmissionError(.invalidContract, "cannot encode the contract: \(error.message)")
@@ -398,8 +402,11 @@ public final class AdmissionAPI: Sendable {
         }
     }
 
+    /// The contract as the API shows it (without the capability hash: it concerns only the coordinator).
     static func json(_ contract: OwnershipContract) -> JSONValue {
-        guard let data = try? WireCodec.encode(contract), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        var shown = contract
+        shown.completionCapabilitySHA256 = nil
+        guard let data = try? WireCodec.encode(shown), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
         return value
     }
 

@@ -1,4 +1,5 @@
 public import BridgebackCore
+import BridgebackAuth
 public import Metrics
 import Foundation
 public import Logging
@@ -76,7 +77,7 @@ public final class Coordinator: Sendable {
             return reject(queue: "contracts", error)
         }
         return try await apply(contract.jobID, queue: "contracts") { lifecycle, _ throws(BridgebackError) in
-            try lifecycle.contractReceived(contract)
+            try lifecycle.contractReceived(contract, check: Self.capabilityCheck)
         }
     }
 
@@ -98,8 +99,16 @@ public final class Coordinator: Sendable {
             return .reject(reason: reason)
         }
         return try await apply(completion.jobID, queue: "completions") { lifecycle, now throws(BridgebackError) in
-            try lifecycle.completionReceived(completion, now: now)
+            try lifecycle.completionReceived(completion, now: now, check: Self.capabilityCheck)
         }
+    }
+
+    /// A completion is the job's own when the SHA-256 of the capability it echoes is the
+    /// contract's (constant time). A contract admitted before capabilities existed has none and
+    /// accepts any completion; admission mints one for every job now.
+    static let capabilityCheck: JobLifecycle.CompletionCheck = { completion, contract in
+        guard let expected = contract.completionCapabilitySHA256 else { return true }
+        return CompletionCapability.matches(presented: completion.capability, sha256: expected)
     }
 
     /// A job message dead-lettered after its delivery limit (`bb.coordinator.dead-jobs`):
@@ -282,6 +291,16 @@ public final class Coordinator: Sendable {
             log.warning(
                 "a completion has waited for its contract since \(WireDate.format(since)); check admission's outbox",
                 metadata: ["parked_since": "\(WireDate.format(since))"])
+        case .rejectForged(let reason):
+            metrics.rejected(queue: queue, reason: "forged_completion")
+            log.error("rejected a completion without the job's capability; it goes to bb.parked", metadata: ["queue": "\(queue)", "reason": "\(reason)"])
+            return .reject(reason: reason)
+        }
+        if step.forgeriesDiscarded > 0 {
+            for _ in 0..<step.forgeriesDiscarded { metrics.rejected(queue: queue, reason: "forged_completion") }
+            log.error(
+                "discarded parked completions without the job's capability (forged, or meant for another job); never delivered",
+                metadata: ["count": "\(step.forgeriesDiscarded)"])
         }
         return .ack
     }

@@ -179,7 +179,7 @@ public struct CoordinatorStatusAPI: Sendable {
         switch record.lifecycle.state {
         case .delivering(_, let decision, _), .finished(_, let decision, _):
             (kind, text, completion) = (decision.kind, decision.text, decision.completion)
-        case .completionParked(.completion(let parked), _, _):
+        case .completionParked(.completion(let parked, _), _, _):
             completion = parked
             kind = parked.outcome.noticeKind
             switch parked.outcome {
@@ -371,7 +371,7 @@ enum DeliveryStatusBuilder {
         let decision = job.decision
         let parts = records.map { part(from: $0, registry: registry) }
         var completion = decision?.completion
-        if case .completionParked(.completion(let parked), _, _) = job.lifecycle.state { completion = parked }
+        if case .completionParked(.completion(let parked, _), _, _) = job.lifecycle.state { completion = parked }
         var finishedAt: Date?
         if case .finished = job.lifecycle.state {
             // A job with no parts (suppressed) finished when its completion arrived.

@@ -28,13 +28,16 @@ enum LedgerCoding {
 struct StoredEnding: Codable {
     var type: String
     var completion: Completion?
+    /// Other parked completions with a different capability (see `JobLifecycle.Ending`).
+    var alternates: [Completion]?
     var reason: String?
 
     init(_ ending: JobLifecycle.Ending) {
         switch ending {
-        case .completion(let completion):
+        case .completion(let completion, let alternates):
             type = "completion"
             self.completion = completion
+            self.alternates = alternates.isEmpty ? nil : alternates
         case .deadLettered(let reason):
             type = "dead_lettered"
             self.reason = reason
@@ -43,7 +46,7 @@ struct StoredEnding: Codable {
 
     func ending(jobID: String) throws -> JobLifecycle.Ending {
         switch (type, completion, reason) {
-        case ("completion", let completion?, _): return .completion(completion)
+        case ("completion", let completion?, _): return .completion(completion, alternates: alternates ?? [])
         case ("dead_lettered", _, let reason?): return .deadLettered(reason: reason)
         default: throw CoordinatorError(.ledgerCorrupt, "stored ending of type '\(type)' lacks its data", jobID: jobID)
         }

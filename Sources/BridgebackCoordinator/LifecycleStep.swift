@@ -14,6 +14,8 @@ struct LifecycleStep: Sendable {
     var plannedParts: Int
     /// Why a decided notice could not be planned, if so.
     var note: String?
+    /// Parked completions this event found without the job's capability and discarded.
+    var forgeriesDiscarded = 0
 
     static func commit(
         _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry,
@@ -29,9 +31,10 @@ struct LifecycleStep: Sendable {
             (step.plannedParts, step.note) = try plan(db, &record, contract: contract, decision: decision, registry: registry, now: now)
         case .reportOrphan:
             record.orphanReported = true
-        case .none, .parked, .acknowledgeDuplicate:
+        case .none, .parked, .acknowledgeDuplicate, .rejectForged:
             break
         }
+        step.forgeriesDiscarded = record.lifecycle.forgeriesDiscarded
         // An event that changed nothing on a row we never stored (none) still records the job.
         try JobTable.save(db, record, now: now)
         step.state = record.lifecycle.state.name

@@ -60,8 +60,14 @@ public struct Completion: WireMessage, Hashable {
     public var startedAt: Date
     public var finishedAt: Date
     public var outcome: CompletionOutcome
+    /// The job message's `completion_capability`, echoed: proves this completion comes from a
+    /// worker that received the job. Redacted in `description`; stripped once verified.
+    public var capability: String?
 
-    public init(jobID: JobID, worker: String, attempt: Int = 1, startedAt: Date, finishedAt: Date, outcome: CompletionOutcome) {
+    public init(
+        jobID: JobID, worker: String, attempt: Int = 1, startedAt: Date, finishedAt: Date, outcome: CompletionOutcome, capability: String? = nil
+    ) {
+        self.capability = capability
         self.jobID = jobID
         self.worker = worker
         self.attempt = attempt
@@ -71,6 +77,20 @@ public struct Completion: WireMessage, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", worker, attempt, startedAt = "started_at", finishedAt = "finished_at", outcome
+        case jobID = "job_id", worker, attempt, startedAt = "started_at", finishedAt = "finished_at", outcome, capability
     }
+}
+
+extension Completion: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The identifying fields; the capability shows as `<redacted>` and the result only by size.
+    public var description: String {
+        let outcome: String
+        switch self.outcome {
+        case .succeeded(let result): outcome = "succeeded(\(result.utf8.count) bytes)"
+        case .failed(let reason): outcome = "failed(\(reason.utf8.count) bytes)"
+        case .cancelled: outcome = "cancelled"
+        }
+        return "Completion(jobID: \(jobID), worker: \(worker), attempt: \(attempt), outcome: \(outcome), capability: \(capability == nil ? "nil" : "<redacted>"))"
+    }
+    public var debugDescription: String { description }
 }

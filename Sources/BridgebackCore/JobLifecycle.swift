@@ -6,9 +6,23 @@ public import Foundation
 /// Messages arrive in any order and at least once (contract and completion on different
 /// queues, redelivered after crashes), so the machine parks, counts and ignores as needed.
 public struct JobLifecycle: Sendable, Hashable {
+    /// Whether a completion is this job's own (it presents the capability whose hash the
+    /// contract carries). The coordinator passes a constant-time SHA-256 check; tests pass closures.
+    public typealias CompletionCheck = @Sendable (Completion, OwnershipContract) -> Bool
+
+    /// Accepts every completion: for tests of behaviour that does not concern capabilities.
+    public static let acceptEveryCompletion: CompletionCheck = { _, _ in true }
+
+    /// How many distinct completions (different capabilities) wait for one contract at most;
+    /// beyond that, further ones are counted as duplicates and never delivered.
+    public static let maxParkedCandidates = 8
+
     /// A job's ending before its contract is known: a worker's completion or a dead letter.
     public enum Ending: Sendable, Hashable {
-        case completion(Completion)
+        /// The first completion, and others that presented a different capability (at most
+        /// `maxParkedCandidates` in all): until the contract arrives nobody can tell which is the
+        /// job's own, so a forgery that arrives first cannot push the real one out.
+        case completion(Completion, alternates: [Completion] = [])
         /// The job message was dead-lettered (it crashed its workers up to the delivery limit).
         case deadLettered(reason: String)
     }
@@ -64,10 +78,16 @@ public struct JobLifecycle: Sendable, Hashable {
         case deliverFinal(OwnershipContract, FinalDecision)
         /// A parked ending has waited longer than `orphanAfter` for its contract: log and alert.
         case reportOrphan(parkedSince: Date)
+        /// A completion that does not carry the job's capability: never delivered, state
+        /// unchanged; reject it (to `bb.parked` for people), count it, log it without secrets.
+        case rejectForged(reason: String)
     }
 
     public let jobID: JobID
     public private(set) var state: State
+    /// Parked completions the last `contractReceived` found without the job's capability and
+    /// discarded (not persisted; the coordinator logs and counts them).
+    public private(set) var forgeriesDiscarded = 0
 
     public init(jobID: JobID, restoring state: State = .awaitingContract) {
         self.jobID = jobID
@@ -84,7 +104,12 @@ public struct JobLifecycle: Sendable, Hashable {
 
     /// The contract arrived (possibly again: the outbox publishes at least once).
     /// A second contract that differs from the first throws `conflictingContract`.
-    public mutating func contractReceived(_ contract: OwnershipContract) throws(BridgebackError) -> Action {
+    /// Parked completions are checked against it: the first that carries the job's capability
+    /// is delivered, the others are discarded (`forgeriesDiscarded`).
+    public mutating func contractReceived(
+        _ contract: OwnershipContract, check: CompletionCheck = JobLifecycle.acceptEveryCompletion
+    ) throws(BridgebackError) -> Action {
+        forgeriesDiscarded = 0
         guard contract.jobID == jobID else {
             throw BridgebackError(.invalidTransition, "contract for \(contract.jobID) fed to the lifecycle of \(jobID)", jobID: jobID.description)
         }
@@ -92,6 +117,17 @@ public struct JobLifecycle: Sendable, Hashable {
         case .awaitingContract:
             state = .awaitingCompletion(contract)
             return .none
+        case .completionParked(.completion(let first, let alternates), _, let duplicates):
+            let candidates = [first] + alternates
+            guard let genuine = candidates.first(where: { check($0, contract) }) else {
+                forgeriesDiscarded = candidates.count
+                state = .awaitingCompletion(contract)
+                return .none
+            }
+            forgeriesDiscarded = candidates.count - 1
+            let decision = Self.decision(for: .completion(genuine))
+            state = .delivering(contract, decision, duplicates: duplicates)
+            return .deliverFinal(contract, decision)
         case .completionParked(let ending, _, let duplicates):
             let decision = Self.decision(for: ending)
             state = .delivering(contract, decision, duplicates: duplicates)
@@ -107,12 +143,46 @@ public struct JobLifecycle: Sendable, Hashable {
         }
     }
 
-    /// A worker reported the job ended. Any destination it claims is ignored by construction.
-    public mutating func completionReceived(_ completion: Completion, now: Date) throws(BridgebackError) -> Action {
+    /// A worker reported the job ended. Any destination it claims is ignored by construction;
+    /// once the contract is known, a completion without the job's capability is `rejectForged`.
+    public mutating func completionReceived(
+        _ completion: Completion, now: Date, check: CompletionCheck = JobLifecycle.acceptEveryCompletion
+    ) throws(BridgebackError) -> Action {
+        forgeriesDiscarded = 0
         guard completion.jobID == jobID else {
             throw BridgebackError(.invalidTransition, "completion for \(completion.jobID) fed to the lifecycle of \(jobID)", jobID: jobID.description)
         }
+        switch state {
+        case .awaitingCompletion(let contract), .delivering(let contract, _, _), .finished(let contract, _, _):
+            guard check(completion, contract) else {
+                return .rejectForged(
+                    reason: "completion for \(jobID) from '\(completion.worker)' does not carry the job's completion capability (forged, or meant for another job); not delivered")
+            }
+        case .completionParked(.completion(let first, var alternates), let parkedAt, let duplicates):
+            let known = [first] + alternates
+            if !known.contains(where: { Self.sameCapability($0, completion) }) && known.count < Self.maxParkedCandidates {
+                alternates.append(completion)
+                state = .completionParked(.completion(first, alternates: alternates), parkedAt: parkedAt, duplicates: duplicates)
+                return .parked
+            }
+        case .awaitingContract, .completionParked:
+            break
+        }
         return ending(.completion(completion), now: now)
+    }
+
+    /// Equal capabilities (both absent counts as equal), compared in constant time per length.
+    static func sameCapability(_ a: Completion, _ b: Completion) -> Bool {
+        switch (a.capability, b.capability) {
+        case (nil, nil): return true
+        case (let x?, let y?):
+            let (left, right) = (Array(x.utf8), Array(y.utf8))
+            guard left.count == right.count else { return false }
+            var difference: UInt8 = 0
+            for index in 0..<left.count { difference |= left[index] ^ right[index] }
+            return difference == 0
+        default: return false
+        }
     }
 
     /// The job message was dead-lettered: the job ends as one `failure` notice.
@@ -170,7 +240,8 @@ public struct JobLifecycle: Sendable, Hashable {
 
     static func decision(for ending: Ending) -> FinalDecision {
         switch ending {
-        case .completion(let completion):
+        case .completion(var completion, _):
+            completion.capability = nil  // verified; the secret is not kept with the decision
             switch completion.outcome {
             case .succeeded(let result): return FinalDecision(kind: .result, text: result, completion: completion)
             case .failed(let reason): return FinalDecision(kind: .failure, text: reason, completion: completion)

@@ -17,8 +17,16 @@ public struct JobMessage: WireMessage, Hashable {
     /// What is being done, for progress lines.
     public var summary: String
     public var createdAt: Date
+    /// The job's completion capability: a secret the worker echoes in its `Completion`, which
+    /// the coordinator checks against the contract's hash. Only this message carries it; it is
+    /// never logged (`description` redacts it).
+    public var completionCapability: String?
 
-    public init(jobID: JobID, recipe: RecipeInvocation, pool: String = "default", workSurface: SurfaceID, deadline: Date, summary: String, createdAt: Date) {
+    public init(
+        jobID: JobID, recipe: RecipeInvocation, pool: String = "default", workSurface: SurfaceID, deadline: Date, summary: String, createdAt: Date,
+        completionCapability: String? = nil
+    ) {
+        self.completionCapability = completionCapability
         self.jobID = jobID
         self.recipe = recipe
         self.pool = pool
@@ -29,13 +37,25 @@ public struct JobMessage: WireMessage, Hashable {
     }
 
     /// The job message for a contract (what the outbox publishes after the contract).
-    public init(contract: OwnershipContract, pool: String = "default") {
+    /// - Parameter completionCapability: the secret whose SHA-256 is the contract's `completionCapabilitySHA256`.
+    public init(contract: OwnershipContract, pool: String = "default", completionCapability: String? = nil) {
         self.init(
             jobID: contract.jobID, recipe: contract.recipe, pool: pool, workSurface: contract.workSurface,
-            deadline: contract.deadline, summary: contract.summary, createdAt: contract.createdAt)
+            deadline: contract.deadline, summary: contract.summary, createdAt: contract.createdAt,
+            completionCapability: completionCapability)
     }
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", recipe, pool, workSurface = "work_surface", deadline, summary, createdAt = "created_at"
+        case completionCapability = "completion_capability"
     }
+}
+
+extension JobMessage: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Every field but the capability, which shows as `<redacted>`.
+    public var description: String {
+        "JobMessage(jobID: \(jobID), recipe: \(recipe.name), pool: \(pool), workSurface: \(workSurface), deadline: \(WireDate.format(deadline)), "
+            + "completionCapability: \(completionCapability == nil ? "nil" : "<redacted>"))"
+    }
+    public var debugDescription: String { description }
 }

@@ -30,13 +30,19 @@ public struct OwnershipContract: WireMessage, Hashable {
     public var createdAt: Date
     /// Which fields admission filled in by default (`work_surface`, `final_surface`, `delivery_mode`, `parent_id`).
     public var defaultsApplied: [String]
+    /// Lowercase hex SHA-256 of the job's completion capability: the coordinator delivers only a
+    /// completion that presents the secret behind it (which only the job message carries). The
+    /// contract holds the hash, never the secret, so a contract shown or leaked forges nothing.
+    /// Nil only for contracts admitted before capabilities existed (no check).
+    public var completionCapabilitySHA256: String?
 
     public init(
         jobID: JobID, origin: SurfaceID, workSurface: SurfaceID, finalSurface: SurfaceID,
         deliveryMode: DeliveryMode, deadline: Date, policyVersion: String, summary: String,
         requestExcerpt: String, parentID: String, recipe: RecipeInvocation,
-        idempotencyKey: String? = nil, createdAt: Date, defaultsApplied: [String] = []
+        idempotencyKey: String? = nil, createdAt: Date, defaultsApplied: [String] = [], completionCapabilitySHA256: String? = nil
     ) {
+        self.completionCapabilitySHA256 = completionCapabilitySHA256
         self.jobID = jobID
         self.origin = origin
         self.workSurface = workSurface
@@ -58,6 +64,7 @@ public struct OwnershipContract: WireMessage, Hashable {
         case deliveryMode = "delivery_mode", deadline, policyVersion = "policy_version", summary
         case requestExcerpt = "request_excerpt", parentID = "parent_id", recipe
         case idempotencyKey = "idempotency_key", createdAt = "created_at", defaultsApplied = "defaults_applied"
+        case completionCapabilitySHA256 = "completion_capability_sha256"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,5 +83,6 @@ public struct OwnershipContract: WireMessage, Hashable {
         idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
         createdAt = try c.decode(Date.self, forKey: .createdAt)
         defaultsApplied = try c.decodeIfPresent([String].self, forKey: .defaultsApplied) ?? []
+        completionCapabilitySHA256 = try c.decodeIfPresent(String.self, forKey: .completionCapabilitySHA256)
     }
 }

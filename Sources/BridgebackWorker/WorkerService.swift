@@ -213,7 +213,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             await progress.publish(.running, "worker shutting down; the job goes back to the queue", stateChange: true)
             return
         }
-        let completion = Completion(jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(), outcome: result)
+        let completion = Completion(
+            jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(), outcome: result,
+            capability: job.completionCapability)
         if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
             logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
             metrics.completionPublishFailures.increment()

@@ -66,8 +66,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("trusted-completion-user"),
-        help: ArgumentHelp("Broker user allowed to publish completions (repeatable; none given: no check).", valueName: "user"))
+        help: ArgumentHelp(
+            "Broker user allowed to publish completions, by the broker-validated user_id (repeatable; default bb-worker).", valueName: "user"))
     var trustedCompletionUsers: [String] = []
+
+    @Flag(
+        name: .customLong("any-completion-user"),
+        help: "Accept completions whatever broker user published them (the per-job capability is still checked).")
+    var anyCompletionUser: Bool = false
 
     @Option(help: "Unacknowledged messages per coordinator queue.")
     var prefetch: UInt16 = 64
@@ -87,6 +93,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var webhookTimeout: Double = 10
 
     func validate() throws {
+        if anyCompletionUser && !trustedCompletionUsers.isEmpty {
+            throw ValidationError("--any-completion-user and --trusted-completion-user contradict each other; drop one")
+        }
         guard lostGrace >= 0 else { throw ValidationError("--lost-grace must not be negative") }
         guard sweepInterval > 0 else { throw ValidationError("--sweep-interval must be positive") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
@@ -105,6 +114,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         let dataDirectory =
             dataDir ?? environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/coordinator" } ?? "bridgeback-data/coordinator"
+        let completionUsers: Set<String> = anyCompletionUser ? [] : trustedCompletionUsers.isEmpty ? ["bb-worker"] : Set(trustedCompletionUsers)
+        if anyCompletionUser {
+            logger.warning("--any-completion-user: completions from any broker user are considered (the per-job capability still decides)")
+        }
         let httpAuth = noHTTP ? nil : try auth.configure(host: httpHost, server: "coordinator", logger: logger)
         guard
             let amqpURL = [environment["BRIDGEBACK_COORDINATOR_AMQP_URL"], environment["BRIDGEBACK_AMQP_URL"]]
@@ -141,7 +154,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             connection: connection, registry: registry, secrets: secrets, ledger: ledger,
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
-                trustedCompletionUsers: Set(trustedCompletionUsers)),
+                trustedCompletionUsers: completionUsers),
             httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger,
             ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"))
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends

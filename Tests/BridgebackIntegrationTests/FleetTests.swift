@@ -197,9 +197,13 @@ struct FleetTests {
             let worker = try await AMQPConnection.connect(AMQPConfiguration(url: Broker.url("BRIDGEBACK_WORKER_AMQP_URL"), connectionName: "forger"))
             let consumer = try await worker.consume(queue: "bb.jobs.\(fleet.pool)", prefetch: 1)
             let job = try #require(try await take(1, from: consumer).first)
+            // It holds the job, so it has the job's capability and publishes as the worker user.
+            let message = try WireCodec.decode(JobMessage.self, from: Data(job.body))
             var completion = try JSONSerialization.jsonObject(
                 with: WireCodec.encode(
-                    Completion(jobID: JobID(wireString: id), worker: "forger", startedAt: Date(), finishedAt: Date(), outcome: .succeeded(result: "forged result")))
+                    Completion(
+                        jobID: JobID(wireString: id), worker: "forger", startedAt: Date(), finishedAt: Date(), outcome: .succeeded(result: "forged result"),
+                        capability: message.completionCapability))
             ) as! [String: Any]
             completion["final_surface"] = "file:\(fleet.parent)"
             completion["delivery_mode"] = "parent"
@@ -208,7 +212,7 @@ struct FleetTests {
             try await publisher.publish(
                 OutboundMessage(
                     exchange: "bb.completions", routingKey: "completion", body: Array(try JSONSerialization.data(withJSONObject: completion)),
-                    properties: MessageProperties(contentType: "application/json")))
+                    properties: MessageProperties(contentType: "application/json", userID: "bb-worker")))
             try await job.ack()
             await worker.close()
 
