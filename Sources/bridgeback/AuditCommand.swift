@@ -12,11 +12,32 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Audit admission: classify inline misses and detach failures, report, propose a policy.",
-        discussion: "See docs/audit.md. `bridgeback audit` runs the audit (the default); `bridgeback audit ingest` loads outcomes.",
+        discussion: """
+            See docs/audit.md. `bridgeback audit` runs the audit (the default subcommand `run`, whose flags follow); \
+            `bridgeback audit ingest` loads outcomes.
+
+            Exit status (every audit subcommand): \(auditExitStatus)
+
+            FLAGS OF `bridgeback audit` (= `bridgeback audit run`):
+            \(runFlagsHelp)
+            """,
         subcommands: [AuditRunCommand.self, AuditIngestCommand.self],
         defaultSubcommand: AuditRunCommand.self
     )
 }
+
+/// One exit-status convention for `audit`, `audit run` and `audit ingest` (docs/audit.md).
+let auditExitStatus =
+    "0 done (findings are not errors); 1 the service refused something (the delivery, or some ingest lines); "
+    + "2 a named file or service failed (unreadable store, config, corpus or input, unwritable output, admission unreachable); "
+    + "64 bad arguments (ArgumentParser's usage error: a malformed or missing flag, --propose without a corpus)."
+
+/// The run subcommand's options, so `bridgeback audit --help` (the parent) lists the flags it accepts.
+private let runFlagsHelp: String = {
+    let text = AuditRunCommand.helpMessage(columns: 76)
+    guard let range = text.range(of: "OPTIONS:\n") else { return text }
+    return String(text[range.upperBound...])
+}()
 
 private func defaultStore(_ component: String, _ file: String) -> String {
     let base = ProcessInfo.processInfo.environment["BRIDGEBACK_DATA_DIR"] ?? "bridgeback-data"
@@ -68,7 +89,8 @@ struct AuditRunCommand: AsyncParsableCommand {
             --admission, http://127.0.0.1:8080).
 
             Exit status: 0 report written (findings are not errors), 1 delivery refused,
-            2 bad arguments, unreadable store or config, admission unreachable.
+            2 unreadable store, config or corpus, unwritable output, admission unreachable,
+            64 bad arguments (a malformed flag, --propose without --corpus).
 
             Examples:
               bridgeback audit --since 24h
@@ -122,12 +144,26 @@ struct AuditRunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if !["markdown", "json"].contains(format) { throw ValidationError("--format must be markdown or json") }
-        if Self.span(since) == nil { throw ValidationError("--since '\(since)' must be a number with s, m, h or d, e.g. 24h or 7d") }
+        try Self.validateSpan(since)
+        if propose != nil, corpus ?? ProcessInfo.processInfo.environment["BRIDGEBACK_CORPUS"] == nil {
+            throw ValidationError("--propose needs --corpus FILE (or $BRIDGEBACK_CORPUS): the labelled corpus the candidate must not change")
+        }
+        if deliver, URL(string: admission)?.scheme == nil { throw ValidationError("--admission '\(admission)' is not a URL such as http://127.0.0.1:8080") }
         if let now, Self.date(now) == nil { throw ValidationError("--now '\(now)' is not an ISO 8601 time such as 2026-11-15T06:00:00Z") }
     }
 
+    /// Refuses a span that is not a number with a unit, and one that is not positive: `0h` would audit an empty window.
+    static func validateSpan(_ text: String) throws {
+        guard let unit = text.last, "smhd".contains(unit), let value = Double(text.dropLast()), value.isFinite else {
+            throw ValidationError("--since '\(text)' must be a number with s, m, h or d, e.g. 24h or 7d")
+        }
+        if value <= 0 {
+            throw ValidationError("--since '\(text)' must be a positive span (e.g. 1h): a window of zero or less holds no traffic to audit")
+        }
+    }
+
     static func span(_ text: String) -> TimeInterval? {
-        guard let unit = text.last, let value = Double(text.dropLast()), value > 0 else { return nil }
+        guard let unit = text.last, let value = Double(text.dropLast()), value.isFinite, value > 0 else { return nil }
         switch unit {
         case "s": return value
         case "m": return value * 60
@@ -260,7 +296,8 @@ struct AuditIngestCommand: AsyncParsableCommand {
 
             Environment: BRIDGEBACK_ADMISSION_URL (default --admission, http://127.0.0.1:8080).
             Exit status: 0 all recorded, 1 some lines refused (each is printed with its line
-            number and the service's message), 2 file unreadable or admission unreachable.
+            number and the service's message), 2 file unreadable or admission unreachable,
+            64 bad arguments (ArgumentParser's usage error).
             """
     )
 
