@@ -151,6 +151,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `bridgeback mcp`: an MCP server for assistants; a client of admission and the coordinator
+        // status API over HTTP, and a consumer of the parent inbox on the broker.
+        .target(
+            name: "BridgebackMCP",
+            dependencies: [
+                "BridgebackCore", "BridgebackAMQP",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "bridgeback",
             dependencies: [
@@ -164,6 +179,7 @@ let package = Package(
                 "BridgebackAudit",
                 "BridgebackAuth",
                 "BridgebackMetrics",
+                "BridgebackMCP",
                 "CRabbitMQBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -211,6 +227,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackMetricsTests",
             dependencies: ["BridgebackMetrics", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackMCPTests",
+            dependencies: ["BridgebackMCP", "BridgebackCore", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -16,6 +16,7 @@ let allSubcommands: [any ParsableCommand.Type] = [
     LedgerCommand.self,
     ClassifyCommand.self,
     AuditCommand.self,
+    MCPCommand.self,
     RoundTripCommand.self,
     BenchCommand.self,
 ]

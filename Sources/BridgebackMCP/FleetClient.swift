@@ -1,0 +1,123 @@
+public import BridgebackCore
+public import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// What one call to admission or the coordinator status API came back with.
+public enum FleetAnswer: Sendable, Hashable {
+    /// A 2xx answer and its JSON body.
+    case ok(status: Int, body: JSONValue)
+    /// A 4xx/5xx answer: the API's `error.code`, `error.message` and `error.field` when it sent them.
+    case refused(status: Int, code: String, message: String, field: String?)
+    /// No answer at all (connection refused, timeout): the reason, and which service.
+    case unreachable(String)
+}
+
+/// The MCP server's HTTP client of admission and the coordinator status API.
+///
+/// It sends the token the server was started with, so whatever an assistant does through MCP
+/// is authorised exactly as if its user had called the API: the MCP server holds no rights of
+/// its own. Nothing here retries on its own; every call is one request.
+public struct FleetClient: Sendable {
+    public let admissionURL: String
+    public let coordinatorURL: String?
+    let token: String?
+    let session: URLSession
+
+    public init(admissionURL: String, coordinatorURL: String?, token: String?, timeout: TimeInterval = 10) {
+        self.admissionURL = admissionURL.hasSuffix("/") ? String(admissionURL.dropLast()) : admissionURL
+        self.coordinatorURL = coordinatorURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.token = token
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        configuration.httpShouldSetCookies = false
+        session = URLSession(configuration: configuration)
+    }
+
+    /// `POST /v1/requests` on admission.
+    public func submit(_ body: JSONValue) async -> FleetAnswer {
+        await call(admissionURL, "POST", "/v1/requests", body: body, service: "admission")
+    }
+
+    public func job(_ id: String) async -> FleetAnswer {
+        await call(admissionURL, "GET", "/v1/jobs/\(Self.escape(id))", service: "admission")
+    }
+
+    public func jobs(surface: String?, limit: Int) async -> FleetAnswer {
+        var query = [URLQueryItem(name: "limit", value: "\(limit)")]
+        if let surface { query.append(URLQueryItem(name: "surface", value: surface)) }
+        return await call(admissionURL, "GET", "/v1/jobs", query: query, service: "admission")
+    }
+
+    public func cancel(_ id: String, reason: String?) async -> FleetAnswer {
+        let body: JSONValue = reason.map { ["reason": .string($0)] } ?? [:]
+        return await call(admissionURL, "POST", "/v1/jobs/\(Self.escape(id))/cancel", body: body, service: "admission")
+    }
+
+    public func outcome(requestID: String, _ body: JSONValue) async -> FleetAnswer {
+        await call(admissionURL, "POST", "/v1/requests/\(Self.escape(requestID))/outcome", body: body, service: "admission")
+    }
+
+    /// `GET /v1/jobs/{id}/delivery` on the coordinator; `.unreachable` when none is configured.
+    public func delivery(_ id: String) async -> FleetAnswer {
+        guard let coordinatorURL else { return .unreachable("no coordinator status API is configured (--coordinator)") }
+        return await call(coordinatorURL, "GET", "/v1/jobs/\(Self.escape(id))/delivery", service: "the coordinator status API")
+    }
+
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? segment
+    }
+
+    private func call(
+        _ base: String, _ method: String, _ path: String, query: [URLQueryItem] = [], body: JSONValue? = nil, service: String
+    ) async -> FleetAnswer {
+        guard var components = URLComponents(string: base + path) else { return .unreachable("\(service) URL '\(base)' is not a URL") }
+        if !query.isEmpty { components.queryItems = query }
+        guard let url = components.url else { return .unreachable("\(service) URL '\(base)\(path)' is not a URL") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try? JSONEncoder().encode(body)
+        }
+        let data: Data
+        let response: URLResponse
+        do { (data, response) = try await session.data(for: request) } catch {
+            return .unreachable("\(service) at \(base) did not answer (\(error.localizedDescription))")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .string(String(decoding: data.prefix(500), as: UTF8.self))
+        if (200..<300).contains(status) { return .ok(status: status, body: json) }
+        if case .object(let top) = json, case .object(let error)? = top["error"] {
+            return .refused(
+                status: status, code: error["code"]?.stringValue ?? "http_\(status)", message: error["message"]?.stringValue ?? "HTTP \(status)",
+                field: error["field"]?.stringValue)
+        }
+        let text = json.stringValue ?? ""
+        return .refused(status: status, code: "http_\(status)", message: "\(service) answered HTTP \(status) \(text)", field: nil)
+    }
+}
+
+extension JSONValue {
+    /// The string, if this is one.
+    public var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// The number, if this is one.
+    public var numberValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
+    /// `self[key]` for an object, else nil.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+}

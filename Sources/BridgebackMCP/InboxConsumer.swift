@@ -1,0 +1,107 @@
+public import BridgebackAMQP
+import BridgebackCore
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Reads the parent inbox and the progress of watched work surfaces from the broker into an `Inbox`.
+///
+/// The inbox queue is `bb.watch.inbox.<parent>`: client-named, durable (a quorum queue), bound
+/// to `bb.inbox` with the parent key, and single-active-consumer, so notices that arrive while
+/// no assistant is connected wait for the next one, and two servers for the same parent never
+/// split the notices between them. Messages stay unacknowledged until an assistant takes them
+/// (`Inbox.take`). The `bb-watch` broker user may declare and read `bb.watch.*` queues and read
+/// `bb.inbox` and `bb.progress` (topology/definitions.json): nothing more is needed.
+///
+/// Progress goes to a private queue (`bb.watch.mcp.<random>`, exclusive, auto-delete), bound on
+/// demand to each work surface a job of this session uses.
+public final class InboxConsumer: Service, Sendable {
+    public static let inboxExchange = "bb.inbox"
+    public static let progressExchange = "bb.progress"
+
+    public let connection: AMQPConnection
+    public let inbox: Inbox
+    let logger: Logger
+    let progressQueue: String
+    private let bound = BoundSurfaces()
+
+    /// The durable queue that holds `parent`'s notices.
+    public static func queueName(parent: String) -> String { "bb.watch.inbox.\(parent)" }
+
+    public init(connection: AMQPConnection, inbox: Inbox, logger: Logger) {
+        self.connection = connection
+        self.inbox = inbox
+        self.logger = logger
+        progressQueue = "bb.watch.mcp.\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+    }
+
+    /// Declares and binds the inbox queue; call before serving so a detach made through this
+    /// server always has a queue for its answer to land in.
+    public func prepare() async throws {
+        let queue = Self.queueName(parent: inbox.parent)
+        do {
+            _ = try await connection.declare(QueueDeclaration.quorum(queue, singleActiveConsumer: true))
+            try await connection.bind(BindingDeclaration(queue: queue, exchange: Self.inboxExchange, routingKey: inbox.parent))
+            _ = try await connection.declare(QueueDeclaration(name: progressQueue, durable: false, exclusive: true, autoDelete: true))
+        } catch let error as AMQPError where error.replyCode == 403 {
+            throw MCPServerError(
+                .brokerRefused,
+                "the broker refused the inbox queue \(queue) (\(error.message)); use the bb-watch user (BRIDGEBACK_WATCH_AMQP_URL), which may declare bb.watch.* queues and read bb.inbox and bb.progress")
+        } catch let error as AMQPError where error.replyCode == 406 {
+            throw MCPServerError(
+                .brokerRefused,
+                "the queue \(queue) exists with other arguments (\(error.message)); delete it (it holds notices for parent \(inbox.parent): read them first) or pick another --parent")
+        }
+    }
+
+    /// Binds the progress queue to `surface` (once per surface).
+    public func watchProgress(surface: String) async {
+        guard await bound.insert(surface) else { return }
+        do {
+            try await connection.bind(BindingDeclaration(queue: progressQueue, exchange: Self.progressExchange, routingKey: surface))
+        } catch {
+            await bound.remove(surface)
+            logger.warning("cannot follow progress", metadata: ["surface": "\(surface)", "error": "\(error)"])
+        }
+    }
+
+    public func run() async throws {
+        let queue = Self.queueName(parent: inbox.parent)
+        let notices = try await connection.consume(queue: queue, prefetch: 256)
+        let progress = try await connection.consume(queue: progressQueue, prefetch: 256, exclusive: true)
+        await inbox.brokerUp()
+        logger.info("inbox consuming", metadata: ["queue": "\(queue)", "parent": "\(inbox.parent)"])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                for try await delivery in notices.cancelOnGracefulShutdown() {
+                    guard let item = InboxItem.decode(delivery.body, messageID: delivery.properties.messageID, arrivedAt: Date()) else {
+                        // Not ours to read: leave no poison behind, but say so.
+                        self.logger.warning(
+                            "inbox message that is not a Bridgeback notice dropped",
+                            metadata: ["type": "\(delivery.properties.type ?? "")", "message_id": "\(delivery.properties.messageID ?? "")"])
+                        delivery.ack()
+                        continue
+                    }
+                    let new = await self.inbox.arrived(item, ack: { delivery.ack() })
+                    if new { self.logger.info("inbox notice waiting", metadata: ["job_id": "\(item.jobID)", "kind": "\(item.kind)"]) }
+                }
+                await self.inbox.brokerLost("the inbox consumer stopped")
+            }
+            group.addTask {
+                for try await delivery in progress.cancelOnGracefulShutdown() {
+                    delivery.ack()
+                    if case .progress(let event)? = try? WireCodec.decodeAny(from: Data(delivery.body)) {
+                        await self.inbox.progressed(event)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The surfaces the progress queue is bound to.
+actor BoundSurfaces {
+    private var surfaces: Set<String> = []
+    func insert(_ surface: String) -> Bool { surfaces.insert(surface).inserted }
+    func remove(_ surface: String) { surfaces.remove(surface) }
+}

@@ -1,0 +1,351 @@
+"""Drives `bridgeback mcp` with the official MCP Python client (PyPI `mcp`) against a running fleet.
+
+Run by Tests/BridgebackIntegrationTests/AssistantIntegrationTests.swift, which starts the fleet and
+passes its addresses in the environment:
+
+  BRIDGEBACK_BIN            the bridgeback binary
+  BB_ADMISSION_URL          admission base URL
+  BB_COORDINATOR_URL        coordinator status API base URL
+  BB_ORIGIN, BB_PARENT      the test's origin inbox surface and its parent key
+  BRIDGEBACK_WATCH_AMQP_URL broker URL of the bb-watch user
+  BB_TOKEN                  (optional) the admission token
+
+Exits 0 when every check passed; otherwise prints what failed and exits 1. Each step prints a line.
+"""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamablehttp_client
+from mcp.shared.exceptions import McpError
+
+BIN = os.environ["BRIDGEBACK_BIN"]
+ADMISSION = os.environ["BB_ADMISSION_URL"]
+COORDINATOR = os.environ["BB_COORDINATOR_URL"]
+ORIGIN = os.environ["BB_ORIGIN"]
+PARENT = os.environ["BB_PARENT"]
+HTTP_TOKEN = "mcp-test-token-" + str(os.getpid()) + "-abcdef"
+
+EXPECTED_TOOLS = {
+    "bridgeback_decide", "bridgeback_detach", "bridgeback_job", "bridgeback_jobs",
+    "bridgeback_cancel", "bridgeback_inbox", "bridgeback_outcome",
+}
+DETACH_TEXT = "Verify that the fix for the login timeout works in staging and production and confirm the error rate dropped."
+INLINE_TEXT = "What's the capital of Portugal?"
+
+# Every notice taken, across every session: job id -> how many times it was taken.
+taken = {}
+
+
+def step(text):
+    print(f"[mcp-check {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        raise AssertionError(f"{what}" + (f": {detail}" if detail else ""))
+
+
+def server_args():
+    return ["mcp", "--origin", ORIGIN, "--parent", PARENT, "--admission", ADMISSION,
+            "--coordinator", COORDINATOR, "--log-level", "info"]
+
+
+def server_env():
+    env = dict(os.environ)
+    if os.environ.get("BB_TOKEN"):
+        env["BRIDGEBACK_TOKEN"] = os.environ["BB_TOKEN"]
+    return env
+
+
+class Notes:
+    """MCP log messages the server sent (notifications/message)."""
+
+    def __init__(self):
+        self.items = []
+
+    async def __call__(self, params):
+        self.items.append(params)
+
+    def find(self, event, job_id=None):
+        for item in self.items:
+            data = item.data if isinstance(item.data, dict) else {}
+            if data.get("event") == event and (job_id is None or data.get("job_id") == job_id):
+                return data
+        return None
+
+    async def wait(self, event, job_id, timeout=40):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.find(event, job_id)
+            if found:
+                return found
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no '{event}' notification for {job_id} within {timeout}s; got {[i.data for i in self.items]}")
+
+
+def text_of(result):
+    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+async def call(session, tool, args):
+    result = await session.call_tool(tool, args)
+    check(not result.isError, f"{tool} succeeded", text_of(result))
+    return result
+
+
+async def expect_invalid(session, tool, args, field):
+    try:
+        result = await session.call_tool(tool, args)
+    except McpError as error:
+        message = str(error.error.message)
+        check(error.error.code == -32602, f"{tool} {args}: invalid params code", str(error.error.code))
+        check(f"'{field}'" in message, f"{tool} {args}: the error names '{field}'", message)
+        return message
+    raise AssertionError(f"{tool} {args} should be refused naming {field}, got {text_of(result)}")
+
+
+async def take(session, job_id=None):
+    args = {} if job_id is None else {"job_id": job_id}
+    result = await call(session, "bridgeback_inbox", args)
+    notices = result.structuredContent["notices"]
+    for notice in notices:
+        if notice["kind"] != "receipt":
+            taken[notice["job_id"]] = taken.get(notice["job_id"], 0) + 1
+    return notices
+
+
+async def wait_job(session, job_id, pattern, timeout=40):
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        last = text_of(await call(session, "bridgeback_job", {"job_id": job_id}))
+        if re.search(pattern, last):
+            return last
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"bridgeback_job {job_id} never matched /{pattern}/; last answer:\n{last}")
+
+
+async def stdio_session(body):
+    notes = Notes()
+    params = StdioServerParameters(command=BIN, args=server_args(), env=server_env())
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, logging_callback=notes) as session:
+            await session.initialize()
+            return await body(session, notes)
+
+
+async def first_session(session, notes):
+    step("stdio session 1: list tools")
+    tools = (await session.list_tools()).tools
+    names = {tool.name for tool in tools}
+    check(names == EXPECTED_TOOLS, "the seven tools are listed", str(sorted(names)))
+    for tool in tools:
+        check(tool.inputSchema.get("type") == "object" and tool.description, f"{tool.name} has a schema and a description")
+
+    step("decide: a small question stays inline, verification work detaches; nothing is written")
+    inline = await call(session, "bridgeback_decide", {"text": INLINE_TEXT})
+    check(inline.structuredContent["decision"] == "inline", "inline decision", text_of(inline))
+    check(inline.structuredContent.get("dry_run") is True, "decide is a dry run")
+    detach = await call(session, "bridgeback_decide", {"text": DETACH_TEXT, "recipe": {"name": "sleep", "params": {"seconds": 3}}})
+    check(detach.structuredContent["decision"] == "detach", "detach decision", text_of(detach))
+
+    step("bad arguments are MCP errors that name the field")
+    await expect_invalid(session, "bridgeback_detach", {}, "text")
+    await expect_invalid(session, "bridgeback_detach", {"text": 5}, "text")
+    await expect_invalid(session, "bridgeback_detach", {"text": "x", "delivery_mode": "email"}, "delivery_mode")
+    await expect_invalid(session, "bridgeback_inbox", {"max": 0}, "max")
+    await expect_invalid(session, "bridgeback_outcome", {"request_id": "req_x", "duration_s": 3}, "succeeded")
+    await expect_invalid(session, "bridgeback_job", {"job_id": "j", "colour": "red"}, "colour")
+    refused = await session.call_tool("bridgeback_detach", {"text": DETACH_TEXT, "final_surface": "nowhere:at-all"})
+    check(refused.isError and "final_surface" in text_of(refused), "admission's refusal comes back as a tool error naming the field", text_of(refused))
+
+    step("detach a 3-second job; the defaults are stated back")
+    result = await call(session, "bridgeback_detach", {
+        "text": DETACH_TEXT, "recipe": {"name": "sleep", "params": {"seconds": 3}},
+        "summary": "login timeout verification", "idempotency_key": f"mcp-check-{os.getpid()}-1"})
+    job1 = result.structuredContent["job_id"]
+    words = text_of(result)
+    check("Defaults used" in words and "Tell the user:" in words, "the answer states defaults and a line for the user", words)
+    check(result.structuredContent["contract"]["parent_id"] == PARENT, "the contract returns to this assistant's parent key")
+
+    step(f"see {job1}'s progress (bridgeback_job and progress notifications)")
+    progress = await wait_job(session, job1, r"Progress: (?!none)")
+    await notes.wait("progress", job1)
+    step("the final notice is announced, and left untaken: the client disconnects")
+    await notes.wait("notice", job1)
+    job_text = await wait_job(session, job1, r"waiting in your inbox")
+    check("Delivery:" in job_text, "bridgeback_job says where the answer went", job_text)
+    return job1
+
+
+def start_http_server():
+    env = server_env()
+    env["BRIDGEBACK_MCP_HTTP_TOKEN"] = HTTP_TOKEN
+    process = subprocess.Popen([BIN, *server_args(), "--transport", "http", "--port", "0"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    lines = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"http\.port=(\d+)", line)
+        if match and "mcp listening" in line:
+            return process, int(match.group(1))
+    process.kill()
+    raise AssertionError("the HTTP MCP server did not say where it listens:\n" + "".join(lines))
+
+
+async def http_part(job2):
+    process, port = start_http_server()
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        step("HTTP transport: a request without the bearer token is refused with 401")
+        request = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}', method="POST",
+                                         headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+        try:
+            urllib.request.urlopen(request, timeout=5)
+            raise AssertionError("an unauthenticated initialize was accepted")
+        except urllib.error.HTTPError as error:
+            check(error.code == 401, "401 without a token", str(error.code))
+
+        notes = Notes()
+        async with streamablehttp_client(url, headers={"Authorization": f"Bearer {HTTP_TOKEN}"}) as (read, write, _):
+            async with ClientSession(read, write, logging_callback=notes) as session:
+                await session.initialize()
+                step("HTTP session: tools listed; the second job's notice (untaken when its server died) is here")
+                names = {tool.name for tool in (await session.list_tools()).tools}
+                check(names == EXPECTED_TOOLS, "the seven tools over HTTP", str(sorted(names)))
+                notices = await take(session)
+                check([n["job_id"] for n in notices] == [job2], "the notice survived the kill and is taken once", str(notices))
+
+                step("HTTP session: a new notice is announced over the SSE stream and taken")
+                result = await call(session, "bridgeback_detach", {"text": DETACH_TEXT, "recipe": {"name": "echo", "params": {"text": "third"}}})
+                job3 = result.structuredContent["job_id"]
+                await notes.wait("notice", job3)
+                notices = await take(session, job3)
+                check([n["job_id"] for n in notices] == [job3], "the third notice is taken over HTTP", str(notices))
+
+                step("cancel a long job")
+                result = await call(session, "bridgeback_detach", {
+                    "text": DETACH_TEXT, "recipe": {"name": "sleep", "params": {"seconds": 60}}, "summary": "to be cancelled"})
+                job4 = result.structuredContent["job_id"]
+                cancelled = await call(session, "bridgeback_cancel", {"job_id": job4, "reason": "no longer needed"})
+                check(cancelled.structuredContent["state"] == "cancel_requested", "the cancel is recorded", text_of(cancelled))
+                listed = await call(session, "bridgeback_jobs", {"limit": 10})
+                check(job4 in text_of(listed) and job1_id in text_of(listed), "bridgeback_jobs lists the jobs", text_of(listed))
+
+                step("report an inline turn's outcome")
+                inline = await call(session, "bridgeback_detach", {"text": INLINE_TEXT})
+                check("Not detached" in text_of(inline), "an inline request is not detached", text_of(inline))
+                request_id = inline.structuredContent["request_id"]
+                outcome = await call(session, "bridgeback_outcome", {
+                    "request_id": request_id, "duration_s": 4.5, "succeeded": True, "tool_calls": 2, "sources": ["wikipedia"]})
+                check(outcome.structuredContent["recorded"] == "created", "the outcome is recorded", text_of(outcome))
+                bad = await session.call_tool("bridgeback_outcome", {"request_id": "req_nonexistent", "duration_s": 1, "succeeded": True})
+                check(bad.isError and "no request" in text_of(bad), "an unknown request id is a tool error", text_of(bad))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+job1_id = ""
+
+
+async def main():
+    global job1_id
+    started = time.monotonic()
+    job1_id = await stdio_session(first_session)
+    job2 = await second_session_killed(job1_id)
+    await http_part(job2)
+    step("a last stdio session finds the inbox empty: nothing repeated")
+    async def final(session, notes):
+        return await take(session)
+    left = await stdio_session(final)
+    check(left == [], "nothing left in the inbox", str(left))
+    repeated = {job: count for job, count in taken.items() if count != 1}
+    check(not repeated, "every notice was taken exactly once", str(taken))
+    check(len(taken) == 3, "three notices taken (the cancelled job's is still on its way)", str(taken))
+    step(f"all checks passed in {time.monotonic() - started:.1f}s; taken: {taken}")
+
+
+async def second_session_killed(job1):
+    """Session 2 over stdio; its server is killed (SIGKILL) while the second notice is untaken."""
+    notes = Notes()
+    # Run the server under a small wrapper that lets us SIGKILL it: the stdio client owns the process,
+    # so we find it by its unique command line in /proc after the notice has arrived.
+    marker = f"--idle-timeout={3600 + os.getpid() % 1000}"
+    params = StdioServerParameters(command=BIN, args=[*server_args(), marker], env=server_env())
+    job2 = None
+    try:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write, logging_callback=notes) as session:
+                await session.initialize()
+                job2 = await second_body(session, notes, job1)
+                pid = find_pid(marker)
+                check(pid is not None, "found the stdio server's process")
+                step(f"SIGKILL the stdio MCP server (pid {pid}) with job {job2}'s notice untaken")
+                os.kill(pid, signal.SIGKILL)
+                await asyncio.sleep(0.5)
+    except Exception as error:  # the client sees its server die; that is the point
+        if job2 is None:
+            raise
+        step(f"the client saw its server die ({type(error).__name__})")
+    return job2
+
+
+async def second_body(session, notes, job1):
+    step("stdio session 2 (a reconnect): the notice that waited is announced and taken exactly once")
+    deadline = time.monotonic() + 20
+    while not (notes.find("waiting") or notes.find("notice", job1)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    check(notes.find("waiting") or notes.find("notice", job1), "the waiting notice is announced on connect", str([i.data for i in notes.items]))
+    peeked = await call(session, "bridgeback_inbox", {"peek": True})
+    check([n["job_id"] for n in peeked.structuredContent["notices"]] == [job1], "peek shows the waiting notice", text_of(peeked))
+    notices = await take(session)
+    check([n["job_id"] for n in notices] == [job1], "take returns it", str(notices))
+    check(notices[0]["kind"] == "result" and "Result of job" in notices[0]["human"], "it is the result, in words", str(notices[0]))
+    again = await take(session)
+    check(again == [], "taking again returns nothing", str(again))
+    step("a second job's notice arrives while connected")
+    result = await call(session, "bridgeback_detach", {"text": DETACH_TEXT, "recipe": {"name": "echo", "params": {"text": "second answer"}}})
+    job2 = result.structuredContent["job_id"]
+    await notes.wait("notice", job2)
+    return job2
+
+
+def find_pid(marker):
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                args = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in args:
+            return int(entry)
+    return None
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except AssertionError as failure:
+        print(f"[mcp-check] FAILED: {failure}", flush=True)
+        sys.exit(1)
