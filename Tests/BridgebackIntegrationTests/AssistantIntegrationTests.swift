@@ -63,7 +63,7 @@ struct AssistantIntegrationTests {
                 environment: [
                     "BRIDGEBACK_BIN": Fleet.binary, "BB_ADMISSION_URL": "http://127.0.0.1:\(fleet.admissionPort)",
                     "BB_COORDINATOR_URL": "http://127.0.0.1:\(fleet.coordinatorPort)", "BB_ORIGIN": "cli:\(fleet.parent)",
-                    "BB_PARENT": fleet.parent, "BRIDGEBACK_WATCH_AMQP_URL": Broker.url("BRIDGEBACK_WATCH_AMQP_URL"),
+                    "BB_PARENT": fleet.parent, "BRIDGEBACK_WATCH_AMQP_URL": Broker.url("BRIDGEBACK_WATCH_AMQP_URL"), "BB_TOKEN": fleet.token,
                 ],
                 in: fleet.directory, timeout: 150)
             #expect(status == 0, "the MCP client check failed:\n\(output)")
