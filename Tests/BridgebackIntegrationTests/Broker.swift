@@ -72,6 +72,17 @@ enum Broker {
         }
     }
 
+    /// `run` on a thread of its own: a script that takes a minute (starting a cluster) must not hold
+    /// one of the few cooperative-pool threads every other test in the process needs.
+    static func runOffPool(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result { try run(executable, arguments, environment: environment) })
+            }
+            thread.start()
+        }
+    }
+
     /// Runs a helper script; output goes through a file, not a pipe, because the broker it may
     /// start keeps running (and would hold a pipe open forever).
     @discardableResult

@@ -22,19 +22,19 @@ final class LocalCluster: Sendable {
         self.urls = urls
     }
 
-    static func start(basePort: Int = 5681, tls: Bool = false) throws -> LocalCluster {
+    static func start(basePort: Int = 5681, tls: Bool = false) async throws -> LocalCluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-cluster-\(UUID().uuidString.prefix(6))")
         let environment = [
             "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)", "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
         ]
         do {
-            try Broker.run(script, ["start"], environment: environment)
+            _ = try await Broker.runOffPool(script, ["start"], environment: environment)
         } catch {
-            _ = try? Broker.run(script, ["stop"], environment: environment)
+            _ = try? await Broker.runOffPool(script, ["stop"], environment: environment)
             throw error
         }
         var urls: [String: String] = [:]
-        for line in try Broker.run(script, ["env"], environment: environment).split(separator: "\n") where line.hasPrefix("export ") {
+        for line in try await Broker.runOffPool(script, ["env"], environment: environment).split(separator: "\n") where line.hasPrefix("export ") {
             let pair = line.dropFirst("export ".count)
             guard let eq = pair.firstIndex(of: "=") else { continue }
             urls[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
@@ -43,8 +43,8 @@ final class LocalCluster: Sendable {
     }
 
     @discardableResult
-    func run(_ arguments: [String], extra: [String: String] = [:]) throws -> String {
-        try Broker.run(
+    func run(_ arguments: [String], extra: [String: String] = [:]) async throws -> String {
+        try await Broker.runOffPool(
             Self.script, arguments,
             environment: [
                 "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)", "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
@@ -52,23 +52,23 @@ final class LocalCluster: Sendable {
     }
 
     /// The node number (1–3) leading a quorum queue.
-    func leader(of queue: String) throws -> Int {
-        let output = try run(["leader", queue])
+    func leader(of queue: String) async throws -> Int {
+        let output = try await run(["leader", queue])
         guard let line = output.split(separator: "\n").last, let node = Int(line.trimmingCharacters(in: .whitespaces)) else {
             throw TestFailure("cluster.sh leader \(queue) said: \(output)")
         }
         return node
     }
 
-    func kill(node: Int) throws { try run(["kill", "\(node)"]) }
+    func kill(node: Int) async throws { try await run(["kill", "\(node)"]) }
 
     /// `bridgeback topology apply` against the cluster, as its admin.
-    func applyTopology() throws {
-        try Broker.run(Fleet.binary, ["topology", "apply", "--log-level", "warning"], environment: ["BRIDGEBACK_AMQP_URL": urls["BRIDGEBACK_AMQP_URL"] ?? ""])
+    func applyTopology() async throws {
+        _ = try await Broker.runOffPool(Fleet.binary, ["topology", "apply", "--log-level", "warning"], environment: ["BRIDGEBACK_AMQP_URL": urls["BRIDGEBACK_AMQP_URL"] ?? ""])
     }
 
-    func stop() {
-        _ = try? run(["stop"])
+    func stop() async {
+        _ = try? await run(["stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 }
@@ -109,9 +109,18 @@ extension BrokerBacked {
     @Suite(.serialized)
     struct ClusterFailoverTests {
         @Test func killingTheNodeThatLeadsTheJobsQueueLosesNoJobAndDeliversNoneTwice() async throws {
-            let cluster = try LocalCluster.start(tls: true)
-            defer { cluster.stop() }
-            try cluster.applyTopology()
+            let cluster = try await LocalCluster.start(tls: true)
+            do {
+                try await failover(on: cluster)
+            } catch {
+                await cluster.stop()
+                throw error
+            }
+            await cluster.stop()
+        }
+
+        private func failover(on cluster: LocalCluster) async throws {
+            try await cluster.applyTopology()
 
             // Every client verifies the nodes against the cluster's CA; without it, or in plain AMQP, none connects.
             let verified = try #require(cluster.urls["BRIDGEBACK_AMQP_URL"])
@@ -132,7 +141,7 @@ extension BrokerBacked {
                 let jobsQueue = "bb.jobs.\(fleet.pool)"
 
                 // Every quorum queue has a member on each node, and topology check sees none missing.
-                let check = try Broker.run(
+                let check = try await Broker.runOffPool(
                     Fleet.binary,
                     ["topology", "check", "--management", "http://127.0.0.1:\(cluster.basePort + 10000)", "--log-level", "warning"],
                     environment: ["BRIDGEBACK_AMQP_URL": cluster.urls["BRIDGEBACK_AMQP_URL"] ?? ""])
@@ -142,14 +151,14 @@ extension BrokerBacked {
                 let bodies = (0..<count).map { i in
                     fleet.detach("echo", params: ["text": "c=\(i)"], final: "hooks:\(fleet.parent)", mode: "direct")
                 }
-                let leader = try cluster.leader(of: jobsQueue)
+                let leader = try await cluster.leader(of: jobsQueue)
                 async let submitted = fleet.submitAll(bodies, concurrency: 8)
                 try await eventually("a fifth of the jobs delivered before the kill", timeout: .seconds(180)) {
                     fleet.received().count >= count / 5
                 }
                 let deliveredBeforeKill = fleet.received().count
                 let killedAt = ContinuousClock.now
-                try cluster.kill(node: leader)
+                try await cluster.kill(node: leader)
                 let ids = try await submitted
                 #expect(Set(ids).count == count)
 
@@ -170,7 +179,7 @@ extension BrokerBacked {
                     }
                 }
                 let repeatedRequests = received.filter(\.duplicate).count
-                let newLeader = try cluster.leader(of: jobsQueue)
+                let newLeader = try await cluster.leader(of: jobsQueue)
                 #expect(newLeader != leader, "the jobs queue has a new leader")
                 print(
                     "cluster failover (TLS): \(count) jobs, node \(leader) (leader of \(jobsQueue)) killed after \(deliveredBeforeKill) deliveries; "
