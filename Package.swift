@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
@@ -97,11 +98,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // HTTP servers that face untrusted clients: timeouts, a connection ceiling, JSON errors.
+        .target(
+            name: "BridgebackHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `bridgeback admission`: HTTP API, policy, contract validation, SQLite request log + outbox, relay.
         .target(
             name: "BridgebackAdmission",
             dependencies: [
-                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics",
+                "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,7 +141,7 @@ let package = Package(
         .target(
             name: "BridgebackCoordinator",
             dependencies: [
-                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics",
+                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -173,6 +187,7 @@ let package = Package(
                 "BridgebackTopology",
                 "BridgebackPolicy",
                 "BridgebackCore",
+                "BridgebackHTTP",
                 "BridgebackAdmission",
                 "BridgebackWorker",
                 "BridgebackCoordinator",
@@ -211,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackAdmissionTests",
-            dependencies: ["BridgebackAdmission"],
+            dependencies: ["BridgebackAdmission", "BridgebackHTTP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -13,6 +13,10 @@ public struct AdmissionConfiguration: Sendable {
     public var defaultDeadlineSeconds: Double
     /// Longest `deadline_s` accepted (the broker's `consumer_timeout` must exceed it).
     public var maxDeadlineSeconds: Double
+    /// At most this many contract refusals are recorded for the audit per minute (a token
+    /// bucket); the rest are still answered, counted in a metric, and not stored, so
+    /// repeated bad requests cannot grow `contract_refusals` without limit.
+    public var maxRecordedRefusalsPerMinute: Int
     /// Worker pool: routing key on `jobsExchange` (queue `bb.jobs.<pool>`).
     public var pool: String
     public var contractsExchange: String
@@ -27,8 +31,10 @@ public struct AdmissionConfiguration: Sendable {
     public init(
         maxBodyBytes: Int = 64 * 1024, defaultDeadlineSeconds: Double = 3600, maxDeadlineSeconds: Double = JobLimits.maxDeadlineSeconds,
         pool: String = "default", contractsExchange: String = "bb.contracts", contractsRoutingKey: String = "contract",
-        jobsExchange: String = "bb.jobs", defaultRecipe: String? = nil, defaultRecipeTextParam: String? = nil
+        jobsExchange: String = "bb.jobs", defaultRecipe: String? = nil, defaultRecipeTextParam: String? = nil,
+        maxRecordedRefusalsPerMinute: Int = 60
     ) {
+        self.maxRecordedRefusalsPerMinute = maxRecordedRefusalsPerMinute
         self.maxBodyBytes = maxBodyBytes
         self.defaultDeadlineSeconds = defaultDeadlineSeconds
         self.maxDeadlineSeconds = maxDeadlineSeconds
@@ -81,6 +87,8 @@ public final class AdmissionAPI: Sendable {
     private let logger: Logger
     private let metrics: AdmissionMetrics
     private let ids = Mutex(JobIDGenerator())
+    /// Bounds the rows anonymous refusals can add to `contract_refusals` (see `recordRefusal`).
+    private let refusalBudget: Mutex<RefusalBudget>
     private let now: @Sendable () -> Date
 
     /// - Parameters:
@@ -102,6 +110,7 @@ public final class AdmissionAPI: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.now = now
+        self.refusalBudget = Mutex(RefusalBudget(perMinute: configuration.maxRecordedRefusalsPerMinute))
     }
 
     // MARK: POST /v1/requests
@@ -159,6 +168,11 @@ public final class AdmissionAPI: Sendable {
     private func recordRefusal(_ error: AdmissionError, request: SubmitRequest, at: Date) async {
         let decision = engine.decide(AdmissionRequest(text: request.text, hints: request.hints))
         guard decision.decision == .detach else { return }
+        guard refusalBudget.withLock({ $0.take(at: at) }) else {
+            metrics.refusalNotRecorded()
+            logger.debug("contract refusal not recorded: over the per-minute budget", metadata: ["error.code": "\(error.code)"])
+            return
+        }
         let refusal = ContractRefusalRecord(
             id: "ref_" + JobID.make(at: at).ulid, at: at, origin: request.origin.rawValue,
             excerpt: HumanText.excerpt(request.text, maxCharacters: ContractRefusalRecord.excerptLimit), decision: decision.decision.rawValue,
@@ -248,7 +262,7 @@ public final class AdmissionAPI: Sendable {
         if request.contract.deadlineSeconds == nil { extraDefaults.append("deadline") }
         guard deadlineSeconds <= configuration.maxDeadlineSeconds else {
             throw AdmissionError(
-                .invalidContract, "contract.deadline_s \(Int(deadlineSeconds)) is longer than the maximum \(Int(configuration.maxDeadlineSeconds)) s; split the work or ask the operator to raise --max-deadline",
+                .invalidContract, "contract.deadline_s \(Self.seconds(deadlineSeconds)) is longer than the maximum \(Self.seconds(configuration.maxDeadlineSeconds)) s; split the work or ask the operator to raise --max-deadline",
                 field: "contract.deadline_s")
         }
         let jobID = ids.withLock { $0.next(at: receivedAt) }
@@ -365,7 +379,7 @@ public final class AdmissionAPI: Sendable {
             case "final_surface": parts.append("final_surface = \(name(contract.finalSurface))")
             case "delivery_mode": parts.append("delivery_mode = \(contract.deliveryMode.rawValue) (\(contract.deliveryMode.humanName))")
             case "parent_id": parts.append("parent_id = \(contract.parentID)")
-            case "deadline": parts.append("deadline = \(WireDate.format(contract.deadline)) (\(Int(configuration.defaultDeadlineSeconds)) s)")
+            case "deadline": parts.append("deadline = \(WireDate.format(contract.deadline)) (\(Self.seconds(configuration.defaultDeadlineSeconds)) s)")
             case "recipe": parts.append("recipe = \(contract.recipe.name)")
             default: parts.append(field)
             }
@@ -411,6 +425,11 @@ public final class AdmissionAPI: Sendable {
     }
 
     // MARK: GET /v1/jobs/{id}, GET /v1/jobs, POST /v1/jobs/{id}/cancel
+
+    /// Whole seconds for a message, without a conversion that could trap on a huge value.
+    static func seconds(_ value: Double) -> String {
+        value.isFinite && abs(value) < 1e15 ? String(Int64(value.rounded())) : String(value)
+    }
 
     /// The ownership record and admission-side state of one job.
     ///
@@ -464,12 +483,16 @@ public final class AdmissionAPI: Sendable {
             let canonical = try canonicalJobID(id)
             var reason: String?
             if !body.isEmpty, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-                guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+                guard case .object(let object)? = try? SubmitRequest.strictJSON(body) else {
                     throw AdmissionError(.malformedJSON, "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}")
                 }
                 switch object["reason"] {
                 case nil, .null?: break
-                case .string(let text)?: reason = text
+                case .string(let text)?:
+                    try InputLimits.check(
+                        text, field: "reason", minBytes: 0, maxBytes: InputLimits.summaryBytes, allowed: InputLimits.isLineScalar,
+                        characters: "one line of text without control characters")
+                    reason = text
                 default: throw AdmissionError(.invalidRequest, "\"reason\" must be a string", field: "reason")
                 }
             }
@@ -545,5 +568,26 @@ extension APIResponse {
     fileprivate var errorMessage: String {
         if case .object(let top) = body, case .object(let error)? = top["error"], case .string(let message)? = error["message"] { return message }
         return "the request body is too large"
+    }
+}
+
+/// A token bucket: `perMinute` tokens, refilled continuously.
+struct RefusalBudget: Sendable {
+    let perMinute: Int
+    private var tokens: Double
+    private var last: Date?
+
+    init(perMinute: Int) {
+        self.perMinute = max(0, perMinute)
+        tokens = Double(self.perMinute)
+    }
+
+    /// Takes one token if there is one.
+    mutating func take(at now: Date) -> Bool {
+        if let last { tokens = min(Double(perMinute), tokens + max(0, now.timeIntervalSince(last)) * Double(perMinute) / 60) }
+        last = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
     }
 }

@@ -1,5 +1,6 @@
 public import BridgebackAuth
 public import BridgebackMetrics
+public import BridgebackHTTP
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -14,6 +15,7 @@ public enum AdmissionHTTP {
         api: AdmissionAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil
     ) -> Router<BridgebackRequestContext> {
         let router = Router(context: BridgebackRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
         let limit = api.configuration.maxBodyBytes
 
         router.get("/health") { _, _ -> Response in
@@ -23,7 +25,11 @@ public enum AdmissionHTTP {
         if let exposition { MetricsHTTP.addRoute(to: router, exposition: exposition) }
         router.post("/v1/requests") { request, context -> Response in
             let principal = try context.principal
-            guard let body = try await collect(request, limit: limit) else { return response(api.bodyTooLarge()) }
+            let body: [UInt8]
+            switch try await collect(request, limit: limit) {
+            case .body(let bytes): body = bytes
+            case .refused(let answer): return response(answer ?? api.bodyTooLarge())
+            }
             return response(await api.submit(body: body, as: principal))
         }
         router.get("/v1/jobs/:id") { _, context -> Response in
@@ -35,12 +41,20 @@ public enum AdmissionHTTP {
         }
         router.post("/v1/jobs/:id/cancel") { request, context -> Response in
             let principal = try context.principal
-            guard let body = try await collect(request, limit: 4096) else { return response(api.bodyTooLarge()) }
+            let body: [UInt8]
+            switch try await collect(request, limit: 4096) {
+            case .body(let bytes): body = bytes
+            case .refused(let answer): return response(answer ?? api.bodyTooLarge())
+            }
             return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal))
         }
         router.post("/v1/requests/:id/outcome") { request, context -> Response in
             let principal = try context.principal
-            guard let body = try await collect(request, limit: 16 * 1024) else { return response(api.bodyTooLarge()) }
+            let body: [UInt8]
+            switch try await collect(request, limit: 16 * 1024) {
+            case .body(let bytes): body = bytes
+            case .refused(let answer): return response(answer ?? api.bodyTooLarge())
+            }
             return response(await api.reportOutcome(requestID: context.parameters.get("id") ?? "", body: body, as: principal))
         }
         return router
@@ -51,24 +65,37 @@ public enum AdmissionHTTP {
     /// - Parameter onListening: called with the bound port once the server accepts
     ///   connections (useful with port 0).
     public static func application(
-        api: AdmissionAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger, exposition: MetricsExposition? = nil,
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        api: AdmissionAPI, auth: HTTPAuth, host: String, port: Int, limits: HTTPServerLimits = .init(), logger: Logger,
+        exposition: MetricsExposition? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
             router: router(api: api, auth: auth, logger: logger, exposition: exposition),
-            configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-admission"),
+            server: limits.serverBuilder(logger: logger),
+            configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-admission", backlog: 1024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
     }
 
-    /// The body up to `limit` bytes, or nil if it is larger (checked on Content-Length first).
-    static func collect(_ request: Request, limit: Int) async throws -> [UInt8]? {
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { return nil }
+    /// A request body, or the answer that refuses it.
+    enum Collected {
+        case body([UInt8])
+        /// nil: too large (413); otherwise this answer.
+        case refused(APIResponse?)
+    }
+
+    /// The body up to `limit` bytes (checked on Content-Length first, then while reading, so a
+    /// chunked body that declares 2^64-1 bytes is cut at the limit). A body that cannot be
+    /// read (bad chunk framing) is a 400, never a 500.
+    static func collect(_ request: Request, limit: Int) async throws -> Collected {
+        if let declared = request.headers[.contentLength], let size = UInt64(declared), size > UInt64(limit) { return .refused(nil) }
         do {
             let buffer = try await request.body.collect(upTo: limit)
-            return Array(buffer.readableBytesView)
+            return .body(Array(buffer.readableBytesView))
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            return nil
+            return .refused(nil)
+        } catch {
+            return .refused(
+                .error(AdmissionError(.invalidRequest, "the request body could not be read (\(error)); send it again with a valid Content-Length")))
         }
     }
 

@@ -8,6 +8,8 @@ import Synchronization
 /// - `bridgeback_admission_triggers_total{trigger}` — policy triggers that matched a decided request
 /// - `bridgeback_admission_refused_total{code}` — 4xx answers by error code
 /// - `bridgeback_admission_submit_seconds{status_class}` — `POST /v1/requests` handling time (`2xx`, `4xx`, `5xx`)
+/// - `bridgeback_admission_refusals_not_recorded_total{reason}` — contract refusals answered but
+///   not stored for the audit (over the per-minute budget)
 /// - `bridgeback_admission_outbox_backlog` — unsent outbox rows
 /// - `bridgeback_admission_outbox_oldest_age_seconds` — age of the oldest unsent row (0 when empty)
 /// - `bridgeback_admission_outbox_published_total{kind}` — rows confirmed by the broker
@@ -29,6 +31,7 @@ public final class AdmissionMetrics: Sendable {
     func refused(code: String) { counter("bridgeback_admission_refused_total", "code", code).increment() }
     func published(kind: String, count: Int = 1) { counter("bridgeback_admission_outbox_published_total", "kind", kind).increment(by: count) }
     func publishFailed(code: String) { counter("bridgeback_admission_outbox_failures_total", "code", code).increment() }
+    func refusalNotRecorded() { counter("bridgeback_admission_refusals_not_recorded_total", "reason", "budget").increment() }
     func backlog(_ value: Int) { backlogGauge.record(value) }
     func oldest(ageSeconds: Double) { oldestGauge.record(max(0, ageSeconds)) }
     func triggers(_ names: [String]) { for name in names { counter("bridgeback_admission_triggers_total", "trigger", name).increment() } }

@@ -1,6 +1,7 @@
 import BridgebackAMQP
 public import BridgebackAuth
 public import BridgebackMetrics
+public import BridgebackHTTP
 import BridgebackCore
 import BridgebackPolicy
 public import Foundation
@@ -26,13 +27,16 @@ public struct AdmissionServiceConfiguration: Sendable {
     public var relay: OutboxRelayConfiguration
     /// Who may call the HTTP API (`HTTPAuth.configure` builds it from `--principals`).
     public var auth: HTTPAuth
+    /// HTTP timeouts and the connection ceiling.
+    public var httpLimits: HTTPServerLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, surfacesFile: URL, recipesFile: URL? = nil,
         policyFile: URL? = nil, amqpURL: String? = nil, api: AdmissionConfiguration = .init(), relay: OutboxRelayConfiguration = .init(),
-        auth: HTTPAuth
+        auth: HTTPAuth, httpLimits: HTTPServerLimits = .init()
     ) {
         self.auth = auth
+        self.httpLimits = httpLimits
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -141,7 +145,10 @@ public struct AdmissionService: Sendable {
     ) -> ServiceGroup {
         let logger = self.logger
         let host = configuration.host
-        let http = AdmissionHTTP.application(api: api, auth: configuration.auth, host: host, port: configuration.port, logger: logger, exposition: exposition) { port in
+        let http = AdmissionHTTP.application(
+            api: api, auth: configuration.auth, host: host, port: configuration.port, limits: configuration.httpLimits, logger: logger,
+            exposition: exposition
+        ) { port in
             logger.info("admission listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
             await onListening(port)
         }

@@ -119,7 +119,8 @@ extension AdmissionAPI {
     }
 
     static func parseOutcome(requestID: String, body: [UInt8], at: Date) throws(AdmissionError) -> InlineOutcomeRecord {
-        guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+        let root = try SubmitRequest.strictJSON(body)
+        guard case .object(let o) = root else {
             throw AdmissionError(
                 .malformedJSON, "the body must be a JSON object such as {\"duration_s\": 412, \"succeeded\": true, \"tool_calls\": 9, \"wait_s\": 300, \"sources\": [\"grafana\", \"pagerduty\"]}")
         }

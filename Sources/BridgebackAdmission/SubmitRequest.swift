@@ -31,23 +31,21 @@ struct SubmitRequest: Sendable {
 
     /// Parses a body; every refusal names the field and what a valid value looks like.
     static func parse(_ body: [UInt8]) throws(AdmissionError) -> SubmitRequest {
-        let root: JSONValue
-        do {
-            root = try JSONDecoder().decode(JSONValue.self, from: Data(body))
-        } catch {
-            throw AdmissionError(.malformedJSON, "the body is not valid JSON (\(WireCodec.reason(error))); send a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}")
-        }
+        let root = try strictJSON(body)
         guard case .object(let object) = root else {
             throw AdmissionError(.malformedJSON, "the body must be a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}")
         }
         try refuseUnknown(object, known: fields, where: "request")
 
-        let originText = try string(object, "origin", required: true)!
+        let originText = try requiredString(object, "origin")
         let origin: SurfaceID
         do { origin = try SurfaceID(validating: originText) } catch {
             throw AdmissionError(.unknownSurface, error.message, field: "origin")
         }
-        let text = try string(object, "text", required: true)!
+        let text = try requiredString(object, "text")
+        try InputLimits.check(
+            text, field: "text", maxBytes: InputLimits.textBytes, allowed: InputLimits.isTextScalar,
+            characters: "any text without control characters other than line breaks and tabs")
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw AdmissionError(.invalidRequest, "\"text\" is empty; say what you want done", field: "text")
         }
@@ -93,13 +91,20 @@ struct SubmitRequest: Sendable {
                 throw AdmissionError(.invalidRequest, "contract.deadline_s must be a positive number of seconds, e.g. 3600", field: "contract.deadline_s")
             }
             contract.parentID = try string(c, "parent_id", required: false, prefix: "contract.")
+            if let parent = contract.parentID {
+                try InputLimits.check(
+                    parent, field: "contract.parent_id", maxBytes: InputLimits.parentIDBytes, allowed: InputLimits.isIdentifierScalar,
+                    characters: "letters, digits and : . _ / @ -")
+            }
         default:
             throw AdmissionError(.invalidRequest, "\"contract\" must be an object with work_surface, final_surface, delivery_mode, deadline_s", field: "contract")
         }
 
         let key = try string(object, "idempotency_key", required: false)
-        if let key, key.isEmpty || key.utf8.count > 200 {
-            throw AdmissionError(.invalidRequest, "\"idempotency_key\" must be 1-200 characters", field: "idempotency_key")
+        if let key {
+            try InputLimits.check(
+                key, field: "idempotency_key", maxBytes: InputLimits.idempotencyKeyBytes, allowed: InputLimits.isVisibleASCII,
+                characters: "visible ASCII characters (no spaces)")
         }
 
         var recipe: RecipeInvocation?
@@ -111,17 +116,34 @@ struct SubmitRequest: Sendable {
             guard let name = try string(r, "name", required: true, prefix: "recipe."), !name.isEmpty else {
                 throw AdmissionError(.invalidRequest, "recipe.name is empty; name a recipe from the worker catalog", field: "recipe.name")
             }
+            try InputLimits.check(
+                name, field: "recipe.name", maxBytes: InputLimits.recipeNameBytes, allowed: InputLimits.isNameScalar,
+                characters: "letters, digits and _ . -")
             var params: [String: JSONValue] = [:]
             switch r["params"] {
             case nil, .null?: break
             case .object(let p)?: params = p
             default: throw AdmissionError(.invalidRequest, "recipe.params must be an object", field: "recipe.params")
             }
+            guard params.count <= InputLimits.paramCount else {
+                throw AdmissionError(
+                    .invalidRequest, "recipe.params has \(params.count) keys; at most \(InputLimits.paramCount) are accepted", field: "recipe.params")
+            }
+            for key in params.keys.sorted() {
+                try InputLimits.check(
+                    key, field: "recipe.params.\(key.utf8.count > 64 ? String(key.prefix(32)) + "…" : key)", maxBytes: InputLimits.paramNameBytes,
+                    allowed: InputLimits.isNameScalar, characters: "letters, digits and _ . -")
+            }
             recipe = RecipeInvocation(name: name, params: params)
         default:
             throw AdmissionError(.invalidRequest, "\"recipe\" must be an object {\"name\": …, \"params\": {…}}", field: "recipe")
         }
         let summary = try string(object, "summary", required: false)
+        if let summary {
+            try InputLimits.check(
+                summary, field: "summary", minBytes: 0, maxBytes: InputLimits.summaryBytes, allowed: InputLimits.isLineScalar,
+                characters: "one line of text without control characters")
+        }
         var dryRun = false
         switch object["dry_run"] {
         case nil, .null?: break
@@ -132,6 +154,29 @@ struct SubmitRequest: Sendable {
         return SubmitRequest(
             origin: origin, text: text, hints: hints, hintsJSON: hintsJSON, contract: contract, idempotencyKey: key,
             recipe: recipe, summary: summary, dryRun: dryRun)
+    }
+
+    /// Reads a body as strict JSON: UTF-8 only, no duplicate keys, no NUL, nesting bounded.
+    static func strictJSON(_ body: [UInt8]) throws(AdmissionError) -> JSONValue {
+        do {
+            return try StrictJSON.parse(body, limits: .init(maxDepth: InputLimits.maxDepth))
+        } catch {
+            switch error.kind {
+            case .syntax, .notUTF8:
+                throw AdmissionError(
+                    .malformedJSON, "the body is not valid UTF-8 JSON (\(error.message)); send a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}",
+                    field: error.path.isEmpty || error.path.hasSuffix("<key>") ? nil : error.path)
+            case .duplicateKey, .tooDeep, .stringTooLong, .nulCharacter:
+                throw AdmissionError(.invalidRequest, error.message, field: error.path.isEmpty ? nil : error.path)
+            }
+        }
+    }
+
+    private static func requiredString(_ object: [String: JSONValue], _ key: String) throws(AdmissionError) -> String {
+        guard let value = try string(object, key, required: true) else {
+            throw AdmissionError(.invalidRequest, "missing \"\(key)\" (a string)", field: key)
+        }
+        return value
     }
 
     private static func refuseUnknown(_ object: [String: JSONValue], known: [String], where place: String, prefix: String = "") throws(AdmissionError) {
@@ -161,17 +206,23 @@ struct SubmitRequest: Sendable {
     private static func parseHints(_ h: [String: JSONValue]) throws(AdmissionError) -> AdmissionHints {
         try refuseUnknown(h, known: hintFields, where: "hints", prefix: "hints.")
         var hints = AdmissionHints()
-        func number(_ key: String) throws(AdmissionError) -> Double? {
+        // Range-checked before any conversion: Int(1e19) would trap the process.
+        func number(_ key: String, maximum: Double) throws(AdmissionError) -> Double? {
             switch h[key] {
             case nil, .null?: return nil
-            case .number(let n)? where n.isFinite && n >= 0: return n
-            default: throw AdmissionError(.invalidRequest, "hints.\(key) must be a non-negative number", field: "hints.\(key)")
+            case .number(let n)? where n.isFinite && n >= 0 && n <= maximum: return n
+            default:
+                throw AdmissionError(
+                    .invalidRequest, "hints.\(key) must be a number from 0 to \(Int(maximum))", field: "hints.\(key)")
             }
         }
-        hints.expectedWaitSeconds = try number("expected_wait_s")
-        hints.sources = try number("sources").map { Int($0.rounded()) }
-        hints.steps = try number("steps").map { Int($0.rounded()) }
-        hints.tools = try number("tools").map { Int($0.rounded()) }
+        func count(_ key: String) throws(AdmissionError) -> Int? {
+            try number(key, maximum: InputLimits.countHintMaximum).map { Int($0.rounded()) }
+        }
+        hints.expectedWaitSeconds = try number("expected_wait_s", maximum: InputLimits.expectedWaitMaximum)
+        hints.sources = try count("sources")
+        hints.steps = try count("steps")
+        hints.tools = try count("tools")
         switch h["force"] {
         case nil, .null?: break
         case .string(let s)? where Decision(rawValue: s) != nil: hints.force = Decision(rawValue: s)

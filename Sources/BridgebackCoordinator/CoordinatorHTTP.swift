@@ -1,5 +1,6 @@
 public import BridgebackAuth
 public import BridgebackMetrics
+public import BridgebackHTTP
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -19,6 +20,7 @@ public enum CoordinatorHTTP {
         api: CoordinatorStatusAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil
     ) -> Router<BridgebackRequestContext> {
         let router = Router(context: BridgebackRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
         router.get("/health") { _, _ -> Response in
             response(await api.health())
         }
@@ -35,7 +37,12 @@ public enum CoordinatorHTTP {
         }
         router.post("/v1/jobs/:id/dry-run") { request, context -> Response in
             let principal = try context.principal
-            let body = try await request.body.collect(upTo: 1 << 20)
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: 1 << 20) } catch let error as any HTTPResponseError {
+                throw error
+            } catch {
+                throw HTTPError(.badRequest, message: "the request body could not be read: \(error)")
+            }
             return response(await api.dryRun(id: context.parameters.get("id") ?? "", body: Array(body.readableBytesView), as: principal))
         }
         router.get("/v1/jobs/:id/dry-run") { _, context -> Response in
@@ -57,21 +64,23 @@ public enum CoordinatorHTTP {
     /// start (port taken, e.g. by a standby coordinator on the same host) or fails later, the
     /// error is logged and the service waits for the group's shutdown instead of ending it.
     public static func application(
-        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger, exposition: MetricsExposition? = nil,
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, limits: HTTPServerLimits = .init(), logger: Logger,
+        exposition: MetricsExposition? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         NonEssential(
-            inner: server(api: api, auth: auth, host: host, port: port, logger: logger, exposition: exposition, onListening: onListening),
+            inner: server(
+                api: api, auth: auth, host: host, port: port, limits: limits, logger: logger, exposition: exposition, onListening: onListening),
             logger: logger, what: "coordinator status API on \(host):\(port)")
     }
 
     static func server(
-        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, logger: Logger, exposition: MetricsExposition? = nil,
-        onListening: @escaping @Sendable (Int) async -> Void
+        api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, limits: HTTPServerLimits = .init(), logger: Logger,
+        exposition: MetricsExposition? = nil, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         Application(
             router: router(api: api, auth: auth, logger: logger, exposition: exposition),
-            configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator"),
+            server: limits.serverBuilder(logger: logger),
+            configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator", backlog: 1024),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.info("coordinator status listening", metadata: ["http.host": "\(host)", "http.port": "\(bound)"])

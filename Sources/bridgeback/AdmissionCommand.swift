@@ -30,6 +30,7 @@ struct AdmissionCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var http: HTTPLimitOptions
 
     @OptionGroup var auth: ServerAuthOptions
 
@@ -105,7 +106,7 @@ struct AdmissionCommand: AsyncParsableCommand {
             api: AdmissionConfiguration(
                 maxBodyBytes: maxBodyBytes, defaultDeadlineSeconds: defaultDeadline, maxDeadlineSeconds: maxDeadline, pool: pool,
                 defaultRecipe: defaultRecipe.isEmpty ? nil : defaultRecipe, defaultRecipeTextParam: defaultRecipeTextParam),
-            auth: httpAuth)
+            auth: httpAuth, httpLimits: http.limits)
         let service: AdmissionService
         do {
             service = try AdmissionService(configuration: configuration, logger: logger, exposition: bootstrapMetrics())

@@ -45,6 +45,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var http: HTTPLimitOptions
 
     @OptionGroup var auth: ServerAuthOptions
 
@@ -165,7 +166,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let api = CoordinatorStatusAPI(
                 ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
                 adapters: .dryRunOnly(secrets: secrets))
-            services.append(CoordinatorHTTP.application(api: api, auth: httpAuth, host: httpHost, port: httpPort, logger: logger, exposition: exposition))
+            services.append(
+                CoordinatorHTTP.application(
+                    api: api, auth: httpAuth, host: httpHost, port: httpPort, limits: http.limits, logger: logger, exposition: exposition))
         }
         try await runUntilSignalled(services, closing: connection, logger: logger)
     }
