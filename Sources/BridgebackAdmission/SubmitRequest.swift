@@ -164,7 +164,7 @@ struct SubmitRequest: Sendable {
             switch error.kind {
             case .syntax, .notUTF8:
                 throw AdmissionError(
-                    .malformedJSON, "the body is not valid UTF-8 JSON (\(error.message)); send a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}",
+                    .malformedJSON, "the body is not valid JSON (UTF-8 only: \(error.message)); send a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}",
                     field: error.path.isEmpty || error.path.hasSuffix("<key>") ? nil : error.path)
             case .duplicateKey, .tooDeep, .stringTooLong, .nulCharacter:
                 throw AdmissionError(.invalidRequest, error.message, field: error.path.isEmpty ? nil : error.path)
@@ -213,7 +213,7 @@ struct SubmitRequest: Sendable {
             case .number(let n)? where n.isFinite && n >= 0 && n <= maximum: return n
             default:
                 throw AdmissionError(
-                    .invalidRequest, "hints.\(key) must be a number from 0 to \(Int(maximum))", field: "hints.\(key)")
+                    .invalidRequest, "hints.\(key) must be a non-negative number, at most \(Int(maximum))", field: "hints.\(key)")
             }
         }
         func count(_ key: String) throws(AdmissionError) -> Int? {

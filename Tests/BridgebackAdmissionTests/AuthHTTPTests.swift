@@ -156,7 +156,6 @@ struct AuthHTTPTests {
                 (#"{"origin": "cli:bob", "text": "what is a canary release?"}"#, "origin"),
                 (detach(#", "contract": {"final_surface": "pager:digest"}"#), "contract.final_surface"),
                 (detach(#", "contract": {"work_surface": "work:bob"}"#), "contract.work_surface"),
-                (detach(##", "contract": {"parent_id": "#"}"##), "contract.parent_id"),
                 (detach(#", "contract": {"parent_id": "bob"}"#), "contract.parent_id"),
                 (detach(#", "contract": {"final_surface": "pager:digest"}, "dry_run": true"#), "contract.final_surface"),
                 // An unknown surface outside the scope: 403 first, nothing learned about the registry.

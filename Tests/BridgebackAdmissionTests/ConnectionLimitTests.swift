@@ -149,10 +149,10 @@ struct ConnectionLimitTests {
                 let closed = stalling.waitForClose(timeout: 30)
                 return (flood, closed, Self.seconds(ContinuousClock.now - start))
             }
-            // Either the decoder refuses the chunk size (400) or the limit cuts the body (413);
+            // The decoder refuses the chunk size or the limit cuts the body (a 4xx);
             // both answer JSON, neither waits for 2^64-1 bytes.
             let status = try #require(flood?.status)
-            #expect(status == 413 || status == 400, "got \(status)")
+            #expect((400..<500).contains(status), "got \(status)")
             #expect(flood?.hasJSONError == true)
             #expect(stalledClosed)
             #expect(stalledAfter <= 25, "closed after \(stalledAfter) s; the body timeout is 3 s")
