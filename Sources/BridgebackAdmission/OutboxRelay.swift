@@ -1,6 +1,7 @@
 import BridgebackAMQP
 import BridgebackCore
 import Foundation
+import Synchronization
 public import Logging
 public import ServiceLifecycle
 
@@ -54,6 +55,10 @@ public final class OutboxRelay: Service {
     private let configuration: OutboxRelayConfiguration
     private let logger: Logger
     private let metrics: AdmissionMetrics
+    /// Whether the publisher was connected right after the last failed publish, read before the
+    /// failures are written to the store (a durable write that can take a while under load), so a
+    /// reconnect during that write still ends the backoff.
+    private let connectedAtFailure = Mutex(true)
 
     public init(
         store: AdmissionStore, publisher: any OutboxPublisher, doorbell: OutboxDoorbell,
@@ -119,7 +124,8 @@ public final class OutboxRelay: Service {
                         ? "outbox rows not published (broker unavailable); retrying"
                         : "outbox rows refused by the broker (check topology and permissions); retrying",
                     metadata: ["outbox.failed": "\(count)", "outbox.retry_in": "\(backoff)", "error": "\(firstError)"])
-                switch await waitBeforeRetry(backoff, wasConnected: await publisher.isConnected()) {
+                let wasConnected = count == 0 ? await publisher.isConnected() : connectedAtFailure.withLock { $0 }
+                switch await waitBeforeRetry(backoff, wasConnected: wasConnected) {
                 case .stopped:
                     return
                 case .reconnected:
@@ -203,6 +209,10 @@ public final class OutboxRelay: Service {
         guard !rows.isEmpty else { return [] }
         let messages = rows.map(Self.message(for:))
         let results = await publisher.publish(messages)
+        if results.count < rows.count || results.contains(where: { if case .failure = $0 { true } else { false } }) {
+            let connected = await publisher.isConnected()
+            connectedAtFailure.withLock { $0 = connected }
+        }
         var sent: [Int64] = []
         var failures: [(seq: Int64, error: String)] = []
         var out: [RowResult] = []
