@@ -260,6 +260,12 @@ final class Fleet: @unchecked Sendable {
              "argv": ["/usr/bin/printf", "%s", "{text}"], "timeout_seconds": 10, "output_cap_bytes": 262144],
             // Kills the worker that runs it: a poison job.
             ["name": "crash-worker", "kind": "command", "argv": ["/bin/sh", "-c", "kill -9 $PPID; sleep 5"], "timeout_seconds": 10],
+            // Speaks the progress protocol (docs/worker.md): two steps, a routine update, plain output, a result.
+            ["name": "reports", "kind": "command", "timeout_seconds": 10, "argv": [
+                "/bin/sh", "-c",
+                "echo '::step 1/2 checking endpoints'; echo 'plain line'; sleep 0.2; echo '::progress 50 checked 1 of 2 endpoints'; "
+                    + "sleep 0.2; echo '::step 2/2 writing the report'; echo '::result all 2 endpoints answered'",
+            ]],
         ]
         let data = try JSONSerialization.data(withJSONObject: ["version": 1, "allowed_hosts": ["127.0.0.1"], "recipes": recipes], options: [.prettyPrinted])
         try data.write(to: recipesFile)
