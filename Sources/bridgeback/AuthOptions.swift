@@ -43,14 +43,18 @@ struct ClientAuthOptions: ParsableArguments {
     }
 }
 
-/// Where a client's token comes from, in order: an explicit `--token-file`, `BRIDGEBACK_TOKEN`,
-/// `BRIDGEBACK_TOKEN_FILE`.
+/// Where a token comes from, in order: an explicit `--…-file`, the variable (`BRIDGEBACK_TOKEN`),
+/// the variable naming a file (`BRIDGEBACK_TOKEN_FILE`). `bridgeback mcp` reads its HTTP token the
+/// same way under other names.
 enum ClientToken {
-    static func resolve(tokenFile explicit: String?, environment: [String: String]) throws -> String? {
-        if explicit == nil, let token = environment["BRIDGEBACK_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
+    static func resolve(
+        tokenFile explicit: String?, environment: [String: String],
+        variable: String = "BRIDGEBACK_TOKEN", fileVariable: String = "BRIDGEBACK_TOKEN_FILE"
+    ) throws -> String? {
+        if explicit == nil, let token = environment[variable]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
             return token
         }
-        guard let tokenFile = explicit ?? environment["BRIDGEBACK_TOKEN_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        guard let tokenFile = explicit ?? environment[fileVariable].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
         let text: String
         do { text = try String(contentsOfFile: tokenFile, encoding: .utf8) } catch {
             throw ValidationError("cannot read the token file \(tokenFile): \(error.localizedDescription)")

@@ -94,11 +94,13 @@ struct MCPCommand: AsyncParsableCommand {
             return ExitCode(2)
         }
         let token: String?
-        do { token = try readSecret(file: tokenFile, variable: "BRIDGEBACK_TOKEN", fileVariable: "BRIDGEBACK_TOKEN_FILE") } catch { throw fail("\(error)") }
+        do { token = try ClientToken.resolve(tokenFile: tokenFile, environment: ProcessInfo.processInfo.environment) } catch { throw fail("\(error)") }
         var httpToken: String?
         if transport == "http" {
             do {
-                httpToken = try readSecret(file: httpTokenFile, variable: "BRIDGEBACK_MCP_HTTP_TOKEN", fileVariable: "BRIDGEBACK_MCP_HTTP_TOKEN_FILE")
+                httpToken = try ClientToken.resolve(
+                    tokenFile: httpTokenFile, environment: ProcessInfo.processInfo.environment,
+                    variable: "BRIDGEBACK_MCP_HTTP_TOKEN", fileVariable: "BRIDGEBACK_MCP_HTTP_TOKEN_FILE")
             } catch { throw fail("\(error)") }
             guard let httpToken, httpToken.count >= 16 else {
                 throw fail("the HTTP transport needs a bearer token of at least 16 characters: --http-token-file PATH or BRIDGEBACK_MCP_HTTP_TOKEN")
@@ -167,19 +169,4 @@ struct StdioSession: Service {
         await session.stop()
         logger.info("mcp client closed the session")
     }
-}
-
-/// A secret from `--…-file`, else the variable, else the variable naming a file; nil if none is set.
-/// Surrounding whitespace (a trailing newline) is dropped; the secret is never logged.
-func readSecret(file: String?, variable: String, fileVariable: String) throws -> String? {
-    let env = ProcessInfo.processInfo.environment
-    let path = file ?? env[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
-    if file == nil, let value = env[variable], !value.isEmpty { return value.trimmingCharacters(in: .whitespacesAndNewlines) }
-    guard let path else { return nil }
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read the token file \(path)")
-    }
-    let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    guard !token.isEmpty else { throw ValidationError("the token file \(path) is empty") }
-    return token
 }
