@@ -47,7 +47,7 @@ public final class AMQPConnection: Sendable {
     /// Connects once. Wrong credentials, an unknown vhost or a refused TCP connection fail here
     /// with a clear ``AMQPError``; later losses are handled by reconnecting.
     public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "bridgeback.amqp")) async throws -> AMQPConnection {
-        let inbox = CommandInbox()
+        let inbox = try CommandInbox()
         let shared = SharedConnectionState()
         var logger = logger
         logger[metadataKey: "amqp.connection"] = "\(configuration.connectionName)"

@@ -19,6 +19,7 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
             case protocolError
             case closedByUser
             case tlsFailed
+            case outOfResources
         }
         let base: Base
         private init(_ base: Base) { self.base = base }
@@ -55,6 +56,9 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The TLS handshake failed: the node's certificate did not verify against the CA, its name
         /// did not match the host in the URL, or the node does not speak TLS on that port.
         public static let tlsFailed = Code(.tlsFailed)
+        /// The process could not get an operating-system resource it needs for a connection (a file
+        /// descriptor for the wake-up eventfd, a thread). Usually a `LimitNOFILE` or `TasksMax` limit.
+        public static let outOfResources = Code(.outOfResources)
 
         public var description: String { base.rawValue }
     }

@@ -21,9 +21,18 @@ final class CommandInbox: Sendable {
     /// Read end and write end are the same eventfd (counter semantics).
     let wakeFD: Int32
 
-    init() {
-        wakeFD = bb_eventfd()
-        precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
+    /// Fails with ``AMQPError/Code/outOfResources`` when the process has no file descriptor left, so
+    /// a connect under fd exhaustion is an error the caller can report, not a crash.
+    init() throws(AMQPError) {
+        let fd = bb_eventfd()
+        guard fd >= 0 else {
+            let code = errno
+            throw AMQPError(
+                .outOfResources,
+                "cannot create the connection's wake-up eventfd: \(String(cString: strerror(code))) (errno \(code)); "
+                    + "raise the process's open-file limit (LimitNOFILE) or close connections")
+        }
+        wakeFD = fd
     }
 
     deinit {

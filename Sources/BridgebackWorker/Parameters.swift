@@ -46,7 +46,7 @@ public struct ParameterSpec: Sendable {
     /// `path` parameters only: the directories the value must stay inside.
     public var roots: [String]
 
-    let regex: PatternBox?
+    let regex: NSRegularExpression?
 
     public init(
         name: String, kind: Kind, required: Bool = false, pattern: String? = nil, allowed: [ParameterValue]? = nil,
@@ -66,7 +66,7 @@ public struct ParameterSpec: Sendable {
         self.description = description
         if let pattern {
             do {
-                regex = PatternBox(try NSRegularExpression(pattern: pattern))
+                regex = try NSRegularExpression(pattern: pattern)
             } catch {
                 throw WorkerError(.invalidCatalog, "pattern '\(pattern)' of parameter '\(name)' is not a valid regular expression", field: name)
             }
@@ -134,15 +134,11 @@ public struct ParameterSpec: Sendable {
     }
 }
 
-/// `NSRegularExpression` is immutable after creation and documented thread-safe for matching;
-/// Foundation on Linux just does not mark it `Sendable`.
-struct PatternBox: @unchecked Sendable {
-    let regex: NSRegularExpression
-    init(_ regex: NSRegularExpression) { self.regex = regex }
-
+extension NSRegularExpression {
+    /// Whether the pattern matches all of `text`, not just a prefix or a part of it.
     func matchesWhole(_ text: String) -> Bool {
         let range = NSRange(text.startIndex..., in: text)
-        guard let match = regex.firstMatch(in: text, options: [.anchored], range: range) else { return false }
+        guard let match = firstMatch(in: text, options: [.anchored], range: range) else { return false }
         return match.range == range
     }
 }

@@ -73,6 +73,8 @@ enum LoggingBootstrap {
 
 /// One JSON object per line on stderr: what log shippers expect from a server process.
 struct JSONLogHandler: LogHandler {
+    /// A value type, so one shared style costs nothing per line (a formatter per line did).
+    private static let timestampStyle = Date.ISO8601FormatStyle()
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
@@ -84,7 +86,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var object: [String: String] = [
-            "ts": ISO8601DateFormatter().string(from: Date()),
+            "ts": Self.timestampStyle.format(Date()),
             "level": event.level.rawValue,
             "logger": label,
             "msg": "\(event.message)",
