@@ -6,14 +6,15 @@ public import ServiceLifecycle
 
 /// Reads the parent inbox and the progress of watched work surfaces from the broker into an `Inbox`.
 ///
-/// The inbox queue is `bb.watch.inbox.<parent>`: client-named, durable (a quorum queue), bound
+/// The inbox queue is `<prefix>inbox.<parent>`: client-named, durable (a quorum queue), bound
 /// to `bb.inbox` with the parent key, and single-active-consumer, so notices that arrive while
 /// no assistant is connected wait for the next one, and two servers for the same parent never
 /// split the notices between them. Messages stay unacknowledged until an assistant takes them
-/// (`Inbox.take`). The `bb-watch` broker user may declare and read `bb.watch.*` queues and read
-/// `bb.inbox` and `bb.progress` (topology/definitions.json): nothing more is needed.
+/// (`Inbox.take`). The prefix follows the broker user (`WatchQueues`): `bb.watch.alice.` for the
+/// scoped watcher `bb-watch-alice`, which may bind only alice's inbox keys and work surfaces;
+/// `bb.watch.` for the operator's `bb-watch`.
 ///
-/// Progress goes to a private queue (`bb.watch.mcp.<random>`, exclusive, auto-delete), bound on
+/// Progress goes to a private queue (`<prefix>mcp.<random>`, exclusive, auto-delete), bound on
 /// demand to each work surface a job of this session uses.
 public final class InboxConsumer: Service, Sendable {
     public static let inboxExchange = "bb.inbox"
@@ -23,22 +24,28 @@ public final class InboxConsumer: Service, Sendable {
     public let inbox: Inbox
     let logger: Logger
     let progressQueue: String
+    /// The durable queue that holds the parent's notices.
+    public let inboxQueue: String
     private let bound = BoundSurfaces()
 
-    /// The durable queue that holds `parent`'s notices.
-    public static func queueName(parent: String) -> String { "bb.watch.inbox.\(parent)" }
+    /// The durable queue that holds `parent`'s notices for a client connected as `brokerUser`.
+    public static func queueName(parent: String, brokerUser: String = "bb-watch") -> String {
+        "\(WatchQueues.prefix(brokerUser: brokerUser))inbox.\(parent)"
+    }
 
     public init(connection: AMQPConnection, inbox: Inbox, logger: Logger) {
         self.connection = connection
         self.inbox = inbox
         self.logger = logger
-        progressQueue = "bb.watch.mcp.\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+        let prefix = WatchQueues.prefix(brokerUser: connection.configuration.user)
+        inboxQueue = Self.queueName(parent: inbox.parent, brokerUser: connection.configuration.user)
+        progressQueue = "\(prefix)mcp.\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
     }
 
     /// Declares and binds the inbox queue; call before serving so a detach made through this
     /// server always has a queue for its answer to land in.
     public func prepare() async throws {
-        let queue = Self.queueName(parent: inbox.parent)
+        let queue = inboxQueue
         do {
             _ = try await connection.declare(QueueDeclaration.quorum(queue, singleActiveConsumer: true))
             try await connection.bind(BindingDeclaration(queue: queue, exchange: Self.inboxExchange, routingKey: inbox.parent))
@@ -46,7 +53,9 @@ public final class InboxConsumer: Service, Sendable {
         } catch let error as AMQPError where error.replyCode == 403 {
             throw MCPServerError(
                 .brokerRefused,
-                "the broker refused the inbox queue \(queue) (\(error.message)); use the bb-watch user (BRIDGEBACK_WATCH_AMQP_URL), which may declare bb.watch.* queues and read bb.inbox and bb.progress")
+                "the broker refused the inbox queue \(queue) (\(error.message)); use this person's scoped watcher "
+                    + "bb-watch-<name> (BRIDGEBACK_WATCH_AMQP_URL; deploy/local/broker.sh watcher add), whose topic permissions "
+                    + "must name the parent key \(inbox.parent), or the operator's bb-watch")
         } catch let error as AMQPError where error.replyCode == 406 {
             throw MCPServerError(
                 .brokerRefused,
@@ -66,7 +75,7 @@ public final class InboxConsumer: Service, Sendable {
     }
 
     public func run() async throws {
-        let queue = Self.queueName(parent: inbox.parent)
+        let queue = inboxQueue
         let notices = try await connection.consume(queue: queue, prefetch: 256)
         let progress = try await connection.consume(queue: progressQueue, prefetch: 256, exclusive: true)
         await inbox.brokerUp()

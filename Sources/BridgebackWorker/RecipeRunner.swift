@@ -241,6 +241,15 @@ public struct RecipeRunner: Sendable {
         return " — " + (first.count > 200 ? String(first.prefix(200)) + "…" : first)
     }
 
+    /// The `finished` progress line of a success: its size, never its text. Watchers of a work
+    /// surface see progress; the result itself travels only through the final delivery.
+    static func finishedSummary(succeeded result: String, after duration: Duration) -> String {
+        let bytes = result.utf8.count
+        let lines = result.isEmpty ? 0 : result.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
+        let size = bytes == 0 ? "an empty result" : "result of \(bytes) byte\(bytes == 1 ? "" : "s") in \(lines) line\(lines == 1 ? "" : "s")"
+        return "succeeded in \(seconds(duration)): \(size), delivered by the coordinator"
+    }
+
     static func seconds(_ duration: Duration) -> String {
         let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)

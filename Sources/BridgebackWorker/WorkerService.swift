@@ -231,11 +231,11 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         case .succeeded(let text):
             metrics.succeeded.increment()
             logger.info("job succeeded", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "result_bytes": "\(text.utf8.count)"])
-            await progress.publish(.finished, "succeeded" + RecipeRunner.oneLine(text), stateChange: true, fraction: 1)
+            await progress.publish(.finished, RecipeRunner.finishedSummary(succeeded: text, after: duration), stateChange: true, fraction: 1)
         case .failed(let reason):
             metrics.failed.increment()
             logger.notice("job failed", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "reason": "\(reason)"])
-            await progress.publish(.finished, "failed" + RecipeRunner.oneLine(reason), stateChange: true)
+            await progress.publish(.finished, "failed in \(RecipeRunner.seconds(duration)): the reason goes to the final surface", stateChange: true)
         case .cancelled:
             metrics.failed.increment()
             await progress.publish(.finished, "cancelled", stateChange: true)

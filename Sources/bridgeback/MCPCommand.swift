@@ -18,7 +18,8 @@ struct MCPCommand: AsyncParsableCommand {
             The server is a client of admission and the coordinator status API over HTTP
             with the token it was started with, so it can do what that token may do and
             nothing more. With --parent it also reads the parent inbox from the broker
-            (durable queue bb.watch.inbox.<parent>, bb-watch user): final notices of
+            (durable queue bb.watch.<name>.inbox.<parent> as the person's scoped watcher
+            bb-watch-<name>, bb.watch.inbox.<parent> as bb-watch): final notices of
             parent-mediated jobs wait there, unacknowledged, until the assistant takes
             them with bridgeback_inbox; new ones are announced as MCP log messages.
 

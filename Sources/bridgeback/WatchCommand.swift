@@ -25,8 +25,12 @@ struct WatchCommand: AsyncParsableCommand {
             (--coordinator); otherwise jobs are shown by id.
 
             Environment:
-              BRIDGEBACK_WATCH_AMQP_URL    broker URL (user bb-watch, which may only read
-                                           bb.progress and bb.inbox into bb.watch.* queues)
+              BRIDGEBACK_WATCH_AMQP_URL    broker URL: a person's scoped watcher bb-watch-<name>
+                                           (its queues are bb.watch.<name>.*; the broker lets it
+                                           bind only that person's surfaces and inbox keys: see
+                                           deploy/local/broker.sh watcher), or the operator's
+                                           bb-watch, which may bind every key including '#'
+
               BRIDGEBACK_AMQP_URL          used when the variable above is unset
               BRIDGEBACK_COORDINATOR_URL   default for --coordinator
               BRIDGEBACK_TOKEN(_FILE)      bearer token for the status API
@@ -90,7 +94,8 @@ struct WatchCommand: AsyncParsableCommand {
             throw fail("cannot connect to the broker at \(configuration.redactedURL): \(error)")
         }
         let watcher = Watcher(
-            connection: connection, surface: surface == "*" ? "#" : surface, inbox: inbox, json: json, limit: count,
+            connection: connection, queuePrefix: WatchQueues.prefix(brokerUser: configuration.user),
+            surface: surface == "*" ? "#" : surface, inbox: inbox, json: json, limit: count,
             coordinator: coordinator.isEmpty ? nil : coordinator, token: try auth.token(), logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -111,6 +116,8 @@ struct Watcher: Service {
     static let inboxExchange = "bb.inbox"
 
     let connection: AMQPConnection
+    /// `bb.watch.<name>.` for a scoped watcher user, else `bb.watch.` (`WatchQueues`).
+    let queuePrefix: String
     let surface: String
     let inbox: String?
     let json: Bool
@@ -123,7 +130,7 @@ struct Watcher: Service {
     func run() async throws {
         // Client-named so the AMQP layer re-declares it (and its bindings) after a reconnect;
         // exclusive + auto-delete so it disappears with this connection.
-        let queue = "bb.watch.\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+        let queue = queuePrefix + "\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
         do {
             try await connection.declare(QueueDeclaration(name: queue, durable: false, exclusive: true, autoDelete: true))
             try await connection.bind(BindingDeclaration(queue: queue, exchange: Self.progressExchange, routingKey: surface))
@@ -131,8 +138,17 @@ struct Watcher: Service {
                 try await connection.bind(BindingDeclaration(queue: queue, exchange: Self.inboxExchange, routingKey: inbox))
             }
         } catch let error as AMQPError where error.replyCode == 403 {
+            let user = connection.configuration.user
+            if let name = WatchQueues.watcherName(brokerUser: user) {
+                throw WatchError(
+                    "the broker refused (\(error.message)): \(user) is the scoped watcher of '\(name)'; it may bind only the work "
+                        + "surfaces and inbox keys its topic permissions name, never '#' or another person's "
+                        + "(deploy/local/broker.sh watcher show \(name))")
+            }
             throw WatchError(
-                "the broker refused the watch queue (\(error.message)); the broker user needs configure/write on ^bb\\.watch\\..*$ and read on bb.progress, bb.inbox and bb.watch.* (topology/definitions.json, user bb-watch)")
+                "the broker refused the watch queue (\(error.message)); the broker user needs configure/write on \(queuePrefix)* queues "
+                    + "and read on bb.progress and bb.inbox (topology/definitions.json: bb-watch, or a scoped bb-watch-<name> "
+                    + "made by deploy/local/broker.sh watcher add)")
         }
         let consumer = try await connection.consume(queue: queue, prefetch: 256, exclusive: true)
         let target = surface == "#" ? "every work surface" : surface

@@ -25,7 +25,8 @@ struct WatchIntegrationTests {
         let stdout: URL
         let stderr: URL
 
-        init(_ arguments: [String]) throws {
+        /// `amqpURL`: the broker user to watch as (default: the operator's bb-watch).
+        init(_ arguments: [String], amqpURL: String? = nil) throws {
             let tag = UUID().uuidString.prefix(8).lowercased()
             stdout = FileManager.default.temporaryDirectory.appendingPathComponent("bb-watch-\(tag).out")
             stderr = FileManager.default.temporaryDirectory.appendingPathComponent("bb-watch-\(tag).err")
@@ -34,7 +35,7 @@ struct WatchIntegrationTests {
             process.executableURL = URL(fileURLWithPath: WatchIntegrationTests.binary)
             process.arguments = ["watch"] + arguments + ["--coordinator", ""]
             var environment = ProcessInfo.processInfo.environment
-            environment["BRIDGEBACK_WATCH_AMQP_URL"] = Broker.url("BRIDGEBACK_WATCH_AMQP_URL")
+            environment["BRIDGEBACK_WATCH_AMQP_URL"] = amqpURL ?? Broker.url("BRIDGEBACK_WATCH_AMQP_URL")
             environment["BRIDGEBACK_AMQP_URL"] = nil  // must work with the watch user alone
             process.environment = environment
             process.standardOutput = try FileHandle(forWritingTo: stdout)

@@ -29,6 +29,10 @@ struct ServiceTests {
         #expect(phases == [.started, .finished])
         #expect(transport.publishedProgress.map(\.sequence) == [1, 2])
         #expect(transport.publishedProgress.allSatisfy { $0.workSurface == "work:test" && $0.jobID == job.jobID })
+        // The finished event is a summary: the result reaches people only through the final delivery.
+        let finished = try #require(transport.publishedProgress.last)
+        #expect(!finished.message.contains("hello"), "\(finished.message)")
+        #expect(finished.message.hasPrefix("succeeded in ") && finished.message.contains("result of 11 bytes in 1 line"), "\(finished.message)")
     }
 
     @Test func aCompletionNackedDuringABrokerFailoverIsRetriedNotRequeued() async throws {
@@ -97,6 +101,10 @@ struct ServiceTests {
         let outcomes = Dictionary(uniqueKeysWithValues: transport.publishedCompletions.map { ($0.jobID, $0.outcome) })
         #expect(outcomes[job.jobID] == .failed(reason: #"recipe 'echo': parameter 'text' must match [a-z ]+, got "NOT lower case""#))
         #expect(outcomes[unknown.jobID] == .failed(reason: "this worker has no recipe 'no-such-recipe'; it knows echo, scripted"))
+        // Nor does the reason ride on bb.progress (it may quote a command's stderr).
+        let finished = transport.publishedProgress.filter { $0.phase == .finished }
+        #expect(finished.count == 2)
+        #expect(finished.allSatisfy { $0.message.hasPrefix("failed in ") && !$0.message.contains("NOT lower") && !$0.message.contains("no-such") })
     }
 
     @Test func customHandlerRuns() async throws {

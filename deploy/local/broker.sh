@@ -8,6 +8,12 @@
 #   deploy/local/broker.sh status    say whether it runs
 #   deploy/local/broker.sh env       print the BRIDGEBACK_* variables for the local broker (eval-able)
 #   deploy/local/broker.sh ctl ...   run rabbitmqctl against the local node
+#   deploy/local/broker.sh watcher add NAME [--progress SURFACE]... [--inbox KEY]... [--print]
+#                                    a scoped watch user bb-watch-NAME: it may bind only these work surfaces
+#                                    (bb.progress) and inbox keys (bb.inbox), into bb.watch.NAME.* queues;
+#                                    prints its BRIDGEBACK_WATCH_AMQP_URL (--print: the rabbitmqctl commands
+#                                    for another broker instead, nothing is run)
+#   deploy/local/broker.sh watcher show|remove NAME, watcher list
 #
 # Configuration (environment): BRIDGEBACK_BROKER_DIR (state, default deploy/local/state/broker),
 # BRIDGEBACK_BROKER_PORT (5672), BRIDGEBACK_BROKER_MGMT_PORT (15672), BRIDGEBACK_BROKER_DIST_PORT (25672),
@@ -117,47 +123,144 @@ is_running() {
 random_password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 
 # Users and permissions come from topology/definitions.json (the template); passwords are
-# generated once per state directory and written to credentials.env (mode 600).
-create_users() {
-    local creds="$state/credentials.env"
-    local stamp="$state/users.stamp" want
+# generated once per state directory and written to credentials.env (mode 600) as
+# BB_PASSWORD_<user without bb-, upper case, - as _> (bb-watch-alice: BB_PASSWORD_WATCH_ALICE).
+# The template's topic_permissions (scoped watchers) are applied too.
+password_var() { local short="${1#bb-}"; short="${short//-/_}"; echo "BB_PASSWORD_$(echo "$short" | tr a-z A-Z)"; }
+
+ensure_password() { # user: appends a generated password to credentials.env unless it has one
+    local creds="$state/credentials.env" var
+    var="$(password_var "$1")"
     (
         umask 077
         touch "$creds"
-        # A user added to the template later (bb-monitor) gets a password without changing the others'.
-        for u in admin admission worker coordinator watch audit monitor; do
-            grep -q "^BB_PASSWORD_$(echo "$u" | tr a-z A-Z)=" "$creds" \
-                || printf 'BB_PASSWORD_%s=%s\n' "$(echo "$u" | tr a-z A-Z)" "$(random_password)" >> "$creds"
-        done
+        grep -q "^$var=" "$creds" || printf '%s=%s\n' "$var" "$(random_password)" >> "$creds"
     )
+}
+
+create_users() {
+    local creds="$state/credentials.env"
+    local stamp="$state/users.stamp" want
+    python3 - "$repo/topology/definitions.json" "$state/users.tsv" "$state/topics.tsv" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+perms = {p["user"]: p for p in d.get("permissions", [])}
+with open(sys.argv[2], "w") as users:
+    for u in d["users"]:
+        p = perms.get(u["name"], {"configure": "", "write": "", "read": ""})
+        users.write("\t".join([u["name"], ",".join(u.get("tags", [])) or "-", p["configure"] or "^$", p["write"] or "^$", p["read"] or "^$"]) + "\n")
+with open(sys.argv[3], "w") as topics:
+    for t in d.get("topic_permissions", []):
+        topics.write("\t".join([t["user"], t["exchange"], t["write"] or "^$", t["read"] or "^$"]) + "\n")
+PY
+    # A user added to the template later (bb-monitor, bb-watch-alice) gets a password without changing the others'.
+    local name
+    while IFS=$'\t' read -r name _ <&3; do ensure_password "$name"; done 3< "$state/users.tsv"
     want="$(cat "$repo/topology/definitions.json" "$creds" | cksum)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
     # shellcheck disable=SC1090
     . "$creds"
     ctl add_vhost "$vhost" >/dev/null 2>&1 || true
-    python3 - "$repo/topology/definitions.json" <<'PY' > "$state/users.tsv"
-import json, sys
-d = json.load(open(sys.argv[1]))
-perms = {p["user"]: p for p in d.get("permissions", [])}
-for u in d["users"]:
-    p = perms.get(u["name"], {"configure": "", "write": "", "read": ""})
-    print("\t".join([u["name"], ",".join(u.get("tags", [])) or "-", p["configure"] or "^$", p["write"] or "^$", p["read"] or "^$"]))
-PY
     while IFS=$'\t' read -r name tags conf write read <&3; do
-        local short="${name#bb-}" var pass
-        var="BB_PASSWORD_$(echo "$short" | tr a-z A-Z)"
+        local var pass
+        var="$(password_var "$name")"
         pass="${!var:-}"
         [ -n "$pass" ] || { log "no password for $name in $creds"; exit 1; }
-        if ctl list_users -q 2>/dev/null | awk '{print $1}' | grep -qx "$name"; then
-            ctl change_password "$name" "$pass" >/dev/null
-        else
-            ctl add_user "$name" "$pass" >/dev/null
-        fi
+        set_user "$name" "$pass"
         if [ "$tags" = "-" ]; then ctl set_user_tags "$name" >/dev/null; else ctl set_user_tags "$name" ${tags//,/ } >/dev/null; fi
         ctl set_permissions -p "$vhost" "$name" "$conf" "$write" "$read" >/dev/null
     done 3< "$state/users.tsv"
+    local exchange
+    while IFS=$'\t' read -r name exchange write read <&3; do
+        ctl set_topic_permissions -p "$vhost" "$name" "$exchange" "$write" "$read" >/dev/null
+    done 3< "$state/topics.tsv"
     ctl delete_user guest >/dev/null 2>&1 || true
     cat "$repo/topology/definitions.json" "$creds" | cksum > "$stamp"
+}
+
+set_user() { # name, password: add or change
+    if ctl list_users -q 2>/dev/null | awk '{print $1}' | grep -qx "$1"; then
+        ctl change_password "$1" "$2" >/dev/null
+    else
+        ctl add_user "$1" "$2" >/dev/null
+    fi
+}
+
+# Scoped watchers (issue 10, item 6). bb-watch-NAME may declare, bind and read only bb.watch.NAME.*
+# queues, read bb.progress and bb.inbox, and - through topic permissions, which RabbitMQ checks on
+# queue.bind against the binding key - bind only the listed work surfaces and inbox keys: '#', a
+# wildcard or another person's key is refused with ACCESS_REFUSED. bridgeback watch and bridgeback mcp
+# name their queues bb.watch.NAME.* when connected as bb-watch-NAME (Sources/BridgebackCore/WatchQueues.swift).
+watcher_regex() { # keys...: ^(k1|k2)$ with each key escaped; ^$ (nothing) without keys
+    python3 -c 'import re, sys; k = sys.argv[1:]; print("^(" + "|".join(re.escape(x) for x in k) + ")$" if k else "^$")' "$@"
+}
+
+valid_watcher_name() { [[ "$1" =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]] && [ "$1" != inbox ] && [ "$1" != mcp ]; }
+
+cmd_watcher() {
+    local sub="${1:-}"; shift || true
+    case "$sub" in
+        add) watcher_add "$@" ;;
+        show)
+            local name="${1:?watcher show NAME}"
+            ctl list_user_permissions "bb-watch-$name"
+            ctl list_user_topic_permissions "bb-watch-$name" ;;
+        remove)
+            local name="${1:?watcher remove NAME}" var
+            valid_watcher_name "$name" || { log "'$name' is not a watcher name"; exit 2; }
+            ctl delete_user "bb-watch-$name" >/dev/null
+            var="$(password_var "bb-watch-$name")"
+            sed -i "/^$var=/d" "$state/credentials.env"
+            log "removed bb-watch-$name (its bb.watch.$name.* queues stay until deleted)" ;;
+        list) ctl list_users -q | awk '$1 ~ /^bb-watch-/ {print $1}' ;;
+        *) echo "usage: $0 watcher add NAME [--progress SURFACE]... [--inbox KEY]... [--print] | show NAME | remove NAME | list" >&2; exit 2 ;;
+    esac
+}
+
+watcher_add() {
+    local name="${1:-}" print=0 progress=() inbox=()
+    shift || true
+    valid_watcher_name "$name" || {
+        log "watcher names are 1-32 characters from a-z 0-9 - (not 'inbox' or 'mcp'): got '$name'"; exit 2; }
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --progress) progress+=("${2:?--progress needs a work surface id}"); shift 2 ;;
+            --inbox) inbox+=("${2:?--inbox needs a bb.inbox routing key (a parent id or an inbox address)}"); shift 2 ;;
+            --print) print=1; shift ;;
+            *) log "unknown argument '$1'"; exit 2 ;;
+        esac
+    done
+    local key
+    for key in "${progress[@]}" "${inbox[@]}"; do
+        [[ "$key" =~ ^[A-Za-z0-9:._/@-]{1,255}$ ]] || { log "'$key' is not a surface id or inbox key (A-Z a-z 0-9 : . _ / @ -, no wildcards)"; exit 2; }
+    done
+    [ "${#progress[@]}" -gt 0 ] || [ "${#inbox[@]}" -gt 0 ] || { log "name at least one --progress SURFACE or --inbox KEY"; exit 2; }
+    local user="bb-watch-$name" queues read_re progress_re inbox_re
+    queues="^bb\.watch\.${name}\..*\$"
+    read_re="^(bb\.progress|bb\.inbox|bb\.watch\.${name}\..*)\$"
+    progress_re="$(watcher_regex ${progress[@]+"${progress[@]}"})"
+    inbox_re="$(watcher_regex ${inbox[@]+"${inbox[@]}"})"
+    if [ "$print" = 1 ]; then
+        echo "rabbitmqctl add_user '$user' '<password>'"
+        echo "rabbitmqctl set_permissions -p '$vhost' '$user' '$queues' '$queues' '$read_re'"
+        echo "rabbitmqctl set_topic_permissions -p '$vhost' '$user' bb.progress '^\$' '$progress_re'"
+        echo "rabbitmqctl set_topic_permissions -p '$vhost' '$user' bb.inbox '^\$' '$inbox_re'"
+        return 0
+    fi
+    is_running || { log "the broker is not running: '$0 start' first (or --print for another broker)"; exit 1; }
+    ensure_password "$user"
+    local var pass
+    var="$(password_var "$user")"
+    pass="$(sed -n "s/^$var=//p" "$state/credentials.env")"
+    set_user "$user" "$pass"
+    ctl set_user_tags "$user" >/dev/null
+    ctl set_permissions -p "$vhost" "$user" "$queues" "$queues" "$read_re" >/dev/null
+    # Both exchanges always get a topic permission: RabbitMQ allows every key on an exchange
+    # for which a user has none.
+    ctl set_topic_permissions -p "$vhost" "$user" bb.progress '^$' "$progress_re" >/dev/null
+    ctl set_topic_permissions -p "$vhost" "$user" bb.inbox '^$' "$inbox_re" >/dev/null
+    log "watcher $user: progress of ${progress[*]:-(none)}; inbox keys ${inbox[*]:-(none)}; queues bb.watch.$name.*"
+    echo "export BRIDGEBACK_WATCH_AMQP_URL='amqp://$user:$pass@127.0.0.1:$port/$vhost'"
 }
 
 cmd_start() {
@@ -225,6 +328,12 @@ cmd_env() {
     echo "export BRIDGEBACK_WORKER_AMQP_URL='amqp://bb-worker:$BB_PASSWORD_WORKER@127.0.0.1:$port/$vhost'"
     echo "export BRIDGEBACK_COORDINATOR_AMQP_URL='amqp://bb-coordinator:$BB_PASSWORD_COORDINATOR@127.0.0.1:$port/$vhost'"
     echo "export BRIDGEBACK_WATCH_AMQP_URL='amqp://bb-watch:$BB_PASSWORD_WATCH@127.0.0.1:$port/$vhost'"
+    # Scoped watchers (the template's bb-watch-alice, any 'watcher add'): BRIDGEBACK_WATCH_<NAME>_AMQP_URL.
+    local var name
+    for var in $(sed -n 's/^\(BB_PASSWORD_WATCH_[A-Z0-9_]*\)=.*/\1/p' "$creds"); do
+        name="$(echo "${var#BB_PASSWORD_WATCH_}" | tr A-Z_ a-z-)"
+        echo "export BRIDGEBACK_WATCH_${var#BB_PASSWORD_WATCH_}_AMQP_URL='amqp://bb-watch-$name:${!var}@127.0.0.1:$port/$vhost'"
+    done
     echo "export BRIDGEBACK_BROKER_SCRIPT='$here/broker.sh'"
     echo "export BRIDGEBACK_MANAGEMENT_URL='http://127.0.0.1:$mgmt_port'"
     echo "export BRIDGEBACK_MANAGEMENT_USER='bb-monitor'"
@@ -240,5 +349,6 @@ case "${1:-}" in
     status) if is_running; then echo "running: $node pid $(cat "$state/rabbitmq.pid")"; else echo "stopped"; exit 3; fi ;;
     env) cmd_env ;;
     ctl) shift; ctl "$@" ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    watcher) shift; cmd_watcher "$@" ;;
+    *) sed -n '2,25p' "$0"; exit 2 ;;
 esac
