@@ -107,9 +107,10 @@ extension BrokerBacked {
                 } == nil)
 
                 // Everything else is refused by the broker, not by the client: 403 ACCESS_REFUSED.
-                let own = "bb.watch.\(p.alice).probe"
                 func bind(_ exchange: String, _ key: String) -> (AMQPConnection) async throws -> Void {
                     { connection in
+                        // A name per probe: the previous probe's exclusive queue may outlive its closing connection briefly.
+                        let own = "bb.watch.\(p.alice).probe-\(UUID().uuidString.prefix(8).lowercased())"
                         _ = try await connection.declare(QueueDeclaration(name: own, durable: false, exclusive: true, autoDelete: true))
                         try await connection.bind(BindingDeclaration(queue: own, exchange: exchange, routingKey: key))
                     }
