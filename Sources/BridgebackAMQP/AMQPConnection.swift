@@ -239,6 +239,11 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         AsyncIterator(chunks: stream.makeAsyncIterator())
     }
 
+    /// The deliveries as the connection thread handed them over: one array per read pass.
+    /// A consumer that settles a whole pass at once (one transaction, then one ``AMQPDelivery/ackMultiple()``
+    /// on its last delivery) iterates this instead of the consumer itself; iterate one or the other.
+    public var chunks: AsyncThrowingStream<[AMQPDelivery], any Error> { stream }
+
     /// Cancels the consumer and closes its channel; the sequence finishes.
     public func cancel() async {
         let channel = self.channel

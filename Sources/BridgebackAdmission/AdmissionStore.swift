@@ -117,8 +117,14 @@ public struct StoreCounts: Sendable, Hashable {
 /// contract and outbox rows do; the relay only ever reads what was committed. The unique
 /// index on (origin, idempotency key) makes a repeated submit return the first job even
 /// when two arrive at once, also from another process on the same file.
+///
+/// Writes are group-committed: concurrent submits (and the relay's marks) that wait while one
+/// commit runs share the next transaction, each in its own savepoint, and each caller is answered
+/// only once that transaction is on disk (`synchronous=FULL`: an accepted job survives power loss).
 public final class AdmissionStore: Sendable {
     let writer: any DatabaseWriter
+    private typealias Work = @Sendable (Database) throws -> any Sendable
+    private let group: GroupCommit<Work, any Sendable>
 
     /// Opens (creating if needed) `admission.sqlite` in `directory` and migrates it.
     public convenience init(directory: URL) throws {
@@ -131,8 +137,42 @@ public final class AdmissionStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "bridgeback.admission"
-        writer = try DatabasePool(path: path, configuration: configuration)
+        configuration.prepareDatabase { db in
+            // GRDB's pool defaults to NORMAL in WAL, which does not sync a commit: a job answered
+            // "accepted" could vanish on power loss. FULL syncs the WAL on every commit, and group
+            // commit makes that one sync per group, not per request.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(writer)
+        self.writer = writer
+        group = GroupCommit(maxBatch: 512) { works in
+            try await writer.write { db in
+                works.map { work in
+                    Result(catching: { () throws -> any Sendable in
+                        var output: (any Sendable)?
+                        try db.inSavepoint {
+                            output = try work(db)
+                            return .commit
+                        }
+                        return output!
+                    })
+                }
+            }
+        }
+    }
+
+    /// One atomic change, durable before this returns, sharing its transaction with whatever
+    /// other writes wait meanwhile; an error it throws undoes only its own change.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let output = try await group.submit { db in try body(db) }
+        guard let value = output as? T else { throw GroupCommitError(expected: 1, got: 0) }
+        return value
+    }
+
+    /// The value of `PRAGMA synchronous` on the writer connection (2 = FULL), for tests and health.
+    public func synchronousMode() async throws -> Int {
+        try await writer.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     static var migrator: DatabaseMigrator {
@@ -198,7 +238,7 @@ public final class AdmissionStore: Sendable {
 
     /// Writes an inline decision to the request log.
     public func logRequest(_ entry: RequestLogEntry) async throws {
-        try await writer.write { db in try Self.insert(entry, db) }
+        try await write { db in try Self.insert(entry, db) }
     }
 
     /// The result of `admit`: the new job, or the one an earlier request with the same
@@ -218,7 +258,7 @@ public final class AdmissionStore: Sendable {
     public func admit(request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft]) async throws -> AdmitOutcome {
         let contractJSON = try String(decoding: WireCodec.encode(contract), as: UTF8.self)
         do {
-            return try await writer.write { db in
+            return try await write { db in
                 if let key = request.idempotencyKey, let existing = try Self.fetchJob(db, origin: request.origin, key: key) {
                     try Self.insertReplay(request, job: existing.jobID, db)
                     return .existing(existing)
@@ -259,7 +299,7 @@ public final class AdmissionStore: Sendable {
 
     /// Logs a request that repeated an idempotency key and got `jobID` back.
     public func logReplay(_ entry: RequestLogEntry, jobID: String) async throws {
-        try await writer.write { db in try Self.insertReplay(entry, job: jobID, db) }
+        try await write { db in try Self.insertReplay(entry, job: jobID, db) }
     }
 
     private static func insertReplay(_ entry: RequestLogEntry, job: String, _ db: Database) throws {
@@ -315,7 +355,7 @@ public final class AdmissionStore: Sendable {
     /// Records a cancel request (the first one wins; later ones return the job unchanged).
     /// Nil if there is no such job.
     public func requestCancel(jobID: String, reason: String?, at date: Date) async throws -> JobRecord? {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE jobs SET state = ?, cancel_requested_at = ?, cancel_reason = ? WHERE job_id = ? AND cancel_requested_at IS NULL",
                 arguments: [JobRecord.State.cancelRequested.rawValue, WireDate.format(date), reason, jobID])
@@ -364,33 +404,42 @@ public final class AdmissionStore: Sendable {
 
     /// Marks rows confirmed by the broker; a job whose job row is sent becomes `published`.
     public func markSent(_ seqs: [Int64], at date: Date) async throws {
-        guard !seqs.isEmpty else { return }
-        try await writer.write { db in
-            let stamp = WireDate.format(date)
-            for seq in seqs {
-                try db.execute(
-                    sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ? AND sent_at IS NULL",
-                    arguments: [stamp, seq])
-                try db.execute(
-                    sql: """
-                        UPDATE jobs SET state = ?, published_at = ?
-                        WHERE state = ? AND job_id = (SELECT job_id FROM outbox WHERE seq = ? AND kind = 'job')
-                        """,
-                    arguments: [JobRecord.State.published.rawValue, stamp, JobRecord.State.accepted.rawValue, seq])
-            }
-        }
+        try await recordOutcomes(sent: seqs, failed: [], at: date)
     }
 
     /// Counts a failed attempt and keeps the error for `GET /health` and the operator.
     public func markFailed(_ failures: [(seq: Int64, error: String)]) async throws {
-        guard !failures.isEmpty else { return }
-        try await writer.write { db in
+        try await recordOutcomes(sent: [], failed: failures, at: Date())
+    }
+
+    /// One relay pass's outcomes in one transaction: confirmed rows marked sent (their jobs
+    /// `published`), failed ones counted with their error.
+    public func recordOutcomes(sent seqs: [Int64], failed failures: [(seq: Int64, error: String)], at date: Date) async throws {
+        guard !seqs.isEmpty || !failures.isEmpty else { return }
+        let failures = failures.map { Failure(seq: $0.seq, error: $0.error) }
+        try await write { db in
+            let stamp = WireDate.format(date)
+            let markSent = try db.cachedStatement(
+                sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ? AND sent_at IS NULL")
+            let publish = try db.cachedStatement(
+                sql: """
+                    UPDATE jobs SET state = ?, published_at = ?
+                    WHERE state = ? AND job_id = (SELECT job_id FROM outbox WHERE seq = ? AND kind = 'job')
+                    """)
+            for seq in seqs {
+                try markSent.execute(arguments: [stamp, seq])
+                try publish.execute(arguments: [JobRecord.State.published.rawValue, stamp, JobRecord.State.accepted.rawValue, seq])
+            }
+            let markFailed = try db.cachedStatement(sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?")
             for failure in failures {
-                try db.execute(
-                    sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
-                    arguments: [failure.error, failure.seq])
+                try markFailed.execute(arguments: [failure.error, failure.seq])
             }
         }
+    }
+
+    private struct Failure: Sendable {
+        var seq: Int64
+        var error: String
     }
 
     /// How many rows wait to be published, and when the oldest was written.

@@ -169,7 +169,8 @@ public final class OutboxRelay: Service {
         case failed(transient: Bool, count: Int, firstError: String)
     }
 
-    /// One batch: contracts first (windowed), then the jobs whose contracts are confirmed.
+    /// One batch: contracts first (windowed), then the jobs whose contracts are confirmed,
+    /// then every outcome of the pass recorded in one transaction.
     func publishOnePass() async throws -> PassOutcome {
         let rows = try await store.unsentOutbox(limit: configuration.batchSize)
         guard !rows.isEmpty else {
@@ -179,16 +180,26 @@ public final class OutboxRelay: Service {
         }
         var failedJobs: Set<String> = []
         var failures: [RowResult] = []
+        var outcomes = Outcomes()
 
         let contracts = rows.filter { $0.kind == .contract }
-        let contractResults = await publish(contracts)
+        let contractResults = await publish(contracts, into: &outcomes)
         for (row, result) in zip(contracts, contractResults) where !result.ok {
             failedJobs.insert(row.jobID)
             failures.append(result)
         }
         let jobs = rows.filter { $0.kind == .job && !failedJobs.contains($0.jobID) }
-        let jobResults = await publish(jobs)
+        let jobResults = await publish(jobs, into: &outcomes)
         failures += jobResults.filter { !$0.ok }
+        do {
+            try await store.recordOutcomes(sent: outcomes.sent, failed: outcomes.failed, at: Date())
+        } catch {
+            // The rows stay unsent and go out again: a duplicate, which consumers drop by job id.
+            logger.error("cannot record outbox outcomes; rows will be published again", metadata: ["error": "\(error)"])
+        }
+        if !outcomes.sent.isEmpty {
+            logger.debug("outbox rows confirmed", metadata: ["outbox.count": "\(outcomes.sent.count)"])
+        }
         let backlog = try await store.backlog()
         metrics.backlog(backlog.count)
         metrics.oldest(ageSeconds: backlog.oldest.map { Date().timeIntervalSince($0) } ?? 0)
@@ -204,8 +215,14 @@ public final class OutboxRelay: Service {
         var error: String = ""
     }
 
-    /// Publishes rows in order; marks the confirmed ones sent and records the failures.
-    private func publish(_ rows: [OutboxRow]) async -> [RowResult] {
+    /// What a pass learned, recorded at its end.
+    private struct Outcomes {
+        var sent: [Int64] = []
+        var failed: [(seq: Int64, error: String)] = []
+    }
+
+    /// Publishes rows in order (windowed confirms) and collects which were confirmed.
+    private func publish(_ rows: [OutboxRow], into outcomes: inout Outcomes) async -> [RowResult] {
         guard !rows.isEmpty else { return [] }
         let messages = rows.map(Self.message(for:))
         let results = await publisher.publish(messages)
@@ -213,19 +230,17 @@ public final class OutboxRelay: Service {
             let connected = await publisher.isConnected()
             connectedAtFailure.withLock { $0 = connected }
         }
-        var sent: [Int64] = []
-        var failures: [(seq: Int64, error: String)] = []
         var out: [RowResult] = []
         for (index, row) in rows.enumerated() {
             let result: Result<Void, AMQPError> =
                 index < results.count ? results[index] : .failure(AMQPError(.outcomeUnknown, "the publisher returned no outcome"))
             switch result {
             case .success:
-                sent.append(row.seq)
+                outcomes.sent.append(row.seq)
                 metrics.published(kind: row.kind.rawValue)
                 out.append(RowResult(ok: true, transient: true))
             case .failure(let error):
-                failures.append((row.seq, error.description))
+                outcomes.failed.append((row.seq, error.description))
                 metrics.publishFailed(code: error.code.description)
                 // 403/404 (permissions, missing exchange) close the channel too, but need an operator.
                 let refused = error.replyCode == 403 || error.replyCode == 404
@@ -238,16 +253,6 @@ public final class OutboxRelay: Service {
                         "outbox.attempts": "\(row.attempts + 1)", "error": "\(error)",
                     ])
             }
-        }
-        do {
-            try await store.markSent(sent, at: Date())
-            try await store.markFailed(failures)
-        } catch {
-            // The rows stay unsent and go out again: a duplicate, which consumers drop by job id.
-            logger.error("cannot record outbox outcomes; rows will be published again", metadata: ["error": "\(error)"])
-        }
-        if !sent.isEmpty {
-            logger.debug("outbox rows confirmed", metadata: ["outbox.count": "\(sent.count)"])
         }
         return out
     }

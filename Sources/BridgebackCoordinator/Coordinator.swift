@@ -17,9 +17,9 @@ public enum Disposition: Sendable, Hashable {
 
 /// The single owner of final delivery, above the transport.
 ///
-/// Feed it inbound message bodies (`handleContract`, `handleCompletion`, `handleDeadLetter`);
-/// each call commits its effect to the ledger before returning the disposition, so the
-/// caller acks only what is durable. `run()` delivers: one task per job with a decided
+/// Feed it inbound message bodies (`handle(_:)` for a group, or `handleContract`,
+/// `handleCompletion`, `handleDeadLetter`); each call commits its effect to the ledger before
+/// returning the disposition, so the caller acks only what is durable. `run()` delivers: one task per job with a decided
 /// final notice, parts in order, so a slow or rate-limited surface delays only its own jobs.
 /// Ledger errors are thrown: a coordinator that cannot write its ledger must stop consuming.
 public final class Coordinator: Sendable {
@@ -68,39 +68,49 @@ public final class Coordinator: Sendable {
 
     // MARK: Inbound
 
+    /// An inbound message, as the transport received it.
+    public enum InboundMessage: Sendable {
+        /// A `bridgeback.contract.v1` from `bb.coordinator.contracts`.
+        case contract([UInt8])
+        /// A `bridgeback.completion.v1`; `publishedBy` is the broker-validated `user_id`, if any.
+        case completion([UInt8], publishedBy: String?)
+        /// A job message dead-lettered after its delivery limit; `reason` from `x-death`.
+        case deadLetter([UInt8], reason: String)
+    }
+
+    /// A lifecycle event for one job, ready for the ledger.
+    typealias Event = @Sendable (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
+
+    /// An inbound message after decoding and checks: its event, or the disposition it already has.
+    enum Prepared: Sendable {
+        case event(JobID, queue: String, Event)
+        case settled(Disposition)
+    }
+
+    /// Applies a group of inbound messages (everything one read pass handed over) in one ledger
+    /// transaction, each message in its own savepoint, and returns their dispositions in order
+    /// once that transaction is durable: the caller acks them all at once, never before.
+    public func handle(_ messages: [InboundMessage]) async throws -> [Disposition] {
+        try await apply(
+            messages.map { message in
+                switch message {
+                case .contract(let body): prepareContract(body)
+                case .completion(let body, let userID): prepareCompletion(body, publishedBy: userID)
+                case .deadLetter(let body, let reason): prepareDeadLetter(body, reason: reason)
+                }
+            })
+    }
+
     /// A `bridgeback.contract.v1` from `bb.coordinator.contracts`.
     public func handleContract(_ body: [UInt8]) async throws -> Disposition {
-        let contract: OwnershipContract
-        do {
-            contract = try WireCodec.decode(OwnershipContract.self, from: Data(body))
-        } catch {
-            return reject(queue: "contracts", error)
-        }
-        return try await apply(contract.jobID, queue: "contracts") { lifecycle, _ throws(BridgebackError) in
-            try lifecycle.contractReceived(contract, check: Self.capabilityCheck)
-        }
+        try await apply([prepareContract(body)])[0]
     }
 
     /// A `bridgeback.completion.v1` from `bb.coordinator.completions`. Any destination it
     /// claims is dropped by the decoder; the contract alone decides where the answer goes.
     /// - Parameter userID: the broker-validated publisher (`user_id` property), if any.
     public func handleCompletion(_ body: [UInt8], publishedBy userID: String? = nil) async throws -> Disposition {
-        let completion: Completion
-        do {
-            completion = try WireCodec.decode(Completion.self, from: Data(body))
-        } catch {
-            return reject(queue: "completions", error)
-        }
-        let trusted = configuration.trustedCompletionUsers
-        if !trusted.isEmpty, !trusted.contains(userID ?? "") {
-            let reason = "completion for \(completion.jobID) published by '\(userID ?? "unknown")', not a trusted worker user"
-            logger.error("rejected completion", metadata: ["job_id": "\(completion.jobID)", "reason": "\(reason)"])
-            metrics.rejected(queue: "completions", reason: "untrusted_publisher")
-            return .reject(reason: reason)
-        }
-        return try await apply(completion.jobID, queue: "completions") { lifecycle, now throws(BridgebackError) in
-            try lifecycle.completionReceived(completion, now: now, check: Self.capabilityCheck)
-        }
+        try await apply([prepareCompletion(body, publishedBy: userID)])[0]
     }
 
     /// A completion is the job's own when the SHA-256 of the capability it echoes is the
@@ -115,30 +125,66 @@ public final class Coordinator: Sendable {
     /// the job crashed its workers every time and ends as one `failure` notice.
     /// - Parameter reason: what the broker said (from `x-death`), for the notice text.
     public func handleDeadLetter(_ body: [UInt8], reason: String) async throws -> Disposition {
+        try await apply([prepareDeadLetter(body, reason: reason)])[0]
+    }
+
+    private func prepareContract(_ body: [UInt8]) -> Prepared {
+        let contract: OwnershipContract
+        do {
+            contract = try WireCodec.decode(OwnershipContract.self, from: Data(body))
+        } catch {
+            return .settled(reject(queue: "contracts", error))
+        }
+        return .event(contract.jobID, queue: "contracts") { lifecycle, _ throws(BridgebackError) in
+            try lifecycle.contractReceived(contract, check: Self.capabilityCheck)
+        }
+    }
+
+    private func prepareCompletion(_ body: [UInt8], publishedBy userID: String?) -> Prepared {
+        let completion: Completion
+        do {
+            completion = try WireCodec.decode(Completion.self, from: Data(body))
+        } catch {
+            return .settled(reject(queue: "completions", error))
+        }
+        let trusted = configuration.trustedCompletionUsers
+        if !trusted.isEmpty, !trusted.contains(userID ?? "") {
+            let reason = "completion for \(completion.jobID) published by '\(userID ?? "unknown")', not a trusted worker user"
+            logger.error("rejected completion", metadata: ["job_id": "\(completion.jobID)", "reason": "\(reason)"])
+            metrics.rejected(queue: "completions", reason: "untrusted_publisher")
+            return .settled(.reject(reason: reason))
+        }
+        return .event(completion.jobID, queue: "completions") { lifecycle, now throws(BridgebackError) in
+            try lifecycle.completionReceived(completion, now: now, check: Self.capabilityCheck)
+        }
+    }
+
+    private func prepareDeadLetter(_ body: [UInt8], reason: String) -> Prepared {
         let job: JobMessage
         do {
             job = try WireCodec.decode(JobMessage.self, from: Data(body))
         } catch {
-            return reject(queue: "dead-jobs", error)
+            return .settled(reject(queue: "dead-jobs", error))
         }
-        return try await apply(job.jobID, queue: "dead-jobs") { lifecycle, now in
+        return .event(job.jobID, queue: "dead-jobs") { lifecycle, now in
             lifecycle.deadLettered(reason: reason, now: now)
         }
     }
 
     /// One pass of the lost-job sweeper: overdue jobs get their one `lost` notice; parked
-    /// endings whose contract never came are reported once.
+    /// endings whose contract never came are reported once. One transaction for the pass.
     public func sweep() async throws {
         let now = configuration.now()
         let (grace, orphanAfter) = (configuration.lostGrace, configuration.orphanAfter)
         let (overdue, orphans) = try await ledger.read { db in
             (try JobTable.overdue(db, now: now, grace: grace), try JobTable.orphans(db, now: now, orphanAfter: orphanAfter))
         }
-        for id in overdue + orphans {
-            _ = try await apply(id, queue: "sweeper") { lifecycle, now in
-                lifecycle.sweep(now: now, grace: grace, orphanAfter: orphanAfter)
-            }
-        }
+        _ = try await apply(
+            (overdue + orphans).map { id in
+                .event(id, queue: "sweeper") { lifecycle, now in
+                    lifecycle.sweep(now: now, grace: grace, orphanAfter: orphanAfter)
+                }
+            })
         let (jobs, parts, oldest) = try await ledger.stateCounts(now: configuration.now())
         metrics.ledgerCounts(jobs: jobs, parts: parts, oldestAwaitingCompletion: oldest)
     }
@@ -244,22 +290,44 @@ public final class Coordinator: Sendable {
         return .reject(reason: error.description)
     }
 
-    /// One lifecycle event as one transaction, then the effects outside it (metrics, logs,
-    /// starting delivery). A conflicting contract is rejected; ledger errors are thrown.
-    private func apply(
-        _ id: JobID, queue: String,
-        _ event: @escaping @Sendable (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
-    ) async throws -> Disposition {
+    /// Lifecycle events in one ledger transaction (each in its own savepoint: a conflicting
+    /// contract is rejected without undoing the others), then the effects outside it (metrics,
+    /// logs, starting delivery). Ledger errors are thrown and fail the whole group.
+    private func apply(_ batch: [Prepared]) async throws -> [Disposition] {
+        var dispositions: [Disposition] = batch.map { if case .settled(let d) = $0 { d } else { .ack } }
+        let events: [(index: Int, id: JobID, queue: String, event: Event)] = batch.enumerated().compactMap { index, prepared in
+            if case .event(let id, let queue, let event) = prepared { (index, id, queue, event) } else { nil }
+        }
+        guard !events.isEmpty else { return dispositions }
         let now = configuration.now()
         let registry = self.registry
-        let step: LifecycleStep
-        do {
-            step = try await ledger.write { db in
-                try LifecycleStep.commit(db, id, now: now, registry: registry, event: event)
+        let cache = ledger.contracts
+        let work = events.map { ($0.id, $0.event) }
+        let steps = try await ledger.write { db -> [Result<LifecycleStep, BridgebackError>] in
+            try work.map { id, event in
+                do {
+                    var step: LifecycleStep?
+                    try db.inSavepoint {
+                        step = try LifecycleStep.commit(db, id, now: now, registry: registry, cache: cache, event: event)
+                        return .commit
+                    }
+                    return .success(step!)
+                } catch let error as BridgebackError {
+                    return .failure(error)
+                }
             }
-        } catch let error as BridgebackError {
-            return reject(queue: queue, error)
         }
+        for (event, result) in zip(events, steps) {
+            switch result {
+            case .success(let step): dispositions[event.index] = effects(of: step, id: event.id, queue: event.queue)
+            case .failure(let error): dispositions[event.index] = reject(queue: event.queue, error)
+            }
+        }
+        return dispositions
+    }
+
+    /// What a committed step asks for outside the ledger, and its message's disposition.
+    private func effects(of step: LifecycleStep, id: JobID, queue: String) -> Disposition {
         if queue != "sweeper" { metrics.consumed(queue: queue) }
         var log = logger
         log[metadataKey: "job_id"] = "\(id)"

@@ -86,14 +86,14 @@ public struct CoordinatorService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await coordinator.run() }
             group.addTask {
-                try await Self.consume(contracts) { try await coordinator.handleContract($0.body) }
+                try await Self.consume(contracts, coordinator) { .contract($0.body) }
             }
             group.addTask {
-                try await Self.consume(completions) { try await coordinator.handleCompletion($0.body, publishedBy: $0.properties.userID) }
+                try await Self.consume(completions, coordinator) { .completion($0.body, publishedBy: $0.properties.userID) }
             }
             group.addTask {
-                try await Self.consume(deadJobs) {
-                    try await coordinator.handleDeadLetter($0.body, reason: DeadLetterReason.describe($0.properties.headers))
+                try await Self.consume(deadJobs, coordinator) {
+                    .deadLetter($0.body, reason: DeadLetterReason.describe($0.properties.headers))
                 }
             }
             try await group.waitForAll()
@@ -101,21 +101,36 @@ public struct CoordinatorService: Service {
         await publisher.close()
     }
 
-    /// Settles each delivery after its effect is committed; a thrown (ledger) error leaves it
-    /// unacked, ends the service, and the broker redelivers it to the next active coordinator.
-    private static func consume(_ consumer: AMQPConsumer, _ handle: @Sendable (AMQPDelivery) async throws -> Disposition) async throws {
+    /// Hands each read pass to the coordinator as one group (one ledger transaction) and settles
+    /// it once that transaction is durable: rejects one by one, then one `multiple` ack for the
+    /// rest. A thrown (ledger) error leaves the pass unacked, ends the service, and the broker
+    /// redelivers it to the next active coordinator.
+    private static func consume(
+        _ consumer: AMQPConsumer, _ coordinator: Coordinator, _ message: @Sendable (AMQPDelivery) -> Coordinator.InboundMessage
+    ) async throws {
         do {
-            for try await delivery in consumer.cancelOnGracefulShutdown() {
-                switch try await handle(delivery) {
-                case .ack: delivery.ack()
-                case .reject: delivery.reject(requeue: false)
-                }
+            for try await chunk in consumer.chunks.cancelOnGracefulShutdown() {
+                let dispositions = try await coordinator.handle(chunk.map(message))
+                settle(chunk, dispositions)
             }
         } catch {
             await consumer.cancel()
             throw error
         }
         await consumer.cancel()
+    }
+
+    /// Rejections first (each on its own), then one `multiple` ack on the last acked delivery:
+    /// the channel's earlier deliveries are all in this pass, so it acks exactly the rest.
+    static func settle(_ chunk: [AMQPDelivery], _ dispositions: [Disposition]) {
+        var lastAck: AMQPDelivery?
+        for (delivery, disposition) in zip(chunk, dispositions) {
+            switch disposition {
+            case .ack: lastAck = delivery
+            case .reject: delivery.reject(requeue: false)
+            }
+        }
+        lastAck?.ackMultiple()
     }
 }
 

@@ -12,13 +12,21 @@ extension Coordinator {
         log[metadataKey: "job_id"] = "\(id)"
         do {
             guard let job = try await ledger.job(id), let contract = job.contract else { return }
+            guard case .delivering = job.lifecycle.state else { return }
+            // Only this task changes this job's parts, so they are read again only after a part
+            // ends other than delivered (a failure may abandon later parts or add a fallback).
+            var parts = try await ledger.parts(of: id)
+            var delivered: Set<DeliveryID> = []
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let parts = try await ledger.parts(of: id)
-                guard let next = parts.first(where: { $0.state.outcome == nil }) else {
+                guard let next = parts.first(where: { $0.state.outcome == nil && !delivered.contains($0.deliveryID) }) else {
                     try await finishJob(id, log: log)
                     return
                 }
-                guard try await drive(next, contract: contract, logger: log) else { return }
+                switch try await drive(next, contract: contract, logger: log) {
+                case .stopped, .jobFinished: return
+                case .delivered: delivered.insert(next.deliveryID)
+                case .ended: parts = try await ledger.parts(of: id)
+                }
             }
         } catch let error as DatabaseError {
             // The ledger cannot be written (or read): nothing else may be sent, since nothing
@@ -31,8 +39,28 @@ extension Coordinator {
         }
     }
 
-    /// Drives one part until it is terminal (true) or the coordinator stops (false).
-    private func drive(_ part: PartRecord, contract: OwnershipContract, logger: Logger) async throws -> Bool {
+    /// How driving one part ended.
+    enum DriveOutcome {
+        /// The coordinator stops; the part resumes at the next start.
+        case stopped
+        /// Delivered, and the job goes on with its next part.
+        case delivered
+        /// Failed or uncertain: the other parts may have changed with it.
+        case ended
+        /// The part was the job's last and the job finished in the same transaction.
+        case jobFinished
+    }
+
+    /// Drives one part until it is terminal or the coordinator stops.
+    ///
+    /// Fewer commits than transitions where durability does not need them: `dry_run_ok` is
+    /// committed together with `sending` (a crash in between re-runs the dry run, which sends
+    /// nothing); for a broker surface whose receiver deduplicates (the parent inbox) the
+    /// `sending` mark is folded into the outcome's commit (a crash in between re-publishes
+    /// under the same delivery id, which the inbox drops). HTTP sends keep their `sending`
+    /// mark, so every wire request is one the ledger counted. The terminal commit of a job's
+    /// last part also finishes the job.
+    private func drive(_ part: PartRecord, contract: OwnershipContract, logger: Logger) async throws -> DriveOutcome {
         let id = part.deliveryID
         var log = logger
         log[metadataKey: "part"] = "\(id.part)/\(part.totalParts)"
@@ -46,6 +74,8 @@ extension Coordinator {
             restoring: part.state, deliveryID: id, receiverDeduplicates: part.receiverDeduplicates,
             retryPolicy: configuration.retryPolicy)
         var action = machine.resume(now: now(), using: &rng)
+        /// The job's outcome, once a commit of this part finished the job.
+        var jobFinished: Finished?
         if machine.state != part.state {
             if case .sending = part.state {
                 log.warning(
@@ -54,8 +84,9 @@ extension Coordinator {
                         "resolution": "\(part.receiverDeduplicates ? "re-send with the same delivery id" : "uncertain, not re-sent")"
                     ])
             }
-            try await commit(id, machine.state, contract: contract)
+            jobFinished = try await commit(id, machine.state, contract: contract)
         }
+        let foldSending = part.receiverDeduplicates && surface?.kind == .inbox
         func prepared(_ attempt: Int) -> PreparedDelivery? {
             surface.map { PreparedDelivery(deliveryID: id, totalParts: part.totalParts, surface: $0, body: part.body, attempt: attempt) }
         }
@@ -68,8 +99,8 @@ extension Coordinator {
                 var failure = gone
                 if let adapter, let delivery = prepared(machine.state.attempts + 1) {
                     guard let problem = await adapter.dryRun(delivery) else {
+                        // Committed with `sending` (next step), not alone.
                         action = try machine.dryRunPassed()
-                        try await commit(id, machine.state, contract: contract)
                         continue
                     }
                     failure = problem
@@ -77,10 +108,10 @@ extension Coordinator {
                 log.info("dry-run failed", metadata: ["kind": "\(failure.kind.name)", "detail": "\(failure.detail)"])
                 metrics.failure(kind: surfaceKind, failure: failure.kind.name)
                 action = try machine.dryRunFailed(failure, now: now(), using: &rng)
-                try await commit(id, machine.state, contract: contract)
+                jobFinished = try await commit(id, machine.state, contract: contract)
             case .beginSend:
                 action = try machine.sendStarting()
-                try await commit(id, machine.state, contract: contract)
+                if !foldSending { try await commit(id, machine.state, contract: contract) }
             case .send(_, let attempt):
                 var failure: DeliveryFailure? = gone
                 if let adapter, let delivery = prepared(attempt) {
@@ -93,7 +124,7 @@ extension Coordinator {
                     if Task.isCancelled {
                         // Hard stop mid-send: leave `sending`; the next start resolves it.
                         log.notice("stopped during a send; resolved at the next start")
-                        return false
+                        return .stopped
                     }
                     log.info(
                         "send failed", metadata: ["kind": "\(failure.kind.name)", "detail": "\(failure.detail)", "attempt": "\(attempt)"])
@@ -101,7 +132,7 @@ extension Coordinator {
                 } else {
                     action = try machine.sendSucceeded(at: now())
                 }
-                try await commit(id, machine.state, contract: contract)
+                jobFinished = try await commit(id, machine.state, contract: contract)
             case .wait(let until):
                 // One line per retry: a wake-up a fraction early comes back here for the same time.
                 if until != announcedWait {
@@ -110,54 +141,74 @@ extension Coordinator {
                 }
                 // Rounded up, so the pause does not end before `until` (a truncated one woke early).
                 let milliseconds = max(0, (until.timeIntervalSince(now()) * 1000).rounded(.up))
-                guard await pause(for: .milliseconds(Int64(milliseconds))) else { return false }
+                guard await pause(for: .milliseconds(Int64(milliseconds))) else { return .stopped }
                 action = try machine.retryDue(now: now())
                 if case .retryWait = machine.state { continue }
-                try await commit(id, machine.state, contract: contract)
+                jobFinished = try await commit(id, machine.state, contract: contract)
             case .finished(let outcome, let failure):
                 await report(
                     part, attempts: machine.state.attempts, outcome: outcome, failure: failure, surface: surface, contract: contract,
                     logger: log)
-                return true
+                if let jobFinished {
+                    recordFinished(jobFinished, now: now(), log: log)
+                    return .jobFinished
+                }
+                return outcome == .delivered ? .delivered : .ended
             }
         }
     }
 
     /// One transaction for a part's new state, with what a terminal failure implies:
     /// later parts of the same notice are abandoned (a reader must not get part 3 without
-    /// part 1), and a `direct` job gets its one fallback notice to the work surface.
-    private func commit(_ id: DeliveryID, _ state: DeliveryState, contract: OwnershipContract) async throws {
+    /// part 1), and a `direct` job gets its one fallback notice to the work surface. When the
+    /// part ends and no part of the job is left open, the job finishes in the same transaction.
+    /// - Returns: the job's outcome if this commit finished it.
+    @discardableResult
+    private func commit(_ id: DeliveryID, _ state: DeliveryState, contract: OwnershipContract) async throws -> Finished? {
         let now = configuration.now()
         let registry = self.registry
-        let note = try await ledger.write { db -> String? in
-            try PartTable.update(db, id, to: state, now: now)
-            guard case .failed(_, let failure, _) = state, id.purpose == .final else { return nil }
-            for other in try PartTable.parts(db, job: id.job)
-            where other.deliveryID.purpose == .final && other.deliveryID.part > id.part && other.state.outcome == nil {
-                let abandoned = DeliveryFailure(failure.kind, detail: "not sent: part \(id.part) failed (\(failure.detail))")
-                try PartTable.update(
-                    db, other.deliveryID, to: .failed(attempts: other.state.attempts, failure: abandoned, exhausted: false), now: now)
-            }
-            guard contract.deliveryMode == .direct, try !PartTable.hasFallback(db, job: id.job) else { return nil }
-            guard let decision = try JobTable.load(db, id.job)?.decision else { return nil }
-            do {
-                let work = try registry.surface(contract.workSurface, role: "work_surface")
-                let fallback = FinalNoticePlanner.fallbackDecision(
-                    for: decision, finalSurfaceName: registry[contract.finalSurface]?.humanName ?? contract.finalSurface.rawValue,
-                    failure: failure)
-                let notices = try FinalNoticePlanner.plan(
-                    contract: contract, decision: fallback, surface: work,
-                    originName: registry[contract.origin]?.humanName ?? contract.origin.rawValue, purpose: .fallback,
-                    createdAt: now)
-                // The work surface is reached through bb.progress, whose watchers are not
-                // guaranteed to deduplicate: an unknown outcome there is `uncertain`, never resent.
-                try PartTable.insert(db, notices: notices, surface: work, deduplicates: false, now: now)
-                return nil
-            } catch {
-                return "no fallback notice possible: \(error)"
-            }
+        let cache = ledger.contracts
+        let (note, finished) = try await ledger.write { db -> (String?, Finished?) in
+            let note = try Self.record(db, id, state, contract: contract, registry: registry, cache: cache, now: now)
+            guard state.outcome != nil else { return (note, nil) }
+            return (note, try Self.finish(db, id.job, now: now, cache: cache, onlyIfAllEnded: true))
         }
         if let note { logger.error("direct delivery failed and \(note)", metadata: ["job_id": "\(id.job)"]) }
+        return finished
+    }
+
+    /// A part's new state and what a terminal failure implies (see `commit`); a note if no
+    /// fallback notice was possible.
+    private static func record(
+        _ db: Database, _ id: DeliveryID, _ state: DeliveryState, contract: OwnershipContract, registry: SurfaceRegistry,
+        cache: ContractCache, now: Date
+    ) throws -> String? {
+        try PartTable.update(db, id, to: state, now: now)
+        guard case .failed(_, let failure, _) = state, id.purpose == .final else { return nil }
+        for other in try PartTable.parts(db, job: id.job)
+        where other.deliveryID.purpose == .final && other.deliveryID.part > id.part && other.state.outcome == nil {
+            let abandoned = DeliveryFailure(failure.kind, detail: "not sent: part \(id.part) failed (\(failure.detail))")
+            try PartTable.update(
+                db, other.deliveryID, to: .failed(attempts: other.state.attempts, failure: abandoned, exhausted: false), now: now)
+        }
+        guard contract.deliveryMode == .direct, try !PartTable.hasFallback(db, job: id.job) else { return nil }
+        guard let decision = try JobTable.load(db, id.job, cache: cache)?.decision else { return nil }
+        do {
+            let work = try registry.surface(contract.workSurface, role: "work_surface")
+            let fallback = FinalNoticePlanner.fallbackDecision(
+                for: decision, finalSurfaceName: registry[contract.finalSurface]?.humanName ?? contract.finalSurface.rawValue,
+                failure: failure)
+            let notices = try FinalNoticePlanner.plan(
+                contract: contract, decision: fallback, surface: work,
+                originName: registry[contract.origin]?.humanName ?? contract.origin.rawValue, purpose: .fallback,
+                createdAt: now)
+            // The work surface is reached through bb.progress, whose watchers are not
+            // guaranteed to deduplicate: an unknown outcome there is `uncertain`, never resent.
+            try PartTable.insert(db, notices: notices, surface: work, deduplicates: false, now: now)
+            return nil
+        } catch {
+            return "no fallback notice possible: \(error)"
+        }
     }
 
     private func report(
@@ -189,26 +240,45 @@ extension Coordinator {
     /// All parts terminal: the job's lifecycle finishes, with one outcome in words.
     private func finishJob(_ id: JobID, log: Logger) async throws {
         let now = configuration.now()
-        let outcome = try await ledger.write { db -> (outcome: String, createdAt: Date?)? in
-            guard var record = try JobTable.load(db, id), case .delivering(let contract, _, _) = record.lifecycle.state else { return nil }
-            let parts = try PartTable.parts(db, job: id)
-            let finals = parts.filter { $0.deliveryID.purpose == .final }.compactMap(\.state.outcome)
-            let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }.compactMap(\.state.outcome)
-            let outcome: DeliveryOutcome =
-                finals.contains(.failed) ? .failed : finals.contains(.uncertain) ? .uncertain : .delivered
-            _ = try record.lifecycle.deliveryFinished()
-            record.finalOutcome = outcome.rawValue
-            if !fallbacks.isEmpty {
-                let fallback: DeliveryOutcome =
-                    fallbacks.contains(.failed) ? .failed : fallbacks.contains(.uncertain) ? .uncertain : .delivered
-                record.finalDetail = "fallback notice to the work surface: \(fallback.rawValue)"
-            }
-            try JobTable.save(db, record, now: now)
-            return (outcome.rawValue, contract.createdAt)
+        let cache = ledger.contracts
+        let outcome = try await ledger.write { db in try Self.finish(db, id, now: now, cache: cache, onlyIfAllEnded: false) }
+        if let outcome { recordFinished(outcome, now: now, log: log) }
+    }
+
+    /// Finishes a delivering job from its parts' outcomes; nil if it is not delivering (or,
+    /// with `onlyIfAllEnded`, if a part is still open).
+    private static func finish(
+        _ db: Database, _ id: JobID, now: Date, cache: ContractCache, onlyIfAllEnded: Bool
+    ) throws -> Finished? {
+        let parts = try PartTable.parts(db, job: id)
+        if onlyIfAllEnded, parts.contains(where: { $0.state.outcome == nil }) { return nil }
+        guard var record = try JobTable.load(db, id, cache: cache), case .delivering(let contract, _, _) = record.lifecycle.state else {
+            return nil
         }
-        if let outcome {
-            if let createdAt = outcome.createdAt { metrics.submitToFinal(outcome: outcome.outcome, seconds: now.timeIntervalSince(createdAt)) }
-            log.info("final delivery finished", metadata: ["outcome": "\(outcome.outcome)"])
+        let finals = parts.filter { $0.deliveryID.purpose == .final }.compactMap(\.state.outcome)
+        let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }.compactMap(\.state.outcome)
+        let outcome: DeliveryOutcome =
+            finals.contains(.failed) ? .failed : finals.contains(.uncertain) ? .uncertain : .delivered
+        _ = try record.lifecycle.deliveryFinished()
+        record.finalOutcome = outcome.rawValue
+        if !fallbacks.isEmpty {
+            let fallback: DeliveryOutcome =
+                fallbacks.contains(.failed) ? .failed : fallbacks.contains(.uncertain) ? .uncertain : .delivered
+            record.finalDetail = "fallback notice to the work surface: \(fallback.rawValue)"
         }
+        try JobTable.save(db, record, now: now, cache: cache)
+        return Finished(outcome: outcome.rawValue, createdAt: contract.createdAt)
+    }
+
+    /// A job finished by a commit: its outcome, and when it was submitted (for submit → final).
+    struct Finished: Sendable {
+        var outcome: String
+        var createdAt: Date
+    }
+
+    /// Metric and log line for a job that finished.
+    private func recordFinished(_ finished: Finished, now: Date, log: Logger) {
+        metrics.submitToFinal(outcome: finished.outcome, seconds: now.timeIntervalSince(finished.createdAt))
+        log.info("final delivery finished", metadata: ["outcome": "\(finished.outcome)"])
     }
 }

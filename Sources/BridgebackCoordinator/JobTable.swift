@@ -3,9 +3,13 @@ import Foundation
 import GRDB
 
 /// Reads and writes `jobs` rows; callers are inside a ledger transaction.
+///
+/// Statements are prepared once per connection (`cachedStatement`); with a `ContractCache`,
+/// the contract and decision columns are decoded and encoded once per job, not per transition.
 enum JobTable {
-    static func load(_ db: Database, _ id: JobID) throws -> JobRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE job_id = ?", arguments: [id.description]) else {
+    static func load(_ db: Database, _ id: JobID, cache: ContractCache? = nil) throws -> JobRecord? {
+        let select = try db.cachedStatement(sql: "SELECT * FROM jobs WHERE job_id = ?")
+        guard let row = try Row.fetchOne(select, arguments: [id.description]) else {
             return nil
         }
         let job = id.description
@@ -15,8 +19,11 @@ enum JobTable {
             guard let text: String = row["contract_json"] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no contract", jobID: job)
             }
+            if let cached = cache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
             do {
-                return try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
+                let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
+                cache?.update(id) { $0.contractJSON = text; $0.contract = contract }
+                return contract
             } catch {
                 throw CoordinatorError(.ledgerCorrupt, "stored contract does not decode: \(error.message)", jobID: job)
             }
@@ -25,7 +32,10 @@ enum JobTable {
             guard let text: String = row["decision_json"] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no final decision", jobID: job)
             }
-            return try LedgerCoding.decode(StoredDecision.self, from: text, jobID: job).decision
+            if let cached = cache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
+            let decision = try LedgerCoding.decode(StoredDecision.self, from: text, jobID: job).decision
+            cache?.update(id) { $0.decisionJSON = text; $0.decision = decision }
+            return decision
         }
         let state: JobLifecycle.State
         switch name {
@@ -48,8 +58,9 @@ enum JobTable {
     }
 
     /// Inserts or replaces the row for `record` (one statement).
-    static func save(_ db: Database, _ record: JobRecord, now: Date) throws {
+    static func save(_ db: Database, _ record: JobRecord, now: Date, cache: ContractCache? = nil) throws {
         let job = record.jobID.description
+        let cached = cache?[record.jobID]
         var contractJSON: String?
         var endingJSON: String?
         var parkedAt: Double?
@@ -61,13 +72,25 @@ enum JobTable {
             parkedAt = at.ledgerValue
         case .awaitingCompletion: break
         case .delivering(_, let decision, _), .finished(_, let decision, _):
-            decisionJSON = try LedgerCoding.encode(StoredDecision(decision))
+            if let cached, cached.decision == decision, let text = cached.decisionJSON {
+                decisionJSON = text
+            } else {
+                let text = try LedgerCoding.encode(StoredDecision(decision))
+                cache?.update(record.jobID) { $0.decisionJSON = text; $0.decision = decision }
+                decisionJSON = text
+            }
         }
         if let contract = record.contract {
-            contractJSON = String(decoding: try WireCodec.encode(contract), as: UTF8.self)
+            if let cached, cached.contract == contract, let text = cached.contractJSON {
+                contractJSON = text
+            } else {
+                let text = String(decoding: try WireCodec.encode(contract), as: UTF8.self)
+                cache?.update(record.jobID) { $0.contractJSON = text; $0.contract = contract }
+                contractJSON = text
+            }
         }
         let contract = record.contract
-        try db.execute(
+        let upsert = try db.cachedStatement(
             sql: """
                 INSERT INTO jobs (job_id, state, contract_json, final_surface, delivery_mode, parent_id, deadline,
                     ending_json, parked_at, decision_json, duplicates, orphan_reported, final_outcome, final_detail,
@@ -81,7 +104,8 @@ enum JobTable {
                     decision_json = excluded.decision_json, duplicates = excluded.duplicates,
                     orphan_reported = excluded.orphan_reported, final_outcome = excluded.final_outcome,
                     final_detail = excluded.final_detail, updated_at = excluded.updated_at
-                """,
+                """)
+        try upsert.execute(
             arguments: [
                 job, record.lifecycle.state.name, contractJSON, contract?.finalSurface.rawValue,
                 contract?.deliveryMode.rawValue, contract?.parentID, contract?.deadline.ledgerValue,

@@ -5,13 +5,20 @@ import Metrics
 
 /// The coordinator's durable memory: one SQLite file with jobs and delivery parts.
 ///
-/// Every state change of a job or a part is one transaction, committed before the
-/// coordinator acts on it (acks a message, sends a part). Restarting with the same file
-/// resumes exactly where the last committed transaction left off.
+/// Every state change of a job or a part is atomic (its own savepoint) and committed before the
+/// coordinator acts on it (acks a message, sends a part). Changes are group-committed: whatever
+/// writes wait while one commit runs share the next transaction (one fsync), and each writer is
+/// answered only once that transaction is durable. Restarting with the same file resumes
+/// exactly where the last committed transaction left off.
 public final class Ledger: Sendable {
-    let database: DatabaseQueue
     /// `bridgeback_coordinator_ledger_commit_seconds`: one write transaction, queueing included.
     private let commitTimer = Metrics.Timer(label: "bridgeback_coordinator_ledger_commit_seconds")
+    typealias Work = @Sendable (Database) throws -> any Sendable
+    let database: any DatabaseWriter
+    private let group: GroupCommit<Work, any Sendable>
+    /// Decoded contracts and their stored JSON, so a job's transitions neither decode nor
+    /// re-encode its contract again.
+    let contracts = ContractCache(capacity: 8192)
 
     /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
     public convenience init(path: String) throws(CoordinatorError) {
@@ -20,13 +27,13 @@ public final class Ledger: Sendable {
         // a moment, also while a restarting coordinator opens the file: wait, do not fail.
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // WAL for concurrent readers; FULL so a committed transition survives power loss.
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            // The pool runs WAL (readers never wait for the writer); FULL so a committed
+            // transition survives power loss.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        let queue: DatabaseQueue
+        let queue: DatabasePool
         do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
+            queue = try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw CoordinatorError(
                 .ledgerUnavailable, "cannot open the delivery ledger at \(path): \(error); check the data directory exists and is writable")
@@ -45,8 +52,22 @@ public final class Ledger: Sendable {
         }
     }
 
-    init(database: DatabaseQueue) throws(CoordinatorError) {
+    init(database: any DatabaseWriter) throws(CoordinatorError) {
         self.database = database
+        group = GroupCommit(maxBatch: 1024) { works in
+            try await database.write { db in
+                works.map { work in
+                    Result { () throws -> any Sendable in
+                        var output: (any Sendable)?
+                        try db.inSavepoint {
+                            output = try work(db)
+                            return .commit
+                        }
+                        return output!
+                    }
+                }
+            }
+        }
         do {
             try LedgerSchema.migrator.migrate(database)
         } catch {
@@ -54,11 +75,15 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// One transaction; the closure's effects commit together or not at all.
+    /// One atomic change, committed (durably) before this returns: the closure's effects commit
+    /// together or not at all. It runs in a savepoint of a transaction it may share with other
+    /// writers' changes; an error it throws undoes only its own.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let started = ContinuousClock.now
         defer { commitTimer.record(duration: ContinuousClock.now - started) }
-        return try await database.write(body)
+        let output = try await group.submit { db in try body(db) }
+        guard let value = output as? T else { throw CoordinatorError(.ledgerCorrupt, "a ledger write returned \(type(of: output))") }
+        return value
     }
 
     /// Jobs by lifecycle state and parts by delivery state, for the ledger gauges, and the age in
@@ -85,7 +110,7 @@ public final class Ledger: Sendable {
 
     /// What the ledger knows about a job, or nil.
     public func job(_ id: JobID) async throws -> JobRecord? {
-        try await read { db in try JobTable.load(db, id) }
+        try await read { [contracts] db in try JobTable.load(db, id, cache: contracts) }
     }
 
     /// The delivery parts of a job: final parts by number, then fallback parts.

@@ -18,11 +18,11 @@ struct LifecycleStep: Sendable {
     var forgeriesDiscarded = 0
 
     static func commit(
-        _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry,
+        _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry, cache: ContractCache? = nil,
         event: (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
     ) throws -> LifecycleStep {
         var record =
-            try JobTable.load(db, id)
+            try JobTable.load(db, id, cache: cache)
             ?? JobRecord(lifecycle: JobLifecycle(jobID: id), finalOutcome: nil, finalDetail: nil, orphanReported: false)
         let action = try event(&record.lifecycle, now)
         var step = LifecycleStep(action: action, state: "", plannedParts: 0)
@@ -36,7 +36,7 @@ struct LifecycleStep: Sendable {
         }
         step.forgeriesDiscarded = record.lifecycle.forgeriesDiscarded
         // An event that changed nothing on a row we never stored (none) still records the job.
-        try JobTable.save(db, record, now: now)
+        try JobTable.save(db, record, now: now, cache: cache)
         step.state = record.lifecycle.state.name
         return step
     }

@@ -10,12 +10,13 @@ enum PartTable {
         for notice in notices {
             let body = try WireCodec.encode(notice)
             let state = DeliveryState.pending(attempts: 0)
-            try db.execute(
+            let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO delivery_parts (delivery_id, job_id, purpose, part, total_parts, surface_id,
                         receiver_deduplicates, body, state, state_json, attempts, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """)
+            try insert.execute(
                 arguments: [
                     notice.deliveryID.description, notice.jobID.description, notice.deliveryID.purpose.rawValue,
                     notice.part, notice.totalParts, surface.id.rawValue, deduplicates ? 1 : 0, body,
@@ -26,11 +27,8 @@ enum PartTable {
 
     /// All parts of a job: final parts by number, then fallback parts by number.
     static func parts(_ db: Database, job: JobID) throws -> [PartRecord] {
-        try Row.fetchAll(
-            db,
-            sql: "SELECT * FROM delivery_parts WHERE job_id = ? ORDER BY purpose = 'fallback', part",
-            arguments: [job.description]
-        ).map { try record($0) }
+        let select = try db.cachedStatement(sql: "SELECT * FROM delivery_parts WHERE job_id = ? ORDER BY purpose = 'fallback', part")
+        return try Row.fetchAll(select, arguments: [job.description]).map { try record($0) }
     }
 
     static func hasFallback(_ db: Database, job: JobID) throws -> Bool {
@@ -43,11 +41,12 @@ enum PartTable {
     static func update(_ db: Database, _ id: DeliveryID, to state: DeliveryState, now: Date) throws {
         var nextAttempt: Double?
         if case .retryWait(_, let at, _) = state { nextAttempt = at.ledgerValue }
-        try db.execute(
+        let update = try db.cachedStatement(
             sql: """
                 UPDATE delivery_parts SET state = ?, state_json = ?, attempts = ?, failure_kind = ?, failure_detail = ?,
                     next_attempt_at = ?, updated_at = ? WHERE delivery_id = ?
-                """,
+                """)
+        try update.execute(
             arguments: [
                 state.name, try LedgerCoding.encode(state), state.attempts, state.lastFailure?.kind.name,
                 state.lastFailure?.detail, nextAttempt, now.ledgerValue, id.description,

@@ -10,7 +10,7 @@ struct CatalogLoader {
     let baseDirectory: String?
     var problems: [WorkerError] = []
 
-    static let builtInKinds = ["command", "checklist", "http", "wait", "file"]
+    static let builtInKinds = ["command", "checklist", "http", "wait", "file", "noop"]
 
     init(customKinds: Set<String>, environment: [String: String], baseDirectory: String? = nil) {
         self.customKinds = customKinds
@@ -99,6 +99,10 @@ struct CatalogLoader {
         case "wait":
             checkKeys(fields, allowed: common + ["probe", "interval_seconds", "timeout_seconds", "timeout_param"], recipe: name, path: nil)
             body = wait(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.wait)
+        case "noop":
+            // Succeeds at once with an empty result, in process (benchmarks, smoke tests).
+            checkKeys(fields, allowed: common, recipe: name, path: nil)
+            body = .custom(handler: NoopHandler.kind, options: .object([:]))
         default:
             guard customKinds.contains(kind) else {
                 problem(name, "kind", "'\(kind)' is not a recipe kind; expected one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")) (custom kinds must be registered in code)")

@@ -72,3 +72,14 @@ public struct ProgressReporter: Sendable {
     /// Reports nothing (tests, benchmarks).
     public static let discard = ProgressReporter { _ in }
 }
+
+/// The built-in `noop` kind: succeeds at once with an empty result, without spawning a process,
+/// so a benchmark measures the fleet and not `posix_spawn` (a `command` recipe of `/bin/true`
+/// costs one spawn per job; `bridgeback bench spawn` measures it).
+public struct NoopHandler: JobHandler {
+    public static let kind = "noop"
+
+    public init() {}
+
+    public func run(_ context: JobContext) async throws -> String { "" }
+}

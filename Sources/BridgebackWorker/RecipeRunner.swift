@@ -10,9 +10,11 @@ public struct RecipeRunner: Sendable {
     /// The worker's own environment, from which each command's `env` allow-list is copied.
     public let environment: [String: String]
 
+    /// `handlers` add custom kinds; the built-in `noop` kind is a handler too (a handler registered
+    /// under `noop` replaces it).
     public init(catalog: RecipeCatalog, handlers: [String: any JobHandler] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.catalog = catalog
-        self.handlers = handlers
+        self.handlers = [NoopHandler.kind: NoopHandler()].merging(handlers) { _, registered in registered }
         self.environment = environment
     }
 

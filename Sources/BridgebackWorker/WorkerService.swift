@@ -199,8 +199,11 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                 let context = JobContext(
                     jobID: job.jobID, recipe: recipe, parameters: values, options: options, deadline: job.deadline,
                     attempt: delivery.attempt, logger: logger, progress: progress.reporter)
-                await progress.publish(.started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
+                // The job does not wait for the "started" confirm: it is published alongside.
+                let startedEvent = progress.event(.started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
+                async let startedSent: Void = progress.send(startedEvent)
                 outcome = await runWithDeadline(context, interrupted: interrupted)
+                await startedSent
             }
         } catch {
             outcome = .finished(.failed(reason: error.message))
@@ -311,9 +314,18 @@ final class JobProgress<Publisher: WorkerPublishing>: Sendable {
     }
 
     func publish(_ phase: ProgressEvent.Phase, _ message: String, stateChange: Bool, fraction: Double? = nil) async {
+        await send(event(phase, message, stateChange: stateChange, fraction: fraction))
+    }
+
+    /// The event to publish (its sequence number taken now), or nil if the throttle holds it back.
+    func event(_ phase: ProgressEvent.Phase, _ message: String, stateChange: Bool, fraction: Double? = nil) -> ProgressEvent? {
         let now = ContinuousClock.now
-        guard let sequence = throttle.withLock({ $0.admit(stateChange: stateChange, at: now) }) else { return }
-        let event = ProgressEvent(jobID: job.jobID, workSurface: job.workSurface, sequence: sequence, phase: phase, message: message, fraction: fraction, worker: worker, at: Date())
+        guard let sequence = throttle.withLock({ $0.admit(stateChange: stateChange, at: now) }) else { return nil }
+        return ProgressEvent(jobID: job.jobID, workSurface: job.workSurface, sequence: sequence, phase: phase, message: message, fraction: fraction, worker: worker, at: Date())
+    }
+
+    func send(_ event: ProgressEvent?) async {
+        guard let event else { return }
         do {
             try await publisher.publish(progress: event)
             metrics?.progressPublished.increment()

@@ -1,0 +1,49 @@
+import BridgebackCore
+import Synchronization
+
+/// The decoded contract and final decision of recent jobs next to the exact JSON stored for
+/// them, so a job's later transitions neither decode nor re-encode those columns.
+///
+/// An entry is used only when the stored text (on load) or the value (on save) is equal to
+/// the cached one, so a stale or rolled-back entry costs a decode, never a wrong answer.
+/// Bounded: two generations of `capacity` entries; a full young generation becomes the old
+/// one and the previous old one is dropped, so memory stays flat however many jobs pass.
+final class ContractCache: Sendable {
+    struct Entry: Sendable {
+        var contractJSON: String?
+        var contract: OwnershipContract?
+        var decisionJSON: String?
+        var decision: JobLifecycle.FinalDecision?
+    }
+
+    private struct Generations: Sendable {
+        var young: [JobID: Entry] = [:]
+        var old: [JobID: Entry] = [:]
+    }
+
+    private let capacity: Int
+    private let state = Mutex(Generations())
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    subscript(id: JobID) -> Entry? {
+        state.withLock { $0.young[id] ?? $0.old[id] }
+    }
+
+    func update(_ id: JobID, _ change: (inout Entry) -> Void) {
+        state.withLock { state in
+            var entry = state.young[id] ?? state.old[id] ?? Entry()
+            change(&entry)
+            if state.young[id] == nil, state.young.count >= capacity {
+                state.old = state.young
+                state.young = [:]
+                state.young.reserveCapacity(capacity)
+            }
+            state.young[id] = entry
+        }
+    }
+
+    var count: Int { state.withLock { $0.young.count + $0.old.count } }
+}
