@@ -151,6 +151,58 @@ struct FleetTests {
         }
     }
 
+    /// Group commit (#12) acks a whole read pass with one `multiple` ack after its transaction:
+    /// a kill -9 in the middle of such a batch must neither lose a completion that was taken
+    /// but not yet durable nor deliver a job twice. The coordinator is paused while every job
+    /// completes, so on resume it takes hundreds of completions at once and is killed mid-way.
+    @Test func aCoordinatorKilledInTheMiddleOfABatchOfCompletionsDeliversEveryJobOnce() async throws {
+        try await withFleet("killbatch") { fleet in
+            let count = 300
+            try await fleet.startAll(workers: 2)
+            let coordinator = try #require(fleet.process("coordinator"))
+            coordinator.kill(SIGSTOP)
+            let bodies = (0..<count).map { i in fleet.detach("echo", params: ["text": "n=\(i)"], final: "hooks:\(fleet.parent)", mode: "direct") }
+            let ids = try await fleet.submitAll(bodies, concurrency: 16)
+            // Every completion is on the broker, waiting for the paused coordinator (kept short:
+            // a stopped process misses heartbeats).
+            try await eventually("every job ran", timeout: .seconds(120)) {
+                let logs = (fleet.process("worker1")?.ownOutput ?? "") + (fleet.process("worker2")?.ownOutput ?? "")
+                return logs.components(separatedBy: "job succeeded").count - 1 >= count
+            }
+            #expect(fleet.received().isEmpty, "the paused coordinator delivered something")
+            coordinator.kill(SIGCONT)
+            try await eventually("the batch is being delivered", timeout: .seconds(60)) { fleet.received().count >= 20 }
+            coordinator.kill(SIGKILL)
+            coordinator.waitForExit()
+            let atKill = Set(fleet.received().compactMap { $0.notice["job_id"] as? String })
+            let finishedAtKill = try fleet.ledgerJobs().values.filter { $0.finalOutcome != nil }.count
+            // The kill must land in the middle of the run, or this test proves nothing.
+            try #require(atKill.count < count, "the coordinator delivered all \(count) jobs before the kill; raise the count")
+            try await fleet.startCoordinator()
+
+            try await eventually("every job finished in the ledger", timeout: .seconds(300)) {
+                let jobs = (try? fleet.ledgerJobs()) ?? [:]
+                return ids.allSatisfy { jobs[$0]?.finalOutcome != nil }
+            }
+            try await Task.sleep(for: .seconds(1))  // a late duplicate would show up now
+            let received = fleet.received()
+            let parts = try fleet.ledgerParts()
+            for (i, id) in ids.enumerated() {
+                let requests = received.filter { ($0.notice["job_id"] as? String) == id }
+                // Exactly once at the receiver: one webhook-id per job (a resend after the kill
+                // reuses it and the receiver drops it), one accepted notice, with this job's result.
+                #expect(Set(requests.map(\.id)).count == 1, "job \(i) (\(id)) reached the receiver under \(Set(requests.map(\.id)).count) webhook-ids")
+                let accepted = requests.filter { !$0.duplicate }
+                #expect(accepted.count == 1, "job \(i) (\(id)): \(accepted.count) accepted deliveries")
+                #expect((accepted.first?.notice["text"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) == "n=\(i)")
+                #expect(parts.first { $0.job == id }?.state == "delivered", "job \(i) (\(id))")
+            }
+            print(
+                "coordinator kill mid-batch: \(atKill.count) of \(count) jobs at the receiver and \(finishedAtKill) finished in the ledger at the kill; "
+                    + "\(received.filter(\.duplicate).count) repeated webhook-ids after the restart (dropped by the receiver)")
+        }
+    }
+
     @Test func aBrokerRestartDuringARunLosesNothing() async throws {
         try await withFleet("brokerrestart") { fleet in
             try await fleet.startAll(workers: 2)
