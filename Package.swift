@@ -102,6 +102,7 @@ let package = Package(
         .target(
             name: "BridgebackHTTP",
             dependencies: [
+                "BridgebackCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

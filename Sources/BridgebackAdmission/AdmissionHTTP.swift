@@ -8,9 +8,10 @@ public import ServiceLifecycle
 
 /// The Hummingbird adapter: routes, body limits, JSON responses. All behaviour is in `AdmissionAPI`.
 public enum AdmissionHTTP {
-    /// The routes of the admission API. `GET /health` is open; every other route (including
-    /// any added to the returned router later, and `GET /metrics` when `exposition` is given)
-    /// requires a principal via `auth`.
+    /// The routes of the admission API, as docs/openapi/admission.json lists them (served at
+    /// `GET /openapi.json`; a test fails when a route is missing there). `GET /health` is open;
+    /// every other route (including any added to the returned router later, and `GET /metrics`
+    /// when `exposition` is given) requires a principal via `auth`.
     public static func router(
         api: AdmissionAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil
     ) -> Router<BridgebackRequestContext> {
@@ -23,6 +24,7 @@ public enum AdmissionHTTP {
         }
         auth.protect(router, logger: logger)
         if let exposition { MetricsHTTP.addRoute(to: router, exposition: exposition) }
+        OpenAPIDocument.addRoute(to: router, document: openAPIDocument)
         router.post("/v1/requests") { request, context -> Response in
             let principal = try context.principal
             let body: [UInt8]

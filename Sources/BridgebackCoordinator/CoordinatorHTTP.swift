@@ -12,7 +12,8 @@ public import ServiceLifecycle
 /// `GET /v1/jobs/{id}/delivery`, `GET /v1/jobs/{id}/result` (text, or JSON with
 /// `?format=json` / `Accept: application/json`), `GET /v1/deliveries?surface=…&limit=N`,
 /// `GET /health`, and `POST|GET /v1/jobs/{id}/dry-run` (plans and checks a job's final notice
-/// without sending); with an exposition, `GET /metrics`. Nothing here writes the ledger.
+/// without sending); with an exposition, `GET /metrics`; `GET /openapi.json` (docs/openapi/status.json,
+/// which a test keeps in step with these routes). Nothing here writes the ledger.
 public enum CoordinatorHTTP {
     /// `GET /health` is open; every other route (including any added to the returned router
     /// later) requires a principal via `auth`, and shows only the jobs that principal may see.
@@ -26,6 +27,7 @@ public enum CoordinatorHTTP {
         }
         auth.protect(router, logger: logger)
         if let exposition { MetricsHTTP.addRoute(to: router, exposition: exposition) }
+        OpenAPIDocument.addRoute(to: router, document: openAPIDocument)
         router.get("/v1/jobs/:id/delivery") { _, context -> Response in
             response(await api.delivery(id: context.parameters.get("id") ?? "", as: try context.principal))
         }
