@@ -98,7 +98,9 @@ public struct OpenAPIDocument: Sendable {
                 return ["\(place): expected \(allowed.joined(separator: " or ")), got \(Self.describe(value))"]
             }
         }
-        if let constant = schema["const"], constant != value { found.append("\(place): expected \(Self.describe(constant)), got \(Self.describe(value))") }
+        if let constant = schema["const"], constant != value {
+            found.append("\(place): expected \(Self.describe(constant)), got \(Self.describe(value))")
+        }
         if case .array(let options)? = schema["enum"], !options.contains(value) {
             found.append("\(place): \(Self.describe(value)) is not one of \(options.map(Self.describe).joined(separator: ", "))")
         }
@@ -126,7 +128,9 @@ public struct OpenAPIDocument: Sendable {
         }
         if case .array(let options)? = schema["anyOf"] {
             let each = options.map { problems(in: value, schema: $0, at: place) }
-            if !each.contains(where: \.isEmpty) { found.append("\(place): matches none of anyOf (\(each.map { $0.first ?? "" }.joined(separator: "; ")))") }
+            if !each.contains(where: \.isEmpty) {
+                found.append("\(place): matches none of anyOf (\(each.map { $0.first ?? "" }.joined(separator: "; ")))")
+            }
         }
         if case .array(let options)? = schema["oneOf"] {
             let matching = options.filter { problems(in: value, schema: $0, at: place).isEmpty }.count

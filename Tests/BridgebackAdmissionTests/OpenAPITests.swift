@@ -7,7 +7,7 @@ import Hummingbird
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @testable import BridgebackAdmission
@@ -17,7 +17,8 @@ import FoundationNetworking
 /// schemathesis checks the real server against it as well (AssistantIntegrationTests).
 @Suite("OpenAPI document of admission")
 struct AdmissionOpenAPITests {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let document = try! OpenAPIDocument(AdmissionHTTP.openAPIDocument)
 
     @Test("the served document is docs/openapi/admission.json (run scripts/openapi-embed after editing it)")
@@ -35,8 +36,12 @@ struct AdmissionOpenAPITests {
             api: h.api, auth: TestAuth.http, logger: Fixtures.logger, exposition: MetricsExposition(render: { [] }))
         let routed = Set(router.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(routed.count >= 8)
-        #expect(routed.subtracting(Self.document.operations).isEmpty, "routes missing from the document: \(routed.subtracting(Self.document.operations))")
-        #expect(Self.document.operations.subtracting(routed).isEmpty, "documented but not routed: \(Self.document.operations.subtracting(routed))")
+        #expect(
+            routed.subtracting(Self.document.operations).isEmpty,
+            "routes missing from the document: \(routed.subtracting(Self.document.operations))")
+        #expect(
+            Self.document.operations.subtracting(routed).isEmpty,
+            "documented but not routed: \(Self.document.operations.subtracting(routed))")
     }
 
     @Test("GET /openapi.json answers the document with a token and 401 without one; /health stays open")
@@ -70,13 +75,25 @@ struct AdmissionOpenAPITests {
         let inline = await h.submit(#"{"origin": "cli:alice", "text": "What is a canary release?", "force": "inline"}"#)
         post("/v1/requests", inline)
         let detach = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "k1", "summary": "gate", \#(release)}"#)
+            #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "k1", "#
+                + #""summary": "gate", \#(release)}"#
+        )
         post("/v1/requests", detach)
         let jobID = try #require(detach["job_id"]?.string)
-        post("/v1/requests", await h.submit(#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "idempotency_key": "k1", \#(release)}"#))
+        post(
+            "/v1/requests",
+            await h.submit(#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "idempotency_key": "k1", \#(release)}"#))
         post("/v1/requests", await h.submit(#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "dry_run": true, \#(release)}"#))
-        post("/v1/requests", await h.submit(#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "dry_run": true, "contract": {"delivery_mode": "direct"}, \#(release)}"#))
-        post("/v1/requests", await h.submit(#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "idempotency_key": "k1", "dry_run": true, \#(release)}"#))
+        post(
+            "/v1/requests",
+            await h.submit(
+                #"{"origin": "cli:alice", "text": "Run it", "force": "detach", "dry_run": true, "#
+                    + #""contract": {"delivery_mode": "direct"}, \#(release)}"#
+            ))
+        post(
+            "/v1/requests",
+            await h.submit(
+                #"{"origin": "cli:alice", "text": "Run it", "force": "detach", "idempotency_key": "k1", "dry_run": true, \#(release)}"#))
         post("/v1/requests", await h.submit(#"{"origin": "cli:alice", "text": "What is a canary?", "force": "inline", "dry_run": true}"#))
         post("/v1/requests", await h.submit(#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "nope"}}"#))
         post("/v1/requests", await h.submit(#"{"origin": "cli:nobody", "text": "Run it"}"#))
@@ -101,7 +118,9 @@ struct AdmissionOpenAPITests {
         post("/v1/requests/{id}/outcome", await h.api.reportOutcome(requestID: requestID, body: Array(outcome.utf8), as: .testOperator))
         post("/v1/requests/{id}/outcome", await h.api.reportOutcome(requestID: requestID, body: Array(outcome.utf8), as: .testOperator))
         let detachedRequest = try #require(detach["request_id"]?.string)
-        post("/v1/requests/{id}/outcome", await h.api.reportOutcome(requestID: detachedRequest, body: Array(outcome.utf8), as: .testOperator))
+        post(
+            "/v1/requests/{id}/outcome", await h.api.reportOutcome(requestID: detachedRequest, body: Array(outcome.utf8), as: .testOperator)
+        )
         post("/v1/requests/{id}/outcome", await h.api.reportOutcome(requestID: "req_nope", body: Array(outcome.utf8), as: .testOperator))
         post("/v1/requests/{id}/outcome", await h.api.reportOutcome(requestID: requestID, body: Array("{}".utf8), as: .testOperator))
 
@@ -110,7 +129,9 @@ struct AdmissionOpenAPITests {
         #expect(Set(checked.map(\.2.status)) == [200, 202, 400, 403, 404, 413, 422])
         for (method, path, response) in checked {
             let problems = Self.document.problems(in: response.body, method: method, path: path, status: response.status)
-            #expect(problems.isEmpty, "\(method) \(path) \(response.status): \(problems)\n\(String(decoding: response.bodyBytes, as: UTF8.self))")
+            #expect(
+                problems.isEmpty,
+                "\(method) \(path) \(response.status): \(problems)\n\(String(decoding: response.bodyBytes, as: UTF8.self))")
         }
     }
 

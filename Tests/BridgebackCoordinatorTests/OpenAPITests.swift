@@ -10,7 +10,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// docs/openapi/status.json against the code: the embedded copy is the file, every route is
@@ -19,7 +19,8 @@ import FoundationNetworking
 /// every optional field set and with none. schemathesis checks the real server too.
 @Suite("OpenAPI document of the coordinator status API")
 struct CoordinatorOpenAPITests {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let document = try! OpenAPIDocument(CoordinatorHTTP.openAPIDocument)
 
     static func json(_ value: some Encodable) throws -> JSONValue {
@@ -40,11 +41,16 @@ struct CoordinatorOpenAPITests {
     func routesMatch() throws {
         let h = try Harness()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let router = CoordinatorHTTP.router(api: api, auth: TestAuth.http, logger: Logger(label: "test"), exposition: MetricsExposition(render: { [] }))
+        let router = CoordinatorHTTP.router(
+            api: api, auth: TestAuth.http, logger: Logger(label: "test"), exposition: MetricsExposition(render: { [] }))
         let routed = Set(router.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(routed.count >= 8)
-        #expect(routed.subtracting(Self.document.operations).isEmpty, "routes missing from the document: \(routed.subtracting(Self.document.operations))")
-        #expect(Self.document.operations.subtracting(routed).isEmpty, "documented but not routed: \(Self.document.operations.subtracting(routed))")
+        #expect(
+            routed.subtracting(Self.document.operations).isEmpty,
+            "routes missing from the document: \(routed.subtracting(Self.document.operations))")
+        #expect(
+            Self.document.operations.subtracting(routed).isEmpty,
+            "documented but not routed: \(Self.document.operations.subtracting(routed))")
     }
 
     @Test("every answer of the status API conforms: delivered, retrying, fallen back, results, dry-runs, lists, errors")
@@ -60,7 +66,8 @@ struct CoordinatorOpenAPITests {
             checked.append(("GET", "/v1/jobs/{id}/delivery", await api.delivery(id: id, as: .testOperator)))
             checked.append(("GET", "/v1/jobs/{id}/result", await api.result(id: id, json: true, as: .testOperator)))
             checked.append(("GET", "/v1/jobs/{id}/dry-run", await api.dryRun(id: id, body: [], as: .testOperator)))
-            checked.append(("POST", "/v1/jobs/{id}/dry-run", await api.dryRun(id: id, body: Array(#"{"text": "try this"}"#.utf8), as: .testOperator)))
+            checked.append(
+                ("POST", "/v1/jobs/{id}/dry-run", await api.dryRun(id: id, body: Array(#"{"text": "try this"}"#.utf8), as: .testOperator)))
         }
         let id = delivered.jobID.description
         checked.append(("GET", "/v1/jobs/{id}/delivery", await api.delivery(id: orphan.description, as: .testOperator)))
@@ -84,7 +91,9 @@ struct CoordinatorOpenAPITests {
         // The plain-text result is declared as text.
         let text = await api.result(id: id, json: false, as: .testOperator)
         #expect(text.status == 200 && text.contentType == "text/plain; charset=utf-8")
-        #expect(Self.document.json["paths"]?["/v1/jobs/{id}/result"]?["get"]?["responses"]?["200"]?["content"]?["text/plain; charset=utf-8"] != nil)
+        #expect(
+            Self.document.json["paths"]?["/v1/jobs/{id}/result"]?["get"]?["responses"]?["200"]?["content"]?["text/plain; charset=utf-8"]
+                != nil)
     }
 
     @Test("the shared Codable types match their schemas with every optional field set, and with none")
@@ -101,22 +110,27 @@ struct CoordinatorOpenAPITests {
             recipe: "r", origin: "cli:alice", workSurface: "work:alice", finalSurface: "hooks:a", finalSurfaceName: "receiver A",
             deliveryMode: "direct", deliveryModeName: "direct", deadline: "2026-01-01T00:00:00Z", createdAt: "2026-01-01T00:00:00Z",
             worker: "w", runSeconds: 1.5, finishedAt: "2026-01-01T00:00:00Z", turnaroundSeconds: 2.5, duplicatesSuppressed: 0, human: "h",
-            parts: [full, bare], links: ["self": "/v1/jobs/job_x/delivery", "result": "/v1/jobs/job_x/result", "admission": "/v1/jobs/job_x"])
+            parts: [full, bare],
+            links: ["self": "/v1/jobs/job_x/delivery", "result": "/v1/jobs/job_x/result", "admission": "/v1/jobs/job_x"])
         let minimal = JobDeliveryStatus(
             jobID: "job_x", state: "awaiting_contract", finalOutcome: nil, finalDetail: nil, noticeKind: nil, summary: nil, asked: nil,
             recipe: nil, origin: nil, workSurface: nil, finalSurface: nil, finalSurfaceName: nil, deliveryMode: nil, deliveryModeName: nil,
             deadline: nil, createdAt: nil, worker: nil, runSeconds: nil, finishedAt: nil, turnaroundSeconds: nil, duplicatesSuppressed: 0,
-            human: "h", parts: [], links: ["self": "/v1/jobs/job_x/delivery", "result": "/v1/jobs/job_x/result", "admission": "/v1/jobs/job_x"])
+            human: "h", parts: [],
+            links: ["self": "/v1/jobs/job_x/delivery", "result": "/v1/jobs/job_x/result", "admission": "/v1/jobs/job_x"])
         for value in [status, minimal] {
             #expect(Self.document.problems(in: try Self.json(value), schemaNamed: "JobDeliveryStatus") == [])
         }
         let list = CoordinatorStatusAPI.DeliveryList(surface: "cli:alice", count: 2, jobs: [status, minimal])
         #expect(Self.document.problems(in: try Self.json(list), schemaNamed: "DeliveryList") == [])
-        let registry = try SurfaceRegistry.load(
-            from: Data(#"{"schema": "bridgeback.surfaces.v1", "surfaces": [{"id": "hooks:a", "kind": "webhook", "address": "http://127.0.0.1:1/a", "human_name": "A", "signing_secret": "\#(Harness.secret)"}]}"#.utf8))
+        let surfaces =
+            #"{"schema": "bridgeback.surfaces.v1", "surfaces": [{"id": "hooks:a", "kind": "webhook", "#
+            + #""address": "http://127.0.0.1:1/a", "human_name": "A", "signing_secret": "\#(Harness.secret)"}]}"#
+        let registry = try SurfaceRegistry.load(from: Data(surfaces.utf8))
         let surface = try #require(registry[SurfaceID(validating: "hooks:a")])
         let dryPart = DryRunPart(
-            deliveryID: "job_x.final.1", part: 1, totalParts: 1, length: 3, maxLength: 10, unitWords: "characters", bodyBytes: 40, summarized: false,
+            deliveryID: "job_x.final.1", part: 1, totalParts: 1, length: 3, maxLength: 10, unitWords: "characters", bodyBytes: 40,
+            summarized: false,
             text: "t", rendered: "r", body: "{}", ok: false, failure: failure, consequence: "retried")
         var plainPart = dryPart
         (plainPart.ok, plainPart.failure, plainPart.consequence) = (true, nil, nil)
@@ -139,7 +153,9 @@ struct CoordinatorOpenAPITests {
         logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) {
+            portSink.yield($0)
+        }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
