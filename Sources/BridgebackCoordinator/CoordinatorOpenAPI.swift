@@ -9,7 +9,24 @@ extension CoordinatorHTTP {
   "info": {
     "title": "Bridgeback coordinator status API",
     "version": "1",
-    "description": "Read-only: where each job's final notice stands, its result, a dry-run of its delivery."
+    "description": "Read-only delivery status, results, dry-runs. Answers before routing: x-bridgeback-connection-errors.",
+    "x-bridgeback-connection-errors": [
+      {
+        "status": 503,
+        "code": "too_many_connections",
+        "when": "the server has its maximum of open connections"
+      },
+      {
+        "status": 400,
+        "code": "malformed_http",
+        "when": "the bytes are not an HTTP/1.1 request; the connection is closed"
+      },
+      {
+        "status": 404,
+        "code": "not_found",
+        "when": "no route has this method and path (401 before it without a token)"
+      }
+    ]
   },
   "servers": [
     {

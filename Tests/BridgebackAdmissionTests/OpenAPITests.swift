@@ -62,6 +62,49 @@ struct AdmissionOpenAPITests {
         }
     }
 
+    /// `x-bridgeback-connection-errors`: what the server answers before any route is chosen.
+    @Test("the answers before routing are the ones x-bridgeback-connection-errors lists, as JSON errors")
+    func connectionErrors() async throws {
+        guard case .array(let listed)? = Self.document.json["info"]?["x-bridgeback-connection-errors"] else {
+            Issue.record("no x-bridgeback-connection-errors in info")
+            return
+        }
+        let documented = Set(
+            listed.compactMap { entry -> String? in
+                guard case .number(let status)? = entry["status"], let code = entry["code"]?.string else { return nil }
+                return "\(Int(status)) \(code)"
+            })
+        let seen = try await ServedAdmission.with(limits: .init(maxConnections: 3)) { port, _ in
+            try await RawHTTP.onThread { () throws -> Set<String> in
+                var seen: Set<String> = []
+                func record(_ response: RawConnection.Response?) {
+                    guard let response, response.hasJSONError, let code = response.json?["error"]?["code"]?.string else { return }
+                    seen.insert("\(response.status) \(code)")
+                }
+                let garbage = try RawConnection(port: port)
+                garbage.send("HELLO THERE\r\n\r\n")
+                record(garbage.readResponse())
+                for request in ["GET /v1/nothing HTTP/1.1", "GET /v1/requests HTTP/1.1"] {
+                    let known = try RawConnection(port: port)
+                    known.send("\(request)\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestAuth.aliceToken)\r\nConnection: close\r\n\r\n")
+                    record(known.readResponse())
+                    let anonymous = try RawConnection(port: port)
+                    anonymous.send("\(request)\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    #expect(anonymous.readResponse()?.status == 401)
+                }
+                // Three held connections fill the cap; the fourth is refused before its request is read.
+                let held = try (0..<3).map { _ in try RawConnection(port: port) }
+                held.forEach { $0.send("GET /hea") }
+                Thread.sleep(forTimeInterval: 0.3)
+                let extra = try RawConnection(port: port)
+                extra.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                record(extra.readResponse())
+                return seen
+            }
+        }
+        #expect(seen == documented, "seen \(seen), documented \(documented)")
+    }
+
     /// Every answer shape the API has, checked against the document's schema for its route and status.
     @Test("every answer of the API conforms to the document: decisions, dry runs, jobs, cancel, outcomes, errors")
     func answersConform() async throws {
