@@ -146,7 +146,7 @@ struct CoordinatorOpenAPITests {
         #expect(Self.document.problems(in: try Self.json(SurfacePlan(surface)), schemaNamed: "SurfacePlan") == [])
     }
 
-    @Test("GET /openapi.json answers the document with a token and 401 without one")
+    @Test("GET /openapi.json answers the document with a token and 401 without one; an unknown path is a JSON 404")
     func served() async throws {
         let h = try Harness()
         var logger = Logger(label: "test.coordinator.openapi")
@@ -169,6 +169,12 @@ struct CoordinatorOpenAPITests {
             #expect(Array(data) == Array(CoordinatorHTTP.openAPIDocument.utf8))
             let (_, anonymous) = try await URLSession.shared.data(from: url)
             #expect((anonymous as? HTTPURLResponse)?.statusCode == 401)
+            // Before routing (x-bridgeback-connection-errors; the rest of that list is shared code, tested with admission).
+            var unknown = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/nothing")!)
+            unknown.setValue("Bearer \(TestAuth.bobToken)", forHTTPHeaderField: "Authorization")
+            let (body, notFound) = try await URLSession.shared.data(for: unknown)
+            #expect((notFound as? HTTPURLResponse)?.statusCode == 404)
+            #expect(String(decoding: body, as: UTF8.self).contains(#""code":"not_found""#))
             await group.triggerGracefulShutdown()
         }
     }
