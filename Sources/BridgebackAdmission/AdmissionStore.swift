@@ -109,6 +109,8 @@ public struct StoreCounts: Sendable, Hashable {
     public var unsent: Int
     /// Rows in `contract_refusals` (audit records of refused contracts, not jobs).
     public var refusals: Int = 0
+    /// Rows in `inline_outcomes` (what callers reported about inline turns).
+    public var outcomes: Int = 0
 }
 
 /// Admission's SQLite state: request log, jobs with their contracts, and the outbox.
@@ -459,7 +461,8 @@ public final class AdmissionStore: Sendable {
                 jobs: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0,
                 outbox: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0,
                 unsent: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") ?? 0,
-                refusals: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contract_refusals") ?? 0)
+                refusals: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contract_refusals") ?? 0,
+                outcomes: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inline_outcomes") ?? 0)
         }
     }
 

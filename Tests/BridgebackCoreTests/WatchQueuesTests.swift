@@ -12,8 +12,10 @@ struct WatchQueuesTests {
 
     @Test func namesThatCouldCoverAnotherPrefixAreNotScoped() {
         // A dot would let one prefix cover another's; inbox/mcp would cover the unscoped queues.
-        for user in ["bb-watch-alice.x", "bb-watch-inbox", "bb-watch-mcp", "bb-watch-", "bb-watch--x", "bb-watch-Alice",
-                     "bb-watch-" + String(repeating: "a", count: 33), "bb-watch-a*", "bb-watch-a#"] {
+        for user in [
+            "bb-watch-alice.x", "bb-watch-inbox", "bb-watch-mcp", "bb-watch-", "bb-watch--x", "bb-watch-Alice",
+            "bb-watch-" + String(repeating: "a", count: 33), "bb-watch-a*", "bb-watch-a#",
+        ] {
             #expect(WatchQueues.watcherName(brokerUser: user) == nil, "\(user)")
             #expect(WatchQueues.prefix(brokerUser: user) == "bb.watch.", "\(user)")
         }

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Scoped watching (issue 10, item 6) on the real broker: a watcher made the way an operator makes
@@ -70,7 +70,8 @@ extension BrokerBacked {
         static func inbox(_ key: String, text: String) -> OutboundMessage {
             let body = #"{"schema":"bridgeback.final.v1","job_id":"job_01K742SG7TN426GVR1K1DKM9TR","text":"\#(text)"}"#
             return OutboundMessage(
-                exchange: "bb.inbox", routingKey: key, body: Array(body.utf8), properties: MessageProperties(contentType: "application/json"),
+                exchange: "bb.inbox", routingKey: key, body: Array(body.utf8),
+                properties: MessageProperties(contentType: "application/json"),
                 mandatory: false)
         }
 
@@ -89,9 +90,11 @@ extension BrokerBacked {
                 defer { Task { await admin.close() } }
                 let publisher = try await admin.makePublisher()
                 // Bob's first: had anything let them through, they would arrive before alice's.
-                try await publisher.publish(Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.bob)", message: "bob's step"))
+                try await publisher.publish(
+                    Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.bob)", message: "bob's step"))
                 try await publisher.publish(Self.inbox(p.bob, text: "bob's answer"))
-                try await publisher.publish(Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.alice)", message: "alice's step"))
+                try await publisher.publish(
+                    Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.alice)", message: "alice's step"))
                 try await publisher.publish(Self.inbox(p.alice, text: "alice's answer"))
                 let got = try await take(2, from: consumer, acking: true)
                 let bodies = got.map { String(decoding: $0.body, as: UTF8.self) }
@@ -101,10 +104,11 @@ extension BrokerBacked {
 
                 // Bob keeps a durable queue of his own, which alice must not read or delete.
                 let bobQueue = "bb.watch.\(p.bob).inbox.\(p.bob)"
-                #expect(try await Self.replyCode(p.bobURL) { bob in
-                    _ = try await bob.declare(QueueDeclaration(name: bobQueue, durable: true))
-                    try await bob.bind(BindingDeclaration(queue: bobQueue, exchange: "bb.inbox", routingKey: p.bob))
-                } == nil)
+                #expect(
+                    try await Self.replyCode(p.bobURL) { bob in
+                        _ = try await bob.declare(QueueDeclaration(name: bobQueue, durable: true))
+                        try await bob.bind(BindingDeclaration(queue: bobQueue, exchange: "bb.inbox", routingKey: p.bob))
+                    } == nil)
 
                 // Everything else is refused by the broker, not by the client: 403 ACCESS_REFUSED.
                 func bind(_ exchange: String, _ key: String) -> (AMQPConnection) async throws -> Void {
@@ -125,14 +129,24 @@ extension BrokerBacked {
                     ("inbox of bob", bind("bb.inbox", p.bob)),
                     ("inbox of alice's key with a tail", bind("bb.inbox", "\(p.alice).*")),
                     ("amq.topic #", bind("amq.topic", "#")),
-                    ("a queue in bob's prefix", { _ = try await $0.declare(QueueDeclaration(name: "bb.watch.\(p.bob).x", durable: false)) }),
-                    ("an unscoped watch queue", { _ = try await $0.declare(QueueDeclaration(name: "bb.watch.x\(p.alice)", durable: false)) }),
+                    (
+                        "a queue in bob's prefix",
+                        { _ = try await $0.declare(QueueDeclaration(name: "bb.watch.\(p.bob).x", durable: false)) }
+                    ),
+                    (
+                        "an unscoped watch queue",
+                        { _ = try await $0.declare(QueueDeclaration(name: "bb.watch.x\(p.alice)", durable: false)) }
+                    ),
                     ("reading bob's queue", { _ = try await $0.consume(queue: bobQueue) }),
                     ("deleting bob's queue", { _ = try await $0.deleteQueue(bobQueue) }),
-                    ("publishing progress as alice", {
-                        let publisher = try await $0.makePublisher()
-                        try await publisher.publish(Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.alice)", message: "forged"))
-                    }),
+                    (
+                        "publishing progress as alice",
+                        {
+                            let publisher = try await $0.makePublisher()
+                            try await publisher.publish(
+                                Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.alice)", message: "forged"))
+                        }
+                    ),
                 ]
                 for (what, operation) in refused {
                     let code = try await Self.replyCode(p.aliceURL, operation)
@@ -153,14 +167,16 @@ extension BrokerBacked {
                 #expect(status != 0)
                 #expect(refused.errors.contains("scoped watcher of '\(p.alice)'"), "\(refused.errors)")
 
-                let watch = try WatchIntegrationTests.WatchProcess(["work:\(p.alice)", "--inbox", p.alice, "--count", "2"], amqpURL: p.aliceURL)
+                let watch = try WatchIntegrationTests.WatchProcess(
+                    ["work:\(p.alice)", "--inbox", p.alice, "--count", "2"], amqpURL: p.aliceURL)
                 defer { watch.cleanup() }
                 try await watch.waitUntilWatching()
                 #expect(watch.errors.contains("queue=bb.watch.\(p.alice)."), "queues carry the watcher's prefix: \(watch.errors)")
                 let admin = try await Broker.connect("scoped-watch-publisher")
                 defer { Task { await admin.close() } }
                 let publisher = try await admin.makePublisher()
-                try await publisher.publish(Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.alice)", message: "step 1/2: alice"))
+                try await publisher.publish(
+                    Self.progress(job: "job_01K742SG7TN426GVR1K1DKM9TR", surface: "work:\(p.alice)", message: "step 1/2: alice"))
                 try await publisher.publish(Self.inbox(p.alice, text: "All gates passed."))
                 #expect(try await watch.waitForExit() == 0, "\(watch.errors)")
                 #expect(watch.output.contains("step 1/2: alice") && watch.output.contains("All gates passed."), "\(watch.output)")
