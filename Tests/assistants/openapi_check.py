@@ -108,9 +108,8 @@ def schemathesis(name, base, ids, bodies=None):
         file.write("[parameters]\n")
         for key, (dictionary, _) in bindings.items():
             file.write(f'"{key}" = {{ dictionary = "{dictionary}", probability = 0.8 }}\n')
-    st = os.path.join(os.path.dirname(sys.executable), "st")
     command = [
-        st, "--config-file", config, "--no-color", "run", path, "--url", base,
+        sys.executable, "-m", "schemathesis.cli", "--config-file", config, "--no-color", "run", path, "--url", base,
         "-H", f"Authorization: Bearer {TOKEN}", "--checks", CHECKS, "--max-examples", MAX_EXAMPLES,
         "--phases", "examples,coverage,fuzzing", "--workers", "1", "--seed", os.environ.get("BB_SEED", "17"),
         "--request-timeout", "10", "--output-truncate", "true", "--suppress-health-check", "all",
