@@ -7,6 +7,8 @@ enum TestAuth {
     static let operatorToken = BearerToken.generate()
     static let aliceToken = BearerToken.generate()
     static let bobToken = BearerToken.generate()
+    /// An operator whose scope is `*` everywhere: for tests of limits below authorization.
+    static let wideToken = BearerToken.generate()
 
     static func patterns(_ values: [String]) -> [ScopePattern] { values.map { try! ScopePattern(validating: $0) } }
 
@@ -20,6 +22,9 @@ enum TestAuth {
         .init(
             name: "bob", origins: patterns(["cli:bob"]), surfaces: patterns(["cli:bob", "work:bob"]), parents: patterns(["bob"]),
             tokens: [.init(id: "tok_bob", sha256: BearerToken.sha256Hex(bobToken))]),
+        .init(
+            name: "wide", origins: patterns(["*"]), surfaces: patterns(["*"]), parents: patterns(["*"]), isOperator: true,
+            tokens: [.init(id: "tok_wide", sha256: BearerToken.sha256Hex(wideToken))]),
     ])
 
     static let directory = PrincipalDirectory(file)

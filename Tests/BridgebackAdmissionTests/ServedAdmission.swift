@@ -9,14 +9,15 @@ import ServiceLifecycle
 enum ServedAdmission {
     static func with<T: Sendable>(
         limits: HTTPServerLimits = .init(), api: AdmissionConfiguration = .init(),
+        registryJSON: String = Fixtures.registryJSON, catalogJSON: String = Fixtures.catalogJSON,
         _ body: @escaping @Sendable (_ port: Int, _ service: AdmissionService) async throws -> T
     ) async throws -> T {
         let dir = TempDir()
         defer { dir.cleanup() }
         let surfaces = dir.url.appendingPathComponent("surfaces.json")
         let recipes = dir.url.appendingPathComponent("recipes.json")
-        try Data(Fixtures.registryJSON.utf8).write(to: surfaces)
-        try Data(Fixtures.catalogJSON.utf8).write(to: recipes)
+        try Data(registryJSON.utf8).write(to: surfaces)
+        try Data(catalogJSON.utf8).write(to: recipes)
         let service = try AdmissionService(
             configuration: AdmissionServiceConfiguration(
                 host: "127.0.0.1", port: 0, dataDirectory: dir.url.appendingPathComponent("data"), surfacesFile: surfaces,
