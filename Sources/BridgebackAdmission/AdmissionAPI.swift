@@ -486,6 +486,10 @@ public final class AdmissionAPI: Sendable {
                 guard case .object(let object)? = try? SubmitRequest.strictJSON(body) else {
                     throw AdmissionError(.malformedJSON, "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}")
                 }
+                // Like every other body: a typo is refused, never ignored.
+                if let unknown = object.keys.sorted().first(where: { $0 != "reason" }) {
+                    throw AdmissionError(.invalidRequest, "unknown cancel field \"\(unknown)\"; the only field is \"reason\"", field: unknown)
+                }
                 switch object["reason"] {
                 case nil, .null?: break
                 case .string(let text)?:

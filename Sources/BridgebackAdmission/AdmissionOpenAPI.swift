@@ -1510,7 +1510,8 @@ extension AdmissionHTTP {
             "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
           }
         },
-        "description": "Optional; other fields are ignored."
+        "additionalProperties": false,
+        "description": "Optional: an empty body, or a reason. Unknown fields are refused."
       },
       "Outcome": {
         "type": "object",

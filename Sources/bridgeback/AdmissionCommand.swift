@@ -11,9 +11,10 @@ struct AdmissionCommand: AsyncParsableCommand {
         commandName: "admission",
         abstract: "Run the admission service: decide inline or detach, record contracts, publish jobs.",
         discussion: """
-            Serves POST /v1/requests, GET /v1/jobs/{id}, GET /v1/jobs?surface=…,
-            POST /v1/jobs/{id}/cancel, GET /metrics (Prometheus) and GET /health, and relays committed jobs from
-            its SQLite outbox to RabbitMQ (contract first, then job, with confirms).
+            Serves POST /v1/requests, POST /v1/requests/{id}/outcome, GET /v1/jobs/{id}, GET /v1/jobs?surface=…,
+            POST /v1/jobs/{id}/cancel, GET /metrics (Prometheus), GET /openapi.json (docs/openapi/admission.json)
+            and GET /health, and relays committed jobs from its SQLite outbox to RabbitMQ (contract first,
+            then job, with confirms).
             Stops gracefully on SIGTERM/SIGINT: HTTP first, then the relay.
 
             Environment:

@@ -28,7 +28,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             answers GET /v1/jobs/{id}/delivery, GET /v1/jobs/{id}/result,
             GET /v1/deliveries?surface=…&limit=N, GET /metrics (Prometheus) and GET /health from the ledger,
             and POST /v1/jobs/{id}/dry-run (what delivery would send, checked by
-            each adapter's dry-run, nothing sent); `bridgeback jobs` and
+            each adapter's dry-run, nothing sent), and GET /openapi.json
+            (docs/openapi/status.json); `bridgeback jobs` and
             `bridgeback deliver --dry-run` read it. --no-http turns it off. Every
             route except GET /health needs a bearer token of a principal in
             --principals (docs/security.md).

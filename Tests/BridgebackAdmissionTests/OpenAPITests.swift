@@ -154,6 +154,10 @@ struct AdmissionOpenAPITests {
         post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator))
         get("/v1/jobs/{id}", await h.api.job(id: jobID, as: .testOperator))
         post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array("[1]".utf8), as: .testOperator))
+        // A typo is refused (the document says additionalProperties: false), and nothing is recorded.
+        let typo = await h.api.cancel(id: jobID, body: Array(#"{"reson": "x"}"#.utf8), as: .testOperator)
+        #expect(typo.status == 400 && typo.errorCode == "invalid_request" && typo.errorField == "reson")
+        post("/v1/jobs/{id}/cancel", typo)
         post("/v1/jobs/{id}/cancel", await h.api.cancel(id: "job_nope", body: [], as: .testOperator))
 
         let requestID = try #require(inline["request_id"]?.string)
