@@ -9,8 +9,9 @@ does not declare, a request the document calls invalid that the server accepts, 
 answers without a token.
 
 Environment: BB_ADMISSION_URL, BB_COORDINATOR_URL, BB_TOKEN, BB_ORIGIN (an inbox origin cli:NAME the
-token may use, with work surface work:NAME and parent NAME), BB_FINAL (a file surface it may deliver to), BB_WORK_DIR (for the fetched documents and
-reports), BB_MAX_EXAMPLES (per operation, default 50).
+token may use, with work surface work:NAME and parent NAME), BB_FINAL (a file surface it may deliver
+to), BB_WORK_DIR (for the fetched documents, the configuration and schemathesis' cache),
+BB_MAX_EXAMPLES (per operation, default 50), BB_SEED (default 17).
 """
 
 import json
