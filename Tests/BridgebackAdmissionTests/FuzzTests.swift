@@ -18,8 +18,8 @@ import Testing
 ///
 ///     BRIDGEBACK_FUZZ_SEED=<seed> [BRIDGEBACK_FUZZ_CASES=<n>] swift test --filter FuzzTests
 ///
-/// Asserted: no 5xx; every 4xx has a JSON error body; every request that is well-formed HTTP gets
-/// an answer; the store grows by exactly the rows the accepted requests account for (refusals
+/// Asserted: no 5xx; every 4xx has a JSON error body; every request gets an answer, broken heads
+/// and bodies cut short included (only blank lines and HEAD may go unanswered); the store grows by exactly the rows the accepted requests account for (refusals
 /// write nothing, except the per-minute-capped audit record of a refused contract); resident
 /// memory grows by a bounded amount; the server still answers afterwards. A trap kills the
 /// process: the seed is printed before the first request for that case.
@@ -115,6 +115,7 @@ struct FuzzReport: Sendable {
     var accepted = 0
     var refused = 0
     var closed = 0
+    var closedKinds: [String: Int] = [:]
     var byStatus: [Int: Int] = [:]
     var byKind: [String: Int] = [:]
     var serverErrors: [String] = []
@@ -127,6 +128,7 @@ struct FuzzReport: Sendable {
         accepted += other.accepted
         refused += other.refused
         closed += other.closed
+        closedKinds.merge(other.closedKinds, uniquingKeysWith: +)
         byStatus.merge(other.byStatus, uniquingKeysWith: +)
         byKind.merge(other.byKind, uniquingKeysWith: +)
         serverErrors += other.serverErrors
@@ -139,7 +141,7 @@ struct FuzzReport: Sendable {
         let statuses = byStatus.keys.sorted().map { "\($0)×\(byStatus[$0]!)" }.joined(separator: " ")
         let kinds = byKind.keys.sorted().map { "\($0)×\(byKind[$0]!)" }.joined(separator: " ")
         return
-            "\(sent) sent, \(accepted) accepted, \(refused) refused, \(closed) closed without an answer (malformed HTTP); "
+            "\(sent) sent, \(accepted) accepted, \(refused) refused, \(closed) closed without an answer (blank lines, HEAD); "
             + "statuses \(statuses); kinds \(kinds)"
     }
 }
@@ -195,8 +197,9 @@ struct FuzzClient {
             while let interim = response, interim.status == 100 { response = open.readResponse() }
             guard let response else {
                 connection = nil
-                if fuzzCase.framing == .fresh || !sentAll {
+                if fuzzCase.mayGoUnanswered || !sentAll {
                     report.closed += 1
+                    report.closedKinds[fuzzCase.kind, default: 0] += 1
                 } else {
                     report.unanswered.append(label)
                 }
@@ -315,6 +318,10 @@ struct FuzzCase {
     var route: Route
     var framing: Framing
     var bytes: [UInt8]
+    /// Bytes that hold no request to answer (blank lines), or an answer this client cannot frame
+    /// (`HEAD`: a Content-Length without a body). Every other case must be answered, even a
+    /// broken head or a body cut short (those get a JSON 400).
+    var mayGoUnanswered = false
     var preview: String { String(decoding: bytes.prefix(160), as: UTF8.self).replacingOccurrences(of: "\r\n", with: "⏎") }
 
     static func quote(_ s: String) -> String {
@@ -694,7 +701,8 @@ struct FuzzCase {
                 "GET /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
                 "\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}\u{00}\u{01}\u{fc}\u{03}\u{03}",
             ])
-            return FuzzCase(kind: "broken-head", route: .other, framing: .fresh, bytes: Array(text.utf8))
+            let quiet = text.hasPrefix("HEAD ") || text.allSatisfy { $0 == "\r\n" }
+            return FuzzCase(kind: "broken-head", route: .other, framing: .fresh, bytes: Array(text.utf8), mayGoUnanswered: quiet)
         default:  // random bytes after a valid head
             let count = rng.int(0...400)
             let body = (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
