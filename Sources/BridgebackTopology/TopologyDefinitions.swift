@@ -53,13 +53,24 @@ public struct TopologyDefinitions: Sendable, Decodable {
         public var read: String
     }
 
+    /// Which routing keys a user may bind (read) or publish (write) on one topic exchange. A user
+    /// with none on an exchange may use every key there, so a scoped watcher needs one on each.
+    public struct TopicPermission: Sendable, Decodable, Equatable {
+        public var user: String
+        public var vhost: String
+        public var exchange: String
+        public var write: String
+        public var read: String
+    }
+
     public var exchanges: [Exchange]
     public var queues: [Queue]
     public var bindings: [Binding]
     public var users: [User]
     public var permissions: [Permission]
+    public var topicPermissions: [TopicPermission]
 
-    enum CodingKeys: String, CodingKey { case exchanges, queues, bindings, users, permissions }
+    enum CodingKeys: String, CodingKey { case exchanges, queues, bindings, users, permissions, topicPermissions = "topic_permissions" }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -68,6 +79,7 @@ public struct TopologyDefinitions: Sendable, Decodable {
         bindings = try container.decodeIfPresent([Binding].self, forKey: .bindings) ?? []
         users = try container.decodeIfPresent([User].self, forKey: .users) ?? []
         permissions = try container.decodeIfPresent([Permission].self, forKey: .permissions) ?? []
+        topicPermissions = try container.decodeIfPresent([TopicPermission].self, forKey: .topicPermissions) ?? []
     }
 
     /// Loads and validates a definitions file; errors name the object and what is wrong.

@@ -157,7 +157,44 @@ public struct TopologyManager: Sendable {
                     detail: "configure/write/read are '\(actual.configure)' '\(actual.write)' '\(actual.read)', expected '\(wanted.configure)' '\(wanted.write)' '\(wanted.read)'"))
             }
         }
+        try await checkTopicPermissions(management, vhost: vhost, users: permissions.map(\.user), into: &report)
     }
+
+    /// The template's topic permissions, and one on `bb.progress` and `bb.inbox` for every scoped
+    /// watcher (`bb-watch-<name>`, template or `broker.sh watcher add`): without one, that user may
+    /// bind `#` on the exchange and read every person's progress or inbox.
+    private func checkTopicPermissions(
+        _ management: ManagementAPI, vhost: String, users: [String], into report: inout TopologyReport
+    ) async throws(TopologyError) {
+        let live = try await management.topicPermissions(vhost: vhost)
+        for wanted in definitions.topicPermissions where wanted.vhost == vhost {
+            report.checked += 1
+            let object = "topic permissions of \(wanted.user) on \(wanted.exchange)"
+            guard let actual = live.first(where: { $0.user == wanted.user && $0.exchange == wanted.exchange }) else {
+                report.drift.append(TopologyDrift(kind: .missing, object: object, detail: "none: \(wanted.user) may bind every key on \(wanted.exchange)"))
+                continue
+            }
+            if actual != wanted {
+                report.drift.append(TopologyDrift(
+                    kind: .different, object: object, detail: "write/read are '\(actual.write)' '\(actual.read)', expected '\(wanted.write)' '\(wanted.read)'"))
+            }
+        }
+        let templated = Set(definitions.topicPermissions.filter { $0.vhost == vhost }.map { "\($0.user) \($0.exchange)" })
+        for user in Set(users).sorted() where user.hasPrefix("bb-watch-") {
+            for exchange in Self.watchedExchanges where !templated.contains("\(user) \(exchange)") {
+                report.checked += 1
+                if !live.contains(where: { $0.user == user && $0.exchange == exchange }) {
+                    report.drift.append(TopologyDrift(
+                        kind: .missing, object: "topic permissions of \(user) on \(exchange)",
+                        detail: "a scoped watcher without one may bind every key on \(exchange), '#' included; "
+                            + "deploy/local/broker.sh watcher add sets both"))
+                }
+            }
+        }
+    }
+
+    /// The topic exchanges scoped watchers read.
+    static let watchedExchanges = ["bb.progress", "bb.inbox"]
 }
 
 extension TopologyManager {
@@ -235,6 +272,10 @@ public struct ManagementAPI: Sendable {
 
     func permissions(vhost: String) async throws(TopologyError) -> [TopologyDefinitions.Permission] {
         try await get("api/vhosts/\(Self.escape(vhost))/permissions", as: [TopologyDefinitions.Permission].self)
+    }
+
+    func topicPermissions(vhost: String) async throws(TopologyError) -> [TopologyDefinitions.TopicPermission] {
+        try await get("api/vhosts/\(Self.escape(vhost))/topic-permissions", as: [TopologyDefinitions.TopicPermission].self)
     }
 
     static func escape(_ vhost: String) -> String {

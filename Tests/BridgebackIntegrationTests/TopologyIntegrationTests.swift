@@ -69,6 +69,32 @@ struct TopologyIntegrationTests {
         }
     }
 
+    /// A scoped watcher without a topic permission on an exchange may bind every key there: `check`
+    /// reports it, for the template's watchers and for any `bb-watch-<name>` on the broker.
+    @Test func aScopedWatcherWithoutTopicPermissionsIsReported() async throws {
+        let definitions = try TopologyDefinitions.load(from: Self.definitionsURL)
+        #expect(definitions.topicPermissions.contains { $0.user == "bb-watch-alice" && $0.exchange == "bb.inbox" })
+        let config = try Broker.configuration("topology-topic")
+        let connection = try await AMQPConnection.connect(config)
+        defer { Task { await connection.close() } }
+        let user = "bb-watch-tp\(UUID().uuidString.prefix(6).lowercased())"
+        try await Broker.management("PUT", "api/users/\(user)", json: #"{"password": "x-unused-x", "tags": ""}"#)
+        try await Broker.management("PUT", "api/permissions/bridgeback/\(user)", json: #"{"configure": "^$", "write": "^$", "read": "^$"}"#)
+        try await Broker.management(
+            "PUT", "api/topic-permissions/bridgeback/\(user)", json: #"{"exchange": "bb.progress", "write": "^$", "read": "^(work:x)$"}"#)
+        let report: TopologyReport
+        do {
+            report = try await TopologyManager(definitions: definitions).check(on: connection, management: Self.management(config))
+        } catch {
+            try? await Broker.management("DELETE", "api/users/\(user)")
+            throw error
+        }
+        try await Broker.management("DELETE", "api/users/\(user)")
+        let topic = report.drift.filter { $0.object.hasPrefix("topic permissions") }
+        #expect(topic.map(\.object) == ["topic permissions of \(user) on bb.inbox"], "\(topic)")
+        #expect(topic.first?.detail.contains("'#'") == true)
+    }
+
     @Test func invalidDefinitionsAreRejectedWithTheObjectNamed() throws {
         let bad = #"{"exchanges": [{"name": "x", "type": "sideways", "durable": true, "auto_delete": false, "internal": false, "arguments": {}}]}"#
         #expect(throws: TopologyError.self) { try TopologyDefinitions.parse(Data(bad.utf8)) }
