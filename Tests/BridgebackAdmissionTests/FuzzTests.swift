@@ -19,8 +19,9 @@ import Testing
 ///     BRIDGEBACK_FUZZ_SEED=<seed> [BRIDGEBACK_FUZZ_CASES=<n>] swift test --filter FuzzTests
 ///
 /// Asserted: no 5xx; every 4xx has a JSON error body; every request gets an answer, broken heads
-/// and bodies cut short included (only blank lines and HEAD may go unanswered); the store grows by exactly the rows the accepted requests account for (refusals
-/// write nothing, except the per-minute-capped audit record of a refused contract); resident
+/// and bodies cut short included (only blank lines and HEAD may go unanswered); the store grows
+/// by exactly the rows the accepted requests account for (refusals write nothing, except the
+/// per-minute-capped audit record of a refused contract); resident
 /// memory grows by a bounded amount; the server still answers afterwards. A trap kills the
 /// process: the seed is printed before the first request for that case.
 @Suite("Admission fuzz", .serialized)
@@ -95,8 +96,10 @@ struct FuzzTests {
                 written.requestIDs.count > 10 && written.jobIDs.count > 5,
                 "accepted writes happened: \(written.requestIDs.count) requests, \(written.jobIDs.count) jobs")
 
-            // Memory: bounded growth over thousands of requests (a leak per request of even 10 kB would show as 100 MB).
-            #expect(rssAfter - rssBefore < 96 * 1024, "RSS grew from \(rssBefore) kB to \(rssAfter) kB; \(replay)")
+            // Memory: bounded growth over thousands of requests (a leak of 13 kB per request would show as
+            // 128 MB). Measured alone: about 15 MB per 10,000 (the store's page cache grows with its rows).
+            // This is the test process's RSS, so suites running beside it count too: the bound is coarse.
+            #expect(rssAfter - rssBefore < 128 * 1024, "RSS grew from \(rssBefore) kB to \(rssAfter) kB; \(replay)")
 
             // Still alive and still right.
             let health = try await RawHTTP.onThread { () -> Int? in
