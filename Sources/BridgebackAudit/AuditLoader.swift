@@ -103,6 +103,14 @@ public enum AuditLoader {
                     job.partFailures = try String.fetchAll(
                         db, sql: "SELECT DISTINCT failure_kind FROM delivery_parts WHERE job_id = ? AND failure_kind IS NOT NULL ORDER BY failure_kind",
                         arguments: [id])
+                    job.partFailureDetails = try Row.fetchAll(
+                        db, sql: "SELECT DISTINCT failure_kind, failure_detail FROM delivery_parts WHERE job_id = ? AND failure_kind IS NOT NULL ORDER BY failure_kind",
+                        arguments: [id]
+                    ).map { row in
+                        let kind: String = row["failure_kind"]
+                        let detail: String? = row["failure_detail"]
+                        return detail.map { "\($0) (\(kind))" } ?? kind
+                    }
                     ledger[id] = job
                 }
                 return ledger

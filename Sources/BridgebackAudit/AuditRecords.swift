@@ -116,6 +116,8 @@ public struct LedgerJob: Sendable, Hashable, Codable {
     public var fallbackParts: Int
     /// Failure kinds of parts that did not deliver, sorted.
     public var partFailures: [String]
+    /// The coordinator's sentence for each failed part ("<detail> (<kind>)"), shown instead of bare kinds.
+    public var partFailureDetails: [String] = []
 
     public init(
         jobID: String, state: String, endingKind: String? = nil, endingText: String? = nil, finalOutcome: String? = nil,

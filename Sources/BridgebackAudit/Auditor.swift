@@ -279,7 +279,11 @@ public struct Auditor: Sendable {
         if let outcome = entry.finalOutcome, ["failed", "uncertain", "undeliverable"].contains(outcome) {
             problems.append("final delivery \(outcome)" + (entry.finalDetail.map { ": \($0)" } ?? ""))
         }
-        if !entry.partFailures.isEmpty { problems.append("delivery part failures: \(entry.partFailures.joined(separator: ", "))") }
+        if !entry.partFailures.isEmpty {
+            // The coordinator's sentences ("… answered 410 Gone …") when the ledger has them; bare kinds otherwise.
+            let failures = entry.partFailureDetails.isEmpty ? entry.partFailures : entry.partFailureDetails
+            problems.append("delivery part failures: \(failures.joined(separator: "; "))")
+        }
         if entry.fallbackParts > 0 { problems.append("\(entry.fallbackParts) part(s) went to the fallback surface instead of \(job.finalSurface)") }
         if entry.duplicates > 0 { problems.append("\(entry.duplicates) duplicate completion(s) suppressed: the job ran more than once") }
         guard !problems.isEmpty else { return nil }
@@ -317,6 +321,12 @@ public struct Auditor: Sendable {
 
     static func contractSuggestion(_ entry: LedgerJob) -> String {
         if entry.endingKind == "lost" { return "Check the recipe's deadline and the worker pool: the job's deadline was too short or no worker finished it." }
+        if entry.endingKind == "failure", let text = entry.endingText?.lowercased(), text.hasPrefix("deadline exceeded") {
+            if text.contains("before it started") {
+                return "Add workers to the job's pool or raise the job's deadline: it waited in the queue past its deadline and never ran."
+            }
+            return "Raise the job's deadline (the contract's deadline or the recipe's default) or split the work into smaller jobs: the worker stopped it at its deadline."
+        }
         if entry.endingKind == "failure" { return "Fix the recipe or its parameters: the worker reported a failure." }
         if entry.fallbackParts > 0 || entry.finalOutcome != nil && entry.finalOutcome != "delivered" {
             return "Fix the final surface in the registry (address, token, limits) or the contract's final_surface: delivery did not land there."

@@ -44,6 +44,10 @@ import Testing
                       created_at REAL NOT NULL, updated_at REAL NOT NULL);
                     INSERT INTO jobs (job_id, state, decision_json, final_outcome, duplicates, created_at, updated_at)
                       VALUES ('job_b', 'finished', '{"kind":"lost","text":"no completion by the deadline"}', 'delivered', 0, 0, 0);
+                    INSERT INTO delivery_parts (delivery_id, job_id, purpose, part, total_parts, surface_id, receiver_deduplicates, body, state,
+                      state_json, attempts, failure_kind, failure_detail, created_at, updated_at)
+                      VALUES ('job_b:1', 'job_b', 'final', 1, 1, 'hooks:local', 1, x'00', 'failed', '{}', 3, 'missing_target',
+                        'hooks:local answered 410 Gone: the endpoint asked to be disabled', 0, 0);
                     """)
         }
         let records = try AuditLoader.load(admissionPath: dir.appendingPathComponent("admission.sqlite").path, ledgerPath: ledgerPath, window: window)
@@ -52,9 +56,15 @@ import Testing
         #expect(outcome.waitSeconds == 800 && outcome.sourceNames == ["ci", "grafana"] && outcome.followUps == 1)
         #expect(records.jobs["job_b"]?.state == "published")
         #expect(records.ledger?["job_b"]?.endingKind == "lost")
+        // The coordinator's own sentence for a failed part, not just its kind.
+        #expect(records.ledger?["job_b"]?.partFailures == ["missing_target"])
+        #expect(records.ledger?["job_b"]?.partFailureDetails == ["hooks:local answered 410 Gone: the endpoint asked to be disabled (missing_target)"])
 
         let result = Auditor(config: .default, engine: try PolicyEngine.bundledDefault()).audit(records, window: window, now: auditNow)
         #expect(result.findings.map(\.findingClass) == [.triggerWordingGap, .helperContractGap])
+        #expect(
+            result.findings.last?.evidence.contains(
+                "delivery part failures: hooks:local answered 410 Gone: the endpoint asked to be disabled (missing_target)") == true)
 
         let noLedger = try AuditLoader.load(
             admissionPath: dir.appendingPathComponent("admission.sqlite").path, ledgerPath: dir.appendingPathComponent("none.sqlite").path,
