@@ -142,8 +142,10 @@ struct CuePrefilter: Sendable, Hashable {
 /// Every run of 2 and 3 ASCII letters in a text (lowercased), as a bitset.
 struct Grams {
     private var bits: [UInt64]
-    /// The first 2, 3 and 4 letters of every word, as `wordCode`s.
-    private var wordPrefixes: Set<Int> = []
+    /// The first 2, 3 and 4 letters of every word, as `wordCode`s: an open-addressing table
+    /// (0 = empty; codes are never 0), cheaper per request than a `Set`.
+    private var wordPrefixes = [Int](repeating: 0, count: 256)
+    private var wordPrefixCount = 0
     /// False when the text has non-ASCII bytes: then every cue runs.
     private(set) var isUsable = true
 
@@ -162,7 +164,6 @@ struct Grams {
 
     init(_ text: String) {
         bits = Array(repeating: 0, count: (Self.size + 63) / 64)
-        wordPrefixes.reserveCapacity(96)
         var p2 = -1, p1 = -1  // previous two letters (0...25), -1 when not a letter
         var inWord = false
         var wordLetters = 0  // leading letters of the current word seen so far (max 4)
@@ -185,7 +186,7 @@ struct Grams {
                     if isLetter {
                         wordCode = wordCode * 27 + Int(lower - 96)
                         wordLetters += 1
-                        if wordLetters >= 2 { wordPrefixes.insert(wordCode) }
+                        if wordLetters >= 2 { insertPrefix(wordCode) }
                     } else {
                         wordLetters = -1  // a digit or _ ends the letter prefix
                     }
@@ -212,7 +213,33 @@ struct Grams {
         bits[code >> 6] |= 1 << UInt64(code & 63)
     }
 
-    func startsWord(_ code: Int) -> Bool { wordPrefixes.contains(code) }
+    private mutating func insertPrefix(_ code: Int) {
+        if wordPrefixCount * 2 >= wordPrefixes.count {
+            // Grow: rehash into a table twice the size.
+            let old = wordPrefixes
+            wordPrefixes = [Int](repeating: 0, count: old.count * 2)
+            wordPrefixCount = 0
+            for c in old where c != 0 { insertPrefix(c) }
+        }
+        let mask = wordPrefixes.count - 1
+        var i = (code &* 0x9E37_79B1) & mask
+        while wordPrefixes[i] != 0 {
+            if wordPrefixes[i] == code { return }
+            i = (i + 1) & mask
+        }
+        wordPrefixes[i] = code
+        wordPrefixCount += 1
+    }
+
+    func startsWord(_ code: Int) -> Bool {
+        let mask = wordPrefixes.count - 1
+        var i = (code &* 0x9E37_79B1) & mask
+        while wordPrefixes[i] != 0 {
+            if wordPrefixes[i] == code { return true }
+            i = (i + 1) & mask
+        }
+        return false
+    }
 
     func contains(_ code: Int) -> Bool {
         bits[code >> 6] & (1 << UInt64(code & 63)) != 0

@@ -6,7 +6,9 @@ public struct PolicyEngine: Sendable {
     public let policy: PolicyDocument
     private let families: [CompiledFamily]
 
-    private struct CompiledCue: Sendable {
+    /// A class, so the per-request loop over cues retains one reference instead of copying
+    /// every field.
+    private final class CompiledCue: Sendable {
         let id: String
         /// For an anchored cue: `(?m)^(?:rest)`, run over the clause heads. Unused (a
         /// never-matching placeholder) for a structure cue.
@@ -17,11 +19,33 @@ public struct PolicyEngine: Sendable {
         /// Set when the pattern starts with `{{macro}}`: the macro's name.
         let anchor: String?
         /// Set for a `@feature` cue: it fires when the request has that structure.
-        var feature: StructureFeature? = nil
+        let feature: StructureFeature?
+        /// The same pattern for the byte engine (for an anchored cue: the rest after the
+        /// anchor, run at each clause start); nil for a structure cue or an unsupported pattern.
+        let bytes: ByteRegex?
+
+        init(
+            id: String, regex: NSRegularExpression, weight: Double, minCount: Int, prefilter: CuePrefilter?, anchor: String?,
+            feature: StructureFeature? = nil, bytes: ByteRegex? = nil
+        ) {
+            self.id = id
+            self.regex = regex
+            self.weight = weight
+            self.minCount = minCount
+            self.prefilter = prefilter
+            self.anchor = anchor
+            self.feature = feature
+            self.bytes = bytes
+        }
     }
 
     /// Macros used as leading anchors, compiled once.
     private let anchors: [String: NSRegularExpression]
+    /// The anchors for the byte engine.
+    private let byteAnchors: [String: ByteRegex]
+    /// True when every cue and anchor compiled for the byte engine: then ASCII requests are
+    /// decided without ICU (`decide`); otherwise every request takes the ICU path.
+    public let usesByteEngine: Bool
     /// Family name → label, for reasons.
     private let labels: [String: String]
 
@@ -42,6 +66,13 @@ public struct PolicyEngine: Sendable {
         self.policy = policy
         var compiled: [CompiledFamily] = []
         var anchors: [String: NSRegularExpression] = [:]
+        var byteAnchors: [String: ByteRegex] = [:]
+        var allBytes = true
+        func bytes(_ expanded: String) -> ByteRegex? {
+            let program = try? ByteRegex(RegexCompiler.lowercasePattern(expanded))
+            if program == nil { allBytes = false }
+            return program
+        }
         func failure(_ id: String) -> PolicyError {
             PolicyError(kind: .invalidPattern, reason: "cue '\(id)' does not compile")
         }
@@ -63,10 +94,11 @@ public struct PolicyEngine: Sendable {
                     let anchorRegex = anchors[macro] ?? (try? RegexCompiler.compile(policy.macros[macro]!))
                 {
                     anchors[macro] = anchorRegex
+                    if byteAnchors[macro] == nil, let program = bytes(policy.macros[macro]!) { byteAnchors[macro] = program }
                     cues.append(
                         CompiledCue(
                             id: cue.id, regex: headRegex, weight: cue.weight, minCount: cue.minCount ?? 1,
-                            prefilter: prefilter, anchor: macro))
+                            prefilter: prefilter, anchor: macro, bytes: bytes(restExpanded)))
                     continue
                 }
                 guard case .success(let expanded) = RegexCompiler.expand(cue.pattern, macros: policy.macros),
@@ -75,7 +107,7 @@ public struct PolicyEngine: Sendable {
                 cues.append(
                     CompiledCue(
                         id: cue.id, regex: regex, weight: cue.weight, minCount: cue.minCount ?? 1,
-                        prefilter: prefilter, anchor: nil))
+                        prefilter: prefilter, anchor: nil, bytes: bytes(expanded)))
             }
             compiled.append(
                 CompiledFamily(
@@ -85,6 +117,8 @@ public struct PolicyEngine: Sendable {
         }
         self.families = compiled
         self.anchors = anchors
+        self.byteAnchors = byteAnchors
+        self.usesByteEngine = allBytes && anchors.keys.allSatisfy { byteAnchors[$0] != nil }
         var labels: [String: String] = ["hints": "hint"]
         for f in compiled { labels[f.name] = f.label }
         self.labels = labels
@@ -186,6 +220,23 @@ public struct PolicyEngine: Sendable {
 
     /// Folds typographic quotes and runs of whitespace so cues are written once.
     static func normalize(_ text: String) -> String {
+        // ASCII: the same folding on bytes (only whitespace changes; quotes and dashes are not ASCII).
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(text.utf8.count)
+            var lastWasSpace = true
+            for b in text.utf8 {
+                if b == 0x20 || (b >= 0x09 && b <= 0x0D) {
+                    if !lastWasSpace { bytes.append(0x20) }
+                    lastWasSpace = true
+                } else {
+                    bytes.append(b)
+                    lastWasSpace = false
+                }
+            }
+            while bytes.last == 0x20 { bytes.removeLast() }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var out = String.UnicodeScalarView()
         var lastWasSpace = true
         for scalar in text.unicodeScalars {
@@ -215,15 +266,90 @@ public struct PolicyEngine: Sendable {
     }
 
     /// Decides one request. Deterministic: the same policy and request give the same answer.
+    ///
+    /// ASCII requests run on the byte engine (`ByteRegex`); a request with any non-ASCII byte,
+    /// or one whose matching runs past the byte engine's step budget, runs on ICU
+    /// (`decideWithICU`). Both give the same decision and the same reason.
     public func decide(_ request: AdmissionRequest) -> AdmissionDecision {
         // Cues are case-insensitive by matching lowercased text (see RegexCompiler.options).
         let text = Self.normalize(request.text).lowercased()
-        let ns = text as NSString
-        let range = NSRange(location: 0, length: ns.length)
-        let rule = policy.decision
-        let grams = Grams(text)
-        var headsCache: [String: Heads] = [:]
+        if usesByteEngine, let decided = decideOnBytes(request, text) { return decided }
+        return decideOnICU(request, text)
+    }
 
+    /// The reference engine: every cue through `NSRegularExpression`, as before the byte
+    /// engine existed. Kept for `bridgeback bench policy` (the baseline measured in the same
+    /// run) and the equivalence tests; admission itself calls `decide`.
+    public func decideWithICU(_ request: AdmissionRequest) -> AdmissionDecision {
+        decideOnICU(request, Self.normalize(request.text).lowercased())
+    }
+
+    /// Whether `decide` would take the byte engine for this request (ASCII text, a policy the
+    /// byte engine compiles); for benchmarks, which report the share.
+    public func takesByteEngine(_ request: AdmissionRequest) -> Bool {
+        usesByteEngine && Self.normalize(request.text).lowercased().utf8.allSatisfy { $0 < 0x80 }
+    }
+
+    /// Steps the byte engine may take on one request before it hands the request to ICU.
+    static let byteBudget = 2_000_000
+
+    private func decideOnBytes(_ request: AdmissionRequest, _ text: String) -> AdmissionDecision? {
+        var bytes = Array(text.utf8)
+        for b in bytes where b >= 0x80 { return nil }
+        return bytes.withUnsafeMutableBufferPointer { mutable -> AdmissionDecision? in
+            let t = UnsafeBufferPointer(mutable)
+            var scratch = ByteRegex.Scratch(budget: Self.byteBudget)
+            // Few anchors (the shipped policy has one): a list beats hashing the name per cue.
+            var heads: [(String, ByteHeads)] = []
+            func substring(_ r: Range<Int>, _ buffer: UnsafeBufferPointer<UInt8>) -> String {
+                String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self)
+            }
+            let scored = score(text) { cue -> CueResult in
+                guard let program = cue.bytes else { return .abort }
+                if let anchor = cue.anchor {
+                    let cached: ByteHeads
+                    if let hit = heads.first(where: { $0.0 == anchor }) {
+                        cached = hit.1
+                    } else {
+                        guard let anchorProgram = byteAnchors[anchor],
+                            let made = ByteHeads(anchor: anchorProgram, text: t, &scratch)
+                        else { return .abort }
+                        heads.append((anchor, made))
+                        cached = made
+                    }
+                    guard let found = cached.match(program, minCount: cue.minCount, text: t, &scratch) else { return .abort }
+                    return found.count >= cue.minCount && !found.isEmpty
+                        ? .hit(found.prefix(4).map { Self.tidy($0) }.joined(separator: " … ")) : .miss
+                }
+                if cue.minCount <= 1 {
+                    switch program.find(in: t, from: 0, &scratch) {
+                    case .outOfBudget: return .abort
+                    case .none: return .miss
+                    case .matched(let m): return .hit(substring(m.group1 ?? m.start..<m.end, t))
+                    }
+                }
+                guard let all = program.findAll(in: t, limit: cue.minCount, &scratch) else { return .abort }
+                return all.count >= cue.minCount
+                    ? .hit(all.prefix(4).map { Self.tidy(substring($0.start..<$0.end, t)) }.joined(separator: " … ")) : .miss
+            }
+            guard let (hits, wording) = scored else { return nil }
+            return conclude(request, hits: hits, wording: wording)
+        }
+    }
+
+    /// What one cue's matcher found.
+    private enum CueResult {
+        case hit(String)
+        case miss
+        /// The matcher cannot decide (step budget spent): the request goes to ICU.
+        case abort
+    }
+
+    /// Runs every family's cues through `match` (structure cues and the prefilter are handled
+    /// here, the same for both engines) and returns the hits and the capped wording score.
+    private func score(_ text: String, _ match: (CompiledCue) -> CueResult) -> ([CueMatch], Double)? {
+        let grams = Grams(text)
+        let rule = policy.decision
         var hits: [CueMatch] = []
         var wording = 0.0
         let structure = RequestStructure(text)
@@ -235,26 +361,12 @@ public struct PolicyEngine: Sendable {
                 let matched: String?
                 if let feature = cue.feature {
                     matched = structure.evidence[feature]
-                } else if let anchor = cue.anchor, let anchorRegex = anchors[anchor] {
-                    if headsCache[anchor] == nil { headsCache[anchor] = heads(for: anchorRegex, in: ns, text) }
-                    let found = matchAnchored(cue, headsCache[anchor]!, text: text, ns: ns)
-                    matched =
-                        found.count >= cue.minCount && !found.isEmpty
-                        ? found.prefix(4).map { Self.tidy($0) }.joined(separator: " … ") : nil
-                } else if cue.minCount <= 1 {
-                    matched = cue.regex.firstMatch(in: text, options: [], range: range).map {
-                        // A pattern with a capture group reports group 1 (e.g. just the "?").
-                        let shown =
-                            $0.numberOfRanges > 1 && $0.range(at: 1).location != NSNotFound
-                            ? $0.range(at: 1) : $0.range
-                        return ns.substring(with: shown)
-                    }
                 } else {
-                    let all = Self.matches(cue.regex, in: text, length: range.length, upTo: cue.minCount)
-                    matched =
-                        all.count >= cue.minCount
-                        ? all.prefix(4).map { Self.tidy(ns.substring(with: $0.range)) }.joined(separator: " … ")
-                        : nil
+                    switch match(cue) {
+                    case .abort: return nil
+                    case .miss: matched = nil
+                    case .hit(let text): matched = text
+                    }
                 }
                 guard let matched else { continue }
                 familyTotal += cue.weight
@@ -267,7 +379,48 @@ public struct PolicyEngine: Sendable {
             wording += family.pull == .detach ? capped : -capped
         }
         wording = Swift.max(-rule.wordingCap, Swift.min(rule.wordingCap, wording))
+        return (hits, wording)
+    }
 
+    private func decideOnICU(_ request: AdmissionRequest, _ text: String) -> AdmissionDecision {
+        let ns = text as NSString
+        let range = NSRange(location: 0, length: ns.length)
+        var headsCache: [String: Heads] = [:]
+        let scored = score(text) { cue -> CueResult in
+            let matched: String?
+            if let anchor = cue.anchor, let anchorRegex = anchors[anchor] {
+                if headsCache[anchor] == nil { headsCache[anchor] = heads(for: anchorRegex, in: ns, text) }
+                let found = matchAnchored(cue, headsCache[anchor]!, text: text, ns: ns)
+                matched =
+                    found.count >= cue.minCount && !found.isEmpty
+                    ? found.prefix(4).map { Self.tidy($0) }.joined(separator: " … ") : nil
+            } else if cue.minCount <= 1 {
+                matched = cue.regex.firstMatch(in: text, options: [], range: range).map {
+                    // A pattern with a capture group reports group 1 (e.g. just the "?").
+                    let shown =
+                        $0.numberOfRanges > 1 && $0.range(at: 1).location != NSNotFound
+                        ? $0.range(at: 1) : $0.range
+                    return ns.substring(with: shown)
+                }
+            } else {
+                let all = Self.matches(cue.regex, in: text, length: range.length, upTo: cue.minCount)
+                matched =
+                    all.count >= cue.minCount
+                    ? all.prefix(4).map { Self.tidy(ns.substring(with: $0.range)) }.joined(separator: " … ")
+                    : nil
+            }
+            return matched.map { .hit($0) } ?? .miss
+        }
+        // The ICU matcher never aborts.
+        let (hits, wording) = scored!
+        return conclude(request, hits: hits, wording: wording)
+    }
+
+    /// Hints, the threshold, force, the order of the evidence and the reason: the part of a
+    /// decision after the cues, shared by both engines.
+    private func conclude(_ request: AdmissionRequest, hits cueHits: [CueMatch], wording: Double) -> AdmissionDecision {
+        let rule = policy.decision
+        var hits = cueHits
         var hintScore = 0.0
         if let hints = request.hints {
             let pairs: [(String, Double?, PolicyDocument.HintRule?)] = [
@@ -379,10 +532,18 @@ public struct PolicyEngine: Sendable {
         return (decision == .detach ? "Detach: " : "Inline: ") + policyPart + "."
     }
 
+    /// The matched text without the clause punctuation around it (" ,.;:!?"); if that
+    /// leaves nothing, only without surrounding spaces and tabs (`CharacterSet.whitespaces`).
     static func tidy(_ s: String) -> String {
-        let junk = CharacterSet(charactersIn: " ,.;:!?")
-        let trimmed = s.trimmingCharacters(in: junk)
-        return trimmed.isEmpty ? s.trimmingCharacters(in: .whitespaces) : trimmed
+        func trimmed(_ drop: (Unicode.Scalar) -> Bool) -> Substring.UnicodeScalarView {
+            var view = Substring(s).unicodeScalars
+            while let first = view.first, drop(first) { view.removeFirst() }
+            while let last = view.last, drop(last) { view.removeLast() }
+            return view
+        }
+        let junk = trimmed { " ,.;:!?".unicodeScalars.contains($0) }
+        if !junk.isEmpty { return String(junk) }
+        return String(trimmed { $0 == "\t" || $0.properties.generalCategory == .spaceSeparator })
     }
 
     static func round(_ x: Double, _ places: Int) -> Double {
