@@ -97,6 +97,13 @@ public enum AuditLoader {
                     {
                         job.endingKind = object["kind"] as? String
                         job.endingText = (object["text"] as? String).map { String($0.prefix(200)) }
+                        // The completion behind the decision carries the worker's times (ms since 1970).
+                        if let completion = object["completion"] as? [String: Any],
+                            let started = (completion["started_at"] as? NSNumber)?.doubleValue,
+                            let finished = (completion["finished_at"] as? NSNumber)?.doubleValue, finished >= started
+                        {
+                            job.runSeconds = (finished - started) / 1000
+                        }
                     }
                     job.fallbackParts = try Int.fetchOne(
                         db, sql: "SELECT COUNT(*) FROM delivery_parts WHERE job_id = ? AND purpose = 'fallback'", arguments: [id]) ?? 0

@@ -118,6 +118,9 @@ public struct LedgerJob: Sendable, Hashable, Codable {
     public var partFailures: [String]
     /// The coordinator's sentence for each failed part ("<detail> (<kind>)"), shown instead of bare kinds.
     public var partFailureDetails: [String] = []
+    /// How long the worker ran the job (its completion's `finished_at - started_at`), when the
+    /// ending came from a completion: what tells a quick job that need not have detached.
+    public var runSeconds: Double?
 
     public init(
         jobID: String, state: String, endingKind: String? = nil, endingText: String? = nil, finalOutcome: String? = nil,

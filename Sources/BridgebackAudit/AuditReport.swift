@@ -71,7 +71,8 @@ public enum AuditReport {
         out.append(
             "\(c.requests) requests: \(c.inline) inline (\(c.outcomes) with an outcome, \(c.inlineWithoutOutcome) without), \(c.detached) detached, \(c.replays) replays, \(c.refusedContracts) refused a contract.")
         out.append(
-            "Found \(result.count(.candidate)) candidates, \(result.count(.detachFailure)) detach failures, \(result.count(.reportingHole)) reporting holes.")
+            "Found \(Auditor.count(result.count(.candidate), "candidate")), \(Auditor.count(result.count(.detachFailure), "detach failure")), "
+                + "\(Auditor.count(result.count(.overDetach), "over-detached job")), \(Auditor.count(result.count(.reportingHole), "reporting hole")).")
         out.append("")
         out.append("## Totals")
         out.append("")

@@ -42,10 +42,21 @@ public struct AuditResult: Sendable, Hashable, Codable {
 public struct Auditor: Sendable {
     public let config: AuditConfig
     public let engine: PolicyEngine
+    /// Labelled rows by normalized text: a detached request the corpus labels inline is over-detach.
+    let labelled: [String: LabelledRequest]
 
-    public init(config: AuditConfig, engine: PolicyEngine) {
+    public init(config: AuditConfig, engine: PolicyEngine, corpus: [LabelledRequest] = []) {
         self.config = config
         self.engine = engine
+        var byText: [String: LabelledRequest] = [:]
+        for row in corpus { byText[Self.key(row.request.text)] = byText[Self.key(row.request.text)] ?? row }
+        self.labelled = byText
+    }
+
+    /// Lowercased words, so a corpus row and a logged request match despite case, spacing
+    /// and punctuation.
+    static func key(_ text: String) -> String {
+        text.lowercased().split { !$0.isLetter && !$0.isNumber && $0 != "'" }.joined(separator: " ")
     }
 
     public func audit(_ records: AuditRecords, window: ClosedRange<Date>, now: Date) -> AuditResult {
@@ -286,11 +297,58 @@ public struct Auditor: Sendable {
         }
         if entry.fallbackParts > 0 { problems.append("\(entry.fallbackParts) part(s) went to the fallback surface instead of \(job.finalSurface)") }
         if entry.duplicates > 0 { problems.append("\(entry.duplicates) duplicate completion(s) suppressed: the job ran more than once") }
-        guard !problems.isEmpty else { return nil }
+        guard !problems.isEmpty else { return judgeOverDetach(request, job: job, entry) }
         let what = "detached as \(jobID) to \(job.finalSurface); ledger state \(entry.state)" + (entry.finalOutcome.map { ", final \($0)" } ?? "")
         return Finding(
             kind: .detachFailure, findingClass: .helperContractGap, request: request, whatHappened: what, evidence: problems,
             suggestion: Self.contractSuggestion(entry))
+    }
+
+    /// A detached job that ended cleanly, judged for over-detach: the worker finished it in
+    /// under `small_turn_s`, or the labelled corpus says the request stays inline.
+    func judgeOverDetach(_ request: AuditRequest, job: AdmissionJob, _ entry: LedgerJob) -> Finding? {
+        let small = config.thresholds.smallTurnSeconds
+        var evidence: [String] = []
+        if entry.endingKind == "result", let run = entry.runSeconds, run < small {
+            evidence.append("the worker finished it in \(Self.seconds(run)), under small_turn_s \(Self.seconds(small)): it could have been answered inline")
+        }
+        if let row = labelled[Self.key(request.text)], row.expected == .inline {
+            evidence.append("the labelled corpus row \(row.id) labels this request inline" + (row.shape.map { " (shape \($0))" } ?? ""))
+        }
+        guard !evidence.isEmpty else { return nil }
+        let what = "detached as \(job.jobID) to \(job.finalSurface) and delivered" + (entry.runSeconds.map { "; the job ran \(Self.seconds($0))" } ?? "")
+        if request.forced {
+            return Finding(
+                kind: .overDetach, findingClass: .helperContractGap, request: request, whatHappened: what,
+                evidence: evidence + [Self.forcedEvidence(request)],
+                suggestion: "Review when the runtime sends force: detach; this job was small enough to answer inline.")
+        }
+        let admission = AdmissionRequest(text: request.text, hints: Self.hints(request.hintsJSON))
+        let decided = engine.decide(admission)
+        evidence.append("admission said detach: \(request.reason)")
+        if decided.policyDecision == .inline {
+            evidence.append("policy \(engine.policy.version) now decides it inline: \(decided.reason)")
+            return Finding(
+                kind: .overDetach, findingClass: .falsePositiveCalibration, request: request, whatHappened: what, evidence: evidence,
+                suggestion: "No change needed: policy \(engine.policy.version) already keeps it inline; add it as an inline labelled row so it stays so.")
+        }
+        if let hint = decided.cues.first(where: { $0.family == "hints" && $0.pull == .detach }) {
+            return Finding(
+                kind: .overDetach, findingClass: .helperContractGap, request: request, whatHappened: what,
+                evidence: evidence + ["the runtime's hint \(hint.text) detached it, not its wording"],
+                suggestion: "Fix the runtime's \(hint.cue) estimate for requests like this; no cue needs to change.")
+        }
+        let strongest = decided.cues.filter { $0.pull == .detach }.max { $0.weight < $1.weight }
+        if let strongest {
+            evidence.append(
+                "strongest detach cue: \(strongest.cue) in \(strongest.family) (weight \(Self.number(strongest.weight))) on \"\(strongest.text)\"; score \(Self.number(decided.score)) vs threshold \(Self.number(engine.policy.decision.threshold))")
+        }
+        let step = strongest.map {
+            "Lower cue \($0.cue) in family \($0.family) (weight \(Self.number($0.weight))) or add an inline cue for this shape"
+        } ?? "Add an inline cue for this shape"
+        return Finding(
+            kind: .overDetach, findingClass: .falsePositiveCalibration, request: request, whatHappened: what, evidence: evidence,
+            suggestion: step + "; add the request as an inline labelled row and check the candidate with `bridgeback classify --eval`.")
     }
 
     /// A request that would have detached but was refused its contract: a detach failure

@@ -1,9 +1,10 @@
 public import BridgebackPolicy
 import Foundation
 
-/// Derives candidate cues from a missed request's wording: the imperative verb at the start,
-/// then verb + object. General first, because a cue should name a shape, not a sentence; the
-/// `Proposer` then refuses any cue that changes a labelled corpus decision.
+/// Derives candidate cues from a missed request's wording: verb + object first, then the
+/// imperative verb alone. Multi-word first, because a bare verb (`get`, `sit`, `stick`) is broad
+/// enough to detach unrelated short requests; the `Proposer` then refuses any cue that changes
+/// a labelled corpus decision or flips a generated short unrelated request.
 public enum CueSuggester {
     static let politePrefixes = [
         "please ", "kindly ", "pls ", "plz ", "can you ", "could you ", "would you ", "will you ", "can u ", "could u ",
@@ -80,7 +81,7 @@ public enum CueSuggester {
         return detach.first { $0.name == "work_imperative" } ?? detach.first { $0.trigger == nil }
     }
 
-    /// Candidate cues for `request` in the family for `trigger`, most general first, each
+    /// Candidate cues for `request` in the family for `trigger`, multi-word first, each
     /// checked against the request alone (`catchesRequest`).
     public static func candidates(
         for request: AdmissionRequest, trigger: TriggerClass?, engine: PolicyEngine
@@ -93,10 +94,11 @@ public enum CueSuggester {
         var weight = (max(1.0, needed) * 4).rounded(.up) / 4
         if let cap = family.max { weight = min(weight, cap) }
         let lead = engine.policy.macros["clause"] != nil ? "{{clause}}" : "\\b"
-        var drafts: [(String, String)] = [("audit-\(verb)", lead + escape(verb) + "\\b")]
+        var drafts: [(String, String)] = []
         if let object {
             drafts.append(("audit-\(verb)-\(object)", lead + escape(verb) + "\\s+" + determinerGroup + escape(object) + "\\b"))
         }
+        drafts.append(("audit-\(verb)", lead + escape(verb) + "\\b"))
         let taken = Set(engine.policy.families.flatMap { $0.cues.map(\.id) })
         return drafts.map { id, pattern in
             var unique = id

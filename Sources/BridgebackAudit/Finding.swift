@@ -17,7 +17,7 @@ public enum FindingClass: String, Sendable, Hashable, Codable, CaseIterable, Com
         case .auditReportingGap:
             "The audit could not judge this from what was recorded."
         case .falsePositiveCalibration:
-            "It looked long-work-shaped to the audit, but was safely small."
+            "It looked long-work-shaped, but was safely small: the policy detached a job that finished in seconds or that the labelled corpus says stays inline (over-detach), or the audit's count signals flagged a quick inline turn."
         }
     }
 
@@ -31,7 +31,7 @@ public enum FindingClass: String, Sendable, Hashable, Codable, CaseIterable, Com
         case .auditReportingGap:
             "Make the runtime report what is missing (POST /v1/requests/{id}/outcome) or give the audit the missing store; this is not a policy change."
         case .falsePositiveCalibration:
-            "Tune the audit's thresholds in its own config (audit.json); do not change the admission policy."
+            "Over-detach: weaken the detach cue the finding names or add an inline cue for the shape, add the request as an inline labelled row, and score the candidate with `bridgeback classify --eval`. A flagged inline turn: tune the audit's thresholds in audit.json, not the policy."
         }
     }
 
@@ -48,6 +48,9 @@ public enum FindingKind: String, Sendable, Hashable, Codable {
     case detachFailure = "detach_failure"
     /// The records miss what the audit needs to judge.
     case reportingHole = "reporting_hole"
+    /// Detached and delivered cleanly, but the job was quick (or the corpus labels the request
+    /// inline): it need not have left the conversation.
+    case overDetach = "over_detach"
 }
 
 /// A cue the audit derived from a missed request's wording.

@@ -100,6 +100,18 @@ public struct Proposer: Sendable {
                             reason: "changes \(changed.count) corpus decision(s): \(rows.joined(separator: "; "))"))
                     continue
                 }
+                let verb = CueSuggester.verbAndObject(admission.text)?.verb
+                let short = Self.shortUnrelated(verb: verb)
+                let before = (try? PolicyEngine(policy: document)) ?? current
+                let flipped = short.filter { engine.decide($0).decision != before.decide($0).decision }
+                if !flipped.isEmpty {
+                    let examples = flipped.prefix(3).map { "\"\($0.text)\"" }.joined(separator: ", ")
+                    rejected.append(
+                        Rejected(
+                            cue: cue, requestID: finding.requestID,
+                            reason: "changes the decision of \(flipped.count) of \(short.count) generated short unrelated request(s), e.g. \(examples)"))
+                    continue
+                }
                 document = trial
                 accepted.append(Accepted(cue: cue, requestIDs: [finding.requestID]))
                 done = true
@@ -130,6 +142,26 @@ public struct Proposer: Sendable {
             policy: document, accepted: accepted, rejected: rejected, unresolved: unresolved, corpusRows: corpus.count,
             corpusAccuracyBefore: before.accuracy, corpusAccuracyAfter: after.accuracy, corpusChanges: corpusChanges,
             windowNewlyDetach: detach, windowNewlyInline: inline)
+    }
+
+    /// Short requests that have nothing to do with long work, some using the missed request's
+    /// verb in everyday senses ("get the door", "open a tab"): a proposed cue must leave every
+    /// one decided as before, so a bare verb cannot slip through just because the corpus
+    /// happens not to use it.
+    public static func shortUnrelated(verb: String?) -> [AdmissionRequest] {
+        var texts = [
+            "thanks, that helps", "what time is it in Tokyo?", "translate 'good morning' into Spanish", "give me a synonym for quick",
+            "is 17 a prime number?", "rename this variable to total", "write a haiku about autumn", "convert 5 miles to km",
+            "what's the capital of Australia?", "fix the typo in this sentence", "sort these names alphabetically",
+            "how do I undo the last commit?", "hi!", "ok, sounds good",
+        ]
+        if let verb {
+            for object in ["the door", "it", "me a coffee", "this", "that word", "lunch", "a name for the cat", "the link for me", "my umbrella", "a seat"] {
+                texts.append("\(verb) \(object)")
+            }
+            texts += ["can you \(verb) this?", "please \(verb) it now", "\(verb) the first one", "just \(verb) it", "I'll \(verb) it later"]
+        }
+        return texts.map { AdmissionRequest(text: $0) }
     }
 
     /// The candidate's version: the current one with an audit suffix and the date, so every

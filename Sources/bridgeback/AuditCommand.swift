@@ -128,7 +128,10 @@ struct AuditRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write a candidate policy with the proposed cues here (never installed).", valueName: "file"))
     var propose: String?
 
-    @Option(help: ArgumentHelp("Labelled corpus the proposal must not change (required with --propose; default $BRIDGEBACK_CORPUS).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Labelled corpus: a detached request it labels inline is over-detach; the proposal must not change it (required with --propose; default $BRIDGEBACK_CORPUS).",
+            valueName: "file"))
     var corpus: String?
 
     @Option(help: ArgumentHelp("Keep each report's totals (and a copy of the report) here; the next report shows the trend.", valueName: "dir"))
@@ -201,18 +204,24 @@ struct AuditRunCommand: AsyncParsableCommand {
         let records = try AuditLoader.load(
             admissionPath: admissionDb ?? defaultStore("admission", "admission.sqlite"),
             ledgerPath: ledger ?? defaultStore("coordinator", "coordinator.sqlite"), window: window)
-        let result = Auditor(config: auditConfig, engine: engine).audit(records, window: window, now: end)
-
-        var proposal: Proposer.Proposal?
-        if let propose {
-            guard let corpusPath = corpus ?? environment["BRIDGEBACK_CORPUS"] else {
-                throw AuditError(.invalidArgument, "--propose needs --corpus FILE (the labelled corpus the candidate must not change)")
-            }
+        // The labelled corpus, when given, also marks over-detach (a detached request it labels inline).
+        var rows: [LabelledRequest] = []
+        let corpusPath = corpus ?? environment["BRIDGEBACK_CORPUS"]
+        if let corpusPath {
             guard let text = try? String(contentsOfFile: corpusPath, encoding: .utf8) else {
                 throw AuditError(.invalidArgument, "cannot read the corpus \(corpusPath)")
             }
-            let (rows, errors) = ClassifyLines.labelled(from: text)
+            let (labelled, errors) = ClassifyLines.labelled(from: text)
             if let first = errors.first { throw AuditError(.invalidArgument, "\(corpusPath): \(first)") }
+            rows = labelled
+        }
+        let result = Auditor(config: auditConfig, engine: engine, corpus: rows).audit(records, window: window, now: end)
+
+        var proposal: Proposer.Proposal?
+        if let propose {
+            guard corpusPath != nil else {
+                throw AuditError(.invalidArgument, "--propose needs --corpus FILE (the labelled corpus the candidate must not change)")
+            }
             let made = Proposer(current: engine, corpus: rows).propose(
                 findings: result.findings, window: records.requests, version: Proposer.version(after: engine.policy.version, on: end))
             do {

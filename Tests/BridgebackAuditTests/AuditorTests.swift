@@ -39,10 +39,10 @@ import Testing
     @Test func wordingGapsNameTheTriggerTheOutcomeShowsAndTheCueThatWouldHaveCaughtIt() throws {
         let r = result()
         let expected: [(String, String, String, String)] = [
-            ("req_01", "wait", "waiting", "audit-shepherd"),
-            ("req_02", "multi_source", "sources", "audit-wrangle"),
-            ("req_03", "verification", "verify_request", "audit-hammer"),
-            ("req_04", "wait", "waiting", "audit-open"),
+            ("req_01", "wait", "waiting", "audit-shepherd-data"),
+            ("req_02", "multi_source", "sources", "audit-wrangle-quarterly"),
+            ("req_03", "verification", "verify_request", "audit-hammer-login"),
+            ("req_04", "wait", "waiting", "audit-open-quarterly"),
         ]
         for (id, trigger, family, cue) in expected {
             let f = try finding(id, in: r)
@@ -52,7 +52,8 @@ import Testing
             #expect(f.evidence.contains { $0.contains("cue that would have caught it") && $0.contains(cue) }, "\(id): \(f.evidence)")
             #expect(f.evidence.contains { $0.contains("indicates trigger class \(trigger)") })
         }
-        #expect(try finding("req_04", in: r).candidateCues.map(\.id) == ["audit-open", "audit-open-quarterly"])
+        // Multi-word first: the bare verb comes last.
+        #expect(try finding("req_04", in: r).candidateCues.map(\.id) == ["audit-open-quarterly", "audit-open"])
         #expect(try finding("req_02", in: r).evidence.contains { $0.contains("4 sources touched: sheets-emea") })
     }
 

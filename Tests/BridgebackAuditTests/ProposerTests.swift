@@ -17,11 +17,10 @@ import Testing
         let proposal = Proposer(current: engine, corpus: corpus).propose(findings: result.findings, window: inWindow, version: version)
 
         #expect(proposal.policy.version == engine.policy.version + "+audit.20261118")
-        #expect(proposal.accepted.map(\.cue.id) == ["audit-shepherd", "audit-wrangle", "audit-hammer", "audit-open-quarterly"])
+        // Multi-word cues, never a bare verb.
+        #expect(proposal.accepted.map(\.cue.id) == ["audit-shepherd-data", "audit-wrangle-quarterly", "audit-hammer-login", "audit-open-quarterly"])
+        #expect(proposal.accepted.allSatisfy { $0.cue.pattern.contains("\\s+") })
         #expect(proposal.unresolved.isEmpty)
-        // The verb alone ("open") would detach "Open the settings page for me." in the corpus: rejected, with the row named.
-        let rejected = try #require(proposal.rejected.first { $0.cue.id == "audit-open" })
-        #expect(rejected.reason.contains("dev-068"))
         #expect(proposal.corpusChanges.isEmpty)
         #expect(proposal.corpusAccuracyAfter == proposal.corpusAccuracyBefore)
         #expect(Set(proposal.windowNewlyDetach.map(\.id)) == ["req_01", "req_02", "req_03", "req_04"])
@@ -39,6 +38,24 @@ import Testing
             #expect(candidate.decide(row.request).decision == engine.decide(row.request).decision, "\(row.id)")
         }
         #expect(PolicyEvaluation(engine: candidate, requests: corpus).accuracy == PolicyEvaluation(engine: engine, requests: corpus).accuracy)
+    }
+
+    @Test func aBareVerbIsRejectedOnTheCorpusAndOnGeneratedShortRequests() throws {
+        let request = AuditRequest(
+            id: "req_get", origin: "cli:alice", text: "Get the quarterly figures sorted", decision: "inline", receivedAt: at(10))
+        let bare = CandidateCue(family: "waiting", id: "audit-get", pattern: "{{clause}}get\\b", weight: 3, trigger: "wait", catchesRequest: true)
+        let finding = Finding(
+            kind: .candidate, findingClass: .triggerWordingGap, request: request, whatHappened: "…", evidence: [], suggestion: "…",
+            indicatedTrigger: "wait", candidateCues: [bare])
+        // Refused against the labelled corpus plus the generated requests…
+        let withCorpus = Proposer(current: engine, corpus: try loadCorpus()).propose(findings: [finding], window: [request], version: "x")
+        #expect(withCorpus.accepted.isEmpty && withCorpus.unresolved == ["req_get"])
+        // …and with no corpus at all, the generated short unrelated requests alone refuse it.
+        let blind = Proposer(current: engine, corpus: []).propose(findings: [finding], window: [request], version: "x")
+        #expect(blind.accepted.isEmpty)
+        let reason = try #require(blind.rejected.first { $0.cue.id == "audit-get" }).reason
+        #expect(reason.contains("generated short unrelated request(s)") && reason.contains("\"get the door\""), "\(reason)")
+        #expect(Proposer.shortUnrelated(verb: "get").map(\.text).contains("get me a coffee"))
     }
 
     @Test func onlyWordingGapsFeedTheProposal() throws {
@@ -72,7 +89,7 @@ import Testing
         }
         #expect(md.contains("> Shepherd the data migration along"))
         #expect(md.contains("- **From:** cli:alice"))
-        #expect(md.contains("cue that would have caught it: family waiting, id audit-shepherd"))
+        #expect(md.contains("cue that would have caught it: family waiting, id audit-shepherd-data"))
         #expect(md.contains("Candidate policy v-next written to `candidate.json`"))
         #expect(md.contains("decisions changed: 0"))
         #expect(md.contains("- newly detach: req_01"))
