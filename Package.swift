@@ -227,7 +227,8 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackAdmissionTests",
-            dependencies: ["BridgebackAdmission", "BridgebackHTTP"],
+            // BridgebackWorker: CatalogAgreementTests hold admission and the worker to one catalog grammar.
+            dependencies: ["BridgebackAdmission", "BridgebackHTTP", "BridgebackWorker"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -10,7 +10,7 @@ struct CatalogLoader {
     let baseDirectory: String?
     var problems: [WorkerError] = []
 
-    static let builtInKinds = ["command", "checklist", "http", "wait", "file", "noop"]
+    static let builtInKinds = RecipeCatalogDocument.builtInKinds
 
     init(customKinds: Set<String>, environment: [String: String], baseDirectory: String? = nil) {
         self.customKinds = customKinds
@@ -25,99 +25,52 @@ struct CatalogLoader {
         problems.append(WorkerError(.invalidCatalog, (where_.isEmpty ? "" : where_ + ": ") + text, recipe: recipe, field: field))
     }
 
+    /// Reads the shared grammar (``RecipeCatalogDocument``: top level, names, kinds, parameters),
+    /// then each recipe's kind-specific fields, which only the worker knows.
     mutating func catalog(_ root: JSONValue) -> RecipeCatalog {
-        guard case .object(let top) = root else {
-            problem(nil, nil, "the top level must be an object with \"recipes\" (and optionally \"allowed_hosts\")")
-            return RecipeCatalog()
-        }
-        for key in top.keys.sorted() where !["recipes", "allowed_hosts", "version", "description"].contains(key) {
-            problem(nil, key, "unknown top-level field; expected recipes, allowed_hosts, version, description")
-        }
-        var hosts: Set<String> = []
-        switch top["allowed_hosts"] {
-        case nil: break
-        case .array(let items)?:
-            for (index, item) in items.enumerated() {
-                if case .string(let host) = item, !host.isEmpty { hosts.insert(host.lowercased()) } else { problem(nil, "allowed_hosts[\(index)]", "must be a non-empty host name") }
-            }
-        default: problem(nil, "allowed_hosts", "must be an array of host names")
-        }
-        guard case .array(let items)? = top["recipes"] else {
-            problem(nil, "recipes", "is required and must be an array of recipe objects")
-            return RecipeCatalog(allowedHosts: hosts)
-        }
+        let document = RecipeCatalogDocument.read(root)
+        for problem in document.problems { self.problem(problem.recipe, problem.field, problem.text) }
         var recipes: [Recipe] = []
-        var seen: Set<String> = []
-        for (index, item) in items.enumerated() {
-            if case .object(let fields) = item, case .string(let name)? = fields["name"], !seen.insert(name).inserted {
-                problem(name, "name", "is defined more than once (recipes[\(index)])")
-                continue
-            }
-            guard let recipe = self.recipe(item, index: index, hosts: hosts) else { continue }
+        for entry in document.entries {
+            guard let recipe = self.recipe(entry, hosts: document.allowedHosts) else { continue }
             recipes.append(recipe)
         }
-        return RecipeCatalog(recipes: recipes, allowedHosts: hosts)
+        return RecipeCatalog(recipes: recipes, allowedHosts: document.allowedHosts)
     }
 
     // MARK: Recipes
 
-    mutating func recipe(_ json: JSONValue, index: Int, hosts: Set<String>) -> Recipe? {
-        guard case .object(let fields) = json else {
-            problem(nil, "recipes[\(index)]", "must be an object")
-            return nil
-        }
-        guard case .string(let name)? = fields["name"], Self.isName(name) else {
-            problem(nil, "recipes[\(index)].name", "is required: 1-64 characters from a-z, 0-9, - and _, starting with a letter")
-            return nil
-        }
-        guard case .string(let kind)? = fields["kind"] else {
-            problem(name, "kind", "is required: one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", "))")
-            return nil
-        }
-        let common = ["name", "kind", "description", "parameters"]
-        let parameters = self.parameters(fields["parameters"], recipe: name)
+    mutating func recipe(_ entry: RecipeCatalogDocument.Entry, hosts: Set<String>) -> Recipe? {
+        let name = entry.name, kind = entry.kind, fields = entry.fields
+        let parameters = entry.parameters
         let declared = Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var description: String?
-        if case .string(let text)? = fields["description"] { description = text }
+        let description = entry.description
         let body: RecipeKind?
         switch kind {
         case "command":
-            checkKeys(fields, allowed: common + CommandKeys.all, recipe: name, path: nil)
             body = command(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.command)
         case "http" where fields["urls"] != nil:
-            checkKeys(fields, allowed: common + HTTPKeys.all.filter { $0 != "url" } + ["urls"], recipe: name, path: nil)
             body = endpoints(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.endpoints)
         case "http":
-            checkKeys(fields, allowed: common + HTTPKeys.all, recipe: name, path: nil)
             body = http(fields, recipe: name, path: nil, declared: declared, hosts: hosts).map(RecipeKind.http)
         case "file":
-            checkKeys(fields, allowed: common + FileKeys.all, recipe: name, path: nil)
             body = file(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.file)
         case "checklist":
-            checkKeys(fields, allowed: common + ["steps"], recipe: name, path: nil)
             body = checklist(fields["steps"], recipe: name, declared: declared, hosts: hosts).map(RecipeKind.checklist)
         case "wait":
-            checkKeys(fields, allowed: common + ["probe", "interval_seconds", "timeout_seconds", "timeout_param"], recipe: name, path: nil)
             body = wait(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.wait)
         case "noop":
             // Succeeds at once with an empty result, in process (benchmarks, smoke tests).
-            checkKeys(fields, allowed: common, recipe: name, path: nil)
             body = .custom(handler: NoopHandler.kind, options: .object([:]))
         default:
             guard customKinds.contains(kind) else {
                 problem(name, "kind", "'\(kind)' is not a recipe kind; expected one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")) (custom kinds must be registered in code)")
                 return nil
             }
-            checkKeys(fields, allowed: common + ["options"], recipe: name, path: nil)
             body = .custom(handler: kind, options: fields["options"] ?? .object([:]))
         }
         guard let body else { return nil }
         return Recipe(name: name, description: description, parameters: parameters, kind: body)
-    }
-
-    static func isName(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first), text.utf8.count <= 64 else { return false }
-        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
     }
 
     mutating func checkKeys(_ fields: [String: JSONValue], allowed: [String], recipe: String, path: String?) {
@@ -127,83 +80,6 @@ struct CatalogLoader {
     }
 
     func join(_ path: String?, _ key: String) -> String { path.map { "\($0).\(key)" } ?? key }
-
-    // MARK: Parameters
-
-    mutating func parameters(_ json: JSONValue?, recipe: String) -> [ParameterSpec] {
-        guard let json else { return [] }
-        guard case .array(let items) = json else {
-            problem(recipe, "parameters", "must be an array of parameter objects")
-            return []
-        }
-        var specs: [ParameterSpec] = []
-        for (index, item) in items.enumerated() {
-            let path = "parameters[\(index)]"
-            guard case .object(let fields) = item else { problem(recipe, path, "must be an object"); continue }
-            checkKeys(fields, allowed: ["name", "type", "required", "pattern", "allowed", "minimum", "maximum", "max_length", "default", "description", "roots"], recipe: recipe, path: path)
-            guard case .string(let name)? = fields["name"], !name.isEmpty,
-                name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
-            else {
-                problem(recipe, "\(path).name", "is required: lower-case letters, digits and _")
-                continue
-            }
-            let at = "parameters.\(name)"
-            guard case .string(let typeName)? = fields["type"], let kind = ParameterSpec.Kind(rawValue: typeName) else {
-                problem(recipe, "\(at).type", "is required: string, int, bool or path")
-                continue
-            }
-            if specs.contains(where: { $0.name == name }) { problem(recipe, at, "is declared twice"); continue }
-            var required = false
-            if let value = fields["required"] {
-                if case .bool(let flag) = value { required = flag } else { problem(recipe, "\(at).required", "must be true or false") }
-            }
-            var pattern: String?
-            if let value = fields["pattern"] {
-                if case .string(let text) = value, kind == .string || kind == .path { pattern = text } else { problem(recipe, "\(at).pattern", "must be a regular expression string, on string or path parameters only") }
-            }
-            var roots: [String] = []
-            switch (kind, fields["roots"]) {
-            case (.path, .array(let items)?):
-                for (rootIndex, item) in items.enumerated() {
-                    if case .string(let root) = item, (try? ConfinedPath.components(root)) != nil { roots.append(root) } else {
-                        problem(recipe, "\(at).roots[\(rootIndex)]", "must be an absolute directory path without '..'")
-                    }
-                }
-                if items.isEmpty { problem(recipe, "\(at).roots", "must list at least one directory") }
-            case (.path, nil), (.path, _?):
-                problem(recipe, "\(at).roots", "is required for a path parameter: the directories its value must stay inside")
-            case (_, nil): break
-            case (_, _?): problem(recipe, "\(at).roots", "applies to path parameters only")
-            }
-            let minimum = int(fields["minimum"], recipe: recipe, field: "\(at).minimum")
-            let maximum = int(fields["maximum"], recipe: recipe, field: "\(at).maximum")
-            if (minimum != nil || maximum != nil) && kind != .int { problem(recipe, "\(at).minimum", "minimum/maximum apply to int parameters only") }
-            let maxLength = int(fields["max_length"], recipe: recipe, field: "\(at).max_length") ?? 4096
-            var description: String?
-            if case .string(let text)? = fields["description"] { description = text }
-            do {
-                var spec = try ParameterSpec(name: name, kind: kind, required: required, pattern: pattern, minimum: minimum, maximum: maximum, maxLength: maxLength, description: description, roots: roots)
-                if let value = fields["allowed"] {
-                    if case .array(let options) = value, !options.isEmpty {
-                        var allowed: [ParameterValue] = []
-                        for option in options {
-                            do { allowed.append(try spec.validate(option, recipe: recipe)) } catch { problem(recipe, "\(at).allowed", "lists a value that the parameter itself refuses: \(error.message)") }
-                        }
-                        spec.allowed = allowed
-                    } else {
-                        problem(recipe, "\(at).allowed", "must be a non-empty array of values")
-                    }
-                }
-                if let value = fields["default"] {
-                    do { spec.defaultValue = try spec.validate(value, recipe: recipe) } catch { problem(recipe, "\(at).default", "does not satisfy the parameter: \(error.message)") }
-                }
-                specs.append(spec)
-            } catch {
-                problem(recipe, "\(at).pattern", "is not a valid regular expression: \(pattern ?? "")")
-            }
-        }
-        return specs
-    }
 
     mutating func int(_ json: JSONValue?, recipe: String, field: String) -> Int? {
         guard let json else { return nil }
@@ -221,9 +97,10 @@ struct CatalogLoader {
 
     // MARK: Actions
 
-    enum CommandKeys { static let all = ["argv", "timeout_seconds", "output_cap_bytes", "env", "working_directory", "progress_protocol", "expect_output"] }
-    enum FileKeys { static let all = ["path", "min_bytes", "max_bytes", "max_age_seconds", "sha256", "report_sha256", "matches"] }
-    enum HTTPKeys { static let all = ["method", "url", "expect_status", "expect_body_contains", "timeout_seconds"] }
+    // One list per kind, shared with admission through the catalog grammar.
+    enum CommandKeys { static let all = RecipeCatalogDocument.commandKeys }
+    enum FileKeys { static let all = RecipeCatalogDocument.fileKeys }
+    enum HTTPKeys { static let all = RecipeCatalogDocument.httpKeys }
 
     mutating func command(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> CommandSpec? {
         guard case .array(let items)? = fields["argv"], !items.isEmpty else {

@@ -1,3 +1,4 @@
+import BridgebackCore
 import Foundation
 
 #if canImport(Glibc)

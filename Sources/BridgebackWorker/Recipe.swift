@@ -166,9 +166,9 @@ public struct RecipeCatalog: Sendable {
     ) throws(WorkerError) -> RecipeCatalog {
         let root: JSONValue
         do {
-            root = try JSONDecoder().decode(JSONValue.self, from: data)
+            root = try StrictJSON.parse(Array(data))
         } catch {
-            throw WorkerError(.invalidCatalog, "\(source) is not valid JSON: \(WireCodec.reason(error))")
+            throw WorkerError(.invalidCatalog, "\(source) is not valid JSON: \(error.message)")
         }
         var loader = CatalogLoader(customKinds: customKinds, environment: environment, baseDirectory: baseDirectory)
         let catalog = loader.catalog(root)

@@ -1,3 +1,4 @@
+import BridgebackCore
 import Foundation
 
 /// `{param}` placeholders in argv elements and URL templates.

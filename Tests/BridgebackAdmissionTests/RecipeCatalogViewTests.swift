@@ -22,8 +22,8 @@ struct RecipeCatalogViewTests {
         try catalog.validate(RecipeInvocation(name: "verify-backup", params: ["path": "/var/backups/db.dump", "max_age_seconds": 3600]))
         let gate = try #require(catalog.recipes["release-gate"])
         #expect(gate.params.first { $0.name == "service" }?.required == true)
-        // A parameter with a default is not required.
-        #expect(gate.params.first { $0.name == "fail_at" }?.required == false)
+        // A parameter with a default is filled in when left out.
+        #expect(gate.params.first { $0.name == "fail_at" }?.defaultValue == .string("none"))
         try catalog.validate(RecipeInvocation(name: "release-gate", params: ["service": "api", "version": "2.3"]))
         #expect(throws: AdmissionError.self) {
             try catalog.validate(RecipeInvocation(name: "release-gate", params: ["service": "api", "version": "two"]))

@@ -37,12 +37,12 @@ struct RefusalTests {
         Case(name: "deadline too long", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"deadline_s": 99999999}}"#, status: 422, code: "invalid_contract", says: "longer than the maximum"),
         Case(name: "unknown recipe", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "recipe": {"name": "rm-rf"}}"#, status: 422, code: "unknown_recipe", says: "recipe 'rm-rf' is not in the worker catalog; known recipes: agent, noop, release-gate"),
         Case(name: "missing recipe parameter", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate"}}"#, status: 422, code: "invalid_recipe_params", says: "'service' is required"),
-        Case(name: "wrong parameter type", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 1.5}}}"#, status: 422, code: "invalid_recipe_params", says: "'retries' must be an integer, got 1.5"),
+        Case(name: "wrong parameter type", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 1.5}}}"#, status: 422, code: "invalid_recipe_params", says: "parameter 'retries' must be a whole number, got the number 1.5"),
         Case(name: "value not allowed", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "env": "dev"}}}"#, status: 422, code: "invalid_recipe_params", says: "'env' must be one of \"staging\", \"prod\", got \"dev\""),
         Case(name: "pattern mismatch", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "API; rm"}}}"#, status: 422, code: "invalid_recipe_params", says: "'service' must match"),
         Case(name: "parameter out of range", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 9}}}"#, status: 422, code: "invalid_recipe_params", says: "'retries' must be at most 5, got 9"),
-        Case(name: "several parameter problems at once", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"retries": -1, "env": "dev"}}}"#, status: 422, code: "invalid_recipe_params", says: "'service' is required (string); 'env' must be one of"),
-        Case(name: "undeclared parameter", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "sevrice": "x"}}}"#, status: 422, code: "invalid_recipe_params", says: "'sevrice' is not a parameter of 'release-gate'"),
+        Case(name: "several parameter problems at once", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"retries": -1, "env": "dev"}}}"#, status: 422, code: "invalid_recipe_params", says: "parameter 'service' is required (string); parameter 'env' must be one of"),
+        Case(name: "undeclared parameter", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "sevrice": "x"}}}"#, status: 422, code: "invalid_recipe_params", says: "parameter 'sevrice' is not declared; it takes service, env, retries"),
     ]
 
     @Test("each bad input", arguments: cases)
@@ -125,7 +125,7 @@ struct RefusalTests {
 
     @Test("a detach with no recipe and no default is refused with the known recipes")
     func noDefaultRecipe() async throws {
-        let catalog = try RecipeCatalogView.parse(Data(#"{"recipes": [{"name": "noop"}]}"#.utf8))
+        let catalog = try RecipeCatalogView.parse(Data(#"{"recipes": [{"name": "noop", "kind": "command"}]}"#.utf8))
         let h = try Harness(catalog: catalog)
         defer { h.dir.cleanup() }
         let response = await h.submit(#"{"origin": "cli:alice", "text": "Audit every cron job", "force": "detach"}"#)

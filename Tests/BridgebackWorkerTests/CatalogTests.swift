@@ -130,8 +130,14 @@ struct ParameterTests {
     }
 
     @Test func failuresAreClear() {
-        #expect(error([:])?.message == "recipe 'gate' needs parameter 'service' (string)")
-        #expect(error(["service": "api", "colour": "red"])?.message == "recipe 'gate' has no parameter 'colour'; it takes service, env, count, dry_run")
+        #expect(error([:])?.message == "recipe 'gate': parameter 'service' is required (string)")
+        #expect(
+            error(["service": "api", "colour": "red"])?.message
+                == "recipe 'gate': parameter 'colour' is not declared; it takes service, env, count, dry_run")
+        // Every problem is reported at once, the first one's parameter named as the field.
+        let both = error(["colour": "red"])
+        #expect(both?.message.contains("'colour' is not declared") == true && both?.message.contains("'service' is required") == true)
+        #expect(both?.field == "colour")
         #expect(error(["service": "API; rm -rf /"])?.message.contains("must match [a-z][a-z0-9-]*") == true)
         #expect(error(["service": "api", "env": "dev"])?.message.contains(#"must be one of "staging", "prod", got "dev""#) == true)
         #expect(error(["service": "api", "count": 11])?.message.contains("at most 10") == true)
