@@ -45,5 +45,13 @@ final class ContractCache: Sendable {
         }
     }
 
+    /// Forgets a job (it finished); a later load decodes from the stored text again.
+    func remove(_ id: JobID) {
+        state.withLock { state in
+            state.young[id] = nil
+            state.old[id] = nil
+        }
+    }
+
     var count: Int { state.withLock { $0.young.count + $0.old.count } }
 }

@@ -207,7 +207,9 @@ public final class Coordinator: Sendable {
             }
             group.addTask { await self.sweepLoop() }
             group.addTask {
-                await withTaskGroup(of: Void.self) { deliveries in
+                // Discarding: a finished delivery's task is freed at once (a plain group keeps
+                // every finished child until `next()` reaps it: ~6 KB per job for the process's life).
+                await withDiscardingTaskGroup { deliveries in
                     for await id in self.work.cancelOnGracefulShutdown() {
                         guard self.claim(id) else { continue }
                         deliveries.addTask { await self.deliverClaimed(id) }

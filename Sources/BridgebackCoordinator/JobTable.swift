@@ -15,14 +15,17 @@ enum JobTable {
         let job = id.description
         let name: String = row["state"]
         let duplicates: Int = row["duplicates"]
+        // A finished job has no transitions left: reading it (status API, audits) must not put it
+        // back into the cache that `save` dropped it from.
+        let liveCache = name == "finished" ? nil : cache
         func contract() throws -> OwnershipContract {
             guard let text: String = row["contract_json"] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no contract", jobID: job)
             }
-            if let cached = cache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
+            if let cached = liveCache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
             do {
                 let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
-                cache?.update(id) { $0.contractJSON = text; $0.contract = contract }
+                liveCache?.update(id) { $0.contractJSON = text; $0.contract = contract }
                 return contract
             } catch {
                 throw CoordinatorError(.ledgerCorrupt, "stored contract does not decode: \(error.message)", jobID: job)
@@ -32,9 +35,9 @@ enum JobTable {
             guard let text: String = row["decision_json"] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no final decision", jobID: job)
             }
-            if let cached = cache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
+            if let cached = liveCache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
             let decision = try LedgerCoding.decode(StoredDecision.self, from: text, jobID: job).decision
-            cache?.update(id) { $0.decisionJSON = text; $0.decision = decision }
+            liveCache?.update(id) { $0.decisionJSON = text; $0.decision = decision }
             return decision
         }
         let state: JobLifecycle.State
@@ -112,6 +115,9 @@ enum JobTable {
                 endingJSON, parkedAt, decisionJSON, record.duplicates, record.orphanReported ? 1 : 0,
                 record.finalOutcome, record.finalDetail, now.ledgerValue, now.ledgerValue,
             ])
+        // A finished job has no transitions left: keeping its entry would only hold memory
+        // (up to two generations of finished jobs, tens of MiB) until it ages out.
+        if case .finished = record.lifecycle.state { cache?.remove(record.jobID) }
     }
 
     /// Jobs still waiting for a completion whose deadline + grace has passed.

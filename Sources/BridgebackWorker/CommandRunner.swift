@@ -1,3 +1,4 @@
+import BridgebackCore
 import Foundation
 import Synchronization
 
@@ -75,7 +76,7 @@ enum CommandRunner {
                     return false
                 }
                 group.addTask {
-                    do { try await Task.sleep(for: timeout) } catch { return false }
+                    do { try await SlicedSleep.sleep(for: timeout) } catch { return false }
                     return true
                 }
                 let first = await group.next() ?? false

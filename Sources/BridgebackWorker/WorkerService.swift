@@ -86,7 +86,11 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         let (events, sink) = AsyncStream<Event>.makeStream()
         let graceExpired = Signal()
         let failure: (any Error)? = await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group -> (any Error)? in
+            // Discarding: a finished job's child task is freed at once. A plain task group keeps
+            // every finished child until `next()` reaps it, and this loop never calls it, so each
+            // job used to stay resident (its task and stack allocator slab, ~6 KB) for the
+            // worker's lifetime (issue #12: RSS grew with every consumed message).
+            await withDiscardingTaskGroup(returning: (any Error)?.self) { group -> (any Error)? in
                 group.addTask {
                     do {
                         for try await delivery in jobs { sink.yield(.delivery(delivery)) }
@@ -260,7 +264,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                 do { return .finished(.success(try await runner.run(context))) } catch { return .finished(.failure(error)) }
             }
             group.addTask {
-                guard (try? await Task.sleep(for: .milliseconds(Int64(max(0, remaining) * 1000)))) != nil else { return nil }
+                // In slices: a cancelled sleep's timer stays armed until its deadline, so one long
+                // sleep per job would keep memory for the whole deadline after the job ended.
+                guard (try? await SlicedSleep.sleep(for: .milliseconds(Int64(max(0, remaining) * 1000)))) != nil else { return nil }
                 return .deadline
             }
             group.addTask {
