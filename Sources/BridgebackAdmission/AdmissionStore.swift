@@ -139,13 +139,13 @@ public final class AdmissionStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "bridgeback.admission"
-        configuration.prepareDatabase { db in
-            // GRDB's pool defaults to NORMAL in WAL, which does not sync a commit: a job answered
-            // "accepted" could vanish on power loss. FULL syncs the WAL on every commit, and group
-            // commit makes that one sync per group, not per request.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         let writer = try DatabasePool(path: path, configuration: configuration)
+        // GRDB's pool sets NORMAL when it turns WAL on, after `prepareDatabase` has run, so FULL
+        // must be set on the writer afterwards (setting it in `prepareDatabase` was silently
+        // undone: no commit was synced). NORMAL does not sync a commit: a job answered
+        // "accepted" could vanish on power loss. FULL syncs the WAL on every commit, and group
+        // commit makes that one sync per group, not per request.
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(writer)
         self.writer = writer
         group = GroupCommit(maxBatch: 512) { works in

@@ -26,19 +26,23 @@ public final class Ledger: Sendable {
         // Readers (the status API, `bridgeback audit`, an operator's sqlite3) may hold a lock for
         // a moment, also while a restarting coordinator opens the file: wait, do not fail.
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            // The pool runs WAL (readers never wait for the writer); FULL so a committed
-            // transition survives power loss.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         let queue: DatabasePool
         do {
             queue = try DatabasePool(path: path, configuration: configuration)
+            // The pool runs WAL (readers never wait for the writer) and GRDB sets NORMAL when it
+            // turns WAL on, after `prepareDatabase`: FULL goes on the writer afterwards, so a
+            // committed transition survives power loss (NORMAL syncs only at checkpoints).
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
             throw CoordinatorError(
                 .ledgerUnavailable, "cannot open the delivery ledger at \(path): \(error); check the data directory exists and is writable")
         }
         try self.init(database: queue)
+    }
+
+    /// The value of `PRAGMA synchronous` on the writer connection (2 = FULL), for tests and health.
+    public func synchronousMode() async throws -> Int {
+        try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// A ledger that lives in memory only (tests, dry runs).
