@@ -75,7 +75,7 @@ public struct ProgressReporter: Sendable {
 
 /// The built-in `noop` kind: succeeds at once with an empty result, without spawning a process,
 /// so a benchmark measures the fleet and not `posix_spawn` (a `command` recipe of `/bin/true`
-/// costs one spawn per job; `bridgeback bench spawn` measures it).
+/// costs one spawn per job: `bench fleet --recipe true` against `--recipe noop` measures it).
 public struct NoopHandler: JobHandler {
     public static let kind = "noop"
 

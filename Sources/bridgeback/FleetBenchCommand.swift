@@ -17,10 +17,13 @@ struct FleetBenchCommand: AsyncParsableCommand {
         abstract: "Jobs/s and submit-to-delivered latency through a running fleet, against the bare broker hop.",
         discussion: """
             Needs a running fleet (admission, workers, coordinator) and the admin broker URL to
-            watch the parent inbox: scripts/bench-fleet starts all of it. Submits --jobs no-op
-            jobs (parent-mediated back to --origin) as fast as --concurrency allows and times
-            each from submit to its final notice on bb.inbox; then --samples single jobs one at
-            a time for idle latency. The same counts go through one quorum queue as the baseline.
+            watch the parent inbox: scripts/bench-fleet starts all of it. In one run: --jobs
+            no-op jobs (parent-mediated back to --origin) offered at once, --concurrency submits
+            in flight, each timed from submit to its final notice on bb.inbox (jobs/s); then
+            jobs at a fixed offered rate (--rate, default half that throughput) for
+            --rate-seconds (the latency distribution without queueing); then --samples single
+            jobs one at a time (idle p50/p99); the CPU time per job and peak RSS of every
+            --process name=pid; and the same counts through one quorum queue as the baseline.
             """)
 
     @Option(help: ArgumentHelp("Admission service base URL.", valueName: "url"))
@@ -39,6 +42,20 @@ struct FleetBenchCommand: AsyncParsableCommand {
     var parent: String = "alice"
     @Option(help: "Recipe to run (a no-op measures the fleet, not the work).")
     var recipe: String = "noop"
+    @Option(help: "Offered rate, jobs/s, for latency under a fixed load (default: half the throughput measured in this run; 0: skip).")
+    var rate: Double?
+    @Option(help: "Seconds the fixed-rate run lasts.")
+    var rateSeconds: Double = 10
+    @Option(
+        name: .customLong("process"),
+        help: ArgumentHelp("A fleet process to report CPU time per job and peak RSS for, from /proc (repeatable).", valueName: "name=pid"))
+    var processes: [String] = []
+    @Option(help: "During the throughput run, print every --process's RSS every N seconds (0: off): the memory curve of a long run.")
+    var sampleEvery: Double = 0
+    @Option(help: "Also write the figures as one JSON object to this file (scripts/bench-fleet and scripts/bench-celery read it).")
+    var jsonOut: String?
+    @Option(help: "A label for this run in the JSON (e.g. metrics=on).")
+    var label: String = ""
 
     @OptionGroup var logging: LoggingOptions
 
@@ -46,6 +63,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
+        let watched = try processes.map { try WatchedProcess(parsing: $0) }
         let configuration = try AMQPConfiguration(url: try resolveAMQPURL(amqpURL), connectionName: "bridgeback-bench-fleet")
         let connection = try await AMQPConnection.connect(configuration)
         let inbox = "bb.bench.inbox.\(UUID().uuidString.prefix(8).lowercased())"
@@ -53,16 +71,37 @@ struct FleetBenchCommand: AsyncParsableCommand {
         try await connection.bind(BindingDeclaration(queue: inbox, exchange: "bb.inbox", routingKey: parent))
         let arrivals = try await Arrivals.start(connection: connection, queue: inbox)
         let client = Submitter(admission: admission, origin: origin, recipe: recipe, token: try auth.token())
-        print("bench fleet: \(jobs) \(recipe) jobs, \(concurrency) submits in flight, then \(samples) one at a time; admission \(admission)")
+        print(
+            "bench fleet: \(jobs) \(recipe) jobs, \(concurrency) submits in flight, then a fixed offered rate, "
+                + "then \(samples) one at a time; admission \(admission)")
 
-        // Throughput.
+        // Warm-up: connections, caches and statements, so the first figures are not start-up costs.
+        for _ in 0..<min(20, samples) {
+            let (id, _) = try await client.submitOne()
+            _ = try await arrivals.wait(for: [id], timeout: .seconds(60))
+        }
+
+        // Throughput: everything offered at once (measures capacity; its latency is queueing).
+        let cpuBefore = watched.map { $0.cpuSeconds() }
+        let sampler = sampleEvery > 0 ? Task { await Self.sample(watched, every: sampleEvery, arrivals: arrivals) } : nil
         let start = ContinuousClock.now
         let submitted = try await client.submitMany(jobs, concurrency: concurrency)
         let submitEnd = ContinuousClock.now
         let landed = try await arrivals.wait(for: Set(submitted.keys), timeout: .seconds(max(120, jobs / 10)))
         let end = landed.values.max() ?? ContinuousClock.now
+        sampler?.cancel()
+        let cpuAfter = watched.map { $0.cpuSeconds() }
         let throughput = Double(jobs) / (end - start).seconds
         let loaded = submitted.compactMap { id, sent in landed[id].map { ($0 - sent).seconds } }.sorted()
+
+        // Latency under a fixed offered rate (open loop: each job is timed from when it was due,
+        // so a stalled submit counts against the fleet).
+        let offered = rate ?? (throughput / 2).rounded()
+        var paced: [Double] = []
+        if offered > 0 {
+            let count = max(1, Int(offered * rateSeconds))
+            paced = try await Self.offer(count, rate: offered, client: client, arrivals: arrivals)
+        }
 
         // Idle latency.
         var idle: [Double] = []
@@ -78,20 +117,80 @@ struct FleetBenchCommand: AsyncParsableCommand {
         let baseline = try await Self.brokerBaseline(connection, count: jobs, samples: samples)
         await connection.close()
 
+        func ms(_ value: Double) -> String { String(format: "%.1f", value * 1000) }
         func row(_ label: String, _ rate: Double?, _ latencies: [Double]) -> String {
-            let cells = [
-                rate.map { String(format: "%.0f", $0) } ?? "-",
-                String(format: "%.1f", Self.percentile(latencies, 0.5) * 1000),
-                String(format: "%.1f", Self.percentile(latencies, 0.99) * 1000),
-            ]
-            return label.padding(toLength: 36, withPad: " ", startingAt: 0)
-                + cells.map { String(repeating: " ", count: max(0, 12 - $0.count)) + $0 }.joined(separator: " ")
+            let cells = [rate.map { String(format: "%.0f", $0) } ?? "-"]
+                + [0.5, 0.9, 0.99].map { ms(Self.percentile(latencies, $0)) } + [ms(latencies.last ?? .nan)]
+            return label.padding(toLength: 40, withPad: " ", startingAt: 0)
+                + cells.map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 }.joined(separator: " ")
         }
-        print("".padding(toLength: 36, withPad: " ", startingAt: 0) + "     per s       p50 ms       p99 ms")
-        print(row("fleet: submit → delivered, loaded", throughput, loaded))
+        print("".padding(toLength: 40, withPad: " ", startingAt: 0) + "     per s     p50 ms     p90 ms     p99 ms     max ms")
+        print(row("fleet: submit → delivered, all at once", throughput, loaded))
+        if offered > 0 { print(row(String(format: "fleet: offered %.0f jobs/s for %.0f s", offered, rateSeconds), nil, paced)) }
         print(row("fleet: submit → delivered, idle", nil, idle))
         print(row("baseline: one broker hop", baseline.rate, baseline.latencies))
         print(String(format: "submits accepted at %.0f/s; fleet throughput is %.1f%% of one bare broker hop; idle p50 is %.1f× a hop", Double(jobs) / (submitEnd - start).seconds, 100 * throughput / baseline.rate, Self.percentile(idle, 0.5) / max(Self.percentile(baseline.latencies, 0.5), 1e-9)))
+        var perProcess: [[String: Any]] = []
+        if !watched.isEmpty {
+            print("process            CPU ms/job   peak RSS MiB   RSS now MiB   (CPU over the \(jobs)-job throughput run)")
+            for (index, process) in watched.enumerated() {
+                let cpu = (cpuAfter[index] - cpuBefore[index]) / Double(jobs) * 1000
+                let memory = process.memory()
+                print(
+                    process.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + String(format: " %11.3f   %12.1f   %11.1f", cpu, memory.peakMiB, memory.currentMiB))
+                perProcess.append([
+                    "name": process.name, "cpu_ms_per_job": cpu, "peak_rss_mib": memory.peakMiB, "rss_mib": memory.currentMiB,
+                ])
+            }
+        }
+        if let jsonOut {
+            let object: [String: Any] = [
+                "label": label, "recipe": recipe, "jobs": jobs, "jobs_per_s": throughput,
+                "jobs_total": min(20, samples) + jobs + paced.count + samples,
+                "loaded_p50_ms": Self.percentile(loaded, 0.5) * 1000, "loaded_p99_ms": Self.percentile(loaded, 0.99) * 1000,
+                "offered_per_s": offered, "offered_p50_ms": Self.percentile(paced, 0.5) * 1000,
+                "offered_p90_ms": Self.percentile(paced, 0.9) * 1000, "offered_p99_ms": Self.percentile(paced, 0.99) * 1000,
+                "idle_p50_ms": Self.percentile(idle, 0.5) * 1000, "idle_p99_ms": Self.percentile(idle, 0.99) * 1000,
+                "hop_per_s": baseline.rate, "hop_p50_ms": Self.percentile(baseline.latencies, 0.5) * 1000,
+                "hop_p99_ms": Self.percentile(baseline.latencies, 0.99) * 1000, "processes": perProcess,
+            ]
+            let cleaned = object.mapValues { ($0 as? Double)?.isNaN == true ? NSNull() : $0 }  // JSON has no NaN
+            let data = try JSONSerialization.data(withJSONObject: cleaned, options: [.sortedKeys])
+            try data.write(to: URL(fileURLWithPath: jsonOut))
+        }
+    }
+
+    /// Submits `count` jobs at `rate` per second on a fixed schedule and returns each job's
+    /// latency from when it was due to its final notice, sorted.
+    static func offer(_ count: Int, rate: Double, client: Submitter, arrivals: Arrivals) async throws -> [Double] {
+        let start = ContinuousClock.now + .milliseconds(50)
+        let due = (0..<count).map { start + .nanoseconds(Int64(Double($0) / rate * 1e9)) }
+        let submitted = try await withThrowingTaskGroup(of: (String, ContinuousClock.Instant).self) { group in
+            for instant in due {
+                try await Task.sleep(until: instant, clock: .continuous)
+                group.addTask {
+                    let (id, _) = try await client.submitOne()
+                    return (id, instant)
+                }
+            }
+            var result: [String: ContinuousClock.Instant] = [:]
+            for try await (id, instant) in group { result[id] = instant }
+            return result
+        }
+        let landed = try await arrivals.wait(for: Set(submitted.keys), timeout: .seconds(max(120, count / 10)))
+        return submitted.compactMap { id, due in landed[id].map { ($0 - due).seconds } }.sorted()
+    }
+
+    /// Prints every watched process's RSS every `interval` seconds with the jobs delivered so far.
+    static func sample(_ processes: [WatchedProcess], every interval: Double, arrivals: Arrivals) async {
+        let start = ContinuousClock.now
+        while !Task.isCancelled {
+            let delivered = await arrivals.count
+            let cells = processes.map { "\($0.name)=" + String(format: "%.1f", $0.memory().currentMiB) }.joined(separator: " ")
+            print("rss t=" + String(format: "%.0f", (ContinuousClock.now - start).seconds) + "s delivered=\(delivered) MiB: " + cells)
+            try? await Task.sleep(for: .seconds(interval))
+        }
     }
 
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
@@ -157,6 +256,9 @@ actor Arrivals {
         }
     }
 
+    /// Jobs whose notice has arrived so far.
+    var count: Int { seen.count }
+
     private func record(_ id: String, _ at: ContinuousClock.Instant) {
         if seen[id] == nil { seen[id] = at }
     }
@@ -218,5 +320,46 @@ struct Submitter: Sendable {
             }
             return result
         }
+    }
+}
+
+/// A fleet process named on the command line, read from /proc (Linux): CPU time and memory.
+struct WatchedProcess: Sendable {
+    let name: String
+    let pid: Int32
+
+    init(parsing text: String) throws {
+        let parts = text.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, let pid = Int32(parts[1]), pid > 0 else {
+            throw ValidationError("--process takes name=pid (e.g. coordinator=1234), not '\(text)'")
+        }
+        guard FileManager.default.fileExists(atPath: "/proc/\(pid)/stat") else {
+            throw ValidationError("--process \(text): no process \(pid) in /proc (is it running on this host?)")
+        }
+        name = String(parts[0])
+        self.pid = pid
+    }
+
+    /// User plus system CPU seconds so far (fields 14 and 15 of /proc/PID/stat, in clock ticks).
+    func cpuSeconds() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return .nan }
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Resident set now and its peak (VmRSS, VmHWM in /proc/PID/status), MiB.
+    func memory() -> (currentMiB: Double, peakMiB: Double) {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (.nan, .nan) }
+        func field(_ key: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+                let kib = Double(line.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+            else { return .nan }
+            return kib / 1024
+        }
+        return (field("VmRSS"), field("VmHWM"))
     }
 }
