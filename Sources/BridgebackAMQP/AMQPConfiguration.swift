@@ -154,8 +154,8 @@ public struct AMQPConfiguration: Sendable, Hashable {
         }
         var timeout = Duration.seconds(5)
         if let value = query["connection_timeout"] {
-            guard let parsed = Double(value), parsed > 0 else {
-                throw AMQPError(.invalidConfiguration, "connection_timeout must be a positive number of seconds, got '\(value)'")
+            guard let parsed = Double(value), parsed > 0, parsed <= 3600 else {
+                throw AMQPError(.invalidConfiguration, "connection_timeout must be a number of seconds above 0 and at most 3600, got '\(value)'")
             }
             timeout = .milliseconds(Int64(parsed * 1000))
         }
@@ -181,9 +181,23 @@ public struct AMQPConfiguration: Sendable, Hashable {
         return "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(endpoint)/\(vhost)"
     }
 
-    static func redact(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? url
+    /// `url` with its password replaced by `***`, also when the URL does not parse (a password with
+    /// a raw `@`, `/` or `%` is exactly what makes a URL unparseable, and such errors quote it).
+    public static func redact(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        // The user info ends at the last '@' (a raw '@' in a password comes before it).
+        guard let at = rest.lastIndex(of: "@") else { return url }
+        let userInfo = rest[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<url.index(after: colon)]) + "***" + String(rest[at...])
     }
+}
+
+extension AMQPConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The redacted URL: a configuration printed anywhere (a service description, an error)
+    /// never shows the password.
+    public var description: String { "AMQPConfiguration(\(redactedURL), name: \(connectionName))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["url": redactedURL, "name": connectionName], displayStyle: .struct) }
 }

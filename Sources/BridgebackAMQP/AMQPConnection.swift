@@ -145,12 +145,17 @@ public final class AMQPConnection: Sendable {
 
     /// Starts consuming `queue` with manual acknowledgements on a channel of its own.
     /// `prefetch` bounds unacknowledged deliveries (per consumer; quorum queues need that).
+    /// `bodyLimit` bounds what one message costs this process (see `BodyLimit`); consumers of
+    /// messages other processes publish should set one.
     public func consume(
-        queue: String, prefetch: UInt16 = 32, exclusive: Bool = false, arguments: FieldTable = [:]
+        queue: String, prefetch: UInt16 = 32, exclusive: Bool = false, arguments: FieldTable = [:], bodyLimit: BodyLimit? = nil
     ) async throws -> AMQPConsumer {
         let (stream, continuation) = AsyncThrowingStream<[AMQPDelivery], any Error>.makeStream()
         let channel = try await perform { core in
-            core.startConsumer(ConsumerRecord(queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: arguments, continuation: continuation))
+            core.startConsumer(
+                ConsumerRecord(
+                    queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: arguments, bodyLimit: bodyLimit,
+                    continuation: continuation))
         }
         let inbox = self.inbox
         continuation.onTermination = { _ in
@@ -290,6 +295,9 @@ public struct AMQPDelivery: Sendable {
     public let deliveryTag: UInt64
     public let consumerTag: String
     let acker: DeliveryAcker
+    /// Set when the body was over the consumer's `BodyLimit`: the body's full size in bytes, and
+    /// `body` holds only what the limit's reducer kept.
+    public internal(set) var oversizeBytes: Int? = nil
 
     /// How many times a quorum queue has delivered it before (`x-delivery-count`), if known.
     public var deliveryCount: Int? {

@@ -55,6 +55,8 @@ final class ConsumerRecord {
     let prefetch: UInt16
     let exclusive: Bool
     let arguments: FieldTable
+    /// Bodies over it are delivered reduced (nil: every body whole).
+    let bodyLimit: BodyLimit?
     var serverTag: String = ""
     /// Delivery tags handed out on the current channel and not yet settled (prefetch in use).
     var unsettled: Set<UInt64> = []
@@ -63,8 +65,9 @@ final class ConsumerRecord {
     var pending: [AMQPDelivery] = []
     let continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
 
-    init(queue: String, prefetch: UInt16, exclusive: Bool, arguments: FieldTable,
+    init(queue: String, prefetch: UInt16, exclusive: Bool, arguments: FieldTable, bodyLimit: BodyLimit? = nil,
          continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation) {
+        self.bodyLimit = bodyLimit
         self.queue = queue
         self.prefetch = prefetch
         self.exclusive = exclusive
@@ -92,6 +95,9 @@ final class ChannelRecord {
     /// A publish on this channel was nacked: publish nothing more on it until it has been closed
     /// and reopened (see `recycleNackedChannels`).
     var recycleAfterNack = false
+    /// The message whose content is arriving on this channel (between its deliver or return
+    /// and its last body frame).
+    var content: ContentAssembly?
 
     init(number: UInt16, role: Role) {
         self.number = number
@@ -450,6 +456,7 @@ final class ConnectionCore {
         try check(amqp_get_rpc_reply(conn), channel: record.number, what: "channel.open")
         record.isOpen = true
         record.recycleAfterNack = false
+        record.content = nil
         record.epoch += 1
         switch record.role {
         case .control:
@@ -516,6 +523,7 @@ final class ConnectionCore {
         let error = AMQPError(.channelClosed, "the broker closed the channel during \(what)", replyCode: code, replyText: text)
         if let record = channels[channel] {
             record.isOpen = false
+            record.content = nil
             for token in record.confirms.failAll() { token.batch.complete(token.index, .failure(error)) }
         }
         logger.debug("AMQP channel closed by broker", metadata: ["channel": "\(channel)", "reply": "\(code) \(text)"])
@@ -545,30 +553,83 @@ final class ConnectionCore {
     }
 
     private func dispatch(_ frame: amqp_frame_t) throws(CoreFailure) {
-        guard frame.frame_type == AMQP_FRAME_METHOD else { return }
+        if frame.frame_type == AMQP_FRAME_METHOD {
+            try dispatchMethod(frame)
+        } else if frame.frame_type == AMQP_FRAME_HEADER || frame.frame_type == AMQP_FRAME_BODY {
+            try dispatchContent(frame)
+        }
+    }
+
+    /// A content header or body frame: the next part of the message its channel is assembling.
+    /// The channel's frame memory is released after each, so a large message does not pile up in
+    /// rabbitmq-c's pool (what `amqp_read_message` does, allocating the declared size at once).
+    private func dispatchContent(_ frame: amqp_frame_t) throws(CoreFailure) {
+        let channel = frame.channel
+        defer { if let conn { amqp_maybe_release_buffers_on_channel(conn, channel) } }
+        guard let record = channels[channel], var assembly = record.content else { return }
+        let step: ContentAssembly.Step
+        if frame.frame_type == AMQP_FRAME_HEADER {
+            guard let decoded = frame.payload.properties.decoded else { return }
+            let properties = CBridge.decode(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            step = assembly.header(properties, bodySize: frame.payload.properties.body_size)
+        } else {
+            let fragment = frame.payload.body_fragment
+            step = assembly.body(UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
+        }
+        switch step {
+        case .needMore:
+            record.content = assembly
+        case .protocolError(let text):
+            record.content = nil
+            throw .connection(AMQPError(.protocolError, "channel \(channel): \(text)"))
+        case .complete(let message):
+            record.content = nil
+            completed(message, on: record)
+        }
+    }
+
+    /// A message whose content has fully arrived: a delivery for its consumer, or a returned publish.
+    private func completed(_ message: ContentAssembly.Message, on record: ChannelRecord) {
+        switch message.origin {
+        case .delivery(let tag, let redelivered, let exchange, let routingKey, let consumerTag):
+            guard case .consumer(let consumer) = record.role else { return }
+            if let full = message.oversizeBytes {
+                logger.warning(
+                    "AMQP message over the consumer's body limit; delivered reduced",
+                    metadata: [
+                        "queue": "\(consumer.queue)", "bytes": "\(full)", "limit": "\(consumer.bodyLimit?.maxBytes ?? 0)",
+                        "kept": "\(message.body.count)",
+                    ])
+            }
+            let delivery = AMQPDelivery(
+                body: message.body, properties: message.properties, exchange: exchange,
+                routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
+                acker: DeliveryAcker(inbox: inbox, channel: record.number, epoch: record.epoch, tag: tag), oversizeBytes: message.oversizeBytes)
+            consumer.pending.append(delivery)
+            consumer.unsettled.insert(tag)
+            consumer.gauges?.inUse.record(consumer.unsettled.count)
+        case .returned(let code, let text):
+            if let tag = message.properties.headers[Self.returnTagHeader]?.intValue {
+                record.confirms.returned(tag: UInt64(tag), replyCode: code, replyText: text)
+            }
+        }
+    }
+
+    private func dispatchMethod(_ frame: amqp_frame_t) throws(CoreFailure) {
         var frame = frame
         let method = bb_frame_method_id(&frame)
         let decoded = frame.payload.method.decoded
         let channel = frame.channel
         switch method {
         case BB_BASIC_DELIVER:
+            // The content (header, body frames) follows; the channel assembles it (dispatchContent).
             let deliver = decoded!.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let tag = deliver.delivery_tag
-            let redelivered = deliver.redelivered != 0
-            let exchange = CBridge.string(deliver.exchange)
-            let routingKey = CBridge.string(deliver.routing_key)
-            let consumerTag = CBridge.string(deliver.consumer_tag)
-            var message = amqp_message_t()
-            try check(amqp_read_message(conn, channel, &message, 0), channel: channel, what: "reading a delivery")
-            defer { amqp_destroy_message(&message) }
             guard let record = channels[channel], case .consumer(let consumer) = record.role else { return }
-            let delivery = AMQPDelivery(
-                body: CBridge.array(message.body), properties: CBridge.decode(message.properties), exchange: exchange,
-                routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
-                acker: DeliveryAcker(inbox: inbox, channel: channel, epoch: record.epoch, tag: tag))
-            consumer.pending.append(delivery)
-            consumer.unsettled.insert(tag)
-            consumer.gauges?.inUse.record(consumer.unsettled.count)
+            record.content = ContentAssembly(
+                origin: .delivery(
+                    tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, exchange: CBridge.string(deliver.exchange),
+                    routingKey: CBridge.string(deliver.routing_key), consumerTag: CBridge.string(deliver.consumer_tag)),
+                limit: consumer.bodyLimit)
         case BB_BASIC_ACK:
             let ack = decoded!.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             guard let record = channels[channel] else { return }
@@ -586,16 +647,11 @@ final class ConnectionCore {
             }
             if case .publisher = record.role { record.recycleAfterNack = true }
         case BB_BASIC_RETURN:
+            // Only the headers matter (they carry the confirm tag); the body is our own and is dropped.
             let ret = decoded!.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            let code = ret.reply_code
-            let text = CBridge.string(ret.reply_text)
-            var message = amqp_message_t()
-            try check(amqp_read_message(conn, channel, &message, 0), channel: channel, what: "reading a returned message")
-            defer { amqp_destroy_message(&message) }
-            let headers = CBridge.decode(message.properties).headers
-            if let record = channels[channel], let tag = headers[Self.returnTagHeader]?.intValue {
-                record.confirms.returned(tag: UInt64(tag), replyCode: code, replyText: text)
-            }
+            guard let record = channels[channel] else { return }
+            record.content = ContentAssembly(
+                origin: .returned(replyCode: ret.reply_code, replyText: CBridge.string(ret.reply_text)), limit: .prefix(0))
         case BB_BASIC_CANCEL:
             let cancel = decoded!.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = CBridge.string(cancel.consumer_tag)

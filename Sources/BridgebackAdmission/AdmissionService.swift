@@ -153,9 +153,10 @@ public struct AdmissionService: Sendable {
             await onListening(port)
         }
         // ServiceGroup stops services in reverse order: the HTTP server first, then the relay.
+        // Named explicitly: by default ServiceGroup logs "\(service)", a dump of its fields.
         return ServiceGroup(
             configuration: .init(
-                services: [.init(service: relay), .init(service: http)],
+                services: [.init(service: relay, serviceName: "OutboxRelay"), .init(service: http, serviceName: "AdmissionHTTP")],
                 gracefulShutdownSignals: handleSignals ? [UnixSignal.sigterm, .sigint] : [], logger: logger))
     }
 }

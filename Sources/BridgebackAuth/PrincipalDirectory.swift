@@ -106,3 +106,13 @@ public final class PrincipalDirectory: Sendable {
             modified: attributes[.modificationDate] as? Date ?? .distantPast, size: (attributes[.size] as? NSNumber)?.intValue ?? -1)
     }
 }
+
+extension PrincipalDirectory: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The file and the number of principals; never a token hash.
+    public var description: String {
+        let count = state.withLock { $0.principalCount }
+        return "PrincipalDirectory(file: \(file?.path ?? "none"), principals: \(count))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description], displayStyle: .class) }
+}

@@ -187,3 +187,13 @@ public struct PrincipalsFile: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension PrincipalsFile.TokenEntry: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The id and dates; the hash shows as `<redacted>` (a hash of a 256-bit token is not a way
+    /// in, but it identifies the token and has no business in a log).
+    public var description: String {
+        "TokenEntry(id: \(id), sha256: <redacted>, created_at: \(createdAt ?? "nil"))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description], displayStyle: .struct) }
+}

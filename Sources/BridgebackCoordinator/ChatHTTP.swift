@@ -23,7 +23,7 @@ struct ChatHTTP: Sendable {
     }
 
     let client: any HTTPClient
-    let tokens: [SurfaceID: [UInt8]]
+    let tokens: Redacted<[SurfaceID: [UInt8]]>
     let timeout: Double
     let now: @Sendable () -> Date
 
@@ -35,7 +35,7 @@ struct ChatHTTP: Sendable {
         guard let address = surface.address, !address.isEmpty else {
             return .refused(DeliveryFailure(.missingTarget, detail: "\(kind) surface '\(surface.id)' has no channel/chat id"))
         }
-        guard let tokenBytes = tokens[surface.id], let token = String(validating: tokenBytes, as: UTF8.self), !token.isEmpty else {
+        guard let tokenBytes = tokens.value[surface.id], let token = String(validating: tokenBytes, as: UTF8.self), !token.isEmpty else {
             return .refused(DeliveryFailure(.permission, detail: "\(kind) surface '\(surface.id)' has no resolved bot token"))
         }
         let base = surface.apiBase ?? surface.kind.defaultAPIBase ?? ""

@@ -76,6 +76,11 @@ public final class Coordinator: Sendable {
         case completion([UInt8], publishedBy: String?)
         /// A job message dead-lettered after its delivery limit; `reason` from `x-death`.
         case deadLetter([UInt8], reason: String)
+        /// A completion over the message limit, cut while it was read (`JSONStringCutter`):
+        /// its result or reason is delivered with a marker naming `fullBytes`.
+        case cutCompletion([UInt8], publishedBy: String?, fullBytes: Int)
+        /// A contract or dead-lettered job over the message limit: refused unread.
+        case oversized(queue: String, bytes: Int)
     }
 
     /// A lifecycle event for one job, ready for the ledger.
@@ -97,6 +102,8 @@ public final class Coordinator: Sendable {
                 case .contract(let body): prepareContract(body)
                 case .completion(let body, let userID): prepareCompletion(body, publishedBy: userID)
                 case .deadLetter(let body, let reason): prepareDeadLetter(body, reason: reason)
+                case .cutCompletion(let body, let userID, let full): prepareCompletion(body, publishedBy: userID, oversizeBytes: full)
+                case .oversized(let queue, let bytes): .settled(refuseOversize(queue: queue, bytes: bytes))
                 }
             })
     }
@@ -109,8 +116,11 @@ public final class Coordinator: Sendable {
     /// A `bridgeback.completion.v1` from `bb.coordinator.completions`. Any destination it
     /// claims is dropped by the decoder; the contract alone decides where the answer goes.
     /// - Parameter userID: the broker-validated publisher (`user_id` property), if any.
-    public func handleCompletion(_ body: [UInt8], publishedBy userID: String? = nil) async throws -> Disposition {
-        try await apply([prepareCompletion(body, publishedBy: userID)])[0]
+    /// - Parameter oversizeBytes: set when the message was over `maxMessageBytes`: its full size;
+    ///   `body` is then the message with each string cut (`JSONStringCutter`), and the result
+    ///   or reason delivered ends with a truncation marker naming the full size.
+    public func handleCompletion(_ body: [UInt8], publishedBy userID: String? = nil, oversizeBytes: Int? = nil) async throws -> Disposition {
+        try await apply([prepareCompletion(body, publishedBy: userID, oversizeBytes: oversizeBytes)])[0]
     }
 
     /// A completion is the job's own when the SHA-256 of the capability it echoes is the
@@ -140,12 +150,19 @@ public final class Coordinator: Sendable {
         }
     }
 
-    private func prepareCompletion(_ body: [UInt8], publishedBy userID: String?) -> Prepared {
-        let completion: Completion
+    private func prepareCompletion(_ body: [UInt8], publishedBy userID: String?, oversizeBytes: Int? = nil) -> Prepared {
+        var completion: Completion
         do {
             completion = try WireCodec.decode(Completion.self, from: Data(body))
         } catch {
+            if let oversizeBytes { return .settled(refuseOversize(queue: "completions", bytes: oversizeBytes)) }
             return .settled(reject(queue: "completions", error))
+        }
+        if let oversizeBytes {
+            completion.outcome = Self.markTruncated(completion.outcome, fullBytes: oversizeBytes, limit: configuration.maxMessageBytes)
+            logger.warning(
+                "completion over the message limit; its text is cut and marked",
+                metadata: ["job_id": "\(completion.jobID)", "bytes": "\(oversizeBytes)", "limit": "\(configuration.maxMessageBytes)"])
         }
         let trusted = configuration.trustedCompletionUsers
         if !trusted.isEmpty, !trusted.contains(userID ?? "") {
@@ -154,8 +171,9 @@ public final class Coordinator: Sendable {
             metrics.rejected(queue: "completions", reason: "untrusted_publisher")
             return .settled(.reject(reason: reason))
         }
-        return .event(completion.jobID, queue: "completions") { lifecycle, now throws(BridgebackError) in
-            try lifecycle.completionReceived(completion, now: now, check: Self.capabilityCheck)
+        let received = completion
+        return .event(received.jobID, queue: "completions") { lifecycle, now throws(BridgebackError) in
+            try lifecycle.completionReceived(received, now: now, check: Self.capabilityCheck)
         }
     }
 
@@ -283,6 +301,28 @@ public final class Coordinator: Sendable {
     }
 
     // MARK: Helpers
+
+    /// An over-limit message whose fields could not be read (or that may not be cut): refused
+    /// to bb.parked, counted, logged with its size.
+    public func refuseOversize(queue: String, bytes: Int) -> Disposition {
+        reject(
+            queue: queue,
+            BridgebackError(
+                .malformedMessage,
+                "a message of \(bytes) bytes is over the \(configuration.maxMessageBytes)-byte limit and was not read whole"))
+    }
+
+    /// The outcome of a completion cut to the limit: its text ends with a marker naming the full size.
+    static func markTruncated(_ outcome: CompletionOutcome, fullBytes: Int, limit: Int) -> CompletionOutcome {
+        func mark(_ text: String) -> String {
+            text + "\n\n" + MessageLimits.truncationMarker(fullBytes: fullBytes, limit: limit, keptBytes: text.utf8.count)
+        }
+        switch outcome {
+        case .succeeded(let result): return .succeeded(result: mark(result))
+        case .failed(let reason): return .failed(reason: mark(reason))
+        case .cancelled: return .cancelled
+        }
+    }
 
     private func reject(queue: String, _ error: BridgebackError) -> Disposition {
         logger.error(

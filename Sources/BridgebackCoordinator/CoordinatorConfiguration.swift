@@ -14,6 +14,9 @@ public struct CoordinatorConfiguration: Sendable {
     /// Broker users allowed to publish completions (checked against the validated AMQP
     /// `user_id`). Empty: no check (e.g. a broker without validated user ids).
     public var trustedCompletionUsers: Set<String>
+    /// The largest message taken whole; a longer completion is cut while it is read and its
+    /// result ends with a truncation marker (`MessageLimits`).
+    public var maxMessageBytes: Int
     /// The clock; injected so tests can move time.
     public var now: @Sendable () -> Date
 
@@ -23,8 +26,10 @@ public struct CoordinatorConfiguration: Sendable {
         orphanAfter: TimeInterval = 24 * 3600,
         retryPolicy: RetryPolicy = .standard,
         trustedCompletionUsers: Set<String> = [],
+        maxMessageBytes: Int = MessageLimits.maxMessageBytes,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.maxMessageBytes = maxMessageBytes
         self.lostGrace = lostGrace
         self.sweepInterval = sweepInterval
         self.orphanAfter = orphanAfter

@@ -23,7 +23,8 @@ public struct CoordinatorService: Service {
 
     let connection: AMQPConnection
     let registry: SurfaceRegistry
-    let secrets: [SurfaceID: [UInt8]]
+    /// Redacted: a service description (logged by ServiceGroup at debug level) must not show keys.
+    let secrets: Redacted<[SurfaceID: [UInt8]]>
     let ledger: Ledger
     let configuration: CoordinatorConfiguration
     let httpClient: any HTTPClient
@@ -55,7 +56,7 @@ public struct CoordinatorService: Service {
         self.ledgerLock = ledgerLock
         self.connection = connection
         self.registry = registry
-        self.secrets = secrets
+        self.secrets = Redacted(secrets)
         self.ledger = ledger
         self.configuration = configuration
         self.httpClient = httpClient
@@ -76,24 +77,36 @@ public struct CoordinatorService: Service {
         let publisher = try await connection.makePublisher()
         let coordinator = Coordinator(
             ledger: ledger, registry: registry,
-            adapters: .standard(publisher: publisher, secrets: secrets, httpClient: httpClient, webhookTimeout: webhookTimeout),
+            adapters: .standard(publisher: publisher, secrets: secrets.value, httpClient: httpClient, webhookTimeout: webhookTimeout),
             receipts: InboxReceiptPublisher(publisher: publisher),
             configuration: configuration, logger: logger, metricsFactory: metricsFactory)
-        let contracts = try await connection.consume(queue: Queues.contracts, prefetch: prefetch)
-        let completions = try await connection.consume(queue: Queues.completions, prefetch: prefetch)
-        let deadJobs = try await connection.consume(queue: Queues.deadJobs, prefetch: prefetch)
+        // Bounded messages: none is held whole past the limit. A completion is cut (its result
+        // keeps a prefix and gets a marker); a contract or dead job over it is refused.
+        let limit = configuration.maxMessageBytes
+        let cut = BodyLimit.cuttingJSONStrings(limit)
+        let contracts = try await connection.consume(queue: Queues.contracts, prefetch: prefetch, bodyLimit: .prefix(limit))
+        let completions = try await connection.consume(queue: Queues.completions, prefetch: prefetch, bodyLimit: cut)
+        let deadJobs = try await connection.consume(queue: Queues.deadJobs, prefetch: prefetch, bodyLimit: .prefix(limit))
         logger.info("coordinator consuming (holds the ledger; the broker delivers to the single active consumer)")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await coordinator.run() }
             group.addTask {
-                try await Self.consume(contracts, coordinator) { .contract($0.body) }
+                try await Self.consume(contracts, coordinator) { delivery in
+                    delivery.oversizeBytes.map { .oversized(queue: "contracts", bytes: $0) } ?? .contract(delivery.body)
+                }
             }
             group.addTask {
-                try await Self.consume(completions, coordinator) { .completion($0.body, publishedBy: $0.properties.userID) }
+                try await Self.consume(completions, coordinator) { delivery in
+                    if let full = delivery.oversizeBytes {
+                        return .cutCompletion(delivery.body, publishedBy: delivery.properties.userID, fullBytes: full)
+                    }
+                    return .completion(delivery.body, publishedBy: delivery.properties.userID)
+                }
             }
             group.addTask {
-                try await Self.consume(deadJobs, coordinator) {
-                    .deadLetter($0.body, reason: DeadLetterReason.describe($0.properties.headers))
+                try await Self.consume(deadJobs, coordinator) { delivery in
+                    delivery.oversizeBytes.map { .oversized(queue: "dead-jobs", bytes: $0) }
+                        ?? .deadLetter(delivery.body, reason: DeadLetterReason.describe(delivery.properties.headers))
                 }
             }
             try await group.waitForAll()
@@ -132,6 +145,25 @@ public struct CoordinatorService: Service {
         }
         lastAck?.ackMultiple()
     }
+}
+
+extension BodyLimit {
+    /// Bodies over `maxBytes` are JSON documents cut while they are read: every string keeps
+    /// its first `MessageLimits.keptStringBytes`, the whole at most `MessageLimits.maxReducedBytes`
+    /// (else the body is empty). For completions and progress: their fields stay readable.
+    public static func cuttingJSONStrings(_ maxBytes: Int) -> BodyLimit {
+        BodyLimit(maxBytes: maxBytes) {
+            CuttingReducer(JSONStringCutter(keepStringBytes: MessageLimits.keptStringBytes, maxOutputBytes: MessageLimits.maxReducedBytes))
+        }
+    }
+}
+
+/// `JSONStringCutter` as the AMQP layer's reducer for over-limit messages.
+struct CuttingReducer: OversizeBodyReducer {
+    var cutter: JSONStringCutter
+    init(_ cutter: JSONStringCutter) { self.cutter = cutter }
+    mutating func consume(_ fragment: UnsafeRawBufferPointer) { cutter.consume(fragment) }
+    mutating func finish() -> [UInt8] { cutter.finish() }
 }
 
 extension AdapterSet {

@@ -124,7 +124,12 @@ enum DryRunRequest {
 
     static func parse(_ body: [UInt8]) -> Parsed {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .success(nil) }
-        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+        // The same strict reader as every other input: duplicate keys and non-UTF-8 refused.
+        let parsed: JSONValue
+        do { parsed = try StrictJSON.parse(body, limits: .init(maxDepth: 16, allowNUL: true)) } catch {
+            return .failure("the body is not acceptable JSON: \(error.message)")
+        }
+        guard case .object(let object) = parsed else {
             return .failure("the body must be empty or a JSON object such as {\"text\": \"the result to try\"}")
         }
         if let unknown = object.keys.sorted().first(where: { $0 != "text" }) {

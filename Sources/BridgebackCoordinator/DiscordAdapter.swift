@@ -15,7 +15,7 @@ public struct DiscordAdapter: ChatAdapter {
     public init(
         client: any HTTPClient, tokens: [SurfaceID: [UInt8]], timeout: Double = 10, now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        chat = ChatHTTP(client: client, tokens: tokens, timeout: timeout, now: now)
+        chat = ChatHTTP(client: client, tokens: Redacted(tokens), timeout: timeout, now: now)
     }
 
     public func dryRun(_ delivery: PreparedDelivery) async -> DeliveryFailure? { checkWithoutSending(delivery) }

@@ -7,7 +7,7 @@ public import Foundation
 /// carries the same id with a fresh timestamp and signature.
 public struct WebhookAdapter: DeliveryAdapter {
     let client: any HTTPClient
-    let secrets: [SurfaceID: [UInt8]]
+    let secrets: Redacted<[SurfaceID: [UInt8]]>
     let timeout: Double
     let now: @Sendable () -> Date
 
@@ -16,7 +16,7 @@ public struct WebhookAdapter: DeliveryAdapter {
         client: any HTTPClient, secrets: [SurfaceID: [UInt8]], timeout: Double = 10, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.client = client
-        self.secrets = secrets
+        self.secrets = Redacted(secrets)
         self.timeout = timeout
         self.now = now
     }
@@ -27,7 +27,7 @@ public struct WebhookAdapter: DeliveryAdapter {
         else {
             return DeliveryFailure(.missingTarget, detail: "surface '\(surface.id)' has no usable http(s) address")
         }
-        guard secrets[surface.id] != nil else {
+        guard secrets.value[surface.id] != nil else {
             return DeliveryFailure(.permission, detail: "surface '\(surface.id)' has no resolved signing secret")
         }
         return nil
@@ -36,7 +36,7 @@ public struct WebhookAdapter: DeliveryAdapter {
     public func send(_ delivery: PreparedDelivery) async -> DeliveryFailure? {
         if let failure = await dryRun(delivery) { return failure }
         let surface = delivery.surface
-        let signer = WebhookSigner(secret: secrets[surface.id] ?? [])
+        let signer = WebhookSigner(secret: secrets.value[surface.id] ?? [])
         let id = delivery.deliveryID.description
         let timestamp = Int64(now().timeIntervalSince1970.rounded(.down))
         let request = HTTPRequest(

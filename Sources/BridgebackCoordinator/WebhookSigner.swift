@@ -1,3 +1,4 @@
+import BridgebackCore
 import Crypto
 import Foundation
 
@@ -7,18 +8,18 @@ import Foundation
 /// library on the receiving side verifies what we send.
 public struct WebhookSigner: Sendable {
     /// Raw key bytes; `SymmetricKey` is not `Sendable`, so it is built per signature.
-    private let secret: [UInt8]
+    private let secret: Redacted<[UInt8]>
 
     /// `secret`: the key bytes, as `SurfaceRegistry.resolveSecrets` returns them.
     public init(secret: [UInt8]) {
-        self.secret = secret
+        self.secret = Redacted(secret)
     }
 
     /// The `webhook-signature` header value.
     public func signature(id: String, timestamp: Int64, body: [UInt8]) -> String {
         var content = Array("\(id).\(timestamp).".utf8)
         content += body
-        let mac = HMAC<SHA256>.authenticationCode(for: content, using: SymmetricKey(data: secret))
+        let mac = HMAC<SHA256>.authenticationCode(for: content, using: SymmetricKey(data: secret.value))
         return "v1," + Data(mac).base64EncodedString()
     }
 }

@@ -35,4 +35,11 @@ public struct ProgressEvent: WireMessage, Hashable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", workSurface = "work_surface", sequence, phase, message, fraction, worker, at
     }
+
+    /// `fraction` as a whole percentage for people, clamped to 0…100; nil when absent or not a
+    /// finite number (the event comes from a worker: `1e300` must not trap a watcher).
+    public var percent: Int? {
+        guard let fraction, fraction.isFinite else { return nil }
+        return Int((min(max(fraction, 0), 1) * 100).rounded())
+    }
 }

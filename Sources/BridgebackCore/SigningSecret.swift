@@ -40,3 +40,15 @@ public enum SigningSecret: Sendable, Hashable {
         return Array(data)
     }
 }
+
+extension SigningSecret: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The inline form shows `<redacted>`; the env form shows the variable's name (not secret).
+    public var description: String {
+        switch self {
+        case .inline: "inline(\(Redacted<String>.marker))"
+        case .environment(let name): "environment(\(name))"
+        }
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["secret": description], displayStyle: .enum) }
+}

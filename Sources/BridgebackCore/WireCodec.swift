@@ -15,7 +15,21 @@ public enum WireCodec {
     }
 
     /// Reads only the `schema` field and checks it is a kind and version this build reads.
+    ///
+    /// Messages come from other processes, so they are read as strictly as HTTP bodies are
+    /// (`StrictJSON`): UTF-8 only, duplicate keys refused, nesting capped. `null` for an
+    /// optional field means absent, as at admission (docs/protocol.md).
     public static func schema(of data: Data) throws(BridgebackError) -> MessageSchema {
+        do {
+            _ = try StrictJSON.parse(Array(data), limits: .init(maxDepth: 32, allowNUL: true))
+        } catch {
+            switch error.kind {
+            case .syntax, .notUTF8:
+                throw BridgebackError(.missingSchema, "message is not a JSON object with a string \"schema\" field: \(error.message)")
+            default:
+                throw BridgebackError(.malformedMessage, "message is not acceptable JSON: \(error.message)")
+            }
+        }
         let probe: SchemaProbe
         do {
             probe = try decoder.decode(SchemaProbe.self, from: data)

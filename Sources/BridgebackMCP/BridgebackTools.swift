@@ -321,7 +321,7 @@ public struct BridgebackTools: Sendable {
         var structured: [String: JSONValue] = ["job": admitted]
         let events = await inbox?.progress(of: id) ?? []
         if let last = events.last {
-            let percent = last.fraction.map { " (\(Int(($0 * 100).rounded()))%)" } ?? ""
+            let percent = last.percent.map { " (\($0)%)" } ?? ""
             lines.append("Progress: \(last.message)\(percent), \(last.phase.rawValue) at \(WireDate.format(last.at))" + (last.worker.map { " on \($0)" } ?? ""))
             structured["progress"] = .array(events.map { event in
                 var object: [String: JSONValue] = [

@@ -22,13 +22,13 @@ public enum FleetAnswer: Sendable, Hashable {
 public struct FleetClient: Sendable {
     public let admissionURL: String
     public let coordinatorURL: String?
-    let token: String?
+    let token: Redacted<String?>
     let session: URLSession
 
     public init(admissionURL: String, coordinatorURL: String?, token: String?, timeout: TimeInterval = 10) {
         self.admissionURL = admissionURL.hasSuffix("/") ? String(admissionURL.dropLast()) : admissionURL
         self.coordinatorURL = coordinatorURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        self.token = token
+        self.token = Redacted(token)
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
@@ -79,7 +79,7 @@ public struct FleetClient: Sendable {
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let token = token.value { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = try? JSONEncoder().encode(body)

@@ -76,8 +76,11 @@ public final class InboxConsumer: Service, Sendable {
 
     public func run() async throws {
         let queue = inboxQueue
-        let notices = try await connection.consume(queue: queue, prefetch: 256)
-        let progress = try await connection.consume(queue: progressQueue, prefetch: 256, exclusive: true)
+        // Bounded messages: notices come from the coordinator (the broker's own ceiling bounds them);
+        // progress comes from workers, and one over the message limit is dropped unread.
+        let notices = try await connection.consume(queue: queue, prefetch: 256, bodyLimit: .prefix(MessageLimits.brokerMaxMessageBytes))
+        let progress = try await connection.consume(
+            queue: progressQueue, prefetch: 256, exclusive: true, bodyLimit: .prefix(MessageLimits.maxMessageBytes))
         await inbox.brokerUp()
         logger.info("inbox consuming", metadata: ["queue": "\(queue)", "parent": "\(inbox.parent)"])
         try await withThrowingDiscardingTaskGroup { group in

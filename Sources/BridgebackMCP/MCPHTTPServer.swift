@@ -1,3 +1,4 @@
+import BridgebackCore
 import Crypto
 public import Foundation
 public import Hummingbird
@@ -178,13 +179,13 @@ public enum MCPHTTPServer {
     public static func service(
         sessions: MCPHTTPSessions, token: String, host: String, port: Int, idleTimeout: TimeInterval = 3600, logger: Logger
     ) -> some Service {
-        MCPHTTPService(sessions: sessions, token: token, host: host, port: port, idleTimeout: idleTimeout, logger: logger)
+        MCPHTTPService(sessions: sessions, token: Redacted(token), host: host, port: port, idleTimeout: idleTimeout, logger: logger)
     }
 }
 
 struct MCPHTTPService: Service {
     let sessions: MCPHTTPSessions
-    let token: String
+    let token: Redacted<String>
     let host: String
     let port: Int
     let idleTimeout: TimeInterval
@@ -192,7 +193,7 @@ struct MCPHTTPService: Service {
 
     func run() async throws {
         let app = Application(
-            router: MCPHTTPServer.router(sessions: sessions, token: token),
+            router: MCPHTTPServer.router(sessions: sessions, token: token.value),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-mcp"),
             onServerRunning: { [logger, host, port] channel in
                 logger.info("mcp listening", metadata: ["http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)", "path": "/mcp"])

@@ -8,14 +8,16 @@ public struct RecipeRunner: Sendable {
     public let catalog: RecipeCatalog
     public let handlers: [String: any JobHandler]
     /// The worker's own environment, from which each command's `env` allow-list is copied.
-    public let environment: [String: String]
+    /// Redacted: it holds every broker URL with its password, and a service description
+    /// (swift-service-lifecycle logs those at debug level) must not print it.
+    public let environment: Redacted<[String: String]>
 
     /// `handlers` add custom kinds; the built-in `noop` kind is a handler too (a handler registered
     /// under `noop` replaces it).
     public init(catalog: RecipeCatalog, handlers: [String: any JobHandler] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.catalog = catalog
         self.handlers = [NoopHandler.kind: NoopHandler()].merging(handlers) { _, registered in registered }
-        self.environment = environment
+        self.environment = Redacted(environment)
     }
 
     /// Finds the recipe and validates parameters: the checks that fail a job before it runs.
@@ -39,7 +41,7 @@ public struct RecipeRunner: Sendable {
         case .endpoints(let specs):
             return try await endpoints(specs, context)
         case .file(let spec):
-            return try await FileCheck.run(spec, context.parameters, environment: environment)
+            return try await FileCheck.run(spec, context.parameters, environment: environment.value)
         case .checklist(let steps):
             return try await checklist(steps, context)
         case .wait(let spec):
@@ -69,7 +71,7 @@ public struct RecipeRunner: Sendable {
     func command(_ spec: CommandSpec, _ values: [String: ParameterValue], jobID: JobID, progress: CommandProgress? = nil) async throws -> ActionResult {
         let argv = Template.argv(spec.argv, values: values)
         var env: [String: String] = [:]
-        for name in spec.environment { env[name] = environment[name] }
+        for name in spec.environment { env[name] = environment.value[name] }
         env["BRIDGEBACK_JOB_ID"] = jobID.description
         let sink = spec.progressProtocol ? progress.map { reporter in { @Sendable (directive: ProgressDirective) in await reporter.report(directive) } } : nil
         let output = try await CommandRunner.run(
@@ -120,7 +122,7 @@ public struct RecipeRunner: Sendable {
         switch action {
         case .command(let spec): try await command(spec, context.parameters, jobID: context.jobID, progress: progress).text
         case .http(let spec): try await http(spec, context.parameters)
-        case .file(let spec): try await FileCheck.run(spec, context.parameters, environment: environment)
+        case .file(let spec): try await FileCheck.run(spec, context.parameters, environment: environment.value)
         }
     }
 

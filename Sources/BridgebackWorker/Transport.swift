@@ -53,7 +53,9 @@ public struct AMQPJobSource: JobSource {
     }
 
     public func open(prefetch: Int) async throws -> AMQPConsumer {
-        try await connection.consume(queue: queue, prefetch: UInt16(clamping: prefetch))
+        // Jobs are bounded at admission; one over the message limit is delivered empty and
+        // rejected as undecodable (dead-lettered), never held whole.
+        try await connection.consume(queue: queue, prefetch: UInt16(clamping: prefetch), bodyLimit: .prefix(MessageLimits.maxMessageBytes))
     }
 }
 

@@ -220,9 +220,12 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             await progress.publish(.running, "worker shutting down; the job goes back to the queue", stateChange: true)
             return
         }
-        let completion = Completion(
+        var completion = Completion(
             jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(), outcome: result,
             capability: job.completionCapability)
+        if let size = Self.cutToMessageLimit(&completion) {
+            logger.warning("completion over the message limit; its text is cut and marked", metadata: ["bytes": "\(size)"])
+        }
         if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
             logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
             metrics.completionPublishFailures.increment()
@@ -397,5 +400,30 @@ extension CompletionOutcome {
 extension Duration {
     var nanoseconds: Int64 {
         components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}
+
+extension WorkerService {
+    /// A completion whose encoding is over `MessageLimits.maxMessageBytes` keeps the first
+    /// `keptStringBytes` of its result or reason and a marker naming the full size: the same
+    /// cut the coordinator makes on reading, done before publishing, so a runaway output
+    /// (up to a recipe's 64 MiB cap) is never refused by the broker's `max_message_size`.
+    /// Returns the encoded size when it cut.
+    static func cutToMessageLimit(_ completion: inout Completion) -> Int? {
+        guard let size = try? WireCodec.encode(completion).count, size > MessageLimits.maxMessageBytes else { return nil }
+        func cut(_ text: String) -> String {
+            var bytes = Array(text.utf8.prefix(MessageLimits.keptStringBytes))
+            // Back to a whole character.
+            while let last = bytes.last, last & 0xC0 == 0x80 { bytes.removeLast() }
+            if let last = bytes.last, last >= 0xC0 { bytes.removeLast() }
+            let kept = String(decoding: bytes, as: UTF8.self)
+            return kept + "\n\n" + MessageLimits.truncationMarker(fullBytes: size, limit: MessageLimits.maxMessageBytes, keptBytes: bytes.count)
+        }
+        switch completion.outcome {
+        case .succeeded(let result): completion.outcome = .succeeded(result: cut(result))
+        case .failed(let reason): completion.outcome = .failed(reason: cut(reason))
+        case .cancelled: return nil
+        }
+        return size
     }
 }

@@ -111,7 +111,7 @@ func resolveAMQPURL(_ flag: String?, component: String? = nil) throws -> String 
 /// Runs a process's services until SIGTERM/SIGINT has shut them down gracefully, then closes
 /// its broker connection, also when a service failed.
 func runUntilSignalled(_ services: [any Service], closing connection: AMQPConnection, logger: Logger) async throws {
-    let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+    let group = ServiceGroup(configuration: .init(services: services.map(namedService), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()
     } catch {
@@ -119,4 +119,13 @@ func runUntilSignalled(_ services: [any Service], closing connection: AMQPConnec
         throw error
     }
     await connection.close()
+}
+
+/// A service configuration named by the service's type. By default ServiceGroup names a
+/// service `"\(service)"`, which for a struct without a description is a dump of every field
+/// (the worker's environment with its broker URLs, the coordinator's webhook keys) and is
+/// logged at debug and trace level; a type name carries no secret.
+func namedService(_ service: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
+    let name = String(describing: type(of: service))
+    return .init(service: service, serviceName: String(name.prefix { $0 != "<" }))
 }

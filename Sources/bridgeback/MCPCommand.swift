@@ -132,14 +132,16 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let server = BridgebackMCPServer(tools: BridgebackTools(client: client, identity: identity, inbox: inbox, consumer: consumer), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let consumer { services.append(.init(service: consumer)) }
+        if let consumer { services.append(.init(service: consumer, serviceName: "InboxConsumer")) }
         if transport == "http" {
             let loopback = ["127.0.0.1", "localhost", "::1"].contains(host)
             let sessions = MCPHTTPSessions(server: server, loopback: loopback, logger: logger)
             services.append(
-                .init(service: MCPHTTPServer.service(sessions: sessions, token: httpToken!, host: host, port: port, idleTimeout: idleTimeout, logger: logger)))
+                .init(
+                    service: MCPHTTPServer.service(sessions: sessions, token: httpToken!, host: host, port: port, idleTimeout: idleTimeout, logger: logger),
+                    serviceName: "MCPHTTPServer"))
         } else {
-            services.append(.init(service: StdioSession(server: server, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(.init(service: StdioSession(server: server, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "StdioSession"))
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

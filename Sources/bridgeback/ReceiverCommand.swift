@@ -97,7 +97,7 @@ struct ReceiverCommand: AsyncParsableCommand {
                 logger.info("receiver listening", metadata: ["http.port": "\(channel.localAddress?.port ?? 0)"])
             },
             logger: logger)
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: app, serviceName: "Receiver")], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 

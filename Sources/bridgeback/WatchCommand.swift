@@ -96,10 +96,10 @@ struct WatchCommand: AsyncParsableCommand {
         let watcher = Watcher(
             connection: connection, queuePrefix: WatchQueues.prefix(brokerUser: configuration.user),
             surface: surface == "*" ? "#" : surface, inbox: inbox, json: json, limit: count,
-            coordinator: coordinator.isEmpty ? nil : coordinator, token: try auth.token(), logger: logger)
+            coordinator: coordinator.isEmpty ? nil : coordinator, token: Redacted(try auth.token()), logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: watcher, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: watcher, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "Watcher")], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -124,7 +124,7 @@ struct Watcher: Service {
     let limit: Int?
     let coordinator: String?
     /// Bearer token for the coordinator's status API (job summaries).
-    let token: String?
+    let token: Redacted<String?>
     let logger: Logger
 
     func run() async throws {
@@ -150,13 +150,15 @@ struct Watcher: Service {
                     + "and read on bb.progress and bb.inbox (topology/definitions.json: bb-watch, or a scoped bb-watch-<name> "
                     + "made by deploy/local/broker.sh watcher add)")
         }
-        let consumer = try await connection.consume(queue: queue, prefetch: 256, exclusive: true)
+        // Progress comes from workers: a message over the limit is cut while it is read, never held whole.
+        let consumer = try await connection.consume(
+            queue: queue, prefetch: 256, exclusive: true, bodyLimit: .cuttingJSONStrings(MessageLimits.maxMessageBytes))
         let target = surface == "#" ? "every work surface" : surface
         let note = "watching \(target)" + (inbox.map { " and the inbox of \($0)" } ?? "") + " (Ctrl-C to stop)"
         logger.info("watch queue bound", metadata: ["queue": "\(queue)", "inbox": "\(inbox ?? "")"])
         FileHandle.standardError.write(Data("\(note)\n".utf8))  // stderr: --json output stays clean
 
-        var formatter = WatchFormatter(coordinator: coordinator, token: token)
+        var formatter = WatchFormatter(coordinator: coordinator, token: token.value)
         var seen = 0
         do {
             for try await delivery in consumer.cancelOnGracefulShutdown() {
@@ -166,6 +168,10 @@ struct Watcher: Service {
                     line = String(decoding: delivery.body, as: UTF8.self)
                 } else {
                     line = await formatter.line(for: delivery.body, exchange: delivery.exchange, routingKey: delivery.routingKey)
+                        .map { line in
+                            guard let full = delivery.oversizeBytes else { return line }
+                            return line + " [cut: the message was \(full) bytes, over the \(MessageLimits.maxMessageBytes)-byte limit]"
+                        }
                 }
                 if let line { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
                 seen += 1
@@ -211,7 +217,7 @@ struct WatchFormatter {
             if let last = sequences[event.jobID], event.sequence <= last { return nil }
             sequences[event.jobID] = event.sequence
             var state = event.phase.rawValue
-            if let fraction = event.fraction { state += " \(Int((fraction * 100).rounded()))%" }
+            if let percent = event.percent { state += " \(percent)%" }
             var fields = [Self.clock(event.at), event.workSurface.rawValue, await name(event.jobID), state]
             if !event.message.isEmpty { fields.append(event.message) }
             if let worker = event.worker { fields[fields.count - 1] += " (\(worker))" }

@@ -20,6 +20,23 @@ struct JobLimitsTests {
         let values = try Self.limitsFile()
         #expect(values["BRIDGEBACK_CONSUMER_TIMEOUT_MS"].flatMap(Double.init) == JobLimits.brokerConsumerTimeoutSeconds * 1000)
         #expect(values["BRIDGEBACK_MAX_DEADLINE_S"].flatMap(Double.init) == JobLimits.maxDeadlineSeconds)
+        #expect(values["BRIDGEBACK_MAX_MESSAGE_BYTES"].flatMap(Int.init) == MessageLimits.maxMessageBytes)
+        #expect(values["BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES"].flatMap(Int.init) == MessageLimits.brokerMaxMessageBytes)
+        // The broker's ceiling is above the consumers' limit (the gap is what is cut, not refused),
+        // and what an over-limit message shrinks to is below it.
+        #expect(MessageLimits.maxReducedBytes < MessageLimits.maxMessageBytes && MessageLimits.maxMessageBytes < MessageLimits.brokerMaxMessageBytes)
+    }
+
+    @Test("the local broker script and the cluster nodes' rabbitmq.conf set max_message_size from deploy/limits.env")
+    func brokerMessageSizeMatches() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let expected = try #require((try Self.limitsFile())["BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES"])
+        let cluster = try String(contentsOf: repo.appendingPathComponent("deploy/cluster/rabbitmq.conf"), encoding: .utf8)
+        let line = cluster.split(separator: "\n").first { $0.hasPrefix("max_message_size") }
+        #expect(line?.split(separator: "=").last?.trimmingCharacters(in: .whitespaces) == expected)
+        let script = try String(contentsOf: repo.appendingPathComponent("deploy/local/broker.sh"), encoding: .utf8)
+        #expect(script.contains("BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES=//p' \"$here/../limits.env\""))
+        #expect(script.contains("max_message_size = $max_message_size"))
     }
 
     @Test("the cluster nodes' rabbitmq.conf uses the same consumer_timeout")

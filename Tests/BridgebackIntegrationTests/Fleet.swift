@@ -20,14 +20,20 @@ import FoundationNetworking
 /// SQLite files. The coordinator queues are shared (there is one coordinator per vhost by
 /// design), so fleet tests run one at a time and purge those queues first.
 final class Fleet: @unchecked Sendable {
-    // @unchecked: `processes` is only touched under `lock`. The ports are written only while
+    // @unchecked: `processes` is only touched under `lock`. The ports (and the `extra…` settings) are written only while
     // the fleet starts, by the one test task that owns it, before it creates the child tasks
     // that read them (task creation orders those writes before the reads); nothing writes them
     // afterwards. Everything else is `let`.
     let directory: URL
     let pool: String
     let parent: String
-    let receiverSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    /// The webhook signing secret, fresh per fleet (24 random bytes): a test may look for it in logs.
+    let receiverSecret: String
+    /// Set before anything starts (then only read): extra variables for every process, extra
+    /// arguments by subcommand (`"coordinator"`, `"worker"`, ...) and extra registry entries.
+    var extraEnvironment: [String: String] = [:]
+    var extraArguments: [String: [String]] = [:]
+    var extraSurfaces: [[String: Any]] = []
     /// Bearer tokens by principal (principals.json holds their SHA-256): `fleet` may submit as
     /// `cli:<parent>` to this fleet's surfaces and parent; `other` is another person with its
     /// own origin and no access to the fleet's jobs; `operator` may read every job.
@@ -60,6 +66,8 @@ final class Fleet: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-fleet-\(name)-\(tag)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         tokens = Dictionary(uniqueKeysWithValues: ["fleet", "other", "operator"].map { ($0, Self.newToken()) })
+        var generator = SystemRandomNumberGenerator()
+        receiverSecret = "whsec_" + Data((0..<24).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
         try writeRecipes()
         try writePrincipals()
     }
@@ -164,6 +172,8 @@ final class Fleet: @unchecked Sendable {
         for key in environment.keys where key.hasPrefix("BRIDGEBACK_") && key.hasSuffix("AMQP_URL") { environment[key] = nil }
         for key in ["BRIDGEBACK_TOKEN", "BRIDGEBACK_TOKEN_FILE", "BRIDGEBACK_PRINCIPALS"] { environment[key] = nil }
         if let amqpURL { environment["BRIDGEBACK_AMQP_URL"] = amqpURL }
+        environment.merge(extraEnvironment) { $1 }
+        let arguments = arguments + (arguments.first.flatMap { extraArguments[$0] } ?? [])
         let process = try ManagedProcess(
             name: name, executable: executable, arguments: arguments, environment: environment,
             log: directory.appendingPathComponent("\(name).log"), workingDirectory: directory)
@@ -204,7 +214,7 @@ final class Fleet: @unchecked Sendable {
             ["id": "hooks:\(parent)", "kind": "webhook", "address": "http://127.0.0.1:\(receiverPort)/hooks", "human_name": "the test receiver",
              "max_length": 256000, "length_policy": "split", "direct_allowed": true, "signing_secret": receiverSecret],
             ["id": "file:\(parent)", "kind": "file", "address": resultsFile.path, "human_name": "the test results file", "direct_allowed": true],
-        ]
+        ] + extraSurfaces
         let data = try JSONSerialization.data(withJSONObject: ["schema": "bridgeback.surfaces.v1", "surfaces": surfaces], options: [.prettyPrinted])
         try data.write(to: surfacesFile)
     }

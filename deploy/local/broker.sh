@@ -19,7 +19,8 @@
 # BRIDGEBACK_BROKER_PORT (5672), BRIDGEBACK_BROKER_MGMT_PORT (15672), BRIDGEBACK_BROKER_DIST_PORT (25672),
 # BRIDGEBACK_BROKER_PROMETHEUS_PORT (15692: rabbitmq_prometheus on loopback; /metrics, /metrics/detailed),
 # BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (default from deploy/limits.env: must
-# exceed the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
+# exceed the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES (default from
+# deploy/limits.env: the broker's max_message_size), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
 # member instead of creating users: deploy/local/cluster.sh sets it for the second and third node),
 # BRIDGEBACK_BROKER_TLS_DIR (a directory with ca.pem, server.pem and server.key: AMQP is then served
 # over TLS only, on the same port; deploy/local/cluster.sh makes one with BRIDGEBACK_CLUSTER_TLS=1).
@@ -36,6 +37,8 @@ node="${BRIDGEBACK_BROKER_NODE:-bridgeback@localhost}"
 # The job-length limits live in one file (deploy/limits.env); the environment may override them.
 limits_timeout="$(sed -n 's/^BRIDGEBACK_CONSUMER_TIMEOUT_MS=//p' "$here/../limits.env" 2>/dev/null || true)"
 consumer_timeout="${BRIDGEBACK_CONSUMER_TIMEOUT_MS:-${limits_timeout:-7200000}}"
+limits_message="$(sed -n 's/^BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES=//p' "$here/../limits.env" 2>/dev/null || true)"
+max_message_size="${BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES:-${limits_message:-33554432}}"
 join="${BRIDGEBACK_BROKER_JOIN:-}"
 tls_dir="${BRIDGEBACK_BROKER_TLS_DIR:-}"
 vhost="bridgeback"
@@ -92,6 +95,9 @@ prometheus.tcp.ip = 127.0.0.1
 prometheus.tcp.port = $prom_port
 # Long jobs hold their message unacked: this must exceed the longest job deadline.
 consumer_timeout = $consumer_timeout
+# The broker refuses a publish over this (deploy/limits.env); consumers cut bodies over
+# BRIDGEBACK_MAX_MESSAGE_BYTES while reading them.
+max_message_size = $max_message_size
 loopback_users = none
 # In a cluster, a node cut off from the majority pauses rather than diverging (quorum queues keep
 # their leader on the majority side); a single node is never a minority.
