@@ -1,0 +1,31 @@
+import BridgebackCore
+import Foundation
+import Testing
+
+@testable import BridgebackWorker
+
+@Suite("A worker's completion over the message limit is cut before it is published")
+struct MessageLimitTests {
+    static func completion(_ outcome: CompletionOutcome) -> Completion {
+        Completion(jobID: JobID.make(), worker: "w1", startedAt: Date(), finishedAt: Date(), outcome: outcome, capability: "bbc_x")
+    }
+
+    @Test("5 MiB of result: cut to the kept prefix, marked with the full size, well under the limit; a small one untouched")
+    func cutsOnlyOverTheLimit() throws {
+        var big = Self.completion(.succeeded(result: String(repeating: "é", count: 5 << 19)))
+        let size = try #require(WorkerService<FakeTransport, FakeTransport>.cutToMessageLimit(&big))
+        #expect(size > MessageLimits.maxMessageBytes)
+        guard case .succeeded(let result) = big.outcome else {
+            Issue.record("the outcome changed kind")
+            return
+        }
+        #expect(result.hasPrefix("éé") && result.contains("[truncated: the worker's message was \(size) bytes"))
+        #expect(!result.contains("\u{FFFD}"), "cut at a character boundary")
+        #expect(try WireCodec.encode(big).count < MessageLimits.maxMessageBytes)
+        #expect(big.capability == "bbc_x")
+
+        var small = Self.completion(.failed(reason: "exit 1"))
+        #expect(WorkerService<FakeTransport, FakeTransport>.cutToMessageLimit(&small) == nil)
+        #expect(small.outcome == .failed(reason: "exit 1"))
+    }
+}
