@@ -149,7 +149,9 @@ public struct AdmissionService: Sendable {
             api: api, auth: configuration.auth, host: host, port: configuration.port, limits: configuration.httpLimits, logger: logger,
             exposition: exposition
         ) { port in
-            logger.info("admission listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
+            logger.info(
+                "admission listening",
+                metadata: ["http.host": "\(host)", "http.port": "\(port)", "http.scheme": "\(configuration.httpLimits.tls == nil ? "http" : "https")"])
             await onListening(port)
         }
         // ServiceGroup stops services in reverse order: the HTTP server first, then the relay.

@@ -85,7 +85,9 @@ public enum CoordinatorHTTP {
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator", backlog: 1024),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                logger.info("coordinator status listening", metadata: ["http.host": "\(host)", "http.port": "\(bound)"])
+                logger.info(
+                    "coordinator status listening",
+                    metadata: ["http.host": "\(host)", "http.port": "\(bound)", "http.scheme": "\(limits.tls == nil ? "http" : "https")"])
                 await onListening(bound)
             },
             logger: logger)

@@ -4,6 +4,7 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import HummingbirdTLS
 import Synchronization
 
 /// Timeouts and the connection ceiling of an HTTP server that listens for untrusted clients
@@ -23,27 +24,35 @@ public struct HTTPServerLimits: Sendable, Hashable {
     public var idleTimeout: Duration
     /// Open connections above this are answered `503` with a JSON error and closed at once.
     public var maxConnections: Int
+    /// HTTPS instead of plain HTTP (nil: plain HTTP). It travels with the limits because both
+    /// shape the one server both services build here.
+    public var tls: HTTPServerTLS?
 
     public init(
         headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(60),
-        maxConnections: Int = 2048
+        maxConnections: Int = 2048, tls: HTTPServerTLS? = nil
     ) {
         self.headTimeout = headTimeout
         self.bodyTimeout = bodyTimeout
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
+        self.tls = tls
     }
 
-    /// A Hummingbird HTTP/1.1 server with these limits, for `Application(server:)`.
+    /// A Hummingbird HTTP/1.1 server with these limits, for `Application(server:)`; over TLS when
+    /// `tls` is set. The head timeout then covers the TLS handshake too. Over the connection
+    /// ceiling a TLS client sees its handshake fail (the 503 is written before TLS starts).
     public func serverBuilder(logger: Logger) -> HTTPServerBuilder {
         let gate = ConnectionGate(limit: maxConnections)
         let limits = self
         return HTTPServerBuilder { responder in
-            GuardedHTTP1Channel(
+            let channel = GuardedHTTP1Channel(
                 inner: HTTP1Channel(
                     responder: responder,
                     configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(limits: limits, logger: logger)])),
                 gate: gate, logger: logger)
+            guard let tls = limits.tls else { return channel }
+            return try TLSChannel(channel, tlsConfiguration: try tls.configuration())
         }
     }
 

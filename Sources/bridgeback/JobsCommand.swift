@@ -244,8 +244,12 @@ struct StatusClient {
     /// Sent as `Authorization: Bearer …` on every request (never printed).
     let token: String?
 
+    /// Seconds a request may take (also AsyncHTTPClient's, with BRIDGEBACK_CA_FILE).
+    let timeout: TimeInterval
+
     init(timeout: TimeInterval = 5, token: String?) {
         self.token = token
+        self.timeout = timeout
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
@@ -302,8 +306,7 @@ struct StatusClient {
         var request = request
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         do {
-            let (data, response) = try await session.data(for: request)
-            let code = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let (data, code) = try await CLIHTTP.send(request, session: session, timeout: timeout)
             guard (200..<300).contains(code) else {
                 var message = (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
                     ?? String(decoding: data.prefix(300), as: UTF8.self)

@@ -119,9 +119,7 @@ struct SubmitCommand: AsyncParsableCommand {
         let data: Data
         let status: Int
         do {
-            let (bytes, response) = try await URLSession.shared.data(for: request)
-            data = bytes
-            status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            (data, status) = try await CLIHTTP.send(request)
         } catch {
             FileHandle.standardError.write(Data("bridgeback submit: cannot reach the admission service at \(admission): \(error.localizedDescription)\n".utf8))
             throw ExitCode(2)

@@ -53,21 +53,10 @@ share_secrets() {
     install -m 600 "$state/node1/credentials.env" "$state/node$n/credentials.env"
 }
 
-# A private CA and one server certificate (localhost, 127.0.0.1) shared by the three nodes.
+# A private CA and one server certificate (localhost, 127.0.0.1) shared by the three nodes (tls.sh).
 make_certificates() {
-    local dir="$state/tls"
-    [ -f "$dir/server.pem" ] && return 0
-    mkdir -p "$dir"
-    log "generating a private CA and a certificate for localhost in $dir"
-    (
-        cd "$dir"
-        umask 077
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Bridgeback local CA" 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
-        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 825 -extfile server.ext 2>/dev/null
-        chmod 644 ca.pem server.pem
-    )
+    "$here/tls.sh" ca "$state/tls"
+    "$here/tls.sh" cert "$state/tls" server DNS:localhost IP:127.0.0.1
 }
 
 cmd_start() {
