@@ -149,9 +149,10 @@ public struct AdmissionService: Sendable {
             api: api, auth: configuration.auth, host: host, port: configuration.port, limits: configuration.httpLimits, logger: logger,
             exposition: exposition
         ) { port in
+            let scheme = configuration.httpLimits.tls == nil ? "http" : "https"
             logger.info(
                 "admission listening",
-                metadata: ["http.host": "\(host)", "http.port": "\(port)", "http.scheme": "\(configuration.httpLimits.tls == nil ? "http" : "https")"])
+                metadata: ["http.host": "\(host)", "http.port": "\(port)", "http.scheme": "\(scheme)"])
             await onListening(port)
         }
         // ServiceGroup stops services in reverse order: the HTTP server first, then the relay.

@@ -39,7 +39,8 @@ public struct HTTPServerTLS: Sendable, Hashable {
         } catch {
             throw Failure(description: "cannot read the TLS key \(keyFile) as an unencrypted PEM private key: \(error)")
         }
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         do {
             // Builds the context once now, so a key that does not match the certificate is reported at start.

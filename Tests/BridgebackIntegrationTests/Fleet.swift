@@ -46,6 +46,11 @@ final class Fleet: @unchecked Sendable {
     private(set) var receiverPort = 0
     /// The coordinator's status API.
     private(set) var coordinatorPort = 0
+    /// Whether `tearDown` deletes the pool's queue (it made it).
+    private let ownsPool: Bool
+    /// The address admission serves on (`call` sends there).
+    var admissionHost: String { placement?.address("admission") ?? "127.0.0.1" }
+    var receiverHost: String { placement?.address("receiver") ?? "127.0.0.1" }
 
     static var binary: String {
         if let path = ProcessInfo.processInfo.environment["BRIDGEBACK_BIN"], !path.isEmpty { return path }
@@ -58,10 +63,24 @@ final class Fleet: @unchecked Sendable {
     /// another broker than the suite's (a local cluster); empty means the suite's broker.
     let brokerURLs: [String: String]
 
-    init(_ name: String, brokerURLs: [String: String] = [:]) throws {
+    /// Where each process runs when the fleet spans hosts (the network-namespace lab); nil: all here.
+    let placement: Placement?
+
+    /// Processes on other hosts: `command(name)` is the prefix that runs a command on the host of the
+    /// process called `name` (the lab's `exec HOST`), `address(name)` the address it serves on there.
+    struct Placement: Sendable {
+        var command: @Sendable (String) -> [String]
+        var address: @Sendable (String) -> String
+    }
+
+    /// `pool`: a pool the broker already has (the lab's fresh cluster uses `default`, declared by
+    /// `topology apply`); nil makes one for this fleet.
+    init(_ name: String, brokerURLs: [String: String] = [:], pool: String? = nil, placement: Placement? = nil) throws {
         self.brokerURLs = brokerURLs
+        self.placement = placement
         let tag = UUID().uuidString.prefix(6).lowercased()
-        pool = "t\(name)\(tag)"
+        self.pool = pool ?? "t\(name)\(tag)"
+        ownsPool = pool == nil
         parent = "p\(tag)"
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-fleet-\(name)-\(tag)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -117,7 +136,10 @@ final class Fleet: @unchecked Sendable {
 
     /// Starts the receiver (so its port can go into the registry), then writes the registry.
     func startReceiver(delayMilliseconds: Int = 0) async throws {
-        var arguments = ["receiver", "--port", receiverPort == 0 ? "0" : "\(receiverPort)", "--secret", receiverSecret, "--out", receivedFile.path, "--quiet"]
+        var arguments = [
+            "receiver", "--host", receiverHost, "--port", receiverPort == 0 ? "0" : "\(receiverPort)", "--secret", receiverSecret,
+            "--out", receivedFile.path, "--quiet",
+        ]
         if delayMilliseconds > 0 { arguments += ["--delay-ms", "\(delayMilliseconds)"] }
         let process = try start("receiver", arguments)
         receiverPort = try await process.waitForPort()
@@ -127,7 +149,8 @@ final class Fleet: @unchecked Sendable {
     func startAdmission() async throws {
         let process = try start(
             "admission",
-            ["admission", "--port", "0", "--data-dir", directory.appendingPathComponent("admission").path,
+            ["admission", "--host", admissionHost, "--port", "0",
+             "--data-dir", directory.appendingPathComponent("admission").path,
              "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path],
             amqpURL: amqpURL("BRIDGEBACK_ADMISSION_AMQP_URL"))
         admissionPort = try await process.waitForPort()
@@ -173,7 +196,12 @@ final class Fleet: @unchecked Sendable {
         for key in ["BRIDGEBACK_TOKEN", "BRIDGEBACK_TOKEN_FILE", "BRIDGEBACK_PRINCIPALS"] { environment[key] = nil }
         if let amqpURL { environment["BRIDGEBACK_AMQP_URL"] = amqpURL }
         environment.merge(extraEnvironment) { $1 }
-        let arguments = arguments + (arguments.first.flatMap { extraArguments[$0] } ?? [])
+        var arguments = arguments + (arguments.first.flatMap { extraArguments[$0] } ?? [])
+        var executable = executable
+        if let prefix = placement?.command(name), let first = prefix.first {
+            arguments = Array(prefix.dropFirst()) + [executable] + arguments
+            executable = first
+        }
         let process = try ManagedProcess(
             name: name, executable: executable, arguments: arguments, environment: environment,
             log: directory.appendingPathComponent("\(name).log"), workingDirectory: directory)
@@ -187,7 +215,7 @@ final class Fleet: @unchecked Sendable {
     func tearDown() async {
         for process in lock.withLock({ Array(processes.values) }) { process.kill(SIGKILL) }
         for process in lock.withLock({ Array(processes.values) }) { process.waitForExit() }
-        if let admin = try? await connectAdmin("fleet-teardown") {
+        if ownsPool, let admin = try? await connectAdmin("fleet-teardown") {
             _ = try? await admin.deleteQueue("bb.jobs.\(pool)")
             await admin.close()
         }
@@ -211,7 +239,7 @@ final class Fleet: @unchecked Sendable {
             ["id": "cli:\(parent)", "kind": "inbox", "address": parent, "human_name": "the test terminal",
              "work_surface": "work:\(parent)", "length_policy": "split", "direct_allowed": true],
             ["id": "work:\(parent)", "kind": "inbox", "address": "\(parent).work", "human_name": "the test work log", "direct_allowed": true],
-            ["id": "hooks:\(parent)", "kind": "webhook", "address": "http://127.0.0.1:\(receiverPort)/hooks", "human_name": "the test receiver",
+            ["id": "hooks:\(parent)", "kind": "webhook", "address": "http://\(receiverHost):\(receiverPort)/hooks", "human_name": "the test receiver",
              "max_length": 256000, "length_policy": "split", "direct_allowed": true, "signing_secret": receiverSecret],
             ["id": "file:\(parent)", "kind": "file", "address": resultsFile.path, "human_name": "the test results file", "direct_allowed": true],
         ] + extraSurfaces
@@ -263,6 +291,9 @@ final class Fleet: @unchecked Sendable {
             ["name": "noop", "kind": "command", "argv": ["/bin/true"], "timeout_seconds": 5],
             ["name": "echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
              "argv": ["/bin/echo", "{text}"], "timeout_seconds": 5],
+            // echo after 0.4 s: a worker holds jobs in flight long enough to be cut off mid-job.
+            ["name": "slow-echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
+             "argv": ["/bin/sh", "-c", "sleep 0.4; echo \"$1\"", "sh", "{text}"], "timeout_seconds": 5],
             ["name": "sleep", "kind": "wait", "parameters": [["name": "seconds", "type": "int", "minimum": 0, "maximum": 3600, "default": 1]],
              "interval_seconds": 1, "timeout_seconds": 5, "timeout_param": "seconds"],
             // Returns its text parameter as the result: how `bridgeback audit --deliver` sends its report.
@@ -308,7 +339,7 @@ final class Fleet: @unchecked Sendable {
 
     /// One request to admission (or to `port`), with the principal's bearer token.
     func call(_ method: String, _ path: String, body: Data?, as principal: String?, port: Int? = nil) async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port ?? admissionPort)\(path)")!)
+        var request = URLRequest(url: URL(string: "http://\(port == nil ? admissionHost : "127.0.0.1"):\(port ?? admissionPort)\(path)")!)
         request.httpMethod = method
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -84,9 +84,11 @@ extension BrokerBacked {
 
                     // Without it (the system's roots): the certificate does not verify, nothing is sent.
                     switch await TestCertificates.get("https://127.0.0.1:\(port)/health", with: system) {
-                    case .success(let status): Issue.record("\(name): verified a private certificate against the system roots (HTTP \(status))")
+                    case .success(let status):
+                        Issue.record("\(name): verified a private certificate against the system roots (HTTP \(status))")
                     case .failure(let error):
-                        #expect("\(error)".contains("CERTIFICATE_VERIFY_FAILED") || "\(error)".contains("handshakeFailed"), "\(name): \(error)")
+                        let text = "\(error)"
+                        #expect(text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed"), "\(name): \(error)")
                     }
 
                     // Plain HTTP to the TLS port: no answer.
@@ -103,7 +105,8 @@ extension BrokerBacked {
                 // The CLI verifies against BRIDGEBACK_CA_FILE, and refuses the server without it.
                 let arguments = [
                     "submit", "--admission", "https://127.0.0.1:\(admissionPort)", "--origin", "cli:\(fleet.parent)", "--force", "detach",
-                    "--recipe", "noop", "--final", "cli:\(fleet.parent)", "--token-file", fleet.tokenFile.path, "--json", "check the https path",
+                    "--recipe", "noop", "--final", "cli:\(fleet.parent)", "--token-file", fleet.tokenFile.path, "--json",
+                    "check the https path",
                 ]
                 let accepted = try await Broker.runOffPool(Fleet.binary, arguments, environment: ["BRIDGEBACK_CA_FILE": certificates.ca])
                 #expect(accepted.contains("\"job_id\""), "\(accepted)")
