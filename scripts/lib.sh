@@ -87,7 +87,8 @@ start_fleet() { # state dir, worker slots
         fleet_wait_for "$FLEET_STATE/worker-$n.log" "worker started"
     done
     fleet_run admission "$BRIDGEBACK_ADMISSION_AMQP_URL" admission --port 8080 --data-dir "$FLEET_STATE/admission" \
-        --surfaces deploy/local/surfaces.json --recipes deploy/local/recipes.json --principals "$FLEET_PRINCIPALS"
+        --surfaces deploy/local/surfaces.json --recipes deploy/local/recipes.json --principals "$FLEET_PRINCIPALS" \
+        --coordinator-url http://127.0.0.1:8090
     fleet_wait_for "$FLEET_STATE/admission.log" "admission listening"
     echo "fleet logs: $FLEET_STATE/{admission,coordinator,worker-1,worker-2}.log" >&2
 }

@@ -90,6 +90,10 @@ public final class AdmissionAPI: Sendable {
     /// Bounds the rows anonymous refusals can add to `contract_refusals` (see `recordRefusal`).
     private let refusalBudget: Mutex<RefusalBudget>
     private let now: @Sendable () -> Date
+    /// The coordinator that decides cancels; nil: `POST /v1/jobs/{id}/cancel` answers 503.
+    private let cancelForwarder: (any CancelForwarding)?
+    /// How long a cancel waits for the coordinator to learn of a job it does not know yet.
+    private let cancelContractWait: Duration
 
     /// - Parameters:
     ///   - catalog: the worker's recipe catalog; without one, recipe names and parameters are
@@ -98,8 +102,11 @@ public final class AdmissionAPI: Sendable {
     public init(
         configuration: AdmissionConfiguration = .init(), registry: SurfaceRegistry, engine: PolicyEngine,
         catalog: RecipeCatalogView?, store: AdmissionStore, doorbell: OutboxDoorbell, publisher: (any OutboxPublisher)? = nil,
-        logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(), now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(), now: @escaping @Sendable () -> Date = { Date() },
+        cancelForwarder: (any CancelForwarding)? = nil, cancelContractWait: Duration = .seconds(5)
     ) {
+        self.cancelForwarder = cancelForwarder
+        self.cancelContractWait = cancelContractWait
         self.configuration = configuration
         self.registry = registry
         self.engine = engine
@@ -412,7 +419,7 @@ public final class AdmissionAPI: Sendable {
         case .published:
             "handed to the broker; progress goes to \(job.contract.workSurface), and the coordinator owns delivery to \(job.contract.finalSurface) (admission does not see progress or delivery outcomes)"
         case .cancelRequested:
-            "cancel requested; recorded here only: the protocol has no cancel message yet, so a running job finishes and its answer is still delivered"
+            "cancelled: the coordinator decided its one final notice (cancelled, saying who and when); workers stop it if running and never start it otherwise (GET /v1/jobs/\(job.jobID)/delivery on the coordinator shows the delivery)"
         }
     }
 
@@ -474,11 +481,14 @@ public final class AdmissionAPI: Sendable {
         }
     }
 
-    /// Records a cancel request. Admission may publish only contracts and jobs, so the
-    /// request is recorded (and shown by `GET /v1/jobs/{id}`) but not yet sent anywhere.
+    /// Cancels a job through the coordinator, which alone knows whether its final notice is
+    /// decided: 202 when the job now ends `cancelled` (recorded here too), 409 when it already
+    /// ended, 503 when the coordinator cannot be asked or has not yet received the job's contract
+    /// (waited for up to `cancelContractWait`). `bearer` is the caller's token, passed on so the
+    /// coordinator applies the same principal.
     ///
     /// Only a job `principal` may see can be cancelled; any other is answered as unknown.
-    public func cancel(id: String, body: [UInt8], as principal: Principal) async -> APIResponse {
+    public func cancel(id: String, body: [UInt8], as principal: Principal, bearer: String) async -> APIResponse {
         do throws(AdmissionError) {
             let canonical = try canonicalJobID(id)
             var reason: String?
@@ -500,19 +510,55 @@ public final class AdmissionAPI: Sendable {
                 default: throw AdmissionError(.invalidRequest, "\"reason\" must be a string", field: "reason")
                 }
             }
-            let at = now()
             guard let existing = try await storeCall({ try await store.job(id: canonical) }),
                 principal.maySee(jobOrigin: existing.contract.origin.rawValue)
             else {
                 throw AdmissionError(.notFound, "no job '\(canonical)' visible to '\(principal.name)' was admitted here; nothing to cancel")
             }
-            guard let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: at) }) else {
-                throw AdmissionError(.notFound, "no job '\(canonical)' was admitted here; nothing to cancel")
+            guard let cancelForwarder else {
+                throw AdmissionError(
+                    .cancelUnavailable,
+                    "this admission service has no coordinator to decide cancels (--coordinator-url / BRIDGEBACK_COORDINATOR_URL); nothing was cancelled")
             }
-            logger.info("cancel requested", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
-            var body = jobBody(job)
-            body["cancel"] = "recorded"
-            return APIResponse(status: 202, body: .object(body))
+            var forwarded: [UInt8] = Array("{}".utf8)
+            if let reason, let data = try? JSONEncoder.sorted.encode(JSONValue.object(["reason": .string(reason)])) { forwarded = Array(data) }
+            let clock = ContinuousClock()
+            let giveUp = clock.now + cancelContractWait
+            var answer: (status: Int, body: [UInt8])
+            while true {
+                do {
+                    answer = try await cancelForwarder.cancel(jobID: canonical, body: forwarded, bearer: bearer)
+                } catch {
+                    logger.error("cancel could not reach the coordinator", metadata: ["job_id": "\(canonical)", "error": "\(error)"])
+                    throw AdmissionError(.cancelUnavailable, "the coordinator could not be reached (\(error)); nothing was cancelled, retry")
+                }
+                // 404: the coordinator has not received the contract yet (the outbox is behind).
+                guard answer.status == 404, clock.now < giveUp else { break }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+            let coordinatorBody = (try? JSONDecoder().decode(JSONValue.self, from: Data(answer.body))) ?? .null
+            switch answer.status {
+            case 202:
+                guard case .object(let decided) = coordinatorBody else {
+                    throw AdmissionError(.cancelUnavailable, "the coordinator accepted the cancel but its answer is not JSON")
+                }
+                let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: now()) }) ?? existing
+                logger.info("job cancelled", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
+                var body = jobBody(job)
+                body["cancel"] = "accepted"
+                for key in ["requested_by", "requested_at", "workers_told", "note"] { body[key] = decided[key] }
+                return APIResponse(status: 202, body: .object(body))
+            case 409:
+                return APIResponse(status: 409, body: coordinatorBody)
+            case 404:
+                throw AdmissionError(
+                    .cancelUnavailable,
+                    "the coordinator does not know job \(canonical) yet (its contract is still on the way, state \(existing.state.rawValue)); nothing was cancelled, retry")
+            case 401, 403:
+                throw AdmissionError(.cancelUnavailable, "the coordinator refused this principal's token (\(answer.status)); its principals file must list the same principals as admission's")
+            default:
+                throw AdmissionError(.cancelUnavailable, "the coordinator answered \(answer.status) (\(String(decoding: answer.body.prefix(300), as: UTF8.self))); nothing was cancelled, retry")
+            }
         } catch {
             return refuse(error)
         }

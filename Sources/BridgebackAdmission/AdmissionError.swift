@@ -21,6 +21,7 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case invalidOutcome = "invalid_outcome"
             case storeFailure = "store_failure"
             case forbidden = "forbidden"
+            case cancelUnavailable = "cancel_unavailable"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -51,6 +52,9 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
         public static let storeFailure = Code(.storeFailure)
         /// The authenticated principal may not do this (an origin, surface or parent outside its scope).
         public static let forbidden = Code(.forbidden)
+        /// A cancel could not reach the coordinator that decides it (none configured, down, or
+        /// it does not know the job yet); nothing was cancelled, retry.
+        public static let cancelUnavailable = Code(.cancelUnavailable)
 
         public var description: String { base.rawValue }
 
@@ -61,7 +65,7 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case .bodyTooLarge: 413
             case .notFound: 404
             case .forbidden: 403
-            case .storeFailure: 503
+            case .storeFailure, .cancelUnavailable: 503
             case .unknownSurface, .missingFinalSurface, .directNotAllowed, .invalidContract, .unknownRecipe, .invalidRecipeParams,
                 .invalidOutcome: 422
             }

@@ -48,7 +48,9 @@ public enum AdmissionHTTP {
             case .body(let bytes): body = bytes
             case .refused(let answer): return response(answer ?? api.bodyTooLarge())
             }
-            return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal))
+            let authorization = request.headers[.authorization] ?? ""
+            let bearer = authorization.lowercased().hasPrefix("bearer ") ? String(authorization.dropFirst(7).drop(while: { $0 == " " })) : ""
+            return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal, bearer: bearer))
         }
         router.post("/v1/requests/:id/outcome") { request, context -> Response in
             let principal = try context.principal

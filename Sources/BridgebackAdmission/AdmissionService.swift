@@ -29,12 +29,15 @@ public struct AdmissionServiceConfiguration: Sendable {
     public var auth: HTTPAuth
     /// HTTP timeouts and the connection ceiling.
     public var httpLimits: HTTPServerLimits
+    /// The coordinator's status API (`http://host:port`), which decides cancels; nil: cancel answers 503.
+    public var coordinatorURL: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, surfacesFile: URL, recipesFile: URL? = nil,
         policyFile: URL? = nil, amqpURL: String? = nil, api: AdmissionConfiguration = .init(), relay: OutboxRelayConfiguration = .init(),
-        auth: HTTPAuth, httpLimits: HTTPServerLimits = .init()
+        auth: HTTPAuth, httpLimits: HTTPServerLimits = .init(), coordinatorURL: String? = nil
     ) {
+        self.coordinatorURL = coordinatorURL
         self.auth = auth
         self.httpLimits = httpLimits
         self.host = host
@@ -69,14 +72,16 @@ public struct AdmissionService: Sendable {
     public let configuration: AdmissionServiceConfiguration
     private let logger: Logger
     private let exposition: MetricsExposition?
+    private let cancelClient: CoordinatorCancelClient?
 
     /// Loads and validates every file now, so a bad configuration stops the process at start.
     /// - Parameters:
     ///   - publisher: overrides the AMQP publisher built from `amqpURL` (tests).
     ///   - exposition: what `GET /metrics` serves; nil serves no `/metrics`.
+    ///   - cancelForwarder: overrides the coordinator client built from `coordinatorURL` (tests).
     public init(
         configuration: AdmissionServiceConfiguration, logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(),
-        publisher: (any OutboxPublisher)? = nil, exposition: MetricsExposition? = nil
+        publisher: (any OutboxPublisher)? = nil, exposition: MetricsExposition? = nil, cancelForwarder: (any CancelForwarding)? = nil
     ) throws {
         self.configuration = configuration
         self.logger = logger
@@ -124,9 +129,14 @@ public struct AdmissionService: Sendable {
             logger.warning("no broker URL (BRIDGEBACK_ADMISSION_AMQP_URL or BRIDGEBACK_AMQP_URL): detached jobs wait in the outbox")
         }
         let doorbell = OutboxDoorbell()
+        let cancelClient = configuration.coordinatorURL.map { CoordinatorCancelClient(baseURL: $0) }
+        if cancelClient == nil && cancelForwarder == nil {
+            logger.warning("no coordinator URL (--coordinator-url / BRIDGEBACK_COORDINATOR_URL): POST /v1/jobs/{id}/cancel answers 503")
+        }
+        self.cancelClient = cancelClient
         api = AdmissionAPI(
             configuration: configuration.api, registry: registry, engine: engine, catalog: catalog, store: store,
-            doorbell: doorbell, publisher: outboxPublisher, logger: logger, metrics: metrics)
+            doorbell: doorbell, publisher: outboxPublisher, logger: logger, metrics: metrics, cancelForwarder: cancelForwarder ?? cancelClient)
         relay = OutboxRelay(
             store: store, publisher: outboxPublisher ?? NoBrokerPublisher(), doorbell: doorbell,
             configuration: configuration.relay, logger: logger, metrics: metrics)
@@ -159,7 +169,8 @@ public struct AdmissionService: Sendable {
         // Named explicitly: by default ServiceGroup logs "\(service)", a dump of its fields.
         return ServiceGroup(
             configuration: .init(
-                services: [.init(service: relay, serviceName: "OutboxRelay"), .init(service: http, serviceName: "AdmissionHTTP")],
+                services: (cancelClient.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "CoordinatorCancelClient")] } ?? [])
+                    + [.init(service: relay, serviceName: "OutboxRelay"), .init(service: http, serviceName: "AdmissionHTTP")],
                 gracefulShutdownSignals: handleSignals ? [UnixSignal.sigterm, .sigint] : [], logger: logger))
     }
 }

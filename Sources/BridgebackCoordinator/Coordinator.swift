@@ -27,6 +27,7 @@ public final class Coordinator: Sendable {
     let registry: SurfaceRegistry
     let adapters: AdapterSet
     let receipts: (any ReceiptPublishing)?
+    let cancels: (any CancelBroadcasting)?
     let configuration: CoordinatorConfiguration
     let logger: Logger
     let metrics: CoordinatorMetrics
@@ -40,11 +41,13 @@ public final class Coordinator: Sendable {
 
     /// - Parameters:
     ///   - receipts: where `failed`/`uncertain` receipts go so the parent is told; nil = ledger only.
+    ///   - cancels: where decided cancels go so workers stop the job; nil = ledger only.
     public init(
         ledger: Ledger,
         registry: SurfaceRegistry,
         adapters: AdapterSet,
         receipts: (any ReceiptPublishing)?,
+        cancels: (any CancelBroadcasting)? = nil,
         configuration: CoordinatorConfiguration = CoordinatorConfiguration(),
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
@@ -53,6 +56,7 @@ public final class Coordinator: Sendable {
         self.registry = registry
         self.adapters = adapters
         self.receipts = receipts
+        self.cancels = cancels
         self.configuration = configuration
         self.logger = logger
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
@@ -186,6 +190,47 @@ public final class Coordinator: Sendable {
         }
         return .event(job.jobID, queue: "dead-jobs") { lifecycle, now in
             lifecycle.deadLettered(reason: reason, now: now)
+        }
+    }
+
+    /// Cancels a job for someone `visible` says may see it (by the contract's origin; a job they
+    /// may not see is refused like one whose contract is unknown). One ledger transaction decides
+    /// the `cancelled` notice; then the cancel is broadcast to the workers, best effort.
+    public func cancel(_ notice: CancelNotice, visible: @escaping @Sendable (String) -> Bool) async throws -> CancelVerdict {
+        // The action the transaction committed (the event runs once, inside it).
+        let committed = Mutex<JobLifecycle.Action?>(nil)
+        _ = try await apply([
+            .event(notice.jobID, queue: "cancel") { lifecycle, _ in
+                var action = JobLifecycle.Action.refuseCancel(.contractUnknown)
+                switch lifecycle.state {
+                case .awaitingCompletion(let contract), .delivering(let contract, _, _), .finished(let contract, _, _):
+                    if visible(contract.origin.rawValue) { action = lifecycle.cancelRequested(notice) }
+                case .awaitingContract, .completionParked:
+                    action = lifecycle.cancelRequested(notice)
+                }
+                committed.withLock { $0 = action }
+                return action
+            }
+        ])
+        switch committed.withLock({ $0 }) {
+        case .deliverFinal?:
+            break
+        case .refuseCancel(let refusal)?:
+            return .refused(refusal)
+        default:
+            return .refused(.contractUnknown)
+        }
+        metrics.cancelled()
+        guard let cancels else { return .cancelled(notice, workersTold: false) }
+        do {
+            try await cancels.broadcast(notice)
+            logger.info("cancel sent to the workers", metadata: ["job_id": "\(notice.jobID)"])
+            return .cancelled(notice, workersTold: true)
+        } catch {
+            logger.error(
+                "the cancel could not be sent to the workers; a running recipe runs on (its answer is never delivered)",
+                metadata: ["job_id": "\(notice.jobID)", "error": "\(error)"])
+            return .cancelled(notice, workersTold: false)
         }
     }
 
@@ -370,7 +415,7 @@ public final class Coordinator: Sendable {
 
     /// What a committed step asks for outside the ledger, and its message's disposition.
     private func effects(of step: LifecycleStep, id: JobID, queue: String) -> Disposition {
-        if queue != "sweeper" { metrics.consumed(queue: queue) }
+        if queue != "sweeper" && queue != "cancel" { metrics.consumed(queue: queue) }
         var log = logger
         log[metadataKey: "job_id"] = "\(id)"
         switch step.action {
@@ -405,6 +450,8 @@ public final class Coordinator: Sendable {
             metrics.rejected(queue: queue, reason: "forged_completion")
             log.error("rejected a completion without the job's capability; it goes to bb.parked", metadata: ["queue": "\(queue)", "reason": "\(reason)"])
             return .reject(reason: reason)
+        case .refuseCancel(let refusal):
+            log.info("cancel refused", metadata: ["reason": "\(refusal)"])
         }
         if step.forgeriesDiscarded > 0 {
             for _ in 0..<step.forgeriesDiscarded { metrics.rejected(queue: queue, reason: "forged_completion") }

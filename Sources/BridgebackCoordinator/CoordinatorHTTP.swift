@@ -13,7 +13,8 @@ public import ServiceLifecycle
 /// `?format=json` / `Accept: application/json`), `GET /v1/deliveries?surface=…&limit=N`,
 /// `GET /health`, and `POST|GET /v1/jobs/{id}/dry-run` (plans and checks a job's final notice
 /// without sending); with an exposition, `GET /metrics`; `GET /openapi.json` (docs/openapi/status.json,
-/// which a test keeps in step with these routes). Nothing here writes the ledger.
+/// which a test keeps in step with these routes). Only `POST /v1/jobs/{id}/cancel` writes the
+/// ledger, through the active coordinator.
 public enum CoordinatorHTTP {
     /// `GET /health` is open; every other route (including any added to the returned router
     /// later) requires a principal via `auth`, and shows only the jobs that principal may see.
@@ -49,6 +50,21 @@ public enum CoordinatorHTTP {
         }
         router.get("/v1/jobs/:id/dry-run") { _, context -> Response in
             response(await api.dryRun(id: context.parameters.get("id") ?? "", body: [], as: try context.principal))
+        }
+        router.post("/v1/jobs/:id/cancel") { request, context -> Response in
+            let principal = try context.principal
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: 4096) } catch let error as any HTTPResponseError {
+                throw error
+            } catch {
+                throw HTTPError(.badRequest, message: "the request body could not be read: \(error)")
+            }
+            let reason: String?
+            switch CoordinatorStatusAPI.cancelReason(Array(body.readableBytesView)) {
+            case .reason(let text): reason = text
+            case .refused(let refusal): return response(refusal)
+            }
+            return response(await api.cancel(id: context.parameters.get("id") ?? "", reason: reason, as: principal))
         }
         router.get("/v1/deliveries") { request, context -> Response in
             let query = request.uri.queryParameters

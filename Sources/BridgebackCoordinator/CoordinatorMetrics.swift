@@ -23,6 +23,9 @@ struct CoordinatorMetrics: Sendable {
     /// Jobs declared lost (no completion by deadline + grace).
     func lost() { Counter(label: "bridgeback_coordinator_lost_total", factory: factory).increment() }
 
+    /// Jobs cancelled by request (decided `cancelled`).
+    func cancelled() { Counter(label: "bridgeback_coordinator_cancelled_total", factory: factory).increment() }
+
     /// `bridgeback_coordinator_messages_total{queue}`: messages taken from `contracts`, `completions`, `dead-jobs`.
     func consumed(queue: String) {
         Counter(label: "bridgeback_coordinator_messages_total", dimensions: [("queue", queue)], factory: factory).increment()

@@ -33,6 +33,7 @@ public struct CoordinatorService: Service {
     let logger: Logger
     let metricsFactory: any MetricsFactory
     let ledgerLock: LedgerLock?
+    let active: ActiveCoordinator?
 
     /// - Parameters:
     ///   - secrets: webhook keys and chat bot tokens from `registry.resolveSecrets(environment:)`, resolved at start.
@@ -40,6 +41,8 @@ public struct CoordinatorService: Service {
     ///   - prefetch: unacknowledged messages per queue; each is committed in milliseconds.
     ///   - ledgerLock: held before anything is consumed or delivered; nil only where a single
     ///     coordinator is certain (tests with an in-memory ledger).
+    ///   - active: set to the running coordinator while this one holds the ledger (the status
+    ///     API's cancel route writes through it); nil when nothing outside needs it.
     public init(
         connection: AMQPConnection,
         registry: SurfaceRegistry,
@@ -51,9 +54,11 @@ public struct CoordinatorService: Service {
         prefetch: UInt16 = 64,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        ledgerLock: LedgerLock? = nil
+        ledgerLock: LedgerLock? = nil,
+        active: ActiveCoordinator? = nil
     ) {
         self.ledgerLock = ledgerLock
+        self.active = active
         self.connection = connection
         self.registry = registry
         self.secrets = Redacted(secrets)
@@ -78,8 +83,10 @@ public struct CoordinatorService: Service {
         let coordinator = Coordinator(
             ledger: ledger, registry: registry,
             adapters: .standard(publisher: publisher, secrets: secrets.value, httpClient: httpClient, webhookTimeout: webhookTimeout),
-            receipts: InboxReceiptPublisher(publisher: publisher),
+            receipts: InboxReceiptPublisher(publisher: publisher), cancels: BrokerCancelBroadcaster(publisher: publisher),
             configuration: configuration, logger: logger, metricsFactory: metricsFactory)
+        active?.set(coordinator)
+        defer { active?.set(nil) }
         // Bounded messages: none is held whole past the limit. A completion is cut (its result
         // keeps a prefix and gets a marker); a contract or dead job over it is refused.
         let limit = configuration.maxMessageBytes

@@ -136,12 +136,16 @@ public struct CoordinatorStatusAPI: Sendable {
     let brokerConnected: (@Sendable () -> Bool)?
     /// Adapters for `dryRun` only (never `send`); nil: the dry-run route answers 503.
     let adapters: AdapterSet?
+    /// The coordinator that holds the ledger, for the cancel route (nil or empty: 503).
+    let active: ActiveCoordinator?
 
     /// - Parameter adapters: what the dry-run route checks parts with; the coordinator passes
     ///   `AdapterSet.dryRunOnly(secrets:)`, whose broker and HTTP clients cannot send.
     public init(
-        ledger: Ledger, registry: SurfaceRegistry, brokerConnected: (@Sendable () -> Bool)? = nil, adapters: AdapterSet? = nil
+        ledger: Ledger, registry: SurfaceRegistry, brokerConnected: (@Sendable () -> Bool)? = nil, adapters: AdapterSet? = nil,
+        active: ActiveCoordinator? = nil
     ) {
+        self.active = active
         self.ledger = ledger
         self.registry = registry
         self.brokerConnected = brokerConnected
@@ -161,6 +165,65 @@ public struct CoordinatorStatusAPI: Sendable {
             return .json(status)
         } catch {
             return ledgerFailure(error)
+        }
+    }
+
+    // MARK: POST /v1/jobs/{id}/cancel
+
+    /// Cancels a job `principal` may see: 202 when it now ends `cancelled` (one final notice
+    /// saying who and when; the workers are told to stop it or never start it), 409 when its
+    /// final notice is already decided, 404 when the coordinator does not know it (or the
+    /// principal may not see it), 503 on a standby or when the ledger fails.
+    public func cancel(id: String, reason: String?, as principal: Principal) async -> StatusResponse {
+        guard let jobID = JobID(id) else { return invalidID(id) }
+        guard let coordinator = active?.coordinator else {
+            return .error(503, "not_active", "this coordinator is not the active one (a standby, or stopping); cancel through the active coordinator")
+        }
+        let notice = CancelNotice(jobID: jobID, requestedBy: principal.name, requestedAt: coordinator.configuration.now(), reason: reason)
+        let verdict: CancelVerdict
+        do {
+            verdict = try await coordinator.cancel(notice) { origin in Self.visible(origin: origin, to: principal) }
+        } catch {
+            coordinator.ledgerFailed(error as? CoordinatorError ?? CoordinatorError(.ledgerUnavailable, "a cancel could not be written: \(error)"))
+            return ledgerFailure(error)
+        }
+        switch verdict {
+        case .cancelled(let notice, let told):
+            let body: JSONValue = [
+                "job_id": .string(jobID.description), "cancel": "accepted", "state": "cancelled",
+                "requested_by": .string(notice.requestedBy), "requested_at": .string(WireDate.format(notice.requestedAt)),
+                "workers_told": .bool(told),
+                "note": .string(
+                    told
+                        ? "the job ends cancelled: one final notice says who cancelled it and when; a running recipe is stopped and a queued one never starts"
+                        : "the job ends cancelled (one final notice), but the workers could not be told: a running recipe may run on; its answer is never delivered"),
+            ]
+            return .json(body, status: 202)
+        case .refused(.alreadyEnded(let kind)):
+            let already = kind == .cancelled ? "was already cancelled" : "already ended (\(kind.rawValue)); its final notice is decided"
+            return .error(409, kind == .cancelled ? "already_cancelled" : "job_finished", "job \(jobID) \(already); it cannot be cancelled")
+        case .refused(.contractUnknown):
+            return notFound(jobID)
+        }
+    }
+
+    /// The optional `{"reason": "…"}` body of a cancel: at most 1,000 bytes, one line.
+    public enum CancelBody: Sendable {
+        case reason(String?)
+        case refused(StatusResponse)
+    }
+
+    public static func cancelReason(_ body: [UInt8]) -> CancelBody {
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .reason(nil) }
+        let shape = "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}"
+        guard case .object(let object)? = try? StrictJSON.parse(body) else { return .refused(.error(400, "malformed_json", shape)) }
+        switch object["reason"] {
+        case nil, .null?:
+            return .reason(nil)
+        case .string(let text)? where text.utf8.count <= 1_000 && !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }):
+            return .reason(text)
+        default:
+            return .refused(.error(400, "invalid_request", "\"reason\" must be one line of text of at most 1,000 bytes"))
         }
     }
 

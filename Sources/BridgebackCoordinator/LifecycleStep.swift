@@ -31,7 +31,7 @@ struct LifecycleStep: Sendable {
             (step.plannedParts, step.note) = try plan(db, &record, contract: contract, decision: decision, registry: registry, now: now)
         case .reportOrphan:
             record.orphanReported = true
-        case .none, .parked, .acknowledgeDuplicate, .rejectForged:
+        case .none, .parked, .acknowledgeDuplicate, .rejectForged, .refuseCancel:
             break
         }
         step.forgeriesDiscarded = record.lifecycle.forgeriesDiscarded

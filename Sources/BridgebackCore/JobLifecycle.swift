@@ -81,6 +81,16 @@ public struct JobLifecycle: Sendable, Hashable {
         /// A completion that does not carry the job's capability: never delivered, state
         /// unchanged; reject it (to `bb.parked` for people), count it, log it without secrets.
         case rejectForged(reason: String)
+        /// A cancel that cannot take effect: nothing changes and nothing is sent to workers.
+        case refuseCancel(CancelRefusal)
+    }
+
+    /// Why a cancel request changed nothing.
+    public enum CancelRefusal: Sendable, Hashable {
+        /// The contract has not arrived: the caller's right to the job cannot be checked yet.
+        case contractUnknown
+        /// The final notice is already decided (`cancelled` when cancelled before).
+        case alreadyEnded(FinalNoticeKind)
     }
 
     public let jobID: JobID
@@ -188,6 +198,23 @@ public struct JobLifecycle: Sendable, Hashable {
     /// The job message was dead-lettered: the job ends as one `failure` notice.
     public mutating func deadLettered(reason: String, now: Date) -> Action {
         ending(.deadLettered(reason: reason), now: now)
+    }
+
+    /// Someone allowed to see the job asked to cancel it. While it waits for its completion it
+    /// ends here: one `cancelled` notice saying who and when, decided now, so a completion that
+    /// arrives later (the stopped run's, or a run that raced the cancel) is a duplicate. A job
+    /// whose notice is decided cannot be cancelled; one whose contract is unknown is refused too.
+    public mutating func cancelRequested(_ notice: CancelNotice) -> Action {
+        switch state {
+        case .awaitingCompletion(let contract):
+            let decision = FinalDecision(kind: .cancelled, text: notice.sentence, completion: nil)
+            state = .delivering(contract, decision, duplicates: 0)
+            return .deliverFinal(contract, decision)
+        case .delivering(_, let decision, _), .finished(_, let decision, _):
+            return .refuseCancel(.alreadyEnded(decision.kind))
+        case .awaitingContract, .completionParked:
+            return .refuseCancel(.contractUnknown)
+        }
     }
 
     /// The lost-job sweeper: past `deadline + grace` with no ending → one `lost` notice.

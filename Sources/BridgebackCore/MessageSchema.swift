@@ -5,7 +5,7 @@
 public struct MessageSchema: Sendable, Hashable, CustomStringConvertible {
     /// The message families; each has its own version line.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case contract, job, progress, completion, receipt, final
+        case contract, job, progress, completion, receipt, final, cancel
 
         /// Versions this build reads. Bump when a field is removed, renamed or changes meaning.
         public var supportedVersions: ClosedRange<Int> { 1...1 }

@@ -58,6 +58,7 @@ public enum WireCodec {
         case .completion: return .completion(try body(Completion.self, from: data, schema: schema))
         case .receipt: return .receipt(try body(DeliveryReceipt.self, from: data, schema: schema))
         case .final: return .final(try body(FinalNotice.self, from: data, schema: schema))
+        case .cancel: return .cancel(try body(CancelNotice.self, from: data, schema: schema))
         }
     }
 
@@ -159,4 +160,5 @@ public enum AnyWireMessage: Sendable {
     case completion(Completion)
     case receipt(DeliveryReceipt)
     case final(FinalNotice)
+    case cancel(CancelNotice)
 }

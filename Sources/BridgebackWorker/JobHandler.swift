@@ -25,6 +25,12 @@ public struct JobContext: Sendable {
     /// Carries `job_id`, `recipe` and `pool` metadata.
     public let logger: Logger
     public let progress: ProgressReporter
+    /// Fired when someone cancels the job (not on deadline or shutdown).
+    var cancelSignal: Signal?
+
+    /// Whether the job is being stopped because someone cancelled it (a checklist then runs
+    /// its rollbacks; a deadline or shutdown does not).
+    public var isCancelRequested: Bool { cancelSignal?.isFired ?? false }
 
     public init(jobID: JobID, recipe: Recipe, parameters: [String: ParameterValue], options: JSONValue = .object([:]), deadline: Date, attempt: Int = 1, logger: Logger, progress: ProgressReporter = .discard) {
         self.jobID = jobID

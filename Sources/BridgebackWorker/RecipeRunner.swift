@@ -165,6 +165,7 @@ public struct RecipeRunner: Sendable {
                 lines.append("ok      \(label)" + Self.oneLine(output))
                 completed.append(index)
             } catch let error as CancellationError {
+                if context.isCancelRequested { await rollBackAfterCancel(steps, completed: completed, context) }
                 throw error
             } catch {
                 lines.append("FAILED  \(label): \(Self.reason(error))")
@@ -190,6 +191,26 @@ public struct RecipeRunner: Sendable {
             }
         }
         return "\(context.recipe.name): all \(steps.count) steps passed\n" + lines.joined(separator: "\n")
+    }
+
+    /// A cancelled checklist undoes what it did: the rollbacks of the completed steps, newest
+    /// first, in a task of their own (this one is cancelled), each under its own timeout.
+    func rollBackAfterCancel(_ steps: [ChecklistStep], completed: [Int], _ context: JobContext) async {
+        let rollbacks = completed.reversed().compactMap { done in steps[done].rollback.map { (steps[done].name, $0) } }
+        guard !rollbacks.isEmpty else { return }
+        let runner = self
+        // Unstructured on purpose: awaiting its value does not pass this task's cancellation on.
+        let task = Task {
+            for (name, rollback) in rollbacks {
+                do {
+                    _ = try await runner.action(rollback, context)
+                    context.logger.notice("cancelled: rollback ran", metadata: ["step": "\(name)"])
+                } catch {
+                    context.logger.error("cancelled: rollback failed", metadata: ["step": "\(name)", "error": "\(Self.reason(error))"])
+                }
+            }
+        }
+        await task.value
     }
 
     // MARK: Wait

@@ -53,11 +53,16 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
     let runner: RecipeRunner
     let logger: Logger
     let metrics: WorkerMetrics
+    let cancels: (any CancelSource)?
+    let watch = CancelWatch()
 
+    /// - Parameter cancels: where decided cancels come from (`AMQPCancelSource`); nil: this
+    ///   worker never stops a job on request (tests of other behaviour).
     public init(
         configuration: WorkerConfiguration, source: Source, publisher: Publisher, runner: RecipeRunner,
-        logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory
+        logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory, cancels: (any CancelSource)? = nil
     ) {
+        self.cancels = cancels
         self.configuration = configuration
         self.source = source
         self.publisher = publisher
@@ -79,6 +84,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
     }
 
     public func run() async throws {
+        // Cancels first, so the retained ones are (almost always) known before the first job arrives.
+        let cancelFeed = try await cancels?.open()
         let jobs = try await source.open(prefetch: configuration.slots)
         metrics.slots.record(configuration.slots)
         metrics.running.record(0)
@@ -91,6 +98,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             // job used to stay resident (its task and stack allocator slab, ~6 KB) for the
             // worker's lifetime (issue #12: RSS grew with every consumed message).
             await withDiscardingTaskGroup(returning: (any Error)?.self) { group -> (any Error)? in
+                if let cancelFeed {
+                    group.addTask { await follow(cancelFeed) }
+                }
                 group.addTask {
                     do {
                         for try await delivery in jobs { sink.yield(.delivery(delivery)) }
@@ -163,6 +173,22 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         if let failure { throw failure }
     }
 
+    /// Records every cancel; one for a job running here stops it. If the feed fails the worker
+    /// runs on without it (the coordinator still never delivers a cancelled job's answer).
+    func follow(_ feed: AsyncThrowingStream<CancelNotice, any Error>) async {
+        do {
+            for try await notice in feed {
+                if watch.record(notice) {
+                    logger.notice("cancel received; stopping the running job", metadata: ["job_id": "\(notice.jobID)", "requested_by": "\(notice.requestedBy)"])
+                }
+            }
+        } catch {
+            if !Task.isCancelled {
+                logger.error("the cancel feed (bb.cancels) ended; running jobs can no longer be cancelled here", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
     // MARK: One job
 
     enum RunOutcome: Sendable {
@@ -184,6 +210,17 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         var logger = self.logger
         logger[metadataKey: "job_id"] = "\(job.jobID)"
         logger[metadataKey: "recipe"] = "\(job.recipe.name)"
+        guard let cancelled = watch.begin(job.jobID) else {
+            // The coordinator already decided this job's one `cancelled` notice: never start it.
+            let notice = watch.cancel(of: job.jobID)
+            logger.notice("job cancelled before it started; not run", metadata: ["requested_by": "\(notice?.requestedBy ?? "")"])
+            metrics.cancelledBeforeStart.increment()
+            delivery.ack()
+            let progress = JobProgress(job: job, attempt: delivery.attempt, configuration: configuration, publisher: publisher, logger: logger)
+            await progress.publish(.finished, "cancelled before it started; not run", stateChange: true)
+            return
+        }
+        defer { watch.end(job.jobID) }
         let startedAt = Date()
         let clock = ContinuousClock()
         let started = clock.now
@@ -200,9 +237,10 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                 outcome = .finished(.failed(reason: "deadline exceeded: the job's deadline \(WireDate.format(job.deadline)) had passed before it started"))
             } else {
                 let options: JSONValue = if case .custom(_, let options) = recipe.kind { options } else { .object([:]) }
-                let context = JobContext(
+                var context = JobContext(
                     jobID: job.jobID, recipe: recipe, parameters: values, options: options, deadline: job.deadline,
                     attempt: delivery.attempt, logger: logger, progress: progress.reporter)
+                context.cancelSignal = cancelled
                 // The job does not wait for the "started" confirm: it is published alongside.
                 let startedEvent = progress.event(.started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
                 async let startedSent: Void = progress.send(startedEvent)
@@ -247,7 +285,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             logger.notice("job failed", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "reason": "\(reason)"])
             await progress.publish(.finished, "failed in \(RecipeRunner.seconds(duration)): the reason goes to the final surface", stateChange: true)
         case .cancelled:
-            metrics.failed.increment()
+            metrics.cancelled.increment()
+            logger.notice("job cancelled; its recipe was stopped", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)"])
             await progress.publish(.finished, "cancelled", stateChange: true)
         }
     }
@@ -256,6 +295,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         case finished(Result<String, any Error>)
         case deadline
         case interrupted
+        case cancelled
     }
 
     /// Runs the recipe until it ends, the job's deadline passes, or shutdown's grace runs out.
@@ -276,6 +316,12 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                 await interrupted.wait()
                 return Task.isCancelled ? nil : .interrupted
             }
+            if let cancel = context.cancelSignal {
+                group.addTask {
+                    await cancel.wait()
+                    return Task.isCancelled ? nil : .cancelled
+                }
+            }
             var first: Race = .interrupted
             for await result in group {
                 if let result { first = result; break }
@@ -293,6 +339,10 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             return .finished(.failed(reason: "deadline exceeded: recipe '\(context.recipe.name)' was still running at \(WireDate.format(context.deadline)) and was stopped"))
         case .interrupted:
             return .interrupted
+        case .cancelled:
+            // The recipe task was cancelled above: its process group got SIGTERM (SIGKILL 2 s
+            // later) and a checklist ran its rollbacks before the group returned.
+            return .finished(.cancelled)
         }
     }
 }
@@ -351,6 +401,9 @@ struct WorkerMetrics: Sendable {
     let started: Counter
     let succeeded: Counter
     let failed: Counter
+    /// Stopped by a cancel while running; never started because cancelled first.
+    let cancelled: Counter
+    let cancelledBeforeStart: Counter
     let requeued: Counter
     let rejected: Counter
     let completionPublishFailures: Counter
@@ -368,6 +421,8 @@ struct WorkerMetrics: Sendable {
         started = Counter(label: "bridgeback_worker_jobs_started_total", dimensions: dimensions, factory: factory)
         succeeded = Counter(label: "bridgeback_worker_jobs_succeeded_total", dimensions: dimensions, factory: factory)
         failed = Counter(label: "bridgeback_worker_jobs_failed_total", dimensions: dimensions, factory: factory)
+        cancelled = Counter(label: "bridgeback_worker_jobs_cancelled_total", dimensions: dimensions, factory: factory)
+        cancelledBeforeStart = Counter(label: "bridgeback_worker_jobs_cancelled_before_start_total", dimensions: dimensions, factory: factory)
         requeued = Counter(label: "bridgeback_worker_jobs_requeued_total", dimensions: dimensions, factory: factory)
         rejected = Counter(label: "bridgeback_worker_jobs_rejected_total", dimensions: dimensions, factory: factory)
         completionPublishFailures = Counter(label: "bridgeback_worker_completion_publish_failures_total", dimensions: dimensions, factory: factory)

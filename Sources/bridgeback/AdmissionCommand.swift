@@ -73,6 +73,13 @@ struct AdmissionCommand: AsyncParsableCommand {
     @Option(help: "Worker pool the jobs go to (routing key on bb.jobs).")
     var pool: String = "default"
 
+    @Option(
+        name: .customLong("coordinator-url"),
+        help: ArgumentHelp(
+            "The coordinator's status API, which decides cancels (default: $BRIDGEBACK_COORDINATOR_URL); without one, cancel answers 503.",
+            valueName: "url"))
+    var coordinatorURL: String?
+
     func validate() throws {
         guard !pool.isEmpty, pool.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
             throw ValidationError("--pool must be a non-empty name of letters, digits, - _ .")
@@ -107,7 +114,8 @@ struct AdmissionCommand: AsyncParsableCommand {
             api: AdmissionConfiguration(
                 maxBodyBytes: maxBodyBytes, defaultDeadlineSeconds: defaultDeadline, maxDeadlineSeconds: maxDeadline, pool: pool,
                 defaultRecipe: defaultRecipe.isEmpty ? nil : defaultRecipe, defaultRecipeTextParam: defaultRecipeTextParam),
-            auth: httpAuth, httpLimits: http.limits)
+            auth: httpAuth, httpLimits: http.limits,
+            coordinatorURL: (coordinatorURL ?? environment["BRIDGEBACK_COORDINATOR_URL"]).flatMap { $0.isEmpty ? nil : $0 })
         let service: AdmissionService
         do {
             service = try AdmissionService(configuration: configuration, logger: logger, exposition: bootstrapMetrics())

@@ -152,13 +152,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         // One pooled AsyncHTTPClient for every webhook and chat send: no redirects, no retries of its own.
         let httpClient = WireHTTPClient(timeouts: .init(connect: min(5, webhookTimeout), read: webhookTimeout))
+        let active = ActiveCoordinator()
         let service = CoordinatorService(
             connection: connection, registry: registry, secrets: secrets, ledger: ledger,
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
                 trustedCompletionUsers: completionUsers),
             httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger,
-            ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"))
+            ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"), active: active)
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends
         // finish), then the HTTP client's pool.
         var services: [any Service] = [httpClient, service]
@@ -166,7 +167,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             // After the coordinator in the list, so a graceful shutdown stops HTTP first.
             let api = CoordinatorStatusAPI(
                 ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
-                adapters: .dryRunOnly(secrets: secrets))
+                adapters: .dryRunOnly(secrets: secrets), active: active)
             services.append(
                 CoordinatorHTTP.application(
                     api: api, auth: httpAuth, host: httpHost, port: httpPort, limits: http.limits, logger: logger, exposition: exposition))

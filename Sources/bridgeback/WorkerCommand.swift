@@ -112,7 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.info("recipes loaded", metadata: ["file": "\(recipes)", "recipes": "\(catalog.recipes.keys.sorted().joined(separator: ","))"])
         let service = WorkerService(
             configuration: configuration, source: AMQPJobSource(connection: connection, pool: pool), publisher: publisher,
-            runner: RecipeRunner(catalog: catalog), logger: logger)
+            runner: RecipeRunner(catalog: catalog), logger: logger, cancels: AMQPCancelSource(connection: connection))
         var services: [any Service] = [service]
         if let metricsPort {
             // After the worker in the list, so a graceful shutdown stops the metrics port first.

@@ -90,7 +90,7 @@ struct AuthHTTPTests {
             configuration: AdmissionServiceConfiguration(
                 host: "127.0.0.1", port: 0, dataDirectory: dir.url.appendingPathComponent("data"), surfacesFile: surfaces,
                 recipesFile: recipes, auth: TestAuth.http),
-            logger: log.logger(), publisher: FakePublisher())
+            logger: log.logger(), publisher: FakePublisher(), cancelForwarder: FakeCoordinator())
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let group = service.serviceGroup(handleSignals: false) { port in portSink.yield(port) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -42,7 +42,7 @@ struct HTTPTests {
             configuration: AdmissionServiceConfiguration(
                 host: "127.0.0.1", port: 0, dataDirectory: dir.url.appendingPathComponent("data"), surfacesFile: surfaces,
                 recipesFile: recipes, api: .init(maxBodyBytes: 4096), auth: TestAuth.http),
-            logger: Fixtures.logger, publisher: fake)
+            logger: Fixtures.logger, publisher: fake, cancelForwarder: FakeCoordinator())
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let group = service.serviceGroup(handleSignals: false) { port in portSink.yield(port) }
 

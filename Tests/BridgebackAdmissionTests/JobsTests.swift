@@ -35,22 +35,44 @@ struct JobsTests {
         #expect(await h.api.jobs(surface: nil, limit: "0", as: .testOperator).status == 400)
     }
 
-    @Test("cancel is recorded (202) once; unknown jobs are 404")
+    @Test("cancel goes to the coordinator: 202 recorded once, a repeat is its 409, unknown jobs are 404, no coordinator is 503")
     func cancel() async throws {
-        let h = try Harness()
+        let coordinator = FakeCoordinator()
+        let h = try Harness(cancelForwarder: coordinator)
         defer { h.dir.cleanup() }
         let a = await h.submit(#"{"origin": "cli:alice", "text": "Audit A", "force": "detach"}"#)
         let id = try #require(a["job_id"]?.string)
-        let first = await h.api.cancel(id: id, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator)
+        let first = await h.api.cancel(id: id, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator, bearer: "tok")
         #expect(first.status == 202)
         #expect(first["state"]?.string == "cancel_requested")
+        #expect(first["cancel"]?.string == "accepted")
         #expect(first["cancel_reason"]?.string == "not needed")
-        let second = await h.api.cancel(id: id, body: [], as: .testOperator)
-        #expect(second.status == 202 && second["cancel_requested_at"] == first["cancel_requested_at"])
-        #expect(second["cancel_reason"]?.string == "not needed")
+        #expect(first["requested_by"]?.string == "ops" && first["workers_told"] == .bool(true))
+        #expect(coordinator.state.withLock { $0.bearers } == ["tok"], "the caller's token goes to the coordinator")
+        let second = await h.api.cancel(id: id, body: [], as: .testOperator, bearer: "tok")
+        #expect(second.status == 409)
+        #expect(second["error"]?["code"]?.string == "already_cancelled")
         #expect(await h.api.job(id: id, as: .testOperator)["state"]?.string == "cancel_requested")
-        #expect(await h.api.cancel(id: "job_01K742SG7TN426GVR1K1DKM9TR", body: [], as: .testOperator).status == 404)
-        #expect(await h.api.cancel(id: id, body: Array("oops".utf8), as: .testOperator).status == 400)
+        #expect(await h.api.cancel(id: "job_01K742SG7TN426GVR1K1DKM9TR", body: [], as: .testOperator, bearer: "tok").status == 404)
+        #expect(await h.api.cancel(id: id, body: Array("oops".utf8), as: .testOperator, bearer: "tok").status == 400)
+
+        // The coordinator has not received the contract: retried for a while, then 503, nothing recorded.
+        let b = await h.submit(#"{"origin": "cli:alice", "text": "Audit B", "force": "detach"}"#)
+        let idB = try #require(b["job_id"]?.string)
+        coordinator.state.withLock { _ = $0.unknown.insert(idB) }
+        let callsBefore = coordinator.state.withLock { $0.calls }
+        let notYet = await h.api.cancel(id: idB, body: [], as: .testOperator, bearer: "tok")
+        #expect(notYet.status == 503 && notYet["error"]?["code"]?.string == "cancel_unavailable")
+        #expect(coordinator.state.withLock { $0.calls } - callsBefore >= 2, "a 404 from the coordinator is retried")
+        #expect(await h.api.job(id: idB, as: .testOperator)["state"]?.string != "cancel_requested")
+        coordinator.state.withLock { $0.down = true }
+        #expect(await h.api.cancel(id: idB, body: [], as: .testOperator, bearer: "tok").status == 503)
+
+        let alone = try Harness(cancelForwarder: nil)
+        defer { alone.dir.cleanup() }
+        let c = await alone.submit(#"{"origin": "cli:alice", "text": "Audit C", "force": "detach"}"#)
+        let refused = await alone.api.cancel(id: try #require(c["job_id"]?.string), body: [], as: .testOperator, bearer: "tok")
+        #expect(refused.status == 503 && refused["error"]?["code"]?.string == "cancel_unavailable")
     }
 
     @Test("health reports store, broker and backlog")

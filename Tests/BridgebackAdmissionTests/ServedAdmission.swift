@@ -22,7 +22,7 @@ enum ServedAdmission {
             configuration: AdmissionServiceConfiguration(
                 host: "127.0.0.1", port: 0, dataDirectory: dir.url.appendingPathComponent("data"), surfacesFile: surfaces,
                 recipesFile: recipes, api: api, auth: TestAuth.http, httpLimits: limits),
-            logger: Fixtures.logger, publisher: FakePublisher())
+            logger: Fixtures.logger, publisher: FakePublisher(), cancelForwarder: FakeCoordinator())
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let group = service.serviceGroup(handleSignals: false) { port in portSink.yield(port) }
         return try await withThrowingTaskGroup(of: T?.self) { tasks in

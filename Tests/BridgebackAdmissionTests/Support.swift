@@ -67,14 +67,15 @@ struct Harness {
 
     init(
         configuration: AdmissionConfiguration = .init(), catalog: RecipeCatalogView? = Fixtures.catalog, dir: TempDir = TempDir(),
-        publisher: (any OutboxPublisher)? = nil
+        publisher: (any OutboxPublisher)? = nil, cancelForwarder: (any CancelForwarding)? = FakeCoordinator()
     ) throws {
         self.dir = dir
         store = try AdmissionStore(directory: dir.url)
         doorbell = OutboxDoorbell()
         api = AdmissionAPI(
             configuration: configuration, registry: Fixtures.registry, engine: Fixtures.engine, catalog: catalog, store: store,
-            doorbell: doorbell, publisher: publisher, logger: Fixtures.logger)
+            doorbell: doorbell, publisher: publisher, logger: Fixtures.logger, cancelForwarder: cancelForwarder,
+            cancelContractWait: .milliseconds(600))
     }
 
     func submit(_ json: String) async -> APIResponse {
@@ -83,6 +84,38 @@ struct Harness {
 
     func relay(_ publisher: any OutboxPublisher, configuration: OutboxRelayConfiguration = .init(initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20))) -> OutboxRelay {
         OutboxRelay(store: store, publisher: publisher, doorbell: doorbell, configuration: configuration, logger: Fixtures.logger)
+    }
+}
+
+/// Stands in for the coordinator's cancel route: the first cancel of a job is accepted (202),
+/// later ones are 409 `already_cancelled`; ids in `unknown` are 404 (contract not arrived);
+/// with `down`, every call throws. Records the bearer tokens it was given.
+final class FakeCoordinator: CancelForwarding {
+    struct State {
+        var cancelled: Set<String> = []
+        var unknown: Set<String> = []
+        var down = false
+        var bearers: [String] = []
+        var calls = 0
+    }
+    let state = Mutex(State())
+
+    struct Down: Error {}
+
+    func cancel(jobID: String, body: [UInt8], bearer: String) async throws -> (status: Int, body: [UInt8]) {
+        try state.withLock { state in
+            state.calls += 1
+            state.bearers.append(bearer)
+            if state.down { throw Down() }
+            if state.unknown.contains(jobID) {
+                return (404, Array(#"{"error":{"code":"not_found","message":"unknown"}}"#.utf8))
+            }
+            if state.cancelled.contains(jobID) {
+                return (409, Array(#"{"error":{"code":"already_cancelled","message":"job \#(jobID) was already cancelled; it cannot be cancelled"}}"#.utf8))
+            }
+            state.cancelled.insert(jobID)
+            return (202, Array(#"{"cancel":"accepted","requested_by":"ops","requested_at":"2026-12-06T03:00:00Z","workers_told":true,"note":"n"}"#.utf8))
+        }
     }
 }
 

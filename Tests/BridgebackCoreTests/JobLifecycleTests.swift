@@ -25,6 +25,64 @@ import BridgebackCore
         #expect(job.state.name == "finished")
     }
 
+    @Test func cancelWhileRunningDecidesOneCancelledNoticeAndLaterCompletionsAreDuplicates() throws {
+        let contract = try Fixtures.contract()
+        var job = JobLifecycle(jobID: Fixtures.jobID)
+        _ = try job.contractReceived(contract)
+        let notice = CancelNotice(jobID: Fixtures.jobID, requestedBy: "alice", requestedAt: now, reason: "not needed")
+        guard case .deliverFinal(let to, let decision) = job.cancelRequested(notice) else {
+            Issue.record("expected deliverFinal")
+            return
+        }
+        #expect(to == contract)
+        #expect(decision.kind == .cancelled && decision.completion == nil)
+        #expect(decision.text == "The job was cancelled by alice at \(WireDate.format(now)) (not needed).")
+        #expect(job.state.name == "delivering")
+        // The stopped run reports cancelled; a run that raced the cancel reports a result: neither is delivered.
+        #expect(try job.completionReceived(Fixtures.completion(.cancelled), now: now) == .acknowledgeDuplicate(count: 1))
+        #expect(try job.completionReceived(Fixtures.completion(), now: now) == .acknowledgeDuplicate(count: 2))
+        #expect(job.cancelRequested(notice) == .refuseCancel(.alreadyEnded(.cancelled)))
+        _ = try job.deliveryFinished()
+        #expect(job.cancelRequested(notice) == .refuseCancel(.alreadyEnded(.cancelled)))
+        #expect(job.sweep(now: now.addingTimeInterval(1e7), grace: 0) == .none, "a cancelled job is never also lost")
+    }
+
+    @Test func aFinishedOrUnknownJobCannotBeCancelled() throws {
+        let notice = CancelNotice(jobID: Fixtures.jobID, requestedBy: "alice", requestedAt: now)
+        var unknown = JobLifecycle(jobID: Fixtures.jobID)
+        #expect(unknown.cancelRequested(notice) == .refuseCancel(.contractUnknown))
+        #expect(unknown.state == .awaitingContract)
+        var parked = JobLifecycle(jobID: Fixtures.jobID)
+        _ = try parked.completionReceived(Fixtures.completion(), now: now)
+        let before = parked.state
+        #expect(parked.cancelRequested(notice) == .refuseCancel(.contractUnknown))
+        #expect(parked.state == before)
+        var done = JobLifecycle(jobID: Fixtures.jobID)
+        _ = try done.contractReceived(try Fixtures.contract())
+        _ = try done.completionReceived(Fixtures.completion(.failed(reason: "exit 1")), now: now)
+        #expect(done.cancelRequested(notice) == .refuseCancel(.alreadyEnded(.failure)))
+        _ = try done.deliveryFinished()
+        #expect(done.cancelRequested(notice) == .refuseCancel(.alreadyEnded(.failure)))
+        if case .finished(_, let decision, _) = done.state { #expect(decision.kind == .failure) } else { Issue.record("state changed") }
+        var lost = JobLifecycle(jobID: Fixtures.jobID)
+        let contract = try Fixtures.contract()
+        _ = try lost.contractReceived(contract)
+        _ = lost.sweep(now: contract.deadline.addingTimeInterval(10), grace: 1)
+        #expect(lost.cancelRequested(notice) == .refuseCancel(.alreadyEnded(.lost)))
+    }
+
+    @Test func cancelRequestsSurviveTheLedgerRoundTrip() throws {
+        let notice = CancelNotice(jobID: Fixtures.jobID, requestedBy: "alice", requestedAt: now, reason: "x")
+        let data = try WireCodec.encode(notice)
+        #expect(try WireCodec.decode(CancelNotice.self, from: data) == notice)
+        guard case .cancel(let decoded) = try WireCodec.decodeAny(from: data) else {
+            Issue.record("decodeAny did not see a cancel")
+            return
+        }
+        #expect(decoded == notice)
+        #expect(String(decoding: data, as: UTF8.self).contains("\"schema\":\"bridgeback.cancel.v1\""))
+    }
+
     @Test func completionParkedUntilContract() throws {
         var job = JobLifecycle(jobID: Fixtures.jobID)
         #expect(try job.completionReceived(Fixtures.completion(.failed(reason: "exit 2")), now: now) == .parked)
@@ -140,6 +198,7 @@ import BridgebackCore
         events += Array(repeating: 1, count: Int.random(in: 0...4, using: &rng))  // completions
         events += Array(repeating: 2, count: Int.random(in: 0...1, using: &rng))  // dead letters
         events += Array(repeating: 3, count: Int.random(in: 0...3, using: &rng))  // sweeps
+        events += Array(repeating: 4, count: Int.random(in: 0...2, using: &rng))  // cancel requests
         events.shuffle(using: &rng)
         var job = JobLifecycle(jobID: Fixtures.jobID)
         var actions: [JobLifecycle.Action] = []
@@ -148,6 +207,7 @@ import BridgebackCore
             case 0: actions.append(try job.contractReceived(contract))
             case 1: actions.append(try job.completionReceived(Fixtures.completion(), now: now))
             case 2: actions.append(job.deadLettered(reason: "limit", now: now))
+            case 4: actions.append(job.cancelRequested(CancelNotice(jobID: Fixtures.jobID, requestedBy: "alice", requestedAt: now)))
             default: actions.append(job.sweep(now: contract.deadline.addingTimeInterval(3600), grace: 60))
             }
         }

@@ -151,7 +151,9 @@ final class Fleet: @unchecked Sendable {
             "admission",
             ["admission", "--host", admissionHost, "--port", "0",
              "--data-dir", directory.appendingPathComponent("admission").path,
-             "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path],
+             "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path]
+                // Cancels are decided by the coordinator (started first by startAll).
+                + (coordinatorPort == 0 || placement != nil ? [] : ["--coordinator-url", "http://127.0.0.1:\(coordinatorPort)"]),
             amqpURL: amqpURL("BRIDGEBACK_ADMISSION_AMQP_URL"))
         admissionPort = try await process.waitForPort()
     }
@@ -301,6 +303,16 @@ final class Fleet: @unchecked Sendable {
              "argv": ["/usr/bin/printf", "%s", "{text}"], "timeout_seconds": 10, "output_cap_bytes": 262144],
             // Kills the worker that runs it: a poison job.
             ["name": "crash-worker", "kind": "command", "argv": ["/bin/sh", "-c", "kill -9 $PPID; sleep 5"], "timeout_seconds": 10],
+            // Cancel tests: `touch` leaves `touched` behind if it ever runs; `gate-hold` is a checklist whose first
+            // step (rolled back by removing `prepared`) is followed by a shell that writes its process group id
+            // (it leads the group) to gate.pid and waits on a child.
+            ["name": "touch", "kind": "command", "timeout_seconds": 10, "argv": ["/usr/bin/touch", directory.appendingPathComponent("touched").path]],
+            ["name": "gate-hold", "kind": "checklist", "steps": [
+                ["name": "prepare", "command": ["argv": ["/usr/bin/touch", directory.appendingPathComponent("prepared").path], "timeout_seconds": 10],
+                 "rollback": ["command": ["argv": ["/bin/rm", "-f", directory.appendingPathComponent("prepared").path], "timeout_seconds": 10]]],
+                ["name": "hold", "command": ["argv": ["/bin/sh", "-c", "echo $$ > \"$0\"; sleep 60 & wait",
+                                                      directory.appendingPathComponent("gate.pid").path], "timeout_seconds": 120]],
+            ]],
             // Speaks the progress protocol (docs/worker.md): two steps, a routine update, plain output, a result.
             ["name": "reports", "kind": "command", "timeout_seconds": 10, "argv": [
                 "/bin/sh", "-c",
@@ -417,6 +429,8 @@ final class Fleet: @unchecked Sendable {
         var state: String
         var finalOutcome: String?
         var duplicates: Int
+        /// The decided final notice's kind (`result`, `failure`, `cancelled`, `lost`), once decided.
+        var noticeKind: String? = nil
     }
 
     func ledgerJobs() throws -> [String: LedgerJob] {
@@ -425,8 +439,10 @@ final class Fleet: @unchecked Sendable {
         let queue = try DatabaseQueue(path: ledgerPath, configuration: configuration)
         return try queue.read { db in
             var result: [String: LedgerJob] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT job_id, state, final_outcome, duplicates FROM jobs") {
-                result[row["job_id"]] = LedgerJob(state: row["state"], finalOutcome: row["final_outcome"], duplicates: row["duplicates"])
+            for row in try Row.fetchAll(db, sql: "SELECT job_id, state, final_outcome, duplicates, decision_json FROM jobs") {
+                let decision = (row["decision_json"] as String?).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                result[row["job_id"]] = LedgerJob(
+                    state: row["state"], finalOutcome: row["final_outcome"], duplicates: row["duplicates"], noticeKind: decision?["kind"] as? String)
             }
             return result
         }
