@@ -494,7 +494,7 @@ extension AdmissionHTTP {
           "jobs"
         ],
         "summary": "Record a cancel request",
-        "description": "Recorded and shown by GET /v1/jobs/{id}; the protocol has no cancel message yet. 4 KiB body limit.",
+        "description": "Passed on to the coordinator (POST /v1/jobs/{id}/cancel on its status API, with the caller's token), which decides it against its ledger.",
         "parameters": [
           {
             "name": "id",
@@ -518,7 +518,7 @@ extension AdmissionHTTP {
         },
         "responses": {
           "202": {
-            "description": "Recorded.",
+            "description": "The job now ends cancelled: its one final notice (who cancelled, when) is in the coordinator's ledger; workers stop it or never start it.",
             "content": {
               "application/json": {
                 "schema": {
@@ -561,11 +561,21 @@ extension AdmissionHTTP {
             }
           },
           "503": {
-            "description": "The store is unavailable; retry (with the same idempotency_key).",
+            "description": "The store is unavailable, or the cancel could not reach the coordinator (none configured, down, a standby, or it has not received the job's contract yet); nothing was cancelled, retry.",
             "content": {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/Error503"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "Already ended (result, failure, lost) or already cancelled.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error409"
                 }
               }
             }
@@ -1219,7 +1229,10 @@ extension AdmissionHTTP {
           "state_note",
           "created_at",
           "links",
-          "cancel"
+          "cancel",
+          "requested_by",
+          "requested_at",
+          "workers_told"
         ],
         "properties": {
           "job_id": {
@@ -1283,7 +1296,23 @@ extension AdmissionHTTP {
           },
           "cancel": {
             "type": "string",
-            "const": "recorded"
+            "const": "accepted"
+          },
+          "requested_by": {
+            "type": "string",
+            "description": "The principal that cancelled (as the coordinator knows it)."
+          },
+          "requested_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339, UTC: when the coordinator decided it"
+          },
+          "workers_told": {
+            "type": "boolean",
+            "description": "Whether the cancel reached the broker for the workers (if not, a running recipe may run on; its answer is never delivered)."
+          },
+          "note": {
+            "type": "string"
           }
         },
         "additionalProperties": false
@@ -1916,7 +1945,8 @@ extension AdmissionHTTP {
               "code": {
                 "type": "string",
                 "enum": [
-                  "store_failure"
+                  "store_failure",
+                  "cancel_unavailable"
                 ],
                 "description": "A stable code to switch on."
               },
@@ -1934,6 +1964,42 @@ extension AdmissionHTTP {
         },
         "additionalProperties": false,
         "description": "The admission store is unavailable; nothing was admitted: retry."
+      },
+      "Error409": {
+        "type": "object",
+        "required": [
+          "error"
+        ],
+        "properties": {
+          "error": {
+            "type": "object",
+            "required": [
+              "code",
+              "message"
+            ],
+            "properties": {
+              "code": {
+                "type": "string",
+                "enum": [
+                  "job_finished",
+                  "already_cancelled"
+                ],
+                "description": "A stable code to switch on."
+              },
+              "message": {
+                "type": "string",
+                "description": "What is wrong and what to change, for a person."
+              },
+              "field": {
+                "type": "string",
+                "description": "The request field concerned (a JSON key path), when there is one."
+              }
+            },
+            "additionalProperties": false
+          }
+        },
+        "additionalProperties": false,
+        "description": "The job's final notice is already decided (the coordinator's answer, passed on)."
       }
     },
     "responses": {

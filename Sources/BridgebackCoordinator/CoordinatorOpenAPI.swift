@@ -499,6 +499,92 @@ extension CoordinatorHTTP {
           }
         }
       }
+    },
+    "/v1/jobs/{id}/cancel": {
+      "post": {
+        "operationId": "cancelJob",
+        "tags": [
+          "status"
+        ],
+        "summary": "Cancel a job",
+        "description": "Decides the job's one `cancelled` final notice in the ledger (who cancelled, when) and tells the workers to stop it or never start it. Admission's cancel route passes cancels here. Only the active coordinator writes.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "A job id (job_ followed by 26 base-32 characters).",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CancelRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "The job now ends cancelled.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CancelAccepted"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "400": {
+            "description": "The body is not empty nor {\"reason\": …}.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error400"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "Not known to the coordinator (no contract yet), or not visible to this principal.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error404"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The job's final notice is already decided.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error409"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "A standby (not_active), or the ledger cannot be written.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error503"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1127,7 +1213,8 @@ extension CoordinatorHTTP {
               "code": {
                 "type": "string",
                 "enum": [
-                  "invalid_request"
+                  "invalid_request",
+                  "malformed_json"
                 ],
                 "description": "A stable code to switch on."
               },
@@ -1233,7 +1320,9 @@ extension CoordinatorHTTP {
               "code": {
                 "type": "string",
                 "enum": [
-                  "no_contract"
+                  "no_contract",
+                  "job_finished",
+                  "already_cancelled"
                 ],
                 "description": "A stable code to switch on."
               },
@@ -1250,7 +1339,7 @@ extension CoordinatorHTTP {
           }
         },
         "additionalProperties": false,
-        "description": "The job's contract has not reached the ledger yet."
+        "description": "The job's contract has not reached the ledger yet (dry-run), or its final notice is already decided (cancel)."
       },
       "Error413": {
         "type": "object",
@@ -1304,7 +1393,8 @@ extension CoordinatorHTTP {
                 "type": "string",
                 "enum": [
                   "ledger_unavailable",
-                  "dry_run_unavailable"
+                  "dry_run_unavailable",
+                  "not_active"
                 ],
                 "description": "A stable code to switch on."
               },
@@ -1322,6 +1412,57 @@ extension CoordinatorHTTP {
         },
         "additionalProperties": false,
         "description": "The ledger cannot be read, or no adapters to dry-run."
+      },
+      "CancelAccepted": {
+        "type": "object",
+        "required": [
+          "job_id",
+          "cancel",
+          "state",
+          "requested_by",
+          "requested_at",
+          "workers_told",
+          "note"
+        ],
+        "properties": {
+          "job_id": {
+            "type": "string"
+          },
+          "cancel": {
+            "type": "string",
+            "const": "accepted"
+          },
+          "state": {
+            "type": "string",
+            "const": "cancelled"
+          },
+          "requested_by": {
+            "type": "string"
+          },
+          "requested_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339, UTC"
+          },
+          "workers_told": {
+            "type": "boolean"
+          },
+          "note": {
+            "type": "string"
+          }
+        },
+        "additionalProperties": false
+      },
+      "CancelRequest": {
+        "type": "object",
+        "properties": {
+          "reason": {
+            "type": "string",
+            "maxLength": 1000,
+            "description": "One line, at most 1,000 bytes."
+          }
+        },
+        "additionalProperties": false
       }
     },
     "responses": {

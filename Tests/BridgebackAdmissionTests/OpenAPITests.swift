@@ -151,14 +151,16 @@ struct AdmissionOpenAPITests {
         get("/v1/jobs", await h.api.jobs(surface: nil, limit: nil, as: TestAuth.bob))
         get("/v1/jobs", await h.api.jobs(surface: nil, limit: "0", as: .testOperator))
         get("/v1/jobs", await h.api.jobs(surface: "cli:nobody", limit: nil, as: .testOperator))
-        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator))
+        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator, bearer: "tok"))
         get("/v1/jobs/{id}", await h.api.job(id: jobID, as: .testOperator))
-        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array("[1]".utf8), as: .testOperator))
+        // The (fake) coordinator answers a second cancel with its 409, passed on.
+        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: [], as: .testOperator, bearer: "tok"))
+        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array("[1]".utf8), as: .testOperator, bearer: "tok"))
         // A typo is refused (the document says additionalProperties: false), and nothing is recorded.
-        let typo = await h.api.cancel(id: jobID, body: Array(#"{"reson": "x"}"#.utf8), as: .testOperator)
+        let typo = await h.api.cancel(id: jobID, body: Array(#"{"reson": "x"}"#.utf8), as: .testOperator, bearer: "tok")
         #expect(typo.status == 400 && typo.errorCode == "invalid_request" && typo.errorField == "reson")
         post("/v1/jobs/{id}/cancel", typo)
-        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: "job_nope", body: [], as: .testOperator))
+        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: "job_nope", body: [], as: .testOperator, bearer: "tok"))
 
         let requestID = try #require(inline["request_id"]?.string)
         let outcome = #"{"duration_s": 12, "succeeded": true, "sources": ["grafana"], "tool_calls": 3}"#
@@ -173,7 +175,7 @@ struct AdmissionOpenAPITests {
 
         get("/health", await h.api.health())
 
-        #expect(Set(checked.map(\.2.status)) == [200, 202, 400, 403, 404, 413, 422])
+        #expect(Set(checked.map(\.2.status)) == [200, 202, 400, 403, 404, 409, 413, 422])
         for (method, path, response) in checked {
             let problems = Self.document.problems(in: response.body, method: method, path: path, status: response.status)
             #expect(
