@@ -244,6 +244,11 @@ async def http_part(job2):
                 job4 = result.structuredContent["job_id"]
                 cancelled = await call(session, "bridgeback_cancel", {"job_id": job4, "reason": "no longer needed"})
                 check(cancelled.structuredContent["state"] == "cancel_requested", "the cancel is recorded", text_of(cancelled))
+                # The coordinator decides the job's one notice at once: cancelled, saying who and when.
+                await notes.wait("notice", job4)
+                notices = await take(session, job4)
+                check([n["job_id"] for n in notices] == [job4] and notices[0]["kind"] == "cancelled",
+                      "the cancelled job's one notice says cancelled", str(notices))
                 listed = await call(session, "bridgeback_jobs", {"limit": 10})
                 check(job4 in text_of(listed) and job1_id in text_of(listed), "bridgeback_jobs lists the jobs", text_of(listed))
 
@@ -280,7 +285,7 @@ async def main():
     check(left == [], "nothing left in the inbox", str(left))
     repeated = {job: count for job, count in taken.items() if count != 1}
     check(not repeated, "every notice was taken exactly once", str(taken))
-    check(len(taken) == 3, "three notices taken (the cancelled job's is still on its way)", str(taken))
+    check(len(taken) == 4, "four notices taken (the cancelled job's among them)", str(taken))
     step(f"all checks passed in {time.monotonic() - started:.1f}s; taken: {taken}")
 
 

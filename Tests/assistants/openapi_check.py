@@ -63,7 +63,7 @@ def seed():
     expect(status == 202, f"detach → {status}: {body[:300]}")
     delivered = json.loads(body)["job_id"]
     status, body = call(ADMISSION, "POST", "/v1/requests", {
-        "origin": ORIGIN, "text": "openapi check: to cancel", "force": "detach", "recipe": {"name": "noop"}})
+        "origin": ORIGIN, "text": "openapi check: to cancel", "force": "detach", "recipe": {"name": "sleep", "params": {"seconds": 60}}})
     expect(status == 202, f"detach → {status}: {body[:300]}")
     cancelled = json.loads(body)["job_id"]
     status, body = call(ADMISSION, "POST", f"/v1/jobs/{cancelled}/cancel", {"reason": "openapi check"})
