@@ -1,4 +1,4 @@
-public import BridgebackCore
+import BridgebackCore
 public import Foundation
 import GRDB
 

@@ -1,5 +1,5 @@
 public import BridgebackAuth
-public import BridgebackCore
+import BridgebackCore
 public import Foundation
 import GRDB
 

@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 
 /// Bearer tokens: how they are made, hashed for the principals file, and compared.
 ///

@@ -1,4 +1,4 @@
-public import BridgebackAMQP
+import BridgebackAMQP
 public import BridgebackCore
 import Foundation
 import Synchronization

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import GRDB
 
 /// Copies of the coordinator's ledger that can be restored: the one piece of state whose loss

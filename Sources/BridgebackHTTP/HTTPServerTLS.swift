@@ -1,5 +1,5 @@
 
-public import HummingbirdTLS
+import HummingbirdTLS
 public import NIOSSL
 
 /// HTTPS for a Bridgeback server: a PEM certificate chain and its private key, read when the

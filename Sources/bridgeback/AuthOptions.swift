@@ -9,17 +9,20 @@ struct ServerAuthOptions: ParsableArguments {
         help: ArgumentHelp(
             "Principals file: who may call the HTTP API, with which token hash and scope (docs/security.md). Env: BRIDGEBACK_PRINCIPALS.",
             valueName: "file"))
-    var principals: String? = ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 }
+    var principals: String?
 
     @Flag(
         name: .customLong("insecure-no-auth"),
         help: "Loopback development only: no token checked, every caller is an operator. Refused with a non-loopback host.")
     var insecureNoAuth: Bool = false
 
+    /// `--principals`, else BRIDGEBACK_PRINCIPALS (an optional option may not carry a default).
+    var principalsFile: String? { principals ?? ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 } }
+
     /// The server's authentication, or a start-up failure naming what to fix.
     func configure(host: String, server: String, logger: Logger) throws -> HTTPAuth {
         do {
-            return try HTTPAuth.configure(principalsFile: principals, insecureNoAuth: insecureNoAuth, host: host, server: server, logger: logger)
+            return try HTTPAuth.configure(principalsFile: principalsFile, insecureNoAuth: insecureNoAuth, host: host, server: server, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("bridgeback \(server): \(error.message)\n".utf8))
             throw ExitCode(2)

@@ -212,7 +212,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
         async let published = publisher.publish(contentsOf: (0..<count).map { _ in OutboundMessage(exchange: "", routingKey: queue, body: body) })
         for _ in 0..<count {
             guard let delivery = try await iterator.next() else { throw ValidationError("baseline consumer ended early") }
-            try await delivery.ack()
+            delivery.ack()
         }
         _ = await published
         let rate = Double(count) / (ContinuousClock.now - start).seconds
@@ -221,7 +221,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
             let sent = ContinuousClock.now
             try await publisher.publish(OutboundMessage(exchange: "", routingKey: queue, body: body))
             guard let delivery = try await iterator.next() else { throw ValidationError("baseline consumer ended early") }
-            try await delivery.ack()
+            delivery.ack()
             latencies.append((ContinuousClock.now - sent).seconds)
         }
         return (rate, latencies.sorted())
@@ -250,7 +250,7 @@ actor Arrivals {
                     {
                         self.record(id, now)
                     }
-                    try? await delivery.ack()
+                    delivery.ack()
                 }
             } catch {}
         }

@@ -22,12 +22,18 @@ struct HTTPLimitOptions: ParsableArguments {
         name: .customLong("tls-certificate"),
         help: ArgumentHelp(
             "Serve HTTPS only, with this PEM certificate chain (with --tls-key). Env: BRIDGEBACK_TLS_CERTIFICATE.", valueName: "file"))
-    var tlsCertificate: String? = ProcessInfo.processInfo.environment["BRIDGEBACK_TLS_CERTIFICATE"].flatMap { $0.isEmpty ? nil : $0 }
+    var tlsCertificateFlag: String?
+
+    /// `--tls-certificate`, else BRIDGEBACK_TLS_CERTIFICATE (an optional option may not carry a default).
+    var tlsCertificate: String? { tlsCertificateFlag ?? ProcessInfo.processInfo.environment["BRIDGEBACK_TLS_CERTIFICATE"].flatMap { $0.isEmpty ? nil : $0 } }
 
     @Option(
         name: .customLong("tls-key"),
         help: ArgumentHelp("The certificate's PEM private key. Env: BRIDGEBACK_TLS_KEY.", valueName: "file"))
-    var tlsKey: String? = ProcessInfo.processInfo.environment["BRIDGEBACK_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+    var tlsKeyFlag: String?
+
+    /// `--tls-key`, else BRIDGEBACK_TLS_KEY (an optional option may not carry a default).
+    var tlsKey: String? { tlsKeyFlag ?? ProcessInfo.processInfo.environment["BRIDGEBACK_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 } }
 
     /// HTTPS settings, when both files are given.
     var tls: HTTPServerTLS? {

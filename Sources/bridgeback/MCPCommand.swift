@@ -48,13 +48,13 @@ struct MCPCommand: AsyncParsableCommand {
     var coordinator: String = ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"] ?? "http://127.0.0.1:8090"
 
     @Option(help: ArgumentHelp("Origin surface of this assistant's requests, e.g. cli:alice. Env: BRIDGEBACK_MCP_ORIGIN.", valueName: "surface"))
-    var origin: String? = ProcessInfo.processInfo.environment["BRIDGEBACK_MCP_ORIGIN"].flatMap { $0.isEmpty ? nil : $0 }
+    var origin: String?
 
     @Option(
         help: ArgumentHelp(
             "Parent key: parent-mediated answers for this assistant arrive on bb.inbox with this routing key (the origin inbox surface's address). Env: BRIDGEBACK_MCP_PARENT.",
             valueName: "key"))
-    var parent: String? = ProcessInfo.processInfo.environment["BRIDGEBACK_MCP_PARENT"].flatMap { $0.isEmpty ? nil : $0 }
+    var parent: String?
 
     @Option(help: ArgumentHelp("Broker URL for the inbox (default: BRIDGEBACK_WATCH_AMQP_URL, else BRIDGEBACK_AMQP_URL).", valueName: "url"))
     var amqpURL: String?
@@ -76,11 +76,16 @@ struct MCPCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    /// `--origin`, else BRIDGEBACK_MCP_ORIGIN (an optional option may not carry a default).
+    var originSurface: String? { origin ?? ProcessInfo.processInfo.environment["BRIDGEBACK_MCP_ORIGIN"].flatMap { $0.isEmpty ? nil : $0 } }
+    /// `--parent`, else BRIDGEBACK_MCP_PARENT.
+    var parentKey: String? { parent ?? ProcessInfo.processInfo.environment["BRIDGEBACK_MCP_PARENT"].flatMap { $0.isEmpty ? nil : $0 } }
+
     func validate() throws {
         guard ["stdio", "http"].contains(transport) else { throw ValidationError("--transport must be stdio or http, got '\(transport)'") }
-        guard let origin else { throw ValidationError("--origin is required (or BRIDGEBACK_MCP_ORIGIN): the surface id this assistant's requests come from, e.g. cli:alice") }
+        guard let origin = originSurface else { throw ValidationError("--origin is required (or BRIDGEBACK_MCP_ORIGIN): the surface id this assistant's requests come from, e.g. cli:alice") }
         do { _ = try SurfaceID(validating: origin) } catch { throw ValidationError("--origin: \(error.message)") }
-        if let parent, parent.isEmpty || parent.utf8.count > 200 || parent.contains(where: { $0 == "*" || $0 == "#" || $0.isWhitespace }) {
+        if let parent = parentKey, parent.isEmpty || parent.utf8.count > 200 || parent.contains(where: { $0 == "*" || $0 == "#" || $0.isWhitespace }) {
             throw ValidationError("--parent must be 1-200 bytes with no spaces, '*' or '#' (it is a routing key and a queue-name suffix)")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
@@ -108,7 +113,7 @@ struct MCPCommand: AsyncParsableCommand {
             }
         }
         let client = FleetClient(admissionURL: admission, coordinatorURL: coordinator.isEmpty ? nil : coordinator, token: token)
-        let identity = AssistantIdentity(origin: origin!, parent: parent)
+        let identity = AssistantIdentity(origin: originSurface!, parent: parentKey)
 
         var connection: AMQPConnection?
         var inbox: Inbox?

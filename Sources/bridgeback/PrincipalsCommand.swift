@@ -29,11 +29,16 @@ struct PrincipalsCommand: ParsableCommand {
 
     struct FileOption: ParsableArguments {
         @Option(help: ArgumentHelp("The principals file. Env: BRIDGEBACK_PRINCIPALS.", valueName: "file"))
-        var file: String? = ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 }
+        var file: String?
+
 
         var url: URL {
             get throws {
-                guard let file else { throw ValidationError("give --file (or set BRIDGEBACK_PRINCIPALS)") }
+                // An optional option may not carry a default, so the environment is read here.
+                let fromEnvironment = ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 }
+                guard let file = file ?? fromEnvironment else {
+                    throw ValidationError("give --file (or set BRIDGEBACK_PRINCIPALS)")
+                }
                 return URL(fileURLWithPath: file)
             }
         }
@@ -59,7 +64,7 @@ struct PrincipalsCommand: ParsableCommand {
                 return
             }
             let url = URL(fileURLWithPath: tokenOut)
-            FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600])
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
             try Data((token + "\n").utf8).write(to: url)
             FileHandle.standardError.write(Data("new token \(tokenID) for '\(principal)' written to \(tokenOut) (mode 0600)\n".utf8))

@@ -58,7 +58,10 @@ struct WorkerCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "Serve GET /metrics (Prometheus) on this port (0 picks one; the log line 'metrics listening' gives it). Off unless given. Env: BRIDGEBACK_WORKER_METRICS_PORT.",
             valueName: "port"))
-    var metricsPort: Int? = ProcessInfo.processInfo.environment["BRIDGEBACK_WORKER_METRICS_PORT"].flatMap { Int($0) }
+    var metricsPortFlag: Int?
+
+    /// `--metrics-port`, else BRIDGEBACK_WORKER_METRICS_PORT (an optional option may not carry a default).
+    var metricsPort: Int? { metricsPortFlag ?? ProcessInfo.processInfo.environment["BRIDGEBACK_WORKER_METRICS_PORT"].flatMap { Int($0) } }
 
     @Option(name: .customLong("metrics-host"), help: ArgumentHelp("Address of the metrics port (loopback only).", valueName: "address"))
     var metricsHost: String = "127.0.0.1"

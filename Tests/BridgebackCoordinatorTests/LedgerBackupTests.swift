@@ -62,7 +62,7 @@ struct LedgerBackupTests {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let garbage = dir.appendingPathComponent("garbage.sqlite").path
-        FileManager.default.createFile(atPath: garbage, contents: Data(repeating: 0x42, count: 8192))
+        _ = FileManager.default.createFile(atPath: garbage, contents: Data(repeating: 0x42, count: 8192))
         do {
             _ = try LedgerBackup.verify(garbage)
             Issue.record("a file of junk verified")

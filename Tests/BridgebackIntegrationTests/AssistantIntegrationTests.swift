@@ -24,7 +24,7 @@ enum AssistantClients {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.currentDirectoryURL = Broker.repoRoot
         let log = directory.appendingPathComponent("client-\(UUID().uuidString.prefix(6)).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

@@ -16,8 +16,8 @@ struct AuditCLITests {
         process.currentDirectoryURL = directory
         let out = directory.appendingPathComponent("out")
         let err = directory.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         var environment = ProcessInfo.processInfo.environment

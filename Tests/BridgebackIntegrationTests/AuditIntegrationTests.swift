@@ -18,8 +18,8 @@ struct AuditIntegrationTests {
         process.currentDirectoryURL = directory
         let out = directory.appendingPathComponent("run-\(UUID().uuidString.prefix(6)).out")
         let err = directory.appendingPathComponent("run-\(UUID().uuidString.prefix(6)).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()

@@ -285,7 +285,7 @@ final class Fleet: @unchecked Sendable {
         ]
         let data = try JSONSerialization.data(withJSONObject: ["schema": "bridgeback.principals.v1", "principals": principals], options: [.prettyPrinted])
         try data.write(to: principalsFile)
-        FileManager.default.createFile(atPath: tokenFile.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: tokenFile.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
     }
 
     private func writeRecipes() throws {
@@ -489,7 +489,7 @@ final class InboxCollector: Sendable {
                             let body = delivery.body
                             collector.notices.withLock { $0.append((id, body)) }
                         }
-                        try? await delivery.ack()
+                        delivery.ack()
                     }
                 } catch {}
             }
@@ -520,7 +520,7 @@ final class ManagedProcess: Sendable {
     init(name: String, executable: String, arguments: [String], environment: [String: String], log: URL, workingDirectory: URL) throws {
         self.name = name
         self.log = log
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         logStart = ((try? FileManager.default.attributesOfItem(atPath: log.path)[.size]) as? NSNumber)?.uint64Value ?? 0
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()

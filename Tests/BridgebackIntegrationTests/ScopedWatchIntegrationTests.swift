@@ -217,7 +217,7 @@ extension BrokerBacked {
 
             init(parent: String, url: String) throws {
                 stderr = FileManager.default.temporaryDirectory.appendingPathComponent("bb-mcp-\(UUID().uuidString.prefix(8)).err")
-                FileManager.default.createFile(atPath: stderr.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: WatchIntegrationTests.binary)
                 process.arguments = ["mcp", "--origin", "cli:\(parent)", "--parent", parent, "--amqp-url", url, "--log-level", "info"]

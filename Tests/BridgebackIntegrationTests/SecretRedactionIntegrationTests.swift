@@ -60,7 +60,7 @@ struct SecretRedactionIntegrationTests {
     /// Runs the built `bridgeback` with `arguments`; returns its exit status and stdout + stderr.
     static func cli(_ arguments: [String], environment extra: [String: String] = [:], directory: URL) throws -> (Int32, String) {
         let log = directory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6)).out")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Fleet.binary)

@@ -30,7 +30,7 @@ struct WatchIntegrationTests {
             let tag = UUID().uuidString.prefix(8).lowercased()
             stdout = FileManager.default.temporaryDirectory.appendingPathComponent("bb-watch-\(tag).out")
             stderr = FileManager.default.temporaryDirectory.appendingPathComponent("bb-watch-\(tag).err")
-            for url in [stdout, stderr] { FileManager.default.createFile(atPath: url.path, contents: nil) }
+            for url in [stdout, stderr] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: WatchIntegrationTests.binary)
             process.arguments = ["watch"] + arguments + ["--coordinator", ""]
