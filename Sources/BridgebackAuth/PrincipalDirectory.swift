@@ -56,8 +56,14 @@ public final class PrincipalDirectory: Sendable {
     /// The token's SHA-256 is compared against every stored hash in constant time, without
     /// stopping at a match, so timing says nothing about which hashes exist.
     public func authenticate(token: String) -> (principal: Principal, tokenID: String)? {
+        authenticate(digest: BearerToken.digest(token))
+    }
+
+    /// The principal holding the token whose SHA-256 is `digest`: how a dashboard session, which
+    /// keeps only the digest, finds its principal again on every request (a revoked or rotated
+    /// token ends the session at once).
+    public func authenticate(digest: [UInt8]) -> (principal: Principal, tokenID: String)? {
         reloadIfChanged()
-        let digest = BearerToken.digest(token)
         let keys = state.withLock { $0.keys }
         var found: Key?
         for key in keys where BearerToken.constantTimeEqual(key.digest, digest) { found = key }

@@ -13,19 +13,21 @@ public import ServiceLifecycle
 /// `?format=json` / `Accept: application/json`), `GET /v1/deliveries?surface=…&limit=N`,
 /// `GET /health`, and `POST|GET /v1/jobs/{id}/dry-run` (plans and checks a job's final notice
 /// without sending); with an exposition, `GET /metrics`; `GET /openapi.json` (docs/openapi/status.json,
-/// which a test keeps in step with these routes). Only `POST /v1/jobs/{id}/cancel` writes the
-/// ledger, through the active coordinator.
+/// which a test keeps in step with these routes); with a `Dashboard`, its pages under `/dashboard`.
+/// Only `POST /v1/jobs/{id}/cancel` writes the ledger, through the active coordinator.
 public enum CoordinatorHTTP {
     /// `GET /health` is open; every other route (including any added to the returned router
     /// later) requires a principal via `auth`, and shows only the jobs that principal may see.
     public static func router(
-        api: CoordinatorStatusAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil
+        api: CoordinatorStatusAPI, auth: HTTPAuth, logger: Logger, exposition: MetricsExposition? = nil, dashboard: Dashboard? = nil
     ) -> Router<BridgebackRequestContext> {
         let router = Router(context: BridgebackRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.get("/health") { _, _ -> Response in
             response(await api.health())
         }
+        // The dashboard authenticates its own routes (bearer or session cookie), so before protect.
+        dashboard?.addRoutes(to: router)
         auth.protect(router, logger: logger)
         if let exposition { MetricsHTTP.addRoute(to: router, exposition: exposition) }
         OpenAPIDocument.addRoute(to: router, document: openAPIDocument)
@@ -83,20 +85,21 @@ public enum CoordinatorHTTP {
     /// error is logged and the service waits for the group's shutdown instead of ending it.
     public static func application(
         api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, limits: HTTPServerLimits = .init(), logger: Logger,
-        exposition: MetricsExposition? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        exposition: MetricsExposition? = nil, dashboard: Dashboard? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         NonEssential(
             inner: server(
-                api: api, auth: auth, host: host, port: port, limits: limits, logger: logger, exposition: exposition, onListening: onListening),
+                api: api, auth: auth, host: host, port: port, limits: limits, logger: logger, exposition: exposition, dashboard: dashboard,
+                onListening: onListening),
             logger: logger, what: "coordinator status API on \(host):\(port)")
     }
 
     static func server(
         api: CoordinatorStatusAPI, auth: HTTPAuth, host: String, port: Int, limits: HTTPServerLimits = .init(), logger: Logger,
-        exposition: MetricsExposition? = nil, onListening: @escaping @Sendable (Int) async -> Void
+        exposition: MetricsExposition? = nil, dashboard: Dashboard? = nil, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         Application(
-            router: router(api: api, auth: auth, logger: logger, exposition: exposition),
+            router: router(api: api, auth: auth, logger: logger, exposition: exposition, dashboard: dashboard),
             server: limits.serverBuilder(logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-coordinator", backlog: 1024),
             onServerRunning: { channel in

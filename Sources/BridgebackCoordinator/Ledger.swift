@@ -2,6 +2,7 @@ public import BridgebackCore
 public import Foundation
 import GRDB
 import Metrics
+import Synchronization
 
 /// The coordinator's durable memory: one SQLite file with jobs and delivery parts.
 ///
@@ -19,6 +20,8 @@ public final class Ledger: Sendable {
     /// Decoded contracts and their stored JSON, so a job's transitions neither decode nor
     /// re-encode its contract again.
     let contracts = ContractCache(capacity: 8192)
+    /// Writes attempted through this `Ledger` (see `changeCount`).
+    private let writes = Atomic<UInt64>(0)
 
     /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
     public convenience init(path: String) throws(CoordinatorError) {
@@ -84,11 +87,19 @@ public final class Ledger: Sendable {
     /// writers' changes; an error it throws undoes only its own.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let started = ContinuousClock.now
-        defer { commitTimer.record(duration: ContinuousClock.now - started) }
+        defer {
+            commitTimer.record(duration: ContinuousClock.now - started)
+            writes.add(1, ordering: .releasing)
+        }
         let output = try await group.submit { db in try body(db) }
         guard let value = output as? T else { throw CoordinatorError(.ledgerCorrupt, "a ledger write returned \(type(of: output))") }
         return value
     }
+
+    /// Grows with every write this process makes (committed or not): the live
+    /// dashboard re-reads the ledger only when it moved. Writes by another process (a standby's
+    /// ledger tools) are not counted; the dashboard also re-reads every few seconds.
+    public var changeCount: UInt64 { writes.load(ordering: .acquiring) }
 
     /// Jobs by lifecycle state and parts by delivery state, for the ledger gauges, and the age in
     /// seconds of the oldest job still waiting for its completion (queued or running; 0 if none).

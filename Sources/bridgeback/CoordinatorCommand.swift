@@ -30,7 +30,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             and POST /v1/jobs/{id}/dry-run (what delivery would send, checked by
             each adapter's dry-run, nothing sent), and GET /openapi.json
             (docs/openapi/status.json); `bridgeback jobs` and
-            `bridgeback deliver --dry-run` read it. --no-http turns it off. Every
+            `bridgeback deliver --dry-run` read it. The live dashboard is at
+            /dashboard on the same port (sign in with a token; --no-dashboard
+            turns it off; queue and worker figures need BRIDGEBACK_MANAGEMENT_URL,
+            _USER, _PASSWORD as for `bridgeback status`). --no-http turns it all off. Every
             route except GET /health needs a bearer token of a principal in
             --principals (docs/security.md).
 
@@ -39,6 +42,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
               BRIDGEBACK_AMQP_URL              used when the variable above is unset
               BRIDGEBACK_DATA_DIR              default parent of --data-dir
               BRIDGEBACK_PRINCIPALS            default for --principals
+              BRIDGEBACK_MANAGEMENT_URL, BRIDGEBACK_MANAGEMENT_USER, BRIDGEBACK_MANAGEMENT_PASSWORD
+                                               the dashboard's queue and worker figures
               webhook secrets named by {"env": …} in the surface registry
 
             See docs/delivery.md for the ledger, the states and every knob.
@@ -90,6 +95,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-http"), help: "Do not serve the status API.")
     var noHTTP: Bool = false
+
+    @Flag(name: .customLong("no-dashboard"), help: "Do not serve the live dashboard pages under /dashboard on the status port.")
+    var noDashboard: Bool = false
+
+    @Flag(
+        name: .customLong("dashboard-secure-cookie"),
+        help: "Mark the dashboard's session cookie Secure (when the status port is reached over TLS, e.g. through a TLS proxy).")
+    var dashboardSecureCookie: Bool = false
 
     @Option(name: .customLong("webhook-timeout"), help: "Seconds to wait for a webhook receiver's answer (after that: outcome unknown).")
     var webhookTimeout: Double = 10
@@ -168,9 +181,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let api = CoordinatorStatusAPI(
                 ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
                 adapters: .dryRunOnly(secrets: secrets), active: active)
+            let dashboard =
+                noDashboard
+                ? nil
+                : Dashboard(
+                    api: api, auth: httpAuth, management: ManagementAPI.fromEnvironment(environment), secureCookies: dashboardSecureCookie,
+                    logger: logger)
             services.append(
                 CoordinatorHTTP.application(
-                    api: api, auth: httpAuth, host: httpHost, port: httpPort, limits: http.limits, logger: logger, exposition: exposition))
+                    api: api, auth: httpAuth, host: httpHost, port: httpPort, limits: http.limits, logger: logger, exposition: exposition,
+                    dashboard: dashboard))
         }
         try await runUntilSignalled(services, closing: connection, logger: logger)
     }

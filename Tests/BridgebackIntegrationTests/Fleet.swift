@@ -167,15 +167,17 @@ final class Fleet: @unchecked Sendable {
 
     /// Starts a coordinator on the fleet's data directory. `name` gives a second one its own log;
     /// `ready` is the log line to wait for (a standby says "coordinator standby").
+    /// `environment`: extra variables for it (the dashboard's management API credentials).
     func startCoordinator(
-        lostGrace: Double = 300, sweepInterval: Double = 15, name: String = "coordinator", ready: String = "coordinator consuming"
+        lostGrace: Double = 300, sweepInterval: Double = 15, name: String = "coordinator", ready: String = "coordinator consuming",
+        environment: [String: String] = [:]
     ) async throws {
         let process = try start(
             name,
             ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
              "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0",
              "--principals", principalsFile.path],
-            amqpURL: amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"))
+            amqpURL: amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"), environment: environment)
         try await process.waitForLog(ready)
         // The status API of the first coordinator; a standby (its own name) serves its own.
         if name == "coordinator" { coordinatorPort = try await process.waitForPort() }
@@ -191,13 +193,17 @@ final class Fleet: @unchecked Sendable {
     }
 
     @discardableResult
-    /// `executable`: another program run and torn down like a fleet process (the Prometheus server).
-    func start(_ name: String, _ arguments: [String], amqpURL: String? = nil, executable: String = Fleet.binary) throws -> ManagedProcess {
+    /// `executable`: another program run and torn down like a fleet process (the Prometheus server);
+    /// `environment`: variables added to (or replacing) the test's own.
+    func start(
+        _ name: String, _ arguments: [String], amqpURL: String? = nil, executable: String = Fleet.binary, environment extra: [String: String] = [:]
+    ) throws -> ManagedProcess {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("BRIDGEBACK_") && key.hasSuffix("AMQP_URL") { environment[key] = nil }
         for key in ["BRIDGEBACK_TOKEN", "BRIDGEBACK_TOKEN_FILE", "BRIDGEBACK_PRINCIPALS"] { environment[key] = nil }
         if let amqpURL { environment["BRIDGEBACK_AMQP_URL"] = amqpURL }
         environment.merge(extraEnvironment) { $1 }
+        environment.merge(extra) { $1 }
         var arguments = arguments + (arguments.first.flatMap { extraArguments[$0] } ?? [])
         var executable = executable
         if let prefix = placement?.command(name), let first = prefix.first {

@@ -1,0 +1,179 @@
+public import BridgebackCore
+public import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The fleet as the broker sees it: every `bb.*` queue with its depth, consumers and rates, the
+/// workers consuming job queues (host, pool, slots, jobs in flight), and how many coordinators
+/// consume the completions queue (one active, the rest standbys). Read from the RabbitMQ
+/// management API; the dashboard shows it beside what the ledger knows.
+public struct BrokerOverview: Sendable, Hashable {
+    public enum Verdict: String, Sendable, Hashable, Comparable {
+        case ok, degraded, stalled
+        public static func < (a: Verdict, b: Verdict) -> Bool {
+            let order: [Verdict] = [.ok, .degraded, .stalled]
+            return order.firstIndex(of: a)! < order.firstIndex(of: b)!
+        }
+    }
+
+    public struct Queue: Sendable, Hashable {
+        public var name: String
+        public var ready: Int
+        public var unacked: Int
+        public var consumers: Int
+        /// Messages per second, as the management API averages them.
+        public var publishRate: Double
+        public var deliverRate: Double
+        public var ackRate: Double
+        public var verdict: Verdict
+        /// Why the verdict: "empty", "flowing", "3 waiting and nobody consumes this queue".
+        public var why: String
+    }
+
+    public struct Worker: Sendable, Hashable {
+        /// The AMQP connection name the worker gave ("bridgeback-worker host-1").
+        public var connection: String
+        public var host: String
+        public var pool: String
+        public var slots: Int
+        public var inFlight: Int
+    }
+
+    public var queues: [Queue]
+    public var workers: [Worker]
+    public var activeCoordinators: Int
+    public var standbyCoordinators: Int
+
+    /// From the management API's `/api/queues/{vhost}`, `/api/consumers/{vhost}` and (for jobs in
+    /// flight per worker channel) `/api/vhosts/{vhost}/channels`.
+    public static func parse(queues: JSONValue, consumers: JSONValue, channels: JSONValue?) -> BrokerOverview {
+        var overview = BrokerOverview(queues: [], workers: [], activeCoordinators: 0, standbyCoordinators: 0)
+        for queue in queues.items {
+            guard let name = queue["name"]?.stringValue, name.hasPrefix("bb.") else { continue }
+            overview.queues.append(Self.queue(name: name, queue))
+        }
+        overview.queues.sort { $0.name < $1.name }
+        var unackedByChannel: [String: Int] = [:]
+        for channel in channels?.items ?? [] {
+            if let name = channel["name"]?.stringValue { unackedByChannel[name] = Int(number(channel["messages_unacknowledged"])) }
+        }
+        for consumer in consumers.items {
+            let queue = consumer["queue"]?["name"]?.stringValue ?? ""
+            let details = consumer["channel_details"]
+            if queue.hasPrefix("bb.jobs.") {
+                overview.workers.append(
+                    Worker(
+                        connection: details?["connection_name"]?.stringValue ?? "?", host: details?["peer_host"]?.stringValue ?? "?",
+                        pool: String(queue.dropFirst("bb.jobs.".count)), slots: Int(number(consumer["prefetch_count"])),
+                        inFlight: unackedByChannel[details?["name"]?.stringValue ?? ""] ?? 0))
+            } else if queue == "bb.coordinator.completions" {
+                if consumer["active"]?.boolValue == true { overview.activeCoordinators += 1 } else { overview.standbyCoordinators += 1 }
+            }
+        }
+        overview.workers.sort { ($0.pool, $0.connection) < ($1.pool, $1.connection) }
+        return overview
+    }
+
+    static func queue(name: String, _ queue: JSONValue) -> Queue {
+        let ready = Int(number(queue["messages_ready"]))
+        let unacked = Int(number(queue["messages_unacknowledged"]))
+        let consumers = Int(number(queue["consumers"]))
+        let stats = queue["message_stats"]
+        let publish = number(stats?["publish_details"]?["rate"])
+        let deliver = number(stats?["deliver_get_details"]?["rate"])
+        let ack = number(stats?["ack_details"]?["rate"])
+        var verdict = Verdict.ok
+        var why = "flowing"
+        let consumed = name.hasPrefix("bb.jobs.") || name.hasPrefix("bb.coordinator.")
+        if consumed && consumers == 0 {
+            verdict = ready > 0 ? .stalled : .degraded
+            why = ready > 0 ? "\(ready) waiting and nobody consumes this queue" : "no consumer"
+        } else if name == "bb.parked" && ready > 0 {
+            verdict = .degraded
+            why = "\(ready) rejected messages for a person to inspect"
+        } else if consumed && ready > 100 && ack < publish {
+            verdict = .degraded
+            why = "backlog of \(ready) growing"
+        } else if ready == 0 && unacked == 0 {
+            why = "empty"
+        }
+        return Queue(
+            name: name, ready: ready, unacked: unacked, consumers: consumers, publishRate: publish, deliverRate: deliver, ackRate: ack,
+            verdict: verdict, why: why)
+    }
+
+    static func number(_ value: JSONValue?) -> Double { value?.numberValue ?? 0 }
+}
+
+/// The RabbitMQ management API, read with a user that has the `monitoring` tag (broker.sh makes
+/// `bb-monitor`). The credentials never appear in a page or a log line.
+public struct ManagementAPI: Sendable {
+    public let base: String
+    public let vhost: String
+    let user: String
+    let password: String
+
+    public init(base: String, vhost: String = "bridgeback", user: String, password: String) {
+        self.base = base
+        self.vhost = vhost
+        self.user = user
+        self.password = password
+    }
+
+    /// From `BRIDGEBACK_MANAGEMENT_URL` (default http://127.0.0.1:15672), `_USER` (default
+    /// bb-monitor) and `_PASSWORD`, as `bridgeback status` reads them.
+    public static func fromEnvironment(_ environment: [String: String], vhost: String = "bridgeback") -> ManagementAPI {
+        ManagementAPI(
+            base: environment["BRIDGEBACK_MANAGEMENT_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:15672", vhost: vhost,
+            user: environment["BRIDGEBACK_MANAGEMENT_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "bb-monitor",
+            password: environment["BRIDGEBACK_MANAGEMENT_PASSWORD"] ?? "")
+    }
+
+    /// Queues, consumers and channels, fetched together; the reason in words when they cannot be.
+    public func overview() async -> Result<BrokerOverview, ManagementFailure> {
+        async let queues = get("/api/queues/{vhost}")
+        async let consumers = get("/api/consumers/{vhost}")
+        async let channels = get("/api/vhosts/{vhost}/channels")
+        switch await (queues, consumers) {
+        case (.success(let queues), .success(let consumers)):
+            return .success(BrokerOverview.parse(queues: queues, consumers: consumers, channels: try? await channels.get()))
+        case (.failure(let failure), _), (_, .failure(let failure)):
+            return .failure(failure)
+        }
+    }
+
+    func get(_ path: String) async -> Result<JSONValue, ManagementFailure> {
+        let encoded = vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? vhost
+        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+        guard let url = URL(string: trimmed + path.replacingOccurrences(of: "{vhost}", with: encoded)) else {
+            return .failure(ManagementFailure(reason: "'\(base)' is not a URL (BRIDGEBACK_MANAGEMENT_URL)"))
+        }
+        var request = URLRequest(url: url, timeoutInterval: 5)
+        request.setValue("Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let code = (response as? HTTPURLResponse)?.statusCode ?? 0
+            guard code == 200 else {
+                let hint = code == 401 ? " (set BRIDGEBACK_MANAGEMENT_USER/PASSWORD to a user with the monitoring tag, e.g. bb-monitor)" : ""
+                return .failure(ManagementFailure(reason: "the management API answered \(code) for \(path)\(hint)"))
+            }
+            return .success(try JSONDecoder().decode(JSONValue.self, from: data))
+        } catch {
+            return .failure(ManagementFailure(reason: "the management API at \(base) does not answer: \(error.localizedDescription)"))
+        }
+    }
+}
+
+/// Why the broker's figures are missing, in words for the page.
+public struct ManagementFailure: Error, Sendable, Hashable {
+    public var reason: String
+}
+
+extension JSONValue {
+    /// The elements of an array (none for anything else).
+    var items: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+}
