@@ -44,6 +44,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
               BRIDGEBACK_PRINCIPALS            default for --principals
               BRIDGEBACK_MANAGEMENT_URL, BRIDGEBACK_MANAGEMENT_USER, BRIDGEBACK_MANAGEMENT_PASSWORD
                                                the dashboard's queue and worker figures
+              BRIDGEBACK_DASHBOARD_AMQP_URL    a watch user (bb-watch) whose progress events the
+                                               dashboard's timelines show (unset: none)
               webhook secrets named by {"env": …} in the surface registry
 
             See docs/delivery.md for the ledger, the states and every knob.
@@ -181,12 +183,26 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let api = CoordinatorStatusAPI(
                 ledger: ledger, registry: registry, brokerConnected: { connection.isConnected },
                 adapters: .dryRunOnly(secrets: secrets), active: active)
+            // Progress steps in the dashboard's timelines: a tap on bb.progress as a watch user, if given.
+            var progress: ProgressLog?
+            if !noDashboard, let tapURL = environment["BRIDGEBACK_DASHBOARD_AMQP_URL"], !tapURL.isEmpty {
+                do {
+                    let tapConnection = try await AMQPConnection.connect(
+                        AMQPConfiguration(url: tapURL, connectionName: "bridgeback-coordinator-dashboard"), logger: logger)
+                    let log = ProgressLog()
+                    progress = log
+                    services.append(ProgressTap(connection: tapConnection, log: log, logger: logger))
+                } catch {
+                    logger.error(
+                        "BRIDGEBACK_DASHBOARD_AMQP_URL: cannot connect; the dashboard shows no progress steps", metadata: ["error": "\(error)"])
+                }
+            }
             let dashboard =
                 noDashboard
                 ? nil
                 : Dashboard(
-                    api: api, auth: httpAuth, management: ManagementAPI.fromEnvironment(environment), secureCookies: dashboardSecureCookie,
-                    logger: logger)
+                    api: api, auth: httpAuth, management: ManagementAPI.fromEnvironment(environment), progress: progress,
+                    secureCookies: dashboardSecureCookie, logger: logger)
             services.append(
                 CoordinatorHTTP.application(
                     api: api, auth: httpAuth, host: httpHost, port: httpPort, limits: http.limits, logger: logger, exposition: exposition,

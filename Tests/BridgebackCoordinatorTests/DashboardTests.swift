@@ -385,3 +385,33 @@ enum RawHTTPClient {
         }
     }
 }
+
+/// The broker's figures as the management API gives them.
+@Suite("Dashboard broker overview")
+struct BrokerOverviewTests {
+    @Test("queues with verdicts, workers by the name they connected with and their busy slots, active and standby coordinators")
+    func parse() throws {
+        func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
+        let queues = try json("""
+            [{"name":"bb.jobs.default","messages_ready":3,"messages_unacknowledged":0,"consumers":0},
+             {"name":"bb.jobs.p","messages_ready":0,"messages_unacknowledged":1,"consumers":1,
+              "message_stats":{"publish_details":{"rate":2.5},"deliver_get_details":{"rate":2.0},"ack_details":{"rate":2.0}}},
+             {"name":"bb.parked","messages_ready":2,"messages_unacknowledged":0,"consumers":0},
+             {"name":"other","messages_ready":9}]
+            """)
+        let consumers = try json("""
+            [{"queue":{"name":"bb.jobs.p"},"prefetch_count":4,"channel_details":{"name":"c1 (1)","connection_name":"c1","peer_host":"10.0.0.7"}},
+             {"queue":{"name":"bb.coordinator.completions"},"active":true,"channel_details":{"connection_name":"c2"}},
+             {"queue":{"name":"bb.coordinator.completions"},"active":false,"channel_details":{"connection_name":"c3"}}]
+            """)
+        let channels = try json(#"[{"name":"c1 (1)","messages_unacknowledged":1}]"#)
+        let connections = try json(#"[{"name":"c1","user_provided_name":"bridgeback-worker worker1"}]"#)
+        let overview = BrokerOverview.parse(queues: queues, consumers: consumers, channels: channels, connections: connections)
+        #expect(overview.queues.map(\.name) == ["bb.jobs.default", "bb.jobs.p", "bb.parked"])
+        #expect(overview.queues[0].verdict == .stalled && overview.queues[0].why == "3 waiting and nobody consumes this queue")
+        #expect(overview.queues[1].verdict == .ok && overview.queues[1].publishRate == 2.5)
+        #expect(overview.queues[2].verdict == .degraded)
+        #expect(overview.workers == [.init(connection: "bridgeback-worker worker1", host: "10.0.0.7", pool: "p", slots: 4, inFlight: 1)])
+        #expect(overview.activeCoordinators == 1 && overview.standbyCoordinators == 1)
+    }
+}

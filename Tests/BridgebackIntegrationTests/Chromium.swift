@@ -29,7 +29,7 @@ final class Chromium: Sendable {
     init(profile: URL, log: URL) throws {
         func pipePair() throws -> (read: Int32, write: Int32) {
             var fds: [Int32] = [0, 0]
-            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw Failure(description: "pipe2: errno \(errno)") }
+            guard pipe(&fds) == 0 else { throw Failure(description: "pipe: errno \(errno)") }
             // Above 4, so dup2 onto 3 and 4 in the child never meets the same number.
             let high = fds.map { fcntl($0, F_DUPFD_CLOEXEC, 10) }
             fds.forEach { Glibc.close($0) }

@@ -16,6 +16,23 @@ struct DashboardBrowserTests {
         return value.map { "\($0)" } ?? ""
     }
 
+    /// Polls `expression` in the page until `accept` holds; a timeout names what the page last showed.
+    static func wait(
+        _ what: String, _ browser: Chromium, _ page: String, _ expression: String, timeout: Duration = .seconds(30),
+        until accept: @escaping (String) -> Bool
+    ) async throws {
+        var last = ""
+        do {
+            try await eventually(what, timeout: timeout) {
+                last = try await text(browser, page, expression)
+                return accept(last)
+            }
+        } catch {
+            let shown = (try? await text(browser, page, "location.href + '\\n' + document.body.innerText")) ?? "?"
+            throw TestFailure("timed out waiting for: \(what); last value: \(last.prefix(500))\npage: \(shown.prefix(1500))")
+        }
+    }
+
     @Test(.enabled(if: Chromium.available, "needs Debian's chromium (scripts/test installs it)"), .timeLimit(.minutes(3)))
     func dashboardInChromium() async throws {
         try await withFleet("dashboard") { fleet in
@@ -25,6 +42,8 @@ struct DashboardBrowserTests {
             for key in ["BRIDGEBACK_MANAGEMENT_URL", "BRIDGEBACK_MANAGEMENT_USER", "BRIDGEBACK_MANAGEMENT_PASSWORD"] {
                 management[key] = ProcessInfo.processInfo.environment[key].flatMap { $0.isEmpty ? nil : $0 } ?? Broker.env[key]
             }
+            // Progress steps for the timelines: the dashboard taps bb.progress as the watch user.
+            management["BRIDGEBACK_DASHBOARD_AMQP_URL"] = fleet.amqpURL("BRIDGEBACK_WATCH_AMQP_URL")
             try await fleet.startCoordinator(environment: management)
             try await fleet.startWorker("worker1")
             try await fleet.startAdmission()
@@ -53,23 +72,19 @@ struct DashboardBrowserTests {
                 "document.getElementById('token').value = \(tokenLiteral); document.querySelector('form[action=\"/dashboard/login\"]').submit(); true",
                 session: page)
             let row = "document.querySelector('tr[data-job=\"\(first)\"]')"
-            try await eventually("the dashboard lists the first job as delivered", timeout: .seconds(30)) {
-                let shown = try await Self.text(browser, page, "location.pathname + '|' + (\(row)?.innerText ?? '')")
-                return shown.hasPrefix("/dashboard|") && shown.contains("delivered")
-            }
+            try await Self.wait(
+                "the dashboard lists the first job as delivered", browser, page, "location.pathname + '|' + (\(row)?.innerText ?? '')"
+            ) { $0.hasPrefix("/dashboard|") && $0.contains("delivered") }
             let firstRow = try await Self.text(browser, page, "\(row).innerText")
             #expect(firstRow.contains("the test results file"), "where the answer went: \(firstRow)")
             #expect(firstRow.contains("direct"), "\(firstRow)")
             #expect(firstRow.contains("delivered to the test results file"), "\(firstRow)")
             let cookieVisible = try await Self.text(browser, page, "document.cookie")
             #expect(!cookieVisible.contains("bb_dashboard"), "the session cookie is HttpOnly")
-            try await eventually("the event stream is connected", timeout: .seconds(30)) {
-                try await Self.text(browser, page, "document.getElementById('live').textContent") == "live"
-            }
+            try await Self.wait("the event stream is connected", browser, page, "document.getElementById('live').textContent") { $0 == "live" }
             // Queues and workers from the broker: this fleet's pool and its one worker.
-            try await eventually("the fleet's queue and worker show", timeout: .seconds(30)) {
-                let fleetText = try await Self.text(browser, page, "document.getElementById('fleet').innerText")
-                return fleetText.contains("bb.jobs.\(fleet.pool)") && fleetText.contains("worker1")
+            try await Self.wait("the fleet's queue and worker show", browser, page, "document.getElementById('fleet').innerText") {
+                $0.contains("bb.jobs.\(fleet.pool)") && $0.contains("worker1")
             }
 
             // A second job appears live, without a reload (a reload would clear the marker).
@@ -78,20 +93,22 @@ struct DashboardBrowserTests {
                 fleet.detach("reports", final: "hooks:\(fleet.parent)", mode: "direct")
             ])[0]
             let secondRow = "document.querySelector('tr[data-job=\"\(second)\"]')"
-            try await eventually("the second job appears delivered through the event stream", timeout: .seconds(40)) {
-                (try await Self.text(browser, page, "\(secondRow)?.innerText ?? ''")).contains("delivered to the test receiver")
-            }
+            try await Self.wait(
+                "the second job appears delivered through the event stream", browser, page, "\(secondRow)?.innerText ?? ''", timeout: .seconds(40)
+            ) { $0.contains("delivered to the test receiver") }
             #expect(try await Self.text(browser, page, "String(window.__noReload)") == "42", "the page was not reloaded")
             try Data(try await browser.screenshot(session: page)).write(to: Self.artifacts.appendingPathComponent("dashboard.png"))
 
             // One job's timeline, from the link in its row.
             _ = try await browser.evaluate("\(secondRow).querySelector('a').click(); true", session: page)
-            try await eventually("the second job's timeline shows its delivered part", timeout: .seconds(30)) {
-                let timeline = try await Self.text(browser, page, "document.querySelector('ol.timeline')?.innerText ?? ''")
-                return timeline.contains("Part 1/1 to the test receiver: delivered")
-            }
+            try await Self.wait(
+                "the second job's timeline shows its delivered part", browser, page, "document.querySelector('ol.timeline')?.innerText ?? ''"
+            ) { $0.contains("Part 1/1 to the test receiver: delivered") }
             let timeline = try await Self.text(browser, page, "document.querySelector('ol.timeline').innerText")
-            for step in ["Admitted from the test terminal", "Started on worker1", "Succeeded after", "Delivered to the test receiver (direct)"] {
+            for step in [
+                "Admitted from the test terminal", "Started on worker1", "writing the report", "Succeeded after",
+                "Delivered to the test receiver (direct)",
+            ] {
                 #expect(timeline.contains(step), "\(step) in: \(timeline)")
             }
             let context = try await Self.text(browser, page, "document.querySelector('pre.context')?.innerText ?? ''")

@@ -47,7 +47,9 @@ public struct BrokerOverview: Sendable, Hashable {
 
     /// From the management API's `/api/queues/{vhost}`, `/api/consumers/{vhost}` and (for jobs in
     /// flight per worker channel) `/api/vhosts/{vhost}/channels`.
-    public static func parse(queues: JSONValue, consumers: JSONValue, channels: JSONValue?) -> BrokerOverview {
+    /// `connections` (`/api/vhosts/{vhost}/connections`) gives each worker the name it connected
+    /// with ("bridgeback-worker worker1") instead of the broker's "host:port -> host:port".
+    public static func parse(queues: JSONValue, consumers: JSONValue, channels: JSONValue?, connections: JSONValue? = nil) -> BrokerOverview {
         var overview = BrokerOverview(queues: [], workers: [], activeCoordinators: 0, standbyCoordinators: 0)
         for queue in queues.items {
             guard let name = queue["name"]?.stringValue, name.hasPrefix("bb.") else { continue }
@@ -58,13 +60,21 @@ public struct BrokerOverview: Sendable, Hashable {
         for channel in channels?.items ?? [] {
             if let name = channel["name"]?.stringValue { unackedByChannel[name] = Int(number(channel["messages_unacknowledged"])) }
         }
+        var givenNames: [String: String] = [:]
+        for connection in connections?.items ?? [] {
+            guard let name = connection["name"]?.stringValue else { continue }
+            if let given = connection["user_provided_name"]?.stringValue ?? connection["client_properties"]?["connection_name"]?.stringValue {
+                givenNames[name] = given
+            }
+        }
         for consumer in consumers.items {
             let queue = consumer["queue"]?["name"]?.stringValue ?? ""
             let details = consumer["channel_details"]
             if queue.hasPrefix("bb.jobs.") {
                 overview.workers.append(
                     Worker(
-                        connection: details?["connection_name"]?.stringValue ?? "?", host: details?["peer_host"]?.stringValue ?? "?",
+                        connection: (details?["connection_name"]?.stringValue).map { givenNames[$0] ?? $0 } ?? "?",
+                        host: details?["peer_host"]?.stringValue ?? "?",
                         pool: String(queue.dropFirst("bb.jobs.".count)), slots: Int(number(consumer["prefetch_count"])),
                         inFlight: unackedByChannel[details?["name"]?.stringValue ?? ""] ?? 0))
             } else if queue == "bb.coordinator.completions" {
@@ -135,9 +145,12 @@ public struct ManagementAPI: Sendable {
         async let queues = get("/api/queues/{vhost}")
         async let consumers = get("/api/consumers/{vhost}")
         async let channels = get("/api/vhosts/{vhost}/channels")
+        async let connections = get("/api/vhosts/{vhost}/connections")
         switch await (queues, consumers) {
         case (.success(let queues), .success(let consumers)):
-            return .success(BrokerOverview.parse(queues: queues, consumers: consumers, channels: try? await channels.get()))
+            return .success(
+                BrokerOverview.parse(
+                    queues: queues, consumers: consumers, channels: try? await channels.get(), connections: try? await connections.get()))
         case (.failure(let failure), _), (_, .failure(let failure)):
             return .failure(failure)
         }

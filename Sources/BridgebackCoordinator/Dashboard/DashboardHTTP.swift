@@ -63,6 +63,8 @@ public struct Dashboard: Sendable {
     /// Adds the dashboard to `router`. Call before `HTTPAuth.protect`: the dashboard authenticates
     /// its own routes (bearer or session cookie) and sends browsers without either to sign in.
     public func addRoutes(to router: Router<BridgebackRequestContext>) {
+        // Browsers ask for it on every page; an empty answer instead of a logged 401.
+        router.get("/favicon.ico") { _, _ -> Response in Response(status: .noContent) }
         router.get("/dashboard/login") { _, _ -> Response in
             html(DashboardViews.loginPage(message: nil, authenticationOff: isAuthOff))
         }
@@ -385,7 +387,8 @@ func html(_ page: String, status: HTTPResponse.Status = .ok) -> Response {
     headers[.contentSecurityPolicy] = Assets.contentSecurityPolicy
     headers[.xContentTypeOptions] = "nosniff"
     headers[.xFrameOptions] = "DENY"
-    headers[.referrerPolicy] = "no-referrer"
+    // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the sign-in POST.
+    headers[.referrerPolicy] = "same-origin"
     headers[.cacheControl] = "no-store"
     return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
 }

@@ -36,7 +36,7 @@ enum DashboardViews {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="referrer" content="no-referrer">
+            <meta name="referrer" content="same-origin">
             <title>\(title) · Bridgeback</title>
             <style>\(HTML(trusted: Assets.css))</style>
             </head><body\(streamAttribute)>
