@@ -103,7 +103,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("dashboard-secure-cookie"),
-        help: "Mark the dashboard's session cookie Secure (when the status port is reached over TLS, e.g. through a TLS proxy).")
+        help: "Mark the dashboard's session cookie Secure behind a TLS proxy (with --tls-certificate it always is).")
     var dashboardSecureCookie: Bool = false
 
     @Option(name: .customLong("webhook-timeout"), help: "Seconds to wait for a webhook receiver's answer (after that: outcome unknown).")
@@ -202,7 +202,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 ? nil
                 : Dashboard(
                     api: api, auth: httpAuth, management: ManagementAPI.fromEnvironment(environment), progress: progress,
-                    secureCookies: dashboardSecureCookie, logger: logger)
+                    secureCookies: dashboardSecureCookie || http.tlsCertificate != nil, logger: logger)
             services.append(
                 CoordinatorHTTP.application(
                     api: api, auth: httpAuth, host: httpHost, port: httpPort, limits: http.limits, logger: logger, exposition: exposition,
