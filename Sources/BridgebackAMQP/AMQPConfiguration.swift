@@ -155,7 +155,8 @@ public struct AMQPConfiguration: Sendable, Hashable {
         var timeout = Duration.seconds(5)
         if let value = query["connection_timeout"] {
             guard let parsed = Double(value), parsed > 0, parsed <= 3600 else {
-                throw AMQPError(.invalidConfiguration, "connection_timeout must be a number of seconds above 0 and at most 3600, got '\(value)'")
+                throw AMQPError(
+                    .invalidConfiguration, "connection_timeout must be a number of seconds above 0 and at most 3600, got '\(value)'")
             }
             timeout = .milliseconds(Int64(parsed * 1000))
         }

@@ -46,7 +46,9 @@ public final class AMQPConnection: Sendable {
 
     /// Connects once. Wrong credentials, an unknown vhost or a refused TCP connection fail here
     /// with a clear ``AMQPError``; later losses are handled by reconnecting.
-    public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "bridgeback.amqp")) async throws -> AMQPConnection {
+    public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "bridgeback.amqp")) async throws
+        -> AMQPConnection
+    {
         let inbox = try CommandInbox()
         let shared = SharedConnectionState()
         var logger = logger
@@ -64,7 +66,9 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Convenience: parse a URL and connect.
-    public static func connect(url: String, connectionName: String = "bridgeback", logger: Logger = Logger(label: "bridgeback.amqp")) async throws -> AMQPConnection {
+    public static func connect(url: String, connectionName: String = "bridgeback", logger: Logger = Logger(label: "bridgeback.amqp"))
+        async throws -> AMQPConnection
+    {
         try await connect(AMQPConfiguration(url: url, connectionName: connectionName), logger: logger)
     }
 
@@ -174,7 +178,11 @@ public final class AMQPConnection: Sendable {
     /// Test hook: cut the socket as a network failure would, to exercise reconnects.
     public func simulateNetworkFailure() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !inbox.submit({ core in core.simulateNetworkFailure(); continuation.resume() }) { continuation.resume() }
+            if !inbox.submit({ core in
+                core.simulateNetworkFailure(); continuation.resume()
+            }) {
+                continuation.resume()
+            }
         }
     }
 }
@@ -209,7 +217,11 @@ public struct AMQPPublisher: Sendable {
     public func close() async {
         let channel = self.channel
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !connection.inbox.submit({ core in core.closeChannel(channel); continuation.resume() }) { continuation.resume() }
+            if !connection.inbox.submit({ core in
+                core.closeChannel(channel); continuation.resume()
+            }) {
+                continuation.resume()
+            }
         }
     }
 }
@@ -253,7 +265,11 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     public func cancel() async {
         let channel = self.channel
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !connection.inbox.submit({ core in core.closeChannel(channel); continuation.resume() }) { continuation.resume() }
+            if !connection.inbox.submit({ core in
+                core.closeChannel(channel); continuation.resume()
+            }) {
+                continuation.resume()
+            }
         }
     }
 }

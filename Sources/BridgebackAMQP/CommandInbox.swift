@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import CRabbitMQ
 import Synchronization
@@ -37,9 +37,9 @@ final class CommandInbox: Sendable {
 
     deinit {
         #if canImport(Glibc)
-        Glibc.close(wakeFD)
+            Glibc.close(wakeFD)
         #else
-        Musl.close(wakeFD)
+            Musl.close(wakeFD)
         #endif
     }
 

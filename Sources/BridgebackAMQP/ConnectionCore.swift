@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import CRabbitMQ
 import Logging
@@ -65,8 +65,10 @@ final class ConsumerRecord {
     var pending: [AMQPDelivery] = []
     let continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
 
-    init(queue: String, prefetch: UInt16, exclusive: Bool, arguments: FieldTable, bodyLimit: BodyLimit? = nil,
-         continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation) {
+    init(
+        queue: String, prefetch: UInt16, exclusive: Bool, arguments: FieldTable, bodyLimit: BodyLimit? = nil,
+        continuation: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
+    ) {
         self.bodyLimit = bodyLimit
         self.queue = queue
         self.prefetch = prefetch
@@ -166,8 +168,11 @@ final class ConnectionCore {
                         shared.update(connected: true, generation: generation, error: nil)
                         metrics.connected(true)
                         metrics.reconnected()
-                        logger.info("AMQP reconnected; restoring topology and consumers", metadata: [
-                            "attempt": "\(attempt)", "node": "\(endpoint)"])
+                        logger.info(
+                            "AMQP reconnected; restoring topology and consumers",
+                            metadata: [
+                                "attempt": "\(attempt)", "node": "\(endpoint)",
+                            ])
                         do {
                             try restore()
                         } catch {
@@ -179,16 +184,22 @@ final class ConnectionCore {
                     roundErrors.append("\(endpoint): \(error.message)")
                     switch machine.connectFailed() {
                     case .tryNextEndpoint(let index):
-                        logger.warning("AMQP node unavailable; trying the next cluster node", metadata: [
-                            "node": "\(endpoint)", "next": "\(configuration.endpoints[index])", "error": "\(error)"])
+                        logger.warning(
+                            "AMQP node unavailable; trying the next cluster node",
+                            metadata: [
+                                "node": "\(endpoint)", "next": "\(configuration.endpoints[index])", "error": "\(error)",
+                            ])
                     case .failConnect:
                         firstConnect?.resume(throwing: roundError(error))
                         firstConnect = nil
                     case .retry(let delay, let next):
                         roundErrors.removeAll()
                         let jittered = jitter(delay)
-                        logger.warning("AMQP reconnect failed; retrying", metadata: [
-                            "error": "\(error)", "attempt": "\(next)", "delay_ms": "\(jittered.milliseconds)"])
+                        logger.warning(
+                            "AMQP reconnect failed; retrying",
+                            metadata: [
+                                "error": "\(error)", "attempt": "\(next)", "delay_ms": "\(jittered.milliseconds)",
+                            ])
                         shared.update(connected: false, generation: machine.currentGeneration, error: error)
                         retryDeadline = .now + jittered
                     case .none:
@@ -264,7 +275,8 @@ final class ConnectionCore {
 
     private func finish() {
         let error = AMQPError(.closedByUser, "the connection was closed")
-        failEverything(error, unknownOutcome: AMQPError(.outcomeUnknown, "the connection was closed before the broker confirmed this publish"))
+        failEverything(
+            error, unknownOutcome: AMQPError(.outcomeUnknown, "the connection was closed before the broker confirmed this publish"))
         for record in channels.values {
             if case .consumer(let consumer) = record.role { consumer.continuation.finish() }
         }
@@ -295,7 +307,8 @@ final class ConnectionCore {
             if let ca = tls.caCertificateFile, amqp_ssl_socket_set_cacert(socket, ca) != AMQP_STATUS_OK.rawValue {
                 throw AMQPError(.invalidConfiguration, "cannot load the CA certificate '\(ca)'")
             }
-            if let cert = tls.certificateFile, let key = tls.keyFile, amqp_ssl_socket_set_key(socket, cert, key) != AMQP_STATUS_OK.rawValue {
+            if let cert = tls.certificateFile, let key = tls.keyFile, amqp_ssl_socket_set_key(socket, cert, key) != AMQP_STATUS_OK.rawValue
+            {
                 throw AMQPError(.invalidConfiguration, "cannot load the client certificate '\(cert)' or key '\(key)'")
             }
             amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
@@ -328,7 +341,9 @@ final class ConnectionCore {
             "capabilities": .table(["connection.blocked": .bool(true)]),
         ]) { table in
             var table = table
-            return bb_login_plain(conn, configuration.virtualHost, 0, 131_072, Int32(configuration.heartbeatSeconds), &table, configuration.user, configuration.password)
+            return bb_login_plain(
+                conn, configuration.virtualHost, 0, 131_072, Int32(configuration.heartbeatSeconds), &table, configuration.user,
+                configuration.password)
         }
         try checkLogin(reply)
         for record in channels.values.sorted(by: { $0.number < $1.number }) {
@@ -353,13 +368,22 @@ final class ConnectionCore {
                 amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
             }
             if text.contains("Login was refused") || text.contains("authentication") {
-                throw AMQPError(.authenticationFailed, "the broker refused user '\(configuration.user)': check the user name and password in the AMQP URL", replyCode: close.reply_code, replyText: text)
+                throw AMQPError(
+                    .authenticationFailed,
+                    "the broker refused user '\(configuration.user)': check the user name and password in the AMQP URL",
+                    replyCode: close.reply_code, replyText: text)
             }
-            throw AMQPError(.accessRefused, "user '\(configuration.user)' may not open virtual host '\(configuration.virtualHost)' (it may not exist, or the user has no permissions there)", replyCode: close.reply_code, replyText: text)
+            throw AMQPError(
+                .accessRefused,
+                "user '\(configuration.user)' may not open virtual host '\(configuration.virtualHost)' (it may not exist, or the user has no permissions there)",
+                replyCode: close.reply_code, replyText: text)
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
             let status = reply.library_error
             if status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue {
-                throw AMQPError(.authenticationFailed, "the broker closed the connection during login as '\(configuration.user)': usually a wrong user name or password (or an amqp:// URL for a port that serves TLS: use amqps://)", libraryStatus: status)
+                throw AMQPError(
+                    .authenticationFailed,
+                    "the broker closed the connection during login as '\(configuration.user)': usually a wrong user name or password (or an amqp:// URL for a port that serves TLS: use amqps://)",
+                    libraryStatus: status)
             }
             throw AMQPError(.connectionClosed, "login failed: \(CBridge.statusText(status))", libraryStatus: status)
         default:
@@ -383,7 +407,10 @@ final class ConnectionCore {
             logger.warning("AMQP connection lost; will reconnect", metadata: ["error": "\(error)"])
             failEverything(
                 AMQPError(.notConnected, "the broker connection was lost before this message was sent; it was not published"),
-                unknownOutcome: AMQPError(.outcomeUnknown, "the broker connection was lost before this publish was confirmed; the broker may or may not have it (\(error.message))"))
+                unknownOutcome: AMQPError(
+                    .outcomeUnknown,
+                    "the broker connection was lost before this publish was confirmed; the broker may or may not have it (\(error.message))"
+                ))
             shared.update(connected: false, generation: machine.currentGeneration, error: error)
             metrics.connected(false)
             recordUnconfirmed()
@@ -502,7 +529,10 @@ final class ConnectionCore {
                     var ok = amqp_connection_close_ok_t(dummy: 0)
                     amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
                 }
-                throw .connection(AMQPError(.connectionClosed, "the broker closed the connection during \(what)", replyCode: close.reply_code, replyText: CBridge.string(close.reply_text)))
+                throw .connection(
+                    AMQPError(
+                        .connectionClosed, "the broker closed the connection during \(what)", replyCode: close.reply_code,
+                        replyText: CBridge.string(close.reply_text)))
             }
             throw .connection(AMQPError(.protocolError, "unexpected server reply to \(what)"))
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
@@ -538,7 +568,8 @@ final class ConnectionCore {
             let status = amqp_simple_wait_frame_noblock(conn, &frame, &zero)
             if status == AMQP_STATUS_TIMEOUT.rawValue { break }
             guard status == AMQP_STATUS_OK.rawValue else {
-                throw .connection(AMQPError(.connectionClosed, "lost the broker connection: \(CBridge.statusText(status))", libraryStatus: status))
+                throw .connection(
+                    AMQPError(.connectionClosed, "lost the broker connection: \(CBridge.statusText(status))", libraryStatus: status))
             }
             try dispatch(frame)
         }
@@ -604,7 +635,8 @@ final class ConnectionCore {
             let delivery = AMQPDelivery(
                 body: message.body, properties: message.properties, exchange: exchange,
                 routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
-                acker: DeliveryAcker(inbox: inbox, channel: record.number, epoch: record.epoch, tag: tag), oversizeBytes: message.oversizeBytes)
+                acker: DeliveryAcker(inbox: inbox, channel: record.number, epoch: record.epoch, tag: tag),
+                oversizeBytes: message.oversizeBytes)
             consumer.pending.append(delivery)
             consumer.unsettled.insert(tag)
             consumer.gauges?.inUse.record(consumer.unsettled.count)
@@ -656,7 +688,10 @@ final class ConnectionCore {
             let cancel = decoded!.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = CBridge.string(cancel.consumer_tag)
             if let record = channels[channel], case .consumer(let consumer) = record.role {
-                consumer.continuation.finish(throwing: AMQPError(.consumerCancelled, "the broker cancelled the consumer on '\(consumer.queue)' (tag \(tag)); the queue may have been deleted"))
+                consumer.continuation.finish(
+                    throwing: AMQPError(
+                        .consumerCancelled,
+                        "the broker cancelled the consumer on '\(consumer.queue)' (tag \(tag)); the queue may have been deleted"))
                 channels[channel] = nil
                 if let conn { amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS) }
             }
@@ -670,7 +705,10 @@ final class ConnectionCore {
                 var ok = amqp_connection_close_ok_t(dummy: 0)
                 amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
             }
-            throw .connection(AMQPError(.connectionClosed, "the broker closed the connection", replyCode: close.reply_code, replyText: CBridge.string(close.reply_text)))
+            throw .connection(
+                AMQPError(
+                    .connectionClosed, "the broker closed the connection", replyCode: close.reply_code,
+                    replyText: CBridge.string(close.reply_text)))
         case BB_CONNECTION_BLOCKED:
             shared.update(blocked: true)
             logger.warning("AMQP connection blocked by the broker (resource alarm); publishes will wait")
@@ -685,9 +723,11 @@ final class ConnectionCore {
     private func result(for outcome: ConfirmTracker<PublishToken>.Outcome) -> Result<Void, AMQPError> {
         switch outcome {
         case .confirmed: .success(())
-        case .nacked: .failure(AMQPError(.publishNacked, "the broker refused responsibility for this message (basic.nack); publish it again"))
+        case .nacked:
+            .failure(AMQPError(.publishNacked, "the broker refused responsibility for this message (basic.nack); publish it again"))
         case .returned(let code, let text):
-            .failure(AMQPError(.unroutable, "no queue is bound for this message (mandatory publish returned)", replyCode: code, replyText: text))
+            .failure(
+                AMQPError(.unroutable, "no queue is bound for this message (mandatory publish returned)", replyCode: code, replyText: text))
         }
     }
 
@@ -716,23 +756,31 @@ final class ConnectionCore {
         CBridge.withBytes(exchange.name) { name in
             CBridge.withBytes(exchange.kind.rawValue) { kind in
                 CBridge.withTable(exchange.arguments) { args in
-                    _ = amqp_exchange_declare(conn, Self.controlChannel, name, kind, passive ? 1 : 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0, exchange.internal ? 1 : 0, args)
+                    _ = amqp_exchange_declare(
+                        conn, Self.controlChannel, name, kind, passive ? 1 : 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0,
+                        exchange.internal ? 1 : 0, args)
                 }
             }
         }
-        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "\(passive ? "checking" : "declaring") exchange '\(exchange.name)'")
+        try check(
+            amqp_get_rpc_reply(conn), channel: Self.controlChannel,
+            what: "\(passive ? "checking" : "declaring") exchange '\(exchange.name)'")
     }
 
     func rpcDeclare(_ queue: QueueDeclaration, passive: Bool) throws(CoreFailure) -> QueueState {
         guard let conn else { throw .connection(notConnectedError()) }
         let ok = CBridge.withBytes(queue.name) { name in
             CBridge.withTable(queue.arguments) { args in
-                amqp_queue_declare(conn, Self.controlChannel, name, passive ? 1 : 0, queue.durable ? 1 : 0, queue.exclusive ? 1 : 0, queue.autoDelete ? 1 : 0, args)
+                amqp_queue_declare(
+                    conn, Self.controlChannel, name, passive ? 1 : 0, queue.durable ? 1 : 0, queue.exclusive ? 1 : 0,
+                    queue.autoDelete ? 1 : 0, args)
             }
         }
-        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "\(passive ? "checking" : "declaring") queue '\(queue.name)'")
+        try check(
+            amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "\(passive ? "checking" : "declaring") queue '\(queue.name)'")
         guard let ok else { return QueueState(name: queue.name, messageCount: 0, consumerCount: 0) }
-        return QueueState(name: CBridge.string(ok.pointee.queue), messageCount: ok.pointee.message_count, consumerCount: ok.pointee.consumer_count)
+        return QueueState(
+            name: CBridge.string(ok.pointee.queue), messageCount: ok.pointee.message_count, consumerCount: ok.pointee.consumer_count)
     }
 
     func rpcBind(_ binding: BindingDeclaration) throws(CoreFailure) {
@@ -746,7 +794,9 @@ final class ConnectionCore {
                 }
             }
         }
-        try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "binding '\(binding.queue)' to '\(binding.exchange)' with '\(binding.routingKey)'")
+        try check(
+            amqp_get_rpc_reply(conn), channel: Self.controlChannel,
+            what: "binding '\(binding.queue)' to '\(binding.exchange)' with '\(binding.routingKey)'")
     }
 
     func declare(_ exchange: ExchangeDeclaration, passive: Bool = false) -> Result<Void, AMQPError> {
@@ -838,14 +888,16 @@ final class ConnectionCore {
             }
             let reply = amqp_channel_close(conn, number, AMQP_REPLY_SUCCESS)
             if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
-                connectionLost(AMQPError(.connectionClosed, "lost the connection while closing a channel", libraryStatus: reply.library_error))
+                connectionLost(
+                    AMQPError(.connectionClosed, "lost the connection while closing a channel", libraryStatus: reply.library_error))
             }
         }
     }
 
     func publish(_ messages: [OutboundMessage], on number: UInt16, batch: PublishBatch) {
         guard machine.isConnected, let record = channels[number] else {
-            let error = channels[number] == nil && machine.isConnected
+            let error =
+                channels[number] == nil && machine.isConnected
                 ? AMQPError(.closedByUser, "this publisher's channel is closed") : notConnectedError()
             for index in messages.indices { batch.complete(index, .failure(error)) }
             return
@@ -910,7 +962,9 @@ final class ConnectionCore {
     func settle(_ settlement: Settlement, channel: UInt16, epoch: Int, tag: UInt64) {
         // A delivery from an earlier incarnation of the channel was already requeued by the broker.
         guard machine.isConnected, let conn, let record = channels[channel], record.isOpen, record.epoch == epoch else {
-            logger.debug("dropping settlement for a delivery from a closed channel; the broker redelivers it", metadata: ["channel": "\(channel)", "tag": "\(tag)"])
+            logger.debug(
+                "dropping settlement for a delivery from a closed channel; the broker redelivers it",
+                metadata: ["channel": "\(channel)", "tag": "\(tag)"])
             return
         }
         if case .consumer(let consumer) = record.role { settled(consumer, tag: tag, settlement: settlement) }

@@ -72,7 +72,9 @@ public struct ExchangeDeclaration: Sendable, Hashable {
     public var `internal`: Bool
     public var arguments: FieldTable
 
-    public init(name: String, kind: Kind, durable: Bool = true, autoDelete: Bool = false, internal: Bool = false, arguments: FieldTable = [:]) {
+    public init(
+        name: String, kind: Kind, durable: Bool = true, autoDelete: Bool = false, internal: Bool = false, arguments: FieldTable = [:]
+    ) {
         self.name = name
         self.kind = kind
         self.durable = durable

@@ -140,7 +140,11 @@ public final class AdmissionAPI: Sendable {
 
     /// The answer for a body over `maxBodyBytes` (the HTTP layer stops reading at the limit).
     public func bodyTooLarge() -> APIResponse {
-        refuse(AdmissionError(.bodyTooLarge, "the request body is larger than \(configuration.maxBodyBytes) bytes; shorten the text or attach a reference to the material instead"))
+        refuse(
+            AdmissionError(
+                .bodyTooLarge,
+                "the request body is larger than \(configuration.maxBodyBytes) bytes; shorten the text or attach a reference to the material instead"
+            ))
     }
 
     private func refuse(_ error: AdmissionError) -> APIResponse {
@@ -182,14 +186,16 @@ public final class AdmissionAPI: Sendable {
         }
         let refusal = ContractRefusalRecord(
             id: "ref_" + JobID.make(at: at).ulid, at: at, origin: request.origin.rawValue,
-            excerpt: HumanText.excerpt(request.text, maxCharacters: ContractRefusalRecord.excerptLimit), decision: decision.decision.rawValue,
+            excerpt: HumanText.excerpt(request.text, maxCharacters: ContractRefusalRecord.excerptLimit),
+            decision: decision.decision.rawValue,
             forced: decision.forced, triggers: decision.triggers.map(\.rawValue), policyVersion: decision.policyVersion,
             code: error.code.description, field: error.field, message: error.message)
         do {
             try await store.recordRefusal(refusal)
         } catch {
             logger.warning(
-                "contract refusal not recorded for the audit", metadata: ["refusal_id": "\(refusal.id)", "error.code": "\(refusal.code)", "error": "\(error)"])
+                "contract refusal not recorded for the audit",
+                metadata: ["refusal_id": "\(refusal.id)", "error.code": "\(refusal.code)", "error": "\(error)"])
         }
     }
 
@@ -200,7 +206,8 @@ public final class AdmissionAPI: Sendable {
             finalSurface: request.contract.finalSurface?.rawValue ?? "", parentID: request.contract.parentID ?? "",
             skipping: Set(
                 [
-                    request.contract.workSurface == nil ? "work_surface" : nil, request.contract.finalSurface == nil ? "final_surface" : nil,
+                    request.contract.workSurface == nil ? "work_surface" : nil,
+                    request.contract.finalSurface == nil ? "final_surface" : nil,
                     request.contract.parentID == nil ? "parent_id" : nil,
                 ].compactMap { $0 }))
         if let denial { throw forbidden(denial, principal: principal) }
@@ -211,9 +218,13 @@ public final class AdmissionAPI: Sendable {
         return AdmissionError(.forbidden, denial.message, field: denial.field)
     }
 
-    private func submitParsed(_ request: SubmitRequest, principal: Principal, receivedAt: Date) async throws(AdmissionError) -> APIResponse {
+    private func submitParsed(_ request: SubmitRequest, principal: Principal, receivedAt: Date) async throws(AdmissionError) -> APIResponse
+    {
         // Surfaces named anywhere must exist, whatever the decision: a typo is a client bug.
-        for (field, id) in [("origin", request.origin), ("contract.work_surface", request.contract.workSurface), ("contract.final_surface", request.contract.finalSurface)] {
+        for (field, id) in [
+            ("origin", request.origin), ("contract.work_surface", request.contract.workSurface),
+            ("contract.final_surface", request.contract.finalSurface),
+        ] {
             guard let id else { continue }
             do { _ = try registry.surface(id, role: field) } catch {
                 throw AdmissionError(.unknownSurface, error.message, field: field)
@@ -223,7 +234,9 @@ public final class AdmissionAPI: Sendable {
         let requestID = "req_" + JobID.make(at: receivedAt).ulid
 
         // A repeated (origin, idempotency key) gets the first job back, never a second one.
-        if let key = request.idempotencyKey, let existing = try await storeCall({ try await store.existingJob(origin: request.origin.rawValue, idempotencyKey: key) }) {
+        if let key = request.idempotencyKey,
+            let existing = try await storeCall({ try await store.existingJob(origin: request.origin.rawValue, idempotencyKey: key) })
+        {
             if request.dryRun { return dryRunReplay(existing) }
             return try await replay(existing, request: request, requestID: requestID, receivedAt: receivedAt)
         }
@@ -241,7 +254,11 @@ public final class AdmissionAPI: Sendable {
             metrics.request(decision: "inline")
             metrics.triggers(entry.triggers)
             logger.info(
-                "inline", metadata: ["request_id": "\(requestID)", "origin": "\(request.origin)", "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)"])
+                "inline",
+                metadata: [
+                    "request_id": "\(requestID)", "origin": "\(request.origin)", "triggers": "\(entry.triggers)",
+                    "policy_version": "\(decision.policyVersion)",
+                ])
             return APIResponse(status: 200, body: decisionBody(decision, requestID: requestID))
         }
 
@@ -255,7 +272,8 @@ public final class AdmissionAPI: Sendable {
             guard let name = configuration.defaultRecipe ?? catalog?.defaultRecipe else {
                 let known = catalog.map { " (known recipes: " + $0.recipes.keys.sorted().joined(separator: ", ") + ")" } ?? ""
                 throw AdmissionError(
-                    .unknownRecipe, "this request detaches but names no recipe, and no default recipe for free-text requests is configured; name one in \"recipe\"\(known), or start admission with --default-recipe",
+                    .unknownRecipe,
+                    "this request detaches but names no recipe, and no default recipe for free-text requests is configured; name one in \"recipe\"\(known), or start admission with --default-recipe",
                     field: "recipe")
             }
             var params: [String: JSONValue] = [:]
@@ -269,7 +287,8 @@ public final class AdmissionAPI: Sendable {
         if request.contract.deadlineSeconds == nil { extraDefaults.append("deadline") }
         guard deadlineSeconds <= configuration.maxDeadlineSeconds else {
             throw AdmissionError(
-                .invalidContract, "contract.deadline_s \(Self.seconds(deadlineSeconds)) is longer than the maximum \(Self.seconds(configuration.maxDeadlineSeconds)) s; split the work or ask the operator to raise --max-deadline",
+                .invalidContract,
+                "contract.deadline_s \(Self.seconds(deadlineSeconds)) is longer than the maximum \(Self.seconds(configuration.maxDeadlineSeconds)) s; split the work or ask the operator to raise --max-deadline",
                 field: "contract.deadline_s")
         }
         let jobID = ids.withLock { $0.next(at: receivedAt) }
@@ -295,9 +314,14 @@ public final class AdmissionAPI: Sendable {
         let outbox: [OutboxDraft]
         do {
             outbox = [
-                OutboxDraft(kind: .contract, exchange: configuration.contractsExchange, routingKey: configuration.contractsRoutingKey, payload: Array(try WireCodec.encode(contract))),
-                OutboxDraft(kind: .job, exchange: configuration.jobsExchange, routingKey: configuration.pool, payload: Array(
-                        try WireCodec.encode(JobMessage(contract: contract, pool: configuration.pool, completionCapability: capability.secret)))),
+                OutboxDraft(
+                    kind: .contract, exchange: configuration.contractsExchange, routingKey: configuration.contractsRoutingKey,
+                    payload: Array(try WireCodec.encode(contract))),
+                OutboxDraft(
+                    kind: .job, exchange: configuration.jobsExchange, routingKey: configuration.pool,
+                    payload: Array(
+                        try WireCodec.encode(
+                            JobMessage(contract: contract, pool: configuration.pool, completionCapability: capability.secret)))),
             ]
         } catch {
             throw AdmissionError(.invalidContract, "cannot encode the contract: \(error.message)")
@@ -312,8 +336,10 @@ public final class AdmissionAPI: Sendable {
             logger.info(
                 "detached",
                 metadata: [
-                    "request_id": "\(requestID)", "job_id": "\(job.jobID)", "origin": "\(contract.origin)", "work_surface": "\(contract.workSurface)",
-                    "final_surface": "\(contract.finalSurface)", "delivery_mode": "\(contract.deliveryMode.rawValue)", "recipe": "\(recipe.name)",
+                    "request_id": "\(requestID)", "job_id": "\(job.jobID)", "origin": "\(contract.origin)",
+                    "work_surface": "\(contract.workSurface)",
+                    "final_surface": "\(contract.finalSurface)", "delivery_mode": "\(contract.deliveryMode.rawValue)",
+                    "recipe": "\(recipe.name)",
                     "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)",
                 ])
             var body = detachBody(job, decision: decision, requestID: requestID, replay: false, notes: notes, extraDefaults: extraDefaults)
@@ -322,11 +348,15 @@ public final class AdmissionAPI: Sendable {
         case .existing(let job):
             // Lost a race with a concurrent submit of the same key: answer as a replay.
             metrics.request(decision: "replay")
-            return APIResponse(status: 202, body: .object(detachBody(job, decision: decision, requestID: requestID, replay: true, notes: [], extraDefaults: [])))
+            return APIResponse(
+                status: 202,
+                body: .object(detachBody(job, decision: decision, requestID: requestID, replay: true, notes: [], extraDefaults: [])))
         }
     }
 
-    private func replay(_ job: JobRecord, request: SubmitRequest, requestID: String, receivedAt: Date) async throws(AdmissionError) -> APIResponse {
+    private func replay(_ job: JobRecord, request: SubmitRequest, requestID: String, receivedAt: Date) async throws(AdmissionError)
+        -> APIResponse
+    {
         let original = try await storeCall { try await store.request(id: job.requestID) }
         let entry = RequestLogEntry(
             id: requestID, origin: request.origin.rawValue, text: request.text, hintsJSON: request.hintsJSON, decision: "detach",
@@ -346,7 +376,11 @@ public final class AdmissionAPI: Sendable {
         body.merge(jobBody(job), uniquingKeysWith: { _, new in new })
         body["idempotent_replay"] = true
         body["request_id"] = .string(requestID)
-        body["notes"] = .array([.string("idempotency_key '\(request.idempotencyKey ?? "")' was already used from \(request.origin): this is the job it created, not a new one")])
+        body["notes"] = .array([
+            .string(
+                "idempotency_key '\(request.idempotencyKey ?? "")' was already used from \(request.origin): this is the job it created, not a new one"
+            )
+        ])
         return APIResponse(status: 202, body: .object(body))
     }
 
@@ -386,7 +420,8 @@ public final class AdmissionAPI: Sendable {
             case "final_surface": parts.append("final_surface = \(name(contract.finalSurface))")
             case "delivery_mode": parts.append("delivery_mode = \(contract.deliveryMode.rawValue) (\(contract.deliveryMode.humanName))")
             case "parent_id": parts.append("parent_id = \(contract.parentID)")
-            case "deadline": parts.append("deadline = \(WireDate.format(contract.deadline)) (\(Self.seconds(configuration.defaultDeadlineSeconds)) s)")
+            case "deadline":
+                parts.append("deadline = \(WireDate.format(contract.deadline)) (\(Self.seconds(configuration.defaultDeadlineSeconds)) s)")
             case "recipe": parts.append("recipe = \(contract.recipe.name)")
             default: parts.append(field)
             }
@@ -427,7 +462,9 @@ public final class AdmissionAPI: Sendable {
     static func json(_ contract: OwnershipContract) -> JSONValue {
         var shown = contract
         shown.completionCapabilitySHA256 = nil
-        guard let data = try? WireCodec.encode(shown), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        guard let data = try? WireCodec.encode(shown), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            return .null
+        }
         return value
     }
 
@@ -444,10 +481,13 @@ public final class AdmissionAPI: Sendable {
     public func job(id: String, as principal: Principal) async -> APIResponse {
         do throws(AdmissionError) {
             let canonical = try canonicalJobID(id)
-            guard let job = try await storeCall({ try await store.job(id: canonical) }), principal.maySee(jobOrigin: job.contract.origin.rawValue)
+            guard let job = try await storeCall({ try await store.job(id: canonical) }),
+                principal.maySee(jobOrigin: job.contract.origin.rawValue)
             else {
                 throw AdmissionError(
-                    .notFound, "no job '\(canonical)' visible to '\(principal.name)' was admitted here; check the id (jobs are listed by GET /v1/jobs?surface=…)")
+                    .notFound,
+                    "no job '\(canonical)' visible to '\(principal.name)' was admitted here; check the id (jobs are listed by GET /v1/jobs?surface=…)"
+                )
             }
             return APIResponse(status: 200, body: .object(jobBody(job)))
         } catch {
@@ -494,11 +534,13 @@ public final class AdmissionAPI: Sendable {
             var reason: String?
             if !body.isEmpty, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
                 guard case .object(let object)? = try? SubmitRequest.strictJSON(body) else {
-                    throw AdmissionError(.malformedJSON, "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}")
+                    throw AdmissionError(
+                        .malformedJSON, "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}")
                 }
                 // Like every other body: a typo is refused, never ignored.
                 if let unknown = object.keys.sorted().first(where: { $0 != "reason" }) {
-                    throw AdmissionError(.invalidRequest, "unknown cancel field \"\(unknown)\"; the only field is \"reason\"", field: unknown)
+                    throw AdmissionError(
+                        .invalidRequest, "unknown cancel field \"\(unknown)\"; the only field is \"reason\"", field: unknown)
                 }
                 switch object["reason"] {
                 case nil, .null?: break
@@ -518,10 +560,13 @@ public final class AdmissionAPI: Sendable {
             guard let cancelForwarder else {
                 throw AdmissionError(
                     .cancelUnavailable,
-                    "this admission service has no coordinator to decide cancels (--coordinator-url / BRIDGEBACK_COORDINATOR_URL); nothing was cancelled")
+                    "this admission service has no coordinator to decide cancels (--coordinator-url / BRIDGEBACK_COORDINATOR_URL); nothing was cancelled"
+                )
             }
             var forwarded: [UInt8] = Array("{}".utf8)
-            if let reason, let data = try? JSONEncoder.sorted.encode(JSONValue.object(["reason": .string(reason)])) { forwarded = Array(data) }
+            if let reason, let data = try? JSONEncoder.sorted.encode(JSONValue.object(["reason": .string(reason)])) {
+                forwarded = Array(data)
+            }
             let clock = ContinuousClock()
             let giveUp = clock.now + cancelContractWait
             var answer: (status: Int, body: [UInt8])
@@ -530,7 +575,8 @@ public final class AdmissionAPI: Sendable {
                     answer = try await cancelForwarder.cancel(jobID: canonical, body: forwarded, bearer: bearer)
                 } catch {
                     logger.error("cancel could not reach the coordinator", metadata: ["job_id": "\(canonical)", "error": "\(error)"])
-                    throw AdmissionError(.cancelUnavailable, "the coordinator could not be reached (\(error)); nothing was cancelled, retry")
+                    throw AdmissionError(
+                        .cancelUnavailable, "the coordinator could not be reached (\(error)); nothing was cancelled, retry")
                 }
                 // 404: the coordinator has not received the contract yet (the outbox is behind).
                 guard answer.status == 404, clock.now < giveUp else { break }
@@ -543,7 +589,8 @@ public final class AdmissionAPI: Sendable {
                     throw AdmissionError(.cancelUnavailable, "the coordinator accepted the cancel but its answer is not JSON")
                 }
                 let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: now()) }) ?? existing
-                logger.info("job cancelled", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
+                logger.info(
+                    "job cancelled", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
                 var body = jobBody(job)
                 body["cancel"] = "accepted"
                 for key in ["requested_by", "requested_at", "workers_told", "note"] { body[key] = decided[key] }
@@ -553,11 +600,18 @@ public final class AdmissionAPI: Sendable {
             case 404:
                 throw AdmissionError(
                     .cancelUnavailable,
-                    "the coordinator does not know job \(canonical) yet (its contract is still on the way, state \(existing.state.rawValue)); nothing was cancelled, retry")
+                    "the coordinator does not know job \(canonical) yet (its contract is still on the way, state \(existing.state.rawValue)); nothing was cancelled, retry"
+                )
             case 401, 403:
-                throw AdmissionError(.cancelUnavailable, "the coordinator refused this principal's token (\(answer.status)); its principals file must list the same principals as admission's")
+                throw AdmissionError(
+                    .cancelUnavailable,
+                    "the coordinator refused this principal's token (\(answer.status)); its principals file must list the same principals as admission's"
+                )
             default:
-                throw AdmissionError(.cancelUnavailable, "the coordinator answered \(answer.status) (\(String(decoding: answer.body.prefix(300), as: UTF8.self))); nothing was cancelled, retry")
+                throw AdmissionError(
+                    .cancelUnavailable,
+                    "the coordinator answered \(answer.status) (\(String(decoding: answer.body.prefix(300), as: UTF8.self))); nothing was cancelled, retry"
+                )
             }
         } catch {
             return refuse(error)
@@ -609,14 +663,17 @@ public final class AdmissionAPI: Sendable {
     private func storeCall<T: Sendable>(_ body: () async throws -> T) async throws(AdmissionError) -> T {
         do { return try await body() } catch {
             logger.error("store failure", metadata: ["error": "\(error)"])
-            throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was admitted, retry with the same idempotency_key")
+            throw AdmissionError(
+                .storeFailure, "the admission store is unavailable (\(error)); nothing was admitted, retry with the same idempotency_key")
         }
     }
 }
 
 extension APIResponse {
     fileprivate var errorMessage: String {
-        if case .object(let top) = body, case .object(let error)? = top["error"], case .string(let message)? = error["message"] { return message }
+        if case .object(let top) = body, case .object(let error)? = top["error"], case .string(let message)? = error["message"] {
+            return message
+        }
         return "the request body is too large"
     }
 }

@@ -15,7 +15,10 @@ extension AdmissionAPI {
         var body = dryRunDecisionBody(decision)
         body["human"] = .string("Would answer inline: \(decision.reason)")
         body["delivery"] = .null
-        body["notes"] = .array([.string("inline: the answer is given in the conversation; nothing would be detached or delivered later"), .string(Self.dryRunNote)])
+        body["notes"] = .array([
+            .string("inline: the answer is given in the conversation; nothing would be detached or delivered later"),
+            .string(Self.dryRunNote),
+        ])
         return APIResponse(status: 200, body: .object(body))
     }
 
@@ -41,7 +44,8 @@ extension AdmissionAPI {
             "decision": "detach",
             "idempotent_replay": true,
             "job_id": .string(job.jobID),
-            "human": .string("Would return the existing job \(job.jobID) (this idempotency_key was already used); nothing new would be admitted"),
+            "human": .string(
+                "Would return the existing job \(job.jobID) (this idempotency_key was already used); nothing new would be admitted"),
             "contract": Self.json(job.contract),
             "delivery": deliveryPlan(job.contract),
             "notes": .array([.string(Self.dryRunNote)]),
@@ -87,7 +91,9 @@ extension AdmissionAPI {
     }
 
     private static func jsonValue(_ value: some Encodable) -> JSONValue {
-        guard let data = try? JSONEncoder().encode(value), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        guard let data = try? JSONEncoder().encode(value), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            return .null
+        }
         return json
     }
 }

@@ -67,7 +67,8 @@ public struct AdmissionError: Error, Sendable, Hashable, CustomStringConvertible
             case .forbidden: 403
             case .storeFailure, .cancelUnavailable: 503
             case .unknownSurface, .missingFinalSurface, .directNotAllowed, .invalidContract, .unknownRecipe, .invalidRecipeParams,
-                .invalidOutcome: 422
+                .invalidOutcome:
+                422
             }
         }
     }

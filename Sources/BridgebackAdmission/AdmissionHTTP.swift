@@ -49,7 +49,8 @@ public enum AdmissionHTTP {
             case .refused(let answer): return response(answer ?? api.bodyTooLarge())
             }
             let authorization = request.headers[.authorization] ?? ""
-            let bearer = authorization.lowercased().hasPrefix("bearer ") ? String(authorization.dropFirst(7).drop(while: { $0 == " " })) : ""
+            let bearer =
+                authorization.lowercased().hasPrefix("bearer ") ? String(authorization.dropFirst(7).drop(while: { $0 == " " })) : ""
             return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal, bearer: bearer))
         }
         router.post("/v1/requests/:id/outcome") { request, context -> Response in
@@ -99,7 +100,9 @@ public enum AdmissionHTTP {
             return .refused(nil)
         } catch {
             return .refused(
-                .error(AdmissionError(.invalidRequest, "the request body could not be read (\(error)); send it again with a valid Content-Length")))
+                .error(
+                    AdmissionError(
+                        .invalidRequest, "the request body could not be read (\(error)); send it again with a valid Content-Length")))
         }
     }
 

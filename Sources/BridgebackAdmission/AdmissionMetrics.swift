@@ -29,7 +29,9 @@ public final class AdmissionMetrics: Sendable {
 
     func request(decision: String) { counter("bridgeback_admission_requests_total", "decision", decision).increment() }
     func refused(code: String) { counter("bridgeback_admission_refused_total", "code", code).increment() }
-    func published(kind: String, count: Int = 1) { counter("bridgeback_admission_outbox_published_total", "kind", kind).increment(by: count) }
+    func published(kind: String, count: Int = 1) {
+        counter("bridgeback_admission_outbox_published_total", "kind", kind).increment(by: count)
+    }
     func publishFailed(code: String) { counter("bridgeback_admission_outbox_failures_total", "code", code).increment() }
     func refusalNotRecorded() { counter("bridgeback_admission_refusals_not_recorded_total", "reason", "budget").increment() }
     func backlog(_ value: Int) { backlogGauge.record(value) }
@@ -40,7 +42,8 @@ public final class AdmissionMetrics: Sendable {
         let statusClass = "\(status / 100)xx"
         let timer = timers.withLock { cache in
             if let existing = cache[statusClass] { return existing }
-            let made = Metrics.Timer(label: "bridgeback_admission_submit_seconds", dimensions: [("status_class", statusClass)], factory: factory)
+            let made = Metrics.Timer(
+                label: "bridgeback_admission_submit_seconds", dimensions: [("status_class", statusClass)], factory: factory)
             cache[statusClass] = made
             return made
         }

@@ -4,2026 +4,2026 @@
 extension AdmissionHTTP {
     /// docs/openapi/admission.json, served at `GET /openapi.json`.
     public static let openAPIDocument = #"""
-{
-  "openapi": "3.1.0",
-  "info": {
-    "title": "Bridgeback admission",
-    "version": "1",
-    "description": "Inline or detach; the job's contract. Answers before routing: x-bridgeback-connection-errors.",
-    "x-bridgeback-connection-errors": [
-      {
-        "status": 503,
-        "code": "too_many_connections",
-        "when": "the server has its maximum of open connections"
-      },
-      {
-        "status": 400,
-        "code": "malformed_http",
-        "when": "the bytes are not an HTTP/1.1 request; the connection is closed"
-      },
-      {
-        "status": 404,
-        "code": "not_found",
-        "when": "no route has this method and path (401 before it without a token)"
-      }
-    ]
-  },
-  "servers": [
-    {
-      "url": "http://127.0.0.1:8080",
-      "description": "bridgeback admission (default port)"
-    }
-  ],
-  "security": [
-    {
-      "bearer": []
-    }
-  ],
-  "tags": [
-    {
-      "name": "requests"
-    },
-    {
-      "name": "jobs"
-    },
-    {
-      "name": "operations"
-    }
-  ],
-  "paths": {
-    "/health": {
-      "get": {
-        "operationId": "health",
-        "summary": "Liveness and dependencies (no token needed)",
-        "description": "Store reachable, broker connected, outbox backlog. 503 only when the store fails.",
-        "security": [],
-        "tags": [
-          "operations"
-        ],
-        "responses": {
-          "200": {
-            "description": "Up (status ok or degraded).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Health"
-                }
+        {
+          "openapi": "3.1.0",
+          "info": {
+            "title": "Bridgeback admission",
+            "version": "1",
+            "description": "Inline or detach; the job's contract. Answers before routing: x-bridgeback-connection-errors.",
+            "x-bridgeback-connection-errors": [
+              {
+                "status": 503,
+                "code": "too_many_connections",
+                "when": "the server has its maximum of open connections"
+              },
+              {
+                "status": 400,
+                "code": "malformed_http",
+                "when": "the bytes are not an HTTP/1.1 request; the connection is closed"
+              },
+              {
+                "status": 404,
+                "code": "not_found",
+                "when": "no route has this method and path (401 before it without a token)"
               }
-            }
+            ]
           },
-          "503": {
-            "description": "The store does not answer (status failing).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Health"
-                }
-              }
+          "servers": [
+            {
+              "url": "http://127.0.0.1:8080",
+              "description": "bridgeback admission (default port)"
             }
-          }
-        }
-      }
-    },
-    "/metrics": {
-      "get": {
-        "operationId": "metrics",
-        "summary": "Prometheus metrics",
-        "tags": [
-          "operations"
-        ],
-        "description": "Served when the process was started with metrics on (the default).",
-        "responses": {
-          "200": {
-            "description": "Prometheus text exposition format 0.0.4.",
-            "content": {
-              "text/plain; version=0.0.4; charset=utf-8": {
-                "schema": {
-                  "type": "string"
-                }
-              }
+          ],
+          "security": [
+            {
+              "bearer": []
             }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
-        }
-      }
-    },
-    "/openapi.json": {
-      "get": {
-        "operationId": "openapi",
-        "summary": "This document",
-        "tags": [
-          "operations"
-        ],
-        "responses": {
-          "200": {
-            "description": "The OpenAPI 3.1 document of this server.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object",
-                  "required": [
-                    "openapi",
-                    "info",
-                    "paths"
-                  ],
-                  "properties": {
-                    "openapi": {
-                      "type": "string",
-                      "pattern": "^3\\.1\\."
-                    },
-                    "info": {
-                      "type": "object"
-                    },
-                    "paths": {
-                      "type": "object"
+          ],
+          "tags": [
+            {
+              "name": "requests"
+            },
+            {
+              "name": "jobs"
+            },
+            {
+              "name": "operations"
+            }
+          ],
+          "paths": {
+            "/health": {
+              "get": {
+                "operationId": "health",
+                "summary": "Liveness and dependencies (no token needed)",
+                "description": "Store reachable, broker connected, outbox backlog. 503 only when the store fails.",
+                "security": [],
+                "tags": [
+                  "operations"
+                ],
+                "responses": {
+                  "200": {
+                    "description": "Up (status ok or degraded).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Health"
+                        }
+                      }
                     }
                   },
-                  "additionalProperties": true
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
-        }
-      }
-    },
-    "/v1/requests": {
-      "post": {
-        "operationId": "submit",
-        "tags": [
-          "requests"
-        ],
-        "summary": "Decide a request: inline, or detach it as a job",
-        "description": "A detach records job, contract and outbox in one transaction; dry_run writes nothing.",
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/SubmitRequest"
-              }
-            }
-          }
-        },
-        "responses": {
-          "200": {
-            "description": "Inline (answer in the conversation), or a dry run.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "anyOf": [
-                    {
-                      "$ref": "#/components/schemas/InlineDecision"
-                    },
-                    {
-                      "$ref": "#/components/schemas/DryRunInline"
-                    },
-                    {
-                      "$ref": "#/components/schemas/DryRunDetach"
-                    },
-                    {
-                      "$ref": "#/components/schemas/DryRunReplay"
+                  "503": {
+                    "description": "The store does not answer (status failing).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Health"
+                        }
+                      }
                     }
-                  ]
+                  }
+                }
+              }
+            },
+            "/metrics": {
+              "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "tags": [
+                  "operations"
+                ],
+                "description": "Served when the process was started with metrics on (the default).",
+                "responses": {
+                  "200": {
+                    "description": "Prometheus text exposition format 0.0.4.",
+                    "content": {
+                      "text/plain; version=0.0.4; charset=utf-8": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  }
+                }
+              }
+            },
+            "/openapi.json": {
+              "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": [
+                  "operations"
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The OpenAPI 3.1 document of this server.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "type": "object",
+                          "required": [
+                            "openapi",
+                            "info",
+                            "paths"
+                          ],
+                          "properties": {
+                            "openapi": {
+                              "type": "string",
+                              "pattern": "^3\\.1\\."
+                            },
+                            "info": {
+                              "type": "object"
+                            },
+                            "paths": {
+                              "type": "object"
+                            }
+                          },
+                          "additionalProperties": true
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  }
+                }
+              }
+            },
+            "/v1/requests": {
+              "post": {
+                "operationId": "submit",
+                "tags": [
+                  "requests"
+                ],
+                "summary": "Decide a request: inline, or detach it as a job",
+                "description": "A detach records job, contract and outbox in one transaction; dry_run writes nothing.",
+                "requestBody": {
+                  "required": true,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/SubmitRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "Inline (answer in the conversation), or a dry run.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "anyOf": [
+                            {
+                              "$ref": "#/components/schemas/InlineDecision"
+                            },
+                            {
+                              "$ref": "#/components/schemas/DryRunInline"
+                            },
+                            {
+                              "$ref": "#/components/schemas/DryRunDetach"
+                            },
+                            {
+                              "$ref": "#/components/schemas/DryRunReplay"
+                            }
+                          ]
+                        }
+                      }
+                    }
+                  },
+                  "202": {
+                    "description": "Detached (or an idempotent replay of the job this key made).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Detached"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "403": {
+                    "description": "Outside the principal's scope (`field` names what).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error403"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "description": "Body too large.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error413"
+                        }
+                      }
+                    }
+                  },
+                  "422": {
+                    "description": "Refused by the registry, catalog or contract rules (`field` names what).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error422"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable; retry (with the same idempotency_key).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/v1/requests/{id}/outcome": {
+              "post": {
+                "operationId": "reportOutcome",
+                "tags": [
+                  "requests"
+                ],
+                "summary": "Report how an inline turn went (for the audit)",
+                "description": "A second report replaces the first. 16 KiB body limit.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The request_id of an inline reply."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/Outcome"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "Recorded.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/OutcomeRecorded"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "description": "Body too large.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error413"
+                        }
+                      }
+                    }
+                  },
+                  "422": {
+                    "description": "Refused by the registry, catalog or contract rules (`field` names what).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error422"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable; retry (with the same idempotency_key).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/v1/jobs": {
+              "get": {
+                "operationId": "listJobs",
+                "tags": [
+                  "jobs"
+                ],
+                "summary": "Jobs visible to the principal, newest first",
+                "parameters": [
+                  {
+                    "name": "surface",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                      "type": "string",
+                      "pattern": "^[A-Za-z0-9:._/@-]{1,128}$"
+                    },
+                    "description": "Only jobs whose origin, work or final surface is this one (must be in the registry)."
+                  },
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "required": false,
+                    "description": "How many jobs, newest first (default 50).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 500
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The jobs.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JobList"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "422": {
+                    "description": "Refused by the registry, catalog or contract rules (`field` names what).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error422"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable; retry (with the same idempotency_key).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/v1/jobs/{id}": {
+              "get": {
+                "operationId": "getJob",
+                "tags": [
+                  "jobs"
+                ],
+                "summary": "One job's ownership contract and admission-side state",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The job.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Job"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable; retry (with the same idempotency_key).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/v1/jobs/{id}/cancel": {
+              "post": {
+                "operationId": "cancelJob",
+                "tags": [
+                  "jobs"
+                ],
+                "summary": "Record a cancel request",
+                "description": "Passed on to the coordinator (POST /v1/jobs/{id}/cancel on its status API, with the caller's token), which decides it against its ledger.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "required": false,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/CancelRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "202": {
+                    "description": "The job now ends cancelled: its one final notice (who cancelled, when) is in the coordinator's ledger; workers stop it or never start it.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/CancelledJob"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "description": "Body too large.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error413"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable, or the cancel could not reach the coordinator (none configured, down, a standby, or it has not received the job's contract yet); nothing was cancelled, retry.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  },
+                  "409": {
+                    "description": "Already ended (result, failure, lost) or already cancelled.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error409"
+                        }
+                      }
+                    }
+                  }
                 }
               }
             }
           },
-          "202": {
-            "description": "Detached (or an idempotent replay of the job this key made).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Detached"
-                }
+          "components": {
+            "securitySchemes": {
+              "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A principal's token (bbt_…), from `bridgeback principals add`; see docs/security.md."
               }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
+            },
+            "schemas": {
+              "SubmitRequest": {
+                "type": "object",
+                "required": [
+                  "origin",
+                  "text"
+                ],
+                "properties": {
+                  "origin": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9:._/@-]{1,128}$",
+                    "description": "The surface asked on (e.g. cli:alice); must be in the registry."
+                  },
+                  "text": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 60000,
+                    "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$",
+                    "description": "1-60,000 UTF-8 bytes, not only whitespace; no control characters but line breaks, tabs."
+                  },
+                  "force": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "enum": [
+                      "inline",
+                      "detach"
+                    ],
+                    "description": "Overrides the policy."
+                  },
+                  "hints": {
+                    "type": [
+                      "object",
+                      "null"
+                    ],
+                    "properties": {
+                      "expected_wait_s": {
+                        "type": [
+                          "number",
+                          "null"
+                        ],
+                        "minimum": 0,
+                        "maximum": 31536000
+                      },
+                      "sources": {
+                        "type": [
+                          "number",
+                          "null"
+                        ],
+                        "minimum": 0,
+                        "maximum": 1000000
+                      },
+                      "steps": {
+                        "type": [
+                          "number",
+                          "null"
+                        ],
+                        "minimum": 0,
+                        "maximum": 1000000
+                      },
+                      "tools": {
+                        "type": [
+                          "number",
+                          "null"
+                        ],
+                        "minimum": 0,
+                        "maximum": 1000000
+                      },
+                      "force": {
+                        "type": [
+                          "string",
+                          "null"
+                        ],
+                        "enum": [
+                          "inline",
+                          "detach"
+                        ]
+                      }
+                    },
+                    "additionalProperties": false,
+                    "description": "What the assistant expects of the work; the policy reads them."
+                  },
+                  "contract": {
+                    "type": [
+                      "object",
+                      "null"
+                    ],
+                    "properties": {
+                      "work_surface": {
+                        "type": [
+                          "string",
+                          "null"
+                        ],
+                        "pattern": "^[A-Za-z0-9:._/@-]{1,128}$",
+                        "description": "Where progress goes (default: the origin's work surface)."
+                      },
+                      "final_surface": {
+                        "type": [
+                          "string",
+                          "null"
+                        ],
+                        "pattern": "^[A-Za-z0-9:._/@-]{1,128}$",
+                        "description": "Where the answer goes (default: the origin's final surface)."
+                      },
+                      "delivery_mode": {
+                        "type": [
+                          "string",
+                          "null"
+                        ],
+                        "enum": [
+                          "parent",
+                          "direct",
+                          "suppressed"
+                        ]
+                      },
+                      "deadline_s": {
+                        "type": [
+                          "number",
+                          "null"
+                        ],
+                        "exclusiveMinimum": 0,
+                        "description": "Seconds until the job is lost; at most --max-deadline."
+                      },
+                      "parent_id": {
+                        "type": [
+                          "string",
+                          "null"
+                        ],
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "pattern": "^[A-Za-z0-9:._/@-]+$",
+                        "description": "Who the answer is handed back to (the inbox routing key)."
+                      }
+                    },
+                    "additionalProperties": false,
+                    "description": "The ownership contract; every field has a default stated back in the reply."
+                  },
+                  "idempotency_key": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "minLength": 1,
+                    "maxLength": 200,
+                    "pattern": "^[!-~]+$",
+                    "description": "A repeated (origin, key) returns the first job, never a second one."
+                  },
+                  "recipe": {
+                    "type": [
+                      "object",
+                      "null"
+                    ],
+                    "required": [
+                      "name"
+                    ],
+                    "properties": {
+                      "name": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 64,
+                        "pattern": "^[A-Za-z0-9_.-]+$"
+                      },
+                      "params": {
+                        "type": [
+                          "object",
+                          "null"
+                        ],
+                        "maxProperties": 64,
+                        "propertyNames": {
+                          "type": "string",
+                          "minLength": 1,
+                          "maxLength": 64,
+                          "pattern": "^[A-Za-z0-9_.-]+$"
+                        }
+                      }
+                    },
+                    "additionalProperties": false,
+                    "description": "What a worker runs; checked against the recipe catalog."
+                  },
+                  "summary": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "maxLength": 1000,
+                    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+                    "description": "A few words for the final notice."
+                  },
+                  "dry_run": {
+                    "type": [
+                      "boolean",
+                      "null"
+                    ],
+                    "description": "Check everything, say what would happen, write nothing."
+                  }
+                },
+                "additionalProperties": false,
+                "description": "POST /v1/requests. Unknown fields are refused."
+              },
+              "InlineDecision": {
+                "type": "object",
+                "required": [
+                  "decision",
+                  "triggers",
+                  "reason",
+                  "policy_version",
+                  "forced",
+                  "confidence",
+                  "request_id"
+                ],
+                "properties": {
+                  "decision": {
+                    "type": "string",
+                    "const": "inline"
+                  },
+                  "triggers": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "reason": {
+                    "type": "string",
+                    "description": "One sentence: why."
+                  },
+                  "policy_version": {
+                    "type": "string"
+                  },
+                  "forced": {
+                    "type": "boolean"
+                  },
+                  "confidence": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1
+                  },
+                  "request_id": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false,
+                "description": "Inline: answer in the conversation, then POST /v1/requests/{id}/outcome."
+              },
+              "DryRunInline": {
+                "type": "object",
+                "required": [
+                  "decision",
+                  "triggers",
+                  "reason",
+                  "policy_version",
+                  "forced",
+                  "confidence",
+                  "dry_run",
+                  "human",
+                  "delivery",
+                  "notes"
+                ],
+                "properties": {
+                  "decision": {
+                    "type": "string",
+                    "const": "inline"
+                  },
+                  "triggers": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "reason": {
+                    "type": "string",
+                    "description": "One sentence: why."
+                  },
+                  "policy_version": {
+                    "type": "string"
+                  },
+                  "forced": {
+                    "type": "boolean"
+                  },
+                  "confidence": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1
+                  },
+                  "dry_run": {
+                    "type": "boolean",
+                    "const": true
+                  },
+                  "human": {
+                    "type": "string"
+                  },
+                  "delivery": {
+                    "type": "null"
+                  },
+                  "notes": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "dry_run: the policy would keep it inline."
+              },
+              "DryRunDetach": {
+                "type": "object",
+                "required": [
+                  "decision",
+                  "triggers",
+                  "reason",
+                  "policy_version",
+                  "forced",
+                  "confidence",
+                  "dry_run",
+                  "human",
+                  "contract",
+                  "defaults_applied",
+                  "delivery",
+                  "notes"
+                ],
+                "properties": {
+                  "decision": {
+                    "type": "string",
+                    "const": "detach"
+                  },
+                  "triggers": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "reason": {
+                    "type": "string",
+                    "description": "One sentence: why."
+                  },
+                  "policy_version": {
+                    "type": "string"
+                  },
+                  "forced": {
+                    "type": "boolean"
+                  },
+                  "confidence": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1
+                  },
+                  "dry_run": {
+                    "type": "boolean",
+                    "const": true
+                  },
+                  "human": {
+                    "type": "string"
+                  },
+                  "contract": {
+                    "$ref": "#/components/schemas/Contract"
+                  },
+                  "defaults_applied": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "delivery": {
+                    "$ref": "#/components/schemas/DeliveryPlan"
+                  },
+                  "notes": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "dry_run: the contract exactly as it would be written; the job id in it is only an example."
+              },
+              "DryRunReplay": {
+                "type": "object",
+                "required": [
+                  "dry_run",
+                  "decision",
+                  "idempotent_replay",
+                  "job_id",
+                  "human",
+                  "contract",
+                  "delivery",
+                  "notes"
+                ],
+                "properties": {
+                  "dry_run": {
+                    "type": "boolean",
+                    "const": true
+                  },
+                  "decision": {
+                    "type": "string",
+                    "const": "detach"
+                  },
+                  "idempotent_replay": {
+                    "type": "boolean",
+                    "const": true
+                  },
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "human": {
+                    "type": "string"
+                  },
+                  "contract": {
+                    "$ref": "#/components/schemas/Contract"
+                  },
+                  "delivery": {
+                    "$ref": "#/components/schemas/DeliveryPlan"
+                  },
+                  "notes": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "dry_run with an idempotency key already used: the existing job would be returned."
+              },
+              "Detached": {
+                "type": "object",
+                "required": [
+                  "decision",
+                  "triggers",
+                  "reason",
+                  "policy_version",
+                  "forced",
+                  "request_id",
+                  "idempotent_replay",
+                  "notes",
+                  "job_id",
+                  "human",
+                  "contract",
+                  "state",
+                  "state_source",
+                  "state_note",
+                  "created_at",
+                  "links"
+                ],
+                "properties": {
+                  "decision": {
+                    "type": "string",
+                    "const": "detach"
+                  },
+                  "triggers": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "reason": {
+                    "type": "string",
+                    "description": "One sentence: why."
+                  },
+                  "policy_version": {
+                    "type": "string"
+                  },
+                  "forced": {
+                    "type": "boolean"
+                  },
+                  "confidence": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1
+                  },
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "human": {
+                    "type": "string",
+                    "description": "The line to tell the user."
+                  },
+                  "contract": {
+                    "$ref": "#/components/schemas/Contract"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "accepted",
+                      "published",
+                      "cancel_requested"
+                    ]
+                  },
+                  "state_source": {
+                    "type": "string",
+                    "const": "admission"
+                  },
+                  "state_note": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "links": {
+                    "type": "object",
+                    "required": [
+                      "self",
+                      "cancel"
+                    ],
+                    "properties": {
+                      "self": {
+                        "type": "string"
+                      },
+                      "cancel": {
+                        "type": "string"
+                      }
+                    },
+                    "additionalProperties": false
+                  },
+                  "published_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "cancel_requested_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "cancel_reason": {
+                    "type": "string"
+                  },
+                  "request_id": {
+                    "type": "string"
+                  },
+                  "idempotent_replay": {
+                    "type": "boolean",
+                    "description": "True when this idempotency key already made this job."
+                  },
+                  "defaults_applied": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "notes": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "Detached: the job is recorded and will be published; tell the user `human`."
+              },
+              "Job": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "human",
+                  "contract",
+                  "state",
+                  "state_source",
+                  "state_note",
+                  "created_at",
+                  "links"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "human": {
+                    "type": "string",
+                    "description": "The line to tell the user."
+                  },
+                  "contract": {
+                    "$ref": "#/components/schemas/Contract"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "accepted",
+                      "published",
+                      "cancel_requested"
+                    ]
+                  },
+                  "state_source": {
+                    "type": "string",
+                    "const": "admission"
+                  },
+                  "state_note": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "links": {
+                    "type": "object",
+                    "required": [
+                      "self",
+                      "cancel"
+                    ],
+                    "properties": {
+                      "self": {
+                        "type": "string"
+                      },
+                      "cancel": {
+                        "type": "string"
+                      }
+                    },
+                    "additionalProperties": false
+                  },
+                  "published_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "cancel_requested_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "cancel_reason": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false,
+                "description": "A job as admission knows it; delivery is in the coordinator's status API."
+              },
+              "CancelledJob": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "human",
+                  "contract",
+                  "state",
+                  "state_source",
+                  "state_note",
+                  "created_at",
+                  "links",
+                  "cancel",
+                  "requested_by",
+                  "requested_at",
+                  "workers_told"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "human": {
+                    "type": "string",
+                    "description": "The line to tell the user."
+                  },
+                  "contract": {
+                    "$ref": "#/components/schemas/Contract"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "accepted",
+                      "published",
+                      "cancel_requested"
+                    ]
+                  },
+                  "state_source": {
+                    "type": "string",
+                    "const": "admission"
+                  },
+                  "state_note": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "links": {
+                    "type": "object",
+                    "required": [
+                      "self",
+                      "cancel"
+                    ],
+                    "properties": {
+                      "self": {
+                        "type": "string"
+                      },
+                      "cancel": {
+                        "type": "string"
+                      }
+                    },
+                    "additionalProperties": false
+                  },
+                  "published_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "cancel_requested_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "cancel_reason": {
+                    "type": "string"
+                  },
+                  "cancel": {
+                    "type": "string",
+                    "const": "accepted"
+                  },
+                  "requested_by": {
+                    "type": "string",
+                    "description": "The principal that cancelled (as the coordinator knows it)."
+                  },
+                  "requested_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC: when the coordinator decided it"
+                  },
+                  "workers_told": {
+                    "type": "boolean",
+                    "description": "Whether the cancel reached the broker for the workers (if not, a running recipe may run on; its answer is never delivered)."
+                  },
+                  "note": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "JobList": {
+                "type": "object",
+                "required": [
+                  "jobs",
+                  "count"
+                ],
+                "properties": {
+                  "jobs": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Job"
+                    }
+                  },
+                  "count": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "surface": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Contract": {
+                "type": "object",
+                "required": [
+                  "schema",
+                  "job_id",
+                  "origin",
+                  "work_surface",
+                  "final_surface",
+                  "delivery_mode",
+                  "deadline",
+                  "policy_version",
+                  "summary",
+                  "request_excerpt",
+                  "parent_id",
+                  "recipe",
+                  "created_at",
+                  "defaults_applied"
+                ],
+                "properties": {
+                  "schema": {
+                    "type": "string",
+                    "const": "bridgeback.contract.v1"
+                  },
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "origin": {
+                    "type": "string"
+                  },
+                  "work_surface": {
+                    "type": "string"
+                  },
+                  "final_surface": {
+                    "type": "string"
+                  },
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "parent",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "deadline": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "policy_version": {
+                    "type": "string"
+                  },
+                  "summary": {
+                    "type": "string"
+                  },
+                  "request_excerpt": {
+                    "type": "string"
+                  },
+                  "parent_id": {
+                    "type": "string"
+                  },
+                  "recipe": {
+                    "type": "object",
+                    "required": [
+                      "name",
+                      "params"
+                    ],
+                    "properties": {
+                      "name": {
+                        "type": "string"
+                      },
+                      "params": {
+                        "type": "object"
+                      }
+                    },
+                    "additionalProperties": false
+                  },
+                  "idempotency_key": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "defaults_applied": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The ownership contract (wire schema bridgeback.contract.v1) without the capability hash."
+              },
+              "DeliveryPlan": {
+                "type": "object",
+                "required": [
+                  "delivery_mode",
+                  "delivery_mode_name"
+                ],
+                "properties": {
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "parent",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "delivery_mode_name": {
+                    "type": "string"
+                  },
+                  "final_surface": {
+                    "$ref": "#/components/schemas/SurfacePlan"
+                  },
+                  "summary": {
+                    "type": "string"
+                  },
+                  "fallback": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "SurfacePlan": {
+                "type": "object",
+                "required": [
+                  "id",
+                  "kind",
+                  "human_name",
+                  "max_length",
+                  "unit",
+                  "unit_words",
+                  "length_policy",
+                  "direct_allowed",
+                  "deduplicates",
+                  "fitting"
+                ],
+                "properties": {
+                  "id": {
+                    "type": "string"
+                  },
+                  "kind": {
+                    "type": "string"
+                  },
+                  "human_name": {
+                    "type": "string"
+                  },
+                  "address": {
+                    "type": "string",
+                    "description": "Only the coordinator shows it."
+                  },
+                  "max_length": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "unit": {
+                    "type": "string",
+                    "enum": [
+                      "unicode_scalars",
+                      "utf8_bytes",
+                      "utf16_code_units"
+                    ]
+                  },
+                  "unit_words": {
+                    "type": "string"
+                  },
+                  "length_policy": {
+                    "type": "string",
+                    "enum": [
+                      "split",
+                      "summarize"
+                    ]
+                  },
+                  "direct_allowed": {
+                    "type": "boolean"
+                  },
+                  "deduplicates": {
+                    "type": "boolean"
+                  },
+                  "fitting": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false,
+                "description": "How the final surface takes a notice."
+              },
+              "CancelRequest": {
+                "type": "object",
+                "properties": {
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "maxLength": 1000,
+                    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+                  }
+                },
+                "additionalProperties": false,
+                "description": "Optional: an empty body, or a reason. Unknown fields are refused."
+              },
+              "Outcome": {
+                "type": "object",
+                "required": [
+                  "duration_s",
+                  "succeeded"
+                ],
+                "properties": {
+                  "duration_s": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "How long the inline turn took, in seconds."
+                  },
+                  "succeeded": {
+                    "type": "boolean"
+                  },
+                  "tool_calls": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "minimum": 0,
+                    "maximum": 999999999
+                  },
+                  "wait_s": {
+                    "type": [
+                      "number",
+                      "null"
+                    ],
+                    "minimum": 0,
+                    "description": "Time spent waiting within the turn; at most duration_s."
+                  },
+                  "sources": {
+                    "oneOf": [
+                      {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 999999999
+                      },
+                      {
+                        "type": "array",
+                        "items": {
+                          "type": "string",
+                          "minLength": 1,
+                          "maxLength": 200
+                        }
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ],
+                    "description": "A count, or the names of the sources touched."
+                  },
+                  "verification_loops": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "minimum": 0,
+                    "maximum": 999999999
+                  },
+                  "follow_ups": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "minimum": 0,
+                    "maximum": 999999999
+                  },
+                  "note": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "maxLength": 2000
+                  }
+                },
+                "additionalProperties": false,
+                "description": "How an inline turn went, for the audit."
+              },
+              "OutcomeRecorded": {
+                "type": "object",
+                "required": [
+                  "request_id",
+                  "recorded",
+                  "duration_s",
+                  "succeeded"
+                ],
+                "properties": {
+                  "request_id": {
+                    "type": "string"
+                  },
+                  "recorded": {
+                    "type": "string",
+                    "enum": [
+                      "created",
+                      "replaced"
+                    ]
+                  },
+                  "duration_s": {
+                    "type": "number",
+                    "minimum": 0
+                  },
+                  "succeeded": {
+                    "type": "boolean"
+                  },
+                  "sources": {
+                    "type": "integer",
+                    "minimum": 0
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Health": {
+                "type": "object",
+                "required": [
+                  "status",
+                  "store",
+                  "broker",
+                  "policy_version",
+                  "recipe_catalog"
+                ],
+                "properties": {
+                  "status": {
+                    "type": "string",
+                    "enum": [
+                      "ok",
+                      "degraded",
+                      "failing"
+                    ]
+                  },
+                  "store": {
+                    "type": "string",
+                    "description": "ok, or error: and why"
+                  },
+                  "outbox_backlog": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "outbox_oldest_unsent_age_s": {
+                    "type": "number",
+                    "minimum": 0
+                  },
+                  "broker": {
+                    "type": "string",
+                    "enum": [
+                      "connected",
+                      "disconnected",
+                      "blocked",
+                      "not_configured"
+                    ]
+                  },
+                  "policy_version": {
+                    "type": "string"
+                  },
+                  "recipe_catalog": {
+                    "oneOf": [
+                      {
+                        "type": "string",
+                        "const": "not_loaded"
+                      },
+                      {
+                        "type": "integer",
+                        "minimum": 0
+                      }
+                    ],
+                    "description": "How many recipes, or not_loaded."
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Error400": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "malformed_json",
+                          "invalid_request"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The body is not JSON or a field is missing, of the wrong type or out of range."
+              },
+              "Error401": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "unauthenticated"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "No valid bearer token."
+              },
+              "Error403": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "forbidden"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The principal may not use the origin, surface or parent named in `field`."
+              },
+              "Error404": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "not_found"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "No such job or request visible to this principal."
+              },
+              "Error413": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "body_too_large"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The body is over the limit; nothing was read further."
+              },
+              "Error422": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "unknown_surface",
+                          "missing_final_surface",
+                          "direct_not_allowed",
+                          "invalid_contract",
+                          "unknown_recipe",
+                          "invalid_recipe_params",
+                          "invalid_outcome"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "Well-formed, but the registry, catalog or contract rules refuse it."
+              },
+              "Error503": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "store_failure",
+                          "cancel_unavailable"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The admission store is unavailable; nothing was admitted: retry."
+              },
+              "Error409": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "job_finished",
+                          "already_cancelled"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The job's final notice is already decided (the coordinator's answer, passed on)."
               }
-            }
-          },
-          "403": {
-            "description": "Outside the principal's scope (`field` names what).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error403"
-                }
-              }
-            }
-          },
-          "413": {
-            "description": "Body too large.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error413"
-                }
-              }
-            }
-          },
-          "422": {
-            "description": "Refused by the registry, catalog or contract rules (`field` names what).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error422"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The store is unavailable; retry (with the same idempotency_key).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
+            },
+            "responses": {
+              "Unauthorized": {
+                "description": "No bearer token, not a Bearer header, or a token no principal holds.",
+                "headers": {
+                  "WWW-Authenticate": {
+                    "description": "Bearer realm=\"bridgeback\" (with error=invalid_token or invalid_request)",
+                    "schema": {
+                      "type": "string"
+                    },
+                    "required": true
+                  }
+                },
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error401"
+                    }
+                  }
                 }
               }
             }
           }
         }
-      }
-    },
-    "/v1/requests/{id}/outcome": {
-      "post": {
-        "operationId": "reportOutcome",
-        "tags": [
-          "requests"
-        ],
-        "summary": "Report how an inline turn went (for the audit)",
-        "description": "A second report replaces the first. 16 KiB body limit.",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The request_id of an inline reply."
-          }
-        ],
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/Outcome"
-              }
-            }
-          }
-        },
-        "responses": {
-          "200": {
-            "description": "Recorded.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/OutcomeRecorded"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
-              }
-            }
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "413": {
-            "description": "Body too large.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error413"
-                }
-              }
-            }
-          },
-          "422": {
-            "description": "Refused by the registry, catalog or contract rules (`field` names what).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error422"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The store is unavailable; retry (with the same idempotency_key).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/jobs": {
-      "get": {
-        "operationId": "listJobs",
-        "tags": [
-          "jobs"
-        ],
-        "summary": "Jobs visible to the principal, newest first",
-        "parameters": [
-          {
-            "name": "surface",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "pattern": "^[A-Za-z0-9:._/@-]{1,128}$"
-            },
-            "description": "Only jobs whose origin, work or final surface is this one (must be in the registry)."
-          },
-          {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "description": "How many jobs, newest first (default 50).",
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 500
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "The jobs.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/JobList"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
-              }
-            }
-          },
-          "422": {
-            "description": "Refused by the registry, catalog or contract rules (`field` names what).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error422"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The store is unavailable; retry (with the same idempotency_key).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/jobs/{id}": {
-      "get": {
-        "operationId": "getJob",
-        "tags": [
-          "jobs"
-        ],
-        "summary": "One job's ownership contract and admission-side state",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "The job.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The store is unavailable; retry (with the same idempotency_key).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/jobs/{id}/cancel": {
-      "post": {
-        "operationId": "cancelJob",
-        "tags": [
-          "jobs"
-        ],
-        "summary": "Record a cancel request",
-        "description": "Passed on to the coordinator (POST /v1/jobs/{id}/cancel on its status API, with the caller's token), which decides it against its ledger.",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "required": false,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/CancelRequest"
-              }
-            }
-          }
-        },
-        "responses": {
-          "202": {
-            "description": "The job now ends cancelled: its one final notice (who cancelled, when) is in the coordinator's ledger; workers stop it or never start it.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CancelledJob"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
-              }
-            }
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "413": {
-            "description": "Body too large.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error413"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The store is unavailable, or the cancel could not reach the coordinator (none configured, down, a standby, or it has not received the job's contract yet); nothing was cancelled, retry.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          },
-          "409": {
-            "description": "Already ended (result, failure, lost) or already cancelled.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error409"
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  },
-  "components": {
-    "securitySchemes": {
-      "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A principal's token (bbt_…), from `bridgeback principals add`; see docs/security.md."
-      }
-    },
-    "schemas": {
-      "SubmitRequest": {
-        "type": "object",
-        "required": [
-          "origin",
-          "text"
-        ],
-        "properties": {
-          "origin": {
-            "type": "string",
-            "pattern": "^[A-Za-z0-9:._/@-]{1,128}$",
-            "description": "The surface asked on (e.g. cli:alice); must be in the registry."
-          },
-          "text": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 60000,
-            "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$",
-            "description": "1-60,000 UTF-8 bytes, not only whitespace; no control characters but line breaks, tabs."
-          },
-          "force": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "enum": [
-              "inline",
-              "detach"
-            ],
-            "description": "Overrides the policy."
-          },
-          "hints": {
-            "type": [
-              "object",
-              "null"
-            ],
-            "properties": {
-              "expected_wait_s": {
-                "type": [
-                  "number",
-                  "null"
-                ],
-                "minimum": 0,
-                "maximum": 31536000
-              },
-              "sources": {
-                "type": [
-                  "number",
-                  "null"
-                ],
-                "minimum": 0,
-                "maximum": 1000000
-              },
-              "steps": {
-                "type": [
-                  "number",
-                  "null"
-                ],
-                "minimum": 0,
-                "maximum": 1000000
-              },
-              "tools": {
-                "type": [
-                  "number",
-                  "null"
-                ],
-                "minimum": 0,
-                "maximum": 1000000
-              },
-              "force": {
-                "type": [
-                  "string",
-                  "null"
-                ],
-                "enum": [
-                  "inline",
-                  "detach"
-                ]
-              }
-            },
-            "additionalProperties": false,
-            "description": "What the assistant expects of the work; the policy reads them."
-          },
-          "contract": {
-            "type": [
-              "object",
-              "null"
-            ],
-            "properties": {
-              "work_surface": {
-                "type": [
-                  "string",
-                  "null"
-                ],
-                "pattern": "^[A-Za-z0-9:._/@-]{1,128}$",
-                "description": "Where progress goes (default: the origin's work surface)."
-              },
-              "final_surface": {
-                "type": [
-                  "string",
-                  "null"
-                ],
-                "pattern": "^[A-Za-z0-9:._/@-]{1,128}$",
-                "description": "Where the answer goes (default: the origin's final surface)."
-              },
-              "delivery_mode": {
-                "type": [
-                  "string",
-                  "null"
-                ],
-                "enum": [
-                  "parent",
-                  "direct",
-                  "suppressed"
-                ]
-              },
-              "deadline_s": {
-                "type": [
-                  "number",
-                  "null"
-                ],
-                "exclusiveMinimum": 0,
-                "description": "Seconds until the job is lost; at most --max-deadline."
-              },
-              "parent_id": {
-                "type": [
-                  "string",
-                  "null"
-                ],
-                "minLength": 1,
-                "maxLength": 200,
-                "pattern": "^[A-Za-z0-9:._/@-]+$",
-                "description": "Who the answer is handed back to (the inbox routing key)."
-              }
-            },
-            "additionalProperties": false,
-            "description": "The ownership contract; every field has a default stated back in the reply."
-          },
-          "idempotency_key": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "minLength": 1,
-            "maxLength": 200,
-            "pattern": "^[!-~]+$",
-            "description": "A repeated (origin, key) returns the first job, never a second one."
-          },
-          "recipe": {
-            "type": [
-              "object",
-              "null"
-            ],
-            "required": [
-              "name"
-            ],
-            "properties": {
-              "name": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 64,
-                "pattern": "^[A-Za-z0-9_.-]+$"
-              },
-              "params": {
-                "type": [
-                  "object",
-                  "null"
-                ],
-                "maxProperties": 64,
-                "propertyNames": {
-                  "type": "string",
-                  "minLength": 1,
-                  "maxLength": 64,
-                  "pattern": "^[A-Za-z0-9_.-]+$"
-                }
-              }
-            },
-            "additionalProperties": false,
-            "description": "What a worker runs; checked against the recipe catalog."
-          },
-          "summary": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "maxLength": 1000,
-            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            "description": "A few words for the final notice."
-          },
-          "dry_run": {
-            "type": [
-              "boolean",
-              "null"
-            ],
-            "description": "Check everything, say what would happen, write nothing."
-          }
-        },
-        "additionalProperties": false,
-        "description": "POST /v1/requests. Unknown fields are refused."
-      },
-      "InlineDecision": {
-        "type": "object",
-        "required": [
-          "decision",
-          "triggers",
-          "reason",
-          "policy_version",
-          "forced",
-          "confidence",
-          "request_id"
-        ],
-        "properties": {
-          "decision": {
-            "type": "string",
-            "const": "inline"
-          },
-          "triggers": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "reason": {
-            "type": "string",
-            "description": "One sentence: why."
-          },
-          "policy_version": {
-            "type": "string"
-          },
-          "forced": {
-            "type": "boolean"
-          },
-          "confidence": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1
-          },
-          "request_id": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false,
-        "description": "Inline: answer in the conversation, then POST /v1/requests/{id}/outcome."
-      },
-      "DryRunInline": {
-        "type": "object",
-        "required": [
-          "decision",
-          "triggers",
-          "reason",
-          "policy_version",
-          "forced",
-          "confidence",
-          "dry_run",
-          "human",
-          "delivery",
-          "notes"
-        ],
-        "properties": {
-          "decision": {
-            "type": "string",
-            "const": "inline"
-          },
-          "triggers": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "reason": {
-            "type": "string",
-            "description": "One sentence: why."
-          },
-          "policy_version": {
-            "type": "string"
-          },
-          "forced": {
-            "type": "boolean"
-          },
-          "confidence": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1
-          },
-          "dry_run": {
-            "type": "boolean",
-            "const": true
-          },
-          "human": {
-            "type": "string"
-          },
-          "delivery": {
-            "type": "null"
-          },
-          "notes": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "additionalProperties": false,
-        "description": "dry_run: the policy would keep it inline."
-      },
-      "DryRunDetach": {
-        "type": "object",
-        "required": [
-          "decision",
-          "triggers",
-          "reason",
-          "policy_version",
-          "forced",
-          "confidence",
-          "dry_run",
-          "human",
-          "contract",
-          "defaults_applied",
-          "delivery",
-          "notes"
-        ],
-        "properties": {
-          "decision": {
-            "type": "string",
-            "const": "detach"
-          },
-          "triggers": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "reason": {
-            "type": "string",
-            "description": "One sentence: why."
-          },
-          "policy_version": {
-            "type": "string"
-          },
-          "forced": {
-            "type": "boolean"
-          },
-          "confidence": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1
-          },
-          "dry_run": {
-            "type": "boolean",
-            "const": true
-          },
-          "human": {
-            "type": "string"
-          },
-          "contract": {
-            "$ref": "#/components/schemas/Contract"
-          },
-          "defaults_applied": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "delivery": {
-            "$ref": "#/components/schemas/DeliveryPlan"
-          },
-          "notes": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "additionalProperties": false,
-        "description": "dry_run: the contract exactly as it would be written; the job id in it is only an example."
-      },
-      "DryRunReplay": {
-        "type": "object",
-        "required": [
-          "dry_run",
-          "decision",
-          "idempotent_replay",
-          "job_id",
-          "human",
-          "contract",
-          "delivery",
-          "notes"
-        ],
-        "properties": {
-          "dry_run": {
-            "type": "boolean",
-            "const": true
-          },
-          "decision": {
-            "type": "string",
-            "const": "detach"
-          },
-          "idempotent_replay": {
-            "type": "boolean",
-            "const": true
-          },
-          "job_id": {
-            "type": "string"
-          },
-          "human": {
-            "type": "string"
-          },
-          "contract": {
-            "$ref": "#/components/schemas/Contract"
-          },
-          "delivery": {
-            "$ref": "#/components/schemas/DeliveryPlan"
-          },
-          "notes": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "additionalProperties": false,
-        "description": "dry_run with an idempotency key already used: the existing job would be returned."
-      },
-      "Detached": {
-        "type": "object",
-        "required": [
-          "decision",
-          "triggers",
-          "reason",
-          "policy_version",
-          "forced",
-          "request_id",
-          "idempotent_replay",
-          "notes",
-          "job_id",
-          "human",
-          "contract",
-          "state",
-          "state_source",
-          "state_note",
-          "created_at",
-          "links"
-        ],
-        "properties": {
-          "decision": {
-            "type": "string",
-            "const": "detach"
-          },
-          "triggers": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "reason": {
-            "type": "string",
-            "description": "One sentence: why."
-          },
-          "policy_version": {
-            "type": "string"
-          },
-          "forced": {
-            "type": "boolean"
-          },
-          "confidence": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1
-          },
-          "job_id": {
-            "type": "string"
-          },
-          "human": {
-            "type": "string",
-            "description": "The line to tell the user."
-          },
-          "contract": {
-            "$ref": "#/components/schemas/Contract"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "accepted",
-              "published",
-              "cancel_requested"
-            ]
-          },
-          "state_source": {
-            "type": "string",
-            "const": "admission"
-          },
-          "state_note": {
-            "type": "string"
-          },
-          "created_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "links": {
-            "type": "object",
-            "required": [
-              "self",
-              "cancel"
-            ],
-            "properties": {
-              "self": {
-                "type": "string"
-              },
-              "cancel": {
-                "type": "string"
-              }
-            },
-            "additionalProperties": false
-          },
-          "published_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "cancel_requested_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "cancel_reason": {
-            "type": "string"
-          },
-          "request_id": {
-            "type": "string"
-          },
-          "idempotent_replay": {
-            "type": "boolean",
-            "description": "True when this idempotency key already made this job."
-          },
-          "defaults_applied": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "notes": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "additionalProperties": false,
-        "description": "Detached: the job is recorded and will be published; tell the user `human`."
-      },
-      "Job": {
-        "type": "object",
-        "required": [
-          "job_id",
-          "human",
-          "contract",
-          "state",
-          "state_source",
-          "state_note",
-          "created_at",
-          "links"
-        ],
-        "properties": {
-          "job_id": {
-            "type": "string"
-          },
-          "human": {
-            "type": "string",
-            "description": "The line to tell the user."
-          },
-          "contract": {
-            "$ref": "#/components/schemas/Contract"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "accepted",
-              "published",
-              "cancel_requested"
-            ]
-          },
-          "state_source": {
-            "type": "string",
-            "const": "admission"
-          },
-          "state_note": {
-            "type": "string"
-          },
-          "created_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "links": {
-            "type": "object",
-            "required": [
-              "self",
-              "cancel"
-            ],
-            "properties": {
-              "self": {
-                "type": "string"
-              },
-              "cancel": {
-                "type": "string"
-              }
-            },
-            "additionalProperties": false
-          },
-          "published_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "cancel_requested_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "cancel_reason": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false,
-        "description": "A job as admission knows it; delivery is in the coordinator's status API."
-      },
-      "CancelledJob": {
-        "type": "object",
-        "required": [
-          "job_id",
-          "human",
-          "contract",
-          "state",
-          "state_source",
-          "state_note",
-          "created_at",
-          "links",
-          "cancel",
-          "requested_by",
-          "requested_at",
-          "workers_told"
-        ],
-        "properties": {
-          "job_id": {
-            "type": "string"
-          },
-          "human": {
-            "type": "string",
-            "description": "The line to tell the user."
-          },
-          "contract": {
-            "$ref": "#/components/schemas/Contract"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "accepted",
-              "published",
-              "cancel_requested"
-            ]
-          },
-          "state_source": {
-            "type": "string",
-            "const": "admission"
-          },
-          "state_note": {
-            "type": "string"
-          },
-          "created_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "links": {
-            "type": "object",
-            "required": [
-              "self",
-              "cancel"
-            ],
-            "properties": {
-              "self": {
-                "type": "string"
-              },
-              "cancel": {
-                "type": "string"
-              }
-            },
-            "additionalProperties": false
-          },
-          "published_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "cancel_requested_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "cancel_reason": {
-            "type": "string"
-          },
-          "cancel": {
-            "type": "string",
-            "const": "accepted"
-          },
-          "requested_by": {
-            "type": "string",
-            "description": "The principal that cancelled (as the coordinator knows it)."
-          },
-          "requested_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC: when the coordinator decided it"
-          },
-          "workers_told": {
-            "type": "boolean",
-            "description": "Whether the cancel reached the broker for the workers (if not, a running recipe may run on; its answer is never delivered)."
-          },
-          "note": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "JobList": {
-        "type": "object",
-        "required": [
-          "jobs",
-          "count"
-        ],
-        "properties": {
-          "jobs": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Job"
-            }
-          },
-          "count": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "surface": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "Contract": {
-        "type": "object",
-        "required": [
-          "schema",
-          "job_id",
-          "origin",
-          "work_surface",
-          "final_surface",
-          "delivery_mode",
-          "deadline",
-          "policy_version",
-          "summary",
-          "request_excerpt",
-          "parent_id",
-          "recipe",
-          "created_at",
-          "defaults_applied"
-        ],
-        "properties": {
-          "schema": {
-            "type": "string",
-            "const": "bridgeback.contract.v1"
-          },
-          "job_id": {
-            "type": "string"
-          },
-          "origin": {
-            "type": "string"
-          },
-          "work_surface": {
-            "type": "string"
-          },
-          "final_surface": {
-            "type": "string"
-          },
-          "delivery_mode": {
-            "type": "string",
-            "enum": [
-              "parent",
-              "direct",
-              "suppressed"
-            ]
-          },
-          "deadline": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "policy_version": {
-            "type": "string"
-          },
-          "summary": {
-            "type": "string"
-          },
-          "request_excerpt": {
-            "type": "string"
-          },
-          "parent_id": {
-            "type": "string"
-          },
-          "recipe": {
-            "type": "object",
-            "required": [
-              "name",
-              "params"
-            ],
-            "properties": {
-              "name": {
-                "type": "string"
-              },
-              "params": {
-                "type": "object"
-              }
-            },
-            "additionalProperties": false
-          },
-          "idempotency_key": {
-            "type": "string"
-          },
-          "created_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "defaults_applied": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "additionalProperties": false,
-        "description": "The ownership contract (wire schema bridgeback.contract.v1) without the capability hash."
-      },
-      "DeliveryPlan": {
-        "type": "object",
-        "required": [
-          "delivery_mode",
-          "delivery_mode_name"
-        ],
-        "properties": {
-          "delivery_mode": {
-            "type": "string",
-            "enum": [
-              "parent",
-              "direct",
-              "suppressed"
-            ]
-          },
-          "delivery_mode_name": {
-            "type": "string"
-          },
-          "final_surface": {
-            "$ref": "#/components/schemas/SurfacePlan"
-          },
-          "summary": {
-            "type": "string"
-          },
-          "fallback": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "SurfacePlan": {
-        "type": "object",
-        "required": [
-          "id",
-          "kind",
-          "human_name",
-          "max_length",
-          "unit",
-          "unit_words",
-          "length_policy",
-          "direct_allowed",
-          "deduplicates",
-          "fitting"
-        ],
-        "properties": {
-          "id": {
-            "type": "string"
-          },
-          "kind": {
-            "type": "string"
-          },
-          "human_name": {
-            "type": "string"
-          },
-          "address": {
-            "type": "string",
-            "description": "Only the coordinator shows it."
-          },
-          "max_length": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "unit": {
-            "type": "string",
-            "enum": [
-              "unicode_scalars",
-              "utf8_bytes",
-              "utf16_code_units"
-            ]
-          },
-          "unit_words": {
-            "type": "string"
-          },
-          "length_policy": {
-            "type": "string",
-            "enum": [
-              "split",
-              "summarize"
-            ]
-          },
-          "direct_allowed": {
-            "type": "boolean"
-          },
-          "deduplicates": {
-            "type": "boolean"
-          },
-          "fitting": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false,
-        "description": "How the final surface takes a notice."
-      },
-      "CancelRequest": {
-        "type": "object",
-        "properties": {
-          "reason": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "maxLength": 1000,
-            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
-          }
-        },
-        "additionalProperties": false,
-        "description": "Optional: an empty body, or a reason. Unknown fields are refused."
-      },
-      "Outcome": {
-        "type": "object",
-        "required": [
-          "duration_s",
-          "succeeded"
-        ],
-        "properties": {
-          "duration_s": {
-            "type": "number",
-            "minimum": 0,
-            "description": "How long the inline turn took, in seconds."
-          },
-          "succeeded": {
-            "type": "boolean"
-          },
-          "tool_calls": {
-            "type": [
-              "integer",
-              "null"
-            ],
-            "minimum": 0,
-            "maximum": 999999999
-          },
-          "wait_s": {
-            "type": [
-              "number",
-              "null"
-            ],
-            "minimum": 0,
-            "description": "Time spent waiting within the turn; at most duration_s."
-          },
-          "sources": {
-            "oneOf": [
-              {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": 999999999
-              },
-              {
-                "type": "array",
-                "items": {
-                  "type": "string",
-                  "minLength": 1,
-                  "maxLength": 200
-                }
-              },
-              {
-                "type": "null"
-              }
-            ],
-            "description": "A count, or the names of the sources touched."
-          },
-          "verification_loops": {
-            "type": [
-              "integer",
-              "null"
-            ],
-            "minimum": 0,
-            "maximum": 999999999
-          },
-          "follow_ups": {
-            "type": [
-              "integer",
-              "null"
-            ],
-            "minimum": 0,
-            "maximum": 999999999
-          },
-          "note": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "maxLength": 2000
-          }
-        },
-        "additionalProperties": false,
-        "description": "How an inline turn went, for the audit."
-      },
-      "OutcomeRecorded": {
-        "type": "object",
-        "required": [
-          "request_id",
-          "recorded",
-          "duration_s",
-          "succeeded"
-        ],
-        "properties": {
-          "request_id": {
-            "type": "string"
-          },
-          "recorded": {
-            "type": "string",
-            "enum": [
-              "created",
-              "replaced"
-            ]
-          },
-          "duration_s": {
-            "type": "number",
-            "minimum": 0
-          },
-          "succeeded": {
-            "type": "boolean"
-          },
-          "sources": {
-            "type": "integer",
-            "minimum": 0
-          }
-        },
-        "additionalProperties": false
-      },
-      "Health": {
-        "type": "object",
-        "required": [
-          "status",
-          "store",
-          "broker",
-          "policy_version",
-          "recipe_catalog"
-        ],
-        "properties": {
-          "status": {
-            "type": "string",
-            "enum": [
-              "ok",
-              "degraded",
-              "failing"
-            ]
-          },
-          "store": {
-            "type": "string",
-            "description": "ok, or error: and why"
-          },
-          "outbox_backlog": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "outbox_oldest_unsent_age_s": {
-            "type": "number",
-            "minimum": 0
-          },
-          "broker": {
-            "type": "string",
-            "enum": [
-              "connected",
-              "disconnected",
-              "blocked",
-              "not_configured"
-            ]
-          },
-          "policy_version": {
-            "type": "string"
-          },
-          "recipe_catalog": {
-            "oneOf": [
-              {
-                "type": "string",
-                "const": "not_loaded"
-              },
-              {
-                "type": "integer",
-                "minimum": 0
-              }
-            ],
-            "description": "How many recipes, or not_loaded."
-          }
-        },
-        "additionalProperties": false
-      },
-      "Error400": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "malformed_json",
-                  "invalid_request"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The body is not JSON or a field is missing, of the wrong type or out of range."
-      },
-      "Error401": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "unauthenticated"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "No valid bearer token."
-      },
-      "Error403": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "forbidden"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The principal may not use the origin, surface or parent named in `field`."
-      },
-      "Error404": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "not_found"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "No such job or request visible to this principal."
-      },
-      "Error413": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "body_too_large"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The body is over the limit; nothing was read further."
-      },
-      "Error422": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "unknown_surface",
-                  "missing_final_surface",
-                  "direct_not_allowed",
-                  "invalid_contract",
-                  "unknown_recipe",
-                  "invalid_recipe_params",
-                  "invalid_outcome"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "Well-formed, but the registry, catalog or contract rules refuse it."
-      },
-      "Error503": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "store_failure",
-                  "cancel_unavailable"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The admission store is unavailable; nothing was admitted: retry."
-      },
-      "Error409": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "job_finished",
-                  "already_cancelled"
-                ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The job's final notice is already decided (the coordinator's answer, passed on)."
-      }
-    },
-    "responses": {
-      "Unauthorized": {
-        "description": "No bearer token, not a Bearer header, or a token no principal holds.",
-        "headers": {
-          "WWW-Authenticate": {
-            "description": "Bearer realm=\"bridgeback\" (with error=invalid_token or invalid_request)",
-            "schema": {
-              "type": "string"
-            },
-            "required": true
-          }
-        },
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error401"
-            }
-          }
-        }
-      }
-    }
-  }
-}
-"""#
+        """#
 }

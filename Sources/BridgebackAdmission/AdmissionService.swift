@@ -110,7 +110,9 @@ public struct AdmissionService: Sendable {
             logger.warning("no recipe catalog given (--recipes): recipe names and parameters are not checked at admission")
         }
         if let defaultRecipe = configuration.api.defaultRecipe, let catalog, catalog.recipes[defaultRecipe] == nil {
-            throw AdmissionStartupError("default recipe '\(defaultRecipe)' is not in the recipe catalog \(configuration.recipesFile?.path ?? ""); known: \(catalog.recipes.keys.sorted().joined(separator: ", "))")
+            throw AdmissionStartupError(
+                "default recipe '\(defaultRecipe)' is not in the recipe catalog \(configuration.recipesFile?.path ?? ""); known: \(catalog.recipes.keys.sorted().joined(separator: ", "))"
+            )
         }
         let store: AdmissionStore
         do { store = try AdmissionStore(directory: configuration.dataDirectory) } catch {
@@ -136,7 +138,8 @@ public struct AdmissionService: Sendable {
         self.cancelClient = cancelClient
         api = AdmissionAPI(
             configuration: configuration.api, registry: registry, engine: engine, catalog: catalog, store: store,
-            doorbell: doorbell, publisher: outboxPublisher, logger: logger, metrics: metrics, cancelForwarder: cancelForwarder ?? cancelClient)
+            doorbell: doorbell, publisher: outboxPublisher, logger: logger, metrics: metrics,
+            cancelForwarder: cancelForwarder ?? cancelClient)
         relay = OutboxRelay(
             store: store, publisher: outboxPublisher ?? NoBrokerPublisher(), doorbell: doorbell,
             configuration: configuration.relay, logger: logger, metrics: metrics)
@@ -169,7 +172,9 @@ public struct AdmissionService: Sendable {
         // Named explicitly: by default ServiceGroup logs "\(service)", a dump of its fields.
         return ServiceGroup(
             configuration: .init(
-                services: (cancelClient.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "CoordinatorCancelClient")] } ?? [])
+                services: (cancelClient.map {
+                    [ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "CoordinatorCancelClient")]
+                } ?? [])
                     + [.init(service: relay, serviceName: "OutboxRelay"), .init(service: http, serviceName: "AdmissionHTTP")],
                 gracefulShutdownSignals: handleSignals ? [UnixSignal.sigterm, .sigint] : [], logger: logger))
     }

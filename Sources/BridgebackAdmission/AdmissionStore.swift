@@ -344,7 +344,8 @@ public final class AdmissionStore: Sendable {
                 arguments += [surface, surface, surface]
             }
             if let originGlobs {
-                conditions.append(originGlobs.isEmpty ? "0" : "(" + originGlobs.map { _ in "origin GLOB ?" }.joined(separator: " OR ") + ")")
+                conditions.append(
+                    originGlobs.isEmpty ? "0" : "(" + originGlobs.map { _ in "origin GLOB ?" }.joined(separator: " OR ") + ")")
                 arguments += StatementArguments(originGlobs)
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") + " "
@@ -359,7 +360,8 @@ public final class AdmissionStore: Sendable {
     public func requestCancel(jobID: String, reason: String?, at date: Date) async throws -> JobRecord? {
         try await write { db in
             try db.execute(
-                sql: "UPDATE jobs SET state = ?, cancel_requested_at = ?, cancel_reason = ? WHERE job_id = ? AND cancel_requested_at IS NULL",
+                sql:
+                    "UPDATE jobs SET state = ?, cancel_requested_at = ?, cancel_reason = ? WHERE job_id = ? AND cancel_requested_at IS NULL",
                 arguments: [JobRecord.State.cancelRequested.rawValue, WireDate.format(date), reason, jobID])
             return try Self.fetchJob(db, id: jobID)
         }

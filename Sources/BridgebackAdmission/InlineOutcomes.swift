@@ -46,7 +46,8 @@ extension AdmissionStore {
     /// Stores (or replaces) the outcome of an inline request. Returns true if it replaced one.
     public func recordOutcome(_ outcome: InlineOutcomeRecord) async throws -> Bool {
         try await writer.write { db in
-            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM inline_outcomes WHERE request_id = ?", arguments: [outcome.requestID]) ?? false
+            let existed =
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM inline_outcomes WHERE request_id = ?", arguments: [outcome.requestID]) ?? false
             let names = outcome.sourceNames.isEmpty ? nil : String(decoding: try JSONEncoder().encode(outcome.sourceNames), as: UTF8.self)
             try db.execute(
                 sql: """
@@ -65,7 +66,9 @@ extension AdmissionStore {
     /// The stored outcome of `requestID`, if any.
     public func outcome(requestID: String) async throws -> InlineOutcomeRecord? {
         try await writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inline_outcomes WHERE request_id = ?", arguments: [requestID]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inline_outcomes WHERE request_id = ?", arguments: [requestID]) else {
+                return nil
+            }
             let names: String? = row["source_names"]
             return InlineOutcomeRecord(
                 requestID: row["request_id"], durationSeconds: row["duration_s"], toolCalls: row["tool_calls"], waitSeconds: row["wait_s"],
@@ -91,11 +94,13 @@ extension AdmissionAPI {
             let outcome = try Self.parseOutcome(requestID: requestID, body: body, at: Date())
             let entry: RequestLogEntry?
             do { entry = try await store.request(id: requestID) } catch {
-                throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
+                throw AdmissionError(
+                    .storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
             }
             guard let entry, !entry.replay, principal.maySee(jobOrigin: entry.origin) else {
                 throw AdmissionError(
-                    .notFound, "no request '\(requestID)' was logged here; use the request_id from the POST /v1/requests reply", field: "id")
+                    .notFound, "no request '\(requestID)' was logged here; use the request_id from the POST /v1/requests reply", field: "id"
+                )
             }
             guard entry.decision == "inline" else {
                 throw AdmissionError(
@@ -105,7 +110,8 @@ extension AdmissionAPI {
             }
             let replaced: Bool
             do { replaced = try await store.recordOutcome(outcome) } catch {
-                throw AdmissionError(.storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
+                throw AdmissionError(
+                    .storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
             }
             var reply: [String: JSONValue] = [
                 "request_id": .string(requestID), "recorded": .string(replaced ? "replaced" : "created"),
@@ -122,10 +128,13 @@ extension AdmissionAPI {
         let root = try SubmitRequest.strictJSON(body)
         guard case .object(let o) = root else {
             throw AdmissionError(
-                .malformedJSON, "the body must be a JSON object such as {\"duration_s\": 412, \"succeeded\": true, \"tool_calls\": 9, \"wait_s\": 300, \"sources\": [\"grafana\", \"pagerduty\"]}")
+                .malformedJSON,
+                "the body must be a JSON object such as {\"duration_s\": 412, \"succeeded\": true, \"tool_calls\": 9, \"wait_s\": 300, \"sources\": [\"grafana\", \"pagerduty\"]}"
+            )
         }
         for key in o.keys.sorted() where !outcomeFields.contains(key) {
-            throw AdmissionError(.invalidRequest, "unknown field '\(key)'; an outcome has \(outcomeFields.joined(separator: ", "))", field: key)
+            throw AdmissionError(
+                .invalidRequest, "unknown field '\(key)'; an outcome has \(outcomeFields.joined(separator: ", "))", field: key)
         }
         func number(_ key: String) throws(AdmissionError) -> Double? {
             switch o[key] {
@@ -142,7 +151,8 @@ extension AdmissionAPI {
             }
         }
         guard let duration = try number("duration_s") else {
-            throw AdmissionError(.invalidRequest, "'duration_s' is required: how long the inline turn took, in seconds", field: "duration_s")
+            throw AdmissionError(
+                .invalidRequest, "'duration_s' is required: how long the inline turn took, in seconds", field: "duration_s")
         }
         guard case .bool(let succeeded)? = o["succeeded"] else {
             throw AdmissionError(.invalidRequest, "'succeeded' is required and must be true or false", field: "succeeded")
@@ -154,7 +164,9 @@ extension AdmissionAPI {
         case .array(let items)?:
             for item in items {
                 guard case .string(let name) = item, !name.isEmpty, name.count <= 200 else {
-                    throw AdmissionError(.invalidRequest, "'sources' must be a count or a list of source names (non-empty strings up to 200 characters)", field: "sources")
+                    throw AdmissionError(
+                        .invalidRequest, "'sources' must be a count or a list of source names (non-empty strings up to 200 characters)",
+                        field: "sources")
                 }
                 names.append(name)
             }
@@ -170,12 +182,14 @@ extension AdmissionAPI {
         let wait = try number("wait_s")
         if let wait, wait > duration {
             throw AdmissionError(
-                .invalidOutcome, "'wait_s' (\(wait)) is longer than the whole turn ('duration_s' \(duration)); send the time spent waiting within the turn",
+                .invalidOutcome,
+                "'wait_s' (\(wait)) is longer than the whole turn ('duration_s' \(duration)); send the time spent waiting within the turn",
                 field: "wait_s")
         }
         return InlineOutcomeRecord(
             requestID: requestID, durationSeconds: duration, toolCalls: try count("tool_calls"), waitSeconds: wait, sources: sources,
-            sourceNames: names, verificationLoops: try count("verification_loops"), followUps: try count("follow_ups"), succeeded: succeeded,
+            sourceNames: names, verificationLoops: try count("verification_loops"), followUps: try count("follow_ups"),
+            succeeded: succeeded,
             note: note, reportedAt: at)
     }
 }

@@ -74,6 +74,7 @@ enum InputLimits {
     static func describe(_ scalar: Unicode.Scalar) -> String {
         let digits = String(scalar.value, radix: 16, uppercase: true)
         let hex = "U+" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-        return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == " " ? "the character \(hex)" : "'\(scalar)' (\(hex))"
+        return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == " "
+            ? "the character \(hex)" : "'\(scalar)' (\(hex))"
     }
 }

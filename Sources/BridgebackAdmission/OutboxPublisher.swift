@@ -42,7 +42,10 @@ public actor AMQPOutboxPublisher: OutboxPublisher {
         do {
             publisher = try await ready()
         } catch {
-            let failure = (error as? AMQPError).map { AMQPError(.notConnected, "cannot reach the broker at \(configuration.redactedURL): \($0.message)") }
+            let failure =
+                (error as? AMQPError).map {
+                    AMQPError(.notConnected, "cannot reach the broker at \(configuration.redactedURL): \($0.message)")
+                }
                 ?? AMQPError(.notConnected, "cannot reach the broker at \(configuration.redactedURL): \(error)")
             return messages.map { _ in .failure(failure) }
         }

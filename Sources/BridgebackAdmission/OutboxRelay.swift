@@ -33,7 +33,10 @@ public struct OutboxRelayConfiguration: Sendable {
     public var initialBackoff: Duration
     public var maxBackoff: Duration
 
-    public init(batchSize: Int = 256, safetyPoll: Duration = .seconds(5), initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(30)) {
+    public init(
+        batchSize: Int = 256, safetyPoll: Duration = .seconds(5), initialBackoff: Duration = .milliseconds(200),
+        maxBackoff: Duration = .seconds(30)
+    ) {
         self.batchSize = max(2, batchSize)
         self.safetyPoll = safetyPoll
         self.initialBackoff = initialBackoff

@@ -59,7 +59,8 @@ public struct RecipeCatalogView: Sendable {
     public func validate(_ invocation: RecipeInvocation) throws(AdmissionError) {
         guard let recipe = recipes[invocation.name] else {
             let known = recipes.keys.sorted().joined(separator: ", ")
-            throw AdmissionError(.unknownRecipe, "recipe '\(invocation.name)' is not in the worker catalog; known recipes: \(known)", field: "recipe.name")
+            throw AdmissionError(
+                .unknownRecipe, "recipe '\(invocation.name)' is not in the worker catalog; known recipes: \(known)", field: "recipe.name")
         }
         do {
             _ = try ParameterSpec.validate(invocation.params, against: recipe.params, recipe: recipe.name, paths: .lexical)

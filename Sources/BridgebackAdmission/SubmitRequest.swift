@@ -80,7 +80,9 @@ struct SubmitRequest: Sendable {
             contract.finalSurface = try surface(c, "final_surface")
             if let mode = try string(c, "delivery_mode", required: false, prefix: "contract.") {
                 guard let parsed = DeliveryMode(rawValue: mode) else {
-                    throw AdmissionError(.invalidRequest, "contract.delivery_mode must be \"parent\", \"direct\" or \"suppressed\", got \"\(mode)\"", field: "contract.delivery_mode")
+                    throw AdmissionError(
+                        .invalidRequest, "contract.delivery_mode must be \"parent\", \"direct\" or \"suppressed\", got \"\(mode)\"",
+                        field: "contract.delivery_mode")
                 }
                 contract.deliveryMode = parsed
             }
@@ -88,7 +90,8 @@ struct SubmitRequest: Sendable {
             case nil, .null?: break
             case .number(let seconds)? where seconds > 0 && seconds.isFinite: contract.deadlineSeconds = seconds
             default:
-                throw AdmissionError(.invalidRequest, "contract.deadline_s must be a positive number of seconds, e.g. 3600", field: "contract.deadline_s")
+                throw AdmissionError(
+                    .invalidRequest, "contract.deadline_s must be a positive number of seconds, e.g. 3600", field: "contract.deadline_s")
             }
             contract.parentID = try string(c, "parent_id", required: false, prefix: "contract.")
             if let parent = contract.parentID {
@@ -97,7 +100,9 @@ struct SubmitRequest: Sendable {
                     characters: "letters, digits and : . _ / @ -")
             }
         default:
-            throw AdmissionError(.invalidRequest, "\"contract\" must be an object with work_surface, final_surface, delivery_mode, deadline_s", field: "contract")
+            throw AdmissionError(
+                .invalidRequest, "\"contract\" must be an object with work_surface, final_surface, delivery_mode, deadline_s",
+                field: "contract")
         }
 
         let key = try string(object, "idempotency_key", required: false)
@@ -127,11 +132,13 @@ struct SubmitRequest: Sendable {
             }
             guard params.count <= InputLimits.paramCount else {
                 throw AdmissionError(
-                    .invalidRequest, "recipe.params has \(params.count) keys; at most \(InputLimits.paramCount) are accepted", field: "recipe.params")
+                    .invalidRequest, "recipe.params has \(params.count) keys; at most \(InputLimits.paramCount) are accepted",
+                    field: "recipe.params")
             }
             for key in params.keys.sorted() {
                 try InputLimits.check(
-                    key, field: "recipe.params.\(key.utf8.count > 64 ? String(key.prefix(32)) + "…" : key)", maxBytes: InputLimits.paramNameBytes,
+                    key, field: "recipe.params.\(key.utf8.count > 64 ? String(key.prefix(32)) + "…" : key)",
+                    maxBytes: InputLimits.paramNameBytes,
                     allowed: InputLimits.isNameScalar, characters: "letters, digits and _ . -")
             }
             recipe = RecipeInvocation(name: name, params: params)
@@ -164,7 +171,8 @@ struct SubmitRequest: Sendable {
             switch error.kind {
             case .syntax, .notUTF8:
                 throw AdmissionError(
-                    .malformedJSON, "the body is not valid JSON (UTF-8 only: \(error.message)); send a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}",
+                    .malformedJSON,
+                    "the body is not valid JSON (UTF-8 only: \(error.message)); send a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}",
                     field: error.path.isEmpty || error.path.hasSuffix("<key>") ? nil : error.path)
             case .duplicateKey, .tooDeep, .stringTooLong, .nulCharacter:
                 throw AdmissionError(.invalidRequest, error.message, field: error.path.isEmpty ? nil : error.path)
@@ -179,13 +187,19 @@ struct SubmitRequest: Sendable {
         return value
     }
 
-    private static func refuseUnknown(_ object: [String: JSONValue], known: [String], where place: String, prefix: String = "") throws(AdmissionError) {
+    private static func refuseUnknown(_ object: [String: JSONValue], known: [String], where place: String, prefix: String = "")
+        throws(AdmissionError)
+    {
         for key in object.keys.sorted() where !known.contains(key) {
-            throw AdmissionError(.invalidRequest, "unknown \(place) field \"\(prefix)\(key)\"; known fields: \(known.joined(separator: ", "))", field: prefix + key)
+            throw AdmissionError(
+                .invalidRequest, "unknown \(place) field \"\(prefix)\(key)\"; known fields: \(known.joined(separator: ", "))",
+                field: prefix + key)
         }
     }
 
-    private static func string(_ object: [String: JSONValue], _ key: String, required: Bool, prefix: String = "") throws(AdmissionError) -> String? {
+    private static func string(_ object: [String: JSONValue], _ key: String, required: Bool, prefix: String = "") throws(AdmissionError)
+        -> String?
+    {
         switch object[key] {
         case .string(let value)?: return value
         case nil, .null?:

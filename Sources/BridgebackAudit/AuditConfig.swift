@@ -146,7 +146,9 @@ public struct AuditConfig: Sendable, Hashable, Codable {
         let all = try decoder.container(keyedBy: AnyKey.self)
         for key in all.allKeys.map(\.stringValue).sorted() where !known.contains(key) && !key.hasPrefix("_") {
             throw AuditError(
-                .invalidConfig, "unknown key '\(key)' in the audit config (\(place)); known keys: \(known.joined(separator: ", ")) (prefix a key with _ for a comment)")
+                .invalidConfig,
+                "unknown key '\(key)' in the audit config (\(place)); known keys: \(known.joined(separator: ", ")) (prefix a key with _ for a comment)"
+            )
         }
     }
 

@@ -24,7 +24,8 @@ public enum AuditLoader {
                     records.requests.append(
                         AuditRequest(
                             id: row["id"], origin: row["origin"], text: row["text"], hintsJSON: row["hints"], decision: row["decision"],
-                            forced: row["forced"], triggers: (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? [],
+                            forced: row["forced"],
+                            triggers: (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? [],
                             reason: row["reason"], policyVersion: row["policy_version"], receivedAt: at, jobID: row["job_id"],
                             replay: row["replay"]))
                 }
@@ -37,12 +38,15 @@ public enum AuditLoader {
                         let names: String? = row["source_names"]
                         records.outcomes[id] = InlineOutcome(
                             requestID: id, durationSeconds: row["duration_s"], toolCalls: row["tool_calls"], waitSeconds: row["wait_s"],
-                            sources: row["sources"], sourceNames: names.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [],
+                            sources: row["sources"],
+                            sourceNames: names.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [],
                             verificationLoops: row["verification_loops"], followUps: row["follow_ups"], succeeded: row["succeeded"],
                             note: row["note"], reportedAt: WireDate.parse(row["reported_at"]) ?? Date(timeIntervalSince1970: 0))
                     }
                 } else {
-                    records.notes.append("the admission database has no inline_outcomes table (an admission from before outcomes were recorded): no inline turn can be judged")
+                    records.notes.append(
+                        "the admission database has no inline_outcomes table (an admission from before outcomes were recorded): no inline turn can be judged"
+                    )
                 }
                 if try db.tableExists("contract_refusals") {
                     for row in try Row.fetchAll(db, sql: "SELECT * FROM contract_refusals ORDER BY at, id") {
@@ -51,18 +55,21 @@ public enum AuditLoader {
                         records.refusals.append(
                             ContractRefusal(
                                 id: row["id"], at: at, origin: row["origin"], excerpt: row["excerpt"], decision: row["decision"],
-                                forced: row["forced"], triggers: (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? [],
+                                forced: row["forced"],
+                                triggers: (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? [],
                                 policyVersion: row["policy_version"], code: row["code"], field: row["field"], message: row["message"]))
                     }
                 } else {
                     records.notes.append(
-                        "the admission database has no contract_refusals table (an admission from before refusals were recorded): requests refused a contract cannot be seen")
+                        "the admission database has no contract_refusals table (an admission from before refusals were recorded): requests refused a contract cannot be seen"
+                    )
                 }
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM jobs") {
                     let id: String = row["job_id"]
                     guard jobIDs.contains(id) else { continue }
                     let lastError = try String.fetchOne(
-                        db, sql: "SELECT last_error FROM outbox WHERE job_id = ? AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1", arguments: [id])
+                        db, sql: "SELECT last_error FROM outbox WHERE job_id = ? AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                        arguments: [id])
                     records.jobs[id] = AdmissionJob(
                         jobID: id, requestID: row["request_id"], state: row["state"], finalSurface: row["final_surface"],
                         createdAt: WireDate.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
@@ -86,7 +93,9 @@ public enum AuditLoader {
             let wanted = Set(records.jobs.keys).union(records.requests.compactMap(\.jobID))
             records.ledger = try open(ledgerPath).read { db in
                 var ledger: [String: LedgerJob] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT job_id, state, decision_json, final_outcome, final_detail, duplicates FROM jobs") {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT job_id, state, decision_json, final_outcome, final_detail, duplicates FROM jobs")
+                {
                     let id: String = row["job_id"]
                     guard wanted.contains(id) else { continue }
                     var job = LedgerJob(
@@ -105,13 +114,18 @@ public enum AuditLoader {
                             job.runSeconds = (finished - started) / 1000
                         }
                     }
-                    job.fallbackParts = try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM delivery_parts WHERE job_id = ? AND purpose = 'fallback'", arguments: [id]) ?? 0
+                    job.fallbackParts =
+                        try Int.fetchOne(
+                            db, sql: "SELECT COUNT(*) FROM delivery_parts WHERE job_id = ? AND purpose = 'fallback'", arguments: [id]) ?? 0
                     job.partFailures = try String.fetchAll(
-                        db, sql: "SELECT DISTINCT failure_kind FROM delivery_parts WHERE job_id = ? AND failure_kind IS NOT NULL ORDER BY failure_kind",
+                        db,
+                        sql:
+                            "SELECT DISTINCT failure_kind FROM delivery_parts WHERE job_id = ? AND failure_kind IS NOT NULL ORDER BY failure_kind",
                         arguments: [id])
                     job.partFailureDetails = try Row.fetchAll(
-                        db, sql: "SELECT DISTINCT failure_kind, failure_detail FROM delivery_parts WHERE job_id = ? AND failure_kind IS NOT NULL ORDER BY failure_kind",
+                        db,
+                        sql:
+                            "SELECT DISTINCT failure_kind, failure_detail FROM delivery_parts WHERE job_id = ? AND failure_kind IS NOT NULL ORDER BY failure_kind",
                         arguments: [id]
                     ).map { row in
                         let kind: String = row["failure_kind"]

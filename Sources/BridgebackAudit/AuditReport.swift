@@ -62,17 +62,21 @@ public enum AuditReport {
         return String(s.prefix(16)).replacingOccurrences(of: "T", with: " ") + " UTC"
     }
 
-    public static func markdown(_ result: AuditResult, previous: AuditTotals?, proposal: Proposer.Proposal? = nil, proposalPath: String? = nil) -> String {
+    public static func markdown(
+        _ result: AuditResult, previous: AuditTotals?, proposal: Proposer.Proposal? = nil, proposalPath: String? = nil
+    ) -> String {
         var out: [String] = []
         out.append("# Bridgeback audit — \(day(result.generatedAt))")
         out.append("")
         out.append("Window \(stamp(result.windowStart)) → \(stamp(result.windowEnd)); policy \(result.policyVersion).")
         let c = result.counts
         out.append(
-            "\(c.requests) requests: \(c.inline) inline (\(c.outcomes) with an outcome, \(c.inlineWithoutOutcome) without), \(c.detached) detached, \(c.replays) replays, \(c.refusedContracts) refused a contract.")
+            "\(c.requests) requests: \(c.inline) inline (\(c.outcomes) with an outcome, \(c.inlineWithoutOutcome) without), \(c.detached) detached, \(c.replays) replays, \(c.refusedContracts) refused a contract."
+        )
         out.append(
             "Found \(Auditor.count(result.count(.candidate), "candidate")), \(Auditor.count(result.count(.detachFailure), "detach failure")), "
-                + "\(Auditor.count(result.count(.overDetach), "over-detached job")), \(Auditor.count(result.count(.reportingHole), "reporting hole")).")
+                + "\(Auditor.count(result.count(.overDetach), "over-detached job")), \(Auditor.count(result.count(.reportingHole), "reporting hole"))."
+        )
         out.append("")
         out.append("## Totals")
         out.append("")
@@ -94,7 +98,9 @@ public enum AuditReport {
             let before = previous.byClass.values.reduce(0, +)
             out.append("| **all** | \(total) | \(before) | \(total - before > 0 ? "+" : "")\(total - before) |")
             out.append("")
-            out.append("Previous report: \(stamp(previous.generatedAt)) (window from \(stamp(previous.windowStart)), \(previous.requests) requests).")
+            out.append(
+                "Previous report: \(stamp(previous.generatedAt)) (window from \(stamp(previous.windowStart)), \(previous.requests) requests)."
+            )
         } else {
             out.append("| **all** | \(total) | — | — |")
             out.append("")
@@ -135,10 +141,12 @@ public enum AuditReport {
     static func proposalMarkdown(_ p: Proposer.Proposal, path: String?) -> [String] {
         var out = ["## Proposal", ""]
         out.append(
-            "Candidate policy \(p.policy.version)\(path.map { " written to `\($0)`" } ?? ""). Nothing changes at runtime until an operator installs it.")
+            "Candidate policy \(p.policy.version)\(path.map { " written to `\($0)`" } ?? ""). Nothing changes at runtime until an operator installs it."
+        )
         out.append("")
         out.append(
-            "Labelled corpus (\(p.corpusRows) rows): accuracy \(pct(p.corpusAccuracyBefore)) → \(pct(p.corpusAccuracyAfter)); decisions changed: \(p.corpusChanges.count).")
+            "Labelled corpus (\(p.corpusRows) rows): accuracy \(pct(p.corpusAccuracyBefore)) → \(pct(p.corpusAccuracyAfter)); decisions changed: \(p.corpusChanges.count)."
+        )
         for change in p.corpusChanges { out.append("- corpus \(change.id): \(change.from) → \(change.to): \(change.excerpt)") }
         out.append("")
         if p.accepted.isEmpty {
@@ -146,7 +154,9 @@ public enum AuditReport {
         } else {
             out.append("Cues added:")
             for a in p.accepted {
-                out.append("- `\(a.cue.id)` in `\(a.cue.family)` (weight \(Auditor.number(a.cue.weight))): `\(a.cue.pattern)` — fixes \(a.requestIDs.joined(separator: ", "))")
+                out.append(
+                    "- `\(a.cue.id)` in `\(a.cue.family)` (weight \(Auditor.number(a.cue.weight))): `\(a.cue.pattern)` — fixes \(a.requestIDs.joined(separator: ", "))"
+                )
             }
         }
         if !p.rejected.isEmpty {
@@ -159,7 +169,8 @@ public enum AuditReport {
             out.append("No cue could be proposed for: \(p.unresolved.joined(separator: ", ")) (write one by hand).")
         }
         out.append("")
-        out.append("On the audited window: \(p.windowNewlyDetach.count) would newly detach, \(p.windowNewlyInline.count) would newly stay inline.")
+        out.append(
+            "On the audited window: \(p.windowNewlyDetach.count) would newly detach, \(p.windowNewlyInline.count) would newly stay inline.")
         for change in p.windowNewlyDetach { out.append("- newly detach: \(change.id): \(change.excerpt)") }
         for change in p.windowNewlyInline { out.append("- newly inline: \(change.id): \(change.excerpt)") }
         return out
@@ -199,14 +210,19 @@ public enum AuditReport {
             generated_at: WireDate.format(result.generatedAt),
             window: ["start": WireDate.format(result.windowStart), "end": WireDate.format(result.windowEnd)],
             policy_version: result.policyVersion, counts: result.counts, totals: totals, previous: previous?.byClass,
-            trend: previous.map { prev in totals.mapValues { $0 }.reduce(into: [:]) { acc, kv in acc[kv.key] = kv.value - (prev.byClass[kv.key] ?? 0) } },
+            trend: previous.map { prev in
+                totals.mapValues { $0 }.reduce(into: [:]) { acc, kv in acc[kv.key] = kv.value - (prev.byClass[kv.key] ?? 0) }
+            },
             notes: result.notes,
-            classes: Dictionary(uniqueKeysWithValues: FindingClass.allCases.map { ($0.rawValue, ["meaning": $0.meaning, "response": $0.response]) }),
+            classes: Dictionary(
+                uniqueKeysWithValues: FindingClass.allCases.map { ($0.rawValue, ["meaning": $0.meaning, "response": $0.response]) }),
             findings: result.findings,
             proposal: proposal.map {
                 ProposalBody(
-                    version: $0.policy.version, accepted: $0.accepted, rejected: $0.rejected, unresolved: $0.unresolved, corpus_rows: $0.corpusRows,
-                    corpus_accuracy_before: $0.corpusAccuracyBefore, corpus_accuracy_after: $0.corpusAccuracyAfter, corpus_changes: $0.corpusChanges,
+                    version: $0.policy.version, accepted: $0.accepted, rejected: $0.rejected, unresolved: $0.unresolved,
+                    corpus_rows: $0.corpusRows,
+                    corpus_accuracy_before: $0.corpusAccuracyBefore, corpus_accuracy_after: $0.corpusAccuracyAfter,
+                    corpus_changes: $0.corpusChanges,
                     window_newly_detach: $0.windowNewlyDetach, window_newly_inline: $0.windowNewlyInline)
             })
         let encoder = JSONEncoder()

@@ -82,12 +82,15 @@ public struct Auditor: Sendable {
                         findings.append(
                             Finding(
                                 kind: .reportingHole, findingClass: .auditReportingGap, request: request,
-                                whatHappened: "kept inline as a near miss (triggers \(request.triggers.joined(separator: ", ")) fired, inline cues won); no outcome was reported",
+                                whatHappened:
+                                    "kept inline as a near miss (triggers \(request.triggers.joined(separator: ", ")) fired, inline cues won); no outcome was reported",
                                 evidence: [
                                     "trigger classes fired but did not detach: \(request.triggers.joined(separator: ", "))",
                                     "no outcome for \(request.id): the audit cannot tell whether the turn was long",
                                 ],
-                                suggestion: "Have the runtime POST /v1/requests/\(request.id)/outcome (or `bridgeback audit ingest`) for inline turns, at least for near misses."))
+                                suggestion:
+                                    "Have the runtime POST /v1/requests/\(request.id)/outcome (or `bridgeback audit ingest`) for inline turns, at least for near misses."
+                            ))
                     }
                 }
             }
@@ -121,7 +124,11 @@ public struct Auditor: Sendable {
             wait >= t.waitSeconds || (o.durationSeconds > 0 && wait / o.durationSeconds >= t.waitShare && wait >= t.waitSeconds / 4)
         {
             let share = o.durationSeconds > 0 ? Int((wait / o.durationSeconds * 100).rounded()) : 0
-            out.append((.waitHeavy, "waited \(Self.seconds(wait)), \(share)% of the turn (wait_s \(Self.seconds(t.waitSeconds)), wait_share \(t.waitShare))"))
+            out.append(
+                (
+                    .waitHeavy,
+                    "waited \(Self.seconds(wait)), \(share)% of the turn (wait_s \(Self.seconds(t.waitSeconds)), wait_share \(t.waitShare))"
+                ))
         }
         if let tools = o.toolCalls, tools >= t.manyToolCalls {
             out.append((.manyTools, "\(tools) tool calls (many_tool_calls \(t.manyToolCalls))"))
@@ -168,7 +175,8 @@ public struct Auditor: Sendable {
             return Finding(
                 kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
                 evidence: evidence + [Self.forcedEvidence(request)],
-                suggestion: "Review when the runtime sends force: inline; long work it forces inline never gets a contract, progress or delivery.")
+                suggestion:
+                    "Review when the runtime sends force: inline; long work it forces inline never gets a contract, progress or delivery.")
         }
         if outcome.succeeded, outcome.durationSeconds < t.smallTurnSeconds, kinds.isSubset(of: [.manyTools, .manySources]) {
             var tune: [String] = []
@@ -176,15 +184,22 @@ public struct Auditor: Sendable {
             if kinds.contains(.manySources) { tune.append("many_sources above \(outcome.sources ?? outcome.sourceNames.count)") }
             return Finding(
                 kind: .candidate, findingClass: .falsePositiveCalibration, request: request, whatHappened: what,
-                evidence: evidence + ["but it succeeded in \(Self.seconds(outcome.durationSeconds)), under small_turn_s \(Self.seconds(t.smallTurnSeconds)): safely small"],
-                suggestion: "Tune the audit, not the policy: raise \(tune.joined(separator: " and ")) in audit.json, or count those signals only on turns longer than small_turn_s.")
+                evidence: evidence + [
+                    "but it succeeded in \(Self.seconds(outcome.durationSeconds)), under small_turn_s \(Self.seconds(t.smallTurnSeconds)): safely small"
+                ],
+                suggestion:
+                    "Tune the audit, not the policy: raise \(tune.joined(separator: " and ")) in audit.json, or count those signals only on turns longer than small_turn_s."
+            )
         }
-        let shapeKnown = outcome.toolCalls != nil || outcome.waitSeconds != nil || outcome.sources != nil || !outcome.sourceNames.isEmpty
+        let shapeKnown =
+            outcome.toolCalls != nil || outcome.waitSeconds != nil || outcome.sources != nil || !outcome.sourceNames.isEmpty
             || outcome.verificationLoops != nil
         if kinds == [.long], !shapeKnown {
             return Finding(
                 kind: .reportingHole, findingClass: .auditReportingGap, request: request, whatHappened: what,
-                evidence: evidence + ["the outcome has no wait_s, tool_calls, sources or verification_loops: the audit cannot tell what kind of work the time went to"],
+                evidence: evidence + [
+                    "the outcome has no wait_s, tool_calls, sources or verification_loops: the audit cannot tell what kind of work the time went to"
+                ],
                 suggestion: "Have the runtime report wait_s, tool_calls and sources with each outcome.")
         }
 
@@ -214,14 +229,18 @@ public struct Auditor: Sendable {
             return Finding(
                 kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
                 evidence: lines + ["the runtime's hint \(inlineHint) kept it inline (admission said: \(request.reason))"],
-                suggestion: "Fix the runtime's \(inlineHint.split(separator: "=").first ?? "hint") estimate for requests like this; no cue needs to change.")
+                suggestion:
+                    "Fix the runtime's \(inlineHint.split(separator: "=").first ?? "hint") estimate for requests like this; no cue needs to change."
+            )
         }
         if let asked = Self.plainQuestion(decided, outcome) {
             // A question answered slowly is still a question: a cue would detach every question like it.
             return Finding(
                 kind: .candidate, findingClass: .helperContractGap, request: request, whatHappened: what,
                 evidence: lines + ["it is a question (\(asked)) and the turn used no tools: the time went to answering, not to work"],
-                suggestion: "Do not add a cue (it would detach questions); if such answers take minutes, have the runtime stream them or send expected_wait_s.")
+                suggestion:
+                    "Do not add a cue (it would detach questions); if such answers take minutes, have the runtime stream them or send expected_wait_s."
+            )
         }
         lines.append("the outcome indicates trigger class \(trigger?.rawValue ?? "(none: generic work)"): \(because)")
         lines.append("admission said inline: \(request.reason)")
@@ -229,15 +248,19 @@ public struct Auditor: Sendable {
         let suggestion: String
         if let catching = cues.first(where: \.catchesRequest) {
             lines.append(
-                "cue that would have caught it: family \(catching.family), id \(catching.id), pattern \(catching.pattern), weight \(Self.number(catching.weight))")
-            suggestion = "Propose cue \(catching.id) (\(catching.pattern)) in family \(catching.family); check it with --propose against the corpus."
+                "cue that would have caught it: family \(catching.family), id \(catching.id), pattern \(catching.pattern), weight \(Self.number(catching.weight))"
+            )
+            suggestion =
+                "Propose cue \(catching.id) (\(catching.pattern)) in family \(catching.family); check it with --propose against the corpus."
         } else if let first = cues.first {
             lines.append(
-                "no single cue can detach it: \(first.id) (\(first.pattern)) in family \(first.family) would add at most \(Self.number(first.weight)); the score was \(Self.number(engine.decide(admission).score)) vs threshold \(Self.number(engine.policy.decision.threshold))")
+                "no single cue can detach it: \(first.id) (\(first.pattern)) in family \(first.family) would add at most \(Self.number(first.weight)); the score was \(Self.number(engine.decide(admission).score)) vs threshold \(Self.number(engine.policy.decision.threshold))"
+            )
             suggestion = "Widen family \(cues[0].family) or weaken the inline cue that won, by hand; add the request as a labelled row."
         } else {
             lines.append("no imperative verb at the start of the request to derive a cue from")
-            suggestion = "Write a cue for this shape by hand (family for \(trigger?.rawValue ?? "generic work")); add the request as a labelled row."
+            suggestion =
+                "Write a cue for this shape by hand (family for \(trigger?.rawValue ?? "generic work")); add the request as a labelled row."
         }
         return Finding(
             kind: .candidate, findingClass: .triggerWordingGap, request: request, whatHappened: what, evidence: lines,
@@ -256,19 +279,24 @@ public struct Auditor: Sendable {
         guard let job = records.jobs[jobID] else {
             return Finding(
                 kind: .reportingHole, findingClass: .auditReportingGap, request: request,
-                whatHappened: "detached as \(jobID), but admission has no job row", evidence: ["no row in admission's jobs table for \(jobID)"],
+                whatHappened: "detached as \(jobID), but admission has no job row",
+                evidence: ["no row in admission's jobs table for \(jobID)"],
                 suggestion: "Check that the audit reads the same admission database that admitted the job (--admission-db).")
         }
         let grace = config.thresholds.launchGraceSeconds
         if job.publishedAt == nil && job.state != "published" {
             let age = now.timeIntervalSince(job.createdAt)
             guard age >= grace else { return nil }
-            var evidence = ["job \(jobID) is still '\(job.state)' \(Self.seconds(age)) after admission (launch_grace_s \(Self.seconds(grace))): the broker never confirmed its contract and job"]
+            var evidence = [
+                "job \(jobID) is still '\(job.state)' \(Self.seconds(age)) after admission (launch_grace_s \(Self.seconds(grace))): the broker never confirmed its contract and job"
+            ]
             if let error = job.lastOutboxError { evidence.append("last outbox error: \(error)") }
             return Finding(
                 kind: .detachFailure, findingClass: .helperContractGap, request: request,
                 whatHappened: "detached but failed to launch", evidence: evidence,
-                suggestion: "Fix what stops the outbox relay (broker credentials, topology, permissions); the job waits in the outbox and goes out once it can.")
+                suggestion:
+                    "Fix what stops the outbox relay (broker credentials, topology, permissions); the job waits in the outbox and goes out once it can."
+            )
         }
         guard let ledger = records.ledger else { return nil }
         guard let entry = ledger[jobID] else {
@@ -295,10 +323,13 @@ public struct Auditor: Sendable {
             let failures = entry.partFailureDetails.isEmpty ? entry.partFailures : entry.partFailureDetails
             problems.append("delivery part failures: \(failures.joined(separator: "; "))")
         }
-        if entry.fallbackParts > 0 { problems.append("\(entry.fallbackParts) part(s) went to the fallback surface instead of \(job.finalSurface)") }
+        if entry.fallbackParts > 0 {
+            problems.append("\(entry.fallbackParts) part(s) went to the fallback surface instead of \(job.finalSurface)")
+        }
         if entry.duplicates > 0 { problems.append("\(entry.duplicates) duplicate completion(s) suppressed: the job ran more than once") }
         guard !problems.isEmpty else { return judgeOverDetach(request, job: job, entry) }
-        let what = "detached as \(jobID) to \(job.finalSurface); ledger state \(entry.state)" + (entry.finalOutcome.map { ", final \($0)" } ?? "")
+        let what =
+            "detached as \(jobID) to \(job.finalSurface); ledger state \(entry.state)" + (entry.finalOutcome.map { ", final \($0)" } ?? "")
         return Finding(
             kind: .detachFailure, findingClass: .helperContractGap, request: request, whatHappened: what, evidence: problems,
             suggestion: Self.contractSuggestion(entry))
@@ -310,13 +341,17 @@ public struct Auditor: Sendable {
         let small = config.thresholds.smallTurnSeconds
         var evidence: [String] = []
         if entry.endingKind == "result", let run = entry.runSeconds, run < small {
-            evidence.append("the worker finished it in \(Self.seconds(run)), under small_turn_s \(Self.seconds(small)): it could have been answered inline")
+            evidence.append(
+                "the worker finished it in \(Self.seconds(run)), under small_turn_s \(Self.seconds(small)): it could have been answered inline"
+            )
         }
         if let row = labelled[Self.key(request.text)], row.expected == .inline {
             evidence.append("the labelled corpus row \(row.id) labels this request inline" + (row.shape.map { " (shape \($0))" } ?? ""))
         }
         guard !evidence.isEmpty else { return nil }
-        let what = "detached as \(job.jobID) to \(job.finalSurface) and delivered" + (entry.runSeconds.map { "; the job ran \(Self.seconds($0))" } ?? "")
+        let what =
+            "detached as \(job.jobID) to \(job.finalSurface) and delivered"
+            + (entry.runSeconds.map { "; the job ran \(Self.seconds($0))" } ?? "")
         if request.forced {
             return Finding(
                 kind: .overDetach, findingClass: .helperContractGap, request: request, whatHappened: what,
@@ -330,7 +365,9 @@ public struct Auditor: Sendable {
             evidence.append("policy \(engine.policy.version) now decides it inline: \(decided.reason)")
             return Finding(
                 kind: .overDetach, findingClass: .falsePositiveCalibration, request: request, whatHappened: what, evidence: evidence,
-                suggestion: "No change needed: policy \(engine.policy.version) already keeps it inline; add it as an inline labelled row so it stays so.")
+                suggestion:
+                    "No change needed: policy \(engine.policy.version) already keeps it inline; add it as an inline labelled row so it stays so."
+            )
         }
         if let hint = decided.cues.first(where: { $0.family == "hints" && $0.pull == .detach }) {
             return Finding(
@@ -341,11 +378,13 @@ public struct Auditor: Sendable {
         let strongest = decided.cues.filter { $0.pull == .detach }.max { $0.weight < $1.weight }
         if let strongest {
             evidence.append(
-                "strongest detach cue: \(strongest.cue) in \(strongest.family) (weight \(Self.number(strongest.weight))) on \"\(strongest.text)\"; score \(Self.number(decided.score)) vs threshold \(Self.number(engine.policy.decision.threshold))")
+                "strongest detach cue: \(strongest.cue) in \(strongest.family) (weight \(Self.number(strongest.weight))) on \"\(strongest.text)\"; score \(Self.number(decided.score)) vs threshold \(Self.number(engine.policy.decision.threshold))"
+            )
         }
-        let step = strongest.map {
-            "Lower cue \($0.cue) in family \($0.family) (weight \(Self.number($0.weight))) or add an inline cue for this shape"
-        } ?? "Add an inline cue for this shape"
+        let step =
+            strongest.map {
+                "Lower cue \($0.cue) in family \($0.family) (weight \(Self.number($0.weight))) or add an inline cue for this shape"
+            } ?? "Add an inline cue for this shape"
         return Finding(
             kind: .overDetach, findingClass: .falsePositiveCalibration, request: request, whatHappened: what, evidence: evidence,
             suggestion: step + "; add the request as an inline labelled row and check the candidate with `bridgeback classify --eval`.")
@@ -354,7 +393,9 @@ public struct Auditor: Sendable {
     /// A request that would have detached but was refused its contract: a detach failure
     /// before any job existed.
     func judgeRefusal(_ refusal: ContractRefusal) -> Finding {
-        var evidence = ["admission refused the contract with \(refusal.code)" + (refusal.field.map { " on \($0)" } ?? "") + ": \(refusal.message)"]
+        var evidence = [
+            "admission refused the contract with \(refusal.code)" + (refusal.field.map { " on \($0)" } ?? "") + ": \(refusal.message)"
+        ]
         evidence.append(
             "from \(refusal.origin), decided \(refusal.decision)" + (refusal.forced ? " (forced)" : "")
                 + (refusal.triggers.isEmpty ? "" : " by \(refusal.triggers.joined(separator: ", "))")
@@ -370,24 +411,31 @@ public struct Auditor: Sendable {
     static func refusalSuggestion(_ refusal: ContractRefusal) -> String {
         switch refusal.code {
         case "unknown_surface": "Add the surface to the registry or fix the id the runtime sends in \(refusal.field ?? "the contract")."
-        case "missing_final_surface": "Give \(refusal.origin) a default final surface in the registry, or have the runtime name contract.final_surface."
-        case "direct_not_allowed": "Have the runtime use delivery_mode parent for that surface, or allow direct delivery to it in the registry."
-        case "unknown_recipe", "invalid_recipe_params": "Fix the recipe the runtime names (or its parameters), add it to the worker catalog, or configure a default recipe."
+        case "missing_final_surface":
+            "Give \(refusal.origin) a default final surface in the registry, or have the runtime name contract.final_surface."
+        case "direct_not_allowed":
+            "Have the runtime use delivery_mode parent for that surface, or allow direct delivery to it in the registry."
+        case "unknown_recipe", "invalid_recipe_params":
+            "Fix the recipe the runtime names (or its parameters), add it to the worker catalog, or configure a default recipe."
         default: "Fix the contract field the evidence names (\(refusal.field ?? "see the message")) in the runtime or the admission limits."
         }
     }
 
     static func contractSuggestion(_ entry: LedgerJob) -> String {
-        if entry.endingKind == "lost" { return "Check the recipe's deadline and the worker pool: the job's deadline was too short or no worker finished it." }
+        if entry.endingKind == "lost" {
+            return "Check the recipe's deadline and the worker pool: the job's deadline was too short or no worker finished it."
+        }
         if entry.endingKind == "failure", let text = entry.endingText?.lowercased(), text.hasPrefix("deadline exceeded") {
             if text.contains("before it started") {
                 return "Add workers to the job's pool or raise the job's deadline: it waited in the queue past its deadline and never ran."
             }
-            return "Raise the job's deadline (the contract's deadline or the recipe's default) or split the work into smaller jobs: the worker stopped it at its deadline."
+            return
+                "Raise the job's deadline (the contract's deadline or the recipe's default) or split the work into smaller jobs: the worker stopped it at its deadline."
         }
         if entry.endingKind == "failure" { return "Fix the recipe or its parameters: the worker reported a failure." }
         if entry.fallbackParts > 0 || entry.finalOutcome != nil && entry.finalOutcome != "delivered" {
-            return "Fix the final surface in the registry (address, token, limits) or the contract's final_surface: delivery did not land there."
+            return
+                "Fix the final surface in the registry (address, token, limits) or the contract's final_surface: delivery did not land there."
         }
         if entry.duplicates > 0 { return "Make the recipe idempotent or its deadline longer than its runs: workers ran it more than once." }
         return "Check the contract and recipe named in the evidence."

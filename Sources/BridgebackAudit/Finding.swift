@@ -124,7 +124,8 @@ public struct Finding: Sendable, Hashable, Codable {
     /// A finding about a contract admission refused: there is no request log line or job, so
     /// the refusal's id stands in for the request id.
     public init(
-        kind: FindingKind, findingClass: FindingClass, refusal: ContractRefusal, whatHappened: String, evidence: [String], suggestion: String
+        kind: FindingKind, findingClass: FindingClass, refusal: ContractRefusal, whatHappened: String, evidence: [String],
+        suggestion: String
     ) {
         self.kind = kind
         self.findingClass = findingClass

@@ -74,7 +74,10 @@ public struct Proposer: Sendable {
             let admission = AdmissionRequest(text: request?.text ?? finding.excerpt, hints: Auditor.hints(request?.hintsJSON))
             // Already fixed by a cue accepted for an earlier finding?
             if let engine = try? PolicyEngine(policy: document), engine.decide(admission).decision == .detach,
-                let index = accepted.firstIndex(where: { (try? PolicyEngine(policy: CueSuggester.adding([$0.cue], to: current.policy, version: version)))?.decide(admission).decision == .detach })
+                let index = accepted.firstIndex(where: {
+                    (try? PolicyEngine(policy: CueSuggester.adding([$0.cue], to: current.policy, version: version)))?.decide(admission)
+                        .decision == .detach
+                })
             {
                 accepted[index].requestIDs.append(finding.requestID)
                 continue
@@ -82,7 +85,8 @@ public struct Proposer: Sendable {
             var done = false
             for cue in finding.candidateCues {
                 guard cue.catchesRequest else {
-                    rejected.append(Rejected(cue: cue, requestID: finding.requestID, reason: "does not detach the missed request on its own"))
+                    rejected.append(
+                        Rejected(cue: cue, requestID: finding.requestID, reason: "does not detach the missed request on its own"))
                     continue
                 }
                 let trial = CueSuggester.adding([cue], to: document, version: version)
@@ -109,7 +113,9 @@ public struct Proposer: Sendable {
                     rejected.append(
                         Rejected(
                             cue: cue, requestID: finding.requestID,
-                            reason: "changes the decision of \(flipped.count) of \(short.count) generated short unrelated request(s), e.g. \(examples)"))
+                            reason:
+                                "changes the decision of \(flipped.count) of \(short.count) generated short unrelated request(s), e.g. \(examples)"
+                        ))
                     continue
                 }
                 document = trial
@@ -156,10 +162,15 @@ public struct Proposer: Sendable {
             "how do I undo the last commit?", "hi!", "ok, sounds good",
         ]
         if let verb {
-            for object in ["the door", "it", "me a coffee", "this", "that word", "lunch", "a name for the cat", "the link for me", "my umbrella", "a seat"] {
+            for object in [
+                "the door", "it", "me a coffee", "this", "that word", "lunch", "a name for the cat", "the link for me", "my umbrella",
+                "a seat",
+            ] {
                 texts.append("\(verb) \(object)")
             }
-            texts += ["can you \(verb) this?", "please \(verb) it now", "\(verb) the first one", "just \(verb) it", "I'll \(verb) it later"]
+            texts += [
+                "can you \(verb) this?", "please \(verb) it now", "\(verb) the first one", "just \(verb) it", "I'll \(verb) it later",
+            ]
         }
         return texts.map { AdmissionRequest(text: $0) }
     }

@@ -24,10 +24,12 @@ public enum HTTPAuth: Sendable {
             guard isLoopback(host) else {
                 throw AuthError(
                     .insecureConfiguration,
-                    "--insecure-no-auth is for loopback development only, and \(server) would listen on '\(host)'; give --principals FILE (bridgeback principals add creates one) or listen on 127.0.0.1")
+                    "--insecure-no-auth is for loopback development only, and \(server) would listen on '\(host)'; give --principals FILE (bridgeback principals add creates one) or listen on 127.0.0.1"
+                )
             }
             if let principalsFile, !principalsFile.isEmpty {
-                throw AuthError(.insecureConfiguration, "--insecure-no-auth and --principals \(principalsFile) contradict each other; drop one")
+                throw AuthError(
+                    .insecureConfiguration, "--insecure-no-auth and --principals \(principalsFile) contradict each other; drop one")
             }
             logger.critical(
                 "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach \(host) may submit, read and cancel every job as an operator; never use this outside loopback development",
@@ -37,11 +39,13 @@ public enum HTTPAuth: Sendable {
         guard let principalsFile, !principalsFile.isEmpty else {
             throw AuthError(
                 .insecureConfiguration,
-                "\(server) needs a principals file: --principals FILE or BRIDGEBACK_PRINCIPALS (create one with 'bridgeback principals add --file FILE --name NAME --origins ...'); for loopback development only, --insecure-no-auth")
+                "\(server) needs a principals file: --principals FILE or BRIDGEBACK_PRINCIPALS (create one with 'bridgeback principals add --file FILE --name NAME --origins ...'); for loopback development only, --insecure-no-auth"
+            )
         }
         let directory = try PrincipalDirectory(file: URL(fileURLWithPath: principalsFile), logger: logger)
         logger.info(
-            "bearer-token authentication on", metadata: ["principals.file": "\(principalsFile)", "principals.count": "\(directory.principalCount)"])
+            "bearer-token authentication on",
+            metadata: ["principals.file": "\(principalsFile)", "principals.count": "\(directory.principalCount)"])
         if directory.principalCount == 0 {
             logger.warning("the principals file names no principal: every request except GET /health will be refused with 401")
         }
@@ -123,7 +127,8 @@ public struct RequirePrincipal: RouterMiddleware {
         if header == nil {
             reason = "no Authorization header"
             challenge = #"Bearer realm="bridgeback""#
-            message = "this endpoint needs a bearer token: send 'Authorization: Bearer <token>' (the CLI reads BRIDGEBACK_TOKEN or --token-file)"
+            message =
+                "this endpoint needs a bearer token: send 'Authorization: Bearer <token>' (the CLI reads BRIDGEBACK_TOKEN or --token-file)"
         } else if request.headers.bearer == nil || request.headers.bearer?.token.isEmpty == true {
             reason = "Authorization is not a Bearer token"
             challenge = #"Bearer realm="bridgeback", error="invalid_request""#

@@ -89,7 +89,8 @@ public final class PrincipalDirectory: Sendable {
                 $0.stamp = stamp
                 $0.principalCount = parsed.principals.count
             }
-            logger.notice("principals reloaded", metadata: ["principals.file": "\(file.path)", "principals.count": "\(parsed.principals.count)"])
+            logger.notice(
+                "principals reloaded", metadata: ["principals.file": "\(file.path)", "principals.count": "\(parsed.principals.count)"])
         } catch {
             state.withLock { $0.stamp = stamp }
             logger.error(

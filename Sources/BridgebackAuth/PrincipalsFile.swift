@@ -132,7 +132,9 @@ public struct PrincipalsFile: Sendable, Hashable, Codable {
             guard names.insert(entry.name).inserted else { throw fail("principal '\(entry.name)' appears twice") }
             for token in entry.tokens {
                 guard token.sha256.utf8.count == 64, BearerToken.unhex(token.sha256) != nil else {
-                    throw fail("principal '\(entry.name)': token '\(token.id)' sha256 must be 64 lowercase hex digits (bridgeback principals add writes it)")
+                    throw fail(
+                        "principal '\(entry.name)': token '\(token.id)' sha256 must be 64 lowercase hex digits (bridgeback principals add writes it)"
+                    )
                 }
                 guard !token.id.isEmpty, tokenIDs.insert(token.id).inserted else {
                     throw fail("principal '\(entry.name)': token id '\(token.id)' is empty or used twice")
@@ -150,7 +152,9 @@ public struct PrincipalsFile: Sendable, Hashable, Codable {
     public static func load(contentsOf url: URL) throws(AuthError) -> PrincipalsFile {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw AuthError(.invalidPrincipals, "cannot read the principals file \(url.path): \(error.localizedDescription); create one with 'bridgeback principals add'")
+            throw AuthError(
+                .invalidPrincipals,
+                "cannot read the principals file \(url.path): \(error.localizedDescription); create one with 'bridgeback principals add'")
         }
         return try parse(data, source: url.path)
     }

@@ -17,7 +17,8 @@ public struct ScopePattern: Sendable, Hashable, CustomStringConvertible, Codable
         else {
             throw AuthError(
                 .invalidPrincipals,
-                "pattern '\(rawValue.prefix(80))' must be 1-\(Self.maxLength) printable ASCII characters without spaces ('*' matches any run of characters)")
+                "pattern '\(rawValue.prefix(80))' must be 1-\(Self.maxLength) printable ASCII characters without spaces ('*' matches any run of characters)"
+            )
         }
         self.rawValue = rawValue
     }

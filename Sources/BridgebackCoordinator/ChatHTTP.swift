@@ -51,7 +51,8 @@ struct ChatHTTP: Sendable {
         let text = notice.rendered
         guard fits(text) else {
             let limit = surface.kind.hardMaxLength.map { " (limit \($0) \(surface.kind.defaultLengthUnit.rawValue))" } ?? ""
-            return .refused(DeliveryFailure(.tooLarge, detail: "part \(notice.part)/\(notice.totalParts) exceeds the \(kind) limit\(limit)"))
+            return .refused(
+                DeliveryFailure(.tooLarge, detail: "part \(notice.part)/\(notice.totalParts) exceeds the \(kind) limit\(limit)"))
         }
         return .ready(Message(surface: surface, address: address, token: token, apiBase: apiBase, text: text))
     }

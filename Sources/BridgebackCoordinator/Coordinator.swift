@@ -123,7 +123,8 @@ public final class Coordinator: Sendable {
     /// - Parameter oversizeBytes: set when the message was over `maxMessageBytes`: its full size;
     ///   `body` is then the message with each string cut (`JSONStringCutter`), and the result
     ///   or reason delivered ends with a truncation marker naming the full size.
-    public func handleCompletion(_ body: [UInt8], publishedBy userID: String? = nil, oversizeBytes: Int? = nil) async throws -> Disposition {
+    public func handleCompletion(_ body: [UInt8], publishedBy userID: String? = nil, oversizeBytes: Int? = nil) async throws -> Disposition
+    {
         try await apply([prepareCompletion(body, publishedBy: userID, oversizeBytes: oversizeBytes)])[0]
     }
 
@@ -440,7 +441,9 @@ public final class Coordinator: Sendable {
                 enqueue(id)
             } else {
                 // Nothing to send (suppressed, or not deliverable): the job ended with the decision.
-                log.info("final delivery finished", metadata: ["outcome": "\(contract.deliveryMode == .suppressed ? "suppressed" : "undeliverable")"])
+                log.info(
+                    "final delivery finished",
+                    metadata: ["outcome": "\(contract.deliveryMode == .suppressed ? "suppressed" : "undeliverable")"])
             }
         case .reportOrphan(let since):
             log.warning(
@@ -448,7 +451,9 @@ public final class Coordinator: Sendable {
                 metadata: ["parked_since": "\(WireDate.format(since))"])
         case .rejectForged(let reason):
             metrics.rejected(queue: queue, reason: "forged_completion")
-            log.error("rejected a completion without the job's capability; it goes to bb.parked", metadata: ["queue": "\(queue)", "reason": "\(reason)"])
+            log.error(
+                "rejected a completion without the job's capability; it goes to bb.parked",
+                metadata: ["queue": "\(queue)", "reason": "\(reason)"])
             return .reject(reason: reason)
         case .refuseCancel(let refusal):
             log.info("cancel refused", metadata: ["reason": "\(refusal)"])

@@ -4,1489 +4,1489 @@
 extension CoordinatorHTTP {
     /// docs/openapi/status.json, served at `GET /openapi.json`.
     public static let openAPIDocument = #"""
-{
-  "openapi": "3.1.0",
-  "info": {
-    "title": "Bridgeback coordinator status API",
-    "version": "1",
-    "description": "Read-only delivery status, results, dry-runs. Answers before routing: x-bridgeback-connection-errors.",
-    "x-bridgeback-connection-errors": [
-      {
-        "status": 503,
-        "code": "too_many_connections",
-        "when": "the server has its maximum of open connections"
-      },
-      {
-        "status": 400,
-        "code": "malformed_http",
-        "when": "the bytes are not an HTTP/1.1 request; the connection is closed"
-      },
-      {
-        "status": 404,
-        "code": "not_found",
-        "when": "no route has this method and path (401 before it without a token)"
-      }
-    ]
-  },
-  "servers": [
-    {
-      "url": "http://127.0.0.1:8090",
-      "description": "bridgeback coordinator (default status port)"
-    }
-  ],
-  "security": [
-    {
-      "bearer": []
-    }
-  ],
-  "tags": [
-    {
-      "name": "status"
-    },
-    {
-      "name": "operations"
-    }
-  ],
-  "paths": {
-    "/health": {
-      "get": {
-        "operationId": "health",
-        "summary": "Liveness and dependencies (no token needed)",
-        "description": "Ledger readable, broker connected, counts. 503 only when the ledger does not answer.",
-        "security": [],
-        "tags": [
-          "operations"
-        ],
-        "responses": {
-          "200": {
-            "description": "Up (status ok or degraded).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Health"
-                }
+        {
+          "openapi": "3.1.0",
+          "info": {
+            "title": "Bridgeback coordinator status API",
+            "version": "1",
+            "description": "Read-only delivery status, results, dry-runs. Answers before routing: x-bridgeback-connection-errors.",
+            "x-bridgeback-connection-errors": [
+              {
+                "status": 503,
+                "code": "too_many_connections",
+                "when": "the server has its maximum of open connections"
+              },
+              {
+                "status": 400,
+                "code": "malformed_http",
+                "when": "the bytes are not an HTTP/1.1 request; the connection is closed"
+              },
+              {
+                "status": 404,
+                "code": "not_found",
+                "when": "no route has this method and path (401 before it without a token)"
               }
-            }
+            ]
           },
-          "503": {
-            "description": "The store does not answer (status failing).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Health"
-                }
-              }
+          "servers": [
+            {
+              "url": "http://127.0.0.1:8090",
+              "description": "bridgeback coordinator (default status port)"
             }
-          }
-        }
-      }
-    },
-    "/metrics": {
-      "get": {
-        "operationId": "metrics",
-        "summary": "Prometheus metrics",
-        "tags": [
-          "operations"
-        ],
-        "description": "Served when the process was started with metrics on (the default).",
-        "responses": {
-          "200": {
-            "description": "Prometheus text exposition format 0.0.4.",
-            "content": {
-              "text/plain; version=0.0.4; charset=utf-8": {
-                "schema": {
-                  "type": "string"
-                }
-              }
+          ],
+          "security": [
+            {
+              "bearer": []
             }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
-        }
-      }
-    },
-    "/openapi.json": {
-      "get": {
-        "operationId": "openapi",
-        "summary": "This document",
-        "tags": [
-          "operations"
-        ],
-        "responses": {
-          "200": {
-            "description": "The OpenAPI 3.1 document of this server.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object",
-                  "required": [
-                    "openapi",
-                    "info",
-                    "paths"
-                  ],
-                  "properties": {
-                    "openapi": {
-                      "type": "string",
-                      "pattern": "^3\\.1\\."
-                    },
-                    "info": {
-                      "type": "object"
-                    },
-                    "paths": {
-                      "type": "object"
+          ],
+          "tags": [
+            {
+              "name": "status"
+            },
+            {
+              "name": "operations"
+            }
+          ],
+          "paths": {
+            "/health": {
+              "get": {
+                "operationId": "health",
+                "summary": "Liveness and dependencies (no token needed)",
+                "description": "Ledger readable, broker connected, counts. 503 only when the ledger does not answer.",
+                "security": [],
+                "tags": [
+                  "operations"
+                ],
+                "responses": {
+                  "200": {
+                    "description": "Up (status ok or degraded).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Health"
+                        }
+                      }
                     }
                   },
-                  "additionalProperties": true
+                  "503": {
+                    "description": "The store does not answer (status failing).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Health"
+                        }
+                      }
+                    }
+                  }
                 }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
-        }
-      }
-    },
-    "/v1/jobs/{id}/delivery": {
-      "get": {
-        "operationId": "getDelivery",
-        "tags": [
-          "status"
-        ],
-        "summary": "Where a job's final notice stands",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "The status.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/JobDeliveryStatus"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The ledger cannot be read (or, for dry-run, no adapters).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/jobs/{id}/result": {
-      "get": {
-        "operationId": "getResult",
-        "tags": [
-          "status"
-        ],
-        "summary": "A job's stored result (or failure reason)",
-        "description": "Plain text, unless format=json, or no format and an Accept with application/json and without text/plain.",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "name": "format",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "json for a JSON object; anything else, plain text."
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "The result.",
-            "content": {
-              "text/plain; charset=utf-8": {
-                "schema": {
-                  "type": "string"
-                }
-              },
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Result"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The ledger cannot be read (or, for dry-run, no adapters).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/jobs/{id}/dry-run": {
-      "get": {
-        "operationId": "dryRunJob",
-        "tags": [
-          "status"
-        ],
-        "summary": "Dry-run a job's delivery",
-        "description": "Plans the final notice as delivery would and dry-runs each part; sends and writes nothing.",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "The plan.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/DeliveryDryRun"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "409": {
-            "description": "The job has no contract in the ledger yet.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error409"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The ledger cannot be read (or, for dry-run, no adapters).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      },
-      "post": {
-        "operationId": "dryRunJobWithText",
-        "tags": [
-          "status"
-        ],
-        "summary": "Dry-run a job's delivery with a given result",
-        "description": "As GET, with an optional body {\"text\": …}: a result to plan instead (1 MiB at most).",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "required": false,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/DryRunRequest"
-              }
-            }
-          }
-        },
-        "responses": {
-          "200": {
-            "description": "The plan.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/DeliveryDryRun"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "A parameter or body is not valid.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
-              }
-            }
-          },
-          "404": {
-            "description": "Not found (or not visible to this principal).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "409": {
-            "description": "The job has no contract in the ledger yet.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error409"
-                }
-              }
-            }
-          },
-          "413": {
-            "description": "Body too large.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error413"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The ledger cannot be read (or, for dry-run, no adapters).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/deliveries": {
-      "get": {
-        "operationId": "listDeliveries",
-        "tags": [
-          "status"
-        ],
-        "summary": "Recent jobs with their delivery status",
-        "parameters": [
-          {
-            "name": "surface",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "pattern": "^[A-Za-z0-9:._/@-]{0,128}$"
-            },
-            "description": "Only jobs whose origin, work or final surface is this one (empty: all)."
-          },
-          {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "description": "How many jobs, newest first (default 50).",
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 500
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "description": "The jobs.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/DeliveryList"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "A parameter or body is not valid.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "The ledger cannot be read (or, for dry-run, no adapters).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    },
-    "/v1/jobs/{id}/cancel": {
-      "post": {
-        "operationId": "cancelJob",
-        "tags": [
-          "status"
-        ],
-        "summary": "Cancel a job",
-        "description": "Decides the job's one `cancelled` final notice in the ledger (who cancelled, when) and tells the workers to stop it or never start it. Admission's cancel route passes cancels here. Only the active coordinator writes.",
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "description": "A job id (job_ followed by 26 base-32 characters).",
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "required": false,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/CancelRequest"
-              }
-            }
-          }
-        },
-        "responses": {
-          "202": {
-            "description": "The job now ends cancelled.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CancelAccepted"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "400": {
-            "description": "The body is not empty nor {\"reason\": …}.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error400"
-                }
-              }
-            }
-          },
-          "404": {
-            "description": "Not known to the coordinator (no contract yet), or not visible to this principal.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error404"
-                }
-              }
-            }
-          },
-          "409": {
-            "description": "The job's final notice is already decided.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error409"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "A standby (not_active), or the ledger cannot be written.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error503"
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  },
-  "components": {
-    "securitySchemes": {
-      "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A principal's token (bbt_…), from `bridgeback principals add`; see docs/security.md."
-      }
-    },
-    "schemas": {
-      "JobDeliveryStatus": {
-        "type": "object",
-        "required": [
-          "job_id",
-          "state",
-          "duplicates_suppressed",
-          "human",
-          "parts",
-          "links"
-        ],
-        "properties": {
-          "job_id": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "awaiting_contract",
-              "completion_parked",
-              "awaiting_completion",
-              "delivering",
-              "finished"
-            ]
-          },
-          "final_outcome": {
-            "type": "string",
-            "enum": [
-              "delivered",
-              "failed",
-              "uncertain",
-              "suppressed",
-              "undeliverable"
-            ]
-          },
-          "final_detail": {
-            "type": "string"
-          },
-          "notice_kind": {
-            "type": "string",
-            "enum": [
-              "result",
-              "failure",
-              "cancelled",
-              "lost"
-            ]
-          },
-          "summary": {
-            "type": "string"
-          },
-          "asked": {
-            "type": "string"
-          },
-          "recipe": {
-            "type": "string"
-          },
-          "origin": {
-            "type": "string"
-          },
-          "work_surface": {
-            "type": "string"
-          },
-          "final_surface": {
-            "type": "string"
-          },
-          "final_surface_name": {
-            "type": "string"
-          },
-          "delivery_mode": {
-            "type": "string",
-            "enum": [
-              "parent",
-              "direct",
-              "suppressed"
-            ]
-          },
-          "delivery_mode_name": {
-            "type": "string",
-            "enum": [
-              "parent-mediated",
-              "direct",
-              "suppressed"
-            ]
-          },
-          "deadline": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "created_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "worker": {
-            "type": "string"
-          },
-          "run_seconds": {
-            "type": "number"
-          },
-          "finished_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "turnaround_seconds": {
-            "type": "number"
-          },
-          "duplicates_suppressed": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "human": {
-            "type": "string",
-            "description": "One line for people."
-          },
-          "parts": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/PartStatus"
-            }
-          },
-          "links": {
-            "type": "object",
-            "required": [
-              "self",
-              "result",
-              "admission"
-            ],
-            "properties": {
-              "self": {
-                "type": "string"
-              },
-              "result": {
-                "type": "string"
-              },
-              "admission": {
-                "type": "string"
               }
             },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "Where a job's final notice stands, from the ledger (JobDeliveryStatus)."
-      },
-      "PartStatus": {
-        "type": "object",
-        "required": [
-          "delivery_id",
-          "purpose",
-          "part",
-          "total_parts",
-          "surface",
-          "state",
-          "state_text",
-          "attempts",
-          "updated_at"
-        ],
-        "properties": {
-          "delivery_id": {
-            "type": "string"
-          },
-          "purpose": {
-            "type": "string",
-            "enum": [
-              "final",
-              "fallback"
-            ]
-          },
-          "part": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "total_parts": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "surface": {
-            "type": "string"
-          },
-          "surface_name": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "pending",
-              "dry_run_ok",
-              "sending",
-              "retry_wait",
-              "delivered",
-              "failed",
-              "uncertain"
-            ]
-          },
-          "state_text": {
-            "type": "string"
-          },
-          "attempts": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "last_failure": {
-            "$ref": "#/components/schemas/Failure"
-          },
-          "next_attempt_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "delivered_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "updated_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          }
-        },
-        "additionalProperties": false
-      },
-      "Failure": {
-        "type": "object",
-        "required": [
-          "kind",
-          "description",
-          "detail"
-        ],
-        "properties": {
-          "kind": {
-            "type": "string"
-          },
-          "description": {
-            "type": "string"
-          },
-          "detail": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "DeliveryList": {
-        "type": "object",
-        "required": [
-          "count",
-          "jobs"
-        ],
-        "properties": {
-          "surface": {
-            "type": "string"
-          },
-          "count": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "jobs": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/JobDeliveryStatus"
-            }
-          }
-        },
-        "additionalProperties": false
-      },
-      "Result": {
-        "type": "object",
-        "required": [
-          "job_id",
-          "kind",
-          "text"
-        ],
-        "properties": {
-          "job_id": {
-            "type": "string"
-          },
-          "kind": {
-            "type": "string",
-            "enum": [
-              "result",
-              "failure",
-              "cancelled",
-              "lost"
-            ]
-          },
-          "text": {
-            "type": "string"
-          },
-          "worker": {
-            "type": "string"
-          },
-          "started_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "finished_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "status": {
-            "type": "string",
-            "enum": [
-              "succeeded",
-              "failed",
-              "cancelled"
-            ]
-          },
-          "summary": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "DeliveryDryRun": {
-        "type": "object",
-        "required": [
-          "job_id",
-          "dry_run",
-          "state",
-          "outcome",
-          "notice_kind",
-          "text_source",
-          "delivery_mode",
-          "delivery_mode_name",
-          "human",
-          "parts",
-          "notes"
-        ],
-        "properties": {
-          "job_id": {
-            "type": "string"
-          },
-          "dry_run": {
-            "type": "boolean",
-            "const": true
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "awaiting_contract",
-              "completion_parked",
-              "awaiting_completion",
-              "delivering",
-              "finished"
-            ]
-          },
-          "outcome": {
-            "type": "string",
-            "enum": [
-              "would_send",
-              "would_fail",
-              "suppressed",
-              "undeliverable"
-            ]
-          },
-          "notice_kind": {
-            "type": "string",
-            "enum": [
-              "result",
-              "failure",
-              "cancelled",
-              "lost"
-            ]
-          },
-          "text_source": {
-            "type": "string",
-            "enum": [
-              "ledger",
-              "decision",
-              "request",
-              "placeholder"
-            ]
-          },
-          "surface": {
-            "$ref": "#/components/schemas/SurfacePlan"
-          },
-          "delivery_mode": {
-            "type": "string",
-            "enum": [
-              "parent",
-              "direct",
-              "suppressed"
-            ]
-          },
-          "delivery_mode_name": {
-            "type": "string",
-            "enum": [
-              "parent-mediated",
-              "direct",
-              "suppressed"
-            ]
-          },
-          "adapter": {
-            "type": "string"
-          },
-          "human": {
-            "type": "string"
-          },
-          "parts": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/DryRunPart"
-            }
-          },
-          "notes": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "additionalProperties": false,
-        "description": "What delivery would send for a job, and each part's adapter dry-run (DeliveryDryRun)."
-      },
-      "DryRunPart": {
-        "type": "object",
-        "required": [
-          "delivery_id",
-          "part",
-          "total_parts",
-          "length",
-          "max_length",
-          "unit_words",
-          "body_bytes",
-          "summarized",
-          "text",
-          "rendered",
-          "body",
-          "ok"
-        ],
-        "properties": {
-          "delivery_id": {
-            "type": "string"
-          },
-          "part": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "total_parts": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "length": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "max_length": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "unit_words": {
-            "type": "string"
-          },
-          "body_bytes": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "summarized": {
-            "type": "boolean"
-          },
-          "text": {
-            "type": "string"
-          },
-          "rendered": {
-            "type": "string"
-          },
-          "body": {
-            "type": "string"
-          },
-          "ok": {
-            "type": "boolean"
-          },
-          "failure": {
-            "$ref": "#/components/schemas/Failure"
-          },
-          "consequence": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "SurfacePlan": {
-        "type": "object",
-        "required": [
-          "id",
-          "kind",
-          "human_name",
-          "max_length",
-          "unit",
-          "unit_words",
-          "length_policy",
-          "direct_allowed",
-          "deduplicates",
-          "fitting"
-        ],
-        "properties": {
-          "id": {
-            "type": "string"
-          },
-          "kind": {
-            "type": "string"
-          },
-          "human_name": {
-            "type": "string"
-          },
-          "address": {
-            "type": "string",
-            "description": "Only the coordinator shows it."
-          },
-          "max_length": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "unit": {
-            "type": "string",
-            "enum": [
-              "unicode_scalars",
-              "utf8_bytes",
-              "utf16_code_units"
-            ]
-          },
-          "unit_words": {
-            "type": "string"
-          },
-          "length_policy": {
-            "type": "string",
-            "enum": [
-              "split",
-              "summarize"
-            ]
-          },
-          "direct_allowed": {
-            "type": "boolean"
-          },
-          "deduplicates": {
-            "type": "boolean"
-          },
-          "fitting": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false,
-        "description": "How the final surface takes a notice."
-      },
-      "DryRunRequest": {
-        "type": "object",
-        "properties": {
-          "text": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "description": "A result to plan instead of the job's."
-          }
-        },
-        "additionalProperties": false
-      },
-      "Health": {
-        "type": "object",
-        "required": [
-          "status",
-          "ledger"
-        ],
-        "properties": {
-          "status": {
-            "type": "string",
-            "enum": [
-              "ok",
-              "degraded",
-              "failing"
-            ]
-          },
-          "ledger": {
-            "type": "string",
-            "description": "ok, or failing: and why"
-          },
-          "jobs_delivering": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "jobs_awaiting_completion": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "parts_waiting_retry": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "broker": {
-            "type": "string",
-            "enum": [
-              "connected",
-              "disconnected"
-            ]
-          }
-        },
-        "additionalProperties": false
-      },
-      "Error400": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "invalid_request",
-                  "malformed_json"
+            "/metrics": {
+              "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "tags": [
+                  "operations"
                 ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
+                "description": "Served when the process was started with metrics on (the default).",
+                "responses": {
+                  "200": {
+                    "description": "Prometheus text exposition format 0.0.4.",
+                    "content": {
+                      "text/plain; version=0.0.4; charset=utf-8": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  }
+                }
               }
             },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "A query parameter or body is not valid."
-      },
-      "Error401": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "unauthenticated"
+            "/openapi.json": {
+              "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": [
+                  "operations"
                 ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
+                "responses": {
+                  "200": {
+                    "description": "The OpenAPI 3.1 document of this server.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "type": "object",
+                          "required": [
+                            "openapi",
+                            "info",
+                            "paths"
+                          ],
+                          "properties": {
+                            "openapi": {
+                              "type": "string",
+                              "pattern": "^3\\.1\\."
+                            },
+                            "info": {
+                              "type": "object"
+                            },
+                            "paths": {
+                              "type": "object"
+                            }
+                          },
+                          "additionalProperties": true
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  }
+                }
               }
             },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "No valid bearer token."
-      },
-      "Error404": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "not_found",
-                  "result_not_ready"
+            "/v1/jobs/{id}/delivery": {
+              "get": {
+                "operationId": "getDelivery",
+                "tags": [
+                  "status"
                 ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "No such job visible to this principal, or no result yet."
-      },
-      "Error409": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "no_contract",
-                  "job_finished",
-                  "already_cancelled"
+                "summary": "Where a job's final notice stands",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
                 ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
+                "responses": {
+                  "200": {
+                    "description": "The status.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JobDeliveryStatus"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The ledger cannot be read (or, for dry-run, no adapters).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
               }
             },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The job's contract has not reached the ledger yet (dry-run), or its final notice is already decided (cancel)."
-      },
-      "Error413": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "body_too_large"
+            "/v1/jobs/{id}/result": {
+              "get": {
+                "operationId": "getResult",
+                "tags": [
+                  "status"
                 ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
-              }
-            },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The body is over 1 MiB."
-      },
-      "Error503": {
-        "type": "object",
-        "required": [
-          "error"
-        ],
-        "properties": {
-          "error": {
-            "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
-            "properties": {
-              "code": {
-                "type": "string",
-                "enum": [
-                  "ledger_unavailable",
-                  "dry_run_unavailable",
-                  "not_active"
+                "summary": "A job's stored result (or failure reason)",
+                "description": "Plain text, unless format=json, or no format and an Accept with application/json and without text/plain.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "name": "format",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "json for a JSON object; anything else, plain text."
+                  }
                 ],
-                "description": "A stable code to switch on."
-              },
-              "message": {
-                "type": "string",
-                "description": "What is wrong and what to change, for a person."
-              },
-              "field": {
-                "type": "string",
-                "description": "The request field concerned (a JSON key path), when there is one."
+                "responses": {
+                  "200": {
+                    "description": "The result.",
+                    "content": {
+                      "text/plain; charset=utf-8": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      },
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Result"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The ledger cannot be read (or, for dry-run, no adapters).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
               }
             },
-            "additionalProperties": false
-          }
-        },
-        "additionalProperties": false,
-        "description": "The ledger cannot be read, or no adapters to dry-run."
-      },
-      "CancelAccepted": {
-        "type": "object",
-        "required": [
-          "job_id",
-          "cancel",
-          "state",
-          "requested_by",
-          "requested_at",
-          "workers_told",
-          "note"
-        ],
-        "properties": {
-          "job_id": {
-            "type": "string"
-          },
-          "cancel": {
-            "type": "string",
-            "const": "accepted"
-          },
-          "state": {
-            "type": "string",
-            "const": "cancelled"
-          },
-          "requested_by": {
-            "type": "string"
-          },
-          "requested_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "RFC 3339, UTC"
-          },
-          "workers_told": {
-            "type": "boolean"
-          },
-          "note": {
-            "type": "string"
-          }
-        },
-        "additionalProperties": false
-      },
-      "CancelRequest": {
-        "type": "object",
-        "properties": {
-          "reason": {
-            "type": "string",
-            "maxLength": 1000,
-            "description": "One line, at most 1,000 bytes."
-          }
-        },
-        "additionalProperties": false
-      }
-    },
-    "responses": {
-      "Unauthorized": {
-        "description": "No bearer token, not a Bearer header, or a token no principal holds.",
-        "headers": {
-          "WWW-Authenticate": {
-            "description": "Bearer realm=\"bridgeback\" (with error=invalid_token or invalid_request)",
-            "schema": {
-              "type": "string"
+            "/v1/jobs/{id}/dry-run": {
+              "get": {
+                "operationId": "dryRunJob",
+                "tags": [
+                  "status"
+                ],
+                "summary": "Dry-run a job's delivery",
+                "description": "Plans the final notice as delivery would and dry-runs each part; sends and writes nothing.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The plan.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/DeliveryDryRun"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "409": {
+                    "description": "The job has no contract in the ledger yet.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error409"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The ledger cannot be read (or, for dry-run, no adapters).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "post": {
+                "operationId": "dryRunJobWithText",
+                "tags": [
+                  "status"
+                ],
+                "summary": "Dry-run a job's delivery with a given result",
+                "description": "As GET, with an optional body {\"text\": …}: a result to plan instead (1 MiB at most).",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "required": false,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/DryRunRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The plan.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/DeliveryDryRun"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "A parameter or body is not valid.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "409": {
+                    "description": "The job has no contract in the ledger yet.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error409"
+                        }
+                      }
+                    }
+                  },
+                  "413": {
+                    "description": "Body too large.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error413"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The ledger cannot be read (or, for dry-run, no adapters).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
             },
-            "required": true
-          }
-        },
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error401"
+            "/v1/deliveries": {
+              "get": {
+                "operationId": "listDeliveries",
+                "tags": [
+                  "status"
+                ],
+                "summary": "Recent jobs with their delivery status",
+                "parameters": [
+                  {
+                    "name": "surface",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                      "type": "string",
+                      "pattern": "^[A-Za-z0-9:._/@-]{0,128}$"
+                    },
+                    "description": "Only jobs whose origin, work or final surface is this one (empty: all)."
+                  },
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "required": false,
+                    "description": "How many jobs, newest first (default 50).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 500
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The jobs.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/DeliveryList"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "A parameter or body is not valid.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The ledger cannot be read (or, for dry-run, no adapters).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/v1/jobs/{id}/cancel": {
+              "post": {
+                "operationId": "cancelJob",
+                "tags": [
+                  "status"
+                ],
+                "summary": "Cancel a job",
+                "description": "Decides the job's one `cancelled` final notice in the ledger (who cancelled, when) and tells the workers to stop it or never start it. Admission's cancel route passes cancels here. Only the active coordinator writes.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "required": false,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/CancelRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "202": {
+                    "description": "The job now ends cancelled.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/CancelAccepted"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "The body is not empty nor {\"reason\": …}.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "description": "Not known to the coordinator (no contract yet), or not visible to this principal.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "409": {
+                    "description": "The job's final notice is already decided.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error409"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "A standby (not_active), or the ledger cannot be written.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "components": {
+            "securitySchemes": {
+              "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A principal's token (bbt_…), from `bridgeback principals add`; see docs/security.md."
+              }
+            },
+            "schemas": {
+              "JobDeliveryStatus": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "state",
+                  "duplicates_suppressed",
+                  "human",
+                  "parts",
+                  "links"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "awaiting_contract",
+                      "completion_parked",
+                      "awaiting_completion",
+                      "delivering",
+                      "finished"
+                    ]
+                  },
+                  "final_outcome": {
+                    "type": "string",
+                    "enum": [
+                      "delivered",
+                      "failed",
+                      "uncertain",
+                      "suppressed",
+                      "undeliverable"
+                    ]
+                  },
+                  "final_detail": {
+                    "type": "string"
+                  },
+                  "notice_kind": {
+                    "type": "string",
+                    "enum": [
+                      "result",
+                      "failure",
+                      "cancelled",
+                      "lost"
+                    ]
+                  },
+                  "summary": {
+                    "type": "string"
+                  },
+                  "asked": {
+                    "type": "string"
+                  },
+                  "recipe": {
+                    "type": "string"
+                  },
+                  "origin": {
+                    "type": "string"
+                  },
+                  "work_surface": {
+                    "type": "string"
+                  },
+                  "final_surface": {
+                    "type": "string"
+                  },
+                  "final_surface_name": {
+                    "type": "string"
+                  },
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "parent",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "delivery_mode_name": {
+                    "type": "string",
+                    "enum": [
+                      "parent-mediated",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "deadline": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "worker": {
+                    "type": "string"
+                  },
+                  "run_seconds": {
+                    "type": "number"
+                  },
+                  "finished_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "turnaround_seconds": {
+                    "type": "number"
+                  },
+                  "duplicates_suppressed": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "human": {
+                    "type": "string",
+                    "description": "One line for people."
+                  },
+                  "parts": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/PartStatus"
+                    }
+                  },
+                  "links": {
+                    "type": "object",
+                    "required": [
+                      "self",
+                      "result",
+                      "admission"
+                    ],
+                    "properties": {
+                      "self": {
+                        "type": "string"
+                      },
+                      "result": {
+                        "type": "string"
+                      },
+                      "admission": {
+                        "type": "string"
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "Where a job's final notice stands, from the ledger (JobDeliveryStatus)."
+              },
+              "PartStatus": {
+                "type": "object",
+                "required": [
+                  "delivery_id",
+                  "purpose",
+                  "part",
+                  "total_parts",
+                  "surface",
+                  "state",
+                  "state_text",
+                  "attempts",
+                  "updated_at"
+                ],
+                "properties": {
+                  "delivery_id": {
+                    "type": "string"
+                  },
+                  "purpose": {
+                    "type": "string",
+                    "enum": [
+                      "final",
+                      "fallback"
+                    ]
+                  },
+                  "part": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "total_parts": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "surface": {
+                    "type": "string"
+                  },
+                  "surface_name": {
+                    "type": "string"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "pending",
+                      "dry_run_ok",
+                      "sending",
+                      "retry_wait",
+                      "delivered",
+                      "failed",
+                      "uncertain"
+                    ]
+                  },
+                  "state_text": {
+                    "type": "string"
+                  },
+                  "attempts": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "last_failure": {
+                    "$ref": "#/components/schemas/Failure"
+                  },
+                  "next_attempt_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "delivered_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "updated_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Failure": {
+                "type": "object",
+                "required": [
+                  "kind",
+                  "description",
+                  "detail"
+                ],
+                "properties": {
+                  "kind": {
+                    "type": "string"
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "detail": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "DeliveryList": {
+                "type": "object",
+                "required": [
+                  "count",
+                  "jobs"
+                ],
+                "properties": {
+                  "surface": {
+                    "type": "string"
+                  },
+                  "count": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "jobs": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/JobDeliveryStatus"
+                    }
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Result": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "kind",
+                  "text"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "kind": {
+                    "type": "string",
+                    "enum": [
+                      "result",
+                      "failure",
+                      "cancelled",
+                      "lost"
+                    ]
+                  },
+                  "text": {
+                    "type": "string"
+                  },
+                  "worker": {
+                    "type": "string"
+                  },
+                  "started_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "finished_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "status": {
+                    "type": "string",
+                    "enum": [
+                      "succeeded",
+                      "failed",
+                      "cancelled"
+                    ]
+                  },
+                  "summary": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "DeliveryDryRun": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "dry_run",
+                  "state",
+                  "outcome",
+                  "notice_kind",
+                  "text_source",
+                  "delivery_mode",
+                  "delivery_mode_name",
+                  "human",
+                  "parts",
+                  "notes"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "dry_run": {
+                    "type": "boolean",
+                    "const": true
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "awaiting_contract",
+                      "completion_parked",
+                      "awaiting_completion",
+                      "delivering",
+                      "finished"
+                    ]
+                  },
+                  "outcome": {
+                    "type": "string",
+                    "enum": [
+                      "would_send",
+                      "would_fail",
+                      "suppressed",
+                      "undeliverable"
+                    ]
+                  },
+                  "notice_kind": {
+                    "type": "string",
+                    "enum": [
+                      "result",
+                      "failure",
+                      "cancelled",
+                      "lost"
+                    ]
+                  },
+                  "text_source": {
+                    "type": "string",
+                    "enum": [
+                      "ledger",
+                      "decision",
+                      "request",
+                      "placeholder"
+                    ]
+                  },
+                  "surface": {
+                    "$ref": "#/components/schemas/SurfacePlan"
+                  },
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "parent",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "delivery_mode_name": {
+                    "type": "string",
+                    "enum": [
+                      "parent-mediated",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "adapter": {
+                    "type": "string"
+                  },
+                  "human": {
+                    "type": "string"
+                  },
+                  "parts": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/DryRunPart"
+                    }
+                  },
+                  "notes": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "What delivery would send for a job, and each part's adapter dry-run (DeliveryDryRun)."
+              },
+              "DryRunPart": {
+                "type": "object",
+                "required": [
+                  "delivery_id",
+                  "part",
+                  "total_parts",
+                  "length",
+                  "max_length",
+                  "unit_words",
+                  "body_bytes",
+                  "summarized",
+                  "text",
+                  "rendered",
+                  "body",
+                  "ok"
+                ],
+                "properties": {
+                  "delivery_id": {
+                    "type": "string"
+                  },
+                  "part": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "total_parts": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "length": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "max_length": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "unit_words": {
+                    "type": "string"
+                  },
+                  "body_bytes": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "summarized": {
+                    "type": "boolean"
+                  },
+                  "text": {
+                    "type": "string"
+                  },
+                  "rendered": {
+                    "type": "string"
+                  },
+                  "body": {
+                    "type": "string"
+                  },
+                  "ok": {
+                    "type": "boolean"
+                  },
+                  "failure": {
+                    "$ref": "#/components/schemas/Failure"
+                  },
+                  "consequence": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "SurfacePlan": {
+                "type": "object",
+                "required": [
+                  "id",
+                  "kind",
+                  "human_name",
+                  "max_length",
+                  "unit",
+                  "unit_words",
+                  "length_policy",
+                  "direct_allowed",
+                  "deduplicates",
+                  "fitting"
+                ],
+                "properties": {
+                  "id": {
+                    "type": "string"
+                  },
+                  "kind": {
+                    "type": "string"
+                  },
+                  "human_name": {
+                    "type": "string"
+                  },
+                  "address": {
+                    "type": "string",
+                    "description": "Only the coordinator shows it."
+                  },
+                  "max_length": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "unit": {
+                    "type": "string",
+                    "enum": [
+                      "unicode_scalars",
+                      "utf8_bytes",
+                      "utf16_code_units"
+                    ]
+                  },
+                  "unit_words": {
+                    "type": "string"
+                  },
+                  "length_policy": {
+                    "type": "string",
+                    "enum": [
+                      "split",
+                      "summarize"
+                    ]
+                  },
+                  "direct_allowed": {
+                    "type": "boolean"
+                  },
+                  "deduplicates": {
+                    "type": "boolean"
+                  },
+                  "fitting": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false,
+                "description": "How the final surface takes a notice."
+              },
+              "DryRunRequest": {
+                "type": "object",
+                "properties": {
+                  "text": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "description": "A result to plan instead of the job's."
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Health": {
+                "type": "object",
+                "required": [
+                  "status",
+                  "ledger"
+                ],
+                "properties": {
+                  "status": {
+                    "type": "string",
+                    "enum": [
+                      "ok",
+                      "degraded",
+                      "failing"
+                    ]
+                  },
+                  "ledger": {
+                    "type": "string",
+                    "description": "ok, or failing: and why"
+                  },
+                  "jobs_delivering": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "jobs_awaiting_completion": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "parts_waiting_retry": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "broker": {
+                    "type": "string",
+                    "enum": [
+                      "connected",
+                      "disconnected"
+                    ]
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Error400": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "invalid_request",
+                          "malformed_json"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "A query parameter or body is not valid."
+              },
+              "Error401": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "unauthenticated"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "No valid bearer token."
+              },
+              "Error404": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "not_found",
+                          "result_not_ready"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "No such job visible to this principal, or no result yet."
+              },
+              "Error409": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "no_contract",
+                          "job_finished",
+                          "already_cancelled"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The job's contract has not reached the ledger yet (dry-run), or its final notice is already decided (cancel)."
+              },
+              "Error413": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "body_too_large"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The body is over 1 MiB."
+              },
+              "Error503": {
+                "type": "object",
+                "required": [
+                  "error"
+                ],
+                "properties": {
+                  "error": {
+                    "type": "object",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string",
+                        "enum": [
+                          "ledger_unavailable",
+                          "dry_run_unavailable",
+                          "not_active"
+                        ],
+                        "description": "A stable code to switch on."
+                      },
+                      "message": {
+                        "type": "string",
+                        "description": "What is wrong and what to change, for a person."
+                      },
+                      "field": {
+                        "type": "string",
+                        "description": "The request field concerned (a JSON key path), when there is one."
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "The ledger cannot be read, or no adapters to dry-run."
+              },
+              "CancelAccepted": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "cancel",
+                  "state",
+                  "requested_by",
+                  "requested_at",
+                  "workers_told",
+                  "note"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "cancel": {
+                    "type": "string",
+                    "const": "accepted"
+                  },
+                  "state": {
+                    "type": "string",
+                    "const": "cancelled"
+                  },
+                  "requested_by": {
+                    "type": "string"
+                  },
+                  "requested_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "workers_told": {
+                    "type": "boolean"
+                  },
+                  "note": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "CancelRequest": {
+                "type": "object",
+                "properties": {
+                  "reason": {
+                    "type": "string",
+                    "maxLength": 1000,
+                    "description": "One line, at most 1,000 bytes."
+                  }
+                },
+                "additionalProperties": false
+              }
+            },
+            "responses": {
+              "Unauthorized": {
+                "description": "No bearer token, not a Bearer header, or a token no principal holds.",
+                "headers": {
+                  "WWW-Authenticate": {
+                    "description": "Bearer realm=\"bridgeback\" (with error=invalid_token or invalid_request)",
+                    "schema": {
+                      "type": "string"
+                    },
+                    "required": true
+                  }
+                },
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error401"
+                    }
+                  }
+                }
+              }
             }
           }
         }
-      }
-    }
-  }
-}
-"""#
+        """#
 }

@@ -177,14 +177,16 @@ public struct CoordinatorStatusAPI: Sendable {
     public func cancel(id: String, reason: String?, as principal: Principal) async -> StatusResponse {
         guard let jobID = JobID(id) else { return invalidID(id) }
         guard let coordinator = active?.coordinator else {
-            return .error(503, "not_active", "this coordinator is not the active one (a standby, or stopping); cancel through the active coordinator")
+            return .error(
+                503, "not_active", "this coordinator is not the active one (a standby, or stopping); cancel through the active coordinator")
         }
         let notice = CancelNotice(jobID: jobID, requestedBy: principal.name, requestedAt: coordinator.configuration.now(), reason: reason)
         let verdict: CancelVerdict
         do {
             verdict = try await coordinator.cancel(notice) { origin in Self.visible(origin: origin, to: principal) }
         } catch {
-            coordinator.ledgerFailed(error as? CoordinatorError ?? CoordinatorError(.ledgerUnavailable, "a cancel could not be written: \(error)"))
+            coordinator.ledgerFailed(
+                error as? CoordinatorError ?? CoordinatorError(.ledgerUnavailable, "a cancel could not be written: \(error)"))
             return ledgerFailure(error)
         }
         switch verdict {
@@ -196,7 +198,8 @@ public struct CoordinatorStatusAPI: Sendable {
                 "note": .string(
                     told
                         ? "the job ends cancelled: one final notice says who cancelled it and when; a running recipe is stopped and a queued one never starts"
-                        : "the job ends cancelled (one final notice), but the workers could not be told: a running recipe may run on; its answer is never delivered"),
+                        : "the job ends cancelled (one final notice), but the workers could not be told: a running recipe may run on; its answer is never delivered"
+                ),
             ]
             return .json(body, status: 202)
         case .refused(.alreadyEnded(let kind)):
@@ -220,7 +223,8 @@ public struct CoordinatorStatusAPI: Sendable {
         switch object["reason"] {
         case nil, .null?:
             return .reason(nil)
-        case .string(let text)? where text.utf8.count <= 1_000 && !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }):
+        case .string(let text)?
+        where text.utf8.count <= 1_000 && !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }):
             return .reason(text)
         default:
             return .refused(.error(400, "invalid_request", "\"reason\" must be one line of text of at most 1,000 bytes"))
@@ -392,7 +396,8 @@ extension Ledger {
             var arguments: StatementArguments = []
             if let surface {
                 conditions.append(
-                    "(final_surface = ? OR json_extract(contract_json, '$.origin') = ? OR json_extract(contract_json, '$.work_surface') = ?)")
+                    "(final_surface = ? OR json_extract(contract_json, '$.origin') = ? OR json_extract(contract_json, '$.work_surface') = ?)"
+                )
                 arguments += [surface.rawValue, surface.rawValue, surface.rawValue]
             }
             if let originGlobs {
@@ -526,7 +531,10 @@ enum DeliveryStatusBuilder {
                 let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }
                 if let first = fallbacks.first {
                     let ok = fallbacks.allSatisfy { $0.state.name == "delivered" }
-                    line += ok ? "; fallback notice delivered to \(name(first.surfaceID))" : "; the fallback notice to \(name(first.surfaceID)) failed too"
+                    line +=
+                        ok
+                        ? "; fallback notice delivered to \(name(first.surfaceID))"
+                        : "; the fallback notice to \(name(first.surfaceID)) failed too"
                 }
                 return line
             case "undeliverable":

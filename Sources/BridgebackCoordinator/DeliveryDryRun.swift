@@ -169,7 +169,9 @@ enum DryRunPlanner {
         } else {
             decision = JobLifecycle.FinalDecision(kind: .result, text: CoordinatorStatusAPI.dryRunPlaceholder, completion: nil)
             report.textSource = "placeholder"
-            notes.append("the job has no result yet (state \(job.lifecycle.state.name)): planned with a placeholder text; send {\"text\": …} to try a given result")
+            notes.append(
+                "the job has no result yet (state \(job.lifecycle.state.name)): planned with a placeholder text; send {\"text\": …} to try a given result"
+            )
         }
         report.noticeKind = decision.kind.rawValue
         switch job.lifecycle.state {

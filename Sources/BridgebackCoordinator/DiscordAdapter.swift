@@ -24,7 +24,8 @@ public struct DiscordAdapter: ChatAdapter {
 
     static func fits(_ text: String) -> Bool { ChatHTTP.withinHardLimit(text, kind: .discord) }
 
-    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue) {
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue)
+    {
         let url = message.apiBase.appendingPathComponent("channels").appendingPathComponent(message.address)
             .appendingPathComponent("messages")
         let body: JSONValue = .object([

@@ -33,7 +33,6 @@ public protocol HTTPClient: Sendable {
     func post(_ request: HTTPRequest) async -> HTTPResult
 }
 
-
 /// A 3xx answer. Bridgeback never follows one: a followed redirect is a request the ledger
 /// did not count, to an address the registry does not name (and a 301/302/303 turns the
 /// POST into a GET without the signed body). The receiver moved, so it is terminal

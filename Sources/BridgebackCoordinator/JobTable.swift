@@ -25,7 +25,9 @@ enum JobTable {
             if let cached = liveCache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
             do {
                 let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
-                liveCache?.update(id) { $0.contractJSON = text; $0.contract = contract }
+                liveCache?.update(id) {
+                    $0.contractJSON = text; $0.contract = contract
+                }
                 return contract
             } catch {
                 throw CoordinatorError(.ledgerCorrupt, "stored contract does not decode: \(error.message)", jobID: job)
@@ -37,7 +39,9 @@ enum JobTable {
             }
             if let cached = liveCache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
             let decision = try LedgerCoding.decode(StoredDecision.self, from: text, jobID: job).decision
-            liveCache?.update(id) { $0.decisionJSON = text; $0.decision = decision }
+            liveCache?.update(id) {
+                $0.decisionJSON = text; $0.decision = decision
+            }
             return decision
         }
         let state: JobLifecycle.State
@@ -79,7 +83,9 @@ enum JobTable {
                 decisionJSON = text
             } else {
                 let text = try LedgerCoding.encode(StoredDecision(decision))
-                cache?.update(record.jobID) { $0.decisionJSON = text; $0.decision = decision }
+                cache?.update(record.jobID) {
+                    $0.decisionJSON = text; $0.decision = decision
+                }
                 decisionJSON = text
             }
         }
@@ -88,7 +94,9 @@ enum JobTable {
                 contractJSON = text
             } else {
                 let text = String(decoding: try WireCodec.encode(contract), as: UTF8.self)
-                cache?.update(record.jobID) { $0.contractJSON = text; $0.contract = contract }
+                cache?.update(record.jobID) {
+                    $0.contractJSON = text; $0.contract = contract
+                }
                 contractJSON = text
             }
         }

@@ -59,7 +59,8 @@ public enum LedgerBackup {
             return try queue.read { db in
                 let check = try String.fetchAll(db, sql: "PRAGMA integrity_check")
                 guard check == ["ok"] else {
-                    throw CoordinatorError(.ledgerCorrupt, "\(path) fails SQLite's integrity check: \(check.prefix(3).joined(separator: "; "))")
+                    throw CoordinatorError(
+                        .ledgerCorrupt, "\(path) fails SQLite's integrity check: \(check.prefix(3).joined(separator: "; "))")
                 }
                 let jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0
                 let unfinished = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE final_outcome IS NULL") ?? 0

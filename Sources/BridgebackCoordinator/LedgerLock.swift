@@ -40,7 +40,8 @@ public final class LedgerLock: Sendable {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 throw CoordinatorError(
-                    .ledgerUnavailable, "cannot open the ledger lock file \(path): \(String(cString: strerror(errno))); check the data directory")
+                    .ledgerUnavailable,
+                    "cannot open the ledger lock file \(path): \(String(cString: strerror(errno))); check the data directory")
             }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 let pid = Array("\(getpid())\n".utf8)

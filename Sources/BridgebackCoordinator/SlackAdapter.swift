@@ -22,7 +22,8 @@ public struct SlackAdapter: ChatAdapter {
 
     static func fits(_ text: String) -> Bool { ChatHTTP.withinHardLimit(Self.escape(text), kind: .slack) }
 
-    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue) {
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue)
+    {
         let url = message.apiBase.appendingPathComponent("chat.postMessage")
         let body: JSONValue = .object([
             "channel": .string(message.address),

@@ -23,7 +23,8 @@ public struct TelegramAdapter: ChatAdapter {
 
     static func fits(_ text: String) -> Bool { ChatHTTP.withinHardLimit(text, kind: .telegram) }
 
-    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue) {
+    static func request(for message: ChatHTTP.Message, delivery: PreparedDelivery) -> (url: URL, headers: [String: String], body: JSONValue)
+    {
         let url = message.apiBase.appendingPathComponent("bot\(message.token)").appendingPathComponent("sendMessage")
         let body: JSONValue = .object([
             "chat_id": .string(message.address),
@@ -59,7 +60,8 @@ public struct TelegramAdapter: ChatAdapter {
             return DeliveryFailure(.permission, detail: detail + " (Telegram answers 404 to an invalid bot token)")
         case 400:
             if let newChat = parameters?["migrate_to_chat_id"]?.numberValue {
-                return DeliveryFailure(.missingTarget, detail: detail + "; the group is now chat \(Int64(newChat)): update the surface's address")
+                return DeliveryFailure(
+                    .missingTarget, detail: detail + "; the group is now chat \(Int64(newChat)): update the surface's address")
             }
             if lowered.contains("chat not found") || lowered.contains("user not found") || lowered.contains("peer_id_invalid") {
                 return DeliveryFailure(.missingTarget, detail: detail)

@@ -16,7 +16,8 @@ public enum CompletionOutcome: Sendable, Hashable, Codable {
         case "failed": self = .failed(reason: try c.decode(String.self, forKey: .reason))
         case "cancelled": self = .cancelled
         default:
-            throw DecodingError.dataCorruptedError(forKey: .status, in: c, debugDescription: "status '\(status)' is not succeeded, failed or cancelled")
+            throw DecodingError.dataCorruptedError(
+                forKey: .status, in: c, debugDescription: "status '\(status)' is not succeeded, failed or cancelled")
         }
     }
 
@@ -65,7 +66,8 @@ public struct Completion: WireMessage, Hashable {
     public var capability: String?
 
     public init(
-        jobID: JobID, worker: String, attempt: Int = 1, startedAt: Date, finishedAt: Date, outcome: CompletionOutcome, capability: String? = nil
+        jobID: JobID, worker: String, attempt: Int = 1, startedAt: Date, finishedAt: Date, outcome: CompletionOutcome,
+        capability: String? = nil
     ) {
         self.capability = capability
         self.jobID = jobID
@@ -90,7 +92,8 @@ extension Completion: CustomStringConvertible, CustomDebugStringConvertible {
         case .failed(let reason): outcome = "failed(\(reason.utf8.count) bytes)"
         case .cancelled: outcome = "cancelled"
         }
-        return "Completion(jobID: \(jobID), worker: \(worker), attempt: \(attempt), outcome: \(outcome), capability: \(capability == nil ? "nil" : "<redacted>"))"
+        return
+            "Completion(jobID: \(jobID), worker: \(worker), attempt: \(attempt), outcome: \(outcome), capability: \(capability == nil ? "nil" : "<redacted>"))"
     }
     public var debugDescription: String { description }
 }

@@ -97,10 +97,14 @@ extension SurfaceRegistry {
                 jobID: job, surfaceID: final.id.rawValue, field: "delivery_mode")
         }
         guard draft.deadline > createdAt else {
-            throw BridgebackError(.invalidContract, "deadline \(WireDate.format(draft.deadline)) is not after the request time \(WireDate.format(createdAt)); give a deadline in the future", jobID: job, field: "deadline")
+            throw BridgebackError(
+                .invalidContract,
+                "deadline \(WireDate.format(draft.deadline)) is not after the request time \(WireDate.format(createdAt)); give a deadline in the future",
+                jobID: job, field: "deadline")
         }
         guard !draft.recipe.name.isEmpty else {
-            throw BridgebackError(.invalidContract, "recipe name is empty; name a recipe from the worker catalog", jobID: job, field: "recipe")
+            throw BridgebackError(
+                .invalidContract, "recipe name is empty; name a recipe from the worker catalog", jobID: job, field: "recipe")
         }
 
         let parentID: String

@@ -23,7 +23,10 @@ public struct DeliveryReceipt: WireMessage, Hashable {
     public var failure: DeliveryFailure?
     public var at: Date
 
-    public init(deliveryID: DeliveryID, totalParts: Int, surface: SurfaceID, outcome: DeliveryOutcome, attempts: Int, failure: DeliveryFailure? = nil, at: Date) {
+    public init(
+        deliveryID: DeliveryID, totalParts: Int, surface: SurfaceID, outcome: DeliveryOutcome, attempts: Int,
+        failure: DeliveryFailure? = nil, at: Date
+    ) {
         self.jobID = deliveryID.job
         self.deliveryID = deliveryID
         self.part = deliveryID.part

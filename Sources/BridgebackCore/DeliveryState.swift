@@ -74,7 +74,8 @@ public enum DeliveryState: Sendable, Hashable {
             return "failed: \(failure.kind.humanDescription)\(failure.detail.isEmpty ? "" : " (\(failure.detail))")"
                 + (exhausted ? ", gave up after \(tries(n))" : "")
         case .uncertain(let n, let failure):
-            return "uncertain after \(tries(n)): \(failure.kind.humanDescription); not resent because the receiver cannot deduplicate\(failure.detail.isEmpty ? "" : " (\(failure.detail))")"
+            return
+                "uncertain after \(tries(n)): \(failure.kind.humanDescription); not resent because the receiver cannot deduplicate\(failure.detail.isEmpty ? "" : " (\(failure.detail))")"
         }
     }
 }

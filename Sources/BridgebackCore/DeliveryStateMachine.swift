@@ -30,7 +30,8 @@ public struct DeliveryStateMachine: Sendable, Hashable {
 
     /// A new row in `pending`.
     public init(deliveryID: DeliveryID, receiverDeduplicates: Bool, retryPolicy: RetryPolicy = .standard) {
-        self.init(restoring: .pending(attempts: 0), deliveryID: deliveryID, receiverDeduplicates: receiverDeduplicates, retryPolicy: retryPolicy)
+        self.init(
+            restoring: .pending(attempts: 0), deliveryID: deliveryID, receiverDeduplicates: receiverDeduplicates, retryPolicy: retryPolicy)
     }
 
     /// A row read back from the ledger; call `resume(now:using:)` to learn what to do.
@@ -67,7 +68,9 @@ public struct DeliveryStateMachine: Sendable, Hashable {
 
     /// `pending → failed` (terminal kinds, or retries exhausted) or `pending → retry_wait`.
     /// A dry-run sends nothing, so `unknown_outcome` here counts as `transport`.
-    public mutating func dryRunFailed(_ failure: DeliveryFailure, now: Date, using generator: inout some RandomNumberGenerator) throws(BridgebackError) -> Action {
+    public mutating func dryRunFailed(_ failure: DeliveryFailure, now: Date, using generator: inout some RandomNumberGenerator)
+        throws(BridgebackError) -> Action
+    {
         guard case .pending(let attempts) = state else { throw invalid("dry_run_failed(\(failure.kind.name))") }
         var failure = failure
         if case .unknownOutcome = failure.kind { failure.kind = .transport }
@@ -89,7 +92,9 @@ public struct DeliveryStateMachine: Sendable, Hashable {
     }
 
     /// `sending → failed | retry_wait | uncertain`, by the failure taxonomy and the receiver.
-    public mutating func sendFailed(_ failure: DeliveryFailure, now: Date, using generator: inout some RandomNumberGenerator) throws(BridgebackError) -> Action {
+    public mutating func sendFailed(_ failure: DeliveryFailure, now: Date, using generator: inout some RandomNumberGenerator)
+        throws(BridgebackError) -> Action
+    {
         guard case .sending(let attempt) = state else { throw invalid("send_failed(\(failure.kind.name))") }
         if case .unknownOutcome = failure.kind, !receiverDeduplicates {
             state = .uncertain(attempts: attempt, failure: failure)
@@ -106,7 +111,9 @@ public struct DeliveryStateMachine: Sendable, Hashable {
         return .runDryRun
     }
 
-    private mutating func fail(_ failure: DeliveryFailure, attempt: Int, now: Date, using generator: inout some RandomNumberGenerator) -> Action {
+    private mutating func fail(_ failure: DeliveryFailure, attempt: Int, now: Date, using generator: inout some RandomNumberGenerator)
+        -> Action
+    {
         guard failure.kind.isRetryable else {
             state = .failed(attempts: attempt, failure: failure, exhausted: false)
             return .finished(.failed, failure)

@@ -17,7 +17,9 @@ public enum FinalNoticePlanner {
     ) throws(BridgebackError) -> [FinalNotice] {
         let detail = decision.kind == .failure ? decision.text : nil
         func context(_ part: Int, _ total: Int) -> HumanContext {
-            HumanContext(contract: contract, completion: decision.completion, kind: decision.kind, detail: detail, originName: originName, part: part, totalParts: total)
+            HumanContext(
+                contract: contract, completion: decision.completion, kind: decision.kind, detail: detail, originName: originName,
+                part: part, totalParts: total)
         }
         func overhead(_ total: Int) -> Int {
             surface.lengthUnit.measure(context(total, total).render() + "\n\n")
@@ -28,7 +30,8 @@ public enum FinalNoticePlanner {
         switch surface.lengthPolicy {
         case .summarize:
             let reference = "GET /v1/jobs/\(contract.jobID)/result"
-            let summary = try Summarizer.summarize(decision.text, limit: surface.maxLength - overhead(1), unit: surface.lengthUnit, reference: reference)
+            let summary = try Summarizer.summarize(
+                decision.text, limit: surface.maxLength - overhead(1), unit: surface.lengthUnit, reference: reference)
             texts = [(summary.text, "", "")]
             summarized = summary.summarized
         case .split:
@@ -39,7 +42,10 @@ public enum FinalNoticePlanner {
             while true {
                 let room = surface.maxLength - overhead(total)
                 guard room > 0 else {
-                    throw BridgebackError(.limitTooSmall, "surface '\(surface.id)' max_length \(surface.maxLength) leaves no room after the context lines; raise it", surfaceID: surface.id.rawValue)
+                    throw BridgebackError(
+                        .limitTooSmall,
+                        "surface '\(surface.id)' max_length \(surface.maxLength) leaves no room after the context lines; raise it",
+                        surfaceID: surface.id.rawValue)
                 }
                 parts = try TextSplitter.split(decision.text, limit: room, unit: surface.lengthUnit)
                 if overhead(parts.count) <= overhead(total) { break }
@@ -60,7 +66,9 @@ public enum FinalNoticePlanner {
 
     /// The decision for a fallback notice after a `direct` send failed terminally: it says
     /// what happened and still carries the result.
-    public static func fallbackDecision(for decision: JobLifecycle.FinalDecision, finalSurfaceName: String, failure: DeliveryFailure) -> JobLifecycle.FinalDecision {
+    public static func fallbackDecision(for decision: JobLifecycle.FinalDecision, finalSurfaceName: String, failure: DeliveryFailure)
+        -> JobLifecycle.FinalDecision
+    {
         var fallback = decision
         let why = failure.kind.humanDescription + (failure.detail.isEmpty ? "" : " (\(failure.detail))")
         fallback.text = "Could not deliver to \(finalSurfaceName): \(why). The answer follows.\n\n" + decision.text

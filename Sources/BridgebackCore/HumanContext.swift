@@ -17,7 +17,10 @@ public struct HumanContext: Sendable, Hashable, Codable {
     public var part: Int
     public var totalParts: Int
 
-    public init(jobID: JobID, asked: String, askedIn: String, recipe: String, ranOn: String? = nil, durationSeconds: Double? = nil, kind: FinalNoticeKind, detail: String? = nil, part: Int = 1, totalParts: Int = 1) {
+    public init(
+        jobID: JobID, asked: String, askedIn: String, recipe: String, ranOn: String? = nil, durationSeconds: Double? = nil,
+        kind: FinalNoticeKind, detail: String? = nil, part: Int = 1, totalParts: Int = 1
+    ) {
         self.jobID = jobID
         self.asked = asked
         self.askedIn = askedIn
@@ -31,7 +34,10 @@ public struct HumanContext: Sendable, Hashable, Codable {
     }
 
     /// Builds the context from the contract, the completion (if any) and the registry.
-    public init(contract: OwnershipContract, completion: Completion?, kind: FinalNoticeKind, detail: String? = nil, originName: String, part: Int = 1, totalParts: Int = 1) {
+    public init(
+        contract: OwnershipContract, completion: Completion?, kind: FinalNoticeKind, detail: String? = nil, originName: String,
+        part: Int = 1, totalParts: Int = 1
+    ) {
         self.init(
             jobID: contract.jobID,
             asked: HumanText.excerpt(contract.requestExcerpt.isEmpty ? contract.summary : contract.requestExcerpt, maxCharacters: 100),

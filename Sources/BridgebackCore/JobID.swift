@@ -139,7 +139,10 @@ enum Crockford {
         var low: UInt64 = 0
         for (index, byte) in bytes.enumerated() {
             guard let digit = value(of: byte) else {
-                throw BridgebackError(.invalidJobID, "\(what) has '\(Character(Unicode.Scalar(byte)))' at position \(index + 1), which is not Crockford base32 (0-9, A-Z without I, L, O, U)")
+                throw BridgebackError(
+                    .invalidJobID,
+                    "\(what) has '\(Character(Unicode.Scalar(byte)))' at position \(index + 1), which is not Crockford base32 (0-9, A-Z without I, L, O, U)"
+                )
             }
             if index == 0 && digit > 7 {
                 throw BridgebackError(.invalidJobID, "\(what) is larger than 128 bits (its first character must be 0-7)")

@@ -121,7 +121,8 @@ public struct JobLifecycle: Sendable, Hashable {
     ) throws(BridgebackError) -> Action {
         forgeriesDiscarded = 0
         guard contract.jobID == jobID else {
-            throw BridgebackError(.invalidTransition, "contract for \(contract.jobID) fed to the lifecycle of \(jobID)", jobID: jobID.description)
+            throw BridgebackError(
+                .invalidTransition, "contract for \(contract.jobID) fed to the lifecycle of \(jobID)", jobID: jobID.description)
         }
         switch state {
         case .awaitingContract:
@@ -160,13 +161,16 @@ public struct JobLifecycle: Sendable, Hashable {
     ) throws(BridgebackError) -> Action {
         forgeriesDiscarded = 0
         guard completion.jobID == jobID else {
-            throw BridgebackError(.invalidTransition, "completion for \(completion.jobID) fed to the lifecycle of \(jobID)", jobID: jobID.description)
+            throw BridgebackError(
+                .invalidTransition, "completion for \(completion.jobID) fed to the lifecycle of \(jobID)", jobID: jobID.description)
         }
         switch state {
         case .awaitingCompletion(let contract), .delivering(let contract, _, _), .finished(let contract, _, _):
             guard check(completion, contract) else {
                 return .rejectForged(
-                    reason: "completion for \(jobID) from '\(completion.worker)' does not carry the job's completion capability (forged, or meant for another job); not delivered")
+                    reason:
+                        "completion for \(jobID) from '\(completion.worker)' does not carry the job's completion capability (forged, or meant for another job); not delivered"
+                )
             }
         case .completionParked(.completion(let first, var alternates), let parkedAt, let duplicates):
             let known = [first] + alternates
@@ -224,7 +228,8 @@ public struct JobLifecycle: Sendable, Hashable {
             guard now >= contract.deadline.addingTimeInterval(grace) else { return .none }
             let decision = FinalDecision(
                 kind: .lost,
-                text: "No answer arrived by the deadline (\(WireDate.format(contract.deadline))) plus \(HumanText.duration(seconds: grace)) of grace; the job is presumed lost. It may still be running; any later answer will be recorded but not delivered.",
+                text:
+                    "No answer arrived by the deadline (\(WireDate.format(contract.deadline))) plus \(HumanText.duration(seconds: grace)) of grace; the job is presumed lost. It may still be running; any later answer will be recorded but not delivered.",
                 completion: nil)
             state = .delivering(contract, decision, duplicates: 0)
             return .deliverFinal(contract, decision)
@@ -238,7 +243,8 @@ public struct JobLifecycle: Sendable, Hashable {
     /// Every part of the final notice reached `delivered`, `failed` or `uncertain`.
     public mutating func deliveryFinished() throws(BridgebackError) -> Action {
         guard case .delivering(let contract, let decision, let duplicates) = state else {
-            throw BridgebackError(.invalidTransition, "job \(jobID) cannot finish delivery in state \(state.name)", jobID: jobID.description)
+            throw BridgebackError(
+                .invalidTransition, "job \(jobID) cannot finish delivery in state \(state.name)", jobID: jobID.description)
         }
         state = .finished(contract, decision, duplicates: duplicates)
         return .none
@@ -272,10 +278,13 @@ public struct JobLifecycle: Sendable, Hashable {
             switch completion.outcome {
             case .succeeded(let result): return FinalDecision(kind: .result, text: result, completion: completion)
             case .failed(let reason): return FinalDecision(kind: .failure, text: reason, completion: completion)
-            case .cancelled: return FinalDecision(kind: .cancelled, text: "The job was cancelled before it finished.", completion: completion)
+            case .cancelled:
+                return FinalDecision(kind: .cancelled, text: "The job was cancelled before it finished.", completion: completion)
             }
         case .deadLettered(let reason):
-            return FinalDecision(kind: .failure, text: "The job failed: it stopped its worker every time it ran and was taken out of the queue (\(reason)).", completion: nil)
+            return FinalDecision(
+                kind: .failure, text: "The job failed: it stopped its worker every time it ran and was taken out of the queue (\(reason)).",
+                completion: nil)
         }
     }
 }

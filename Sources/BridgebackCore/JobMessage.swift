@@ -23,7 +23,8 @@ public struct JobMessage: WireMessage, Hashable {
     public var completionCapability: String?
 
     public init(
-        jobID: JobID, recipe: RecipeInvocation, pool: String = "default", workSurface: SurfaceID, deadline: Date, summary: String, createdAt: Date,
+        jobID: JobID, recipe: RecipeInvocation, pool: String = "default", workSurface: SurfaceID, deadline: Date, summary: String,
+        createdAt: Date,
         completionCapability: String? = nil
     ) {
         self.completionCapability = completionCapability

@@ -29,7 +29,8 @@ public struct MessageSchema: Sendable, Hashable, CustomStringConvertible {
             throw BridgebackError(.unknownSchema, "schema '\(text)' is not a Bridgeback message; expected one of \(known)", schema: text)
         }
         guard pieces[2].first == "v", let version = Int(pieces[2].dropFirst()), version >= 1 else {
-            throw BridgebackError(.unknownSchema, "schema '\(text)' has no version; expected bridgeback.\(kind.rawValue).v<N>", schema: text)
+            throw BridgebackError(
+                .unknownSchema, "schema '\(text)' has no version; expected bridgeback.\(kind.rawValue).v<N>", schema: text)
         }
         guard kind.supportedVersions.contains(version) else {
             throw BridgebackError(

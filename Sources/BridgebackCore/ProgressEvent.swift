@@ -21,7 +21,10 @@ public struct ProgressEvent: WireMessage, Hashable {
     public var worker: String?
     public var at: Date
 
-    public init(jobID: JobID, workSurface: SurfaceID, sequence: Int, phase: Phase, message: String, fraction: Double? = nil, worker: String? = nil, at: Date) {
+    public init(
+        jobID: JobID, workSurface: SurfaceID, sequence: Int, phase: Phase, message: String, fraction: Double? = nil, worker: String? = nil,
+        at: Date
+    ) {
         self.jobID = jobID
         self.workSurface = workSurface
         self.sequence = sequence

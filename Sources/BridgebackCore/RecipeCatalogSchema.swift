@@ -423,7 +423,8 @@ public struct ParameterSpec: Sendable {
             }
             if kind == .path {
                 do {
-                    value = .string(paths == .resolve ? try ConfinedPath.resolve(text, roots: roots) : try ConfinedPath.lexical(text, roots: roots))
+                    value = .string(
+                        paths == .resolve ? try ConfinedPath.resolve(text, roots: roots) : try ConfinedPath.lexical(text, roots: roots))
                 } catch {
                     throw fail(error.message)
                 }
@@ -440,10 +441,14 @@ public struct ParameterSpec: Sendable {
         case (.bool, .bool(let flag)):
             value = .bool(flag)
         default:
-            throw fail("must be \(kind == .int ? "an int" : kind == .path ? "a path (a string)" : "a \(kind.rawValue)"), got \(Self.describe(json))")
+            throw fail(
+                "must be \(kind == .int ? "an int" : kind == .path ? "a path (a string)" : "a \(kind.rawValue)"), got \(Self.describe(json))"
+            )
         }
         if let allowed, !allowed.contains(value) {
-            throw fail("must be one of \(allowed.map { Self.quote($0.description) }.joined(separator: ", ")), got \(Self.quote(value.description))")
+            throw fail(
+                "must be one of \(allowed.map { Self.quote($0.description) }.joined(separator: ", ")), got \(Self.quote(value.description))"
+            )
         }
         return value
     }
@@ -459,7 +464,9 @@ public struct ParameterSpec: Sendable {
         let names = specs.map(\.name).joined(separator: ", ")
         for unknown in params.keys.sorted() where !declared.contains(unknown) {
             problems.append(
-                .init(parameter: unknown, text: "parameter '\(unknown)' is not declared; it takes \(names.isEmpty ? "no parameters" : names)"))
+                .init(
+                    parameter: unknown, text: "parameter '\(unknown)' is not declared; it takes \(names.isEmpty ? "no parameters" : names)")
+            )
         }
         var values: [String: ParameterValue] = [:]
         for spec in specs {

@@ -91,7 +91,8 @@ public enum StrictJSON {
         var current: String {
             guard !atEnd else { return "end of input" }
             let byte = bytes[index]
-            return byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))' at byte \(index)" : "byte 0x\(String(byte, radix: 16)) at \(index)"
+            return byte >= 0x20 && byte < 0x7F
+                ? "'\(Character(Unicode.Scalar(byte)))' at byte \(index)" : "byte 0x\(String(byte, radix: 16)) at \(index)"
         }
 
         func fail(_ kind: Failure.Kind, _ path: String, _ message: String) -> Failure {
@@ -274,7 +275,9 @@ public enum StrictJSON {
                         throw fail(.notUTF8, path, "\(path.isEmpty ? "a string" : path) has an unpaired UTF-16 surrogate escape")
                     }
                     if scalar == 0, !limits.allowNUL {
-                        throw fail(.nulCharacter, path, "\(path.isEmpty ? "a string" : path) contains a NUL character (\\u0000), which is not allowed")
+                        throw fail(
+                            .nulCharacter, path,
+                            "\(path.isEmpty ? "a string" : path) contains a NUL character (\\u0000), which is not allowed")
                     }
                     for unit in String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8 { append(unit, &out, &total) }
                     continue

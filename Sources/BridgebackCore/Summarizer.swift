@@ -21,7 +21,10 @@ public enum Summarizer {
         let trailer = "\n\n… (cut to fit; full result: \(reference))"
         let room = limit - unit.measure(trailer)
         guard room > 0 else {
-            throw BridgebackError(.limitTooSmall, "limit \(limit) \(unit.rawValue) cannot hold the reference line (\(unit.measure(trailer))); raise the surface's max_length or use length_policy split")
+            throw BridgebackError(
+                .limitTooSmall,
+                "limit \(limit) \(unit.rawValue) cannot hold the reference line (\(unit.measure(trailer))); raise the surface's max_length or use length_policy split"
+            )
         }
         let head = try TextSplitter.split(text, limit: room, unit: unit)[0]
         return Summary(text: head.addedPrefix + head.body + head.addedSuffix + trailer, summarized: true)

@@ -21,7 +21,8 @@ public struct SurfaceRegistry: Sendable {
         var byID: [SurfaceID: Surface] = [:]
         for surface in surfaces {
             if byID[surface.id] != nil {
-                problems.append(Self.problem(surface.id.rawValue, "id", "duplicate surface id '\(surface.id)'; give each surface its own id"))
+                problems.append(
+                    Self.problem(surface.id.rawValue, "id", "duplicate surface id '\(surface.id)'; give each surface its own id"))
             } else {
                 byID[surface.id] = surface
             }
@@ -30,11 +31,16 @@ public struct SurfaceRegistry: Sendable {
         for surface in surfaces {
             for (field, target) in [("work_surface", surface.workSurface), ("final_surface", surface.finalSurface)] {
                 if let target, byID[target] == nil {
-                    problems.append(Self.problem(surface.id.rawValue, field, "\(field) '\(target)' is not a surface in this registry; add it or fix the id"))
+                    problems.append(
+                        Self.problem(
+                            surface.id.rawValue, field, "\(field) '\(target)' is not a surface in this registry; add it or fix the id"))
                 }
             }
             if let final = surface.finalSurface, let target = byID[final], !target.acceptsFinal {
-                problems.append(Self.problem(surface.id.rawValue, "final_surface", "final_surface '\(final)' has accepts_final: false; choose a surface that accepts answers"))
+                problems.append(
+                    Self.problem(
+                        surface.id.rawValue, "final_surface",
+                        "final_surface '\(final)' has accepts_final: false; choose a surface that accepts answers"))
             }
         }
         if !problems.isEmpty { throw Self.aggregate(problems) }
@@ -49,7 +55,9 @@ public struct SurfaceRegistry: Sendable {
     public func surface(_ id: SurfaceID, role: String = "surface") throws(BridgebackError) -> Surface {
         guard let surface = byID[id] else {
             let known = surfaces.map(\.id.rawValue).joined(separator: ", ")
-            throw BridgebackError(.unknownSurface, "\(role) '\(id)' is not in the surface registry; known surfaces: \(known)", surfaceID: id.rawValue, field: role)
+            throw BridgebackError(
+                .unknownSurface, "\(role) '\(id)' is not in the surface registry; known surfaces: \(known)", surfaceID: id.rawValue,
+                field: role)
         }
         return surface
     }
@@ -77,7 +85,9 @@ public struct SurfaceRegistry: Sendable {
             throw BridgebackError(.invalidSurfaceRegistry, "surface registry must be a JSON object with \"schema\" and \"surfaces\"")
         }
         guard case .string(let schema)? = top["schema"], schema == Self.schema else {
-            throw BridgebackError(.invalidSurfaceRegistry, "surface registry needs \"schema\": \"\(Self.schema)\"", field: "schema", schema: top["schema"].flatMap { if case .string(let s) = $0 { s } else { nil } })
+            throw BridgebackError(
+                .invalidSurfaceRegistry, "surface registry needs \"schema\": \"\(Self.schema)\"", field: "schema",
+                schema: top["schema"].flatMap { if case .string(let s) = $0 { s } else { nil } })
         }
         guard case .array(let entries)? = top["surfaces"] else {
             throw BridgebackError(.invalidSurfaceRegistry, "surface registry needs a \"surfaces\" array", field: "surfaces")
@@ -146,10 +156,13 @@ public struct SurfaceRegistry: Sendable {
             problems.append(problem(id, "max_length", "max_length \(surface.maxLength) is too small; use at least \(minimumMaxLength)"))
         }
         if let hard = kind.hardMaxLength, surface.maxLength > hard {
-            problems.append(problem(id, "max_length", "max_length \(surface.maxLength) exceeds the \(kind.rawValue) limit of \(hard); use \(hard) or less"))
+            problems.append(
+                problem(
+                    id, "max_length", "max_length \(surface.maxLength) exceeds the \(kind.rawValue) limit of \(hard); use \(hard) or less"))
         }
         if kind == .webhook, surface.signingSecret == nil {
-            problems.append(problem(id, "signing_secret", "a webhook surface needs signing_secret: \"whsec_<base64>\" or {\"env\": \"VAR\"}"))
+            problems.append(
+                problem(id, "signing_secret", "a webhook surface needs signing_secret: \"whsec_<base64>\" or {\"env\": \"VAR\"}"))
         }
         if kind != .webhook, surface.signingSecret != nil {
             problems.append(problem(id, "signing_secret", "signing_secret only applies to webhook surfaces; remove it"))
@@ -161,7 +174,9 @@ public struct SurfaceRegistry: Sendable {
         }
         problems += checkChat(surface)
         if surface.deduplicates && !kind.canDeduplicate {
-            problems.append(problem(id, "deduplicates", "a \(kind.rawValue) receiver takes no idempotency key, so deduplicates cannot be true; remove it"))
+            problems.append(
+                problem(
+                    id, "deduplicates", "a \(kind.rawValue) receiver takes no idempotency key, so deduplicates cannot be true; remove it"))
         }
         return problems
     }
@@ -172,18 +187,29 @@ public struct SurfaceRegistry: Sendable {
         let kind = surface.kind
         guard kind.isChat else {
             var problems: [BridgebackError] = []
-            if surface.token != nil { problems.append(problem(id, "token", "token only applies to slack, telegram and discord surfaces; remove it")) }
-            if surface.apiBase != nil { problems.append(problem(id, "api_base", "api_base only applies to slack, telegram and discord surfaces; remove it")) }
+            if surface.token != nil {
+                problems.append(problem(id, "token", "token only applies to slack, telegram and discord surfaces; remove it"))
+            }
+            if surface.apiBase != nil {
+                problems.append(problem(id, "api_base", "api_base only applies to slack, telegram and discord surfaces; remove it"))
+            }
             return problems
         }
         var problems: [BridgebackError] = []
         if surface.token == nil {
-            problems.append(problem(id, "token", "a \(kind.rawValue) surface needs token: {\"env\": \"VARIABLE_NAME\"} naming the variable that holds the bot token"))
+            problems.append(
+                problem(
+                    id, "token",
+                    "a \(kind.rawValue) surface needs token: {\"env\": \"VARIABLE_NAME\"} naming the variable that holds the bot token"))
         }
         if let base = surface.apiBase {
             let url = URL(string: base)
-            if url == nil || !["http", "https"].contains(url?.scheme?.lowercased() ?? "") || (url?.host ?? "").isEmpty || url?.query != nil {
-                problems.append(problem(id, "api_base", "api_base '\(base)' must be an absolute http(s) URL without a query, e.g. \(kind.defaultAPIBase ?? "")"))
+            if url == nil || !["http", "https"].contains(url?.scheme?.lowercased() ?? "") || (url?.host ?? "").isEmpty || url?.query != nil
+            {
+                problems.append(
+                    problem(
+                        id, "api_base",
+                        "api_base '\(base)' must be an absolute http(s) URL without a query, e.g. \(kind.defaultAPIBase ?? "")"))
             }
         }
         if let address = surface.address, !address.isEmpty, !chatAddressIsValid(address, kind: kind) {
@@ -201,7 +227,8 @@ public struct SurfaceRegistry: Sendable {
         case .telegram:
             // A numeric chat id (groups and channels are negative) or a public @channelusername.
             if address.hasPrefix("@") {
-                return scalars.count >= 2 && scalars.dropFirst().allSatisfy { $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || $0 == "_" }
+                return scalars.count >= 2
+                    && scalars.dropFirst().allSatisfy { $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || $0 == "_" }
             }
             let digits = address.hasPrefix("-") ? Substring(address.dropFirst()) : Substring(address)
             return !digits.isEmpty && digits.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }

@@ -64,7 +64,8 @@ public enum TextSplitter {
                 end += 1
             }
             guard let chosen = choose(candidates, limit: limit) else {
-                let what = insideFence[start] != nil || fences.contains(where: { $0.start == start })
+                let what =
+                    insideFence[start] != nil || fences.contains(where: { $0.start == start })
                     ? "a code fence's opening and closing lines plus one grapheme"
                     : "the grapheme at position \(start + 1)"
                 throw BridgebackError(.limitTooSmall, "limit \(limit) \(unit.rawValue) cannot hold \(what); raise the surface's max_length")

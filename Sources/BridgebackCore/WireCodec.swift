@@ -10,7 +10,9 @@ public enum WireCodec {
         do {
             return try encoder.encode(Tagged(message: message))
         } catch {
-            throw BridgebackError(.malformedMessage, "cannot encode \(type(of: message).schema): \(reason(error))", schema: type(of: message).schema.description)
+            throw BridgebackError(
+                .malformedMessage, "cannot encode \(type(of: message).schema): \(reason(error))",
+                schema: type(of: message).schema.description)
         }
     }
 
@@ -43,7 +45,8 @@ public enum WireCodec {
     public static func decode<M: WireMessage>(_ type: M.Type, from data: Data) throws(BridgebackError) -> M {
         let schema = try schema(of: data)
         guard schema.kind == M.schema.kind else {
-            throw BridgebackError(.unexpectedSchema, "expected a \(M.schema.kind.rawValue) message, got \(schema)", schema: schema.description)
+            throw BridgebackError(
+                .unexpectedSchema, "expected a \(M.schema.kind.rawValue) message, got \(schema)", schema: schema.description)
         }
         return try body(M.self, from: data, schema: schema)
     }
@@ -124,7 +127,8 @@ public enum WireCodec {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             guard let date = WireDate.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an RFC 3339 timestamp such as 2025-01-31T12:00:00.000Z")
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "'\(text)' is not an RFC 3339 timestamp such as 2025-01-31T12:00:00.000Z")
             }
             return date
         }

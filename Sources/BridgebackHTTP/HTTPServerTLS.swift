@@ -1,4 +1,3 @@
-
 import HummingbirdTLS
 public import NIOSSL
 

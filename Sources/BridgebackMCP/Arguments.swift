@@ -38,7 +38,9 @@ struct Arguments {
             if required { throw fail(key, "is required: a non-empty string") }
             return nil
         case .string(let text)?:
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw fail(key, "must be a non-empty string, got an empty one") }
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                throw fail(key, "must be a non-empty string, got an empty one")
+            }
             if text.count > maxLength { throw fail(key, "must be at most \(maxLength) characters, got \(text.count)") }
             return text
         case let other?:

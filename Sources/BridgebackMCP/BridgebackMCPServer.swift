@@ -55,7 +55,8 @@ public struct BridgebackMCPServer: Sendable {
             guard let uri, let parent = tools.identity.parent else { return ListResources.Result(resources: []) }
             return ListResources.Result(resources: [
                 Resource(
-                    name: "inbox", uri: uri, description: "Final notices waiting for parent \(parent) (read = peek; take them with bridgeback_inbox).",
+                    name: "inbox", uri: uri,
+                    description: "Final notices waiting for parent \(parent) (read = peek; take them with bridgeback_inbox).",
                     mimeType: "application/json")
             ])
         }
@@ -70,7 +71,8 @@ public struct BridgebackMCPServer: Sendable {
         }
         await server.withMethodHandler(ResourceSubscribe.self) { params in
             guard params.uri == uri else {
-                throw MCPError.invalidParams("resources/subscribe: argument 'uri' must be \(uri ?? "(no inbox configured)"), got \(params.uri)")
+                throw MCPError.invalidParams(
+                    "resources/subscribe: argument 'uri' must be \(uri ?? "(no inbox configured)"), got \(params.uri)")
             }
             session.setSubscribed(true)
             return Empty()
@@ -148,7 +150,8 @@ public final class MCPSession: Sendable {
                     await self.announce(
                         level: .notice, logger: "bridgeback.inbox",
                         data: [
-                            "event": "notice", "job_id": .string(item.jobID), "kind": .string(item.kind), "message_id": .string(item.messageID),
+                            "event": "notice", "job_id": .string(item.jobID), "kind": .string(item.kind),
+                            "message_id": .string(item.messageID),
                             "human": .string(HumanText.excerpt(item.human, maxCharacters: 300)), "hint": "call bridgeback_inbox to take it",
                         ], resourceChanged: true)
                 case .progress(let event):

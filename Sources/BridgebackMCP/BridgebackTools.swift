@@ -35,7 +35,8 @@ public struct BridgebackTools: Sendable {
     }
 
     public static let names = [
-        "bridgeback_decide", "bridgeback_detach", "bridgeback_job", "bridgeback_jobs", "bridgeback_cancel", "bridgeback_inbox", "bridgeback_outcome",
+        "bridgeback_decide", "bridgeback_detach", "bridgeback_job", "bridgeback_jobs", "bridgeback_cancel", "bridgeback_inbox",
+        "bridgeback_outcome",
     ]
 
     // MARK: Definitions
@@ -44,7 +45,9 @@ public struct BridgebackTools: Sendable {
         "type": "object",
         "description": "What you already know about the work's shape; each optional.",
         "properties": [
-            "expected_wait_s": ["type": "number", "minimum": 0, "description": "Seconds the work will mostly spend waiting (deploys, CI, polls)."],
+            "expected_wait_s": [
+                "type": "number", "minimum": 0, "description": "Seconds the work will mostly spend waiting (deploys, CI, polls).",
+            ],
             "sources": ["type": "integer", "minimum": 0, "description": "How many separate sources it must gather from."],
             "steps": ["type": "integer", "minimum": 0, "description": "How many verification or checklist steps it has."],
             "tools": ["type": "integer", "minimum": 0, "description": "How many tool calls you expect it to take."],
@@ -63,7 +66,9 @@ public struct BridgebackTools: Sendable {
         "additionalProperties": false,
     ]
 
-    static let jobIDSchema: Value = ["type": "string", "minLength": 1, "description": "The job id from bridgeback_detach, e.g. \"job_01J…\"."]
+    static let jobIDSchema: Value = [
+        "type": "string", "minLength": 1, "description": "The job id from bridgeback_detach, e.g. \"job_01J…\".",
+    ]
 
     /// The tool list with JSON Schemas and descriptions written for a model choosing among them.
     public var definitions: [Tool] {
@@ -107,14 +112,31 @@ public struct BridgebackTools: Sendable {
                     "properties": [
                         "text": ["type": "string", "minLength": 1, "description": "What to do, in the user's words."],
                         "recipe": Self.recipeSchema,
-                        "summary": ["type": "string", "description": "A short name for the job, shown to people (\"release gate for api 2.3\")."],
-                        "work_surface": ["type": "string", "description": "Surface id where progress goes; default: the origin's work surface."],
-                        "final_surface": ["type": "string", "description": "Surface id where the answer returns; default: the origin (\(identity.origin))."],
-                        "delivery_mode": ["type": "string", "enum": ["parent", "direct", "suppressed"], "description": "Default: parent."],
-                        "deadline_s": ["type": "number", "exclusiveMinimum": 0, "description": "Seconds until the job counts as lost; default set by admission."],
-                        "idempotency_key": ["type": "string", "minLength": 1, "maxLength": 200, "description": "Same key from the same origin = the same job, never a second one."],
+                        "summary": [
+                            "type": "string", "description": "A short name for the job, shown to people (\"release gate for api 2.3\").",
+                        ],
+                        "work_surface": [
+                            "type": "string", "description": "Surface id where progress goes; default: the origin's work surface.",
+                        ],
+                        "final_surface": [
+                            "type": "string",
+                            "description": "Surface id where the answer returns; default: the origin (\(identity.origin)).",
+                        ],
+                        "delivery_mode": [
+                            "type": "string", "enum": ["parent", "direct", "suppressed"], "description": "Default: parent.",
+                        ],
+                        "deadline_s": [
+                            "type": "number", "exclusiveMinimum": 0,
+                            "description": "Seconds until the job counts as lost; default set by admission.",
+                        ],
+                        "idempotency_key": [
+                            "type": "string", "minLength": 1, "maxLength": 200,
+                            "description": "Same key from the same origin = the same job, never a second one.",
+                        ],
                         "hints": Self.hintsSchema,
-                        "force": ["type": "boolean", "description": "Detach even if the policy would keep the request inline. Default false."],
+                        "force": [
+                            "type": "boolean", "description": "Detach even if the policy would keep the request inline. Default false.",
+                        ],
                     ],
                     "required": ["text"],
                     "additionalProperties": false,
@@ -127,12 +149,15 @@ public struct BridgebackTools: Sendable {
                     final answer went (delivered, waiting in your inbox, failed, uncertain). Use it when the user asks about \
                     a job or before telling them it is done.
                     """,
-                inputSchema: ["type": "object", "properties": ["job_id": Self.jobIDSchema], "required": ["job_id"], "additionalProperties": false],
+                inputSchema: [
+                    "type": "object", "properties": ["job_id": Self.jobIDSchema], "required": ["job_id"], "additionalProperties": false,
+                ],
                 annotations: .init(readOnlyHint: true)),
             Tool(
                 name: "bridgeback_jobs",
                 title: "Recent jobs",
-                description: "The most recent jobs of a surface (default: this assistant's origin \(identity.origin)), newest first, one line each.",
+                description:
+                    "The most recent jobs of a surface (default: this assistant's origin \(identity.origin)), newest first, one line each.",
                 inputSchema: [
                     "type": "object",
                     "properties": [
@@ -151,7 +176,9 @@ public struct BridgebackTools: Sendable {
                     """,
                 inputSchema: [
                     "type": "object",
-                    "properties": ["job_id": Self.jobIDSchema, "reason": ["type": "string", "description": "Why, in a few words; kept with the job."]],
+                    "properties": [
+                        "job_id": Self.jobIDSchema, "reason": ["type": "string", "description": "Why, in a few words; kept with the job."],
+                    ],
                     "required": ["job_id"],
                     "additionalProperties": false,
                 ],
@@ -190,10 +217,14 @@ public struct BridgebackTools: Sendable {
                         "duration_s": ["type": "number", "minimum": 0, "description": "How long the inline turn took, in seconds."],
                         "succeeded": ["type": "boolean", "description": "Whether the turn did what was asked."],
                         "tool_calls": ["type": "integer", "minimum": 0],
-                        "wait_s": ["type": "number", "minimum": 0, "description": "Seconds spent waiting within the turn (at most duration_s)."],
+                        "wait_s": [
+                            "type": "number", "minimum": 0, "description": "Seconds spent waiting within the turn (at most duration_s).",
+                        ],
                         "sources": [
                             "description": "How many sources, or their names.",
-                            "anyOf": [["type": "integer", "minimum": 0], ["type": "array", "items": ["type": "string", "minLength": 1]]],
+                            "anyOf": [
+                                ["type": "integer", "minimum": 0], ["type": "array", "items": ["type": "string", "minLength": 1]],
+                            ],
                         ],
                         "verification_loops": ["type": "integer", "minimum": 0],
                         "follow_ups": ["type": "integer", "minimum": 0],
@@ -256,7 +287,8 @@ public struct BridgebackTools: Sendable {
             lines.append(
                 decision == "detach"
                     ? "Next: call bridgeback_detach with the same text (and a recipe) to hand it off."
-                    : "Next: answer inline; afterwards report how it went with bridgeback_outcome (the request_id comes from bridgeback_detach's inline answer).")
+                    : "Next: answer inline; afterwards report how it went with bridgeback_outcome (the request_id comes from bridgeback_detach's inline answer)."
+            )
             lines.append("Nothing was recorded (policy only).")
             return result(lines.joined(separator: "\n"), reply)
         case let other:
@@ -265,7 +297,10 @@ public struct BridgebackTools: Sendable {
     }
 
     func detach(_ arguments: [String: Value]?) async throws(MCPError) -> CallTool.Result {
-        let known = ["text", "recipe", "summary", "work_surface", "final_surface", "delivery_mode", "deadline_s", "idempotency_key", "hints", "force"]
+        let known = [
+            "text", "recipe", "summary", "work_surface", "final_surface", "delivery_mode", "deadline_s", "idempotency_key", "hints",
+            "force",
+        ]
         let args = try Arguments(tool: "bridgeback_detach", arguments, known: known)
         var body = try requestBody(args, dryRun: false)
         if let summary = try args.string("summary", maxLength: 500) { body["summary"] = .string(summary) }
@@ -297,7 +332,9 @@ public struct BridgebackTools: Sendable {
             if let parent = identity.parent, reply["contract"]?["delivery_mode"]?.stringValue == "parent",
                 reply["contract"]?["parent_id"]?.stringValue == parent
             {
-                lines.append("The answer comes back to this assistant's inbox (\(parent)): take it with bridgeback_inbox when you are told it arrived.")
+                lines.append(
+                    "The answer comes back to this assistant's inbox (\(parent)): take it with bridgeback_inbox when you are told it arrived."
+                )
             }
             lines.append("Tell the user: \(reply["human"]?.stringValue ?? "I handed this off as job \(jobID).")")
             return result(lines.joined(separator: "\n"), reply)
@@ -317,22 +354,30 @@ public struct BridgebackTools: Sendable {
         if let surface = admitted["contract"]?["work_surface"]?.stringValue { await consumer?.watchProgress(surface: surface) }
         var lines: [String] = []
         let summary = admitted["contract"]?["summary"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        lines.append("Job \(id)" + (summary.map { " (\"\($0)\")" } ?? "") + ": " + (admitted["state_note"]?.stringValue ?? admitted["state"]?.stringValue ?? ""))
+        lines.append(
+            "Job \(id)" + (summary.map { " (\"\($0)\")" } ?? "") + ": "
+                + (admitted["state_note"]?.stringValue ?? admitted["state"]?.stringValue ?? ""))
         var structured: [String: JSONValue] = ["job": admitted]
         let events = await inbox?.progress(of: id) ?? []
         if let last = events.last {
             let percent = last.percent.map { " (\($0)%)" } ?? ""
-            lines.append("Progress: \(last.message)\(percent), \(last.phase.rawValue) at \(WireDate.format(last.at))" + (last.worker.map { " on \($0)" } ?? ""))
-            structured["progress"] = .array(events.map { event in
-                var object: [String: JSONValue] = [
-                    "sequence": .number(Double(event.sequence)), "phase": .string(event.phase.rawValue), "message": .string(event.message),
-                    "at": .string(WireDate.format(event.at)),
-                ]
-                if let fraction = event.fraction { object["fraction"] = .number(fraction) }
-                return .object(object)
-            })
+            lines.append(
+                "Progress: \(last.message)\(percent), \(last.phase.rawValue) at \(WireDate.format(last.at))"
+                    + (last.worker.map { " on \($0)" } ?? ""))
+            structured["progress"] = .array(
+                events.map { event in
+                    var object: [String: JSONValue] = [
+                        "sequence": .number(Double(event.sequence)), "phase": .string(event.phase.rawValue),
+                        "message": .string(event.message),
+                        "at": .string(WireDate.format(event.at)),
+                    ]
+                    if let fraction = event.fraction { object["fraction"] = .number(fraction) }
+                    return .object(object)
+                })
         } else {
-            lines.append("Progress: none seen by this assistant yet (progress goes to \(admitted["contract"]?["work_surface"]?.stringValue ?? "the work surface")).")
+            lines.append(
+                "Progress: none seen by this assistant yet (progress goes to \(admitted["contract"]?["work_surface"]?.stringValue ?? "the work surface"))."
+            )
         }
         switch await client.delivery(id) {
         case .ok(_, let delivery):
@@ -359,8 +404,11 @@ public struct BridgebackTools: Sendable {
         case .ok(_, let reply):
             guard case .array(let jobs)? = reply["jobs"], !jobs.isEmpty else { return result("No jobs for \(surface).", reply) }
             let lines = jobs.map { job in
-                let summary = job["contract"]?["summary"]?.stringValue.flatMap { $0.isEmpty ? nil : "\"\($0)\"" } ?? job["contract"]?["recipe"]?["name"]?.stringValue ?? ""
-                return "\(job["job_id"]?.stringValue ?? "?") · \(job["state"]?.stringValue ?? "?") · \(summary) · created \(job["created_at"]?.stringValue ?? "?")"
+                let summary =
+                    job["contract"]?["summary"]?.stringValue.flatMap { $0.isEmpty ? nil : "\"\($0)\"" } ?? job["contract"]?["recipe"]?[
+                        "name"]?.stringValue ?? ""
+                return
+                    "\(job["job_id"]?.stringValue ?? "?") · \(job["state"]?.stringValue ?? "?") · \(summary) · created \(job["created_at"]?.stringValue ?? "?")"
             }
             return result("\(jobs.count) job(s) for \(surface), newest first:\n" + lines.joined(separator: "\n"), reply)
         case let other:
@@ -387,7 +435,12 @@ public struct BridgebackTools: Sendable {
         let jobID = try args.string("job_id", maxLength: 100)
         guard let inbox, let parent = identity.parent else {
             return CallTool.Result(
-                content: [.text(text: "This Bridgeback MCP server has no inbox: it was started without --parent and a broker URL, so parent-mediated answers cannot reach it. Use bridgeback_job to see where an answer went.", annotations: nil, _meta: nil)],
+                content: [
+                    .text(
+                        text:
+                            "This Bridgeback MCP server has no inbox: it was started without --parent and a broker URL, so parent-mediated answers cannot reach it. Use bridgeback_job to see where an answer went.",
+                        annotations: nil, _meta: nil)
+                ],
                 isError: true)
         }
         let items: [InboxItem]
@@ -402,11 +455,16 @@ public struct BridgebackTools: Sendable {
         if items.isEmpty {
             lines.append("No notices waiting for \(parent)" + (jobID.map { " from job \($0)" } ?? "") + ".")
         } else {
-            lines.append(peek ? "\(items.count) notice(s) waiting (peeked; not taken):" : "\(items.count) notice(s) taken from the inbox of \(parent) (they will not be shown again):")
+            lines.append(
+                peek
+                    ? "\(items.count) notice(s) waiting (peeked; not taken):"
+                    : "\(items.count) notice(s) taken from the inbox of \(parent) (they will not be shown again):")
             for item in items { lines.append("— \(item.human)") }
         }
         if remaining > 0 { lines.append("\(remaining) more waiting.") }
-        if !connected { lines.append("Warning: the inbox is not connected to the broker right now; new notices wait there until it reconnects.") }
+        if !connected {
+            lines.append("Warning: the inbox is not connected to the broker right now; new notices wait there until it reconnects.")
+        }
         let structured: JSONValue = [
             "parent": .string(parent), "taken": .bool(!peek), "notices": .array(items.map(\.json)), "remaining": .number(Double(remaining)),
             "connected": .bool(connected),
@@ -415,14 +473,18 @@ public struct BridgebackTools: Sendable {
     }
 
     func outcome(_ arguments: [String: Value]?) async throws(MCPError) -> CallTool.Result {
-        let known = ["request_id", "duration_s", "succeeded", "tool_calls", "wait_s", "sources", "verification_loops", "follow_ups", "note"]
+        let known = [
+            "request_id", "duration_s", "succeeded", "tool_calls", "wait_s", "sources", "verification_loops", "follow_ups", "note",
+        ]
         let args = try Arguments(tool: "bridgeback_outcome", arguments, known: known)
         let requestID = try args.string("request_id", required: true, maxLength: 100)!
         var body: [String: JSONValue] = [
             "duration_s": .number(try args.number("duration_s", required: true, maximum: 30 * 24 * 3600)!),
             "succeeded": .bool(try args.bool("succeeded", required: true)!),
         ]
-        for key in ["tool_calls", "verification_loops", "follow_ups"] { if let n = try args.integer(key) { body[key] = .number(Double(n)) } }
+        for key in ["tool_calls", "verification_loops", "follow_ups"] {
+            if let n = try args.integer(key) { body[key] = .number(Double(n)) }
+        }
         if let wait = try args.number("wait_s", maximum: 30 * 24 * 3600) { body["wait_s"] = .number(wait) }
         switch args.values["sources"] {
         case .array?: body["sources"] = .array((try args.stringList("sources") ?? []).map { .string($0) })
@@ -440,7 +502,9 @@ public struct BridgebackTools: Sendable {
     // MARK: Results
 
     private func result(_ text: String, _ structured: JSONValue) -> CallTool.Result {
-        CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured.mcpValue as MCP.Value?, isError: false)
+        CallTool.Result(
+            content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured.mcpValue as MCP.Value?, isError: false
+        )
     }
 
     /// A refusal or an unreachable service as a tool error the model can act on.
@@ -452,10 +516,20 @@ public struct BridgebackTools: Sendable {
             var text = "Could not \(action): \(message)"
             if let field { text += " (field: \(field))" }
             if status == 401 || status == 403 { text += " — the token this MCP server was started with is not allowed to do this." }
-            let structured: JSONValue = ["error": ["status": .number(Double(status)), "code": .string(code), "message": .string(message), "field": field.map { .string($0) } ?? .null]]
-            return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured.mcpValue as MCP.Value?, isError: true)
+            let structured: JSONValue = [
+                "error": [
+                    "status": .number(Double(status)), "code": .string(code), "message": .string(message),
+                    "field": field.map { .string($0) } ?? .null,
+                ]
+            ]
+            return CallTool.Result(
+                content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured.mcpValue as MCP.Value?,
+                isError: true)
         case .unreachable(let reason):
-            return CallTool.Result(content: [.text(text: "Could not \(action): \(reason). Nothing was changed; try again later.", annotations: nil, _meta: nil)], isError: true)
+            return CallTool.Result(
+                content: [
+                    .text(text: "Could not \(action): \(reason). Nothing was changed; try again later.", annotations: nil, _meta: nil)
+                ], isError: true)
         }
     }
 }

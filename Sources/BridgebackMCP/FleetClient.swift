@@ -1,7 +1,7 @@
 public import BridgebackCore
 public import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// What one call to admission or the coordinator status API came back with.
@@ -94,7 +94,8 @@ public struct FleetClient: Sendable {
         if (200..<300).contains(status) { return .ok(status: status, body: json) }
         if case .object(let top) = json, case .object(let error)? = top["error"] {
             return .refused(
-                status: status, code: error["code"]?.stringValue ?? "http_\(status)", message: error["message"]?.stringValue ?? "HTTP \(status)",
+                status: status, code: error["code"]?.stringValue ?? "http_\(status)",
+                message: error["message"]?.stringValue ?? "HTTP \(status)",
                 field: error["field"]?.stringValue)
         }
         let text = json.stringValue ?? ""

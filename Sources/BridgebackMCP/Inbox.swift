@@ -17,7 +17,9 @@ public struct InboxItem: Sendable, Hashable {
     /// Reads a `bb.inbox` message body; nil for a body that is not a Bridgeback notice or receipt.
     public static func decode(_ body: [UInt8], messageID: String?, arrivedAt: Date) -> InboxItem? {
         let data = Data(body)
-        guard let message = try? WireCodec.decodeAny(from: data), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else { return nil }
+        guard let message = try? WireCodec.decodeAny(from: data), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            return nil
+        }
         switch message {
         case .final(let notice):
             let part = notice.totalParts > 1 ? " (part \(notice.part) of \(notice.totalParts))" : ""
@@ -33,7 +35,8 @@ public struct InboxItem: Sendable, Hashable {
                 messageID: messageID ?? notice.deliveryID.description, jobID: notice.jobID.description, kind: notice.kind.rawValue,
                 human: human, body: json, arrivedAt: arrivedAt)
         case .receipt(let receipt):
-            var human = "Delivery of job \(receipt.jobID) part \(receipt.part)/\(receipt.totalParts) to \(receipt.surface): \(receipt.outcome.rawValue)"
+            var human =
+                "Delivery of job \(receipt.jobID) part \(receipt.part)/\(receipt.totalParts) to \(receipt.surface): \(receipt.outcome.rawValue)"
             if let failure = receipt.failure { human += " (\(failure.kind.humanDescription): \(failure.detail))" }
             return InboxItem(
                 messageID: messageID ?? "rcpt_\(receipt.deliveryID)_\(receipt.outcome.rawValue)", jobID: receipt.jobID.description,

@@ -59,7 +59,8 @@ public final class InboxConsumer: Service, Sendable {
         } catch let error as AMQPError where error.replyCode == 406 {
             throw MCPServerError(
                 .brokerRefused,
-                "the queue \(queue) exists with other arguments (\(error.message)); delete it (it holds notices for parent \(inbox.parent): read them first) or pick another --parent")
+                "the queue \(queue) exists with other arguments (\(error.message)); delete it (it holds notices for parent \(inbox.parent): read them first) or pick another --parent"
+            )
         }
     }
 

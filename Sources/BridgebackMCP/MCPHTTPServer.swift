@@ -55,10 +55,13 @@ public actor MCPHTTPSessions {
             return .error(statusCode: 404, .invalidRequest("Not Found: session unknown or expired; initialize a new one"))
         }
         guard request.method.uppercased() == "POST", let body = request.body, Self.isInitialize(body) else {
-            return .error(statusCode: 400, .invalidRequest("Bad Request: missing \(HTTPHeaderName.sessionID) header (send initialize first)"))
+            return .error(
+                statusCode: 400, .invalidRequest("Bad Request: missing \(HTTPHeaderName.sessionID) header (send initialize first)"))
         }
         guard sessions.count < maxSessions else {
-            return .error(statusCode: 503, .internalError("too many MCP sessions (\(maxSessions)); end one (DELETE /mcp) or wait for idle ones to expire"))
+            return .error(
+                statusCode: 503,
+                .internalError("too many MCP sessions (\(maxSessions)); end one (DELETE /mcp) or wait for idle ones to expire"))
         }
         let newID = UUID().uuidString
         let transport = StatefulHTTPServerTransport(
@@ -124,25 +127,34 @@ public enum MCPHTTPServer {
                 return Response(
                     status: .unauthorized,
                     headers: [.contentType: "application/json", .wwwAuthenticate: "Bearer realm=\"bridgeback-mcp\""],
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"error":{"code":"unauthorized","message":"send Authorization: Bearer <token> (the token bridgeback mcp was started with)"}}"#)))
+                    body: ResponseBody(
+                        byteBuffer: ByteBuffer(
+                            string:
+                                #"{"error":{"code":"unauthorized","message":"send Authorization: Bearer <token> (the token bridgeback mcp was started with)"}}"#
+                        )))
             }
             let body: Data?
             do {
                 let buffer = try await request.body.collect(upTo: maxBodyBytes)
                 body = buffer.readableBytes > 0 ? Data(buffer.readableBytesView) : nil
             } catch {
-                return Response(status: .contentTooLarge, body: ResponseBody(byteBuffer: ByteBuffer(string: "request body larger than \(maxBodyBytes) bytes")))
+                return Response(
+                    status: .contentTooLarge,
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "request body larger than \(maxBodyBytes) bytes")))
             }
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            let answer = await sessions.handle(MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: request.uri.path))
+            let answer = await sessions.handle(
+                MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: request.uri.path))
             return response(answer)
         }
         router.post("/mcp", use: handler)
         router.get("/mcp", use: handler)
         router.delete("/mcp", use: handler)
         router.get("/health") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
         return router
     }
@@ -196,7 +208,9 @@ struct MCPHTTPService: Service {
             router: MCPHTTPServer.router(sessions: sessions, token: token.value),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-mcp"),
             onServerRunning: { [logger, host, port] channel in
-                logger.info("mcp listening", metadata: ["http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)", "path": "/mcp"])
+                logger.info(
+                    "mcp listening",
+                    metadata: ["http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)", "path": "/mcp"])
             },
             logger: logger)
         try await withThrowingDiscardingTaskGroup { group in

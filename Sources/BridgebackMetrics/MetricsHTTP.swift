@@ -25,7 +25,9 @@ public enum MetricsHTTP {
         let router = Router(context: BasicRequestContext.self)
         addRoute(to: router, exposition: exposition)
         router.get("/health") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}"))
+            )
         }
         let app = Application(
             router: router,

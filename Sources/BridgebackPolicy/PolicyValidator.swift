@@ -243,7 +243,8 @@ enum PolicyValidator {
             for name in family.suppressedBy ?? [] where StructureFeature(rawValue: name) == nil {
                 fail(
                     .invalidValue, fp + ".suppressed_by",
-                    "\(owner): '\(name)' is not a structure feature; known: \(StructureFeature.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "\(owner): '\(name)' is not a structure feature; known: \(StructureFeature.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             var cueIDs: Set<String> = []
             for (ci, cue) in family.cues.enumerated() {
@@ -265,7 +266,8 @@ enum PolicyValidator {
                     if StructureFeature(rawValue: String(cue.pattern.dropFirst())) == nil {
                         fail(
                             .invalidPattern, cp + ".pattern",
-                            "\(cueName): '\(cue.pattern)' is not a structure feature; known: \(StructureFeature.allCases.map { "@" + $0.rawValue }.joined(separator: ", "))")
+                            "\(cueName): '\(cue.pattern)' is not a structure feature; known: \(StructureFeature.allCases.map { "@" + $0.rawValue }.joined(separator: ", "))"
+                        )
                     }
                     continue
                 }

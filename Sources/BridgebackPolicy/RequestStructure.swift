@@ -252,7 +252,10 @@ struct RequestStructure: Sendable {
         if first.hasSuffix("'s") || first.hasSuffix("ly") { return false }
         if words.count > 1 {
             let second = words[1]
-            if isPast(second) || ["is", "are", "was", "were", "has", "have", "had", "will", "can", "should", "would", "went", "looks", "seems"].contains(second) {
+            if isPast(second)
+                || ["is", "are", "was", "were", "has", "have", "had", "will", "can", "should", "would", "went", "looks", "seems"].contains(
+                    second)
+            {
                 return false
             }
         }

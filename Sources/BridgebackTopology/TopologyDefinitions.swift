@@ -37,7 +37,9 @@ public struct TopologyDefinitions: Sendable, Decodable {
         public var routingKey: String
         public var arguments: [String: JSONArgument]
 
-        enum CodingKeys: String, CodingKey { case source, vhost, destination, destinationType = "destination_type", routingKey = "routing_key", arguments }
+        enum CodingKeys: String, CodingKey {
+            case source, vhost, destination, destinationType = "destination_type", routingKey = "routing_key", arguments
+        }
     }
 
     public struct User: Sendable, Decodable {
@@ -100,7 +102,9 @@ public struct TopologyDefinitions: Sendable, Decodable {
             throw TopologyError(.invalid, "\(source): exchange '\(exchange.name)' has unknown type '\(exchange.type)'")
         }
         for binding in definitions.bindings where binding.destinationType != "queue" {
-            throw TopologyError(.invalid, "\(source): binding \(binding.source) → \(binding.destination) binds an exchange; only queue bindings are supported")
+            throw TopologyError(
+                .invalid,
+                "\(source): binding \(binding.source) → \(binding.destination) binds an exchange; only queue bindings are supported")
         }
         return definitions
     }
@@ -108,21 +112,24 @@ public struct TopologyDefinitions: Sendable, Decodable {
     /// The declarations, in the order a broker must receive them.
     public var exchangeDeclarations: [ExchangeDeclaration] {
         exchanges.map {
-            ExchangeDeclaration(name: $0.name, kind: ExchangeDeclaration.Kind(rawValue: $0.type)!, durable: $0.durable,
-                                autoDelete: $0.autoDelete, internal: $0.internal, arguments: $0.arguments.mapValues(\.fieldValue))
+            ExchangeDeclaration(
+                name: $0.name, kind: ExchangeDeclaration.Kind(rawValue: $0.type)!, durable: $0.durable,
+                autoDelete: $0.autoDelete, internal: $0.internal, arguments: $0.arguments.mapValues(\.fieldValue))
         }
     }
 
     public var queueDeclarations: [QueueDeclaration] {
         queues.map {
-            QueueDeclaration(name: $0.name, durable: $0.durable, exclusive: false, autoDelete: $0.autoDelete,
-                             arguments: $0.arguments.mapValues(\.fieldValue))
+            QueueDeclaration(
+                name: $0.name, durable: $0.durable, exclusive: false, autoDelete: $0.autoDelete,
+                arguments: $0.arguments.mapValues(\.fieldValue))
         }
     }
 
     public var bindingDeclarations: [BindingDeclaration] {
         bindings.map {
-            BindingDeclaration(queue: $0.destination, exchange: $0.source, routingKey: $0.routingKey, arguments: $0.arguments.mapValues(\.fieldValue))
+            BindingDeclaration(
+                queue: $0.destination, exchange: $0.source, routingKey: $0.routingKey, arguments: $0.arguments.mapValues(\.fieldValue))
         }
     }
 }

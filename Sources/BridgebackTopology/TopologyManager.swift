@@ -2,7 +2,7 @@ public import BridgebackAMQP
 public import Foundation
 public import Logging
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// One difference between the broker and the definitions file.
@@ -114,25 +114,39 @@ public struct TopologyManager: Sendable {
         if let management {
             try await checkBindingsAndPermissions(management, vhost: connection.configuration.virtualHost, into: &report)
         } else {
-            report.notes.append("bindings and permissions not checked: AMQP cannot list them; pass the management API URL (--management http://127.0.0.1:15672)")
+            report.notes.append(
+                "bindings and permissions not checked: AMQP cannot list them; pass the management API URL (--management http://127.0.0.1:15672)"
+            )
         }
         return report
     }
 
-    private func checkBindingsAndPermissions(_ management: ManagementAPI, vhost: String, into report: inout TopologyReport) async throws(TopologyError) {
+    private func checkBindingsAndPermissions(_ management: ManagementAPI, vhost: String, into report: inout TopologyReport)
+        async throws(TopologyError)
+    {
         let live = try await management.bindings(vhost: vhost)
         for binding in definitions.bindingDeclarations {
             report.checked += 1
-            let present = live.contains { $0.source == binding.exchange && $0.destination == binding.queue && $0.routingKey == binding.routingKey }
+            let present = live.contains {
+                $0.source == binding.exchange && $0.destination == binding.queue && $0.routingKey == binding.routingKey
+            }
             if !present {
-                report.drift.append(TopologyDrift(kind: .missing, object: "binding \(binding.exchange) → \(binding.queue) (\(binding.routingKey))", detail: "not bound on the broker"))
+                report.drift.append(
+                    TopologyDrift(
+                        kind: .missing, object: "binding \(binding.exchange) → \(binding.queue) (\(binding.routingKey))",
+                        detail: "not bound on the broker"))
             }
         }
         let managedQueues = Set(definitions.queues.map(\.name))
         for binding in live where managedQueues.contains(binding.destination) && !binding.source.isEmpty {
-            let expected = definitions.bindingDeclarations.contains { $0.exchange == binding.source && $0.queue == binding.destination && $0.routingKey == binding.routingKey }
+            let expected = definitions.bindingDeclarations.contains {
+                $0.exchange == binding.source && $0.queue == binding.destination && $0.routingKey == binding.routingKey
+            }
             if !expected {
-                report.drift.append(TopologyDrift(kind: .unexpected, object: "binding \(binding.source) → \(binding.destination) (\(binding.routingKey))", detail: "bound on the broker but not in the definitions"))
+                report.drift.append(
+                    TopologyDrift(
+                        kind: .unexpected, object: "binding \(binding.source) → \(binding.destination) (\(binding.routingKey))",
+                        detail: "bound on the broker but not in the definitions"))
             }
         }
         let nodes = try await management.nodes()
@@ -149,12 +163,18 @@ public struct TopologyManager: Sendable {
         for wanted in definitions.permissions where wanted.vhost == vhost {
             report.checked += 1
             guard let actual = permissions.first(where: { $0.user == wanted.user }) else {
-                report.drift.append(TopologyDrift(kind: .missing, object: "permissions of \(wanted.user)", detail: "user has no permissions on vhost \(vhost)"))
+                report.drift.append(
+                    TopologyDrift(
+                        kind: .missing, object: "permissions of \(wanted.user)", detail: "user has no permissions on vhost \(vhost)"))
                 continue
             }
             if actual != wanted {
-                report.drift.append(TopologyDrift(kind: .different, object: "permissions of \(wanted.user)",
-                    detail: "configure/write/read are '\(actual.configure)' '\(actual.write)' '\(actual.read)', expected '\(wanted.configure)' '\(wanted.write)' '\(wanted.read)'"))
+                report.drift.append(
+                    TopologyDrift(
+                        kind: .different, object: "permissions of \(wanted.user)",
+                        detail:
+                            "configure/write/read are '\(actual.configure)' '\(actual.write)' '\(actual.read)', expected '\(wanted.configure)' '\(wanted.write)' '\(wanted.read)'"
+                    ))
             }
         }
         try await checkTopicPermissions(management, vhost: vhost, users: permissions.map(\.user), into: &report)
@@ -171,12 +191,15 @@ public struct TopologyManager: Sendable {
             report.checked += 1
             let object = "topic permissions of \(wanted.user) on \(wanted.exchange)"
             guard let actual = live.first(where: { $0.user == wanted.user && $0.exchange == wanted.exchange }) else {
-                report.drift.append(TopologyDrift(kind: .missing, object: object, detail: "none: \(wanted.user) may bind every key on \(wanted.exchange)"))
+                report.drift.append(
+                    TopologyDrift(kind: .missing, object: object, detail: "none: \(wanted.user) may bind every key on \(wanted.exchange)"))
                 continue
             }
             if actual != wanted {
-                report.drift.append(TopologyDrift(
-                    kind: .different, object: object, detail: "write/read are '\(actual.write)' '\(actual.read)', expected '\(wanted.write)' '\(wanted.read)'"))
+                report.drift.append(
+                    TopologyDrift(
+                        kind: .different, object: object,
+                        detail: "write/read are '\(actual.write)' '\(actual.read)', expected '\(wanted.write)' '\(wanted.read)'"))
             }
         }
         let templated = Set(definitions.topicPermissions.filter { $0.vhost == vhost }.map { "\($0.user) \($0.exchange)" })
@@ -184,10 +207,11 @@ public struct TopologyManager: Sendable {
             for exchange in Self.watchedExchanges where !templated.contains("\(user) \(exchange)") {
                 report.checked += 1
                 if !live.contains(where: { $0.user == user && $0.exchange == exchange }) {
-                    report.drift.append(TopologyDrift(
-                        kind: .missing, object: "topic permissions of \(user) on \(exchange)",
-                        detail: "a scoped watcher without one may bind every key on \(exchange), '#' included; "
-                            + "deploy/local/broker.sh watcher add sets both"))
+                    report.drift.append(
+                        TopologyDrift(
+                            kind: .missing, object: "topic permissions of \(user) on \(exchange)",
+                            detail: "a scoped watcher without one may bind every key on \(exchange), '#' included; "
+                                + "deploy/local/broker.sh watcher add sets both"))
                 }
             }
         }
@@ -206,7 +230,8 @@ extension TopologyManager {
         let offline = members.filter { !online.contains($0) }
         if !offline.isEmpty {
             let majority = members.count / 2 + 1
-            let consequence = online.count >= majority
+            let consequence =
+                online.count >= majority
                 ? "it keeps working while a majority (\(majority)) is online; one more lost node may stop it"
                 : "fewer than a majority (\(majority)) online: the queue is unavailable until a member returns"
             return TopologyDrift(
@@ -265,7 +290,7 @@ public struct ManagementAPI: Sendable {
     func queue(vhost: String, name: String) async throws(TopologyError) -> LiveQueue? {
         do {
             return try await get("api/queues/\(Self.escape(vhost))/\(Self.escape(name))", as: LiveQueue.self)
-        } catch where error.message.contains("HTTP 404") {
+        } catch  where error.message.contains("HTTP 404") {
             return nil
         }
     }
@@ -294,13 +319,17 @@ public struct ManagementAPI: Sendable {
             let (data, response) = try await URLSession.shared.data(for: request)
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             guard status == 200 else {
-                throw TopologyError(.broker, "management API \(url.absoluteString) answered HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
+                throw TopologyError(
+                    .broker,
+                    "management API \(url.absoluteString) answered HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
             }
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as TopologyError {
             throw error
         } catch {
-            throw TopologyError(.broker, "management API \(url.absoluteString) failed: \(error.localizedDescription); is the rabbitmq_management plugin enabled?")
+            throw TopologyError(
+                .broker,
+                "management API \(url.absoluteString) failed: \(error.localizedDescription); is the rabbitmq_management plugin enabled?")
         }
     }
 }

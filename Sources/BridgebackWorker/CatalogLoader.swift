@@ -64,7 +64,10 @@ struct CatalogLoader {
             body = .custom(handler: NoopHandler.kind, options: .object([:]))
         default:
             guard customKinds.contains(kind) else {
-                problem(name, "kind", "'\(kind)' is not a recipe kind; expected one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")) (custom kinds must be registered in code)")
+                problem(
+                    name, "kind",
+                    "'\(kind)' is not a recipe kind; expected one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")) (custom kinds must be registered in code)"
+                )
                 return nil
             }
             body = .custom(handler: kind, options: fields["options"] ?? .object([:]))
@@ -111,18 +114,25 @@ struct CatalogLoader {
         var ok = true
         for (index, item) in items.enumerated() {
             let field = join(path, "argv[\(index)]")
-            guard case .string(let element) = item, !element.isEmpty else { problem(recipe, field, "must be a non-empty string"); ok = false; continue }
+            guard case .string(let element) = item, !element.isEmpty else {
+                problem(recipe, field, "must be a non-empty string"); ok = false; continue
+            }
             if let name = Template.wholePlaceholder(element) {
                 if index == 0 { problem(recipe, field, "the program cannot be a parameter"); ok = false }
-                if declared[name] == nil { problem(recipe, field, "uses {\(name)} but the recipe declares no parameter '\(name)'"); ok = false }
+                if declared[name] == nil {
+                    problem(recipe, field, "uses {\(name)} but the recipe declares no parameter '\(name)'"); ok = false
+                }
             } else if let name = Template.placeholders(in: element).first(where: { declared[$0] != nil }) {
-                problem(recipe, field, "embeds {\(name)} inside '\(element)'; placeholders must be a whole argument (no shell, no string splicing)")
+                problem(
+                    recipe, field,
+                    "embeds {\(name)} inside '\(element)'; placeholders must be a whole argument (no shell, no string splicing)")
                 ok = false
             }
             argv.append(element)
         }
         if ok, let program = argv.first {
-            let located = program.contains("/") && !program.hasPrefix("/") && baseDirectory != nil
+            let located =
+                program.contains("/") && !program.hasPrefix("/") && baseDirectory != nil
                 ? URL(fileURLWithPath: baseDirectory!).appendingPathComponent(program).standardized.path : program
             if let resolved = Self.resolveProgram(located, path: environment["PATH"]) {
                 argv[0] = resolved
@@ -136,7 +146,9 @@ struct CatalogLoader {
         if cap < 1 || cap > 64 * 1024 * 1024 { problem(recipe, join(path, "output_cap_bytes"), "must be 1 … 67108864 bytes"); ok = false }
         var env = ["PATH", "LANG"]
         if let value = fields["env"] {
-            if case .array(let names) = value, let strings = Optional(names.compactMap { if case .string(let s) = $0 { s } else { nil } }), strings.count == names.count {
+            if case .array(let names) = value, let strings = Optional(names.compactMap { if case .string(let s) = $0 { s } else { nil } }),
+                strings.count == names.count
+            {
                 env = strings
             } else {
                 problem(recipe, join(path, "env"), "must be an array of environment variable names to pass through")
@@ -145,13 +157,22 @@ struct CatalogLoader {
         }
         var directory: String?
         if let value = fields["working_directory"] {
-            if case .string(let text) = value, text.hasPrefix("/") { directory = text } else { problem(recipe, join(path, "working_directory"), "must be an absolute path"); ok = false }
+            if case .string(let text) = value, text.hasPrefix("/") {
+                directory = text
+            } else {
+                problem(recipe, join(path, "working_directory"), "must be an absolute path"); ok = false
+            }
         }
         var progressProtocol = true
         if let value = fields["progress_protocol"] {
-            if case .bool(let flag) = value { progressProtocol = flag } else { problem(recipe, join(path, "progress_protocol"), "must be true or false"); ok = false }
+            if case .bool(let flag) = value {
+                progressProtocol = flag
+            } else {
+                problem(recipe, join(path, "progress_protocol"), "must be true or false"); ok = false
+            }
         }
-        let expectOutput = setting(fields["expect_output"], recipe: recipe, field: join(path, "expect_output"), declared: declared, kinds: [.string], ok: &ok)
+        let expectOutput = setting(
+            fields["expect_output"], recipe: recipe, field: join(path, "expect_output"), declared: declared, kinds: [.string], ok: &ok)
         if case .fixed(let pattern)? = expectOutput, (try? NSRegularExpression(pattern: pattern)) == nil {
             problem(recipe, join(path, "expect_output"), "is not a valid regular expression: \(pattern)")
             ok = false
@@ -172,7 +193,10 @@ struct CatalogLoader {
         case .string(let text)?:
             if let name = Template.wholePlaceholder(text) {
                 guard let spec = declared[name], kinds.contains(spec.kind) else {
-                    problem(recipe, field, "uses {\(name)} but the recipe declares no \(kinds.map(\.rawValue).sorted().joined(separator: " or ")) parameter '\(name)'")
+                    problem(
+                        recipe, field,
+                        "uses {\(name)} but the recipe declares no \(kinds.map(\.rawValue).sorted().joined(separator: " or ")) parameter '\(name)'"
+                    )
                     ok = false
                     return nil
                 }
@@ -187,7 +211,9 @@ struct CatalogLoader {
         case .number(let n)? where kinds == [.int] && Int(exactly: n) != nil && n >= 0:
             return .fixed(String(Int(n)))
         default:
-            problem(recipe, field, kinds == [.int] ? "must be a whole number ≥ 0 or a {param} naming an int parameter" : "must be a string or a {param}")
+            problem(
+                recipe, field,
+                kinds == [.int] ? "must be a whole number ≥ 0 or a {param} naming an int parameter" : "must be a string or a {param}")
             ok = false
             return nil
         }
@@ -201,16 +227,21 @@ struct CatalogLoader {
         }
         if let name = Template.wholePlaceholder(target) {
             if declared[name]?.kind != .path {
-                problem(recipe, join(path, "path"), "uses {\(name)} but '\(name)' is not a declared path parameter (paths from jobs must be confined to roots)")
+                problem(
+                    recipe, join(path, "path"),
+                    "uses {\(name)} but '\(name)' is not a declared path parameter (paths from jobs must be confined to roots)")
                 ok = false
             }
         } else if (try? ConfinedPath.components(target)) == nil || !Template.placeholders(in: target).isEmpty {
             problem(recipe, join(path, "path"), "must be an absolute path without '..', or exactly {param} naming a path parameter")
             ok = false
         }
-        let minBytes = setting(fields["min_bytes"], recipe: recipe, field: join(path, "min_bytes"), declared: declared, kinds: [.int], ok: &ok)
-        let maxBytes = setting(fields["max_bytes"], recipe: recipe, field: join(path, "max_bytes"), declared: declared, kinds: [.int], ok: &ok)
-        let maxAge = setting(fields["max_age_seconds"], recipe: recipe, field: join(path, "max_age_seconds"), declared: declared, kinds: [.int], ok: &ok)
+        let minBytes = setting(
+            fields["min_bytes"], recipe: recipe, field: join(path, "min_bytes"), declared: declared, kinds: [.int], ok: &ok)
+        let maxBytes = setting(
+            fields["max_bytes"], recipe: recipe, field: join(path, "max_bytes"), declared: declared, kinds: [.int], ok: &ok)
+        let maxAge = setting(
+            fields["max_age_seconds"], recipe: recipe, field: join(path, "max_age_seconds"), declared: declared, kinds: [.int], ok: &ok)
         let sha = setting(fields["sha256"], recipe: recipe, field: join(path, "sha256"), declared: declared, kinds: [.string], ok: &ok)
         if case .fixed(let hex)? = sha, hex.count != 64 || !hex.allSatisfy(\.isHexDigit) {
             problem(recipe, join(path, "sha256"), "must be 64 hex digits or a {param}")
@@ -218,19 +249,28 @@ struct CatalogLoader {
         }
         var report = false
         if let value = fields["report_sha256"] {
-            if case .bool(let flag) = value { report = flag } else { problem(recipe, join(path, "report_sha256"), "must be true or false"); ok = false }
+            if case .bool(let flag) = value {
+                report = flag
+            } else {
+                problem(recipe, join(path, "report_sha256"), "must be true or false"); ok = false
+            }
         }
-        let matches = setting(fields["matches"], recipe: recipe, field: join(path, "matches"), declared: declared, kinds: [.string], ok: &ok)
+        let matches = setting(
+            fields["matches"], recipe: recipe, field: join(path, "matches"), declared: declared, kinds: [.string], ok: &ok)
         if case .fixed(let pattern)? = matches, (try? NSRegularExpression(pattern: pattern)) == nil {
             problem(recipe, join(path, "matches"), "is not a valid regular expression: \(pattern)")
             ok = false
         }
         return ok
-            ? FileCheckSpec(path: target, minBytes: minBytes, maxBytes: maxBytes, maxAgeSeconds: maxAge, sha256: sha, reportSHA256: report, matches: matches)
+            ? FileCheckSpec(
+                path: target, minBytes: minBytes, maxBytes: maxBytes, maxAgeSeconds: maxAge, sha256: sha, reportSHA256: report,
+                matches: matches)
             : nil
     }
 
-    mutating func endpoints(_ fields: [String: JSONValue], recipe: String, declared: [String: ParameterSpec], hosts: Set<String>) -> [HTTPProbeSpec]? {
+    mutating func endpoints(_ fields: [String: JSONValue], recipe: String, declared: [String: ParameterSpec], hosts: Set<String>)
+        -> [HTTPProbeSpec]?
+    {
         guard case .array(let items)? = fields["urls"], !items.isEmpty, items.count <= 100 else {
             problem(recipe, "urls", "must be an array of 1-100 URL templates")
             return nil
@@ -260,7 +300,9 @@ struct CatalogLoader {
         return nil
     }
 
-    mutating func http(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec], hosts: Set<String>) -> HTTPProbeSpec? {
+    mutating func http(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec], hosts: Set<String>)
+        -> HTTPProbeSpec?
+    {
         guard case .string(let url)? = fields["url"] else {
             problem(recipe, join(path, "url"), "is required: an http(s) URL template such as http://127.0.0.1:8080/health/{service}")
             return nil
@@ -282,28 +324,45 @@ struct CatalogLoader {
         }
         var method = "GET"
         if let value = fields["method"] {
-            if case .string(let text) = value, ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(text.uppercased()) { method = text.uppercased() } else { problem(recipe, join(path, "method"), "must be an HTTP method such as GET or HEAD"); ok = false }
+            if case .string(let text) = value, ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(text.uppercased()) {
+                method = text.uppercased()
+            } else {
+                problem(recipe, join(path, "method"), "must be an HTTP method such as GET or HEAD"); ok = false
+            }
         }
         var statuses = [200]
         if let value = fields["expect_status"] {
             switch value {
             case .number(let n) where Int(exactly: n).map({ (100...599).contains($0) }) == true: statuses = [Int(n)]
             case .array(let items):
-                let codes = items.compactMap { if case .number(let n) = $0, let c = Int(exactly: n), (100...599).contains(c) { c } else { nil } }
-                if codes.count == items.count, !codes.isEmpty { statuses = codes } else { problem(recipe, join(path, "expect_status"), "must be status codes 100-599"); ok = false }
+                let codes = items.compactMap {
+                    if case .number(let n) = $0, let c = Int(exactly: n), (100...599).contains(c) { c } else { nil }
+                }
+                if codes.count == items.count, !codes.isEmpty {
+                    statuses = codes
+                } else {
+                    problem(recipe, join(path, "expect_status"), "must be status codes 100-599"); ok = false
+                }
             default: problem(recipe, join(path, "expect_status"), "must be a status code or an array of them"); ok = false
             }
         }
         var contains: String?
         if let value = fields["expect_body_contains"] {
-            if case .string(let text) = value { contains = text } else { problem(recipe, join(path, "expect_body_contains"), "must be a string"); ok = false }
+            if case .string(let text) = value {
+                contains = text
+            } else {
+                problem(recipe, join(path, "expect_body_contains"), "must be a string"); ok = false
+            }
         }
         let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: join(path, "timeout_seconds"), default: .seconds(10))
         return ok ? HTTPProbeSpec(method: method, url: url, expectStatus: statuses, expectBodyContains: contains, timeout: timeout) : nil
     }
 
     /// `{"command": {...}}` or `{"http": {...}}`, plus any extra keys the caller allows.
-    mutating func action(_ fields: [String: JSONValue], recipe: String, path: String, declared: [String: ParameterSpec], hosts: Set<String>, extraKeys: [String]) -> RecipeAction? {
+    mutating func action(
+        _ fields: [String: JSONValue], recipe: String, path: String, declared: [String: ParameterSpec], hosts: Set<String>,
+        extraKeys: [String]
+    ) -> RecipeAction? {
         checkKeys(fields, allowed: extraKeys + ["command", "http", "file"], recipe: recipe, path: path)
         if case .object(let file)? = fields["file"], fields["command"] == nil, fields["http"] == nil {
             checkKeys(file, allowed: FileKeys.all, recipe: recipe, path: "\(path).file")
@@ -332,12 +391,17 @@ struct CatalogLoader {
         for (index, item) in items.enumerated() {
             let path = "steps[\(index)]"
             guard case .object(let fields) = item else { problem(recipe, path, "must be an object"); ok = false; continue }
-            guard case .string(let name)? = fields["name"], !name.isEmpty else { problem(recipe, "\(path).name", "is required"); ok = false; continue }
-            guard let action = action(fields, recipe: recipe, path: path, declared: declared, hosts: hosts, extraKeys: ["name", "rollback"]) else { ok = false; continue }
+            guard case .string(let name)? = fields["name"], !name.isEmpty else {
+                problem(recipe, "\(path).name", "is required"); ok = false; continue
+            }
+            guard
+                let action = action(fields, recipe: recipe, path: path, declared: declared, hosts: hosts, extraKeys: ["name", "rollback"])
+            else { ok = false; continue }
             var rollback: RecipeAction?
             if let value = fields["rollback"] {
                 if case .object(let rollbackFields) = value {
-                    rollback = self.action(rollbackFields, recipe: recipe, path: "\(path).rollback", declared: declared, hosts: hosts, extraKeys: [])
+                    rollback = self.action(
+                        rollbackFields, recipe: recipe, path: "\(path).rollback", declared: declared, hosts: hosts, extraKeys: [])
                     if rollback == nil { ok = false }
                 } else {
                     problem(recipe, "\(path).rollback", "must be an object with \"command\" or \"http\"")

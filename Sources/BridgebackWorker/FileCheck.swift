@@ -2,9 +2,9 @@ import BridgebackCore
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Checks one file: it exists and is a regular file, its size and age are within bounds, its
@@ -62,9 +62,9 @@ enum FileCheck {
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw fail("is not a regular file") }
         let size = Int(info.st_size)
         #if canImport(Darwin)
-        let modified = Double(info.st_mtimespec.tv_sec)
+            let modified = Double(info.st_mtimespec.tv_sec)
         #else
-        let modified = Double(info.st_mtim.tv_sec)
+            let modified = Double(info.st_mtim.tv_sec)
         #endif
         let age = max(0, Date().timeIntervalSince1970 - modified)
         var facts = ["\(size) bytes", "modified \(describe(age: age)) ago"]
@@ -123,7 +123,8 @@ enum FileCheck {
         let output = try await CommandRunner.run(
             argv: [program, "--", path], environment: [:], workingDirectory: nil, timeout: .seconds(600), outputCap: 4096)
         guard output.exitStatus == 0, let digest = output.stdout.split(separator: " ").first, digest.count == 64 else {
-            throw WorkerError(.commandFailed, "sha256sum \(path) failed: \(output.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw WorkerError(
+                .commandFailed, "sha256sum \(path) failed: \(output.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return String(digest)
     }

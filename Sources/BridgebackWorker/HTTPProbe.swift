@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Performs one HTTP probe. Redirects are not followed: a redirect could lead outside the
@@ -26,12 +26,17 @@ enum HTTPProbe {
             throw WorkerError(.httpFailed, "\(spec.method) \(url.absoluteString) got a non-HTTP response")
         }
         guard spec.expectStatus.contains(http.statusCode) else {
-            throw WorkerError(.httpFailed, "\(spec.method) \(url.absoluteString) answered HTTP \(http.statusCode), expected \(spec.expectStatus.map(String.init).joined(separator: " or "))")
+            throw WorkerError(
+                .httpFailed,
+                "\(spec.method) \(url.absoluteString) answered HTTP \(http.statusCode), expected \(spec.expectStatus.map(String.init).joined(separator: " or "))"
+            )
         }
         if let needle = spec.expectBodyContains {
             let body = String(decoding: data, as: UTF8.self)
             guard body.contains(needle) else {
-                throw WorkerError(.httpFailed, "\(spec.method) \(url.absoluteString) answered HTTP \(http.statusCode) but the body does not contain \"\(needle)\"")
+                throw WorkerError(
+                    .httpFailed,
+                    "\(spec.method) \(url.absoluteString) answered HTTP \(http.statusCode) but the body does not contain \"\(needle)\"")
             }
         }
         return "HTTP \(http.statusCode) from \(spec.method) \(url.absoluteString) in \(millis) ms"
@@ -46,7 +51,10 @@ enum HTTPProbe {
 
 /// Refuses every redirect. Stateless, so sharing it between threads is safe.
 final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
         completionHandler(nil)
     }
 }

@@ -32,7 +32,10 @@ public struct JobContext: Sendable {
     /// its rollbacks; a deadline or shutdown does not).
     public var isCancelRequested: Bool { cancelSignal?.isFired ?? false }
 
-    public init(jobID: JobID, recipe: Recipe, parameters: [String: ParameterValue], options: JSONValue = .object([:]), deadline: Date, attempt: Int = 1, logger: Logger, progress: ProgressReporter = .discard) {
+    public init(
+        jobID: JobID, recipe: Recipe, parameters: [String: ParameterValue], options: JSONValue = .object([:]), deadline: Date,
+        attempt: Int = 1, logger: Logger, progress: ProgressReporter = .discard
+    ) {
         self.jobID = jobID
         self.recipe = recipe
         self.parameters = parameters
@@ -67,7 +70,10 @@ public struct ProgressReporter: Sendable {
 
     /// A state change: "step n/N: name". Always published.
     public func step(_ number: Int, of total: Int, _ message: String) async {
-        await sink(ProgressUpdate(isStateChange: true, message: "step \(number)/\(total): \(message)", fraction: total > 0 ? Double(number - 1) / Double(total) : nil))
+        await sink(
+            ProgressUpdate(
+                isStateChange: true, message: "step \(number)/\(total): \(message)",
+                fraction: total > 0 ? Double(number - 1) / Double(total) : nil))
     }
 
     /// A routine update; dropped if another was published for this job within the interval.

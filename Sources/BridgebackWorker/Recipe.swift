@@ -42,7 +42,10 @@ public struct HTTPProbeSpec: Sendable {
     public var expectBodyContains: String?
     public var timeout: Duration
 
-    public init(method: String = "GET", url: String, expectStatus: [Int] = [200], expectBodyContains: String? = nil, timeout: Duration = .seconds(10)) {
+    public init(
+        method: String = "GET", url: String, expectStatus: [Int] = [200], expectBodyContains: String? = nil,
+        timeout: Duration = .seconds(10)
+    ) {
         self.method = method
         self.url = url
         self.expectStatus = expectStatus
@@ -80,7 +83,9 @@ public struct WaitSpec: Sendable {
     /// An `int` parameter (seconds) that overrides `timeout` per job.
     public var timeoutParameter: String?
 
-    public init(probe: RecipeAction? = nil, interval: Duration = .seconds(5), timeout: Duration = .seconds(300), timeoutParameter: String? = nil) {
+    public init(
+        probe: RecipeAction? = nil, interval: Duration = .seconds(5), timeout: Duration = .seconds(300), timeoutParameter: String? = nil
+    ) {
         self.probe = probe
         self.interval = interval
         self.timeout = timeout

@@ -14,7 +14,10 @@ public struct RecipeRunner: Sendable {
 
     /// `handlers` add custom kinds; the built-in `noop` kind is a handler too (a handler registered
     /// under `noop` replaces it).
-    public init(catalog: RecipeCatalog, handlers: [String: any JobHandler] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        catalog: RecipeCatalog, handlers: [String: any JobHandler] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.catalog = catalog
         self.handlers = [NoopHandler.kind: NoopHandler()].merging(handlers) { _, registered in registered }
         self.environment = Redacted(environment)
@@ -24,7 +27,9 @@ public struct RecipeRunner: Sendable {
     public func prepare(_ invocation: RecipeInvocation) throws(WorkerError) -> (Recipe, [String: ParameterValue]) {
         guard let recipe = catalog[invocation.name] else {
             let known = catalog.recipes.keys.sorted().joined(separator: ", ")
-            throw WorkerError(.unknownRecipe, "this worker has no recipe '\(invocation.name)'; it knows \(known.isEmpty ? "none" : known)", recipe: invocation.name)
+            throw WorkerError(
+                .unknownRecipe, "this worker has no recipe '\(invocation.name)'; it knows \(known.isEmpty ? "none" : known)",
+                recipe: invocation.name)
         }
         let values = try validateParameters(invocation.params, against: recipe.parameters, recipe: recipe.name)
         return (recipe, values)
@@ -48,7 +53,9 @@ public struct RecipeRunner: Sendable {
             return try await wait(spec, context)
         case .custom(let name, _):
             guard let handler = handlers[name] else {
-                throw WorkerError(.unknownRecipe, "recipe '\(context.recipe.name)' is of kind '\(name)', but no JobHandler is registered under that name", recipe: context.recipe.name)
+                throw WorkerError(
+                    .unknownRecipe, "recipe '\(context.recipe.name)' is of kind '\(name)', but no JobHandler is registered under that name",
+                    recipe: context.recipe.name)
             }
             do {
                 return try await handler.run(context)
@@ -68,12 +75,16 @@ public struct RecipeRunner: Sendable {
         var text: String
     }
 
-    func command(_ spec: CommandSpec, _ values: [String: ParameterValue], jobID: JobID, progress: CommandProgress? = nil) async throws -> ActionResult {
+    func command(_ spec: CommandSpec, _ values: [String: ParameterValue], jobID: JobID, progress: CommandProgress? = nil) async throws
+        -> ActionResult
+    {
         let argv = Template.argv(spec.argv, values: values)
         var env: [String: String] = [:]
         for name in spec.environment { env[name] = environment.value[name] }
         env["BRIDGEBACK_JOB_ID"] = jobID.description
-        let sink = spec.progressProtocol ? progress.map { reporter in { @Sendable (directive: ProgressDirective) in await reporter.report(directive) } } : nil
+        let sink =
+            spec.progressProtocol
+            ? progress.map { reporter in { @Sendable (directive: ProgressDirective) in await reporter.report(directive) } } : nil
         let output = try await CommandRunner.run(
             argv: argv, environment: env, workingDirectory: spec.workingDirectory, timeout: spec.timeout, outputCap: spec.outputCapBytes,
             progress: sink)
@@ -161,7 +172,8 @@ public struct RecipeRunner: Sendable {
             let label = "\(index + 1)/\(steps.count) \(step.name)"
             await context.progress.step(index + 1, of: steps.count, step.name)
             do {
-                let output = try await action(step.action, context, progress: CommandProgress(context.progress, within: (index + 1, steps.count, step.name)))
+                let output = try await action(
+                    step.action, context, progress: CommandProgress(context.progress, within: (index + 1, steps.count, step.name)))
                 lines.append("ok      \(label)" + Self.oneLine(output))
                 completed.append(index)
             } catch let error as CancellationError {
@@ -228,7 +240,9 @@ public struct RecipeRunner: Sendable {
             while clock.now < limit {
                 let next = min(limit, clock.now + spec.interval)
                 try await Task.sleep(until: next, clock: clock)
-                await context.progress.update("waited \(Self.seconds(clock.now - start)) of \(Self.seconds(timeout))", fraction: Self.fraction(clock.now - start, timeout))
+                await context.progress.update(
+                    "waited \(Self.seconds(clock.now - start)) of \(Self.seconds(timeout))",
+                    fraction: Self.fraction(clock.now - start, timeout))
             }
             return "waited \(Self.seconds(timeout))"
         }
@@ -238,7 +252,8 @@ public struct RecipeRunner: Sendable {
             checks += 1
             do {
                 let output = try await action(probe, context, progress: CommandProgress(context.progress, routineOnly: true))
-                return "condition met after \(Self.seconds(clock.now - start)) (\(checks) check\(checks == 1 ? "" : "s"))" + Self.oneLine(output)
+                return "condition met after \(Self.seconds(clock.now - start)) (\(checks) check\(checks == 1 ? "" : "s"))"
+                    + Self.oneLine(output)
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -247,7 +262,10 @@ public struct RecipeRunner: Sendable {
             await context.progress.update("check \(checks): not yet (\(last))", fraction: Self.fraction(clock.now - start, timeout))
             let next = clock.now + spec.interval
             guard next <= limit else {
-                throw WorkerError(.conditionNotMet, "condition not met within \(Self.seconds(timeout)) after \(checks) check\(checks == 1 ? "" : "s"); last: \(last)", recipe: context.recipe.name)
+                throw WorkerError(
+                    .conditionNotMet,
+                    "condition not met within \(Self.seconds(timeout)) after \(checks) check\(checks == 1 ? "" : "s"); last: \(last)",
+                    recipe: context.recipe.name)
             }
             try await Task.sleep(until: next, clock: clock)
         }
@@ -271,7 +289,8 @@ public struct RecipeRunner: Sendable {
     static func finishedSummary(succeeded result: String, after duration: Duration) -> String {
         let bytes = result.utf8.count
         let lines = result.isEmpty ? 0 : result.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
-        let size = bytes == 0 ? "an empty result" : "result of \(bytes) byte\(bytes == 1 ? "" : "s") in \(lines) line\(lines == 1 ? "" : "s")"
+        let size =
+            bytes == 0 ? "an empty result" : "result of \(bytes) byte\(bytes == 1 ? "" : "s") in \(lines) line\(lines == 1 ? "" : "s")"
         return "succeeded in \(seconds(duration)): \(size), delivered by the coordinator"
     }
 

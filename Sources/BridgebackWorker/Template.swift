@@ -65,7 +65,8 @@ enum Template {
 
     /// Checks scheme, absence of user info, and that the host is allowed; returns the parsed URL.
     static func checkHost(_ text: String, allowed: Set<String>) -> Result<URL, WorkerError> {
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
             let host = components.host?.lowercased(), !host.isEmpty, let url = components.url
         else {
             return .failure(WorkerError(.hostNotAllowed, "'\(text)' is not an http(s) URL with a host"))
@@ -74,7 +75,8 @@ enum Template {
             return .failure(WorkerError(.hostNotAllowed, "'\(text)' must not carry user info"))
         }
         guard allowed.contains(host) else {
-            let list = allowed.isEmpty ? "none are allowed; add it to allowed_hosts" : "allowed hosts: \(allowed.sorted().joined(separator: ", "))"
+            let list =
+                allowed.isEmpty ? "none are allowed; add it to allowed_hosts" : "allowed hosts: \(allowed.sorted().joined(separator: ", "))"
             return .failure(WorkerError(.hostNotAllowed, "host '\(host)' is not in the catalog's allowed_hosts (\(list))"))
         }
         return .success(url)

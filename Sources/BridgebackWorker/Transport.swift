@@ -86,7 +86,10 @@ public struct AMQPWorkerPublisher: WorkerPublishing {
             contentType: "application/json", persistent: false, messageID: "\(event.jobID)/\(event.sequence)",
             timestamp: UInt64(max(0, event.at.timeIntervalSince1970)), type: ProgressEvent.schema.description,
             userID: userID, appID: appID)
-        try await progress.publish(OutboundMessage(exchange: Self.progressExchange, routingKey: event.workSurface.rawValue, body: Array(body), properties: properties, mandatory: false))
+        try await progress.publish(
+            OutboundMessage(
+                exchange: Self.progressExchange, routingKey: event.workSurface.rawValue, body: Array(body), properties: properties,
+                mandatory: false))
     }
 
     public func publish(completion: Completion) async throws {
@@ -95,6 +98,9 @@ public struct AMQPWorkerPublisher: WorkerPublishing {
             contentType: "application/json", persistent: true, messageID: "\(completion.jobID)/completion/\(completion.attempt)",
             timestamp: UInt64(max(0, completion.finishedAt.timeIntervalSince1970)), type: Completion.schema.description,
             userID: userID, appID: appID)
-        try await completions.publish(OutboundMessage(exchange: Self.completionExchange, routingKey: Self.completionRoutingKey, body: Array(body), properties: properties, mandatory: true))
+        try await completions.publish(
+            OutboundMessage(
+                exchange: Self.completionExchange, routingKey: Self.completionRoutingKey, body: Array(body), properties: properties,
+                mandatory: true))
     }
 }

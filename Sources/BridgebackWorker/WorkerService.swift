@@ -126,7 +126,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                         metrics.running.record(active)
                     case .streamEnded(let error):
                         if !stopping {
-                            failure = error ?? WorkerError(.invalidConfiguration, "the job consumer on pool '\(configuration.pool)' ended unexpectedly")
+                            failure =
+                                error
+                                ?? WorkerError(.invalidConfiguration, "the job consumer on pool '\(configuration.pool)' ended unexpectedly")
                             logger.error("job consumer ended; finishing running jobs and stopping", metadata: ["error": "\(failure!)"])
                         }
                         stopping = true
@@ -134,7 +136,12 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                     case .shutdown:
                         guard !stopping else { break }
                         stopping = true
-                        logger.info("graceful shutdown: no new jobs; waiting for running ones", metadata: ["running": "\(active)", "returned": "\(pending.count)", "grace_seconds": "\(configuration.shutdownGracePeriod.components.seconds)"])
+                        logger.info(
+                            "graceful shutdown: no new jobs; waiting for running ones",
+                            metadata: [
+                                "running": "\(active)", "returned": "\(pending.count)",
+                                "grace_seconds": "\(configuration.shutdownGracePeriod.components.seconds)",
+                            ])
                         for delivery in pending { delivery.nack(requeue: true) }
                         metrics.requeued.increment(by: Int64(pending.count))
                         pending.removeAll()
@@ -144,7 +151,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                             sink.yield(.graceExpired)
                         }
                     case .graceExpired:
-                        if active > 0 { logger.warning("grace period over; stopping and requeueing running jobs", metadata: ["running": "\(active)"]) }
+                        if active > 0 {
+                            logger.warning("grace period over; stopping and requeueing running jobs", metadata: ["running": "\(active)"])
+                        }
                         graceExpired.fire()
                     }
                     while !stopping, active < configuration.slots, !pending.isEmpty {
@@ -179,12 +188,15 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         do {
             for try await notice in feed {
                 if watch.record(notice) {
-                    logger.notice("cancel received; stopping the running job", metadata: ["job_id": "\(notice.jobID)", "requested_by": "\(notice.requestedBy)"])
+                    logger.notice(
+                        "cancel received; stopping the running job",
+                        metadata: ["job_id": "\(notice.jobID)", "requested_by": "\(notice.requestedBy)"])
                 }
             }
         } catch {
             if !Task.isCancelled {
-                logger.error("the cancel feed (bb.cancels) ended; running jobs can no longer be cancelled here", metadata: ["error": "\(error)"])
+                logger.error(
+                    "the cancel feed (bb.cancels) ended; running jobs can no longer be cancelled here", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -202,7 +214,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         do {
             job = try WireCodec.decode(JobMessage.self, from: Data(delivery.body))
         } catch {
-            logger.error("rejecting a job message that does not decode; it goes to the dead-letter queue", metadata: ["reason": "\(error.description)", "attempt": "\(delivery.attempt)"])
+            logger.error(
+                "rejecting a job message that does not decode; it goes to the dead-letter queue",
+                metadata: ["reason": "\(error.description)", "attempt": "\(delivery.attempt)"])
             metrics.rejected.increment()
             delivery.reject(requeue: false)
             return
@@ -216,7 +230,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             logger.notice("job cancelled before it started; not run", metadata: ["requested_by": "\(notice?.requestedBy ?? "")"])
             metrics.cancelledBeforeStart.increment()
             delivery.ack()
-            let progress = JobProgress(job: job, attempt: delivery.attempt, configuration: configuration, publisher: publisher, logger: logger)
+            let progress = JobProgress(
+                job: job, attempt: delivery.attempt, configuration: configuration, publisher: publisher, logger: logger)
             await progress.publish(.finished, "cancelled before it started; not run", stateChange: true)
             return
         }
@@ -234,7 +249,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         do {
             let (recipe, values) = try runner.prepare(job.recipe)
             if job.deadline <= startedAt {
-                outcome = .finished(.failed(reason: "deadline exceeded: the job's deadline \(WireDate.format(job.deadline)) had passed before it started"))
+                outcome = .finished(
+                    .failed(reason: "deadline exceeded: the job's deadline \(WireDate.format(job.deadline)) had passed before it started"))
             } else {
                 let options: JSONValue = if case .custom(_, let options) = recipe.kind { options } else { .object([:]) }
                 var context = JobContext(
@@ -242,7 +258,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                     attempt: delivery.attempt, logger: logger, progress: progress.reporter)
                 context.cancelSignal = cancelled
                 // The job does not wait for the "started" confirm: it is published alongside.
-                let startedEvent = progress.event(.started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
+                let startedEvent = progress.event(
+                    .started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
                 async let startedSent: Void = progress.send(startedEvent)
                 outcome = await runWithDeadline(context, interrupted: interrupted)
                 await startedSent
@@ -259,7 +276,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             return
         }
         var completion = Completion(
-            jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(), outcome: result,
+            jobID: job.jobID, worker: configuration.workerName, attempt: delivery.attempt, startedAt: startedAt, finishedAt: Date(),
+            outcome: result,
             capability: job.completionCapability)
         if let size = Self.cutToMessageLimit(&completion) {
             logger.warning("completion over the message limit; its text is cut and marked", metadata: ["bytes": "\(size)"])
@@ -273,17 +291,21 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         delivery.ack()
         metrics.completionsPublished.increment()
         let duration = clock.now - started
-        let recipeLabel = runner.catalog.recipes[job.recipe.name] != nil || runner.handlers[job.recipe.name] != nil ? job.recipe.name : "unknown"
+        let recipeLabel =
+            runner.catalog.recipes[job.recipe.name] != nil || runner.handlers[job.recipe.name] != nil ? job.recipe.name : "unknown"
         metrics.duration(recipe: recipeLabel, outcome: result.metricLabel).recordNanoseconds(duration.nanoseconds)
         switch result {
         case .succeeded(let text):
             metrics.succeeded.increment()
-            logger.info("job succeeded", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "result_bytes": "\(text.utf8.count)"])
-            await progress.publish(.finished, RecipeRunner.finishedSummary(succeeded: text, after: duration), stateChange: true, fraction: 1)
+            logger.info(
+                "job succeeded", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "result_bytes": "\(text.utf8.count)"])
+            await progress.publish(
+                .finished, RecipeRunner.finishedSummary(succeeded: text, after: duration), stateChange: true, fraction: 1)
         case .failed(let reason):
             metrics.failed.increment()
             logger.notice("job failed", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)", "reason": "\(reason)"])
-            await progress.publish(.finished, "failed in \(RecipeRunner.seconds(duration)): the reason goes to the final surface", stateChange: true)
+            await progress.publish(
+                .finished, "failed in \(RecipeRunner.seconds(duration)): the reason goes to the final surface", stateChange: true)
         case .cancelled:
             metrics.cancelled.increment()
             logger.notice("job cancelled; its recipe was stopped", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)"])
@@ -336,7 +358,11 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             if error is CancellationError || Task.isCancelled { return .interrupted }
             return .finished(.failed(reason: RecipeRunner.reason(error)))
         case .deadline:
-            return .finished(.failed(reason: "deadline exceeded: recipe '\(context.recipe.name)' was still running at \(WireDate.format(context.deadline)) and was stopped"))
+            return .finished(
+                .failed(
+                    reason:
+                        "deadline exceeded: recipe '\(context.recipe.name)' was still running at \(WireDate.format(context.deadline)) and was stopped"
+                ))
         case .interrupted:
             return .interrupted
         case .cancelled:
@@ -357,7 +383,10 @@ final class JobProgress<Publisher: WorkerPublishing>: Sendable {
     let throttle: Mutex<ProgressThrottle>
     let metrics: WorkerMetrics?
 
-    init(job: JobMessage, attempt: Int, configuration: WorkerConfiguration, publisher: Publisher, logger: Logger, metrics: WorkerMetrics? = nil) {
+    init(
+        job: JobMessage, attempt: Int, configuration: WorkerConfiguration, publisher: Publisher, logger: Logger,
+        metrics: WorkerMetrics? = nil
+    ) {
         self.metrics = metrics
         self.job = job
         self.worker = configuration.workerName
@@ -380,7 +409,9 @@ final class JobProgress<Publisher: WorkerPublishing>: Sendable {
     func event(_ phase: ProgressEvent.Phase, _ message: String, stateChange: Bool, fraction: Double? = nil) -> ProgressEvent? {
         let now = ContinuousClock.now
         guard let sequence = throttle.withLock({ $0.admit(stateChange: stateChange, at: now) }) else { return nil }
-        return ProgressEvent(jobID: job.jobID, workSurface: job.workSurface, sequence: sequence, phase: phase, message: message, fraction: fraction, worker: worker, at: Date())
+        return ProgressEvent(
+            jobID: job.jobID, workSurface: job.workSurface, sequence: sequence, phase: phase, message: message, fraction: fraction,
+            worker: worker, at: Date())
     }
 
     func send(_ event: ProgressEvent?) async {
@@ -422,10 +453,12 @@ struct WorkerMetrics: Sendable {
         succeeded = Counter(label: "bridgeback_worker_jobs_succeeded_total", dimensions: dimensions, factory: factory)
         failed = Counter(label: "bridgeback_worker_jobs_failed_total", dimensions: dimensions, factory: factory)
         cancelled = Counter(label: "bridgeback_worker_jobs_cancelled_total", dimensions: dimensions, factory: factory)
-        cancelledBeforeStart = Counter(label: "bridgeback_worker_jobs_cancelled_before_start_total", dimensions: dimensions, factory: factory)
+        cancelledBeforeStart = Counter(
+            label: "bridgeback_worker_jobs_cancelled_before_start_total", dimensions: dimensions, factory: factory)
         requeued = Counter(label: "bridgeback_worker_jobs_requeued_total", dimensions: dimensions, factory: factory)
         rejected = Counter(label: "bridgeback_worker_jobs_rejected_total", dimensions: dimensions, factory: factory)
-        completionPublishFailures = Counter(label: "bridgeback_worker_completion_publish_failures_total", dimensions: dimensions, factory: factory)
+        completionPublishFailures = Counter(
+            label: "bridgeback_worker_completion_publish_failures_total", dimensions: dimensions, factory: factory)
         completionsPublished = Counter(label: "bridgeback_worker_completions_published_total", dimensions: dimensions, factory: factory)
         progressPublished = Counter(label: "bridgeback_worker_progress_published_total", dimensions: dimensions, factory: factory)
         redeliveries = Counter(label: "bridgeback_worker_redeliveries_total", dimensions: dimensions, factory: factory)
@@ -472,7 +505,8 @@ extension WorkerService {
             while let last = bytes.last, last & 0xC0 == 0x80 { bytes.removeLast() }
             if let last = bytes.last, last >= 0xC0 { bytes.removeLast() }
             let kept = String(decoding: bytes, as: UTF8.self)
-            return kept + "\n\n" + MessageLimits.truncationMarker(fullBytes: size, limit: MessageLimits.maxMessageBytes, keptBytes: bytes.count)
+            return kept + "\n\n"
+                + MessageLimits.truncationMarker(fullBytes: size, limit: MessageLimits.maxMessageBytes, keptBytes: bytes.count)
         }
         switch completion.outcome {
         case .succeeded(let result): completion.outcome = .succeeded(result: cut(result))

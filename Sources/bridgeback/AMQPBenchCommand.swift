@@ -35,7 +35,9 @@ struct AMQPBenchCommand: AsyncParsableCommand {
         logging.bootstrap()
         let configuration = try AMQPConfiguration(url: try resolveAMQPURL(amqpURL), connectionName: "bridgeback-bench")
         let connection = try await AMQPConnection.connect(configuration)
-        print("bench amqp: \(count) persistent \(size)-byte messages, confirm window \(window), prefetch \(prefetch), quorum queue, \(configuration.host):\(configuration.port)")
+        print(
+            "bench amqp: \(count) persistent \(size)-byte messages, confirm window \(window), prefetch \(prefetch), quorum queue, \(configuration.host):\(configuration.port)"
+        )
         print(String(format: "%-6@ %-6@ %14@ %14@", "round", "impl", "publish msg/s", "consume msg/s"))
         var c: [Figures] = []
         var swift: [Figures] = []
@@ -57,7 +59,9 @@ struct AMQPBenchCommand: AsyncParsableCommand {
         await connection.close()
         let bestC = Figures(publishRate: c.map(\.publishRate).max()!, consumeRate: c.map(\.consumeRate).max()!)
         let bestSwift = Figures(publishRate: swift.map(\.publishRate).max()!, consumeRate: swift.map(\.consumeRate).max()!)
-        print("best of \(rounds): publish Swift \(Int(bestSwift.publishRate)) vs C \(Int(bestC.publishRate)) msg/s = \(String(format: "%.0f", 100 * bestSwift.publishRate / bestC.publishRate))%; consume Swift \(Int(bestSwift.consumeRate)) vs C \(Int(bestC.consumeRate)) msg/s = \(String(format: "%.0f", 100 * bestSwift.consumeRate / bestC.consumeRate))%")
+        print(
+            "best of \(rounds): publish Swift \(Int(bestSwift.publishRate)) vs C \(Int(bestC.publishRate)) msg/s = \(String(format: "%.0f", 100 * bestSwift.publishRate / bestC.publishRate))%; consume Swift \(Int(bestSwift.consumeRate)) vs C \(Int(bestC.consumeRate)) msg/s = \(String(format: "%.0f", 100 * bestSwift.consumeRate / bestC.consumeRate))%"
+        )
     }
 
     /// The C loop blocks: run it on a thread of its own, never on the cooperative pool.
@@ -65,8 +69,9 @@ struct AMQPBenchCommand: AsyncParsableCommand {
         let (count, size, window, prefetch) = (self.count, self.size, self.window, self.prefetch)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<bb_cbench_result, Never>) in
             let thread = Thread {
-                let result = bb_cbench_run(configuration.host, Int32(configuration.port), configuration.virtualHost, configuration.user,
-                                           configuration.password, queue, count, Int32(size), Int32(window), Int32(prefetch))
+                let result = bb_cbench_run(
+                    configuration.host, Int32(configuration.port), configuration.virtualHost, configuration.user,
+                    configuration.password, queue, count, Int32(size), Int32(window), Int32(prefetch))
                 continuation.resume(returning: result)
             }
             thread.start()

@@ -41,7 +41,11 @@ struct AdmissionCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 8080
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory for admission.sqlite (default: $BRIDGEBACK_DATA_DIR/admission, else ./bridgeback-data/admission).", valueName: "dir"))
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "Directory for admission.sqlite (default: $BRIDGEBACK_DATA_DIR/admission, else ./bridgeback-data/admission).", valueName: "dir")
+    )
     var dataDir: String?
 
     @Option(help: ArgumentHelp("Surface registry file.", valueName: "file"))
@@ -53,10 +57,16 @@ struct AdmissionCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Admission policy file (default: the policy shipped with this build).", valueName: "file"))
     var policy: String?
 
-    @Option(name: .customLong("default-recipe"), help: ArgumentHelp("Recipe for detached requests that name none (free-text requests); overrides the catalog's default_recipe. Empty: refuse such requests unless the catalog names a default.", valueName: "name"))
+    @Option(
+        name: .customLong("default-recipe"),
+        help: ArgumentHelp(
+            "Recipe for detached requests that name none (free-text requests); overrides the catalog's default_recipe. Empty: refuse such requests unless the catalog names a default.",
+            valueName: "name"))
     var defaultRecipe: String = "noop"
 
-    @Option(name: .customLong("default-recipe-text-param"), help: ArgumentHelp("Parameter of the default recipe that receives the request text.", valueName: "name"))
+    @Option(
+        name: .customLong("default-recipe-text-param"),
+        help: ArgumentHelp("Parameter of the default recipe that receives the request text.", valueName: "name"))
     var defaultRecipeTextParam: String?
 
     @Option(name: .customLong("max-body-bytes"), help: "Largest accepted request body, in bytes.")
@@ -67,8 +77,11 @@ struct AdmissionCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("max-deadline"),
-        help: "Longest deadline_s accepted, in seconds (default: $BRIDGEBACK_MAX_DEADLINE_S, else 6600); must be below the broker's consumer_timeout.")
-    var maxDeadline: Double = ProcessInfo.processInfo.environment["BRIDGEBACK_MAX_DEADLINE_S"].flatMap(Double.init) ?? JobLimits.maxDeadlineSeconds
+        help:
+            "Longest deadline_s accepted, in seconds (default: $BRIDGEBACK_MAX_DEADLINE_S, else 6600); must be below the broker's consumer_timeout."
+    )
+    var maxDeadline: Double =
+        ProcessInfo.processInfo.environment["BRIDGEBACK_MAX_DEADLINE_S"].flatMap(Double.init) ?? JobLimits.maxDeadlineSeconds
 
     @Option(help: "Worker pool the jobs go to (routing key on bb.jobs).")
     var pool: String = "default"

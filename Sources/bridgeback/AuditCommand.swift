@@ -3,7 +3,7 @@ import BridgebackAudit
 import BridgebackPolicy
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `bridgeback audit`: find what should have detached, classify every miss, propose (never
@@ -101,13 +101,22 @@ struct AuditRunCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Admission's database (default: $BRIDGEBACK_DATA_DIR/admission/admission.sqlite, else ./bridgeback-data/admission/admission.sqlite).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Admission's database (default: $BRIDGEBACK_DATA_DIR/admission/admission.sqlite, else ./bridgeback-data/admission/admission.sqlite).",
+            valueName: "file"))
     var admissionDb: String?
 
-    @Option(help: ArgumentHelp("The coordinator's ledger (default: $BRIDGEBACK_DATA_DIR/coordinator/coordinator.sqlite, else ./bridgeback-data/coordinator/coordinator.sqlite).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The coordinator's ledger (default: $BRIDGEBACK_DATA_DIR/coordinator/coordinator.sqlite, else ./bridgeback-data/coordinator/coordinator.sqlite).",
+            valueName: "file"))
     var ledger: String?
 
-    @Option(help: ArgumentHelp("Audit config: thresholds and the delivery surface (default: $BRIDGEBACK_AUDIT_CONFIG, else built-in defaults).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Audit config: thresholds and the delivery surface (default: $BRIDGEBACK_AUDIT_CONFIG, else built-in defaults).",
+            valueName: "file"))
     var config: String?
 
     @Option(help: ArgumentHelp("The installed admission policy (default: the shipped policy).", valueName: "file"))
@@ -134,7 +143,8 @@ struct AuditRunCommand: AsyncParsableCommand {
             valueName: "file"))
     var corpus: String?
 
-    @Option(help: ArgumentHelp("Keep each report's totals (and a copy of the report) here; the next report shows the trend.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("Keep each report's totals (and a copy of the report) here; the next report shows the trend.", valueName: "dir"))
     var stateDir: String?
 
     @Flag(help: "Submit the report to admission as a detached job to the config's delivery surface (once per day).")
@@ -149,9 +159,12 @@ struct AuditRunCommand: AsyncParsableCommand {
         if !["markdown", "json"].contains(format) { throw ValidationError("--format must be markdown or json") }
         try Self.validateSpan(since)
         if propose != nil, corpus ?? ProcessInfo.processInfo.environment["BRIDGEBACK_CORPUS"] == nil {
-            throw ValidationError("--propose needs --corpus FILE (or $BRIDGEBACK_CORPUS): the labelled corpus the candidate must not change")
+            throw ValidationError(
+                "--propose needs --corpus FILE (or $BRIDGEBACK_CORPUS): the labelled corpus the candidate must not change")
         }
-        if deliver, URL(string: admission)?.scheme == nil { throw ValidationError("--admission '\(admission)' is not a URL such as http://127.0.0.1:8080") }
+        if deliver, URL(string: admission)?.scheme == nil {
+            throw ValidationError("--admission '\(admission)' is not a URL such as http://127.0.0.1:8080")
+        }
         if let now, Self.date(now) == nil { throw ValidationError("--now '\(now)' is not an ISO 8601 time such as 2026-11-15T06:00:00Z") }
     }
 
@@ -194,10 +207,13 @@ struct AuditRunCommand: AsyncParsableCommand {
         let end = now.flatMap(Self.date) ?? Date()
         let window = end.addingTimeInterval(-Self.span(since)!)...end
         let configPath = config ?? environment["BRIDGEBACK_AUDIT_CONFIG"]
-        let auditConfig = try configPath.map { path throws(AuditError) in try AuditConfig.load(from: URL(fileURLWithPath: path)) } ?? .default
+        let auditConfig =
+            try configPath.map { path throws(AuditError) in try AuditConfig.load(from: URL(fileURLWithPath: path)) } ?? .default
         let engine: PolicyEngine
         do {
-            engine = try policy.map { try PolicyEngine(policy: PolicyDocument.load(from: URL(fileURLWithPath: $0))) } ?? PolicyEngine.bundledDefault()
+            engine =
+                try policy.map { try PolicyEngine(policy: PolicyDocument.load(from: URL(fileURLWithPath: $0))) }
+                ?? PolicyEngine.bundledDefault()
         } catch {
             throw AuditError(.invalidPolicy, "policy rejected: \(error)")
         }
@@ -251,7 +267,8 @@ struct AuditRunCommand: AsyncParsableCommand {
             try? Data(report.utf8).write(to: copy, options: .atomic)
         }
         if deliver {
-            let markdown = format == "json" ? AuditReport.markdown(result, previous: previous, proposal: proposal, proposalPath: propose) : report
+            let markdown =
+                format == "json" ? AuditReport.markdown(result, previous: previous, proposal: proposal, proposalPath: propose) : report
             try await deliverReport(markdown, day: AuditReport.day(end), config: auditConfig.delivery)
         }
     }
@@ -261,7 +278,9 @@ struct AuditRunCommand: AsyncParsableCommand {
     func deliverReport(_ report: String, day: String, config: AuditConfig.Delivery) async throws {
         var text = report
         if text.count > config.maxChars {
-            text = String(text.prefix(config.maxChars)) + "\n\n… (cut at \(config.maxChars) characters; the full report is in the audit state directory)\n"
+            text =
+                String(text.prefix(config.maxChars))
+                + "\n\n… (cut at \(config.maxChars) characters; the full report is in the audit state directory)\n"
         }
         guard let url = URL(string: admission.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/requests") else {
             throw AuditError(.invalidArgument, "--admission '\(admission)' is not a URL")

@@ -17,12 +17,15 @@ struct ServerAuthOptions: ParsableArguments {
     var insecureNoAuth: Bool = false
 
     /// `--principals`, else BRIDGEBACK_PRINCIPALS (an optional option may not carry a default).
-    var principalsFile: String? { principals ?? ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 } }
+    var principalsFile: String? {
+        principals ?? ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// The server's authentication, or a start-up failure naming what to fix.
     func configure(host: String, server: String, logger: Logger) throws -> HTTPAuth {
         do {
-            return try HTTPAuth.configure(principalsFile: principalsFile, insecureNoAuth: insecureNoAuth, host: host, server: server, logger: logger)
+            return try HTTPAuth.configure(
+                principalsFile: principalsFile, insecureNoAuth: insecureNoAuth, host: host, server: server, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("bridgeback \(server): \(error.message)\n".utf8))
             throw ExitCode(2)

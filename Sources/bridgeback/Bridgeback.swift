@@ -105,13 +105,15 @@ func resolveAMQPURL(_ flag: String?, component: String? = nil) throws -> String 
     if let flag, !flag.isEmpty { return flag }
     if let component, let value = env["BRIDGEBACK_\(component.uppercased())_AMQP_URL"], !value.isEmpty { return value }
     if let value = env["BRIDGEBACK_AMQP_URL"], !value.isEmpty { return value }
-    throw ValidationError("no broker URL: pass --amqp-url or set BRIDGEBACK_AMQP_URL (for the local broker: eval \"$(deploy/local/broker.sh env)\")")
+    throw ValidationError(
+        "no broker URL: pass --amqp-url or set BRIDGEBACK_AMQP_URL (for the local broker: eval \"$(deploy/local/broker.sh env)\")")
 }
 
 /// Runs a process's services until SIGTERM/SIGINT has shut them down gracefully, then closes
 /// its broker connection, also when a service failed.
 func runUntilSignalled(_ services: [any Service], closing connection: AMQPConnection, logger: Logger) async throws {
-    let group = ServiceGroup(configuration: .init(services: services.map(namedService), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    let group = ServiceGroup(
+        configuration: .init(services: services.map(namedService), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()
     } catch {

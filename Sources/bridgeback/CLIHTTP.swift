@@ -4,7 +4,7 @@ import NIOCore
 import NIOSSL
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// How the CLI talks to admission and the coordinator's status API.

@@ -76,7 +76,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("trusted-completion-user"),
         help: ArgumentHelp(
-            "Broker user allowed to publish completions, by the broker-validated user_id (repeatable; default bb-worker).", valueName: "user"))
+            "Broker user allowed to publish completions, by the broker-validated user_id (repeatable; default bb-worker).",
+            valueName: "user"))
     var trustedCompletionUsers: [String] = []
 
     @Flag(
@@ -92,7 +93,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("http-port"),
-        help: ArgumentHelp("Port of the status API (0 picks a free one; the log line 'coordinator status listening' gives it).", valueName: "port"))
+        help: ArgumentHelp(
+            "Port of the status API (0 picks a free one; the log line 'coordinator status listening' gives it).", valueName: "port"))
     var httpPort: Int = 8090
 
     @Flag(name: .customLong("no-http"), help: "Do not serve the status API.")
@@ -131,7 +133,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         let dataDirectory =
             dataDir ?? environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/coordinator" } ?? "bridgeback-data/coordinator"
-        let completionUsers: Set<String> = anyCompletionUser ? [] : trustedCompletionUsers.isEmpty ? ["bb-worker"] : Set(trustedCompletionUsers)
+        let completionUsers: Set<String> =
+            anyCompletionUser ? [] : trustedCompletionUsers.isEmpty ? ["bb-worker"] : Set(trustedCompletionUsers)
         if anyCompletionUser {
             logger.warning("--any-completion-user: completions from any broker user are considered (the per-job capability still decides)")
         }
@@ -194,7 +197,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     services.append(ProgressTap(connection: tapConnection, log: log, logger: logger))
                 } catch {
                     logger.error(
-                        "BRIDGEBACK_DASHBOARD_AMQP_URL: cannot connect; the dashboard shows no progress steps", metadata: ["error": "\(error)"])
+                        "BRIDGEBACK_DASHBOARD_AMQP_URL: cannot connect; the dashboard shows no progress steps",
+                        metadata: ["error": "\(error)"])
                 }
             }
             let dashboard =

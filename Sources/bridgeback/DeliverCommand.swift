@@ -4,7 +4,7 @@ import BridgebackCore
 import Foundation
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `bridgeback deliver --dry-run <job>`: what the coordinator would send for a job, where and
@@ -37,7 +37,8 @@ struct DeliverCommand: AsyncParsableCommand {
     var jobID: String
 
     @Option(help: ArgumentHelp("Coordinator status API base URL. Env: BRIDGEBACK_COORDINATOR_URL.", valueName: "url"))
-    var coordinator: String = ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    var coordinator: String =
+        ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
         ?? "http://127.0.0.1:8090"
 
     @Option(help: ArgumentHelp("Plan this text as the job's result instead of its own (or its placeholder).", valueName: "text"))
@@ -72,7 +73,8 @@ struct DeliverCommand: AsyncParsableCommand {
         var given = text
         if let textFile {
             do {
-                let data = textFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: textFile))
+                let data =
+                    textFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: textFile))
                 given = String(decoding: data, as: UTF8.self)
             } catch {
                 throw deliverFailure("cannot read --text-file \(textFile): \(error.localizedDescription)", code: 2)
@@ -86,7 +88,8 @@ struct DeliverCommand: AsyncParsableCommand {
         case .status(let code, let message): throw deliverFailure("the coordinator answered \(code): \(message)")
         case .unreachable(let reason):
             throw deliverFailure(
-                "the coordinator at \(coordinator) is unreachable (\(reason)); is it running? (--coordinator or BRIDGEBACK_COORDINATOR_URL)")
+                "the coordinator at \(coordinator) is unreachable (\(reason)); is it running? (--coordinator or BRIDGEBACK_COORDINATOR_URL)"
+            )
         }
         let report: DeliveryDryRun
         do { report = try JSONDecoder().decode(DeliveryDryRun.self, from: data) } catch {

@@ -3,7 +3,7 @@ import BridgebackAMQP
 import Foundation
 import Logging
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// End to end through a running fleet: submit → admission → broker → worker → broker →
@@ -119,7 +119,8 @@ struct FleetBenchCommand: AsyncParsableCommand {
 
         func ms(_ value: Double) -> String { String(format: "%.1f", value * 1000) }
         func row(_ label: String, _ rate: Double?, _ latencies: [Double]) -> String {
-            let cells = [rate.map { String(format: "%.0f", $0) } ?? "-"]
+            let cells =
+                [rate.map { String(format: "%.0f", $0) } ?? "-"]
                 + [0.5, 0.9, 0.99].map { ms(Self.percentile(latencies, $0)) } + [ms(latencies.last ?? .nan)]
             return label.padding(toLength: 40, withPad: " ", startingAt: 0)
                 + cells.map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 }.joined(separator: " ")
@@ -129,7 +130,11 @@ struct FleetBenchCommand: AsyncParsableCommand {
         if offered > 0 { print(row(String(format: "fleet: offered %.0f jobs/s for %.0f s", offered, rateSeconds), nil, paced)) }
         print(row("fleet: submit → delivered, idle", nil, idle))
         print(row("baseline: one broker hop", baseline.rate, baseline.latencies))
-        print(String(format: "submits accepted at %.0f/s; fleet throughput is %.1f%% of one bare broker hop; idle p50 is %.1f× a hop", Double(jobs) / (submitEnd - start).seconds, 100 * throughput / baseline.rate, Self.percentile(idle, 0.5) / max(Self.percentile(baseline.latencies, 0.5), 1e-9)))
+        print(
+            String(
+                format: "submits accepted at %.0f/s; fleet throughput is %.1f%% of one bare broker hop; idle p50 is %.1f× a hop",
+                Double(jobs) / (submitEnd - start).seconds, 100 * throughput / baseline.rate,
+                Self.percentile(idle, 0.5) / max(Self.percentile(baseline.latencies, 0.5), 1e-9)))
         var perProcess: [[String: Any]] = []
         if !watched.isEmpty {
             print("process            CPU ms/job   peak RSS MiB   RSS now MiB   (CPU over the \(jobs)-job throughput run)")
@@ -209,7 +214,8 @@ struct FleetBenchCommand: AsyncParsableCommand {
         let consumer = try await connection.consume(queue: queue, prefetch: 256)
         var iterator = consumer.makeAsyncIterator()
         let start = ContinuousClock.now
-        async let published = publisher.publish(contentsOf: (0..<count).map { _ in OutboundMessage(exchange: "", routingKey: queue, body: body) })
+        async let published = publisher.publish(
+            contentsOf: (0..<count).map { _ in OutboundMessage(exchange: "", routingKey: queue, body: body) })
         for _ in 0..<count {
             guard let delivery = try await iterator.next() else { throw ValidationError("baseline consumer ended early") }
             delivery.ack()
@@ -269,7 +275,8 @@ actor Arrivals {
             let missing = ids.filter { seen[$0] == nil }
             if missing.isEmpty { return seen.filter { ids.contains($0.key) } }
             guard ContinuousClock.now < deadline else {
-                throw ValidationError("\(missing.count) of \(ids.count) jobs did not deliver within \(timeout); is the fleet (workers, coordinator) running?")
+                throw ValidationError(
+                    "\(missing.count) of \(ids.count) jobs did not deliver within \(timeout); is the fleet (workers, coordinator) running?")
             }
             try await Task.sleep(for: .milliseconds(ids.count == 1 ? 1 : 20))
         }

@@ -25,7 +25,9 @@ struct HTTPLimitOptions: ParsableArguments {
     var tlsCertificateFlag: String?
 
     /// `--tls-certificate`, else BRIDGEBACK_TLS_CERTIFICATE (an optional option may not carry a default).
-    var tlsCertificate: String? { tlsCertificateFlag ?? ProcessInfo.processInfo.environment["BRIDGEBACK_TLS_CERTIFICATE"].flatMap { $0.isEmpty ? nil : $0 } }
+    var tlsCertificate: String? {
+        tlsCertificateFlag ?? ProcessInfo.processInfo.environment["BRIDGEBACK_TLS_CERTIFICATE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     @Option(
         name: .customLong("tls-key"),
@@ -50,8 +52,12 @@ struct HTTPLimitOptions: ParsableArguments {
             // Read both files now: a wrong path or a key that does not fit fails here, not at the first connection.
             do { _ = try tls?.configuration() } catch { throw ValidationError(error.description) }
         }
-        for (name, value) in [("--http-head-timeout", headTimeout), ("--http-body-timeout", bodyTimeout), ("--http-idle-timeout", idleTimeout)] {
-            guard value.isFinite, value > 0, value <= 3600 else { throw ValidationError("\(name) must be more than 0 and at most 3600 seconds") }
+        for (name, value) in [
+            ("--http-head-timeout", headTimeout), ("--http-body-timeout", bodyTimeout), ("--http-idle-timeout", idleTimeout),
+        ] {
+            guard value.isFinite, value > 0, value <= 3600 else {
+                throw ValidationError("\(name) must be more than 0 and at most 3600 seconds")
+            }
         }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--http-max-connections must be 1-1000000") }
     }

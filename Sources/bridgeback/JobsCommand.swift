@@ -4,7 +4,7 @@ import BridgebackCore
 import Foundation
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `bridgeback jobs`: what was handed off, and where each answer went — admission's record
@@ -32,11 +32,13 @@ struct JobsCommand: AsyncParsableCommand {
     /// Where the two APIs are; shared by both subcommands.
     struct Endpoints: ParsableArguments {
         @Option(help: ArgumentHelp("Admission API base URL. Env: BRIDGEBACK_ADMISSION_URL.", valueName: "url"))
-        var admission: String = ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var admission: String =
+            ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "http://127.0.0.1:8080"
 
         @Option(help: ArgumentHelp("Coordinator status API base URL. Env: BRIDGEBACK_COORDINATOR_URL.", valueName: "url"))
-        var coordinator: String = ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var coordinator: String =
+            ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "http://127.0.0.1:8090"
 
         @Option(help: ArgumentHelp("Surface registry, for the names of surfaces (optional).", valueName: "file"))
@@ -104,7 +106,9 @@ struct JobsCommand: AsyncParsableCommand {
             case .unreachable(let reason): coordinatorProblem = "the coordinator at \(endpoints.coordinator) is unreachable (\(reason))"
             }
             if admissionJobs == nil && coordinatorProblem != nil {
-                throw jobsFailure("\(admissionProblem ?? "admission is unreachable") and \(coordinatorProblem ?? ""); is the fleet running? (--admission / --coordinator, or BRIDGEBACK_ADMISSION_URL / BRIDGEBACK_COORDINATOR_URL)")
+                throw jobsFailure(
+                    "\(admissionProblem ?? "admission is unreachable") and \(coordinatorProblem ?? ""); is the fleet running? (--admission / --coordinator, or BRIDGEBACK_ADMISSION_URL / BRIDGEBACK_COORDINATOR_URL)"
+                )
             }
             // A job admission answered for that the coordinator's recent list did not include: ask for it.
             for job in admissionJobs ?? [] where coordinatorProblem == nil {
@@ -139,7 +143,9 @@ struct JobsCommand: AsyncParsableCommand {
             if let admissionJobs {
                 for job in admissionJobs {
                     let id = job["job_id"]?.stringValue ?? "?"
-                    lines.append(JobLine.line(admission: job, delivery: deliveries[id], registry: registry, coordinatorKnown: coordinatorProblem == nil))
+                    lines.append(
+                        JobLine.line(
+                            admission: job, delivery: deliveries[id], registry: registry, coordinatorKnown: coordinatorProblem == nil))
                 }
             } else {
                 lines = deliveryOrder.map { JobLine.line(admission: nil, delivery: $0, registry: registry, coordinatorKnown: true) }
@@ -180,7 +186,8 @@ struct JobsCommand: AsyncParsableCommand {
                     return
                 case .status(_, let message): throw jobsFailure(message)
                 case .unreachable(let reason):
-                    throw jobsFailure("the coordinator at \(endpoints.coordinator) is unreachable (\(reason)); the full result is stored in its ledger")
+                    throw jobsFailure(
+                        "the coordinator at \(endpoints.coordinator) is unreachable (\(reason)); the full result is stored in its ledger")
                 }
             }
             var admission: JSONValue?
@@ -214,9 +221,10 @@ struct JobsCommand: AsyncParsableCommand {
                 print(JSONValue.object(object).jsonText)
                 return
             }
-            print(JobLine.detail(
-                id: id, admission: admission, delivery: delivery, registry: endpoints.registry, notes: notes,
-                coordinatorURL: endpoints.coordinator, coordinatorReachable: coordinatorReachable))
+            print(
+                JobLine.detail(
+                    id: id, admission: admission, delivery: delivery, registry: endpoints.registry, notes: notes,
+                    coordinatorURL: endpoints.coordinator, coordinatorReachable: coordinatorReachable))
         }
     }
 }
@@ -308,9 +316,12 @@ struct StatusClient {
         do {
             let (data, code) = try await CLIHTTP.send(request, session: session, timeout: timeout)
             guard (200..<300).contains(code) else {
-                var message = (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
+                var message =
+                    (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
                     ?? String(decoding: data.prefix(300), as: UTF8.self)
-                if code == 401 && token == nil { message += " (no token given: set BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE or --token-file)" }
+                if code == 401 && token == nil {
+                    message += " (no token given: set BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE or --token-file)"
+                }
                 return .status(code, message)
             }
             return .ok(data)
@@ -345,7 +356,9 @@ enum JobLine {
     }
 
     /// What admission alone can say (the coordinator is unreachable, or has not heard of the job).
-    static func admissionState(_ admission: JSONValue?, contract: OwnershipContract?, registry: SurfaceRegistry?, coordinatorKnown: Bool) -> String {
+    static func admissionState(_ admission: JSONValue?, contract: OwnershipContract?, registry: SurfaceRegistry?, coordinatorKnown: Bool)
+        -> String
+    {
         let state = admission?["state"]?.stringValue ?? "unknown"
         let final = contract.map { name($0.finalSurface, registry) } ?? "its final surface"
         switch state {
@@ -418,7 +431,9 @@ enum JobLine {
         }
         for note in notes { out.append("  note: " + note) }
         if coordinatorReachable {
-            out.append("  full result: bridgeback jobs show \(id) --result   (or GET \(coordinatorURL.trimmingTrailingSlash)/v1/jobs/\(id)/result)")
+            out.append(
+                "  full result: bridgeback jobs show \(id) --result   (or GET \(coordinatorURL.trimmingTrailingSlash)/v1/jobs/\(id)/result)"
+            )
         }
         return out.joined(separator: "\n")
     }

@@ -18,16 +18,18 @@ struct LedgerCommand: ParsableCommand {
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a consistent copy of a live ledger (SQLite online backup).")
 
-        @Option(help: ArgumentHelp(
-            "The coordinator's data directory (default: $BRIDGEBACK_DATA_DIR/coordinator, else ./bridgeback-data/coordinator).",
-            valueName: "dir"))
+        @Option(
+            help: ArgumentHelp(
+                "The coordinator's data directory (default: $BRIDGEBACK_DATA_DIR/coordinator, else ./bridgeback-data/coordinator).",
+                valueName: "dir"))
         var dataDir: String?
 
         @Option(help: ArgumentHelp("The backup file to write; never overwritten.", valueName: "file"))
         var to: String
 
         func run() throws {
-            let base = ProcessInfo.processInfo.environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/coordinator" } ?? "./bridgeback-data/coordinator"
+            let base =
+                ProcessInfo.processInfo.environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/coordinator" } ?? "./bridgeback-data/coordinator"
             let source = (dataDir ?? base) + "/coordinator.sqlite"
             do {
                 let summary = try LedgerBackup.backup(ledgerAt: source, to: to)

@@ -42,12 +42,15 @@ struct MCPCommand: AsyncParsableCommand {
     var transport: String = "stdio"
 
     @Option(help: ArgumentHelp("Admission URL. Env: BRIDGEBACK_ADMISSION_URL.", valueName: "url"))
-    var admission: String = ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
+    var admission: String =
+        ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
 
     @Option(help: ArgumentHelp("Coordinator status API URL; empty: none. Env: BRIDGEBACK_COORDINATOR_URL.", valueName: "url"))
     var coordinator: String = ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"] ?? "http://127.0.0.1:8090"
 
-    @Option(help: ArgumentHelp("Origin surface of this assistant's requests, e.g. cli:alice. Env: BRIDGEBACK_MCP_ORIGIN.", valueName: "surface"))
+    @Option(
+        help: ArgumentHelp("Origin surface of this assistant's requests, e.g. cli:alice. Env: BRIDGEBACK_MCP_ORIGIN.", valueName: "surface")
+    )
     var origin: String?
 
     @Option(
@@ -56,13 +59,19 @@ struct MCPCommand: AsyncParsableCommand {
             valueName: "key"))
     var parent: String?
 
-    @Option(help: ArgumentHelp("Broker URL for the inbox (default: BRIDGEBACK_WATCH_AMQP_URL, else BRIDGEBACK_AMQP_URL).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp("Broker URL for the inbox (default: BRIDGEBACK_WATCH_AMQP_URL, else BRIDGEBACK_AMQP_URL).", valueName: "url"))
     var amqpURL: String?
 
-    @Option(help: ArgumentHelp("File holding the token sent to admission and the coordinator (default: BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "File holding the token sent to admission and the coordinator (default: BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE).",
+            valueName: "path"))
     var tokenFile: String?
 
-    @Option(help: ArgumentHelp("HTTP transport: file holding the bearer token clients must send (or BRIDGEBACK_MCP_HTTP_TOKEN).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP transport: file holding the bearer token clients must send (or BRIDGEBACK_MCP_HTTP_TOKEN).", valueName: "path"))
     var httpTokenFile: String?
 
     @Option(help: "HTTP transport: address to listen on.")
@@ -83,9 +92,14 @@ struct MCPCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ["stdio", "http"].contains(transport) else { throw ValidationError("--transport must be stdio or http, got '\(transport)'") }
-        guard let origin = originSurface else { throw ValidationError("--origin is required (or BRIDGEBACK_MCP_ORIGIN): the surface id this assistant's requests come from, e.g. cli:alice") }
+        guard let origin = originSurface else {
+            throw ValidationError(
+                "--origin is required (or BRIDGEBACK_MCP_ORIGIN): the surface id this assistant's requests come from, e.g. cli:alice")
+        }
         do { _ = try SurfaceID(validating: origin) } catch { throw ValidationError("--origin: \(error.message)") }
-        if let parent = parentKey, parent.isEmpty || parent.utf8.count > 200 || parent.contains(where: { $0 == "*" || $0 == "#" || $0.isWhitespace }) {
+        if let parent = parentKey,
+            parent.isEmpty || parent.utf8.count > 200 || parent.contains(where: { $0 == "*" || $0 == "#" || $0.isWhitespace })
+        {
             throw ValidationError("--parent must be 1-200 bytes with no spaces, '*' or '#' (it is a routing key and a queue-name suffix)")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
@@ -100,7 +114,9 @@ struct MCPCommand: AsyncParsableCommand {
             return ExitCode(2)
         }
         let token: String?
-        do { token = try ClientToken.resolve(tokenFile: tokenFile, environment: ProcessInfo.processInfo.environment) } catch { throw fail("\(error)") }
+        do { token = try ClientToken.resolve(tokenFile: tokenFile, environment: ProcessInfo.processInfo.environment) } catch {
+            throw fail("\(error)")
+        }
         var httpToken: String?
         if transport == "http" {
             do {
@@ -109,7 +125,9 @@ struct MCPCommand: AsyncParsableCommand {
                     variable: "BRIDGEBACK_MCP_HTTP_TOKEN", fileVariable: "BRIDGEBACK_MCP_HTTP_TOKEN_FILE")
             } catch { throw fail("\(error)") }
             guard let httpToken, httpToken.count >= 16 else {
-                throw fail("the HTTP transport needs a bearer token of at least 16 characters: --http-token-file PATH or BRIDGEBACK_MCP_HTTP_TOKEN")
+                throw fail(
+                    "the HTTP transport needs a bearer token of at least 16 characters: --http-token-file PATH or BRIDGEBACK_MCP_HTTP_TOKEN"
+                )
             }
         }
         let client = FleetClient(admissionURL: admission, coordinatorURL: coordinator.isEmpty ? nil : coordinator, token: token)
@@ -124,7 +142,9 @@ struct MCPCommand: AsyncParsableCommand {
                 throw fail("--parent needs the broker: set BRIDGEBACK_WATCH_AMQP_URL (or BRIDGEBACK_AMQP_URL, or --amqp-url)")
             }
             let configuration: AMQPConfiguration
-            do { configuration = try AMQPConfiguration(url: url, connectionName: "bridgeback-mcp-\(parent)") } catch { throw fail("\(error)") }
+            do { configuration = try AMQPConfiguration(url: url, connectionName: "bridgeback-mcp-\(parent)") } catch {
+                throw fail("\(error)")
+            }
             do { connection = try await AMQPConnection.connect(configuration, logger: logger) } catch {
                 throw fail("cannot connect to the broker at \(configuration.redactedURL): \(error)")
             }
@@ -135,7 +155,8 @@ struct MCPCommand: AsyncParsableCommand {
                 throw fail("\(error)")
             }
         }
-        let server = BridgebackMCPServer(tools: BridgebackTools(client: client, identity: identity, inbox: inbox, consumer: consumer), logger: logger)
+        let server = BridgebackMCPServer(
+            tools: BridgebackTools(client: client, identity: identity, inbox: inbox, consumer: consumer), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let consumer { services.append(.init(service: consumer, serviceName: "InboxConsumer")) }
         if transport == "http" {
@@ -143,10 +164,14 @@ struct MCPCommand: AsyncParsableCommand {
             let sessions = MCPHTTPSessions(server: server, loopback: loopback, logger: logger)
             services.append(
                 .init(
-                    service: MCPHTTPServer.service(sessions: sessions, token: httpToken!, host: host, port: port, idleTimeout: idleTimeout, logger: logger),
+                    service: MCPHTTPServer.service(
+                        sessions: sessions, token: httpToken!, host: host, port: port, idleTimeout: idleTimeout, logger: logger),
                     serviceName: "MCPHTTPServer"))
         } else {
-            services.append(.init(service: StdioSession(server: server, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "StdioSession"))
+            services.append(
+                .init(
+                    service: StdioSession(server: server, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "StdioSession"))
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

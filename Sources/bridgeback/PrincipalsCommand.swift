@@ -31,7 +31,6 @@ struct PrincipalsCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The principals file. Env: BRIDGEBACK_PRINCIPALS.", valueName: "file"))
         var file: String?
 
-
         var url: URL {
             get throws {
                 // An optional option may not carry a default, so the environment is read here.
@@ -53,14 +52,17 @@ struct PrincipalsCommand: ParsableCommand {
 
     /// Where a new token goes: printed, or written to a 0600 file.
     struct TokenOutput: ParsableArguments {
-        @Option(name: .customLong("token-out"), help: ArgumentHelp("Write the new token to this file (mode 0600) instead of printing it.", valueName: "file"))
+        @Option(
+            name: .customLong("token-out"),
+            help: ArgumentHelp("Write the new token to this file (mode 0600) instead of printing it.", valueName: "file"))
         var tokenOut: String?
 
         func emit(_ token: String, tokenID: String, principal: String) throws {
             guard let tokenOut else {
                 print(token)
                 FileHandle.standardError.write(
-                    Data("new token \(tokenID) for '\(principal)' printed above; it is shown only once (only its SHA-256 is stored)\n".utf8))
+                    Data("new token \(tokenID) for '\(principal)' printed above; it is shown only once (only its SHA-256 is stored)\n".utf8)
+                )
                 return
             }
             let url = URL(fileURLWithPath: tokenOut)
@@ -92,7 +94,9 @@ struct PrincipalsCommand: ParsableCommand {
     static func save(_ file: PrincipalsFile, to url: URL) throws {
         // Validate what is about to be written exactly as a server will read it.
         let encoder = JSONEncoder()
-        do { _ = try PrincipalsFile.parse(try encoder.encode(file)) } catch let error as AuthError { throw principalsFailure(error.message) }
+        do { _ = try PrincipalsFile.parse(try encoder.encode(file)) } catch let error as AuthError {
+            throw principalsFailure(error.message)
+        }
         try file.write(to: url)
     }
 
@@ -194,12 +198,18 @@ struct PrincipalsCommand: ParsableCommand {
         func run() throws {
             let principals = try file.load()
             for entry in principals.principals {
-                func list(_ patterns: [ScopePattern]) -> String { patterns.isEmpty ? "(none)" : patterns.map(\.rawValue).joined(separator: ", ") }
+                func list(_ patterns: [ScopePattern]) -> String {
+                    patterns.isEmpty ? "(none)" : patterns.map(\.rawValue).joined(separator: ", ")
+                }
                 print("\(entry.name)\(entry.isOperator ? " (operator)" : "")\(entry.note.map { " — \($0)" } ?? "")")
                 print("  origins   \(list(entry.origins))")
                 print("  surfaces  \(list(entry.surfaces))")
                 print("  parents   \(list(entry.parents))")
-                print("  tokens    " + (entry.tokens.isEmpty ? "(none: disabled)" : entry.tokens.map { "\($0.id)\($0.createdAt.map { " (\($0))" } ?? "")" }.joined(separator: ", ")))
+                print(
+                    "  tokens    "
+                        + (entry.tokens.isEmpty
+                            ? "(none: disabled)"
+                            : entry.tokens.map { "\($0.id)\($0.createdAt.map { " (\($0))" } ?? "")" }.joined(separator: ", ")))
             }
         }
     }

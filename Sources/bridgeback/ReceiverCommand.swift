@@ -97,7 +97,9 @@ struct ReceiverCommand: AsyncParsableCommand {
                 logger.info("receiver listening", metadata: ["http.port": "\(channel.localAddress?.port ?? 0)"])
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: app, serviceName: "Receiver")], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app, serviceName: "Receiver")], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 
@@ -115,7 +117,8 @@ struct ReceiverCommand: AsyncParsableCommand {
         if let text = environment["BRIDGEBACK_RECEIVER_SECRET"], !text.isEmpty {
             return try SigningSecret.decode(text, source: "BRIDGEBACK_RECEIVER_SECRET")
         }
-        throw ValidationError("no signing secret: pass --secret whsec_…, or --surfaces FILE --surface ID, or set BRIDGEBACK_RECEIVER_SECRET")
+        throw ValidationError(
+            "no signing secret: pass --secret whsec_…, or --surfaces FILE --surface ID, or set BRIDGEBACK_RECEIVER_SECRET")
     }
 }
 

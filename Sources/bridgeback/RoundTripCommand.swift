@@ -30,9 +30,10 @@ struct RoundTripCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         for index in 1...count {
             let body = "hello #\(index) from bridgeback at \(Date())"
-            try await publisher.publish(OutboundMessage(
-                exchange: "", routingKey: queue, body: Array(body.utf8),
-                properties: MessageProperties(contentType: "text/plain", messageID: "roundtrip-\(index)")))
+            try await publisher.publish(
+                OutboundMessage(
+                    exchange: "", routingKey: queue, body: Array(body.utf8),
+                    properties: MessageProperties(contentType: "text/plain", messageID: "roundtrip-\(index)")))
             print("  published roundtrip-\(index) — broker confirmed (persistent, on a quorum of replicas)")
         }
         let consumer = try await connection.consume(queue: queue, prefetch: 10)
@@ -46,6 +47,8 @@ struct RoundTripCommand: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
         try await connection.deleteQueue(queue)
         await connection.close()
-        print("✓ \(count) published with confirms, \(received) consumed and acked in \(elapsed.formatted(.units(allowed: [.milliseconds]))); queue removed")
+        print(
+            "✓ \(count) published with confirms, \(received) consumed and acked in \(elapsed.formatted(.units(allowed: [.milliseconds]))); queue removed"
+        )
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import BridgebackCore
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `bridgeback status`: the fleet on one screen, each piece with a verdict and why.
@@ -29,7 +29,8 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var endpoints: JobsCommand.Endpoints
 
     @Option(help: ArgumentHelp("RabbitMQ management API base URL. Env: BRIDGEBACK_MANAGEMENT_URL.", valueName: "url"))
-    var management: String = ProcessInfo.processInfo.environment["BRIDGEBACK_MANAGEMENT_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    var management: String =
+        ProcessInfo.processInfo.environment["BRIDGEBACK_MANAGEMENT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         ?? "http://127.0.0.1:15672"
 
     @Option(help: "Virtual host of the fleet.")
@@ -105,7 +106,8 @@ struct ManagementClient: Sendable {
             let (data, response) = try await URLSession.shared.data(for: request)
             let code = (response as? HTTPURLResponse)?.statusCode ?? 0
             guard code == 200 else {
-                let hint = code == 401 ? " (set BRIDGEBACK_MANAGEMENT_USER/PASSWORD to a user with the monitoring tag, e.g. bb-monitor)" : ""
+                let hint =
+                    code == 401 ? " (set BRIDGEBACK_MANAGEMENT_USER/PASSWORD to a user with the monitoring tag, e.g. bb-monitor)" : ""
                 return .failure(Failure(reason: "management API \(path) answered \(code)\(hint)"))
             }
             return .success(try JSONDecoder().decode(JSONValue.self, from: data))
@@ -163,10 +165,13 @@ struct FleetReport: Sendable {
                     let slots = number(consumer["prefetch_count"])
                     let inFlight = unackedByChannel[details?["name"]?.stringValue ?? ""] ?? 0
                     let pool = String(queue.dropFirst("bb.jobs.".count))
-                    report.lines.append(StatusLine(
-                        section: "workers", name: connection, verdict: .ok,
-                        why: "pool \(pool) on \(host): \(Int(inFlight)) of \(Int(slots)) slots busy",
-                        figures: ["pool": .string(pool), "host": .string(host), "slots": .number(slots), "in_flight": .number(inFlight)]))
+                    report.lines.append(
+                        StatusLine(
+                            section: "workers", name: connection, verdict: .ok,
+                            why: "pool \(pool) on \(host): \(Int(inFlight)) of \(Int(slots)) slots busy",
+                            figures: [
+                                "pool": .string(pool), "host": .string(host), "slots": .number(slots), "in_flight": .number(inFlight),
+                            ]))
                 } else if queue == "bb.coordinator.completions" {
                     coordinators.append((consumer["active"] == JSONValue.bool(true), connection))
                 }
@@ -174,12 +179,14 @@ struct FleetReport: Sendable {
             let active = coordinators.filter(\.active).count
             let standby = coordinators.count - active
             let verdict: Verdict = active == 1 ? (standby > 0 ? .ok : .degraded) : .stalled
-            let why = active == 0
+            let why =
+                active == 0
                 ? "no coordinator consumes bb.coordinator.completions: no final delivery happens"
                 : "1 active" + (standby > 0 ? ", \(standby) standby waiting" : "; no standby (a crash stops delivery until restart)")
-            report.lines.append(StatusLine(
-                section: "coordinator", name: "active consumer", verdict: verdict, why: why,
-                figures: ["active": .number(Double(active)), "standby": .number(Double(standby))]))
+            report.lines.append(
+                StatusLine(
+                    section: "coordinator", name: "active consumer", verdict: verdict, why: why,
+                    figures: ["active": .number(Double(active)), "standby": .number(Double(standby))]))
         } else if case .failure(let failure) = consumers {
             report.lines.append(StatusLine(section: "workers", name: "consumers", verdict: .unreachable, why: failure.reason))
         }
@@ -191,12 +198,14 @@ struct FleetReport: Sendable {
             let oldest = number(health["outbox_oldest_unsent_age_s"])
             let brokerUp = health["broker"]?.stringValue == "connected"
             let verdict: Verdict = oldest > 300 ? .stalled : (backlog > 0 && !brokerUp) || oldest > 30 ? .degraded : .ok
-            let why = backlog == 0
+            let why =
+                backlog == 0
                 ? "outbox empty; broker \(health["broker"]?.stringValue ?? "?")"
                 : "\(Int(backlog)) rows unsent, oldest \(Int(oldest)) s; broker \(health["broker"]?.stringValue ?? "?")"
-            report.lines.append(StatusLine(
-                section: "admission", name: admission, verdict: verdict, why: why,
-                figures: ["outbox_backlog": .number(backlog), "outbox_oldest_age_s": .number(oldest)]))
+            report.lines.append(
+                StatusLine(
+                    section: "admission", name: admission, verdict: verdict, why: why,
+                    figures: ["outbox_backlog": .number(backlog), "outbox_oldest_age_s": .number(oldest)]))
         case .status(let code, let message):
             report.lines.append(StatusLine(section: "admission", name: admission, verdict: .unreachable, why: "\(code): \(message)"))
         case .unreachable(let reason):
@@ -207,10 +216,12 @@ struct FleetReport: Sendable {
         switch await coordinatorHealth {
         case .ok(let health):
             let status = health["status"]?.stringValue ?? "?"
-            report.lines.append(StatusLine(
-                section: "coordinator", name: coordinator, verdict: status == "ok" ? .ok : status == "degraded" ? .degraded : .stalled,
-                why: "ledger \(health["ledger"]?.stringValue ?? "?"), broker \(health["broker"]?.stringValue ?? "?"), "
-                    + "\(Int(number(health["jobs_delivering"]))) delivering, \(Int(number(health["parts_waiting_retry"]))) parts waiting to retry"))
+            report.lines.append(
+                StatusLine(
+                    section: "coordinator", name: coordinator, verdict: status == "ok" ? .ok : status == "degraded" ? .degraded : .stalled,
+                    why: "ledger \(health["ledger"]?.stringValue ?? "?"), broker \(health["broker"]?.stringValue ?? "?"), "
+                        + "\(Int(number(health["jobs_delivering"]))) delivering, \(Int(number(health["parts_waiting_retry"]))) parts waiting to retry"
+                ))
         case .status(let code, let message):
             report.lines.append(StatusLine(section: "coordinator", name: coordinator, verdict: .unreachable, why: "\(code): \(message)"))
         case .unreachable(let reason):
@@ -232,16 +243,18 @@ struct FleetReport: Sendable {
                 }
             }
             let summary = byState.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-            report.lines.append(StatusLine(
-                section: "jobs", name: "last hour", verdict: .ok, why: summary.isEmpty ? "no jobs" : summary,
-                figures: .init(uniqueKeysWithValues: byState.map { ($0.key, JSONValue.number(Double($0.value))) })))
-            report.lines.append(StatusLine(
-                section: "deliveries", name: "need a person", verdict: attention.isEmpty ? .ok : .degraded,
-                why: attention.isEmpty
-                    ? "none uncertain, failed or parked"
-                    : "\(attention.count): " + attention.prefix(5).joined(separator: "; ") + (attention.count > 5 ? " …" : "")
-                        + " (bridgeback jobs show <id>)",
-                figures: ["count": .number(Double(attention.count))]))
+            report.lines.append(
+                StatusLine(
+                    section: "jobs", name: "last hour", verdict: .ok, why: summary.isEmpty ? "no jobs" : summary,
+                    figures: .init(uniqueKeysWithValues: byState.map { ($0.key, JSONValue.number(Double($0.value))) })))
+            report.lines.append(
+                StatusLine(
+                    section: "deliveries", name: "need a person", verdict: attention.isEmpty ? .ok : .degraded,
+                    why: attention.isEmpty
+                        ? "none uncertain, failed or parked"
+                        : "\(attention.count): " + attention.prefix(5).joined(separator: "; ") + (attention.count > 5 ? " …" : "")
+                            + " (bridgeback jobs show <id>)",
+                    figures: ["count": .number(Double(attention.count))]))
         case .status(let code, let message):
             report.lines.append(StatusLine(section: "jobs", name: "deliveries", verdict: .unreachable, why: "\(code): \(message)"))
         case .unreachable:
@@ -277,7 +290,8 @@ struct FleetReport: Sendable {
         // bridgeback_coordinator_oldest_awaiting_completion_seconds is the oldest job instead.
         return StatusLine(
             section: "queues", name: name, verdict: verdict,
-            why: "\(why) · ready \(Int(ready)), unacked \(Int(unacked)), consumers \(Int(consumers)), in \(rate(publish)) out \(rate(deliver))",
+            why:
+                "\(why) · ready \(Int(ready)), unacked \(Int(unacked)), consumers \(Int(consumers)), in \(rate(publish)) out \(rate(deliver))",
             figures: [
                 "ready": .number(ready), "unacked": .number(unacked), "consumers": .number(consumers),
                 "publish_rate": .number(publish), "deliver_rate": .number(deliver), "ack_rate": .number(ack),
@@ -302,12 +316,13 @@ struct FleetReport: Sendable {
         .object([
             "overall": .string(worst.word),
             "at": .string(WireDate.format(Date())),
-            "checks": .array(lines.map { line in
-                .object([
-                    "section": .string(line.section), "name": .string(line.name), "verdict": .string(line.verdict.word),
-                    "why": .string(line.why), "figures": .object(line.figures),
-                ])
-            }),
+            "checks": .array(
+                lines.map { line in
+                    .object([
+                        "section": .string(line.section), "name": .string(line.name), "verdict": .string(line.verdict.word),
+                        "why": .string(line.why), "figures": .object(line.figures),
+                    ])
+                }),
         ])
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `bridgeback submit`: one request to the admission service, from a shell.
@@ -72,7 +72,9 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let force, !["inline", "detach"].contains(force) { throw ValidationError("--force must be inline or detach") }
-        if let mode, !["parent", "direct", "suppressed"].contains(mode) { throw ValidationError("--mode must be parent, direct or suppressed") }
+        if let mode, !["parent", "direct", "suppressed"].contains(mode) {
+            throw ValidationError("--mode must be parent, direct or suppressed")
+        }
         for param in params where !param.contains("=") { throw ValidationError("--param '\(param)' must look like name=value") }
     }
 
@@ -121,7 +123,8 @@ struct SubmitCommand: AsyncParsableCommand {
         do {
             (data, status) = try await CLIHTTP.send(request)
         } catch {
-            FileHandle.standardError.write(Data("bridgeback submit: cannot reach the admission service at \(admission): \(error.localizedDescription)\n".utf8))
+            FileHandle.standardError.write(
+                Data("bridgeback submit: cannot reach the admission service at \(admission): \(error.localizedDescription)\n".utf8))
             throw ExitCode(2)
         }
         if json {

@@ -37,7 +37,9 @@ struct TopologyCommand: AsyncParsableCommand {
             let connection = try await AMQPConnection.connect(configuration)
             defer { Task { await connection.close() } }
             let count = try await TopologyManager(definitions: definitions).apply(on: connection)
-            print("applied \(count) objects (\(definitions.exchanges.count) exchanges, \(definitions.queues.count) queues, \(definitions.bindings.count) bindings) to vhost '\(configuration.virtualHost)'")
+            print(
+                "applied \(count) objects (\(definitions.exchanges.count) exchanges, \(definitions.queues.count) queues, \(definitions.bindings.count) bindings) to vhost '\(configuration.virtualHost)'"
+            )
             await connection.close()
         }
     }
@@ -73,4 +75,3 @@ struct TopologyCommand: AsyncParsableCommand {
         }
     }
 }
-

@@ -40,7 +40,8 @@ struct WatchCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Work surface id to follow (e.g. work:alice), or '#' for all.", valueName: "surface"))
     var surface: String
 
-    @Option(help: ArgumentHelp("Also show final notices and receipts sent to this parent's inbox (bb.inbox routing key).", valueName: "parent"))
+    @Option(
+        help: ArgumentHelp("Also show final notices and receipts sent to this parent's inbox (bb.inbox routing key).", valueName: "parent"))
     var inbox: String?
 
     @Flag(help: "Print each message's raw JSON body, one per line, instead of a line for people.")
@@ -56,7 +57,8 @@ struct WatchCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "Coordinator status API, to name jobs by their summary; empty: do not ask. Env: BRIDGEBACK_COORDINATOR_URL.",
             valueName: "url"))
-    var coordinator: String = ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    var coordinator: String =
+        ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
         ?? "http://127.0.0.1:8090"
 
     @OptionGroup var logging: LoggingOptions
@@ -83,7 +85,9 @@ struct WatchCommand: AsyncParsableCommand {
         do {
             url = try resolveAMQPURL(amqpURL, component: "watch")
         } catch {
-            throw fail("set BRIDGEBACK_WATCH_AMQP_URL (or BRIDGEBACK_AMQP_URL) to the broker URL; for the local broker: eval \"$(deploy/local/broker.sh env)\"")
+            throw fail(
+                "set BRIDGEBACK_WATCH_AMQP_URL (or BRIDGEBACK_AMQP_URL) to the broker URL; for the local broker: eval \"$(deploy/local/broker.sh env)\""
+            )
         }
         let configuration: AMQPConfiguration
         do { configuration = try AMQPConfiguration(url: url, connectionName: "bridgeback-watch") } catch { throw fail("\(error)") }
@@ -99,7 +103,8 @@ struct WatchCommand: AsyncParsableCommand {
             coordinator: coordinator.isEmpty ? nil : coordinator, token: Redacted(try auth.token()), logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: watcher, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "Watcher")], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: watcher, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "Watcher")],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -210,7 +215,8 @@ struct WatchFormatter {
         do {
             message = try WireCodec.decodeAny(from: Data(body))
         } catch {
-            return "\(Self.clock(Date())) · \(routingKey) · not a Bridgeback message (\(error.message)): \(HumanText.excerpt(String(decoding: body, as: UTF8.self), maxCharacters: 120))"
+            return
+                "\(Self.clock(Date())) · \(routingKey) · not a Bridgeback message (\(error.message)): \(HumanText.excerpt(String(decoding: body, as: UTF8.self), maxCharacters: 120))"
         }
         switch message {
         case .progress(let event):

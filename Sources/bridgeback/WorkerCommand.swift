@@ -44,7 +44,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Recipe catalog file.", valueName: "file"))
     var recipes: String = ProcessInfo.processInfo.environment["BRIDGEBACK_RECIPES"] ?? "deploy/local/recipes.json"
 
-    @Option(name: .customLong("progress-interval"), help: "Minimum seconds between routine progress updates of one job (state changes always go out).")
+    @Option(
+        name: .customLong("progress-interval"),
+        help: "Minimum seconds between routine progress updates of one job (state changes always go out).")
     var progressInterval: Double = 5
 
     @Option(help: "Seconds running jobs may take to finish after SIGTERM before they are requeued.")
@@ -76,7 +78,9 @@ struct WorkerCommand: AsyncParsableCommand {
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0-65535") }
         // The worker's metrics port has no authentication: it must not be reachable from other hosts.
         guard ["127.0.0.1", "::1", "localhost"].contains(metricsHost) else {
-            throw ValidationError("--metrics-host must be a loopback address (127.0.0.1, ::1 or localhost): the worker's metrics port has no authentication; scrape it through a local agent or an SSH tunnel")
+            throw ValidationError(
+                "--metrics-host must be a loopback address (127.0.0.1, ::1 or localhost): the worker's metrics port has no authentication; scrape it through a local agent or an SSH tunnel"
+            )
         }
     }
 
@@ -112,7 +116,8 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw fail("cannot connect to the broker: \(error)")
         }
-        logger.info("recipes loaded", metadata: ["file": "\(recipes)", "recipes": "\(catalog.recipes.keys.sorted().joined(separator: ","))"])
+        logger.info(
+            "recipes loaded", metadata: ["file": "\(recipes)", "recipes": "\(catalog.recipes.keys.sorted().joined(separator: ","))"])
         let service = WorkerService(
             configuration: configuration, source: AMQPJobSource(connection: connection, pool: pool), publisher: publisher,
             runner: RecipeRunner(catalog: catalog), logger: logger, cancels: AMQPCancelSource(connection: connection))

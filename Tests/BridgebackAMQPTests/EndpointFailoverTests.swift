@@ -106,13 +106,18 @@ struct EndpointFailoverTests {
 
     @Test func aListOfURLsIsOneClusterConfiguration() throws {
         let c = try AMQPConfiguration(
-            url: "amqp://bb-worker:s%40cret@n1:5672/bridgeback, amqp://bb-worker:s%40cret@n2:5673/bridgeback,amqp://bb-worker:s%40cret@n3/bridgeback")
+            url:
+                "amqp://bb-worker:s%40cret@n1:5672/bridgeback, amqp://bb-worker:s%40cret@n2:5673/bridgeback,amqp://bb-worker:s%40cret@n3/bridgeback"
+        )
         #expect(c.endpoints.map(\.description) == ["n1:5672", "n2:5673", "n3:5672"])
         #expect(c.user == "bb-worker")
         #expect(c.password == "s@cret")
         #expect(c.virtualHost == "bridgeback")
         #expect(!c.redactedURL.contains("s@cret") && !c.redactedURL.contains("s%40cret"))
-        #expect(c.redactedURL == "amqp://bb-worker:***@n1:5672/bridgeback,amqp://bb-worker:***@n2:5673/bridgeback,amqp://bb-worker:***@n3:5672/bridgeback")
+        #expect(
+            c.redactedURL
+                == "amqp://bb-worker:***@n1:5672/bridgeback,amqp://bb-worker:***@n2:5673/bridgeback,amqp://bb-worker:***@n3:5672/bridgeback"
+        )
     }
 
     @Test(arguments: [

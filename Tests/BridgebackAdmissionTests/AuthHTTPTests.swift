@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @testable import BridgebackAdmission
@@ -34,7 +34,8 @@ final class CapturedLog: Sendable {
         }
         func log(event: LogEvent) {
             let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
-            let line = "\(event.level) \(event.message) " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let line =
+                "\(event.level) \(event.message) " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             sink.lines.withLock { $0.append(line) }
         }
     }
@@ -75,7 +76,9 @@ struct AuthHTTPTests {
         if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as? HTTPURLResponse
-        return Reply(status: http?.statusCode ?? -1, json: try? JSONDecoder().decode(JSONValue.self, from: data), headers: http?.allHeaderFields ?? [:])
+        return Reply(
+            status: http?.statusCode ?? -1, json: try? JSONDecoder().decode(JSONValue.self, from: data),
+            headers: http?.allHeaderFields ?? [:])
     }
 
     /// Runs admission on port 0 with `TestAuth`'s principals; `body` gets the base URL.
@@ -182,9 +185,11 @@ struct AuthHTTPTests {
         try await Self.withAdmission(log: log) { base, service in
             let url = base.appendingPathComponent("v1/requests")
             let aliceJob = try await Self.call(
-                "POST", url, body: #"{"origin": "cli:alice", "text": "gate", "force": "detach", "recipe": {"name": "noop"}}"#, authorization: Self.alice)
+                "POST", url, body: #"{"origin": "cli:alice", "text": "gate", "force": "detach", "recipe": {"name": "noop"}}"#,
+                authorization: Self.alice)
             let bobJob = try await Self.call(
-                "POST", url, body: #"{"origin": "cli:bob", "text": "gate", "force": "detach", "recipe": {"name": "noop"}}"#, authorization: Self.bob)
+                "POST", url, body: #"{"origin": "cli:bob", "text": "gate", "force": "detach", "recipe": {"name": "noop"}}"#,
+                authorization: Self.bob)
             let aliceID = try #require(aliceJob.json?["job_id"]?.string)
             let bobID = try #require(bobJob.json?["job_id"]?.string)
 
@@ -192,7 +197,8 @@ struct AuthHTTPTests {
             #expect(seen.status == 200)
             let hidden = try await Self.call("GET", base.appendingPathComponent("v1/jobs/\(aliceID)"), authorization: Self.bob)
             #expect(hidden.status == 404 && hidden.code == "not_found")
-            let unknown = try await Self.call("GET", base.appendingPathComponent("v1/jobs/job_01K742SG7TN426GVR1K1DKM9TR"), authorization: Self.bob)
+            let unknown = try await Self.call(
+                "GET", base.appendingPathComponent("v1/jobs/job_01K742SG7TN426GVR1K1DKM9TR"), authorization: Self.bob)
             #expect(unknown.status == 404, "an invisible job looks exactly like a missing one")
 
             let bobList = try await Self.call("GET", base.appendingPathComponent("v1/jobs"), authorization: Self.bob)
@@ -214,7 +220,8 @@ struct AuthHTTPTests {
             #expect(opsCancel.status == 202)
 
             // Inline outcomes follow the same rule.
-            let inline = try await Self.call("POST", url, body: #"{"origin": "cli:alice", "text": "what is a canary release?"}"#, authorization: Self.alice)
+            let inline = try await Self.call(
+                "POST", url, body: #"{"origin": "cli:alice", "text": "what is a canary release?"}"#, authorization: Self.alice)
             let requestID = try #require(inline.json?["request_id"]?.string)
             let outcome = #"{"duration_s": 3, "succeeded": true}"#
             let bobOutcome = try await Self.call(

@@ -47,7 +47,10 @@ struct CatalogAgreementTests {
             (#"{"recipes": [{"name": "a", \#(cmd), "parameters": [{"name": "p", "type": "path"}]}]}"#, false),
             (#"{"recipes": [{"name": "a", \#(cmd), "parameters": [{"name": "p", "type": "string", "minimum": 1}]}]}"#, false),
             (#"{"recipes": [{"name": "a", \#(cmd), "parameters": [{"name": "p", "type": "int", "default": "x"}]}]}"#, false),
-            (#"{"recipes": [{"name": "a", \#(cmd), "parameters": [{"name": "p", "type": "string"}, {"name": "p", "type": "int"}]}]}"#, false),
+            (
+                #"{"recipes": [{"name": "a", \#(cmd), "parameters": [{"name": "p", "type": "string"}, {"name": "p", "type": "int"}]}]}"#,
+                false
+            ),
             (#"{"recipes": [{"name": "a", \#(cmd), "parameters": [{"name": "p", "type": "string", "allowed": [1]}]}]}"#, false),
             (#"{"recipes": [{"name": "a", \#(cmd)}], "recipes": []}"#, false),
         ]

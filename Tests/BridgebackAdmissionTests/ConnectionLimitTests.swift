@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import BridgebackAdmission
@@ -21,7 +21,8 @@ struct ConnectionLimitTests {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    @Test("1,000 stalled connections (partial request heads): a real client is still served; each stalled one is closed by the head timeout")
+    @Test(
+        "1,000 stalled connections (partial request heads): a real client is still served; each stalled one is closed by the head timeout")
     func thousandStalledConnections() async throws {
         let fileLimit = RawHTTP.raiseFileLimit()
         try #require(fileLimit >= 2_200, "needs at least 2,200 open files (both ends of 1,000 sockets); the hard limit is \(fileLimit)")

@@ -17,12 +17,16 @@ struct AdmissionDryRunTests {
         defer { h.dir.cleanup() }
         #expect(try await h.store.counts() == Self.empty)
         let response = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3", "force": "detach", "idempotency_key": "k1", "recipe": {"name": "release-gate", "params": {"service": "api"}}, "dry_run": true}"#)
+            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3", "force": "detach", "idempotency_key": "k1", "recipe": {"name": "release-gate", "params": {"service": "api"}}, "dry_run": true}"#
+        )
         #expect(response.status == 200)
         #expect(response["dry_run"] == .bool(true))
         #expect(response["decision"]?.string == "detach")
         #expect(response["request_id"] == nil && response["job_id"] == nil)
-        #expect(response["human"]?.string == "Would detach: Run the release gate for api 2.3; progress in Alice's work log; the answer returns to Alice's terminal (parent-mediated)")
+        #expect(
+            response["human"]?.string
+                == "Would detach: Run the release gate for api 2.3; progress in Alice's work log; the answer returns to Alice's terminal (parent-mediated)"
+        )
         #expect(response["contract"]?["final_surface"]?.string == "cli:alice")
         #expect(response["contract"]?["delivery_mode"]?.string == "parent")
         #expect(response["defaults_applied"]?.strings == ["work_surface", "final_surface", "delivery_mode", "parent_id", "deadline"])
@@ -35,7 +39,10 @@ struct AdmissionDryRunTests {
         #expect(surface["max_length"] == .number(1_000_000) && surface["unit_words"]?.string == "bytes")
         #expect(surface["length_policy"]?.string == "split" && surface["direct_allowed"] == .bool(true))
         #expect(surface["address"] == nil)
-        #expect(delivery["summary"]?.string == "the answer would go to Alice's terminal (parent-mediated); the result will be split into parts of at most 1,000,000 bytes (context lines included)")
+        #expect(
+            delivery["summary"]?.string
+                == "the answer would go to Alice's terminal (parent-mediated); the result will be split into parts of at most 1,000,000 bytes (context lines included)"
+        )
         #expect(response["notes"]?.strings.contains { $0.hasPrefix("dry run: nothing was recorded") } == true)
 
         #expect(try await h.store.counts() == Self.empty)
@@ -44,7 +51,8 @@ struct AdmissionDryRunTests {
 
         // The same request for real is admitted normally: the dry run left no trace, not even the key.
         let real = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3", "force": "detach", "idempotency_key": "k1", "recipe": {"name": "release-gate", "params": {"service": "api"}}}"#)
+            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3", "force": "detach", "idempotency_key": "k1", "recipe": {"name": "release-gate", "params": {"service": "api"}}}"#
+        )
         #expect(real.status == 202 && real["idempotent_replay"] == .bool(false))
     }
 
@@ -53,7 +61,8 @@ struct AdmissionDryRunTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         let response = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the release gate for api", "force": "detach", "recipe": {"name": "noop"}, "contract": {"delivery_mode": "direct"}, "dry_run": true}"#)
+            #"{"origin": "cli:alice", "text": "Run the release gate for api", "force": "detach", "recipe": {"name": "noop"}, "contract": {"delivery_mode": "direct"}, "dry_run": true}"#
+        )
         #expect(response.status == 200)
         let delivery = try #require(response["delivery"])
         #expect(delivery["delivery_mode"]?.string == "direct")
@@ -61,7 +70,8 @@ struct AdmissionDryRunTests {
         #expect(try await h.store.counts() == Self.empty)
 
         let suppressed = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the release gate for api", "force": "detach", "recipe": {"name": "noop"}, "contract": {"delivery_mode": "suppressed"}, "dry_run": true}"#)
+            #"{"origin": "cli:alice", "text": "Run the release gate for api", "force": "detach", "recipe": {"name": "noop"}, "contract": {"delivery_mode": "suppressed"}, "dry_run": true}"#
+        )
         #expect(suppressed["delivery"]?["summary"]?.string == "nothing would be sent: the answer is kept with the job (suppressed)")
     }
 
@@ -82,11 +92,13 @@ struct AdmissionDryRunTests {
     func replay() async throws {
         let h = try Harness()
         defer { h.dir.cleanup() }
-        let first = await h.submit(#"{"origin": "cli:alice", "text": "Run the gate", "force": "detach", "idempotency_key": "k9", "recipe": {"name": "noop"}}"#)
+        let first = await h.submit(
+            #"{"origin": "cli:alice", "text": "Run the gate", "force": "detach", "idempotency_key": "k9", "recipe": {"name": "noop"}}"#)
         let jobID = try #require(first["job_id"]?.string)
         let before = try await h.store.counts()
         let response = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the gate", "force": "detach", "idempotency_key": "k9", "recipe": {"name": "noop"}, "dry_run": true}"#)
+            #"{"origin": "cli:alice", "text": "Run the gate", "force": "detach", "idempotency_key": "k9", "recipe": {"name": "noop"}, "dry_run": true}"#
+        )
         #expect(response.status == 200)
         #expect(response["idempotent_replay"] == .bool(true) && response["job_id"]?.string == jobID)
         #expect(response["human"]?.string?.hasPrefix("Would return the existing job \(jobID)") == true)
@@ -99,9 +111,18 @@ struct AdmissionDryRunTests {
         defer { h.dir.cleanup() }
         let cases: [(String, Int, String)] = [
             (#"{"origin": "cli:nobody", "text": "Run it", "dry_run": true}"#, 422, "unknown_surface"),
-            (#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "nope"}, "dry_run": true}"#, 422, "unknown_recipe"),
-            (#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "API!"}}, "dry_run": true}"#, 422, "invalid_recipe_params"),
-            (#"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "noop"}, "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}, "dry_run": true}"#, 422, "direct_not_allowed"),
+            (
+                #"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "nope"}, "dry_run": true}"#, 422,
+                "unknown_recipe"
+            ),
+            (
+                #"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "API!"}}, "dry_run": true}"#,
+                422, "invalid_recipe_params"
+            ),
+            (
+                #"{"origin": "cli:alice", "text": "Run it", "force": "detach", "recipe": {"name": "noop"}, "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}, "dry_run": true}"#,
+                422, "direct_not_allowed"
+            ),
             (#"{"origin": "cli:alice", "text": "Run it", "dry_run": "yes"}"#, 400, "invalid_request"),
             (#"{"origin": "cli:alice", "text": "Run it", "dryrun": true}"#, 400, "invalid_request"),
         ]

@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @testable import BridgebackAdmission
@@ -54,13 +54,16 @@ struct HTTPTests {
 
             let detach = try await Self.call(
                 "POST", base.appendingPathComponent("v1/requests"),
-                body: Data(#"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "h1", "recipe": {"name": "release-gate", "params": {"service": "api"}}}"#.utf8))
+                body: Data(
+                    #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "h1", "recipe": {"name": "release-gate", "params": {"service": "api"}}}"#
+                        .utf8))
             #expect(detach.status == 202)
             let id = try #require(detach.json?["job_id"]?.string)
             #expect(detach.json?["human"]?.string?.hasPrefix("Detached: Run the release gate; progress in Alice's work log") == true)
 
             let inline = try await Self.call(
-                "POST", base.appendingPathComponent("v1/requests"), body: Data(#"{"origin": "cli:alice", "text": "What is a canary release?"}"#.utf8))
+                "POST", base.appendingPathComponent("v1/requests"),
+                body: Data(#"{"origin": "cli:alice", "text": "What is a canary release?"}"#.utf8))
             #expect(inline.status == 200 && inline.json?["decision"]?.string == "inline")
 
             let malformed = try await Self.call("POST", base.appendingPathComponent("v1/requests"), body: Data("{nope".utf8))

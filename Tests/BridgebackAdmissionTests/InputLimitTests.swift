@@ -29,7 +29,9 @@ struct InputLimitTests {
             let response = await h.submit(Self.body(#""hints": {"\#(field)": \#(value)}"#))
             #expect(Self.accepted(response), "hints.\(field) = \(value): \(response.body)")
         }
-        for value in ["-1", "-0.5", "\(maximum + 1)", "1e19", "9.3e18", "9223372036854775807", "1e308", "1e999", "-1e999", "\"5\"", "true", "[]"] {
+        for value in [
+            "-1", "-0.5", "\(maximum + 1)", "1e19", "9.3e18", "9223372036854775807", "1e308", "1e999", "-1e999", "\"5\"", "true", "[]",
+        ] {
             let response = await h.submit(Self.body(#""hints": {"\#(field)": \#(value)}"#))
             #expect(response.status == 400, "hints.\(field) = \(value)")
             #expect(response.errorField == "hints.\(field)", "hints.\(field) = \(value): \(response.body)")
@@ -159,7 +161,10 @@ struct InputLimitTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         let without = await h.submit(Self.body(""))
-        for fragment in [#""hints": null"#, #""contract": null"#, #""idempotency_key": null"#, #""summary": null"#, #""contract": {"parent_id": null, "deadline_s": null}"#] {
+        for fragment in [
+            #""hints": null"#, #""contract": null"#, #""idempotency_key": null"#, #""summary": null"#,
+            #""contract": {"parent_id": null, "deadline_s": null}"#,
+        ] {
             let with = await h.submit(Self.body(fragment))
             #expect(with.status == without.status, "\(fragment)")
             #expect(with["decision"] == without["decision"], "\(fragment)")
@@ -185,7 +190,8 @@ struct InputLimitTests {
         for _ in 0..<40 {
             // Detaches, but pager:digest does not allow direct delivery: a contract refusal.
             let response = await h.submit(
-                #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "recipe": {"name": "noop"}, "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#)
+                #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "recipe": {"name": "noop"}, "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#
+            )
             #expect(response.status == 422)
         }
         let counts = try await h.store.counts()

@@ -10,7 +10,9 @@ struct JobsTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         let a = await h.submit(#"{"origin": "cli:alice", "text": "Audit A", "force": "detach"}"#)
-        let b = await h.submit(#"{"origin": "api:anon", "text": "Audit B", "force": "detach", "contract": {"final_surface": "pager:digest", "work_surface": "pager:digest"}}"#)
+        let b = await h.submit(
+            #"{"origin": "api:anon", "text": "Audit B", "force": "detach", "contract": {"final_surface": "pager:digest", "work_surface": "pager:digest"}}"#
+        )
         let id = try #require(a["job_id"]?.string)
 
         let job = await h.api.job(id: id, as: .testOperator)

@@ -151,7 +151,9 @@ struct AdmissionOpenAPITests {
         get("/v1/jobs", await h.api.jobs(surface: nil, limit: nil, as: TestAuth.bob))
         get("/v1/jobs", await h.api.jobs(surface: nil, limit: "0", as: .testOperator))
         get("/v1/jobs", await h.api.jobs(surface: "cli:nobody", limit: nil, as: .testOperator))
-        post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator, bearer: "tok"))
+        post(
+            "/v1/jobs/{id}/cancel",
+            await h.api.cancel(id: jobID, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator, bearer: "tok"))
         get("/v1/jobs/{id}", await h.api.job(id: jobID, as: .testOperator))
         // The (fake) coordinator answers a second cancel with its 409, passed on.
         post("/v1/jobs/{id}/cancel", await h.api.cancel(id: jobID, body: [], as: .testOperator, bearer: "tok"))

@@ -19,14 +19,17 @@ import Testing
         let id = try await inlineRequest(h)
         let first = await h.api.reportOutcome(
             requestID: id,
-            body: Array(#"{"duration_s": 412.5, "succeeded": true, "tool_calls": 9, "wait_s": 300, "sources": ["grafana", "pagerduty", "slack"], "follow_ups": 1, "note": "x"}"#.utf8), as: .testOperator)
+            body: Array(
+                #"{"duration_s": 412.5, "succeeded": true, "tool_calls": 9, "wait_s": 300, "sources": ["grafana", "pagerduty", "slack"], "follow_ups": 1, "note": "x"}"#
+                    .utf8), as: .testOperator)
         #expect(first.status == 200)
         #expect(first["recorded"] == .string("created"))
         #expect(first["sources"] == .number(3))
         let stored = try #require(try await h.store.outcome(requestID: id))
         #expect(stored.durationSeconds == 412.5 && stored.toolCalls == 9 && stored.waitSeconds == 300 && stored.followUps == 1)
         #expect(stored.sourceNames == ["grafana", "pagerduty", "slack"])
-        let second = await h.api.reportOutcome(requestID: id, body: Array(#"{"duration_s": 5, "succeeded": false, "sources": 2}"#.utf8), as: .testOperator)
+        let second = await h.api.reportOutcome(
+            requestID: id, body: Array(#"{"duration_s": 5, "succeeded": false, "sources": 2}"#.utf8), as: .testOperator)
         #expect(second["recorded"] == .string("replaced"))
         #expect(try await h.store.outcome(requestID: id)?.sources == 2)
     }
@@ -61,7 +64,8 @@ import Testing
         let reply = await h.submit(#"{"origin": "cli:alice", "text": "verify the backups on all 30 servers"}"#)
         #expect(reply.status == 202)
         guard case .string(let id)? = reply["request_id"] else { throw TestFailure("no request_id") }
-        let refused = await h.api.reportOutcome(requestID: id, body: Array(#"{"duration_s": 3, "succeeded": true}"#.utf8), as: .testOperator)
+        let refused = await h.api.reportOutcome(
+            requestID: id, body: Array(#"{"duration_s": 3, "succeeded": true}"#.utf8), as: .testOperator)
         #expect(refused.status == 422)
         #expect(refused.errorCode == "invalid_outcome")
         #expect(refused.errorMessage?.contains("was detached as job") == true)

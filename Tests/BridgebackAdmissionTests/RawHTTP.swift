@@ -2,7 +2,7 @@ import BridgebackCore
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking HTTP/1.1 client on a plain socket, for tests that must send what no HTTP

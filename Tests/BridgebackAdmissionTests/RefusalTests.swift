@@ -4,7 +4,9 @@ import Testing
 
 @testable import BridgebackAdmission
 
-@Suite("Refusals: the right status, a message a person can act on, nothing admitted; contract refusals of detaching requests recorded for the audit")
+@Suite(
+    "Refusals: the right status, a message a person can act on, nothing admitted; contract refusals of detaching requests recorded for the audit"
+)
 struct RefusalTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
@@ -21,28 +23,85 @@ struct RefusalTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "malformed JSON", body: #"{"origin": "cli:alice", "text": "#, status: 400, code: "malformed_json", says: "not valid JSON"),
+        Case(
+            name: "malformed JSON", body: #"{"origin": "cli:alice", "text": "#, status: 400, code: "malformed_json", says: "not valid JSON"),
         Case(name: "not an object", body: #"["cli:alice"]"#, status: 400, code: "malformed_json", says: "must be a JSON object"),
         Case(name: "missing text", body: #"{"origin": "cli:alice"}"#, status: 400, code: "invalid_request", says: "missing \"text\""),
-        Case(name: "empty text", body: #"{"origin": "cli:alice", "text": "  "}"#, status: 400, code: "invalid_request", says: "\"text\" is empty"),
-        Case(name: "typo in a field", body: #"{"origin": "cli:alice", "text": "x", "contract": {"final_surfce": "cli:alice"}}"#, status: 400, code: "invalid_request", says: "unknown contract field \"contract.final_surfce\""),
-        Case(name: "bad force", body: #"{"origin": "cli:alice", "text": "x", "force": "yes"}"#, status: 400, code: "invalid_request", says: "\"force\" must be \"inline\" or \"detach\""),
-        Case(name: "bad hint", body: #"{"origin": "cli:alice", "text": "x", "hints": {"expected_wait_s": "long"}}"#, status: 400, code: "invalid_request", says: "hints.expected_wait_s must be a non-negative number"),
-        Case(name: "bad deadline", body: #"{"origin": "cli:alice", "text": "x", "force": "detach", "contract": {"deadline_s": -5}}"#, status: 400, code: "invalid_request", says: "deadline_s must be a positive number"),
-        Case(name: "unknown origin", body: #"{"origin": "cli:bob", "text": "Audit the servers", "force": "detach"}"#, status: 422, code: "unknown_surface", says: "origin 'cli:bob' is not in the surface registry; known surfaces: cli:alice"),
-        Case(name: "unknown final surface", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "slack:nowhere"}}"#, status: 422, code: "unknown_surface", says: "'slack:nowhere' is not in the surface registry"),
-        Case(name: "unknown surface even when inline", body: #"{"origin": "cli:bob", "text": "What is a canary?"}"#, status: 422, code: "unknown_surface", says: "cli:bob", keptInline: true),
-        Case(name: "missing final surface", body: #"{"origin": "api:anon", "text": "Audit", "force": "detach"}"#, status: 422, code: "missing_final_surface", says: "name a final_surface"),
-        Case(name: "direct not allowed", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#, status: 422, code: "direct_not_allowed", says: "use delivery_mode \"parent\""),
-        Case(name: "deadline too long", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"deadline_s": 99999999}}"#, status: 422, code: "invalid_contract", says: "longer than the maximum"),
-        Case(name: "unknown recipe", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "recipe": {"name": "rm-rf"}}"#, status: 422, code: "unknown_recipe", says: "recipe 'rm-rf' is not in the worker catalog; known recipes: agent, noop, release-gate"),
-        Case(name: "missing recipe parameter", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate"}}"#, status: 422, code: "invalid_recipe_params", says: "'service' is required"),
-        Case(name: "wrong parameter type", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 1.5}}}"#, status: 422, code: "invalid_recipe_params", says: "parameter 'retries' must be a whole number, got the number 1.5"),
-        Case(name: "value not allowed", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "env": "dev"}}}"#, status: 422, code: "invalid_recipe_params", says: "'env' must be one of \"staging\", \"prod\", got \"dev\""),
-        Case(name: "pattern mismatch", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "API; rm"}}}"#, status: 422, code: "invalid_recipe_params", says: "'service' must match"),
-        Case(name: "parameter out of range", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 9}}}"#, status: 422, code: "invalid_recipe_params", says: "'retries' must be at most 5, got 9"),
-        Case(name: "several parameter problems at once", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"retries": -1, "env": "dev"}}}"#, status: 422, code: "invalid_recipe_params", says: "parameter 'service' is required (string); parameter 'env' must be one of"),
-        Case(name: "undeclared parameter", body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "sevrice": "x"}}}"#, status: 422, code: "invalid_recipe_params", says: "parameter 'sevrice' is not declared; it takes service, env, retries"),
+        Case(
+            name: "empty text", body: #"{"origin": "cli:alice", "text": "  "}"#, status: 400, code: "invalid_request",
+            says: "\"text\" is empty"),
+        Case(
+            name: "typo in a field", body: #"{"origin": "cli:alice", "text": "x", "contract": {"final_surfce": "cli:alice"}}"#, status: 400,
+            code: "invalid_request", says: "unknown contract field \"contract.final_surfce\""),
+        Case(
+            name: "bad force", body: #"{"origin": "cli:alice", "text": "x", "force": "yes"}"#, status: 400, code: "invalid_request",
+            says: "\"force\" must be \"inline\" or \"detach\""),
+        Case(
+            name: "bad hint", body: #"{"origin": "cli:alice", "text": "x", "hints": {"expected_wait_s": "long"}}"#, status: 400,
+            code: "invalid_request", says: "hints.expected_wait_s must be a non-negative number"),
+        Case(
+            name: "bad deadline", body: #"{"origin": "cli:alice", "text": "x", "force": "detach", "contract": {"deadline_s": -5}}"#,
+            status: 400, code: "invalid_request", says: "deadline_s must be a positive number"),
+        Case(
+            name: "unknown origin", body: #"{"origin": "cli:bob", "text": "Audit the servers", "force": "detach"}"#, status: 422,
+            code: "unknown_surface", says: "origin 'cli:bob' is not in the surface registry; known surfaces: cli:alice"),
+        Case(
+            name: "unknown final surface",
+            body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "slack:nowhere"}}"#,
+            status: 422, code: "unknown_surface", says: "'slack:nowhere' is not in the surface registry"),
+        Case(
+            name: "unknown surface even when inline", body: #"{"origin": "cli:bob", "text": "What is a canary?"}"#, status: 422,
+            code: "unknown_surface", says: "cli:bob", keptInline: true),
+        Case(
+            name: "missing final surface", body: #"{"origin": "api:anon", "text": "Audit", "force": "detach"}"#, status: 422,
+            code: "missing_final_surface", says: "name a final_surface"),
+        Case(
+            name: "direct not allowed",
+            body:
+                #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#,
+            status: 422, code: "direct_not_allowed", says: "use delivery_mode \"parent\""),
+        Case(
+            name: "deadline too long",
+            body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"deadline_s": 99999999}}"#, status: 422,
+            code: "invalid_contract", says: "longer than the maximum"),
+        Case(
+            name: "unknown recipe", body: #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "recipe": {"name": "rm-rf"}}"#,
+            status: 422, code: "unknown_recipe",
+            says: "recipe 'rm-rf' is not in the worker catalog; known recipes: agent, noop, release-gate"),
+        Case(
+            name: "missing recipe parameter",
+            body: #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate"}}"#, status: 422,
+            code: "invalid_recipe_params", says: "'service' is required"),
+        Case(
+            name: "wrong parameter type",
+            body:
+                #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 1.5}}}"#,
+            status: 422, code: "invalid_recipe_params", says: "parameter 'retries' must be a whole number, got the number 1.5"),
+        Case(
+            name: "value not allowed",
+            body:
+                #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "env": "dev"}}}"#,
+            status: 422, code: "invalid_recipe_params", says: "'env' must be one of \"staging\", \"prod\", got \"dev\""),
+        Case(
+            name: "pattern mismatch",
+            body:
+                #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "API; rm"}}}"#,
+            status: 422, code: "invalid_recipe_params", says: "'service' must match"),
+        Case(
+            name: "parameter out of range",
+            body:
+                #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "retries": 9}}}"#,
+            status: 422, code: "invalid_recipe_params", says: "'retries' must be at most 5, got 9"),
+        Case(
+            name: "several parameter problems at once",
+            body:
+                #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"retries": -1, "env": "dev"}}}"#,
+            status: 422, code: "invalid_recipe_params", says: "parameter 'service' is required (string); parameter 'env' must be one of"),
+        Case(
+            name: "undeclared parameter",
+            body:
+                #"{"origin": "cli:alice", "text": "Gate", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "sevrice": "x"}}}"#,
+            status: 422, code: "invalid_recipe_params", says: "parameter 'sevrice' is not declared; it takes service, env, retries"),
     ]
 
     @Test("each bad input", arguments: cases)
@@ -74,7 +133,8 @@ struct RefusalTests {
         defer { h.dir.cleanup() }
         let text = "Audit every cron job on all 30 servers\nand " + String(repeating: "report each schedule ", count: 40)
         let object: [String: Any] = [
-            "origin": "cli:alice", "text": text, "force": "detach", "contract": ["final_surface": "pager:digest", "delivery_mode": "direct"],
+            "origin": "cli:alice", "text": text, "force": "detach",
+            "contract": ["final_surface": "pager:digest", "delivery_mode": "direct"],
         ]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         let response = await h.submit(json)
@@ -118,7 +178,9 @@ struct RefusalTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         try await h.store.writer.write { db in try db.execute(sql: "DROP TABLE contract_refusals") }
-        let response = await h.submit(#"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#)
+        let response = await h.submit(
+            #"{"origin": "cli:alice", "text": "Audit", "force": "detach", "contract": {"final_surface": "pager:digest", "delivery_mode": "direct"}}"#
+        )
         #expect(response.status == 422)
         #expect(response.errorCode == "direct_not_allowed")
     }

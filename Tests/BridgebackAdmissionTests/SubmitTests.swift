@@ -11,12 +11,16 @@ struct SubmitTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         let response = await h.submit(
-            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3", "force": "detach", "idempotency_key": "k1", "recipe": {"name": "release-gate", "params": {"service": "api", "env": "staging"}}}"#)
+            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3", "force": "detach", "idempotency_key": "k1", "recipe": {"name": "release-gate", "params": {"service": "api", "env": "staging"}}}"#
+        )
         #expect(response.status == 202)
         #expect(response["decision"]?.string == "detach")
         let jobID = try #require(response["job_id"]?.string)
         #expect(jobID.hasPrefix("job_"))
-        #expect(response["human"]?.string == "Detached: Run the release gate for api 2.3; progress in Alice's work log; the answer returns to Alice's terminal (parent-mediated)")
+        #expect(
+            response["human"]?.string
+                == "Detached: Run the release gate for api 2.3; progress in Alice's work log; the answer returns to Alice's terminal (parent-mediated)"
+        )
         #expect(response["contract"]?["final_surface"]?.string == "cli:alice")
         #expect(response["contract"]?["work_surface"]?.string == "work:alice")
         #expect(response["contract"]?["delivery_mode"]?.string == "parent")
@@ -62,7 +66,8 @@ struct SubmitTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         let response = await h.submit(
-            #"{"origin": "cli:alice", "text": "Verify the nightly backups on all 30 servers, wait until the restore test finishes, and report which ones failed", "hints": {"expected_wait_s": 1800}}"#)
+            #"{"origin": "cli:alice", "text": "Verify the nightly backups on all 30 servers, wait until the restore test finishes, and report which ones failed", "hints": {"expected_wait_s": 1800}}"#
+        )
         #expect(response.status == 202)
         #expect(response["decision"]?.string == "detach")
         #expect(response["triggers"]?.strings.isEmpty == false)
@@ -96,9 +101,12 @@ struct SubmitTests {
         let h = try Harness()
         defer { h.dir.cleanup() }
         let response = await h.submit(
-            #"{"origin": "api:anon", "text": "Sweep the logs", "force": "detach", "summary": "log sweep", "contract": {"work_surface": "work:alice", "final_surface": "cli:alice", "delivery_mode": "direct", "deadline_s": 600}}"#)
+            #"{"origin": "api:anon", "text": "Sweep the logs", "force": "detach", "summary": "log sweep", "contract": {"work_surface": "work:alice", "final_surface": "cli:alice", "delivery_mode": "direct", "deadline_s": 600}}"#
+        )
         #expect(response.status == 202)
-        #expect(response["human"]?.string == "Detached: log sweep; progress in Alice's work log; the answer returns to Alice's terminal (direct)")
+        #expect(
+            response["human"]?.string
+                == "Detached: log sweep; progress in Alice's work log; the answer returns to Alice's terminal (direct)")
         #expect(response["defaults_applied"]?.strings == ["parent_id", "recipe"])
         let suppressed = await h.submit(
             #"{"origin": "cli:alice", "text": "Sweep the logs", "force": "detach", "contract": {"delivery_mode": "suppressed"}}"#)
@@ -124,7 +132,8 @@ struct SubmitTests {
         #expect(log.allSatisfy { $0.jobID == first["job_id"]?.string })
 
         // Another origin with the same key is another job.
-        let other = await h.submit(#"{"origin": "work:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "same"}"#)
+        let other = await h.submit(
+            #"{"origin": "work:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "same"}"#)
         #expect(other.status == 202 && other["job_id"] != first["job_id"])
     }
 

@@ -82,7 +82,10 @@ struct Harness {
         await api.submit(body: Array(json.utf8), as: .testOperator)
     }
 
-    func relay(_ publisher: any OutboxPublisher, configuration: OutboxRelayConfiguration = .init(initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20))) -> OutboxRelay {
+    func relay(
+        _ publisher: any OutboxPublisher,
+        configuration: OutboxRelayConfiguration = .init(initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20))
+    ) -> OutboxRelay {
         OutboxRelay(store: store, publisher: publisher, doorbell: doorbell, configuration: configuration, logger: Fixtures.logger)
     }
 }
@@ -111,10 +114,20 @@ final class FakeCoordinator: CancelForwarding {
                 return (404, Array(#"{"error":{"code":"not_found","message":"unknown"}}"#.utf8))
             }
             if state.cancelled.contains(jobID) {
-                return (409, Array(#"{"error":{"code":"already_cancelled","message":"job \#(jobID) was already cancelled; it cannot be cancelled"}}"#.utf8))
+                return (
+                    409,
+                    Array(
+                        #"{"error":{"code":"already_cancelled","message":"job \#(jobID) was already cancelled; it cannot be cancelled"}}"#
+                            .utf8)
+                )
             }
             state.cancelled.insert(jobID)
-            return (202, Array(#"{"cancel":"accepted","requested_by":"ops","requested_at":"2026-12-06T03:00:00Z","workers_told":true,"note":"n"}"#.utf8))
+            return (
+                202,
+                Array(
+                    #"{"cancel":"accepted","requested_by":"ops","requested_at":"2026-12-06T03:00:00Z","workers_told":true,"note":"n"}"#.utf8
+                )
+            )
         }
     }
 }

@@ -84,9 +84,12 @@ import Testing
         #expect(f.whatHappened == "would have detached, but was refused a contract (direct_not_allowed)")
         #expect(
             f.evidence.contains(
-                "admission refused the contract with direct_not_allowed on delivery_mode: pager:digest does not allow direct delivery; use delivery_mode \"parent\""),
+                "admission refused the contract with direct_not_allowed on delivery_mode: pager:digest does not allow direct delivery; use delivery_mode \"parent\""
+            ),
             "\(f.evidence)")
-        #expect(f.evidence.contains { $0.hasPrefix("from cli:alice, decided detach (forced)") && $0.contains("policy 2026.11-1") }, "\(f.evidence)")
+        #expect(
+            f.evidence.contains { $0.hasPrefix("from cli:alice, decided detach (forced)") && $0.contains("policy 2026.11-1") },
+            "\(f.evidence)")
         #expect(f.evidence.contains("request: Page the on-call digest with the nightly backup report"))
         #expect(f.evidence.contains { $0.contains("no job was created") })
         #expect(f.suggestion.contains("delivery_mode parent"))

@@ -27,7 +27,8 @@ import Testing
                 verificationLoops: nil, followUps: 1, succeeded: true, note: nil, reportedAt: at(10)))
         try await store.writer.write { db in
             try db.execute(
-                sql: "INSERT INTO jobs (job_id, request_id, origin, work_surface, final_surface, contract, state, created_at, published_at) VALUES (?, ?, ?, ?, ?, '{}', 'published', ?, ?)",
+                sql:
+                    "INSERT INTO jobs (job_id, request_id, origin, work_surface, final_surface, contract, state, created_at, published_at) VALUES (?, ?, ?, ?, ?, '{}', 'published', ?, ?)",
                 arguments: ["job_b", "req_b", "cli:alice", "work:alice", "hooks:local", WireDateText.at(20), WireDateText.at(19.9)])
         }
         let ledgerPath = dir.appendingPathComponent("coordinator.sqlite").path
@@ -50,7 +51,8 @@ import Testing
                         'hooks:local answered 410 Gone: the endpoint asked to be disabled', 0, 0);
                     """)
         }
-        let records = try AuditLoader.load(admissionPath: dir.appendingPathComponent("admission.sqlite").path, ledgerPath: ledgerPath, window: window)
+        let records = try AuditLoader.load(
+            admissionPath: dir.appendingPathComponent("admission.sqlite").path, ledgerPath: ledgerPath, window: window)
         #expect(records.requests.map(\.id) == ["req_a", "req_b"])
         let outcome = try #require(records.outcomes["req_a"])
         #expect(outcome.waitSeconds == 800 && outcome.sourceNames == ["ci", "grafana"] && outcome.followUps == 1)
@@ -58,7 +60,10 @@ import Testing
         #expect(records.ledger?["job_b"]?.endingKind == "lost")
         // The coordinator's own sentence for a failed part, not just its kind.
         #expect(records.ledger?["job_b"]?.partFailures == ["missing_target"])
-        #expect(records.ledger?["job_b"]?.partFailureDetails == ["hooks:local answered 410 Gone: the endpoint asked to be disabled (missing_target)"])
+        #expect(
+            records.ledger?["job_b"]?.partFailureDetails == [
+                "hooks:local answered 410 Gone: the endpoint asked to be disabled (missing_target)"
+            ])
 
         let result = Auditor(config: .default, engine: try PolicyEngine.bundledDefault()).audit(records, window: window, now: auditNow)
         #expect(result.findings.map(\.findingClass) == [.triggerWordingGap, .helperContractGap])
@@ -71,7 +76,9 @@ import Testing
             window: window)
         #expect(noLedger.ledger == nil)
         #expect(noLedger.notes.contains { $0.contains("no ledger") })
-        #expect(throws: AuditError.self) { try AuditLoader.load(admissionPath: "/nonexistent/admission.sqlite", ledgerPath: nil, window: window) }
+        #expect(throws: AuditError.self) {
+            try AuditLoader.load(admissionPath: "/nonexistent/admission.sqlite", ledgerPath: nil, window: window)
+        }
     }
 
     @Test func readsContractRefusalsInTheWindowAndTheAuditorReportsThem() async throws {
@@ -102,7 +109,9 @@ import Testing
         let finding = try #require(result.findings.first)
         #expect(result.findings.count == 1)
         #expect(finding.requestID == "ref_a" && finding.kind == .detachFailure && finding.findingClass == .helperContractGap)
-        #expect(finding.evidence.first == "admission refused the contract with invalid_recipe_params on recipe.params: 'service' is required (string)")
+        #expect(
+            finding.evidence.first
+                == "admission refused the contract with invalid_recipe_params on recipe.params: 'service' is required (string)")
         #expect(finding.evidence.contains("from cli:alice, decided detach by release_gate, policy 2026.11-1"))
 
         // An admission database from before refusals were recorded: no table, a note, no error.

@@ -18,7 +18,10 @@ import Testing
 
         #expect(proposal.policy.version == engine.policy.version + "+audit.20261118")
         // Multi-word cues, never a bare verb.
-        #expect(proposal.accepted.map(\.cue.id) == ["audit-shepherd-data", "audit-wrangle-quarterly", "audit-hammer-login", "audit-open-quarterly"])
+        #expect(
+            proposal.accepted.map(\.cue.id) == [
+                "audit-shepherd-data", "audit-wrangle-quarterly", "audit-hammer-login", "audit-open-quarterly",
+            ])
         #expect(proposal.accepted.allSatisfy { $0.cue.pattern.contains("\\s+") })
         #expect(proposal.unresolved.isEmpty)
         #expect(proposal.corpusChanges.isEmpty)
@@ -37,13 +40,15 @@ import Testing
         for row in corpus {
             #expect(candidate.decide(row.request).decision == engine.decide(row.request).decision, "\(row.id)")
         }
-        #expect(PolicyEvaluation(engine: candidate, requests: corpus).accuracy == PolicyEvaluation(engine: engine, requests: corpus).accuracy)
+        #expect(
+            PolicyEvaluation(engine: candidate, requests: corpus).accuracy == PolicyEvaluation(engine: engine, requests: corpus).accuracy)
     }
 
     @Test func aBareVerbIsRejectedOnTheCorpusAndOnGeneratedShortRequests() throws {
         let request = AuditRequest(
             id: "req_get", origin: "cli:alice", text: "Get the quarterly figures sorted", decision: "inline", receivedAt: at(10))
-        let bare = CandidateCue(family: "waiting", id: "audit-get", pattern: "{{clause}}get\\b", weight: 3, trigger: "wait", catchesRequest: true)
+        let bare = CandidateCue(
+            family: "waiting", id: "audit-get", pattern: "{{clause}}get\\b", weight: 3, trigger: "wait", catchesRequest: true)
         let finding = Finding(
             kind: .candidate, findingClass: .triggerWordingGap, request: request, whatHappened: "…", evidence: [], suggestion: "…",
             indicatedTrigger: "wait", candidateCues: [bare])

@@ -82,8 +82,10 @@ enum Seed {
             "req_02": InlineOutcome(
                 requestID: "req_02", durationSeconds: 600, toolCalls: 8, waitSeconds: 20, sources: 4,
                 sourceNames: ["sheets-emea", "sheets-apac", "sheets-amer", "crm"], succeeded: true),
-            "req_03": InlineOutcome(requestID: "req_03", durationSeconds: 500, toolCalls: 5, waitSeconds: 30, verificationLoops: 4, succeeded: false),
-            "req_04": InlineOutcome(requestID: "req_04", durationSeconds: 1800, toolCalls: 3, waitSeconds: 1500, followUps: 2, succeeded: true),
+            "req_03": InlineOutcome(
+                requestID: "req_03", durationSeconds: 500, toolCalls: 5, waitSeconds: 30, verificationLoops: 4, succeeded: false),
+            "req_04": InlineOutcome(
+                requestID: "req_04", durationSeconds: 1800, toolCalls: 3, waitSeconds: 1500, followUps: 2, succeeded: true),
             "req_05": InlineOutcome(requestID: "req_05", durationSeconds: 12, toolCalls: 7, waitSeconds: 0, sources: 3, succeeded: true),
             "req_06": InlineOutcome(requestID: "req_06", durationSeconds: 400, succeeded: true),
             "req_08": InlineOutcome(requestID: "req_08", durationSeconds: 700, toolCalls: 12, waitSeconds: 100, succeeded: true),

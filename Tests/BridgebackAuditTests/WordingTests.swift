@@ -33,7 +33,8 @@ struct WordingTests {
     @Test("a proposal's fixed requests are encoded under request_ids")
     func requestIDsKey() throws {
         let accepted = Proposer.Accepted(
-            cue: CandidateCue(family: "waiting", id: "audit-x", pattern: "\\bfoo\\s+bar\\b", weight: 1, trigger: "wait", catchesRequest: true),
+            cue: CandidateCue(
+                family: "waiting", id: "audit-x", pattern: "\\bfoo\\s+bar\\b", weight: 1, trigger: "wait", catchesRequest: true),
             requestIDs: ["r1"])
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -61,8 +61,12 @@ struct AuthorizationTests {
 
     @Test("a request inside the scope is allowed")
     func allowed() {
-        #expect(Self.principal().authorize(origin: "cli:alice", workSurface: "work:alice", finalSurface: "hooks:team-ops", parentID: "alice.sub") == nil)
-        #expect(Self.principal().authorize(origin: "chat:alice-1", workSurface: "work:alice", finalSurface: "cli:alice", parentID: "alice") == nil)
+        #expect(
+            Self.principal().authorize(
+                origin: "cli:alice", workSurface: "work:alice", finalSurface: "hooks:team-ops", parentID: "alice.sub") == nil)
+        #expect(
+            Self.principal().authorize(origin: "chat:alice-1", workSurface: "work:alice", finalSurface: "cli:alice", parentID: "alice")
+                == nil)
     }
 
     @Test("each field outside the scope is refused with a 403 naming it, origin first")
@@ -74,19 +78,24 @@ struct AuthorizationTests {
         #expect(origin.message.contains("cli:bob") && origin.message.contains("cli:alice, chat:alice-*"))
         let work = try #require(alice.authorize(origin: "cli:alice", workSurface: "work:bob", finalSurface: "cli:alice", parentID: "alice"))
         #expect(work.field == "contract.work_surface")
-        let final = try #require(alice.authorize(origin: "cli:alice", workSurface: "work:alice", finalSurface: "hooks:ops", parentID: "alice"))
+        let final = try #require(
+            alice.authorize(origin: "cli:alice", workSurface: "work:alice", finalSurface: "hooks:ops", parentID: "alice"))
         #expect(final.field == "contract.final_surface")
         let parent = try #require(alice.authorize(origin: "cli:alice", workSurface: "work:alice", finalSurface: "cli:alice", parentID: "#"))
         #expect(parent.field == "contract.parent_id")
         let defaulted = try #require(
-            alice.authorize(origin: "cli:alice", workSurface: "work:alice", finalSurface: "cli:alice", parentID: "bob", defaulted: ["parent_id"]))
+            alice.authorize(
+                origin: "cli:alice", workSurface: "work:alice", finalSurface: "cli:alice", parentID: "bob", defaulted: ["parent_id"]))
         #expect(defaulted.message.contains("the default for origin 'cli:alice'"))
     }
 
     @Test("fields not known yet are skipped; the operator role does not widen submission scope")
     func skippingAndOperator() {
         let alice = Self.principal()
-        #expect(alice.authorize(origin: "cli:alice", workSurface: "", finalSurface: "", parentID: "", skipping: ["work_surface", "final_surface", "parent_id"]) == nil)
+        #expect(
+            alice.authorize(
+                origin: "cli:alice", workSurface: "", finalSurface: "", parentID: "",
+                skipping: ["work_surface", "final_surface", "parent_id"]) == nil)
         let op = Self.principal(operator: true)
         #expect(op.authorize(origin: "cli:bob", workSurface: "work:alice", finalSurface: "cli:alice", parentID: "alice")?.field == "origin")
     }

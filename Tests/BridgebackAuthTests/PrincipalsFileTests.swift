@@ -30,7 +30,10 @@ struct PrincipalsFileTests {
             (#"{"name": "Alice!"}"#, "principal name"),
             (#"{"name": "a"}, {"name": "a"}"#, "appears twice"),
             (#"{"name": "a", "tokens": [{"id": "t", "sha256": "xyz"}]}"#, "64 lowercase hex"),
-            (#"{"name": "a", "tokens": [{"id": "t", "sha256": "\#(hash)"}]}, {"name": "b", "tokens": [{"id": "u", "sha256": "\#(hash)"}]}"#, "same token"),
+            (
+                #"{"name": "a", "tokens": [{"id": "t", "sha256": "\#(hash)"}]}, {"name": "b", "tokens": [{"id": "u", "sha256": "\#(hash)"}]}"#,
+                "same token"
+            ),
             (#"{"name": "a", "origins": ["has space"]}"#, "printable ASCII"),
             (#"{"name": "a", "tokens": [{"id": "t", "sha256": "\#(hash)", "secret": "x"}]}"#, "unknown key 'secret'"),
         ])
@@ -82,7 +85,9 @@ struct PrincipalsFileTests {
         let first = BearerToken.generate()
         let second = BearerToken.generate()
         func write(_ tokens: [String]) throws {
-            let entries = tokens.enumerated().map { PrincipalsFile.TokenEntry(id: "tok_\($0.offset)", sha256: BearerToken.sha256Hex($0.element)) }
+            let entries = tokens.enumerated().map {
+                PrincipalsFile.TokenEntry(id: "tok_\($0.offset)", sha256: BearerToken.sha256Hex($0.element))
+            }
             try PrincipalsFile(principals: [.init(name: "alice", origins: [], surfaces: [], parents: [], tokens: entries)]).write(to: url)
         }
         try write([first])
@@ -115,11 +120,16 @@ struct PrincipalsFileTests {
         }
         for host in ["0.0.0.0", "10.0.0.5", "::", "example.com", "128.0.0.1", "127.0.0.1.evil"] {
             #expect(!HTTPAuth.isLoopback(host), "\(host)")
-            #expect(throws: AuthError.self) { try HTTPAuth.configure(principalsFile: nil, insecureNoAuth: true, host: host, server: "t", logger: logger) }
+            #expect(throws: AuthError.self) {
+                try HTTPAuth.configure(principalsFile: nil, insecureNoAuth: true, host: host, server: "t", logger: logger)
+            }
         }
-        #expect(throws: AuthError.self) { try HTTPAuth.configure(principalsFile: nil, insecureNoAuth: false, host: "127.0.0.1", server: "t", logger: logger) }
         #expect(throws: AuthError.self) {
-            try HTTPAuth.configure(principalsFile: "/nonexistent/principals.json", insecureNoAuth: false, host: "127.0.0.1", server: "t", logger: logger)
+            try HTTPAuth.configure(principalsFile: nil, insecureNoAuth: false, host: "127.0.0.1", server: "t", logger: logger)
+        }
+        #expect(throws: AuthError.self) {
+            try HTTPAuth.configure(
+                principalsFile: "/nonexistent/principals.json", insecureNoAuth: false, host: "127.0.0.1", server: "t", logger: logger)
         }
     }
 }

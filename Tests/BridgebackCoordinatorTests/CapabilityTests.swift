@@ -63,7 +63,8 @@ struct CapabilityTests {
         try await h.running { () async throws in
             let forged = Self.completion(contract.jobID, "bbc_forged", result: "forged result")
             #expect(try await h.coordinator.handleCompletion(body(forged)) == .ack)
-            #expect(try await h.coordinator.handleCompletion(body(Self.completion(contract.jobID, secret, result: "the real result"))) == .ack)
+            #expect(
+                try await h.coordinator.handleCompletion(body(Self.completion(contract.jobID, secret, result: "the real result"))) == .ack)
             #expect(try await h.ledger.job(contract.jobID)?.lifecycle.state.name == "completion_parked")
             #expect(try await h.coordinator.handleContract(body(contract)) == .ack)
             #expect(try await eventually { try await h.ledger.outcome(contract.jobID) == "delivered" })

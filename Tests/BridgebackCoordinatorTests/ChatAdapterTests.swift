@@ -68,7 +68,9 @@ struct ChatAnswer: Sendable, CustomTestStringConvertible {
         (self.kind, self.name, self.answer, self.expected) = (kind, name, answer, expected)
     }
 
-    static func status(_ kind: SurfaceKind, _ status: Int, _ body: String, headers: [String: String] = [:], _ expected: DeliveryFailureKind?)
+    static func status(
+        _ kind: SurfaceKind, _ status: Int, _ body: String, headers: [String: String] = [:], _ expected: DeliveryFailureKind?
+    )
         -> ChatAnswer
     {
         ChatAnswer(kind, "HTTP \(status) \(body)", .response(status: status, headers: headers, body: Chat.json(body)), expected)
@@ -100,16 +102,28 @@ struct ChatAdapterTests {
         ChatAnswer(.slack, "timeout after the request was written", .mayHaveBeenSent("timeout after 10 s"), .unknownOutcome),
 
         // Telegram sendMessage: {"ok": false, "error_code": n, "description": …, "parameters": {…}}.
-        .status(.telegram, 200, #"{"ok":true,"result":{"message_id":42,"chat":{"id":-1001234567890,"type":"supergroup"},"date":1700000000,"text":"hi"}}"#, nil),
+        .status(
+            .telegram, 200,
+            #"{"ok":true,"result":{"message_id":42,"chat":{"id":-1001234567890,"type":"supergroup"},"date":1700000000,"text":"hi"}}"#, nil),
         .status(.telegram, 403, #"{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}"#, .permission),
-        .status(.telegram, 403, #"{"ok":false,"error_code":403,"description":"Forbidden: bot was kicked from the supergroup chat"}"#, .permission),
+        .status(
+            .telegram, 403, #"{"ok":false,"error_code":403,"description":"Forbidden: bot was kicked from the supergroup chat"}"#,
+            .permission),
         .status(.telegram, 401, #"{"ok":false,"error_code":401,"description":"Unauthorized"}"#, .permission),
-        .status(.telegram, 400, #"{"ok":false,"error_code":400,"description":"Bad Request: not enough rights to send text messages to the chat"}"#, .permission),
+        .status(
+            .telegram, 400,
+            #"{"ok":false,"error_code":400,"description":"Bad Request: not enough rights to send text messages to the chat"}"#, .permission),
         .status(.telegram, 400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#, .missingTarget),
-        .status(.telegram, 400, #"{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001987654321}}"#, .missingTarget),
+        .status(
+            .telegram, 400,
+            #"{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001987654321}}"#,
+            .missingTarget),
         .status(.telegram, 400, #"{"ok":false,"error_code":400,"description":"Bad Request: message is too long"}"#, .tooLarge),
         .status(.telegram, 400, #"{"ok":false,"error_code":400,"description":"Bad Request: message text is empty"}"#, .invalidPayload),
-        .status(.telegram, 429, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 34","parameters":{"retry_after":34}}"#, .rateLimited(retryAfter: 34)),
+        .status(
+            .telegram, 429,
+            #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 34","parameters":{"retry_after":34}}"#,
+            .rateLimited(retryAfter: 34)),
         .status(.telegram, 502, "<html><head><title>502 Bad Gateway</title></head></html>", .unknownOutcome),
         ChatAnswer(.telegram, "DNS failure", .notSent("cannot find host"), .transport),
         ChatAnswer(.telegram, "timeout after the request was written", .mayHaveBeenSent("timeout after 10 s"), .unknownOutcome),
@@ -120,12 +134,21 @@ struct ChatAdapterTests {
         .status(.discord, 403, #"{"message":"Missing Access","code":50001}"#, .permission),
         .status(.discord, 401, #"{"message":"401: Unauthorized","code":0}"#, .permission),
         .status(.discord, 404, #"{"message":"Unknown Channel","code":10003}"#, .missingTarget),
-        .status(.discord, 400, #"{"message":"Invalid Form Body","code":50035,"errors":{"content":{"_errors":[{"code":"BASE_TYPE_MAX_LENGTH","message":"Must be 2000 or fewer in length."}]}}}"#, .tooLarge),
-        .status(.discord, 400, #"{"message":"Invalid Form Body","code":50035,"errors":{"allowed_mentions":{"_errors":[{"code":"MODEL_TYPE_CONVERT","message":"Only dictionaries may be used in a ModelType"}]}}}"#, .invalidPayload),
+        .status(
+            .discord, 400,
+            #"{"message":"Invalid Form Body","code":50035,"errors":{"content":{"_errors":[{"code":"BASE_TYPE_MAX_LENGTH","message":"Must be 2000 or fewer in length."}]}}}"#,
+            .tooLarge),
+        .status(
+            .discord, 400,
+            #"{"message":"Invalid Form Body","code":50035,"errors":{"allowed_mentions":{"_errors":[{"code":"MODEL_TYPE_CONVERT","message":"Only dictionaries may be used in a ModelType"}]}}}"#,
+            .invalidPayload),
         .status(.discord, 400, #"{"message":"Cannot send an empty message","code":50006}"#, .invalidPayload),
         .status(.discord, 413, #"{"message":"Request entity too large","code":40005}"#, .tooLarge),
-        .status(.discord, 429, #"{"message":"You are being rate limited.","retry_after":64.57,"global":false}"#, headers: ["Retry-After": "65"], .rateLimited(retryAfter: 65)),
-        .status(.discord, 429, #"{"message":"You are being rate limited.","retry_after":1.5,"global":true}"#, .rateLimited(retryAfter: 1.5)),
+        .status(
+            .discord, 429, #"{"message":"You are being rate limited.","retry_after":64.57,"global":false}"#, headers: ["Retry-After": "65"],
+            .rateLimited(retryAfter: 65)),
+        .status(
+            .discord, 429, #"{"message":"You are being rate limited.","retry_after":1.5,"global":true}"#, .rateLimited(retryAfter: 1.5)),
         .status(.discord, 500, #"{"message":"500: Internal Server Error","code":0}"#, .unknownOutcome),
         ChatAnswer(.discord, "connection refused", .notSent("Could not connect to the server."), .transport),
         ChatAnswer(.discord, "timeout after the request was written", .mayHaveBeenSent("timeout after 10 s"), .unknownOutcome),

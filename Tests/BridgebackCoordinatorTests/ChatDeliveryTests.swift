@@ -42,7 +42,9 @@ struct ChatDeliveryTests {
         .status(.discord, 403, #"{"message":"Missing Permissions","code":50013}"#, .permission),
     ]
 
-    @Test("direct mode, permission denied by the chat API: one request, exactly one fallback notice to the work surface", arguments: permissionAnswers)
+    @Test(
+        "direct mode, permission denied by the chat API: one request, exactly one fallback notice to the work surface",
+        arguments: permissionAnswers)
     func permissionFallback(_ answer: ChatAnswer) async throws {
         let http = FakeHTTPClient { _, _ in answer.answer }
         let h = try harness(http: http)
@@ -68,8 +70,13 @@ struct ChatDeliveryTests {
 
     static let rateLimits: [ChatAnswer] = [
         .status(.slack, 429, #"{"ok":false,"error":"ratelimited"}"#, headers: ["Retry-After": "30"], .rateLimited(retryAfter: 30)),
-        .status(.telegram, 429, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 34","parameters":{"retry_after":34}}"#, .rateLimited(retryAfter: 34)),
-        .status(.discord, 429, #"{"message":"You are being rate limited.","retry_after":64.57,"global":false}"#, .rateLimited(retryAfter: 64.57)),
+        .status(
+            .telegram, 429,
+            #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 34","parameters":{"retry_after":34}}"#,
+            .rateLimited(retryAfter: 34)),
+        .status(
+            .discord, 429, #"{"message":"You are being rate limited.","retry_after":64.57,"global":false}"#, .rateLimited(retryAfter: 64.57)
+        ),
     ]
 
     @Test("429: the next attempt is scheduled no sooner than the receiver's retry-after (injected clock)", arguments: rateLimits)
@@ -106,7 +113,9 @@ struct ChatDeliveryTests {
         let channel = FakeDiscordChannel()
         let http = FakeHTTPClient { request, previous in
             previous == 0
-                ? .response(status: 429, headers: [:], body: Array(#"{"message":"You are being rate limited.","retry_after":0.05,"global":false}"#.utf8))
+                ? .response(
+                    status: 429, headers: [:],
+                    body: Array(#"{"message":"You are being rate limited.","retry_after":0.05,"global":false}"#.utf8))
                 : channel.answer(request)
         }
         let h = try harness(http: http)
@@ -171,7 +180,9 @@ struct ChatDeliveryTests {
             #expect(notice.addedPrefix.isEmpty && notice.addedSuffix.isEmpty)
             #expect(notice.text.components(separatedBy: "\n").filter { $0.hasPrefix("```") }.count % 2 == 0)
         }
-        let blocks = result.components(separatedBy: "```swift\n").dropFirst().map { "```swift\n" + $0.components(separatedBy: "```\n")[0] + "```\n" }
+        let blocks = result.components(separatedBy: "```swift\n").dropFirst().map {
+            "```swift\n" + $0.components(separatedBy: "```\n")[0] + "```\n"
+        }
         #expect(blocks.count > 10)
         for block in blocks { #expect(notices.contains { $0.text.contains(block) }, "block split: \(block.prefix(40))") }
     }
@@ -182,7 +193,9 @@ struct ChatDeliveryTests {
         .status(.telegram, 502, "<html>502 Bad Gateway</html>", .unknownOutcome),
     ]
 
-    @Test("unknown outcome at a receiver that cannot deduplicate: not re-sent, recorded uncertain, the parent told", arguments: unknownOutcomes)
+    @Test(
+        "unknown outcome at a receiver that cannot deduplicate: not re-sent, recorded uncertain, the parent told",
+        arguments: unknownOutcomes)
     func uncertainNotResent(_ answer: ChatAnswer) async throws {
         let http = FakeHTTPClient { _, _ in answer.answer }
         let h = try harness(http: http)

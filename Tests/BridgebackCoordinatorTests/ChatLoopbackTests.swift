@@ -49,7 +49,8 @@ final class LoopbackServer: Sendable {
 
     static func response(_ status: Int, _ reason: String, headers: [String: String] = [:], body: String) -> String {
         let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
-        return "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extra)Connection: close\r\n\r\n\(body)"
+        return
+            "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extra)Connection: close\r\n\r\n\(body)"
     }
 
     /// Reads the head, answers `Expect: 100-continue` (curl sends it for larger bodies), then
@@ -58,7 +59,9 @@ final class LoopbackServer: Sendable {
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         func head() -> String? {
-            guard let end = data.indices.dropLast(3).first(where: { data[$0...($0 + 3)].elementsEqual([13, 10, 13, 10]) }) else { return nil }
+            guard let end = data.indices.dropLast(3).first(where: { data[$0...($0 + 3)].elementsEqual([13, 10, 13, 10]) }) else {
+                return nil
+            }
             return String(decoding: data[..<end], as: UTF8.self)
         }
         var continued = false
@@ -70,7 +73,9 @@ final class LoopbackServer: Sendable {
                     let reply = "HTTP/1.1 100 Continue\r\n\r\n"
                     _ = reply.utf8CString.withUnsafeBufferPointer { send(connection, $0.baseAddress, $0.count - 1, 0) }
                 }
-                let length = lines.first { $0.hasPrefix("content-length:") }.flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) } ?? 0
+                let length =
+                    lines.first { $0.hasPrefix("content-length:") }.flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }
+                    ?? 0
                 if data.count >= head.utf8.count + 4 + length { break }
             }
             let count = recv(connection, &buffer, buffer.count, 0)
@@ -112,9 +117,12 @@ struct ChatLoopbackTests {
     func retryAfterHeaderAndSuccess() async throws {
         let calls = Mutex(0)
         let server = try LoopbackServer { _ in
-            let call = calls.withLock { $0 += 1; return $0 }
+            let call = calls.withLock {
+                $0 += 1; return $0
+            }
             return call == 1
-                ? LoopbackServer.response(429, "Too Many Requests", headers: ["Retry-After": "7"], body: #"{"ok":false,"error":"ratelimited"}"#)
+                ? LoopbackServer.response(
+                    429, "Too Many Requests", headers: ["Retry-After": "7"], body: #"{"ok":false,"error":"ratelimited"}"#)
                 : LoopbackServer.response(200, "OK", body: #"{"ok":true,"channel":"C0123ABCD","ts":"1.2"}"#)
         }
         defer { server.stop() }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The dashboard's HTML (hostile job text stays text), its event-stream framing, its sessions,
@@ -41,8 +41,9 @@ struct DashboardTests {
         #expect(!html.contains("<img"), sourceLocation: sourceLocation)
         #expect(!html.contains("onerror='"), sourceLocation: sourceLocation)
         #expect(!html.contains("</pre></td>"), sourceLocation: sourceLocation)
-        #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=&#39;alert(1)&#39;&gt; &amp;"),
-                sourceLocation: sourceLocation)
+        #expect(
+            html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=&#39;alert(1)&#39;&gt; &amp;"),
+            sourceLocation: sourceLocation)
         // The page's own script is the only one.
         #expect(html.components(separatedBy: "<script").count <= 2, sourceLocation: sourceLocation)
     }
@@ -79,8 +80,11 @@ struct DashboardTests {
             generatedAt: Date(), ledger: .success(.init(delivering: 0, awaitingCompletion: 0, retryWait: 0)), brokerConnected: true,
             broker: .success(
                 BrokerOverview(
-                    queues: [.init(name: "bb.jobs.<x>", ready: 1, unacked: 0, consumers: 0, publishRate: 0, deliverRate: 0, ackRate: 0,
-                                   verdict: .stalled, why: Self.hostile)],
+                    queues: [
+                        .init(
+                            name: "bb.jobs.<x>", ready: 1, unacked: 0, consumers: 0, publishRate: 0, deliverRate: 0, ackRate: 0,
+                            verdict: .stalled, why: Self.hostile)
+                    ],
                     workers: [.init(connection: Self.hostile, host: "h", pool: "p", slots: 4, inFlight: 1)], activeCoordinators: 1,
                     standbyCoordinators: 0)),
             jobs: [status], latestProgress: [:])
@@ -100,7 +104,8 @@ struct DashboardTests {
         let job = try #require(try await h.ledger.job(contract.jobID))
         let parts = try await h.ledger.parts(of: contract.jobID)
         let progress = [2, 1].map {
-            ProgressEvent(jobID: contract.jobID, workSurface: "work:alice", sequence: $0, phase: .running, message: "step \($0)", at: Date())
+            ProgressEvent(
+                jobID: contract.jobID, workSurface: "work:alice", sequence: $0, phase: .running, message: "step \($0)", at: Date())
         }
         let timeline = JobTimeline.build(job: job, parts: parts, registry: h.registry, progress: progress)
         #expect(timeline.entries.map(\.kind) == ["admitted", "started", "progress", "progress", "completed", "part", "outcome"])
@@ -164,7 +169,8 @@ struct DashboardTests {
             let texts = (0..<Int.random(in: 1...3, using: &generator)).map { _ in
                 (0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined()
             }
-            let stream = texts.enumerated().map { ServerSentEvent(event: "e\($0.offset)", data: $0.element).encoded }.joined()
+            let stream =
+                texts.enumerated().map { ServerSentEvent(event: "e\($0.offset)", data: $0.element).encoded }.joined()
                 + ServerSentEvent.comment("keep-alive")
             let parsed = Self.parse(stream)
             let expected = texts.map { $0.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
@@ -197,7 +203,9 @@ struct DashboardTests {
         #expect(sessions.tokenDigest(session: "bbs_" + String(repeating: "g", count: 64), now: now) == nil)
         #expect(sessions.tokenDigest(session: "", now: now) == nil)
 
-        #expect(DashboardCookie.set(d, maxAge: 100, secure: false) == "bb_dashboard=\(d); Path=/dashboard; Max-Age=100; HttpOnly; SameSite=Strict")
+        #expect(
+            DashboardCookie.set(d, maxAge: 100, secure: false)
+                == "bb_dashboard=\(d); Path=/dashboard; Max-Age=100; HttpOnly; SameSite=Strict")
         #expect(DashboardCookie.set(d, maxAge: 100, secure: true).hasSuffix("; Secure"))
         #expect(DashboardCookie.clear(secure: false).contains("Max-Age=0"))
         #expect(DashboardCookie.value(in: ["theme=dark; bb_dashboard=\(d); x=1"]) == d)
@@ -208,7 +216,9 @@ struct DashboardTests {
 
     // MARK: Over HTTP
 
-    @Test("over HTTP: sign-in sets the cookie, the cookie and the bearer header both open the pages, the JSON API ignores the cookie, sign-out ends it")
+    @Test(
+        "over HTTP: sign-in sets the cookie, the cookie and the bearer header both open the pages, the JSON API ignores the cookie, sign-out ends it"
+    )
     func overHTTP() async throws {
         let (h, contract) = try await Self.hostileJob()
         var logger = Logger(label: "test.dashboard")
@@ -218,13 +228,16 @@ struct DashboardTests {
         let dashboard = Dashboard(
             api: api, auth: TestAuth.http, management: nil, streamLifetime: .seconds(30), tick: .milliseconds(100), logger: logger)
         let app = CoordinatorHTTP.application(
-            api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger, dashboard: dashboard) { portSink.yield($0) }
+            api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger, dashboard: dashboard
+        ) { portSink.yield($0) }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
-            func call(_ method: String, _ path: String, headers: [String: String] = [:], body: String = "") async throws -> RawHTTPClient.Response {
+            func call(_ method: String, _ path: String, headers: [String: String] = [:], body: String = "") async throws
+                -> RawHTTPClient.Response
+            {
                 try await RawHTTPClient.request(port: port, method: method, path: path, headers: headers, body: body)
             }
             let jobPath = "/dashboard/jobs/\(contract.jobID)"
@@ -239,11 +252,14 @@ struct DashboardTests {
             #expect(form.headers["content-security-policy"]?.contains("default-src 'none'") == true)
 
             // A wrong token, and a cross-site post: no cookie.
-            let wrong = try await call("POST", "/dashboard/login", headers: ["Content-Type": "application/x-www-form-urlencoded"], body: "token=bbt_nope")
+            let wrong = try await call(
+                "POST", "/dashboard/login", headers: ["Content-Type": "application/x-www-form-urlencoded"], body: "token=bbt_nope")
             #expect(wrong.status == 401 && wrong.headers["set-cookie"] == nil)
             let crossSite = try await call(
                 "POST", "/dashboard/login",
-                headers: ["Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"],
+                headers: [
+                    "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site",
+                ],
                 body: "token=\(TestAuth.aliceToken)")
             #expect(crossSite.status == 403 && crossSite.headers["set-cookie"] == nil)
 
@@ -251,7 +267,8 @@ struct DashboardTests {
             let signIn = try await call(
                 "POST", "/dashboard/login",
                 headers: [
-                    "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1:\(port)", "Sec-Fetch-Site": "same-origin",
+                    "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1:\(port)",
+                    "Sec-Fetch-Site": "same-origin",
                 ],
                 body: "token=\(TestAuth.aliceToken)")
             #expect(signIn.status == 303 && signIn.headers["location"] == "/dashboard")
@@ -392,14 +409,16 @@ struct BrokerOverviewTests {
     @Test("queues with verdicts, workers by the name they connected with and their busy slots, active and standby coordinators")
     func parse() throws {
         func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
-        let queues = try json("""
+        let queues = try json(
+            """
             [{"name":"bb.jobs.default","messages_ready":3,"messages_unacknowledged":0,"consumers":0},
              {"name":"bb.jobs.p","messages_ready":0,"messages_unacknowledged":1,"consumers":1,
               "message_stats":{"publish_details":{"rate":2.5},"deliver_get_details":{"rate":2.0},"ack_details":{"rate":2.0}}},
              {"name":"bb.parked","messages_ready":2,"messages_unacknowledged":0,"consumers":0},
              {"name":"other","messages_ready":9}]
             """)
-        let consumers = try json("""
+        let consumers = try json(
+            """
             [{"queue":{"name":"bb.jobs.p"},"prefetch_count":4,"channel_details":{"name":"c1 (1)","connection_name":"c1","peer_host":"10.0.0.7"}},
              {"queue":{"name":"bb.coordinator.completions"},"active":true,"channel_details":{"connection_name":"c2"}},
              {"queue":{"name":"bb.coordinator.completions"},"active":false,"channel_details":{"connection_name":"c3"}}]

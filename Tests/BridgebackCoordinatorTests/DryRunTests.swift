@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `POST /v1/jobs/{id}/dry-run`: the final notice planned as delivery would, each part run
@@ -81,7 +81,9 @@ struct DryRunTests {
         }
         let notices = try report.parts.map { try decodeNotice(Array($0.body.utf8)) }
         #expect(FinalNotice.rejoin(notices) == Self.longResult)
-        #expect(report.human == "Would send to Bob's terminal (inbox bob), direct, in \(stored.count) parts; all \(stored.count) pass the dry-run")
+        #expect(
+            report.human
+                == "Would send to Bob's terminal (inbox bob), direct, in \(stored.count) parts; all \(stored.count) pass the dry-run")
 
         // Nothing sent, nothing written.
         #expect(h.publisher.messages.isEmpty)
@@ -163,7 +165,8 @@ struct DryRunTests {
             deliveryID: DeliveryID(job: JobID.make(), part: 1), totalParts: 1, surface: surface, body: Array("{}".utf8), attempt: 1)
         #expect(await adapters.byKind[.webhook]?.dryRun(delivery) == nil)
         #expect(await adapters.byKind[.webhook]?.send(delivery)?.detail == "dry-run adapters do not send")
-        let result = await NoSendHTTPClient().post(HTTPRequest(url: URL(string: "http://127.0.0.1:9/")!, headers: [:], body: [], timeout: 1))
+        let result = await NoSendHTTPClient().post(
+            HTTPRequest(url: URL(string: "http://127.0.0.1:9/")!, headers: [:], body: [], timeout: 1))
         guard case .notSent = result else {
             Issue.record("the dry-run HTTP client answered \(result)")
             return
@@ -211,7 +214,9 @@ extension DryRunTests {
         logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: h.coordinator.adapters)
-        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) {
+            portSink.yield($0)
+        }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

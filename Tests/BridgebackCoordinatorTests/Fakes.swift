@@ -132,19 +132,20 @@ struct Harness {
         retryPolicy: RetryPolicy(maxAttempts: 4, baseDelay: 0.01, maxDelay: 0.05, jitter: 0))
 
     static func makeRegistry(extra: [Surface] = []) throws -> SurfaceRegistry {
-        try SurfaceRegistry(surfaces: extra + [
-            Surface(
-                id: "cli:alice", kind: .inbox, address: "alice", humanName: "Alice's terminal", directAllowed: true,
-                workSurface: "work:alice"),
-            Surface(id: "work:alice", kind: .inbox, address: "alice.work", humanName: "Alice's work log"),
-            Surface(
-                id: "hooks:a", kind: .webhook, address: "http://127.0.0.1:9/a", humanName: "receiver A", directAllowed: true,
-                signingSecret: .inline(secret)),
-            Surface(
-                id: "hooks:b", kind: .webhook, address: "http://127.0.0.1:9/b", humanName: "receiver B", directAllowed: true,
-                signingSecret: .inline(secret)),
-            Surface(id: "out:demo", kind: .stdout, humanName: "the demo console", maxLength: 400, directAllowed: true),
-        ])
+        try SurfaceRegistry(
+            surfaces: extra + [
+                Surface(
+                    id: "cli:alice", kind: .inbox, address: "alice", humanName: "Alice's terminal", directAllowed: true,
+                    workSurface: "work:alice"),
+                Surface(id: "work:alice", kind: .inbox, address: "alice.work", humanName: "Alice's work log"),
+                Surface(
+                    id: "hooks:a", kind: .webhook, address: "http://127.0.0.1:9/a", humanName: "receiver A", directAllowed: true,
+                    signingSecret: .inline(secret)),
+                Surface(
+                    id: "hooks:b", kind: .webhook, address: "http://127.0.0.1:9/b", humanName: "receiver B", directAllowed: true,
+                    signingSecret: .inline(secret)),
+                Surface(id: "out:demo", kind: .stdout, humanName: "the demo console", maxLength: 400, directAllowed: true),
+            ])
     }
 
     /// Runs the coordinator's delivery loop around `body`, then stops it (task cancellation).

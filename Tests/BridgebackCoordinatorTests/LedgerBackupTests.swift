@@ -70,7 +70,8 @@ struct LedgerBackupTests {
             #expect(error.code == .ledgerCorrupt, "\(error)")
         }
         do {
-            try LedgerBackup.backup(ledgerAt: dir.appendingPathComponent("none.sqlite").path, to: dir.appendingPathComponent("b.sqlite").path)
+            try LedgerBackup.backup(
+                ledgerAt: dir.appendingPathComponent("none.sqlite").path, to: dir.appendingPathComponent("b.sqlite").path)
             Issue.record("backed up a ledger that does not exist")
         } catch {
             #expect(error.code == .ledgerUnavailable)

@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The coordinator's read-only status API: ledger rows driven by the real coordinator (with
@@ -26,7 +26,8 @@ struct StatusAPITests {
 
     /// Drives one job to `delivered` (inbox), one into `retry_wait` (429 + Retry-After), and one
     /// direct job whose delivery fails terminally and falls back to the work surface.
-    static func populated() async throws -> (Harness, delivered: OwnershipContract, waiting: OwnershipContract, fellBack: OwnershipContract) {
+    static func populated() async throws -> (Harness, delivered: OwnershipContract, waiting: OwnershipContract, fellBack: OwnershipContract)
+    {
         let http = FakeHTTPClient { request, _ in
             request.url.path == "/a" ? .response(status: 429, headers: ["retry-after": "3600"]) : .response(status: 403, headers: [:])
         }
@@ -137,10 +138,12 @@ struct StatusAPITests {
         let all = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: nil, limit: nil, as: .testOperator))
         #expect(all.count == 3)
         #expect(all.jobs.map(\.jobID) == [delivered, waiting, fellBack].map(\.jobID.description).sorted(by: >))
-        let hooks = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "hooks:a", limit: "10", as: .testOperator))
+        let hooks = try Self.decode(
+            CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "hooks:a", limit: "10", as: .testOperator))
         #expect(hooks.jobs.map(\.jobID) == [waiting.jobID.description])
         // Every contract here has origin cli:alice and work surface work:alice.
-        let work = try Self.decode(CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "work:alice", limit: "2", as: .testOperator))
+        let work = try Self.decode(
+            CoordinatorStatusAPI.DeliveryList.self, await api.deliveries(surface: "work:alice", limit: "2", as: .testOperator))
         #expect(work.count == 2)
         #expect(await api.deliveries(surface: nil, limit: "0", as: .testOperator).status == 400)
         #expect(await api.deliveries(surface: "bad surface", limit: nil, as: .testOperator).status == 400)
@@ -162,7 +165,8 @@ struct StatusAPITests {
         logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let app = CoordinatorHTTP.application(
-            api: CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry), auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger
+            api: CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry), auth: TestAuth.http, host: "127.0.0.1", port: 0,
+            logger: logger
         ) { portSink.yield($0) }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -175,7 +179,9 @@ struct StatusAPITests {
                 request.setValue("Bearer \(TestAuth.operatorToken)", forHTTPHeaderField: "Authorization")
                 let (data, response) = try await URLSession.shared.data(for: request)
                 let http = response as? HTTPURLResponse
-                return (http?.statusCode ?? -1, http?.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self))
+                return (
+                    http?.statusCode ?? -1, http?.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self)
+                )
             }
             let id = delivered.jobID.description
             let (status, _, body) = try await get("/v1/jobs/\(id)/delivery")
@@ -205,7 +211,9 @@ struct StatusAPITests {
         logger.logLevel = .critical
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let first = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let first = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) {
+            portSink.yield($0)
+        }
         let firstGroup = ServiceGroup(services: [first], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await firstGroup.run() }
@@ -215,7 +223,9 @@ struct StatusAPITests {
             let bare = CoordinatorHTTP.server(api: api, auth: TestAuth.http, host: "127.0.0.1", port: port, logger: logger) { _ in }
             let bareFailed = await withTaskGroup(of: Bool?.self) { race in
                 race.addTask { do { try await bare.run(); return false } catch { return true } }
-                race.addTask { try? await Task.sleep(for: .seconds(10)); return nil }
+                race.addTask {
+                    try? await Task.sleep(for: .seconds(10)); return nil
+                }
                 let first = await race.next() ?? nil
                 race.cancelAll()
                 return first

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The status API applies admission's rule: 401 without a valid token, and a principal sees a
@@ -24,7 +24,9 @@ struct StatusAuthTests {
         logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, adapters: h.coordinator.adapters)
-        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) { portSink.yield($0) }
+        let app = CoordinatorHTTP.application(api: api, auth: TestAuth.http, host: "127.0.0.1", port: 0, logger: logger) {
+            portSink.yield($0)
+        }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -36,7 +38,9 @@ struct StatusAuthTests {
                 if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
                 let (data, response) = try await URLSession.shared.data(for: request)
                 let http = response as? HTTPURLResponse
-                return (http?.statusCode ?? -1, http?.value(forHTTPHeaderField: "WWW-Authenticate") ?? "", String(decoding: data, as: UTF8.self))
+                return (
+                    http?.statusCode ?? -1, http?.value(forHTTPHeaderField: "WWW-Authenticate") ?? "", String(decoding: data, as: UTF8.self)
+                )
             }
             let id = delivered.jobID.description
             let routes = [

@@ -50,7 +50,9 @@ final class MisbehavingReceiver: Sendable {
             while true {
                 let connection = accept(fd, nil, nil)
                 guard connection >= 0 else { return }  // the listener was shut down
-                let number = state.withLock { $0.connections += 1; return $0.connections }
+                let number = state.withLock {
+                    $0.connections += 1; return $0.connections
+                }
                 Thread.detachNewThread { self.serve(connection, number: number) }
             }
         }
@@ -192,7 +194,9 @@ struct WireTests {
         }
     }
 
-    @Test("301/302/307/308: not followed; the part fails as missing_target naming the Location, after one request", arguments: [301, 302, 307, 308])
+    @Test(
+        "301/302/307/308: not followed; the part fails as missing_target naming the Location, after one request",
+        arguments: [301, 302, 307, 308])
     func redirectIsTerminal(status: Int) async throws {
         let receiver = try MisbehavingReceiver { _, request in
             request.requestLine.hasPrefix("POST /hook ")

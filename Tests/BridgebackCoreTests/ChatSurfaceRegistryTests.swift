@@ -66,8 +66,11 @@ struct ChatSurfaceRegistryTests {
 
     @Test("Slack's max_length may go up to 40,000; Discord's not past 2,000")
     func hardLimits() {
-        #expect(problems(#"{"id": "s", "kind": "slack", "address": "C1", "human_name": "S", "token": {"env": "A"}, "max_length": 40000}"#).isEmpty)
-        let found = problems(#"{"id": "d", "kind": "discord", "address": "1", "human_name": "D", "token": {"env": "A"}, "max_length": 2001}"#)
+        #expect(
+            problems(#"{"id": "s", "kind": "slack", "address": "C1", "human_name": "S", "token": {"env": "A"}, "max_length": 40000}"#)
+                .isEmpty)
+        let found = problems(
+            #"{"id": "d", "kind": "discord", "address": "1", "human_name": "D", "token": {"env": "A"}, "max_length": 2001}"#)
         #expect(found.map(\.field) == ["max_length"])
     }
 

@@ -45,7 +45,8 @@ struct CompletionCapabilityLifecycleTests {
             #expect(!reason.contains(Self.genuineSecret) && !reason.contains("bbc_guess"))
             #expect(job.state == .awaitingCompletion(try Self.contract()))
         }
-        let decision = try #require(Self.decision(try job.completionReceived(Self.completion(Self.genuineSecret), now: now, check: Self.check)))
+        let decision = try #require(
+            Self.decision(try job.completionReceived(Self.completion(Self.genuineSecret), now: now, check: Self.check)))
         #expect(decision.text == "all green")
         #expect(decision.completion?.capability == nil, "the secret is not kept with the decision")
         // After delivery, a forgery is still rejected (not counted as a duplicate).
@@ -62,7 +63,9 @@ struct CompletionCapabilityLifecycleTests {
         #expect(try job.completionReceived(Self.completion("bbc_forged", result: "forged"), now: now, check: Self.check) == .parked)
         #expect(try job.completionReceived(Self.completion(Self.genuineSecret), now: now, check: Self.check) == .parked)
         // A repeat of either is a duplicate.
-        #expect(try job.completionReceived(Self.completion("bbc_forged", result: "forged"), now: now, check: Self.check) == .acknowledgeDuplicate(count: 1))
+        #expect(
+            try job.completionReceived(Self.completion("bbc_forged", result: "forged"), now: now, check: Self.check)
+                == .acknowledgeDuplicate(count: 1))
         let decision = try #require(Self.decision(try job.contractReceived(try Self.contract(), check: Self.check)))
         #expect(decision.text == "all green")
         #expect(job.forgeriesDiscarded == 1)
@@ -76,7 +79,9 @@ struct CompletionCapabilityLifecycleTests {
         #expect(try job.contractReceived(try Self.contract(), check: Self.check) == .none)
         #expect(job.forgeriesDiscarded == 2)
         #expect(job.state == .awaitingCompletion(try Self.contract()))
-        #expect(Self.decision(try job.completionReceived(Self.completion(Self.genuineSecret), now: now, check: Self.check))?.text == "all green")
+        #expect(
+            Self.decision(try job.completionReceived(Self.completion(Self.genuineSecret), now: now, check: Self.check))?.text == "all green"
+        )
     }
 
     @Test("parked candidates are bounded")

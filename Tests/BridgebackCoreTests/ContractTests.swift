@@ -14,11 +14,15 @@ import BridgebackCore
         #expect(contract.recipe.params["service"] == "api")
         #expect(contract.idempotencyKey == "req-42")
         let line = try Fixtures.registry().humanLine(for: contract)
-        #expect(line == "Detached: release gate for api 2.3; progress in Alice's work log; the answer returns to Alice's terminal (parent-mediated)")
+        #expect(
+            line
+                == "Detached: release gate for api 2.3; progress in Alice's work log; the answer returns to Alice's terminal (parent-mediated)"
+        )
     }
 
     @Test func explicitContractIsKept() throws {
-        let contract = try Fixtures.registry().resolve(Fixtures.draft(work: "work:alice", final: "hooks:local", mode: .direct), jobID: Fixtures.jobID, createdAt: Fixtures.now)
+        let contract = try Fixtures.registry().resolve(
+            Fixtures.draft(work: "work:alice", final: "hooks:local", mode: .direct), jobID: Fixtures.jobID, createdAt: Fixtures.now)
         #expect(contract.finalSurface == "hooks:local")
         #expect(contract.deliveryMode == .direct)
         #expect(contract.defaultsApplied == ["parent_id"])

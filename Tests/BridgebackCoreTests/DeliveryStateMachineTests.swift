@@ -106,10 +106,13 @@ import BridgebackCore
 
     @Test func unknownOutcomeExhaustedIsUncertainNotFailed() throws {
         var rng = SeededGenerator(seed: 7)
-        var m = DeliveryStateMachine(deliveryID: id, receiverDeduplicates: true, retryPolicy: RetryPolicy(maxAttempts: 1, baseDelay: 1, maxDelay: 1, jitter: 0))
+        var m = DeliveryStateMachine(
+            deliveryID: id, receiverDeduplicates: true, retryPolicy: RetryPolicy(maxAttempts: 1, baseDelay: 1, maxDelay: 1, jitter: 0))
         _ = try m.dryRunPassed()
         _ = try m.sendStarting()
-        #expect(try m.sendFailed(DeliveryFailure(.unknownOutcome), now: now, using: &rng) == .finished(.uncertain, DeliveryFailure(.unknownOutcome)))
+        #expect(
+            try m.sendFailed(DeliveryFailure(.unknownOutcome), now: now, using: &rng)
+                == .finished(.uncertain, DeliveryFailure(.unknownOutcome)))
     }
 
     @Test func dryRunRetryableFailureWaitsAndUnknownCountsAsTransport() throws {
@@ -126,7 +129,8 @@ import BridgebackCore
 
     @Test func restartInTheMiddleOfASend() throws {
         var rng = SeededGenerator(seed: 9)
-        var noDedup = DeliveryStateMachine(restoring: .sending(attempt: 1), deliveryID: id, receiverDeduplicates: false, retryPolicy: policy)
+        var noDedup = DeliveryStateMachine(
+            restoring: .sending(attempt: 1), deliveryID: id, receiverDeduplicates: false, retryPolicy: policy)
         guard case .finished(.uncertain, _) = noDedup.resume(now: now, using: &rng) else {
             Issue.record("expected uncertain")
             return
@@ -139,7 +143,9 @@ import BridgebackCore
         var ok = DeliveryStateMachine(restoring: .dryRunOK(attempts: 0), deliveryID: id, receiverDeduplicates: true)
         #expect(ok.resume(now: now, using: &rng) == .beginSend)
         let due = now.addingTimeInterval(5)
-        var waiting = DeliveryStateMachine(restoring: .retryWait(attempts: 1, nextAttemptAt: due, lastFailure: DeliveryFailure(.transport)), deliveryID: id, receiverDeduplicates: true)
+        var waiting = DeliveryStateMachine(
+            restoring: .retryWait(attempts: 1, nextAttemptAt: due, lastFailure: DeliveryFailure(.transport)), deliveryID: id,
+            receiverDeduplicates: true)
         #expect(waiting.resume(now: now, using: &rng) == .wait(until: due))
         #expect(waiting.resume(now: due, using: &rng) == .runDryRun)
         var done = DeliveryStateMachine(restoring: .delivered(attempts: 1, at: now), deliveryID: id, receiverDeduplicates: true)

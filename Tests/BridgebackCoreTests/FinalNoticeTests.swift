@@ -5,7 +5,8 @@ import BridgebackCore
 @Suite struct FinalNoticeTests {
     @Test func humanContextReadsOnItsOwn() throws {
         let contract = try Fixtures.contract()
-        let context = HumanContext(contract: contract, completion: Fixtures.completion(), kind: .result, originName: "Alice's terminal", part: 2, totalParts: 3)
+        let context = HumanContext(
+            contract: contract, completion: Fixtures.completion(), kind: .result, originName: "Alice's terminal", part: 2, totalParts: 3)
         let text = context.render()
         #expect(text.contains("Part 2/3"))
         #expect(text.contains("You asked in Alice's terminal: \"Please run the release gate"))
@@ -14,7 +15,9 @@ import BridgebackCore
         #expect(text.contains("GET /v1/jobs/\(contract.jobID)"))
         let lost = HumanContext(contract: contract, completion: nil, kind: .lost, originName: "Alice's terminal").render()
         #expect(lost.contains("Ran release-gate: lost") && !lost.contains("Part "))
-        let failed = HumanContext(contract: contract, completion: Fixtures.completion(), kind: .failure, detail: "exit status 2", originName: "X").render()
+        let failed = HumanContext(
+            contract: contract, completion: Fixtures.completion(), kind: .failure, detail: "exit status 2", originName: "X"
+        ).render()
         #expect(failed.contains("failed: exit status 2"))
     }
 
@@ -36,7 +39,8 @@ import BridgebackCore
         let slack = try #require(registry["slack:ops"])
         var small = slack
         small.maxLength = 2000
-        let parts = try FinalNoticePlanner.plan(contract: contract, decision: decision, surface: small, originName: "Alice's terminal", createdAt: Fixtures.now)
+        let parts = try FinalNoticePlanner.plan(
+            contract: contract, decision: decision, surface: small, originName: "Alice's terminal", createdAt: Fixtures.now)
         #expect(parts.count > 4)
         for (index, part) in parts.enumerated() {
             #expect(part.part == index + 1 && part.totalParts == parts.count)
@@ -45,7 +49,8 @@ import BridgebackCore
             #expect(part.contextText.contains("Part \(index + 1)/\(parts.count)"))
         }
         #expect(FinalNotice.rejoin(parts.reversed()) == result)
-        let again = try FinalNoticePlanner.plan(contract: contract, decision: decision, surface: small, originName: "Alice's terminal", createdAt: Fixtures.now)
+        let again = try FinalNoticePlanner.plan(
+            contract: contract, decision: decision, surface: small, originName: "Alice's terminal", createdAt: Fixtures.now)
         #expect(again.map(\.deliveryID) == parts.map(\.deliveryID))
     }
 
@@ -53,7 +58,8 @@ import BridgebackCore
         let registry = try Fixtures.registry()
         let pager = try #require(registry["pager"])
         let decision = JobLifecycle.FinalDecision(kind: .result, text: String(repeating: "long result ", count: 200), completion: nil)
-        let parts = try FinalNoticePlanner.plan(contract: try Fixtures.contract(), decision: decision, surface: pager, originName: "Alice's terminal", createdAt: Fixtures.now)
+        let parts = try FinalNoticePlanner.plan(
+            contract: try Fixtures.contract(), decision: decision, surface: pager, originName: "Alice's terminal", createdAt: Fixtures.now)
         #expect(parts.count == 1 && parts[0].summarized)
         #expect(parts[0].rendered.unicodeScalars.count <= pager.maxLength)
         #expect(parts[0].text.contains("/result"))
@@ -62,11 +68,14 @@ import BridgebackCore
     @Test func fallbackNoticeCarriesTheResultUnderItsOwnIDs() throws {
         let registry = try Fixtures.registry()
         let decision = JobLifecycle.FinalDecision(kind: .result, text: "the answer", completion: nil)
-        let fallback = FinalNoticePlanner.fallbackDecision(for: decision, finalSurfaceName: "#ops on Slack", failure: DeliveryFailure(.permission, detail: "not_in_channel"))
+        let fallback = FinalNoticePlanner.fallbackDecision(
+            for: decision, finalSurfaceName: "#ops on Slack", failure: DeliveryFailure(.permission, detail: "not_in_channel"))
         #expect(fallback.text.hasPrefix("Could not deliver to #ops on Slack: permission denied (not_in_channel)."))
         #expect(fallback.text.hasSuffix("the answer"))
         let work = try #require(registry["work:alice"])
-        let parts = try FinalNoticePlanner.plan(contract: try Fixtures.contract(), decision: fallback, surface: work, originName: "Alice's terminal", purpose: .fallback, createdAt: Fixtures.now)
+        let parts = try FinalNoticePlanner.plan(
+            contract: try Fixtures.contract(), decision: fallback, surface: work, originName: "Alice's terminal", purpose: .fallback,
+            createdAt: Fixtures.now)
         #expect(parts.map(\.deliveryID.description) == ["dlv_\(Fixtures.jobID.ulid)_fallback_1"])
     }
 }

@@ -15,7 +15,9 @@ struct GroupCommitTests {
     func groups() async throws {
         let recorder = Recorder()
         let group = GroupCommit<Int, Int>(maxBatch: 64) { items in
-            let running = recorder.inFlight.withLock { $0 += 1; return $0 }
+            let running = recorder.inFlight.withLock {
+                $0 += 1; return $0
+            }
             if running > 1 { recorder.overlapped.withLock { $0 = true } }
             try await Task.sleep(for: .milliseconds(5))
             recorder.flushes.withLock { $0.append(items) }
@@ -38,7 +40,9 @@ struct GroupCommitTests {
     func failure() async throws {
         let calls = Mutex(0)
         let group = GroupCommit<Int, Int> { items in
-            let n = calls.withLock { $0 += 1; return $0 }
+            let n = calls.withLock {
+                $0 += 1; return $0
+            }
             if n == 1 { throw Odd(value: -1) }
             return items.map { .success($0) }
         }

@@ -40,7 +40,8 @@ import BridgebackCore
 
     @Test(arguments: [
         "", "job_", "01JD3Z6Q8R0000000000000000", "job_01JD3Z6Q8R000000000000000", "job_01JD3Z6Q8R00000000000000000",
-        "job_01JD3Z6Q8R000000000000000I", "job_01JD3Z6Q8R000000000000000U", "job_81JD3Z6Q8R0000000000000000", "dlv_01JD3Z6Q8R0000000000000000",
+        "job_01JD3Z6Q8R000000000000000I", "job_01JD3Z6Q8R000000000000000U", "job_81JD3Z6Q8R0000000000000000",
+        "dlv_01JD3Z6Q8R0000000000000000",
     ])
     func invalidJobIDsAreRejected(_ text: String) {
         #expect(throws: BridgebackError.self) { try JobID(parsing: text) }
@@ -67,7 +68,9 @@ import BridgebackCore
         #expect(try DeliveryID(parsing: first.description) == first)
         let fallback = DeliveryID(job: job, part: 1, purpose: .fallback)
         #expect(try DeliveryID(parsing: fallback.description) == fallback)
-        for bad in ["dlv_x_1", "dlv_\(job.ulid)_0", "dlv_\(job.ulid)_01", "dlv_\(job.ulid)", "msg_\(job.ulid)_1", "dlv_\(job.ulid)_other_1"] {
+        for bad in [
+            "dlv_x_1", "dlv_\(job.ulid)_0", "dlv_\(job.ulid)_01", "dlv_\(job.ulid)", "msg_\(job.ulid)_1", "dlv_\(job.ulid)_other_1",
+        ] {
             #expect(throws: BridgebackError.self) { try DeliveryID(parsing: bad) }
         }
     }

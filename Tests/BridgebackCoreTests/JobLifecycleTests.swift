@@ -87,7 +87,9 @@ import BridgebackCore
         var job = JobLifecycle(jobID: Fixtures.jobID)
         #expect(try job.completionReceived(Fixtures.completion(.failed(reason: "exit 2")), now: now) == .parked)
         #expect(job.state.name == "completion_parked")
-        #expect(try job.completionReceived(Fixtures.completion(.failed(reason: "exit 2"), worker: "w2"), now: now) == .acknowledgeDuplicate(count: 1))
+        #expect(
+            try job.completionReceived(Fixtures.completion(.failed(reason: "exit 2"), worker: "w2"), now: now)
+                == .acknowledgeDuplicate(count: 1))
         guard case .deliverFinal(_, let decision) = try job.contractReceived(try Fixtures.contract()) else {
             Issue.record("expected deliverFinal")
             return

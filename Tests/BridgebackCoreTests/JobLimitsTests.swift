@@ -24,7 +24,9 @@ struct JobLimitsTests {
         #expect(values["BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES"].flatMap(Int.init) == MessageLimits.brokerMaxMessageBytes)
         // The broker's ceiling is above the consumers' limit (the gap is what is cut, not refused),
         // and what an over-limit message shrinks to is below it.
-        #expect(MessageLimits.maxReducedBytes < MessageLimits.maxMessageBytes && MessageLimits.maxMessageBytes < MessageLimits.brokerMaxMessageBytes)
+        #expect(
+            MessageLimits.maxReducedBytes < MessageLimits.maxMessageBytes
+                && MessageLimits.maxMessageBytes < MessageLimits.brokerMaxMessageBytes)
     }
 
     @Test("the local broker script and the cluster nodes' rabbitmq.conf set max_message_size from deploy/limits.env")
@@ -50,7 +52,8 @@ struct JobLimitsTests {
 
     @Test("the longest deadline must be below the consumer timeout")
     func problem() {
-        #expect(JobLimits.problem(maxDeadline: JobLimits.maxDeadlineSeconds, consumerTimeout: JobLimits.brokerConsumerTimeoutSeconds) == nil)
+        #expect(
+            JobLimits.problem(maxDeadline: JobLimits.maxDeadlineSeconds, consumerTimeout: JobLimits.brokerConsumerTimeoutSeconds) == nil)
         #expect(JobLimits.problem(maxDeadline: 7 * 24 * 3600, consumerTimeout: 7200)?.contains("runs twice") == true)
         #expect(JobLimits.problem(maxDeadline: 7200, consumerTimeout: 7200) != nil)
     }

@@ -54,7 +54,8 @@ struct RedactionAndCutterTests {
         for keep in [9, 10, 11, 12, 13, 14, 17, 100, 1001] {
             for chunk in [1, 3, 64] {
                 let out = try #require(Self.cut(document, keep: keep, chunk: chunk), "keep \(keep)")
-                let object = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "keep \(keep): \(out.prefix(300))")
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "keep \(keep): \(out.prefix(300))")
                 #expect(object["job_id"] as? String == "bbj_1" && object["worker"] as? String == "w1")
                 let result = try #require((object["outcome"] as? [String: Any])?["result"] as? String)
                 #expect(Array(result.utf8).count <= keep)
@@ -76,7 +77,8 @@ struct RedactionAndCutterTests {
     func cutterOnALargeCompletion() throws {
         let big = String(repeating: "0123456789abcdef", count: 20 << 16)
         let document = #"{"capability":"bbc_x","job_id":"bbj_2","outcome":{"result":""# + big + #"","status":"succeeded"}}"#
-        let out = try #require(Self.cut(document, keep: MessageLimits.keptStringBytes, max: MessageLimits.maxReducedBytes, chunk: 128 << 10))
+        let out = try #require(
+            Self.cut(document, keep: MessageLimits.keptStringBytes, max: MessageLimits.maxReducedBytes, chunk: 128 << 10))
         #expect(out.utf8.count < MessageLimits.keptStringBytes + 200)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         #expect(object["capability"] as? String == "bbc_x")

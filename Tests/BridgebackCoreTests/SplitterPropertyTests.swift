@@ -32,7 +32,8 @@ import BridgebackCore
                 }
                 text += marker + info + newline + lines.map { $0 + newline }.joined() + marker + newline
             case 8:
-                text += String(repeating: ["a", "字", "😀"].randomElement(using: &rng)!, count: Int.random(in: 50...400, using: &rng)) + newline
+                text +=
+                    String(repeating: ["a", "字", "😀"].randomElement(using: &rng)!, count: Int.random(in: 50...400, using: &rng)) + newline
             default:
                 text += newline
             }

@@ -58,7 +58,8 @@ import BridgebackCore
 
     @Test func badLengths() {
         let found = problems(
-            #"{"id": "t", "kind": "telegram", "address": "1", "human_name": "T", "max_length": 5000, "token": {"env": "TG"}}, {"id": "s", "kind": "stdout", "human_name": "S", "max_length": 100}, {"id": "x", "kind": "stdout", "human_name": "X", "max_length": 1.5}"#)
+            #"{"id": "t", "kind": "telegram", "address": "1", "human_name": "T", "max_length": 5000, "token": {"env": "TG"}}, {"id": "s", "kind": "stdout", "human_name": "S", "max_length": 100}, {"id": "x", "kind": "stdout", "human_name": "X", "max_length": 1.5}"#
+        )
         #expect(found.count == 3)
         #expect(found.contains { $0.surfaceID == "t" && $0.message.contains("4096") })
         #expect(found.contains { $0.surfaceID == "s" && $0.message.contains("too small") })
@@ -73,14 +74,17 @@ import BridgebackCore
     @Test func badSecrets() {
         let short = "whsec_" + Data([1, 2, 3]).base64EncodedString()
         let found = problems(
-            #"{"id": "h1", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": "nope"}, {"id": "h2", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": "\#(short)"}, {"id": "h3", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": {"envv": "X"}}, {"id": "i", "kind": "inbox", "address": "i", "human_name": "I", "signing_secret": {"env": "X"}}"#)
+            #"{"id": "h1", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": "nope"}, {"id": "h2", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": "\#(short)"}, {"id": "h3", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": {"envv": "X"}}, {"id": "i", "kind": "inbox", "address": "i", "human_name": "I", "signing_secret": {"env": "X"}}"#
+        )
         #expect(found.count == 4)
         #expect(found.contains { $0.surfaceID == "h2" && $0.message.contains("24 to 64") })
         #expect(found.contains { $0.surfaceID == "i" && $0.message.contains("only applies to webhook") })
     }
 
     @Test func secretFromEnvironment() throws {
-        let registry = try load(#"{"id": "h", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": {"env": "HOOK_SECRET"}}"#).get()
+        let registry = try load(
+            #"{"id": "h", "kind": "webhook", "address": "https://x.example/h", "human_name": "H", "signing_secret": {"env": "HOOK_SECRET"}}"#
+        ).get()
         #expect(throws: BridgebackError.self) { try registry.resolveSecrets(environment: [:]) }
         let keys = try registry.resolveSecrets(environment: ["HOOK_SECRET": Fixtures.secret])
         #expect(keys["h"] == Array(0..<32))
@@ -94,12 +98,15 @@ import BridgebackCore
     }
 
     @Test func chatReceiversCannotClaimDeduplication() {
-        let found = problems(#"{"id": "s", "kind": "slack", "address": "C1", "human_name": "S", "deduplicates": true, "token": {"env": "SLACK"}}"#)
+        let found = problems(
+            #"{"id": "s", "kind": "slack", "address": "C1", "human_name": "S", "deduplicates": true, "token": {"env": "SLACK"}}"#)
         #expect(found.count == 1 && found[0].field == "deduplicates")
     }
 
     @Test func danglingReferencesAndUnknownFields() {
-        let found = problems(#"{"id": "a", "kind": "stdout", "human_name": "A", "work_surface": "nowhere"}, {"id": "b", "kind": "stdout", "human_name": "B", "max_len": 3}"#)
+        let found = problems(
+            #"{"id": "a", "kind": "stdout", "human_name": "A", "work_surface": "nowhere"}, {"id": "b", "kind": "stdout", "human_name": "B", "max_len": 3}"#
+        )
         #expect(found.count == 2)
         #expect(found.contains { $0.field == "work_surface" && $0.message.contains("'nowhere'") })
         #expect(found.contains { $0.field == "max_len" && $0.message.contains("unknown field") })
@@ -111,7 +118,10 @@ import BridgebackCore
     }
 
     @Test func malformedFiles() {
-        for text in ["", "[]", #"{"surfaces": []}"#, #"{"schema": "bridgeback.surfaces.v2", "surfaces": []}"#, #"{"schema": "bridgeback.surfaces.v1"}"#] {
+        for text in [
+            "", "[]", #"{"surfaces": []}"#, #"{"schema": "bridgeback.surfaces.v2", "surfaces": []}"#,
+            #"{"schema": "bridgeback.surfaces.v1"}"#,
+        ] {
             #expect(throws: BridgebackError.self) { try SurfaceRegistry.load(from: Data(text.utf8)) }
         }
     }

@@ -58,6 +58,8 @@ enum Fixtures {
     }
 
     static func completion(_ outcome: CompletionOutcome = .succeeded(result: "all green"), worker: String = "worker-1") -> Completion {
-        Completion(jobID: jobID, worker: worker, attempt: 1, startedAt: now.addingTimeInterval(10), finishedAt: now.addingTimeInterval(262), outcome: outcome)
+        Completion(
+            jobID: jobID, worker: worker, attempt: 1, startedAt: now.addingTimeInterval(10), finishedAt: now.addingTimeInterval(262),
+            outcome: outcome)
     }
 }

@@ -11,9 +11,15 @@ import BridgebackCore
 
     @Test func prefersParagraphsThenLinesThenWords() throws {
         let paragraphs = "aaaa aaaa aaaa\n\nbbbb bbbb bbbb\n\ncccc cccc cccc"
-        #expect(try TextSplitter.split(paragraphs, limit: 32, unit: .utf8Bytes).map(\.text) == ["aaaa aaaa aaaa\n\nbbbb bbbb bbbb\n\n", "cccc cccc cccc"])
+        #expect(
+            try TextSplitter.split(paragraphs, limit: 32, unit: .utf8Bytes).map(\.text) == [
+                "aaaa aaaa aaaa\n\nbbbb bbbb bbbb\n\n", "cccc cccc cccc",
+            ])
         let lines = "aaaa aaaa aaaa\nbbbb bbbb bbbb\ncccc cccc cccc"
-        #expect(try TextSplitter.split(lines, limit: 20, unit: .utf8Bytes).map(\.text) == ["aaaa aaaa aaaa\n", "bbbb bbbb bbbb\n", "cccc cccc cccc"])
+        #expect(
+            try TextSplitter.split(lines, limit: 20, unit: .utf8Bytes).map(\.text) == [
+                "aaaa aaaa aaaa\n", "bbbb bbbb bbbb\n", "cccc cccc cccc",
+            ])
         let words = "alpha beta gamma delta epsilon"
         #expect(try TextSplitter.split(words, limit: 12, unit: .utf8Bytes).map(\.text) == ["alpha beta ", "gamma delta ", "epsilon"])
         let long = String(repeating: "x", count: 25)
@@ -69,7 +75,9 @@ import BridgebackCore
         #expect(summary.text.unicodeScalars.count <= 200)
         #expect(summary.text.hasPrefix("Line 1 of the report.\n"))
         #expect(summary.text.hasSuffix("GET /v1/jobs/job_X/result)"))
-        #expect(try Summarizer.summarize("short", limit: 200, unit: .utf8Bytes, reference: "r") == Summarizer.Summary(text: "short", summarized: false))
+        #expect(
+            try Summarizer.summarize("short", limit: 200, unit: .utf8Bytes, reference: "r")
+                == Summarizer.Summary(text: "short", summarized: false))
         #expect(throws: BridgebackError.self) { try Summarizer.summarize(text, limit: 20, unit: .utf8Bytes, reference: "a long reference") }
     }
 
@@ -85,9 +93,12 @@ import BridgebackCore
         var text = ""
         while text.unicodeScalars.count < 20_000 {
             if Bool.random(using: &rng) {
-                text += "```\n" + (0..<Int.random(in: 3...40, using: &rng)).map { "code line \($0) 🚀" }.joined(separator: "\n") + "\n```\n\n"
+                text +=
+                    "```\n" + (0..<Int.random(in: 3...40, using: &rng)).map { "code line \($0) 🚀" }.joined(separator: "\n") + "\n```\n\n"
             } else {
-                text += (0..<Int.random(in: 5...60, using: &rng)).map { _ in ["alpha", "beta", "数据", "résumé"].randomElement(using: &rng)! }.joined(separator: " ") + "\n\n"
+                text +=
+                    (0..<Int.random(in: 5...60, using: &rng)).map { _ in ["alpha", "beta", "数据", "résumé"].randomElement(using: &rng)! }
+                    .joined(separator: " ") + "\n\n"
             }
         }
         let parts = try TextSplitter.split(text, limit: 2000, unit: .unicodeScalars)

@@ -30,12 +30,19 @@ import BridgebackCore
         let contract = try Fixtures.contract()
         let job = try roundTrip(JobMessage(contract: contract, pool: "gates"))
         #expect(job["final_surface"] == nil && job["work_surface"] as? String == "work:alice")
-        _ = try roundTrip(ProgressEvent(jobID: Fixtures.jobID, workSurface: "work:alice", sequence: 3, phase: .running, message: "step 2/5", fraction: 0.4, worker: "w1", at: Fixtures.now))
         _ = try roundTrip(
-            DeliveryReceipt(deliveryID: DeliveryID(job: Fixtures.jobID, part: 2), totalParts: 3, surface: "hooks:local", outcome: .uncertain, attempts: 1, failure: DeliveryFailure(.unknownOutcome, detail: "timeout"), at: Fixtures.now))
+            ProgressEvent(
+                jobID: Fixtures.jobID, workSurface: "work:alice", sequence: 3, phase: .running, message: "step 2/5", fraction: 0.4,
+                worker: "w1", at: Fixtures.now))
+        _ = try roundTrip(
+            DeliveryReceipt(
+                deliveryID: DeliveryID(job: Fixtures.jobID, part: 2), totalParts: 3, surface: "hooks:local", outcome: .uncertain,
+                attempts: 1, failure: DeliveryFailure(.unknownOutcome, detail: "timeout"), at: Fixtures.now))
         let context = HumanContext(contract: contract, completion: Fixtures.completion(), kind: .result, originName: "Alice's terminal")
         let final = try roundTrip(
-            FinalNotice(deliveryID: DeliveryID(job: Fixtures.jobID, part: 1), kind: .result, totalParts: 1, text: "all green", context: context, origin: "cli:alice", finalSurface: "cli:alice", deliveryMode: .parent, createdAt: Fixtures.now))
+            FinalNotice(
+                deliveryID: DeliveryID(job: Fixtures.jobID, part: 1), kind: .result, totalParts: 1, text: "all green", context: context,
+                origin: "cli:alice", finalSurface: "cli:alice", deliveryMode: .parent, createdAt: Fixtures.now))
         #expect(final["schema"] as? String == "bridgeback.final.v1")
         #expect(final["full_result"] as? String == "GET /v1/jobs/\(Fixtures.jobID)/result")
     }
@@ -48,7 +55,10 @@ import BridgebackCore
     }
 
     @Test func failureKindsRoundTrip() throws {
-        let kinds: [DeliveryFailureKind] = [.permission, .missingTarget, .rateLimited(retryAfter: 30), .rateLimited(retryAfter: nil), .tooLarge, .invalidPayload, .transport, .unknownOutcome]
+        let kinds: [DeliveryFailureKind] = [
+            .permission, .missingTarget, .rateLimited(retryAfter: 30), .rateLimited(retryAfter: nil), .tooLarge, .invalidPayload,
+            .transport, .unknownOutcome,
+        ]
         for kind in kinds {
             let failure = DeliveryFailure(kind, detail: "x")
             let data = try JSONEncoder().encode(failure)
@@ -98,11 +108,20 @@ import BridgebackCore
         let missing = try #require(decodeError(#"{"schema": "bridgeback.progress.v1", "job_id": "\#(Fixtures.jobID)"}"#))
         #expect(missing.code == .malformedMessage)
         #expect(missing.message.contains("missing field"))
-        let badID = try #require(decodeError(#"{"schema": "bridgeback.completion.v1", "job_id": "job_nope", "worker": "w", "attempt": 1, "started_at": "2025-10-09T08:00:00Z", "finished_at": "2025-10-09T08:00:00Z", "outcome": {"status": "cancelled"}}"#))
+        let badID = try #require(
+            decodeError(
+                #"{"schema": "bridgeback.completion.v1", "job_id": "job_nope", "worker": "w", "attempt": 1, "started_at": "2025-10-09T08:00:00Z", "finished_at": "2025-10-09T08:00:00Z", "outcome": {"status": "cancelled"}}"#
+            ))
         #expect(badID.code == .malformedMessage && badID.message.contains("job_id"))
-        let badStatus = try #require(decodeError(#"{"schema": "bridgeback.completion.v1", "job_id": "\#(Fixtures.jobID)", "worker": "w", "attempt": 1, "started_at": "2025-10-09T08:00:00Z", "finished_at": "2025-10-09T08:00:00Z", "outcome": {"status": "exploded"}}"#))
+        let badStatus = try #require(
+            decodeError(
+                #"{"schema": "bridgeback.completion.v1", "job_id": "\#(Fixtures.jobID)", "worker": "w", "attempt": 1, "started_at": "2025-10-09T08:00:00Z", "finished_at": "2025-10-09T08:00:00Z", "outcome": {"status": "exploded"}}"#
+            ))
         #expect(badStatus.message.contains("exploded"))
-        let badDate = try #require(decodeError(#"{"schema": "bridgeback.completion.v1", "job_id": "\#(Fixtures.jobID)", "worker": "w", "attempt": 1, "started_at": "yesterday", "finished_at": "2025-10-09T08:00:00Z", "outcome": {"status": "cancelled"}}"#))
+        let badDate = try #require(
+            decodeError(
+                #"{"schema": "bridgeback.completion.v1", "job_id": "\#(Fixtures.jobID)", "worker": "w", "attempt": 1, "started_at": "yesterday", "finished_at": "2025-10-09T08:00:00Z", "outcome": {"status": "cancelled"}}"#
+            ))
         #expect(badDate.message.contains("RFC 3339"))
     }
 
@@ -121,7 +140,10 @@ import BridgebackCore
     }
 
     @Test func unknownFieldsAreIgnoredWithinAVersion() throws {
-        var json = try object(try WireCodec.encode(ProgressEvent(jobID: Fixtures.jobID, workSurface: "work:alice", sequence: 1, phase: .started, message: "go", at: Fixtures.now)))
+        var json = try object(
+            try WireCodec.encode(
+                ProgressEvent(
+                    jobID: Fixtures.jobID, workSurface: "work:alice", sequence: 1, phase: .started, message: "go", at: Fixtures.now)))
         json["added_in_a_later_minor"] = ["x": 1]
         let data = try JSONSerialization.data(withJSONObject: json)
         #expect(try WireCodec.decode(ProgressEvent.self, from: data).message == "go")

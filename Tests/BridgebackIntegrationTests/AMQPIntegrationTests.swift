@@ -9,212 +9,212 @@ enum BrokerBacked {}
 
 /// Broker behaviour proven against a real RabbitMQ on loopback.
 extension BrokerBacked {
-@Suite(.serialized)
-struct AMQPIntegrationTests {
-    @Test func publishWithConfirmsThenConsumeAndAck() async throws {
-        let connection = try await Broker.connect("confirms")
-        defer { Task { await connection.close() } }
-        let queue = Broker.uniqueName("confirms")
-        try await connection.declare(.quorum(queue))
-        let publisher = try await connection.makePublisher(confirmWindow: 64)
-        let messages = (0..<500).map { message("m\($0)", to: queue, id: "id-\($0)") }
-        let results = await publisher.publish(contentsOf: messages)
-        #expect(results.allSatisfy { (try? $0.get()) != nil })
-        #expect(try await connection.inspectQueue(queue).messageCount == 500)
+    @Suite(.serialized)
+    struct AMQPIntegrationTests {
+        @Test func publishWithConfirmsThenConsumeAndAck() async throws {
+            let connection = try await Broker.connect("confirms")
+            defer { Task { await connection.close() } }
+            let queue = Broker.uniqueName("confirms")
+            try await connection.declare(.quorum(queue))
+            let publisher = try await connection.makePublisher(confirmWindow: 64)
+            let messages = (0..<500).map { message("m\($0)", to: queue, id: "id-\($0)") }
+            let results = await publisher.publish(contentsOf: messages)
+            #expect(results.allSatisfy { (try? $0.get()) != nil })
+            #expect(try await connection.inspectQueue(queue).messageCount == 500)
 
-        let consumer = try await connection.consume(queue: queue, prefetch: 50)
-        // Prefetch 50 < 500: acknowledging as we go is what lets the rest flow.
-        let deliveries = try await take(500, from: consumer, acking: true)
-        #expect(deliveries.map { String(decoding: $0.body, as: UTF8.self) } == (0..<500).map { "m\($0)" })
-        #expect(deliveries[0].properties.messageID == "id-0")
-        #expect(deliveries[0].properties.persistent)
-        await consumer.cancel()
-        try await eventually("queue drained") { try await connection.inspectQueue(queue).messageCount == 0 }
-        try await connection.deleteQueue(queue)
-    }
-
-    @Test func mandatoryPublishWithNoRouteFailsAsUnroutable() async throws {
-        let connection = try await Broker.connect("unroutable")
-        defer { Task { await connection.close() } }
-        let publisher = try await connection.makePublisher()
-        do {
-            try await publisher.publish(message("nobody home", to: Broker.uniqueName("missing")))
-            Issue.record("an unroutable mandatory publish succeeded")
-        } catch let error as AMQPError {
-            #expect(error.code == .unroutable)
-            #expect(error.replyCode == 312)
+            let consumer = try await connection.consume(queue: queue, prefetch: 50)
+            // Prefetch 50 < 500: acknowledging as we go is what lets the rest flow.
+            let deliveries = try await take(500, from: consumer, acking: true)
+            #expect(deliveries.map { String(decoding: $0.body, as: UTF8.self) } == (0..<500).map { "m\($0)" })
+            #expect(deliveries[0].properties.messageID == "id-0")
+            #expect(deliveries[0].properties.persistent)
+            await consumer.cancel()
+            try await eventually("queue drained") { try await connection.inspectQueue(queue).messageCount == 0 }
+            try await connection.deleteQueue(queue)
         }
-        // The channel stays usable afterwards.
-        let queue = Broker.uniqueName("after-return")
-        try await connection.declare(.quorum(queue))
-        try await publisher.publish(message("ok", to: queue))
-        try await connection.deleteQueue(queue)
-    }
 
-    @Test func nackWithoutRequeueDeadLetters() async throws {
-        let connection = try await Broker.connect("dlx")
-        defer { Task { await connection.close() } }
-        let dlx = Broker.uniqueName("dlx")
-        let dead = Broker.uniqueName("dead")
-        let queue = Broker.uniqueName("work")
-        try await connection.declare(ExchangeDeclaration(name: dlx, kind: .direct, durable: false, autoDelete: true))
-        try await connection.declare(.quorum(dead))
-        try await connection.bind(BindingDeclaration(queue: dead, exchange: dlx, routingKey: "dead"))
-        try await connection.declare(.quorum(queue, deliveryLimit: 5, deadLetterExchange: dlx, deadLetterRoutingKey: "dead"))
-        let publisher = try await connection.makePublisher()
-        try await publisher.publish(message("poison", to: queue, id: "p-1"))
-
-        let consumer = try await connection.consume(queue: queue, prefetch: 1)
-        let first = try await take(1, from: consumer)[0]
-        first.nack(requeue: false)
-        let deadConsumer = try await connection.consume(queue: dead, prefetch: 1)
-        let deadLettered = try await take(1, from: deadConsumer)[0]
-        #expect(deadLettered.properties.messageID == "p-1")
-        #expect(String(decoding: deadLettered.body, as: UTF8.self) == "poison")
-        guard case .array(let deaths)? = deadLettered.properties.headers["x-death"], case .table(let death)? = deaths.first else {
-            Issue.record("no x-death header on the dead-lettered message: \(deadLettered.properties.headers)")
-            return
-        }
-        #expect(death["reason"] == .string("rejected"))
-        #expect(death["queue"] == .string(queue))
-        deadLettered.ack()
-        await consumer.cancel()
-        await deadConsumer.cancel()
-        for name in [queue, dead] { try await connection.deleteQueue(name) }
-        try await connection.deleteExchange(dlx)
-    }
-
-    @Test func deliveryLimitDeadLettersAMessageRejectedRepeatedly() async throws {
-        let connection = try await Broker.connect("delivery-limit")
-        defer { Task { await connection.close() } }
-        let dlx = Broker.uniqueName("dlx")
-        let dead = Broker.uniqueName("dead")
-        let queue = Broker.uniqueName("limited")
-        try await connection.declare(ExchangeDeclaration(name: dlx, kind: .direct, durable: false, autoDelete: true))
-        try await connection.declare(.quorum(dead))
-        try await connection.bind(BindingDeclaration(queue: dead, exchange: dlx, routingKey: "dead"))
-        try await connection.declare(.quorum(queue, deliveryLimit: 2, deadLetterExchange: dlx, deadLetterRoutingKey: "dead"))
-        let publisher = try await connection.makePublisher()
-        try await publisher.publish(message("crashes every worker", to: queue, id: "c-1"))
-
-        let consumer = try await connection.consume(queue: queue, prefetch: 1)
-        // Limit 2: the first delivery and two redeliveries are rejected, then it is dead-lettered.
-        var attempts = 0
-        for try await delivery in consumer {
-            attempts += 1
-            delivery.reject(requeue: true)
-            if attempts == 3 { break }
-        }
-        let deadConsumer = try await connection.consume(queue: dead, prefetch: 1)
-        let deadLettered = try await take(1, from: deadConsumer)[0]
-        #expect(deadLettered.properties.messageID == "c-1")
-        guard case .array(let deaths)? = deadLettered.properties.headers["x-death"], case .table(let death)? = deaths.first else {
-            Issue.record("no x-death header")
-            return
-        }
-        #expect(death["reason"] == .string("delivery_limit"))
-        deadLettered.ack()
-        #expect(try await connection.inspectQueue(queue).messageCount == 0)
-        await deadConsumer.cancel()
-        for name in [queue, dead] { try await connection.deleteQueue(name) }
-    }
-
-    @Test func singleActiveConsumerHandsOverWhenTheActiveOneDisconnects() async throws {
-        let admin = try await Broker.connect("sac-admin")
-        defer { Task { await admin.close() } }
-        let queue = Broker.uniqueName("sac")
-        try await admin.declare(.quorum(queue, singleActiveConsumer: true))
-        let first = try await Broker.connect("sac-1")
-        let second = try await Broker.connect("sac-2")
-        defer { Task { await second.close() } }
-        let active = try await first.consume(queue: queue, prefetch: 10)
-        try await Task.sleep(for: .milliseconds(200))
-        let standby = try await second.consume(queue: queue, prefetch: 10)
-
-        let publisher = try await admin.makePublisher()
-        for result in await publisher.publish(contentsOf: (0..<5).map { message("a\($0)", to: queue) }) { try result.get() }
-        let toActive = try await take(5, from: active)
-        toActive.forEach { $0.ack() }
-        #expect(toActive.count == 5)
-
-        await first.close()  // the active consumer goes away
-        for result in await publisher.publish(contentsOf: (0..<5).map { message("b\($0)", to: queue) }) { try result.get() }
-        let toStandby = try await take(5, from: standby)
-        #expect(toStandby.map { String(decoding: $0.body, as: UTF8.self) } == (0..<5).map { "b\($0)" })
-        toStandby.forEach { $0.ack() }
-        await standby.cancel()
-        try await admin.deleteQueue(queue)
-    }
-
-    @Test func wrongPasswordIsAClearError() async throws {
-        var config = try Broker.configuration("bad-password")
-        config.password = "definitely-wrong"
-        do {
-            _ = try await AMQPConnection.connect(config)
-            Issue.record("connected with a wrong password")
-        } catch let error as AMQPError {
-            #expect(error.code == .authenticationFailed)
-            #expect(error.message.contains(config.user))
-        }
-    }
-
-    @Test func unknownVirtualHostIsAClearError() async throws {
-        var config = try Broker.configuration("bad-vhost")
-        config.virtualHost = "no-such-vhost"
-        do {
-            _ = try await AMQPConnection.connect(config)
-            Issue.record("connected to a vhost that does not exist")
-        } catch let error as AMQPError {
-            #expect(error.code == .accessRefused)
-            #expect(error.message.contains("no-such-vhost"))
-        }
-    }
-
-    @Test func closedPortIsConnectionRefused() async throws {
-        var config = try Broker.configuration("refused")
-        config.port = 1
-        do {
-            _ = try await AMQPConnection.connect(config)
-            Issue.record("connected to port 1")
-        } catch let error as AMQPError {
-            #expect(error.code == .connectionRefused)
-        }
-    }
-
-    @Test func redeclaringAQueueWithOtherArgumentsIsAChannelErrorNotAConnectionLoss() async throws {
-        let connection = try await Broker.connect("inequivalent")
-        defer { Task { await connection.close() } }
-        let queue = Broker.uniqueName("args")
-        try await connection.declare(.quorum(queue, deliveryLimit: 3))
-        do {
-            try await connection.declare(.quorum(queue, deliveryLimit: 7))
-            Issue.record("inequivalent declare succeeded")
-        } catch let error as AMQPError {
-            #expect(error.code == .channelClosed)
-            #expect(error.replyCode == 406)
-            #expect(error.replyText?.contains("x-delivery-limit") == true)
-        }
-        #expect(connection.isConnected)
-        try await connection.deleteQueue(queue)
-    }
-
-    /// Regression: commands queued in the same batch as `close()` used to be dropped, and
-    /// their callers never resumed. Every call must return (with a result or an error).
-    @Test func commandsRacingCloseAllReturn() async throws {
-        for round in 0..<20 {
-            let connection = try await Broker.connect("close-race")
-            let done = Mutex(false)
-            // Detached, so a call that never returns cannot hang the test itself.
-            Task.detached {
-                await withTaskGroup(of: Void.self) { calls in
-                    for _ in 0..<8 { calls.addTask { _ = try? await connection.inspectQueue("bb.coordinator.contracts") } }
-                    calls.addTask { await connection.close() }
-                    for _ in 0..<8 { calls.addTask { _ = try? await connection.inspectQueue("bb.coordinator.contracts") } }
-                }
-                done.withLock { $0 = true }
+        @Test func mandatoryPublishWithNoRouteFailsAsUnroutable() async throws {
+            let connection = try await Broker.connect("unroutable")
+            defer { Task { await connection.close() } }
+            let publisher = try await connection.makePublisher()
+            do {
+                try await publisher.publish(message("nobody home", to: Broker.uniqueName("missing")))
+                Issue.record("an unroutable mandatory publish succeeded")
+            } catch let error as AMQPError {
+                #expect(error.code == .unroutable)
+                #expect(error.replyCode == 312)
             }
-            try await eventually("round \(round): every call racing close() returned") { done.withLock { $0 } }
+            // The channel stays usable afterwards.
+            let queue = Broker.uniqueName("after-return")
+            try await connection.declare(.quorum(queue))
+            try await publisher.publish(message("ok", to: queue))
+            try await connection.deleteQueue(queue)
+        }
+
+        @Test func nackWithoutRequeueDeadLetters() async throws {
+            let connection = try await Broker.connect("dlx")
+            defer { Task { await connection.close() } }
+            let dlx = Broker.uniqueName("dlx")
+            let dead = Broker.uniqueName("dead")
+            let queue = Broker.uniqueName("work")
+            try await connection.declare(ExchangeDeclaration(name: dlx, kind: .direct, durable: false, autoDelete: true))
+            try await connection.declare(.quorum(dead))
+            try await connection.bind(BindingDeclaration(queue: dead, exchange: dlx, routingKey: "dead"))
+            try await connection.declare(.quorum(queue, deliveryLimit: 5, deadLetterExchange: dlx, deadLetterRoutingKey: "dead"))
+            let publisher = try await connection.makePublisher()
+            try await publisher.publish(message("poison", to: queue, id: "p-1"))
+
+            let consumer = try await connection.consume(queue: queue, prefetch: 1)
+            let first = try await take(1, from: consumer)[0]
+            first.nack(requeue: false)
+            let deadConsumer = try await connection.consume(queue: dead, prefetch: 1)
+            let deadLettered = try await take(1, from: deadConsumer)[0]
+            #expect(deadLettered.properties.messageID == "p-1")
+            #expect(String(decoding: deadLettered.body, as: UTF8.self) == "poison")
+            guard case .array(let deaths)? = deadLettered.properties.headers["x-death"], case .table(let death)? = deaths.first else {
+                Issue.record("no x-death header on the dead-lettered message: \(deadLettered.properties.headers)")
+                return
+            }
+            #expect(death["reason"] == .string("rejected"))
+            #expect(death["queue"] == .string(queue))
+            deadLettered.ack()
+            await consumer.cancel()
+            await deadConsumer.cancel()
+            for name in [queue, dead] { try await connection.deleteQueue(name) }
+            try await connection.deleteExchange(dlx)
+        }
+
+        @Test func deliveryLimitDeadLettersAMessageRejectedRepeatedly() async throws {
+            let connection = try await Broker.connect("delivery-limit")
+            defer { Task { await connection.close() } }
+            let dlx = Broker.uniqueName("dlx")
+            let dead = Broker.uniqueName("dead")
+            let queue = Broker.uniqueName("limited")
+            try await connection.declare(ExchangeDeclaration(name: dlx, kind: .direct, durable: false, autoDelete: true))
+            try await connection.declare(.quorum(dead))
+            try await connection.bind(BindingDeclaration(queue: dead, exchange: dlx, routingKey: "dead"))
+            try await connection.declare(.quorum(queue, deliveryLimit: 2, deadLetterExchange: dlx, deadLetterRoutingKey: "dead"))
+            let publisher = try await connection.makePublisher()
+            try await publisher.publish(message("crashes every worker", to: queue, id: "c-1"))
+
+            let consumer = try await connection.consume(queue: queue, prefetch: 1)
+            // Limit 2: the first delivery and two redeliveries are rejected, then it is dead-lettered.
+            var attempts = 0
+            for try await delivery in consumer {
+                attempts += 1
+                delivery.reject(requeue: true)
+                if attempts == 3 { break }
+            }
+            let deadConsumer = try await connection.consume(queue: dead, prefetch: 1)
+            let deadLettered = try await take(1, from: deadConsumer)[0]
+            #expect(deadLettered.properties.messageID == "c-1")
+            guard case .array(let deaths)? = deadLettered.properties.headers["x-death"], case .table(let death)? = deaths.first else {
+                Issue.record("no x-death header")
+                return
+            }
+            #expect(death["reason"] == .string("delivery_limit"))
+            deadLettered.ack()
+            #expect(try await connection.inspectQueue(queue).messageCount == 0)
+            await deadConsumer.cancel()
+            for name in [queue, dead] { try await connection.deleteQueue(name) }
+        }
+
+        @Test func singleActiveConsumerHandsOverWhenTheActiveOneDisconnects() async throws {
+            let admin = try await Broker.connect("sac-admin")
+            defer { Task { await admin.close() } }
+            let queue = Broker.uniqueName("sac")
+            try await admin.declare(.quorum(queue, singleActiveConsumer: true))
+            let first = try await Broker.connect("sac-1")
+            let second = try await Broker.connect("sac-2")
+            defer { Task { await second.close() } }
+            let active = try await first.consume(queue: queue, prefetch: 10)
+            try await Task.sleep(for: .milliseconds(200))
+            let standby = try await second.consume(queue: queue, prefetch: 10)
+
+            let publisher = try await admin.makePublisher()
+            for result in await publisher.publish(contentsOf: (0..<5).map { message("a\($0)", to: queue) }) { try result.get() }
+            let toActive = try await take(5, from: active)
+            toActive.forEach { $0.ack() }
+            #expect(toActive.count == 5)
+
+            await first.close()  // the active consumer goes away
+            for result in await publisher.publish(contentsOf: (0..<5).map { message("b\($0)", to: queue) }) { try result.get() }
+            let toStandby = try await take(5, from: standby)
+            #expect(toStandby.map { String(decoding: $0.body, as: UTF8.self) } == (0..<5).map { "b\($0)" })
+            toStandby.forEach { $0.ack() }
+            await standby.cancel()
+            try await admin.deleteQueue(queue)
+        }
+
+        @Test func wrongPasswordIsAClearError() async throws {
+            var config = try Broker.configuration("bad-password")
+            config.password = "definitely-wrong"
+            do {
+                _ = try await AMQPConnection.connect(config)
+                Issue.record("connected with a wrong password")
+            } catch let error as AMQPError {
+                #expect(error.code == .authenticationFailed)
+                #expect(error.message.contains(config.user))
+            }
+        }
+
+        @Test func unknownVirtualHostIsAClearError() async throws {
+            var config = try Broker.configuration("bad-vhost")
+            config.virtualHost = "no-such-vhost"
+            do {
+                _ = try await AMQPConnection.connect(config)
+                Issue.record("connected to a vhost that does not exist")
+            } catch let error as AMQPError {
+                #expect(error.code == .accessRefused)
+                #expect(error.message.contains("no-such-vhost"))
+            }
+        }
+
+        @Test func closedPortIsConnectionRefused() async throws {
+            var config = try Broker.configuration("refused")
+            config.port = 1
+            do {
+                _ = try await AMQPConnection.connect(config)
+                Issue.record("connected to port 1")
+            } catch let error as AMQPError {
+                #expect(error.code == .connectionRefused)
+            }
+        }
+
+        @Test func redeclaringAQueueWithOtherArgumentsIsAChannelErrorNotAConnectionLoss() async throws {
+            let connection = try await Broker.connect("inequivalent")
+            defer { Task { await connection.close() } }
+            let queue = Broker.uniqueName("args")
+            try await connection.declare(.quorum(queue, deliveryLimit: 3))
+            do {
+                try await connection.declare(.quorum(queue, deliveryLimit: 7))
+                Issue.record("inequivalent declare succeeded")
+            } catch let error as AMQPError {
+                #expect(error.code == .channelClosed)
+                #expect(error.replyCode == 406)
+                #expect(error.replyText?.contains("x-delivery-limit") == true)
+            }
+            #expect(connection.isConnected)
+            try await connection.deleteQueue(queue)
+        }
+
+        /// Regression: commands queued in the same batch as `close()` used to be dropped, and
+        /// their callers never resumed. Every call must return (with a result or an error).
+        @Test func commandsRacingCloseAllReturn() async throws {
+            for round in 0..<20 {
+                let connection = try await Broker.connect("close-race")
+                let done = Mutex(false)
+                // Detached, so a call that never returns cannot hang the test itself.
+                Task.detached {
+                    await withTaskGroup(of: Void.self) { calls in
+                        for _ in 0..<8 { calls.addTask { _ = try? await connection.inspectQueue("bb.coordinator.contracts") } }
+                        calls.addTask { await connection.close() }
+                        for _ in 0..<8 { calls.addTask { _ = try? await connection.inspectQueue("bb.coordinator.contracts") } }
+                    }
+                    done.withLock { $0 = true }
+                }
+                try await eventually("round \(round): every call racing close() returned") { done.withLock { $0 } }
+            }
         }
     }
-}
 }

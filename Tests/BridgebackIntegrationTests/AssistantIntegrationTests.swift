@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue #17 with clients no one here wrote: the official MCP Python client drives `bridgeback mcp`
@@ -44,50 +44,56 @@ enum AssistantClients {
 }
 
 extension BrokerBacked {
-@Suite(.serialized, .enabled(if: AssistantClients.python != nil, "set BRIDGEBACK_PYTHON to a Python with Tests/assistants/requirements.txt (scripts/test does)"))
-struct AssistantIntegrationTests {
-    @Test func theOfficialMCPClientDetachesSeesProgressAndTakesEachNoticeOnceAcrossReconnects() async throws {
-        try await withFleet("mcp") { fleet in
-            try await fleet.startAll(workers: 1)
-            defer {
-                Task {
-                    if let admin = try? await Broker.connect("mcp-teardown") {
-                        _ = try? await admin.deleteQueue("bb.watch.inbox.\(fleet.parent)")
-                        await admin.close()
+    @Suite(
+        .serialized,
+        .enabled(
+            if: AssistantClients.python != nil,
+            "set BRIDGEBACK_PYTHON to a Python with Tests/assistants/requirements.txt (scripts/test does)"))
+    struct AssistantIntegrationTests {
+        @Test func theOfficialMCPClientDetachesSeesProgressAndTakesEachNoticeOnceAcrossReconnects() async throws {
+            try await withFleet("mcp") { fleet in
+                try await fleet.startAll(workers: 1)
+                defer {
+                    Task {
+                        if let admin = try? await Broker.connect("mcp-teardown") {
+                            _ = try? await admin.deleteQueue("bb.watch.inbox.\(fleet.parent)")
+                            await admin.close()
+                        }
                     }
                 }
+                let script = Broker.repoRoot.appendingPathComponent("Tests/assistants/mcp_client_check.py").path
+                let (status, output) = try AssistantClients.run(
+                    [AssistantClients.python!, script],
+                    environment: [
+                        "BRIDGEBACK_BIN": Fleet.binary, "BB_ADMISSION_URL": "http://127.0.0.1:\(fleet.admissionPort)",
+                        "BB_COORDINATOR_URL": "http://127.0.0.1:\(fleet.coordinatorPort)", "BB_ORIGIN": "cli:\(fleet.parent)",
+                        "BB_PARENT": fleet.parent, "BRIDGEBACK_WATCH_AMQP_URL": Broker.url("BRIDGEBACK_WATCH_AMQP_URL"),
+                        "BB_TOKEN": fleet.token,
+                    ],
+                    in: fleet.directory, timeout: 150)
+                #expect(status == 0, "the MCP client check failed:\n\(output)")
+                #expect(output.contains("all checks passed"), "\(output)")
             }
-            let script = Broker.repoRoot.appendingPathComponent("Tests/assistants/mcp_client_check.py").path
-            let (status, output) = try AssistantClients.run(
-                [AssistantClients.python!, script],
-                environment: [
-                    "BRIDGEBACK_BIN": Fleet.binary, "BB_ADMISSION_URL": "http://127.0.0.1:\(fleet.admissionPort)",
-                    "BB_COORDINATOR_URL": "http://127.0.0.1:\(fleet.coordinatorPort)", "BB_ORIGIN": "cli:\(fleet.parent)",
-                    "BB_PARENT": fleet.parent, "BRIDGEBACK_WATCH_AMQP_URL": Broker.url("BRIDGEBACK_WATCH_AMQP_URL"), "BB_TOKEN": fleet.token,
-                ],
-                in: fleet.directory, timeout: 150)
-            #expect(status == 0, "the MCP client check failed:\n\(output)")
-            #expect(output.contains("all checks passed"), "\(output)")
         }
-    }
 
-    /// docs/openapi/admission.json and status.json against the running servers (Tests/assistants/openapi_check.py):
-    /// schemathesis, a bounded number of examples per operation, half of the ids real.
-    @Test func schemathesisFindsNoDifferenceBetweenTheServersAndTheirOpenAPIDocuments() async throws {
-        try await withFleet("openapi") { fleet in
-            try await fleet.startAll(workers: 1)
-            let script = Broker.repoRoot.appendingPathComponent("Tests/assistants/openapi_check.py").path
-            let (status, output) = try AssistantClients.run(
-                [AssistantClients.python!, script],
-                environment: [
-                    "BB_ADMISSION_URL": "http://127.0.0.1:\(fleet.admissionPort)", "BB_COORDINATOR_URL": "http://127.0.0.1:\(fleet.coordinatorPort)",
-                    "BB_ORIGIN": "cli:\(fleet.parent)", "BB_FINAL": "file:\(fleet.parent)", "BB_TOKEN": fleet.token,
-                    "BB_WORK_DIR": fleet.directory.path,
-                ],
-                in: fleet.directory, timeout: 300)
-            #expect(status == 0, "schemathesis found a difference:\n\(output)")
-            #expect(output.contains("all checks passed"), "\(output)")
+        /// docs/openapi/admission.json and status.json against the running servers (Tests/assistants/openapi_check.py):
+        /// schemathesis, a bounded number of examples per operation, half of the ids real.
+        @Test func schemathesisFindsNoDifferenceBetweenTheServersAndTheirOpenAPIDocuments() async throws {
+            try await withFleet("openapi") { fleet in
+                try await fleet.startAll(workers: 1)
+                let script = Broker.repoRoot.appendingPathComponent("Tests/assistants/openapi_check.py").path
+                let (status, output) = try AssistantClients.run(
+                    [AssistantClients.python!, script],
+                    environment: [
+                        "BB_ADMISSION_URL": "http://127.0.0.1:\(fleet.admissionPort)",
+                        "BB_COORDINATOR_URL": "http://127.0.0.1:\(fleet.coordinatorPort)",
+                        "BB_ORIGIN": "cli:\(fleet.parent)", "BB_FINAL": "file:\(fleet.parent)", "BB_TOKEN": fleet.token,
+                        "BB_WORK_DIR": fleet.directory.path,
+                    ],
+                    in: fleet.directory, timeout: 300)
+                #expect(status == 0, "schemathesis found a difference:\n\(output)")
+                #expect(output.contains("all checks passed"), "\(output)")
+            }
         }
     }
-}
 }

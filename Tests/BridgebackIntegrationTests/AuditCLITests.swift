@@ -25,7 +25,10 @@ struct AuditCLITests {
         process.environment = environment
         try process.run()
         process.waitUntilExit()
-        return (process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "", (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        return (
+            process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+        )
     }
 
     @Test("bridgeback audit --help lists the run flags and the exit convention")
@@ -38,15 +41,17 @@ struct AuditCLITests {
         #expect(out.contains("64 bad arguments"))
     }
 
-    @Test("bad arguments exit 64 from audit, audit run and audit ingest", arguments: [
-        (["audit", "--propose", "candidate.json", "--admission-db", "none.sqlite"], "--propose needs --corpus"),
-        (["audit", "run", "--propose", "candidate.json"], "--propose needs --corpus"),
-        (["audit", "--format", "yaml"], "--format must be markdown or json"),
-        (["audit", "run", "--no-such-flag"], "Unknown option"),
-        (["audit", "--since", "soon"], "must be a number with s, m, h or d"),
-        (["audit", "ingest"], "Missing expected argument"),
-        (["audit", "ingest", "x.jsonl", "--no-such-flag"], "Unknown option"),
-    ])
+    @Test(
+        "bad arguments exit 64 from audit, audit run and audit ingest",
+        arguments: [
+            (["audit", "--propose", "candidate.json", "--admission-db", "none.sqlite"], "--propose needs --corpus"),
+            (["audit", "run", "--propose", "candidate.json"], "--propose needs --corpus"),
+            (["audit", "--format", "yaml"], "--format must be markdown or json"),
+            (["audit", "run", "--no-such-flag"], "Unknown option"),
+            (["audit", "--since", "soon"], "must be a number with s, m, h or d"),
+            (["audit", "ingest"], "Missing expected argument"),
+            (["audit", "ingest", "x.jsonl", "--no-such-flag"], "Unknown option"),
+        ])
     func badArgumentsExit64(arguments: [String], message: String) throws {
         let (status, _, err) = try Self.run(arguments)
         #expect(status == 64, "\(arguments) exited \(status): \(err)")
@@ -65,7 +70,9 @@ struct AuditCLITests {
 
     @Test("an unreadable store is not a bad argument: it exits 2")
     func unreadableStoreExits2() throws {
-        let (status, _, err) = try Self.run(["audit", "--since", "1h", "--admission-db", "/nonexistent/admission.sqlite", "--ledger", "/nonexistent/l.sqlite"])
+        let (status, _, err) = try Self.run([
+            "audit", "--since", "1h", "--admission-db", "/nonexistent/admission.sqlite", "--ledger", "/nonexistent/l.sqlite",
+        ])
         #expect(status == 2, "\(err)")
     }
 }

@@ -2,7 +2,7 @@ import BridgebackAMQP
 import Foundation
 import Testing
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The real local broker the integration tests run against (started by scripts/test or
@@ -62,7 +62,8 @@ enum Broker {
         let port = ProcessInfo.processInfo.environment["BRIDGEBACK_BROKER_MGMT_PORT"] ?? "15672"
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/\(path)")!)
         request.httpMethod = method
-        request.setValue("Basic \(Data("\(config.user):\(config.password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
+        request.setValue(
+            "Basic \(Data("\(config.user):\(config.password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = Data((json ?? "{}").utf8)
         let (data, response) = try await URLSession.shared.data(for: request)
@@ -127,7 +128,8 @@ func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: (
 }
 
 /// Takes the next `count` deliveries (or fails after a generous deadline).
-func take(_ count: Int, from consumer: AMQPConsumer, acking: Bool = false, timeout: Duration = .seconds(30)) async throws -> [AMQPDelivery] {
+func take(_ count: Int, from consumer: AMQPConsumer, acking: Bool = false, timeout: Duration = .seconds(30)) async throws -> [AMQPDelivery]
+{
     try await withThrowingTaskGroup(of: [AMQPDelivery]?.self) { group in
         group.addTask {
             var result: [AMQPDelivery] = []

@@ -66,7 +66,8 @@ extension BrokerBacked {
                 let worker = try #require(fleet.process("worker1"))
                 try await worker.waitForLog("job cancelled before it started", timeout: .seconds(20))
                 try await worker.waitForLog("job cancelled; its recipe was stopped", timeout: .seconds(20))
-                #expect(!FileManager.default.fileExists(atPath: fleet.directory.appendingPathComponent("touched").path), "a cancelled job ran")
+                #expect(
+                    !FileManager.default.fileExists(atPath: fleet.directory.appendingPathComponent("touched").path), "a cancelled job ran")
 
                 // Exactly one final notice each, at the receiver, saying who cancelled and when.
                 try await eventually("both cancelled notices arrived", timeout: .seconds(20)) {

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Headless Chromium (Debian's `chromium`) driven over the Chrome DevTools Protocol on a pipe
@@ -123,7 +123,8 @@ final class Chromium: Sendable {
         let timer = Task {
             try? await Task.sleep(for: timeout)
             if Task.isCancelled { return }
-            self.pending.withLock { $0.removeValue(forKey: id) }?.resume(throwing: Failure(description: "\(method): no answer within \(timeout)"))
+            self.pending.withLock { $0.removeValue(forKey: id) }?.resume(
+                throwing: Failure(description: "\(method): no answer within \(timeout)"))
         }
         defer { timer.cancel() }
         let answer: Data = try await withCheckedThrowingContinuation { continuation in
@@ -162,7 +163,9 @@ final class Chromium: Sendable {
     /// A PNG of the page (the whole page, not just the viewport).
     func screenshot(session: String) async throws -> Data {
         let result = try await send("Page.captureScreenshot", ["format": "png", "captureBeyondViewport": true], session: session)
-        guard let text = result["data"] as? String, let data = Data(base64Encoded: text) else { throw Failure(description: "no screenshot data") }
+        guard let text = result["data"] as? String, let data = Data(base64Encoded: text) else {
+            throw Failure(description: "no screenshot data")
+        }
         return data
     }
 

@@ -25,7 +25,8 @@ final class LocalCluster: Sendable {
     static func start(basePort: Int = 5681, tls: Bool = false) async throws -> LocalCluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bb-cluster-\(UUID().uuidString.prefix(6))")
         let environment = [
-            "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)", "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
+            "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)",
+            "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
         ]
         do {
             _ = try await Broker.runOffPool(script, ["start"], environment: environment)
@@ -34,7 +35,8 @@ final class LocalCluster: Sendable {
             throw error
         }
         var urls: [String: String] = [:]
-        for line in try await Broker.runOffPool(script, ["env"], environment: environment).split(separator: "\n") where line.hasPrefix("export ") {
+        for line in try await Broker.runOffPool(script, ["env"], environment: environment).split(separator: "\n")
+        where line.hasPrefix("export ") {
             let pair = line.dropFirst("export ".count)
             guard let eq = pair.firstIndex(of: "=") else { continue }
             urls[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
@@ -47,7 +49,8 @@ final class LocalCluster: Sendable {
         try await Broker.runOffPool(
             Self.script, arguments,
             environment: [
-                "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)", "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
+                "BRIDGEBACK_CLUSTER_DIR": directory.path, "BRIDGEBACK_CLUSTER_BASE_PORT": "\(basePort)",
+                "BRIDGEBACK_CLUSTER_TLS": tls ? "1" : "0",
             ].merging(extra) { $1 })
     }
 
@@ -64,7 +67,9 @@ final class LocalCluster: Sendable {
 
     /// `bridgeback topology apply` against the cluster, as its admin.
     func applyTopology() async throws {
-        _ = try await Broker.runOffPool(Fleet.binary, ["topology", "apply", "--log-level", "warning"], environment: ["BRIDGEBACK_AMQP_URL": urls["BRIDGEBACK_AMQP_URL"] ?? ""])
+        _ = try await Broker.runOffPool(
+            Fleet.binary, ["topology", "apply", "--log-level", "warning"],
+            environment: ["BRIDGEBACK_AMQP_URL": urls["BRIDGEBACK_AMQP_URL"] ?? ""])
     }
 
     func stop() async {
@@ -127,7 +132,9 @@ extension BrokerBacked {
             #expect(verified.split(separator: ",").allSatisfy { $0.hasPrefix("amqps://") && $0.contains("cacertfile=") })
             let node1 = String(verified.split(separator: ",")[0])
             let withoutCA = String(node1.split(separator: "?")[0])
-            for (url, expected) in [(withoutCA, AMQPError.Code.tlsFailed), ("amqp" + withoutCA.dropFirst("amqps".count), .authenticationFailed)] {
+            for (url, expected) in [
+                (withoutCA, AMQPError.Code.tlsFailed), ("amqp" + withoutCA.dropFirst("amqps".count), .authenticationFailed),
+            ] {
                 do {
                     let connection = try await AMQPConnection.connect(AMQPConfiguration(url: url, connectionName: "tls-probe"))
                     await connection.close()

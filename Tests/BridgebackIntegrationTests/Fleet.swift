@@ -4,10 +4,10 @@ import GRDB
 import Synchronization
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A whole Bridgeback fleet as real processes (the built `bridgeback` binary) against the real
@@ -116,7 +116,8 @@ final class Fleet: @unchecked Sendable {
     func prepareBroker() async throws {
         let admin = try await connectAdmin("fleet-setup")
         defer { Task { await admin.close() } }
-        var pool = QueueDeclaration.quorum("bb.jobs.\(self.pool)", deliveryLimit: 3, deadLetterExchange: "bb.dlx", deadLetterRoutingKey: "jobs.dead")
+        var pool = QueueDeclaration.quorum(
+            "bb.jobs.\(self.pool)", deliveryLimit: 3, deadLetterExchange: "bb.dlx", deadLetterRoutingKey: "jobs.dead")
         pool.arguments["x-overflow"] = "reject-publish"
         _ = try await admin.declare(pool)
         try await admin.bind(BindingDeclaration(queue: "bb.jobs.\(self.pool)", exchange: "bb.jobs", routingKey: self.pool))
@@ -130,7 +131,9 @@ final class Fleet: @unchecked Sendable {
                 try await admin.inspectQueue("bb.coordinator.contracts").consumerCount == 0
             }
         } catch {
-            throw TestFailure("another coordinator is consuming bb.coordinator.contracts on the test broker; stop it (is scripts/demo or a `bridgeback coordinator` running?)")
+            throw TestFailure(
+                "another coordinator is consuming bb.coordinator.contracts on the test broker; stop it (is scripts/demo or a `bridgeback coordinator` running?)"
+            )
         }
     }
 
@@ -149,9 +152,11 @@ final class Fleet: @unchecked Sendable {
     func startAdmission() async throws {
         let process = try start(
             "admission",
-            ["admission", "--host", admissionHost, "--port", "0",
-             "--data-dir", directory.appendingPathComponent("admission").path,
-             "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path]
+            [
+                "admission", "--host", admissionHost, "--port", "0",
+                "--data-dir", directory.appendingPathComponent("admission").path,
+                "--surfaces", surfacesFile.path, "--recipes", recipesFile.path, "--pool", pool, "--principals", principalsFile.path,
+            ]
                 // Cancels are decided by the coordinator (started first by startAll).
                 + (coordinatorPort == 0 || placement != nil ? [] : ["--coordinator-url", "http://127.0.0.1:\(coordinatorPort)"]),
             amqpURL: amqpURL("BRIDGEBACK_ADMISSION_AMQP_URL"))
@@ -174,9 +179,11 @@ final class Fleet: @unchecked Sendable {
     ) async throws {
         let process = try start(
             name,
-            ["coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
-             "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0",
-             "--principals", principalsFile.path],
+            [
+                "coordinator", "--data-dir", directory.appendingPathComponent("coordinator").path, "--surfaces", surfacesFile.path,
+                "--lost-grace", "\(lostGrace)", "--sweep-interval", "\(sweepInterval)", "--webhook-timeout", "5", "--http-port", "0",
+                "--principals", principalsFile.path,
+            ],
             amqpURL: amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"), environment: environment)
         try await process.waitForLog(ready)
         // The status API of the first coordinator; a standby (its own name) serves its own.
@@ -196,7 +203,8 @@ final class Fleet: @unchecked Sendable {
     /// `executable`: another program run and torn down like a fleet process (the Prometheus server);
     /// `environment`: variables added to (or replacing) the test's own.
     func start(
-        _ name: String, _ arguments: [String], amqpURL: String? = nil, executable: String = Fleet.binary, environment extra: [String: String] = [:]
+        _ name: String, _ arguments: [String], amqpURL: String? = nil, executable: String = Fleet.binary,
+        environment extra: [String: String] = [:]
     ) throws -> ManagedProcess {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("BRIDGEBACK_") && key.hasSuffix("AMQP_URL") { environment[key] = nil }
@@ -243,15 +251,28 @@ final class Fleet: @unchecked Sendable {
     var recipesFile: URL { directory.appendingPathComponent("recipes.json") }
 
     private func writeSurfaces() throws {
-        let surfaces: [[String: Any]] = [
-            ["id": "cli:\(parent)", "kind": "inbox", "address": parent, "human_name": "the test terminal",
-             "work_surface": "work:\(parent)", "length_policy": "split", "direct_allowed": true],
-            ["id": "work:\(parent)", "kind": "inbox", "address": "\(parent).work", "human_name": "the test work log", "direct_allowed": true],
-            ["id": "hooks:\(parent)", "kind": "webhook", "address": "http://\(receiverHost):\(receiverPort)/hooks", "human_name": "the test receiver",
-             "max_length": 256000, "length_policy": "split", "direct_allowed": true, "signing_secret": receiverSecret],
-            ["id": "file:\(parent)", "kind": "file", "address": resultsFile.path, "human_name": "the test results file", "direct_allowed": true],
-        ] + extraSurfaces
-        let data = try JSONSerialization.data(withJSONObject: ["schema": "bridgeback.surfaces.v1", "surfaces": surfaces], options: [.prettyPrinted])
+        let surfaces: [[String: Any]] =
+            [
+                [
+                    "id": "cli:\(parent)", "kind": "inbox", "address": parent, "human_name": "the test terminal",
+                    "work_surface": "work:\(parent)", "length_policy": "split", "direct_allowed": true,
+                ],
+                [
+                    "id": "work:\(parent)", "kind": "inbox", "address": "\(parent).work", "human_name": "the test work log",
+                    "direct_allowed": true,
+                ],
+                [
+                    "id": "hooks:\(parent)", "kind": "webhook", "address": "http://\(receiverHost):\(receiverPort)/hooks",
+                    "human_name": "the test receiver",
+                    "max_length": 256000, "length_policy": "split", "direct_allowed": true, "signing_secret": receiverSecret,
+                ],
+                [
+                    "id": "file:\(parent)", "kind": "file", "address": resultsFile.path, "human_name": "the test results file",
+                    "direct_allowed": true,
+                ],
+            ] + extraSurfaces
+        let data = try JSONSerialization.data(
+            withJSONObject: ["schema": "bridgeback.surfaces.v1", "surfaces": surfaces], options: [.prettyPrinted])
         try data.write(to: surfacesFile)
     }
 
@@ -259,7 +280,8 @@ final class Fleet: @unchecked Sendable {
     static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return "bbt_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        return "bbt_"
+            + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
@@ -280,53 +302,93 @@ final class Fleet: @unchecked Sendable {
     }
 
     private func writePrincipals() throws {
-        func entry(_ name: String, origins: [String], surfaces: [String], parents: [String], isOperator: Bool = false) throws -> [String: Any] {
-            ["name": name, "origins": origins, "surfaces": surfaces, "parents": parents, "operator": isOperator,
-             "tokens": [["id": "tok_\(name)", "sha256": try Self.sha256Hex(tokens[name]!)]]]
+        func entry(_ name: String, origins: [String], surfaces: [String], parents: [String], isOperator: Bool = false) throws -> [String:
+            Any]
+        {
+            [
+                "name": name, "origins": origins, "surfaces": surfaces, "parents": parents, "operator": isOperator,
+                "tokens": [["id": "tok_\(name)", "sha256": try Self.sha256Hex(tokens[name]!)]],
+            ]
         }
         let principals = [
             try entry("fleet", origins: ["cli:\(parent)"], surfaces: ["*:\(parent)"], parents: [parent, "\(parent).*"]),
             try entry("other", origins: ["cli:other-\(parent)"], surfaces: ["cli:other-\(parent)"], parents: ["other-\(parent)"]),
             try entry("operator", origins: [], surfaces: [], parents: [], isOperator: true),
         ]
-        let data = try JSONSerialization.data(withJSONObject: ["schema": "bridgeback.principals.v1", "principals": principals], options: [.prettyPrinted])
+        let data = try JSONSerialization.data(
+            withJSONObject: ["schema": "bridgeback.principals.v1", "principals": principals], options: [.prettyPrinted])
         try data.write(to: principalsFile)
-        _ = FileManager.default.createFile(atPath: tokenFile.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: tokenFile.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
     }
 
     private func writeRecipes() throws {
         let recipes: [[String: Any]] = [
             ["name": "noop", "kind": "command", "argv": ["/bin/true"], "timeout_seconds": 5],
-            ["name": "echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
-             "argv": ["/bin/echo", "{text}"], "timeout_seconds": 5],
+            [
+                "name": "echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
+                "argv": ["/bin/echo", "{text}"], "timeout_seconds": 5,
+            ],
             // echo after 0.4 s: a worker holds jobs in flight long enough to be cut off mid-job.
-            ["name": "slow-echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
-             "argv": ["/bin/sh", "-c", "sleep 0.4; echo \"$1\"", "sh", "{text}"], "timeout_seconds": 5],
-            ["name": "sleep", "kind": "wait", "parameters": [["name": "seconds", "type": "int", "minimum": 0, "maximum": 3600, "default": 1]],
-             "interval_seconds": 1, "timeout_seconds": 5, "timeout_param": "seconds"],
+            [
+                "name": "slow-echo", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true]],
+                "argv": ["/bin/sh", "-c", "sleep 0.4; echo \"$1\"", "sh", "{text}"], "timeout_seconds": 5,
+            ],
+            [
+                "name": "sleep", "kind": "wait",
+                "parameters": [["name": "seconds", "type": "int", "minimum": 0, "maximum": 3600, "default": 1]],
+                "interval_seconds": 1, "timeout_seconds": 5, "timeout_param": "seconds",
+            ],
             // Returns its text parameter as the result: how `bridgeback audit --deliver` sends its report.
-            ["name": "deliver-text", "kind": "command", "parameters": [["name": "text", "type": "string", "required": true, "max_length": 60000]],
-             "argv": ["/usr/bin/printf", "%s", "{text}"], "timeout_seconds": 10, "output_cap_bytes": 262144],
+            [
+                "name": "deliver-text", "kind": "command",
+                "parameters": [["name": "text", "type": "string", "required": true, "max_length": 60000]],
+                "argv": ["/usr/bin/printf", "%s", "{text}"], "timeout_seconds": 10, "output_cap_bytes": 262144,
+            ],
             // Kills the worker that runs it: a poison job.
             ["name": "crash-worker", "kind": "command", "argv": ["/bin/sh", "-c", "kill -9 $PPID; sleep 5"], "timeout_seconds": 10],
             // Cancel tests: `touch` leaves `touched` behind if it ever runs; `gate-hold` is a checklist whose first
             // step (rolled back by removing `prepared`) is followed by a shell that writes its process group id
             // (it leads the group) to gate.pid and waits on a child.
-            ["name": "touch", "kind": "command", "timeout_seconds": 10, "argv": ["/usr/bin/touch", directory.appendingPathComponent("touched").path]],
-            ["name": "gate-hold", "kind": "checklist", "steps": [
-                ["name": "prepare", "command": ["argv": ["/usr/bin/touch", directory.appendingPathComponent("prepared").path], "timeout_seconds": 10],
-                 "rollback": ["command": ["argv": ["/bin/rm", "-f", directory.appendingPathComponent("prepared").path], "timeout_seconds": 10]]],
-                ["name": "hold", "command": ["argv": ["/bin/sh", "-c", "echo $$ > \"$0\"; sleep 60 & wait",
-                                                      directory.appendingPathComponent("gate.pid").path], "timeout_seconds": 120]],
-            ]],
+            [
+                "name": "touch", "kind": "command", "timeout_seconds": 10,
+                "argv": ["/usr/bin/touch", directory.appendingPathComponent("touched").path],
+            ],
+            [
+                "name": "gate-hold", "kind": "checklist",
+                "steps": [
+                    [
+                        "name": "prepare",
+                        "command": ["argv": ["/usr/bin/touch", directory.appendingPathComponent("prepared").path], "timeout_seconds": 10],
+                        "rollback": [
+                            "command": [
+                                "argv": ["/bin/rm", "-f", directory.appendingPathComponent("prepared").path], "timeout_seconds": 10,
+                            ]
+                        ],
+                    ],
+                    [
+                        "name": "hold",
+                        "command": [
+                            "argv": [
+                                "/bin/sh", "-c", "echo $$ > \"$0\"; sleep 60 & wait",
+                                directory.appendingPathComponent("gate.pid").path,
+                            ], "timeout_seconds": 120,
+                        ],
+                    ],
+                ],
+            ],
             // Speaks the progress protocol (docs/worker.md): two steps, a routine update, plain output, a result.
-            ["name": "reports", "kind": "command", "timeout_seconds": 10, "argv": [
-                "/bin/sh", "-c",
-                "echo '::step 1/2 checking endpoints'; echo 'plain line'; sleep 0.2; echo '::progress 50 checked 1 of 2 endpoints'; "
-                    + "sleep 0.2; echo '::step 2/2 writing the report'; echo '::result all 2 endpoints answered'",
-            ]],
+            [
+                "name": "reports", "kind": "command", "timeout_seconds": 10,
+                "argv": [
+                    "/bin/sh", "-c",
+                    "echo '::step 1/2 checking endpoints'; echo 'plain line'; sleep 0.2; echo '::progress 50 checked 1 of 2 endpoints'; "
+                        + "sleep 0.2; echo '::step 2/2 writing the report'; echo '::result all 2 endpoints answered'",
+                ],
+            ],
         ]
-        let data = try JSONSerialization.data(withJSONObject: ["version": 1, "allowed_hosts": ["127.0.0.1"], "recipes": recipes], options: [.prettyPrinted])
+        let data = try JSONSerialization.data(
+            withJSONObject: ["version": 1, "allowed_hosts": ["127.0.0.1"], "recipes": recipes], options: [.prettyPrinted])
         try data.write(to: recipesFile)
     }
 
@@ -370,7 +432,9 @@ final class Fleet: @unchecked Sendable {
     }
 
     /// A detached request for `recipe`, answered at `final` in `mode`.
-    func detach(_ recipe: String, params: [String: Any] = [:], final: String, mode: String, key: String? = nil, deadline: Double? = nil) -> [String: Any] {
+    func detach(_ recipe: String, params: [String: Any] = [:], final: String, mode: String, key: String? = nil, deadline: Double? = nil)
+        -> [String: Any]
+    {
         var contract: [String: Any] = ["final_surface": final, "delivery_mode": mode]
         if let deadline { contract["deadline_s"] = deadline }
         var body: [String: Any] = [
@@ -446,9 +510,12 @@ final class Fleet: @unchecked Sendable {
         return try queue.read { db in
             var result: [String: LedgerJob] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT job_id, state, final_outcome, duplicates, decision_json FROM jobs") {
-                let decision = (row["decision_json"] as String?).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                let decision = (row["decision_json"] as String?).flatMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
                 result[row["job_id"]] = LedgerJob(
-                    state: row["state"], finalOutcome: row["final_outcome"], duplicates: row["duplicates"], noticeKind: decision?["kind"] as? String)
+                    state: row["state"], finalOutcome: row["final_outcome"], duplicates: row["duplicates"],
+                    noticeKind: decision?["kind"] as? String)
             }
             return result
         }

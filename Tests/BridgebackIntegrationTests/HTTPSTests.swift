@@ -4,7 +4,7 @@ import NIOSSL
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A private CA and a certificate for 127.0.0.1 / localhost, made by `deploy/local/tls.sh`.
@@ -56,15 +56,19 @@ extension BrokerBacked {
                 let tlsFlags = ["--tls-certificate", certificates.certificate, "--tls-key", certificates.key]
                 let admission = try fleet.start(
                     "admission",
-                    ["admission", "--port", "0", "--data-dir", fleet.directory.appendingPathComponent("admission").path,
-                     "--surfaces", fleet.surfacesFile.path, "--recipes", fleet.recipesFile.path, "--pool", fleet.pool,
-                     "--principals", fleet.principalsFile.path] + tlsFlags)
+                    [
+                        "admission", "--port", "0", "--data-dir", fleet.directory.appendingPathComponent("admission").path,
+                        "--surfaces", fleet.surfacesFile.path, "--recipes", fleet.recipesFile.path, "--pool", fleet.pool,
+                        "--principals", fleet.principalsFile.path,
+                    ] + tlsFlags)
                 let admissionPort = try await admission.waitForPort()
                 #expect(admission.ownOutput.contains("http.scheme=https"), "\(admission.ownOutput.suffix(500))")
                 let coordinator = try fleet.start(
                     "coordinator",
-                    ["coordinator", "--data-dir", fleet.directory.appendingPathComponent("coordinator").path, "--surfaces",
-                     fleet.surfacesFile.path, "--http-port", "0", "--principals", fleet.principalsFile.path] + tlsFlags,
+                    [
+                        "coordinator", "--data-dir", fleet.directory.appendingPathComponent("coordinator").path, "--surfaces",
+                        fleet.surfacesFile.path, "--http-port", "0", "--principals", fleet.principalsFile.path,
+                    ] + tlsFlags,
                     amqpURL: fleet.amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"))
                 try await coordinator.waitForLog("coordinator consuming")
                 let coordinatorPort = try await coordinator.waitForPort()
@@ -77,7 +81,8 @@ extension BrokerBacked {
                     let byName = try await TestCertificates.get("https://localhost:\(port)/health", with: trusting).get()
                     let noToken = try await TestCertificates.get("https://127.0.0.1:\(port)/metrics", with: trusting).get()
                     let withToken = try await TestCertificates.get(
-                        "https://127.0.0.1:\(port)/metrics", with: trusting, token: fleet.tokens["operator"]).get()
+                        "https://127.0.0.1:\(port)/metrics", with: trusting, token: fleet.tokens["operator"]
+                    ).get()
                     let statuses: [Int] = [health, byName, noToken, withToken]
                     let expected: [Int] = [200, 200, 401, 200]
                     #expect(statuses == expected, "\(name)")
@@ -134,8 +139,10 @@ extension BrokerBacked {
                 // The CA's key does not fit the server's certificate.
                 let output = try await Broker.runOffPool(
                     Fleet.binary,
-                    ["admission", "--port", "0", "--tls-certificate", certificates.certificate, "--tls-key",
-                     certificates.directory.appendingPathComponent("ca.key").path, "--insecure-no-auth"])
+                    [
+                        "admission", "--port", "0", "--tls-certificate", certificates.certificate, "--tls-key",
+                        certificates.directory.appendingPathComponent("ca.key").path, "--insecure-no-auth",
+                    ])
                 Issue.record("admission started with a key that does not fit its certificate: \(output)")
             } catch {
                 #expect("\(error)".contains("does not fit the certificate"), "\(error)")

@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The network-namespace lab (`deploy/local/netns-lab.sh`): seven hosts on a private bridge, a
@@ -153,8 +153,10 @@ extension BrokerBacked {
         private func run(on lab: NetnsLab) async throws {
             let topology = try await Broker.runOffPool(
                 NetnsLab.script, ["exec", "control", Fleet.binary, "topology", "apply", "--log-level", "warning"],
-                environment: ["BRIDGEBACK_LAB_DIR": lab.directory.path, "BRIDGEBACK_LAB_ID": lab.id,
-                              "BRIDGEBACK_AMQP_URL": lab.urls["BRIDGEBACK_AMQP_URL"] ?? ""])
+                environment: [
+                    "BRIDGEBACK_LAB_DIR": lab.directory.path, "BRIDGEBACK_LAB_ID": lab.id,
+                    "BRIDGEBACK_AMQP_URL": lab.urls["BRIDGEBACK_AMQP_URL"] ?? "",
+                ])
             #expect(topology.contains("applied"), "\(topology)")
             let amqpURLs = lab.urls.filter { $0.key.hasSuffix("AMQP_URL") }.values
             #expect(amqpURLs.count == 5 && amqpURLs.allSatisfy { $0.split(separator: ",").count == 3 && $0.hasPrefix("amqps://") })

@@ -40,8 +40,10 @@ struct PrincipalsCLITests {
         let file = directory.appendingPathComponent("principals.json")
 
         let added = try Self.run(
-            ["principals", "add", "--file", file.path, "--name", "alice", "--origins", "cli:alice", "--surfaces", "cli:alice,work:alice",
-             "--parents", "alice"], in: directory)
+            [
+                "principals", "add", "--file", file.path, "--name", "alice", "--origins", "cli:alice", "--surfaces", "cli:alice,work:alice",
+                "--parents", "alice",
+            ], in: directory)
         #expect(added.status == 0, "\(added.stderr)")
         let first = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(first.hasPrefix("bbt_") && first.count > 40, "the token is printed: \(added.stdout)")

@@ -36,7 +36,9 @@ extension BrokerBacked {
                 #expect(events.last?["phase"] as? String == "finished", "\(messages)")
                 #expect(messages.contains { $0.contains("step 1/2") && $0.contains("checking endpoints") }, "\(messages)")
                 #expect(messages.contains { $0.contains("step 2/2") && $0.contains("writing the report") }, "\(messages)")
-                #expect(!messages.contains { $0.contains("plain line") || $0.contains("::") }, "protocol lines and plain output stay apart: \(messages)")
+                #expect(
+                    !messages.contains { $0.contains("plain line") || $0.contains("::") },
+                    "protocol lines and plain output stay apart: \(messages)")
                 // The finished event is a summary line: the result travels only in the final delivery (issue 10).
                 let finished = try #require(events.last?["message"] as? String)
                 #expect(finished.hasPrefix("succeeded in ") && !finished.contains("endpoints answered"), "\(finished)")

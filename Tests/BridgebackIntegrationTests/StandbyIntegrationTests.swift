@@ -45,7 +45,9 @@ extension BrokerBacked {
                 // A webhook-id seen twice is only ever a send the kill interrupted, re-sent by the
                 // survivor with the same id (the receiver deduplicates it): never a second deliverer.
                 let repeated = Set(received.filter(\.duplicate).map(\.id))
-                #expect(repeated.isSubset(of: inFlightAtKill), "repeated ids not in flight at the kill: \(repeated.subtracting(inFlightAtKill))")
+                #expect(
+                    repeated.isSubset(of: inFlightAtKill), "repeated ids not in flight at the kill: \(repeated.subtracting(inFlightAtKill))"
+                )
                 print("standby take-over: \(inFlightAtKill.count) sends in flight at the kill, \(repeated.count) re-sent with the same id")
             }
         }

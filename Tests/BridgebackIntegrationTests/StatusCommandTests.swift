@@ -3,68 +3,70 @@ import Testing
 
 /// `bridgeback status` against a real fleet and broker: what it says is what is running.
 extension BrokerBacked {
-@Suite(.serialized)
-struct StatusCommandTests {
-    /// Runs `bridgeback status --json` with the fleet's endpoints; returns (exit status, JSON checks).
-    static func status(_ fleet: Fleet, admission: String? = nil) throws -> (code: Int32, overall: String, checks: [[String: Any]]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fleet.binary)
-        process.arguments = [
-            "status", "--json", "--admission", admission ?? "http://127.0.0.1:\(fleet.admissionPort)",
-            "--coordinator", "http://127.0.0.1:\(fleet.coordinatorPort)", "--token-file", fleet.tokenFile.path,
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["BRIDGEBACK_MANAGEMENT_URL", "BRIDGEBACK_MANAGEMENT_USER", "BRIDGEBACK_MANAGEMENT_PASSWORD"] {
-            environment[key] = Broker.env[key] ?? environment[key]
+    @Suite(.serialized)
+    struct StatusCommandTests {
+        /// Runs `bridgeback status --json` with the fleet's endpoints; returns (exit status, JSON checks).
+        static func status(_ fleet: Fleet, admission: String? = nil) throws -> (code: Int32, overall: String, checks: [[String: Any]]) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Fleet.binary)
+            process.arguments = [
+                "status", "--json", "--admission", admission ?? "http://127.0.0.1:\(fleet.admissionPort)",
+                "--coordinator", "http://127.0.0.1:\(fleet.coordinatorPort)", "--token-file", fleet.tokenFile.path,
+            ]
+            var environment = ProcessInfo.processInfo.environment
+            for key in ["BRIDGEBACK_MANAGEMENT_URL", "BRIDGEBACK_MANAGEMENT_USER", "BRIDGEBACK_MANAGEMENT_PASSWORD"] {
+                environment[key] = Broker.env[key] ?? environment[key]
+            }
+            environment["BRIDGEBACK_TOKEN"] = nil
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            return (process.terminationStatus, object["overall"] as? String ?? "", object["checks"] as? [[String: Any]] ?? [])
         }
-        environment["BRIDGEBACK_TOKEN"] = nil
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-        return (process.terminationStatus, object["overall"] as? String ?? "", object["checks"] as? [[String: Any]] ?? [])
-    }
 
-    static func check(_ checks: [[String: Any]], _ section: String, _ name: String? = nil) -> [String: Any]? {
-        checks.first { $0["section"] as? String == section && (name == nil || $0["name"] as? String == name) }
-    }
+        static func check(_ checks: [[String: Any]], _ section: String, _ name: String? = nil) -> [String: Any]? {
+            checks.first { $0["section"] as? String == section && (name == nil || $0["name"] as? String == name) }
+        }
 
-    @Test func statusShowsTheRunningFleetAndSaysWhatIsUnreachable() async throws {
-        try await withFleet("status") { fleet in
-            try await fleet.startAll(workers: 1)
-            let ids = try await fleet.submitAll([fleet.detach("echo", params: ["text": "s"], final: "file:\(fleet.parent)", mode: "direct")])
-            try await eventually("the job is delivered", timeout: .seconds(30)) {
-                (try? fleet.ledgerJobs())?[ids[0]]?.finalOutcome == "delivered"
-            }
-            // The management API refreshes queue figures every few seconds.
-            var result = try Self.status(fleet)
-            try await eventually("status sees the pool's consumer", timeout: .seconds(20)) {
-                result = try Self.status(fleet)
-                let figures = Self.check(result.checks, "queues", "bb.jobs.\(fleet.pool)")?["figures"] as? [String: Any]
-                return figures?["consumers"] as? Double == 1
-            }
-            let worker = result.checks.first {
-                $0["section"] as? String == "workers" && ($0["figures"] as? [String: Any])?["pool"] as? String == fleet.pool
-            }
-            #expect((worker?["figures"] as? [String: Any])?["slots"] as? Double == 4, "\(result.checks)")
-            let active = Self.check(result.checks, "coordinator", "active consumer")
-            #expect((active?["figures"] as? [String: Any])?["active"] as? Double == 1)
-            #expect(Self.check(result.checks, "admission")?["verdict"] as? String == "ok", "\(result.checks)")
-            let lastHour = Self.check(result.checks, "jobs", "last hour")?["figures"] as? [String: Any]
-            #expect((lastHour?["delivered"] as? Double ?? 0) >= 1, "\(result.checks)")
-            #expect(Self.check(result.checks, "deliveries", "need a person")?["verdict"] as? String == "ok")
+        @Test func statusShowsTheRunningFleetAndSaysWhatIsUnreachable() async throws {
+            try await withFleet("status") { fleet in
+                try await fleet.startAll(workers: 1)
+                let ids = try await fleet.submitAll([
+                    fleet.detach("echo", params: ["text": "s"], final: "file:\(fleet.parent)", mode: "direct")
+                ])
+                try await eventually("the job is delivered", timeout: .seconds(30)) {
+                    (try? fleet.ledgerJobs())?[ids[0]]?.finalOutcome == "delivered"
+                }
+                // The management API refreshes queue figures every few seconds.
+                var result = try Self.status(fleet)
+                try await eventually("status sees the pool's consumer", timeout: .seconds(20)) {
+                    result = try Self.status(fleet)
+                    let figures = Self.check(result.checks, "queues", "bb.jobs.\(fleet.pool)")?["figures"] as? [String: Any]
+                    return figures?["consumers"] as? Double == 1
+                }
+                let worker = result.checks.first {
+                    $0["section"] as? String == "workers" && ($0["figures"] as? [String: Any])?["pool"] as? String == fleet.pool
+                }
+                #expect((worker?["figures"] as? [String: Any])?["slots"] as? Double == 4, "\(result.checks)")
+                let active = Self.check(result.checks, "coordinator", "active consumer")
+                #expect((active?["figures"] as? [String: Any])?["active"] as? Double == 1)
+                #expect(Self.check(result.checks, "admission")?["verdict"] as? String == "ok", "\(result.checks)")
+                let lastHour = Self.check(result.checks, "jobs", "last hour")?["figures"] as? [String: Any]
+                #expect((lastHour?["delivered"] as? Double ?? 0) >= 1, "\(result.checks)")
+                #expect(Self.check(result.checks, "deliveries", "need a person")?["verdict"] as? String == "ok")
 
-            // Admission on a port where nothing listens: that line says unreachable and the exit status is 1.
-            let broken = try Self.status(fleet, admission: "http://127.0.0.1:1")
-            #expect(broken.code == 1)
-            #expect(broken.overall == "unreachable")
-            #expect(Self.check(broken.checks, "admission")?["verdict"] as? String == "unreachable")
-            #expect((Self.check(broken.checks, "admission")?["why"] as? String ?? "").contains("unreachable"))
+                // Admission on a port where nothing listens: that line says unreachable and the exit status is 1.
+                let broken = try Self.status(fleet, admission: "http://127.0.0.1:1")
+                #expect(broken.code == 1)
+                #expect(broken.overall == "unreachable")
+                #expect(Self.check(broken.checks, "admission")?["verdict"] as? String == "unreachable")
+                #expect((Self.check(broken.checks, "admission")?["why"] as? String ?? "").contains("unreachable"))
+            }
         }
     }
-}
 }

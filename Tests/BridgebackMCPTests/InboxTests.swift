@@ -93,20 +93,27 @@ func item(_ id: String, job: String = "job_1") -> InboxItem {
     }
 
     @Test func errorsNameTheToolTheFieldAndWhatWasExpected() {
-        #expect(message { _ = try Arguments(tool: "t", ["colour": "red"], known: ["text"]) }
-            == "t: argument 'colour' is not an argument of t; its arguments are text")
-        #expect(message { _ = try Arguments(tool: "t", [:], known: ["text"]).string("text", required: true) }
-            == "t: argument 'text' is required: a non-empty string")
-        #expect(message { _ = try Arguments(tool: "t", ["text": 5], known: ["text"]).string("text") }
-            == "t: argument 'text' must be a string, got the number 5")
-        #expect(message { _ = try Arguments(tool: "t", ["max": 0], known: ["max"]).integer("max", minimum: 1, maximum: 100) }
-            == "t: argument 'max' must be a number from 1 to 100, got 0")
-        #expect(message { _ = try Arguments(tool: "t", ["max": 1.5], known: ["max"]).integer("max", minimum: 1, maximum: 100) }
-            == "t: argument 'max' must be a whole number, got 1.5")
-        #expect(message { _ = try Arguments(tool: "t", ["m": "email"], known: ["m"]).oneOf("m", ["parent", "direct"]) }
-            == "t: argument 'm' must be one of \"parent\", \"direct\", got \"email\"")
-        #expect(message { _ = try Arguments(tool: "t", ["s": ["a", 3]], known: ["s"]).stringList("s") }
-            == "t: argument 's[1]' must be a non-empty string, got the number 3")
+        #expect(
+            message { _ = try Arguments(tool: "t", ["colour": "red"], known: ["text"]) }
+                == "t: argument 'colour' is not an argument of t; its arguments are text")
+        #expect(
+            message { _ = try Arguments(tool: "t", [:], known: ["text"]).string("text", required: true) }
+                == "t: argument 'text' is required: a non-empty string")
+        #expect(
+            message { _ = try Arguments(tool: "t", ["text": 5], known: ["text"]).string("text") }
+                == "t: argument 'text' must be a string, got the number 5")
+        #expect(
+            message { _ = try Arguments(tool: "t", ["max": 0], known: ["max"]).integer("max", minimum: 1, maximum: 100) }
+                == "t: argument 'max' must be a number from 1 to 100, got 0")
+        #expect(
+            message { _ = try Arguments(tool: "t", ["max": 1.5], known: ["max"]).integer("max", minimum: 1, maximum: 100) }
+                == "t: argument 'max' must be a whole number, got 1.5")
+        #expect(
+            message { _ = try Arguments(tool: "t", ["m": "email"], known: ["m"]).oneOf("m", ["parent", "direct"]) }
+                == "t: argument 'm' must be one of \"parent\", \"direct\", got \"email\"")
+        #expect(
+            message { _ = try Arguments(tool: "t", ["s": ["a", 3]], known: ["s"]).stringList("s") }
+                == "t: argument 's[1]' must be a non-empty string, got the number 3")
     }
 
     @Test func theToolListHasSevenToolsWithObjectSchemas() {

@@ -15,8 +15,10 @@ struct StructureTests {
 
     @Test("a report of done work with scope words stays inline and says so")
     func reportOfDoneWork() {
-        for text in ["FYI: rolled out the new build to all 30 offices last night, no issues.",
-                     "Migrated every tenant database yesterday and the old cluster is off."] {
+        for text in [
+            "FYI: rolled out the new build to all 30 offices last night, no issues.",
+            "Migrated every tenant database yesterday and the old cluster is off.",
+        ] {
             let d = decide(text)
             #expect(d.decision == .inline, "\(text): \(d.reason)")
             #expect(d.cues.contains { $0.family == "report" }, "\(text): \(d.reason)")

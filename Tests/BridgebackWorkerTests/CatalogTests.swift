@@ -16,16 +16,21 @@ struct CatalogTests {
     }
 
     @Test func sampleCatalogLoads() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json").standardized
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json")
+            .standardized
         let catalog = try RecipeCatalog.load(contentsOf: url)
-        for name in ["echo", "noop", "sleep", "long-output", "fails", "release-gate", "wait-for-file", "http-health", "wait-for-log", "wait-for-status", "service-endpoints", "verify-backup", "agent"] {
+        for name in [
+            "echo", "noop", "sleep", "long-output", "fails", "release-gate", "wait-for-file", "http-health", "wait-for-log",
+            "wait-for-status", "service-endpoints", "verify-backup", "agent",
+        ] {
             #expect(catalog[name] != nil, "sample catalog lacks \(name)")
         }
     }
 
     /// Issue 10: the shipped wait-for-file let anyone probe whether any file exists on a worker.
     @Test func shippedPathParametersStayInsideTheirRoots() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json").standardized
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/recipes.json")
+            .standardized
         let catalog = try RecipeCatalog.load(contentsOf: url)
         let runner = RecipeRunner(catalog: catalog)
         let link = FileManager.default.temporaryDirectory.appendingPathComponent("bb-escape-\(UUID().uuidString.prefix(8))").path
@@ -39,12 +44,16 @@ struct CatalogTests {
         }
         #expect(refusal("/tmp/../etc/passwd")?.message.contains("must not contain '..'") == true)
         #expect(refusal("/etc/passwd")?.message.contains("must be under /tmp") == true)
-        #expect(refusal(link + "/passwd")?.message.contains("resolves to \"/etc/passwd\"") == true, "\(String(describing: refusal(link + "/passwd")))")
+        #expect(
+            refusal(link + "/passwd")?.message.contains("resolves to \"/etc/passwd\"") == true,
+            "\(String(describing: refusal(link + "/passwd")))")
         #expect(refusal("/tmp/bb-backup.done") == nil)
     }
 
     @Test func pathParametersNeedRoots() {
-        let error = problems(#"{"recipes": [{"name": "a", "kind": "command", "argv": ["echo", "{p}"], "parameters": [{"name": "p", "type": "path"}, {"name": "s", "type": "string", "roots": ["/tmp"]}, {"name": "q", "type": "path", "roots": ["tmp"]}]}]}"#)
+        let error = problems(
+            #"{"recipes": [{"name": "a", "kind": "command", "argv": ["echo", "{p}"], "parameters": [{"name": "p", "type": "path"}, {"name": "s", "type": "string", "roots": ["/tmp"]}, {"name": "q", "type": "path", "roots": ["tmp"]}]}]}"#
+        )
         let fields = error?.problems.compactMap(\.field) ?? []
         #expect(fields.contains("parameters.p.roots"))
         #expect(fields.contains("parameters.s.roots"))
@@ -58,22 +67,24 @@ struct CatalogTests {
     }
 
     @Test func everyProblemNamesRecipeAndField() throws {
-        let error = try #require(problems("""
-            {"allowed_hosts": ["127.0.0.1"], "recipes": [
-              {"name": "a", "kind": "command", "argv": ["echo", "--name={who}"], "parameters": [{"name": "who", "type": "string"}]},
-              {"name": "b", "kind": "command", "argv": ["echo", "{nobody}"]},
-              {"name": "c", "kind": "spaceship"},
-              {"name": "d", "kind": "http", "url": "http://evil.example/{p}", "parameters": [{"name": "p", "type": "string"}]},
-              {"name": "e", "kind": "command", "argv": ["echo"], "timeout": 5},
-              {"name": "f", "kind": "command"},
-              {"name": "a", "kind": "command", "argv": ["echo"]},
-              {"name": "g", "kind": "command", "argv": ["/no/such/program"]},
-              {"name": "h", "kind": "checklist", "steps": [{"name": "s", "command": {"argv": ["true"]}, "http": {"url": "http://127.0.0.1/"}}]},
-              {"name": "i", "kind": "wait", "timeout_param": "secs"},
-              {"name": "j", "kind": "command", "argv": ["echo", "{x}"], "parameters": [{"name": "x", "type": "int", "default": "five"}]},
-              {"name": "k", "kind": "command", "argv": ["echo"], "parameters": [{"name": "y", "type": "string", "pattern": "(["}]}
-            ]}
-            """))
+        let error = try #require(
+            problems(
+                """
+                {"allowed_hosts": ["127.0.0.1"], "recipes": [
+                  {"name": "a", "kind": "command", "argv": ["echo", "--name={who}"], "parameters": [{"name": "who", "type": "string"}]},
+                  {"name": "b", "kind": "command", "argv": ["echo", "{nobody}"]},
+                  {"name": "c", "kind": "spaceship"},
+                  {"name": "d", "kind": "http", "url": "http://evil.example/{p}", "parameters": [{"name": "p", "type": "string"}]},
+                  {"name": "e", "kind": "command", "argv": ["echo"], "timeout": 5},
+                  {"name": "f", "kind": "command"},
+                  {"name": "a", "kind": "command", "argv": ["echo"]},
+                  {"name": "g", "kind": "command", "argv": ["/no/such/program"]},
+                  {"name": "h", "kind": "checklist", "steps": [{"name": "s", "command": {"argv": ["true"]}, "http": {"url": "http://127.0.0.1/"}}]},
+                  {"name": "i", "kind": "wait", "timeout_param": "secs"},
+                  {"name": "j", "kind": "command", "argv": ["echo", "{x}"], "parameters": [{"name": "x", "type": "int", "default": "five"}]},
+                  {"name": "k", "kind": "command", "argv": ["echo"], "parameters": [{"name": "y", "type": "string", "pattern": "(["}]}
+                ]}
+                """))
         let messages = error.problems.map(\.message)
         func has(_ recipe: String, _ field: String, _ text: String) -> Bool {
             error.problems.contains { $0.recipe == recipe && $0.field == field && $0.message.contains(text) }
@@ -100,7 +111,8 @@ struct CatalogTests {
     }
 
     @Test func programIsResolvedOnPath() throws {
-        let catalog = try RecipeCatalog.parse(Data(#"{"recipes": [{"name": "e", "kind": "command", "argv": ["echo", "hi"]}]}"#.utf8), environment: ["PATH": "/usr/bin:/bin"])
+        let catalog = try RecipeCatalog.parse(
+            Data(#"{"recipes": [{"name": "e", "kind": "command", "argv": ["echo", "hi"]}]}"#.utf8), environment: ["PATH": "/usr/bin:/bin"])
         guard case .command(let spec)? = catalog["e"]?.kind else { Issue.record("not a command"); return }
         #expect(spec.argv[0].hasPrefix("/") && spec.argv[0].hasSuffix("/echo"))
     }

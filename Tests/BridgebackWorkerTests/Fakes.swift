@@ -133,7 +133,8 @@ func withWorker(
 ) async throws {
     let logger = Logger(label: "test.worker")
     let service = WorkerService(
-        configuration: WorkerConfiguration(pool: "test", slots: slots, progressInterval: progressInterval, shutdownGracePeriod: grace, workerName: "test/1"),
+        configuration: WorkerConfiguration(
+            pool: "test", slots: slots, progressInterval: progressInterval, shutdownGracePeriod: grace, workerName: "test/1"),
         source: transport, publisher: transport, runner: runner, logger: logger)
     let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -174,7 +175,11 @@ struct ScriptedHandler: JobHandler {
 final class RunCounter: Sendable {
     private let value = Mutex((runs: 0, running: 0, peak: 0))
     func add() { value.withLock { $0.runs += 1 } }
-    func enter() { value.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) } }
+    func enter() {
+        value.withLock {
+            $0.running += 1; $0.peak = max($0.peak, $0.running)
+        }
+    }
     func leave() { value.withLock { $0.running -= 1 } }
     var count: Int { value.withLock { $0.runs } }
     /// The most runs in progress at once.

@@ -57,9 +57,11 @@ struct ProgressProtocolTests {
 
     @Test func malformedLinesAreNotProtocol() {
         for line in [
-            "::progress", "::progress 101 too much", "::progress -1 x", "::progress 4O typo", "::progress .5", "::progress 5.", "::progress 1.2.3",
+            "::progress", "::progress 101 too much", "::progress -1 x", "::progress 4O typo", "::progress .5", "::progress 5.",
+            "::progress 1.2.3",
             "::progress 1e2", "::progress NaN", "::progress ４０ wide digits", "::step 3/2 backwards", "::step 0/2 zero", "::step 2 x",
-            "::step 1/ x", "::step /3", "::step 1/99999999999999999999 overflow", "::step 1/10001 too many", "::step a/b", "::Step 1/2 case",
+            "::step 1/ x", "::step /3", "::step 1/99999999999999999999 overflow", "::step 1/10001 too many", "::step a/b",
+            "::Step 1/2 case",
             "::progress\t40 tab", ":: progress 40", ":progress 40", "progress 40", " ::progress 40", "::", "::unknown verb", "",
         ] {
             #expect(parse(line) == nil, "\(line.debugDescription) should be output")
@@ -80,7 +82,8 @@ struct ProgressProtocolTests {
         let text = "starting\n::step 1/2 fetch\nplain :: line\n::progress 50 half\n::bogus\n::result the answer\ntail without newline"
         let (output, directives) = Self.run(Array(text.utf8))
         #expect(String(decoding: output, as: UTF8.self) == "starting\nplain :: line\n::bogus\ntail without newline")
-        #expect(directives == [.step(number: 1, total: 2, message: "fetch"), .progress(percent: 50, message: "half"), .result("the answer")])
+        #expect(
+            directives == [.step(number: 1, total: 2, message: "fetch"), .progress(percent: 50, message: "half"), .result("the answer")])
     }
 
     @Test func lastLineWithoutNewlineStillCounts() {

@@ -8,12 +8,18 @@ import Testing
 @Suite("Recipes")
 struct RecipeTests {
     func runner(_ json: String) throws -> RecipeRunner {
-        RecipeRunner(catalog: try RecipeCatalog.parse(Data(json.utf8)), environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SECRET": "hunter2", "VISIBLE": "yes"])
+        RecipeRunner(
+            catalog: try RecipeCatalog.parse(Data(json.utf8)),
+            environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SECRET": "hunter2", "VISIBLE": "yes"])
     }
 
-    func run(_ runner: RecipeRunner, _ name: String, _ params: [String: JSONValue] = [:], progress: ProgressReporter = .discard) async throws -> String {
+    func run(_ runner: RecipeRunner, _ name: String, _ params: [String: JSONValue] = [:], progress: ProgressReporter = .discard)
+        async throws -> String
+    {
         let (recipe, values) = try runner.prepare(RecipeInvocation(name: name, params: params))
-        let context = JobContext(jobID: JobID.make(), recipe: recipe, parameters: values, deadline: Date().addingTimeInterval(60), logger: Logger(label: "test"), progress: progress)
+        let context = JobContext(
+            jobID: JobID.make(), recipe: recipe, parameters: values, deadline: Date().addingTimeInterval(60), logger: Logger(label: "test"),
+            progress: progress)
         return try await runner.run(context)
     }
 
@@ -30,7 +36,9 @@ struct RecipeTests {
     }
 
     @Test func commandSubstitutesWholeArgumentsWithoutShell() async throws {
-        let r = try runner(#"{"recipes": [{"name": "echo", "kind": "command", "argv": ["printf", "[%s]", "{a}", "{b}"], "parameters": [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}]}]}"#)
+        let r = try runner(
+            #"{"recipes": [{"name": "echo", "kind": "command", "argv": ["printf", "[%s]", "{a}", "{b}"], "parameters": [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}]}]}"#
+        )
         #expect(try await run(r, "echo", ["a": "x y; rm -rf / $(id)", "b": "*"]) == "[x y; rm -rf / $(id)][*]")
         // An optional parameter without a value drops its argument.
         #expect(try await run(r, "echo", ["a": "only"]) == "[only]")
@@ -59,7 +67,8 @@ struct RecipeTests {
     @Test func commandOutputIsCapped() async throws {
         let r = try runner(#"{"recipes": [{"name": "big", "kind": "command", "argv": ["seq", "1", "100000"], "output_cap_bytes": 100}]}"#)
         let output = try await run(r, "big")
-        let (kept, note) = try #require(output.range(of: "\n[output truncated").map { (output[..<$0.lowerBound], output[$0.lowerBound...]) })
+        let (kept, note) = try #require(
+            output.range(of: "\n[output truncated").map { (output[..<$0.lowerBound], output[$0.lowerBound...]) })
         #expect(kept.utf8.count == 100)
         #expect(kept.hasPrefix("1\n2\n3\n"))
         #expect(note.contains("kept 100 of 588895 bytes"), "\(note)")
@@ -85,7 +94,8 @@ struct RecipeTests {
     }
 
     @Test func checklistRollsBackCompletedStepsInReverse() async throws {
-        let r = try runner("""
+        let r = try runner(
+            """
             {"recipes": [{"name": "gate", "kind": "checklist", "steps": [
               {"name": "one", "command": {"argv": ["echo", "one done"]}, "rollback": {"command": {"argv": ["echo", "undo one"]}}},
               {"name": "two", "command": {"argv": ["echo", "two done"]}, "rollback": {"command": {"argv": ["echo", "undo two"]}}},
@@ -103,28 +113,34 @@ struct RecipeTests {
         let error = try #require(caught)
         #expect(error.code == .checklistFailed)
         #expect(error.field == "three")
-        #expect(error.message == """
-            gate failed at step 3/4 three
-            ok      1/4 one — one done
-            ok      2/4 two — two done
-            FAILED  3/4 three: false exited with status 1
-            skipped 4/4 four
-            rollback (newest first):
-            ok      rollback two — undo two
-            ok      rollback one — undo one
-            """)
-        #expect(steps.all == ["step 1/4: one", "step 2/4: two", "step 3/4: three", "step 3/4: rolling back two", "step 3/4: rolling back one"])
+        #expect(
+            error.message == """
+                gate failed at step 3/4 three
+                ok      1/4 one — one done
+                ok      2/4 two — two done
+                FAILED  3/4 three: false exited with status 1
+                skipped 4/4 four
+                rollback (newest first):
+                ok      rollback two — undo two
+                ok      rollback one — undo one
+                """)
+        #expect(
+            steps.all == ["step 1/4: one", "step 2/4: two", "step 3/4: three", "step 3/4: rolling back two", "step 3/4: rolling back one"])
     }
 
     @Test func checklistSuccessListsEveryStep() async throws {
-        let r = try runner(#"{"recipes": [{"name": "ok", "kind": "checklist", "steps": [{"name": "a", "command": {"argv": ["true"]}}, {"name": "b", "command": {"argv": ["echo", "fine"]}}]}]}"#)
+        let r = try runner(
+            #"{"recipes": [{"name": "ok", "kind": "checklist", "steps": [{"name": "a", "command": {"argv": ["true"]}}, {"name": "b", "command": {"argv": ["echo", "fine"]}}]}]}"#
+        )
         #expect(try await run(r, "ok") == "ok: all 2 steps passed\nok      1/2 a\nok      2/2 b — fine")
     }
 
     @Test func waitUntilConditionHolds() async throws {
         let path = "/tmp/bb-worker-test-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let r = try runner(#"{"recipes": [{"name": "w", "kind": "wait", "parameters": [{"name": "path", "type": "string"}], "probe": {"command": {"argv": ["test", "-e", "{path}"]}}, "interval_seconds": 0.05, "timeout_seconds": 10}]}"#)
+        let r = try runner(
+            #"{"recipes": [{"name": "w", "kind": "wait", "parameters": [{"name": "path", "type": "string"}], "probe": {"command": {"argv": ["test", "-e", "{path}"]}}, "interval_seconds": 0.05, "timeout_seconds": 10}]}"#
+        )
         let creator = Task {
             try await Task.sleep(for: .milliseconds(300))
             _ = FileManager.default.createFile(atPath: path, contents: Data())
@@ -136,7 +152,9 @@ struct RecipeTests {
     }
 
     @Test func waitGivesUpAtItsTimeout() async throws {
-        let r = try runner(#"{"recipes": [{"name": "w", "kind": "wait", "parameters": [{"name": "secs", "type": "int"}], "probe": {"command": {"argv": ["false"]}}, "interval_seconds": 0.1, "timeout_seconds": 0.35, "timeout_param": "secs"}]}"#)
+        let r = try runner(
+            #"{"recipes": [{"name": "w", "kind": "wait", "parameters": [{"name": "secs", "type": "int"}], "probe": {"command": {"argv": ["false"]}}, "interval_seconds": 0.1, "timeout_seconds": 0.35, "timeout_param": "secs"}]}"#
+        )
         let error = await failure(r, "w")
         #expect(error?.code == .conditionNotMet)
         #expect(error?.message.hasPrefix("condition not met within 0.") == true, "\(String(describing: error))")
@@ -153,7 +171,9 @@ struct RecipeTests {
     }
 
     @Test func httpRefusesHostsOutsideTheAllowList() async throws {
-        let r = try runner(#"{"allowed_hosts": ["127.0.0.1"], "recipes": [{"name": "h", "kind": "http", "url": "http://{host}/health", "parameters": [{"name": "host", "type": "string"}]}]}"#)
+        let r = try runner(
+            #"{"allowed_hosts": ["127.0.0.1"], "recipes": [{"name": "h", "kind": "http", "url": "http://{host}/health", "parameters": [{"name": "host", "type": "string"}]}]}"#
+        )
         let error = await failure(r, "h", ["host": "169.254.169.254"])
         #expect(error?.code == .hostNotAllowed)
         #expect(error?.message.contains("host '169.254.169.254' is not in the catalog's allowed_hosts") == true)
@@ -163,7 +183,9 @@ struct RecipeTests {
 
     @Test func httpTransportFailureIsAFailure() async throws {
         // Port 9 (discard) on loopback is closed on a test machine: connection refused.
-        let r = try runner(#"{"allowed_hosts": ["127.0.0.1"], "recipes": [{"name": "h", "kind": "http", "url": "http://127.0.0.1:9/health", "timeout_seconds": 2}]}"#)
+        let r = try runner(
+            #"{"allowed_hosts": ["127.0.0.1"], "recipes": [{"name": "h", "kind": "http", "url": "http://127.0.0.1:9/health", "timeout_seconds": 2}]}"#
+        )
         let error = await failure(r, "h")
         #expect(error?.code == .httpFailed)
         #expect(error?.message.hasPrefix("GET http://127.0.0.1:9/health failed") == true, "\(String(describing: error))")
@@ -178,10 +200,11 @@ struct RecipeTests {
         let reports = Reports()
         let result = try await run(r, "p", progress: reports.reporter)
         #expect(result == "starting\n::nonsense 1\ndone")
-        #expect(reports.all == [
-            "state 0.00 step 1/2: fetch", "routine 0.25 fetched 1 of 4", "routine 0.50 50% done",
-            "routine 0.00 step 1/2: fetch", "state 0.50 step 2/2: check",
-        ])
+        #expect(
+            reports.all == [
+                "state 0.00 step 1/2: fetch", "routine 0.25 fetched 1 of 4", "routine 0.50 50% done",
+                "routine 0.00 step 1/2: fetch", "state 0.50 step 2/2: check",
+            ])
     }
 
     @Test func resultLinesReplaceTheOutputAsTheResult() async throws {
@@ -191,14 +214,16 @@ struct RecipeTests {
     }
 
     @Test func protocolCanBeSwitchedOff() async throws {
-        let r = try runner(#"{"recipes": [{"name": "p", "kind": "command", "argv": ["echo", "::step 1/2 x"], "progress_protocol": false}]}"#)
+        let r = try runner(
+            #"{"recipes": [{"name": "p", "kind": "command", "argv": ["echo", "::step 1/2 x"], "progress_protocol": false}]}"#)
         let reports = Reports()
         #expect(try await run(r, "p", progress: reports.reporter) == "::step 1/2 x")
         #expect(reports.all.isEmpty)
     }
 
     @Test func checklistCommandsReportWithinTheirStep() async throws {
-        let r = try runner("""
+        let r = try runner(
+            """
             {"recipes": [{"name": "gate", "kind": "checklist", "steps": [
               {"name": "one", "command": {"argv": ["true"]}},
               {"name": "deploy", "command": {"argv": ["sh", "-c", "echo '::step 1/2 copy'; echo '::progress 50 half'"]}}
@@ -206,14 +231,17 @@ struct RecipeTests {
             """)
         let reports = Reports()
         _ = try await run(r, "gate", progress: reports.reporter)
-        #expect(reports.all == [
-            "state 0.00 step 1/2: one", "state 0.50 step 2/2: deploy",
-            "state 0.50 step 2/2: deploy — step 1/2: copy", "routine 0.75 step 2/2: deploy — half",
-        ])
+        #expect(
+            reports.all == [
+                "state 0.00 step 1/2: one", "state 0.50 step 2/2: deploy",
+                "state 0.50 step 2/2: deploy — step 1/2: copy", "routine 0.75 step 2/2: deploy — half",
+            ])
     }
 
     @Test func aFloodOfProtocolLinesNeitherStallsNorGrowsTheResult() async throws {
-        let r = try runner(#"{"recipes": [{"name": "p", "kind": "command", "argv": ["sh", "-c", "seq 1 100000 | sed 's/^/::progress 1 n=/'; echo end"], "output_cap_bytes": 100}]}"#)
+        let r = try runner(
+            #"{"recipes": [{"name": "p", "kind": "command", "argv": ["sh", "-c", "seq 1 100000 | sed 's/^/::progress 1 n=/'; echo end"], "output_cap_bytes": 100}]}"#
+        )
         let reports = Reports()
         #expect(try await run(r, "p", progress: reports.reporter) == "end")
         #expect(reports.all.count >= 1 && reports.all.count <= 100_000)

@@ -32,7 +32,8 @@ struct ServiceTests {
         // The finished event is a summary: the result reaches people only through the final delivery.
         let finished = try #require(transport.publishedProgress.last)
         #expect(!finished.message.contains("hello"), "\(finished.message)")
-        #expect(finished.message.hasPrefix("succeeded in ") && finished.message.contains("result of 11 bytes in 1 line"), "\(finished.message)")
+        #expect(
+            finished.message.hasPrefix("succeeded in ") && finished.message.contains("result of 11 bytes in 1 line"), "\(finished.message)")
     }
 
     @Test func aCompletionNackedDuringABrokerFailoverIsRetriedNotRequeued() async throws {
@@ -50,8 +51,10 @@ struct ServiceTests {
 
     @Test func theRetryBackoffGrowsAndIsCapped() {
         let policy = CompletionRetryPolicy(firstDelay: .milliseconds(100), maxDelay: .seconds(1), window: .seconds(10))
-        #expect((1...6).map { policy.delay(beforeRetry: $0) } == [
-            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        #expect(
+            (1...6).map { policy.delay(beforeRetry: $0) } == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1),
+            ])
         #expect(CompletionRetryPolicy.isTransient(AMQPError(.publishNacked, "nack")))
         #expect(CompletionRetryPolicy.isTransient(AMQPError(.notConnected, "down")))
         #expect(!CompletionRetryPolicy.isTransient(AMQPError(.accessRefused, "no")))
@@ -104,7 +107,10 @@ struct ServiceTests {
         // Nor does the reason ride on bb.progress (it may quote a command's stderr).
         let finished = transport.publishedProgress.filter { $0.phase == .finished }
         #expect(finished.count == 2)
-        #expect(finished.allSatisfy { $0.message.hasPrefix("failed in ") && !$0.message.contains("NOT lower") && !$0.message.contains("no-such") })
+        #expect(
+            finished.allSatisfy {
+                $0.message.hasPrefix("failed in ") && !$0.message.contains("NOT lower") && !$0.message.contains("no-such")
+            })
     }
 
     @Test func customHandlerRuns() async throws {
@@ -148,7 +154,9 @@ struct ServiceTests {
         }
         #expect(ContinuousClock.now - start < .seconds(60), "the one-minute recipe was not cut short by its deadline")
         let outcomes = Dictionary(uniqueKeysWithValues: transport.publishedCompletions.map { ($0.jobID, $0.outcome) })
-        guard let lateJobID = lateID.withLock({ $0 }), case .failed(let reason)? = outcomes[lateJobID] else { Issue.record("late job did not fail"); return }
+        guard let lateJobID = lateID.withLock({ $0 }), case .failed(let reason)? = outcomes[lateJobID] else {
+            Issue.record("late job did not fail"); return
+        }
         #expect(reason.hasPrefix("deadline exceeded: recipe 'scripted' was still running at"))
         guard case .failed(let reason2)? = outcomes[expired.jobID] else { Issue.record("expired job did not fail"); return }
         #expect(reason2.hasPrefix("deadline exceeded: the job's deadline"))

@@ -7,7 +7,7 @@ import Testing
 @testable import BridgebackWorker
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every shape in deploy/local/recipes.json, run from the shipped file against local stand-ins:
@@ -94,10 +94,13 @@ struct ShippedRecipeTests {
         }
         let error = try #require(caught)
         #expect(error.code == .checklistFailed)
-        #expect(error.message.contains("FAILED  4/5 staged validation: release.sh exited with status 1: validation check 2 failed"), "\(error.message)")
+        #expect(
+            error.message.contains("FAILED  4/5 staged validation: release.sh exited with status 1: validation check 2 failed"),
+            "\(error.message)")
         #expect(error.message.contains("skipped 5/5 promote"))
         let log = try String(contentsOfFile: scratch + "/gate/search.log", encoding: .utf8)
-        #expect(log == "preflight 1.0\ndeps 1.0\ncanary-up 1.0\nvalidate 1.0\ncanary-down 1.0\ndeps-restore 1.0\n", "rollbacks newest first")
+        #expect(
+            log == "preflight 1.0\ndeps 1.0\ncanary-up 1.0\nvalidate 1.0\ncanary-down 1.0\ndeps-restore 1.0\n", "rollbacks newest first")
         #expect(try String(contentsOfFile: scratch + "/gate/search.status", encoding: .utf8) == "withdrawn\n")
         // The validation script's ::progress lines arrived within its step.
         #expect(steps.all.contains("routine 0.67 step 4/5: staged validation — validation check 1 of 3"), "\(steps.all)")
@@ -116,12 +119,18 @@ struct ShippedRecipeTests {
         let ok = try await run("verify-backup", ["path": .string(backup), "min_bytes": 10, "sha256": .string(real)])
         #expect(ok.contains("16 bytes"), "\(ok)")
         #expect(ok.contains("sha256 \(real) (as expected)"), "\(ok)")
-        #expect(await failure("verify-backup", ["path": .string(backup), "sha256": .string(digest)])?.message.contains("expected \(digest)") == true)
-        #expect(await failure("verify-backup", ["path": .string(backup), "min_bytes": 1000])?.message.contains("expected at least 1000") == true)
+        #expect(
+            await failure("verify-backup", ["path": .string(backup), "sha256": .string(digest)])?.message.contains("expected \(digest)")
+                == true)
+        #expect(
+            await failure("verify-backup", ["path": .string(backup), "min_bytes": 1000])?.message.contains("expected at least 1000") == true
+        )
         #expect(await failure("verify-backup", ["path": .string(scratch + "/missing.dump")])?.message.contains("does not exist") == true)
         let old = Date().addingTimeInterval(-3 * 86400)
         try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: backup)
-        #expect(await failure("verify-backup", ["path": .string(backup)])?.message.contains("was modified 3 d ago, expected within 24 h") == true)
+        #expect(
+            await failure("verify-backup", ["path": .string(backup)])?.message.contains("was modified 3 d ago, expected within 24 h")
+                == true)
         #expect(await failure("verify-backup", ["path": "/etc/hostname"])?.code == .invalidParameter)
     }
 
@@ -157,9 +166,11 @@ struct ShippedRecipeTests {
         let text = "summarize last night's audits; $(id) `x` stays literal"
         let result = try await run("agent", ["task": .string(text)], progress: reports.reporter)
         #expect(result == "Draft for: \(text)\n(4 sources read; written by fake-agent.sh, a stand-in for your agent CLI)")
-        #expect(reports.all.filter { $0.hasPrefix("state") } == [
-            "state 0.00 step 1/3: reading the request", "state 0.33 step 2/3: gathering sources", "state 0.67 step 3/3: drafting the answer",
-        ])
+        #expect(
+            reports.all.filter { $0.hasPrefix("state") } == [
+                "state 0.00 step 1/3: reading the request", "state 0.33 step 2/3: gathering sources",
+                "state 0.67 step 3/3: drafting the answer",
+            ])
         #expect(reports.all.contains("routine 0.50 read source 2 of 4"))
     }
 }

@@ -1,7 +1,7 @@
 public import BridgebackCore
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The fleet as the broker sees it: every `bb.*` queue with its depth, consumers and rates, the
@@ -49,7 +49,8 @@ public struct BrokerOverview: Sendable, Hashable {
     /// flight per worker channel) `/api/vhosts/{vhost}/channels`.
     /// `connections` (`/api/vhosts/{vhost}/connections`) gives each worker the name it connected
     /// with ("bridgeback-worker worker1") instead of the broker's "host:port -> host:port".
-    public static func parse(queues: JSONValue, consumers: JSONValue, channels: JSONValue?, connections: JSONValue? = nil) -> BrokerOverview {
+    public static func parse(queues: JSONValue, consumers: JSONValue, channels: JSONValue?, connections: JSONValue? = nil) -> BrokerOverview
+    {
         var overview = BrokerOverview(queues: [], workers: [], activeCoordinators: 0, standbyCoordinators: 0)
         for queue in queues.items {
             guard let name = queue["name"]?.stringValue, name.hasPrefix("bb.") else { continue }
@@ -63,7 +64,8 @@ public struct BrokerOverview: Sendable, Hashable {
         var givenNames: [String: String] = [:]
         for connection in connections?.items ?? [] {
             guard let name = connection["name"]?.stringValue else { continue }
-            if let given = connection["user_provided_name"]?.stringValue ?? connection["client_properties"]?["connection_name"]?.stringValue {
+            if let given = connection["user_provided_name"]?.stringValue ?? connection["client_properties"]?["connection_name"]?.stringValue
+            {
                 givenNames[name] = given
             }
         }
@@ -168,7 +170,8 @@ public struct ManagementAPI: Sendable {
             let (data, response) = try await URLSession.shared.data(for: request)
             let code = (response as? HTTPURLResponse)?.statusCode ?? 0
             guard code == 200 else {
-                let hint = code == 401 ? " (set BRIDGEBACK_MANAGEMENT_USER/PASSWORD to a user with the monitoring tag, e.g. bb-monitor)" : ""
+                let hint =
+                    code == 401 ? " (set BRIDGEBACK_MANAGEMENT_USER/PASSWORD to a user with the monitoring tag, e.g. bb-monitor)" : ""
                 return .failure(ManagementFailure(reason: "the management API answered \(code) for \(path)\(hint)"))
             }
             return .success(try JSONDecoder().decode(JSONValue.self, from: data))

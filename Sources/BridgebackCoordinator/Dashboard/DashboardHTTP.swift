@@ -157,7 +157,8 @@ public struct Dashboard: Sendable {
         var request = request
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: 8192) } catch {
-            return html(DashboardViews.loginPage(message: "The sign-in form was too large.", authenticationOff: false), status: .contentTooLarge)
+            return html(
+                DashboardViews.loginPage(message: "The sign-in form was too large.", authenticationOff: false), status: .contentTooLarge)
         }
         let token = Self.formField("token", in: String(buffer: body)) ?? ""
         guard !token.isEmpty, let (principal, tokenID) = directory.authenticate(token: token) else {
@@ -179,12 +180,16 @@ public struct Dashboard: Sendable {
     /// origin in `Origin` (and `Sec-Fetch-Site`) on every POST; clients without them (curl) pass.
     func crossSiteRefusal(_ request: Request) -> Response? {
         if let site = request.headers[.secFetchSite], !["same-origin", "none"].contains(site) {
-            return html(DashboardViews.loginPage(message: "Refused: the form was posted from another site.", authenticationOff: false), status: .forbidden)
+            return html(
+                DashboardViews.loginPage(message: "Refused: the form was posted from another site.", authenticationOff: false),
+                status: .forbidden)
         }
         if let origin = request.headers[.origin] {
             let host = request.head.authority ?? ""
             guard origin == "http://\(host)" || origin == "https://\(host)" else {
-                return html(DashboardViews.loginPage(message: "Refused: the form was posted from another site.", authenticationOff: false), status: .forbidden)
+                return html(
+                    DashboardViews.loginPage(message: "Refused: the form was posted from another site.", authenticationOff: false),
+                    status: .forbidden)
             }
         }
         return nil
@@ -213,7 +218,8 @@ public struct Dashboard: Sendable {
         var jobs: [JobDeliveryStatus] = []
         do {
             let origins = principal.isOperator ? nil : principal.origins.map(\.sqliteGlob)
-            jobs = try await api.ledger.recentDeliveryStatuses(surface: nil, limit: recentJobs, registry: api.registry, originGlobs: origins)
+            jobs = try await api.ledger.recentDeliveryStatuses(
+                surface: nil, limit: recentJobs, registry: api.registry, originGlobs: origins)
         } catch {}
         var latest: [String: ProgressEvent] = [:]
         if let progress {
@@ -234,7 +240,8 @@ public struct Dashboard: Sendable {
     func timeline(id: String, for principal: Principal) async -> Result<JobTimeline, PageFailure> {
         guard let jobID = JobID(id) else { return .failure(PageFailure(status: .notFound, reason: "'\(id)' is not a job id.")) }
         do {
-            guard let job = try await api.ledger.job(jobID), CoordinatorStatusAPI.visible(origin: job.contract?.origin.rawValue, to: principal)
+            guard let job = try await api.ledger.job(jobID),
+                CoordinatorStatusAPI.visible(origin: job.contract?.origin.rawValue, to: principal)
             else {
                 return .failure(
                     PageFailure(

@@ -72,7 +72,8 @@ public final class DashboardSessions: Sendable {
     public var count: Int { sessions.withLock { $0.count } }
 
     static func wellFormed(_ id: String) -> Bool {
-        id.utf8.count == 68 && id.hasPrefix("bbs_") && id.utf8.dropFirst(4).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        id.utf8.count == 68 && id.hasPrefix("bbs_")
+            && id.utf8.dropFirst(4).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     static func key(_ id: String) -> String { hex(Array(SHA256.hash(data: Array(id.utf8)))) }

@@ -144,7 +144,8 @@ enum DashboardViews {
             out += queuesTable(broker.queues)
             out += workersTable(broker.workers)
         }
-        out += "<p class=\"stamp\">as of <time datetime=\"\(WireDate.format(overview.generatedAt))\">\(clock(overview.generatedAt))</time> UTC</p>"
+        out +=
+            "<p class=\"stamp\">as of <time datetime=\"\(WireDate.format(overview.generatedAt))\">\(clock(overview.generatedAt))</time> UTC</p>"
         return out
     }
 
@@ -226,7 +227,8 @@ enum DashboardViews {
             let when: HTML = entry.at.map { "<time datetime=\"\(WireDate.format($0))\">\(clock($0))</time>" } ?? "<time>—</time>"
             let bar: HTML = entry.fraction.map { "<progress max=\"100\" value=\"\(Int(($0 * 100).rounded()))\"></progress>" } ?? .empty
             let detail: HTML = entry.detail.map { "<div class=\"detail\">\($0)</div>" } ?? .empty
-            return "<li class=\"\(entry.kind) \(entry.tone.rawValue)\">\(when)<div class=\"what\"><b>\(entry.title)</b>\(bar)\(detail)</div></li>"
+            return
+                "<li class=\"\(entry.kind) \(entry.tone.rawValue)\">\(when)<div class=\"what\"><b>\(entry.title)</b>\(bar)\(detail)</div></li>"
         }.joined()
         var out: HTML = """
             <section><h2>\(status.summary ?? "Job \(status.jobID)") <span class="badge \(tone.rawValue)">\(label)</span></h2>
@@ -262,7 +264,8 @@ enum DashboardViews {
     /// The badge word and colour of a job: its final outcome once finished, else its state.
     static func stateBadge(_ job: JobDeliveryStatus) -> (String, JobTimeline.Tone) {
         switch job.finalOutcome {
-        case "delivered"?: return job.noticeKind == "result" || job.noticeKind == nil ? ("delivered", .ok) : ("\(job.noticeKind!) delivered", .warn)
+        case "delivered"?:
+            return job.noticeKind == "result" || job.noticeKind == nil ? ("delivered", .ok) : ("\(job.noticeKind!) delivered", .warn)
         case "suppressed"?: return ("suppressed", .neutral)
         case "uncertain"?: return ("uncertain", .warn)
         case let outcome?: return (outcome, .bad)

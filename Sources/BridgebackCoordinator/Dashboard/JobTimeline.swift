@@ -45,13 +45,15 @@ public struct JobTimeline: Sendable, Hashable {
                     tone: .neutral))
         } else {
             entries.append(
-                Entry(kind: "admitted", at: nil, title: "Known to the coordinator", detail: "its contract has not arrived yet", tone: .warn))
+                Entry(kind: "admitted", at: nil, title: "Known to the coordinator", detail: "its contract has not arrived yet", tone: .warn)
+            )
         }
         var completion = job.decision?.completion
         if case .completionParked(.completion(let parked, _), _, _) = job.lifecycle.state { completion = parked }
         if let completion {
             let attempt = completion.attempt > 1 ? " (attempt \(completion.attempt))" : ""
-            entries.append(Entry(kind: "started", at: completion.startedAt, title: "Started on \(completion.worker)\(attempt)", tone: .neutral))
+            entries.append(
+                Entry(kind: "started", at: completion.startedAt, title: "Started on \(completion.worker)\(attempt)", tone: .neutral))
         }
         for event in progress.sorted(by: { $0.sequence < $1.sequence }) {
             let percent = event.fraction.map { " (\(Int(($0 * 100).rounded())) %)" } ?? ""
@@ -77,7 +79,8 @@ public struct JobTimeline: Sendable, Hashable {
             let at = parts.map(\.updatedAt).min()
             switch decision.kind {
             case .lost:
-                entries.append(Entry(kind: "completed", at: at, title: "Lost: no answer by the deadline", detail: decision.text, tone: .bad))
+                entries.append(
+                    Entry(kind: "completed", at: at, title: "Lost: no answer by the deadline", detail: decision.text, tone: .bad))
             default:
                 entries.append(
                     Entry(kind: "completed", at: at, title: "Ended without a completion", detail: decision.text, tone: .bad))
@@ -125,7 +128,8 @@ public struct JobTimeline: Sendable, Hashable {
         let failure = part.state.lastFailure.map { "\($0.kind.humanDescription): \(HumanText.excerpt($0.detail, maxCharacters: 300))" }
         switch part.state {
         case .delivered(_, let at):
-            return Entry(kind: "part", at: at, title: "\(label): delivered", detail: "\(attempts); delivery id \(part.deliveryID)", tone: .ok)
+            return Entry(
+                kind: "part", at: at, title: "\(label): delivered", detail: "\(attempts); delivery id \(part.deliveryID)", tone: .ok)
         case .retryWait(_, let at, _):
             return Entry(
                 kind: "part", at: part.updatedAt, title: "\(label): waiting to retry at \(WireDate.format(at))",

@@ -30,7 +30,8 @@ public struct ProgressTap: Service {
         let queue = "bb.watch.dashboard.\(UUID().uuidString.prefix(8).lowercased())"
         do {
             try await connection.declare(
-                QueueDeclaration(name: queue, durable: false, exclusive: true, autoDelete: true, arguments: ["x-max-length": .int(Int64(maxBacklog))]))
+                QueueDeclaration(
+                    name: queue, durable: false, exclusive: true, autoDelete: true, arguments: ["x-max-length": .int(Int64(maxBacklog))]))
             try await connection.bind(BindingDeclaration(queue: queue, exchange: "bb.progress", routingKey: "#"))
             let consumer = try await connection.consume(queue: queue, prefetch: 256, exclusive: true)
             logger.info("dashboard progress tap consuming", metadata: ["queue": "\(queue)"])
