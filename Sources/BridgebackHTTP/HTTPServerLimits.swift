@@ -43,7 +43,7 @@ public struct HTTPServerLimits: Sendable, Hashable {
     /// `tls` is set. The head timeout then covers the TLS handshake too. Over the connection
     /// ceiling a TLS client sees its handshake fail (the 503 is written before TLS starts).
     public func serverBuilder(logger: Logger) -> HTTPServerBuilder {
-        let gate = ConnectionGate(limit: maxConnections)
+        let gate = CountingGate(limit: maxConnections)
         let limits = self
         return HTTPServerBuilder { responder in
             let channel = GuardedHTTP1Channel(
@@ -65,15 +65,16 @@ public struct HTTPServerLimits: Sendable, Hashable {
     }
 }
 
-/// Counts the open connections of one server.
-final class ConnectionGate: Sendable {
-    let limit: Int
+/// Counts open things against a ceiling: a server's connections here, the dashboard's event
+/// streams in the coordinator.
+public final class CountingGate: Sendable {
+    public let limit: Int
     private let open = Mutex(0)
 
-    init(limit: Int) { self.limit = limit }
+    public init(limit: Int) { self.limit = limit }
 
-    /// Counts a new connection if there is room.
-    func enter() -> Bool {
+    /// Counts one more if there is room.
+    public func enter() -> Bool {
         open.withLock { count in
             guard count < limit else { return false }
             count += 1
@@ -81,16 +82,16 @@ final class ConnectionGate: Sendable {
         }
     }
 
-    func leave() { open.withLock { $0 -= 1 } }
+    public func leave() { open.withLock { $0 -= 1 } }
 
-    var count: Int { open.withLock { $0 } }
+    public var count: Int { open.withLock { $0 } }
 }
 
 /// HTTP/1.1 as Hummingbird builds it, with the connection gate in front of the HTTP decoder.
 struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let inner: HTTP1Channel
-    let gate: ConnectionGate
+    let gate: CountingGate
     let logger: Logger
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -113,12 +114,12 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let gate: ConnectionGate
+    private let gate: CountingGate
     private let logger: Logger
     private var counted = false
     private var refused = false
 
-    init(gate: ConnectionGate, logger: Logger) {
+    init(gate: CountingGate, logger: Logger) {
         self.gate = gate
         self.logger = logger
     }

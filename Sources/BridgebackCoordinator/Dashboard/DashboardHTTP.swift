@@ -1,3 +1,4 @@
+import BridgebackHTTP
 public import BridgebackAuth
 import BridgebackCore
 import Foundation
@@ -27,7 +28,7 @@ public struct Dashboard: Sendable {
     let progress: ProgressLog?
     let secureCookies: Bool
     let logger: Logger
-    let streams: StreamGate
+    let streams: CountingGate
     /// How long one event stream stays open; the browser then reconnects (and is authenticated again).
     let streamLifetime: Duration
     /// How often a stream checks for changes.
@@ -53,7 +54,7 @@ public struct Dashboard: Sendable {
         self.progress = progress
         self.secureCookies = secureCookies
         self.logger = logger
-        self.streams = StreamGate(limit: maxStreams)
+        self.streams = CountingGate(limit: maxStreams)
         self.streamLifetime = streamLifetime
         self.tick = tick
     }
@@ -339,24 +340,6 @@ struct DashboardAuthMiddleware: RouterMiddleware {
                 headers: [.wwwAuthenticate: #"Bearer realm="bridgeback""#])
         }
     }
-}
-
-/// Counts open event streams against a ceiling.
-final class StreamGate: Sendable {
-    let limit: Int
-    private let open = Mutex(0)
-    init(limit: Int) { self.limit = limit }
-
-    func enter() -> Bool {
-        open.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func leave() { open.withLock { $0 -= 1 } }
-    var count: Int { open.withLock { $0 } }
 }
 
 /// The broker's figures, fetched at most every few seconds however many pages are open.
