@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A small backtracking regex engine over ASCII bytes, for the subset of ICU syntax the
 /// policy's cues use; what `PolicyEngine.decide` runs instead of `NSRegularExpression`.
 ///
@@ -948,5 +950,30 @@ struct ByteHeads {
             }
         }
         return exact
+    }
+}
+
+extension ByteRegex {
+    /// Compiled programs by pattern, shared by every engine in the process.
+    ///
+    /// Why: compiling is the slow part of building an engine, and the same patterns are compiled
+    /// again and again: the audit builds one engine per candidate cue (the policy plus one cue),
+    /// and a reload rebuilds every cue that did not change. Bounded: past `cacheLimit` entries
+    /// the cache starts over, so a stream of distinct patterns cannot grow it without end.
+    private static let cache = Mutex<[String: ByteRegex?]>([:])
+    static let cacheLimit = 4_096
+
+    /// How many patterns the cache holds now (for tests).
+    static var cachedCount: Int { cache.withLock { $0.count } }
+
+    /// The program for `pattern`, or nil when the engine does not implement one of its constructs.
+    static func cached(_ pattern: String) -> ByteRegex? {
+        if let hit = cache.withLock({ $0[pattern] }) { return hit }
+        let program = try? ByteRegex(pattern)
+        cache.withLock { table in
+            if table.count >= cacheLimit { table.removeAll(keepingCapacity: true) }
+            table[pattern] = .some(program)
+        }
+        return program
     }
 }

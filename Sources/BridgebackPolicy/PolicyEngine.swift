@@ -69,7 +69,7 @@ public struct PolicyEngine: Sendable {
         var byteAnchors: [String: ByteRegex] = [:]
         var allBytes = true
         func bytes(_ expanded: String) -> ByteRegex? {
-            let program = try? ByteRegex(RegexCompiler.lowercasePattern(expanded))
+            let program = ByteRegex.cached(RegexCompiler.lowercasePattern(expanded))
             if program == nil { allBytes = false }
             return program
         }

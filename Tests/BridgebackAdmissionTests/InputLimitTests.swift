@@ -185,7 +185,10 @@ struct InputLimitTests {
 
     @Test("contract refusals are recorded for the audit up to the per-minute budget, and not beyond")
     func refusalBudget() async throws {
-        let h = try Harness(configuration: .init(maxRecordedRefusalsPerMinute: 5))
+        // A clock that stands still: the bucket refills one token every 12 s, and a slow machine
+        // must not turn 40 quick requests into a 12-second run with one more token.
+        let frozen = Date(timeIntervalSince1970: 2_000_000_000)
+        let h = try Harness(configuration: .init(maxRecordedRefusalsPerMinute: 5), now: { frozen })
         defer { h.dir.cleanup() }
         for _ in 0..<40 {
             // Detaches, but pager:digest does not allow direct delivery: a contract refusal.

@@ -67,14 +67,15 @@ struct Harness {
 
     init(
         configuration: AdmissionConfiguration = .init(), catalog: RecipeCatalogView? = Fixtures.catalog, dir: TempDir = TempDir(),
-        publisher: (any OutboxPublisher)? = nil, cancelForwarder: (any CancelForwarding)? = FakeCoordinator()
+        publisher: (any OutboxPublisher)? = nil, cancelForwarder: (any CancelForwarding)? = FakeCoordinator(),
+        now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.dir = dir
         store = try AdmissionStore(directory: dir.url)
         doorbell = OutboxDoorbell()
         api = AdmissionAPI(
             configuration: configuration, registry: Fixtures.registry, engine: Fixtures.engine, catalog: catalog, store: store,
-            doorbell: doorbell, publisher: publisher, logger: Fixtures.logger, cancelForwarder: cancelForwarder,
+            doorbell: doorbell, publisher: publisher, logger: Fixtures.logger, now: now, cancelForwarder: cancelForwarder,
             cancelContractWait: .milliseconds(600))
     }
 

@@ -25,7 +25,10 @@ final class LoopbackServer: Sendable {
         Thread.detachNewThread { [self] in
             while true {
                 let connection = accept(fd, nil, nil)
-                guard connection >= 0 else { return }  // the listener was shut down
+                guard connection >= 0 else {
+                    close(fd)  // the listener was shut down (stop()); the fd is ours to close
+                    return
+                }
                 let request = Self.readRequest(connection)
                 self.requests.withLock { $0.append(request) }
                 if let response = respond(request) {
@@ -42,9 +45,18 @@ final class LoopbackServer: Sendable {
     /// Requests seen so far (head and body, as text).
     var received: [String] { requests.withLock { $0 } }
 
+    /// How many requests were seen, once at least `count` were or 10 s have passed.
+    func receivedCount(atLeast count: Int) async -> Int {
+        let giveUp = ContinuousClock.now + .seconds(10)
+        while received.count < count, ContinuousClock.now < giveUp { try? await Task.sleep(for: .milliseconds(20)) }
+        return received.count
+    }
+
+    /// Shuts the listener down; its accept thread closes it. Closing here would free the fd
+    /// number while that thread may still be about to call accept on it, and a listener opened
+    /// meanwhile by another test would get that number and have its connections stolen.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     static func response(_ status: Int, _ reason: String, headers: [String: String] = [:], body: String) -> String {
@@ -140,7 +152,9 @@ struct ChatLoopbackTests {
         let failure = await adapter(timeout: 1).send(delivery)
         #expect(failure?.kind == .unknownOutcome)
         #expect(failure?.detail == "timeout after 1 s")
-        #expect(server.received.count == 1)
+        // The server thread records the request once it has read all of it, which on a loaded
+        // machine can be after the client has given up: wait for it, then count.
+        #expect(await server.receivedCount(atLeast: 1) == 1)
         // Not a timing assertion, a hang guard: FoundationNetworking alone waited its 60 s default.
         #expect(ContinuousClock.now - started < .seconds(30))
     }

@@ -49,7 +49,10 @@ final class MisbehavingReceiver: Sendable {
         Thread.detachNewThread { [self] in
             while true {
                 let connection = accept(fd, nil, nil)
-                guard connection >= 0 else { return }  // the listener was shut down
+                guard connection >= 0 else {
+                    close(fd)  // the listener was shut down (stop()); the fd is ours to close
+                    return
+                }
                 let number = state.withLock {
                     $0.connections += 1; return $0.connections
                 }
@@ -63,9 +66,11 @@ final class MisbehavingReceiver: Sendable {
     /// Connections that sent part of a request and then ended (a head without its body).
     var partial: [String] { state.withLock { $0.partial } }
 
+    /// Shuts the listener down; its accept thread closes it. Closing here would free the fd
+    /// number while that thread may still be about to call accept on it, and a listener opened
+    /// meanwhile by another test would get that number and have its connections stolen.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private func serve(_ connection: Int32, number: Int) {

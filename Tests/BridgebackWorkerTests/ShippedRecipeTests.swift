@@ -215,7 +215,10 @@ final class TinyHTTPServer: Sendable {
         Thread.detachNewThread {
             while true {
                 let connection = accept(fd, nil, nil)
-                guard connection >= 0 else { return }
+                guard connection >= 0 else {
+                    close(fd)  // the listener was shut down (stop()); the fd is ours to close
+                    return
+                }
                 var data = [UInt8]()
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 while !data.suffix(4).elementsEqual([13, 10, 13, 10]) {
@@ -233,8 +236,10 @@ final class TinyHTTPServer: Sendable {
         }
     }
 
+    /// Shuts the listener down; its accept thread closes it. Closing here would free the fd
+    /// number while that thread may still be about to call accept on it, and a listener opened
+    /// meanwhile by another test would get that number and have its connections stolen.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 }
