@@ -611,6 +611,8 @@ final class ManagedProcess: Sendable {
 
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
+    /// The exit status once it has exited (a signal's number when it was killed by one).
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 
     func kill(_ signal: Int32) {
         if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
