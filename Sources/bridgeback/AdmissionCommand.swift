@@ -99,7 +99,9 @@ struct AdmissionCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
-        guard defaultDeadline > 0, maxDeadline >= defaultDeadline else {
+        try checkSeconds(defaultDeadline, "--default-deadline")
+        try checkSeconds(maxDeadline, "--max-deadline")
+        guard maxDeadline >= defaultDeadline else {
             throw ValidationError("--default-deadline must be positive and not above --max-deadline")
         }
         // The broker's consumer_timeout, as deploy/limits.env gives it to every process.

@@ -115,9 +115,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if anyCompletionUser && !trustedCompletionUsers.isEmpty {
             throw ValidationError("--any-completion-user and --trusted-completion-user contradict each other; drop one")
         }
-        guard lostGrace >= 0 else { throw ValidationError("--lost-grace must not be negative") }
-        guard sweepInterval > 0 else { throw ValidationError("--sweep-interval must be positive") }
-        guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
+        try checkSeconds(lostGrace, "--lost-grace", allowZero: true)
+        try checkSeconds(sweepInterval, "--sweep-interval", atMost: 86_400)
+        try checkSeconds(webhookTimeout, "--webhook-timeout", atMost: 3_600)
         guard prefetch > 0 else { throw ValidationError("--prefetch must be at least 1") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0-65535") }
     }

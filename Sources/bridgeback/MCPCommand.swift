@@ -103,7 +103,7 @@ struct MCPCommand: AsyncParsableCommand {
             throw ValidationError("--parent must be 1-200 bytes with no spaces, '*' or '#' (it is a routing key and a queue-name suffix)")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
-        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        try checkSeconds(idleTimeout, "--idle-timeout", atMost: 604_800)
     }
 
     func run() async throws {

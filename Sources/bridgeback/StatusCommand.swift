@@ -40,7 +40,10 @@ struct StatusCommand: AsyncParsableCommand {
     var watch: Double?
 
     func validate() throws {
-        if let watch, watch < 0.5 { throw ValidationError("--watch must be at least 0.5 seconds") }
+        if let watch {
+            try checkSeconds(watch, "--watch", atMost: 86_400)
+            guard watch >= 0.5 else { throw ValidationError("--watch must be at least 0.5 seconds") }
+        }
     }
 
     func run() async throws {

@@ -75,6 +75,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if let mode, !["parent", "direct", "suppressed"].contains(mode) {
             throw ValidationError("--mode must be parent, direct or suppressed")
         }
+        if let deadline { try checkSeconds(deadline, "--deadline") }
         for param in params where !param.contains("=") { throw ValidationError("--param '\(param)' must look like name=value") }
     }
 

@@ -73,8 +73,8 @@ struct WorkerCommand: AsyncParsableCommand {
         guard !pool.isEmpty, pool.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
             throw ValidationError("--pool must be a non-empty name of letters, digits, - _ .")
         }
-        guard progressInterval >= 0 else { throw ValidationError("--progress-interval must not be negative") }
-        guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
+        try checkSeconds(progressInterval, "--progress-interval", allowZero: true, atMost: 86_400)
+        try checkSeconds(grace, "--grace", allowZero: true, atMost: 86_400)
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0-65535") }
         // The worker's metrics port has no authentication: it must not be reachable from other hosts.
         guard ["127.0.0.1", "::1", "localhost"].contains(metricsHost) else {
