@@ -116,11 +116,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // admission.sqlite: its schema and migrations, the store admission writes through, and the
+        // read-only query API other processes (the audit) read it with. No HTTP, no broker.
+        .target(
+            name: "BridgebackAdmissionStore",
+            dependencies: [
+                "BridgebackCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The coordinator's ledger file: its schema and migrations, the JSON forms of its columns, and the
+        // read-only query API other processes (the audit) read it with. The coordinator writes it.
+        .target(
+            name: "BridgebackLedger",
+            dependencies: [
+                "BridgebackCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `bridgeback admission`: HTTP API, policy, contract validation, SQLite request log + outbox, relay.
         .target(
             name: "BridgebackAdmission",
             dependencies: [
                 "BridgebackCore", "BridgebackPolicy", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP",
+                "BridgebackAdmissionStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -148,7 +169,7 @@ let package = Package(
         .target(
             name: "BridgebackCoordinator",
             dependencies: [
-                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP",
+                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP", "BridgebackLedger",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -162,12 +183,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // `bridgeback audit`: reads the request log, outcomes and ledger; classifies misses; proposes policy.
+        // `bridgeback audit`: reads the request log, outcomes and ledger through their stores' read-only
+        // query APIs (never their SQL); classifies misses; proposes policy.
         .target(
             name: "BridgebackAudit",
             dependencies: [
-                "BridgebackCore", "BridgebackPolicy",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "BridgebackCore", "BridgebackPolicy", "BridgebackAdmissionStore", "BridgebackLedger",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -237,7 +258,7 @@ let package = Package(
         .testTarget(
             name: "BridgebackAdmissionTests",
             // BridgebackWorker: CatalogAgreementTests hold admission and the worker to one catalog grammar.
-            dependencies: ["BridgebackAdmission", "BridgebackHTTP", "BridgebackWorker"],
+            dependencies: ["BridgebackAdmission", "BridgebackAdmissionStore", "BridgebackHTTP", "BridgebackWorker"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -247,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackCoordinatorTests",
-            dependencies: ["BridgebackCoordinator"],
+            dependencies: ["BridgebackCoordinator", "BridgebackLedger"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -262,7 +283,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackAuditTests",
-            dependencies: ["BridgebackAudit", "BridgebackAdmission", "BridgebackPolicy", .product(name: "GRDB", package: "GRDB.swift")],
+            // The stores and the coordinator write the data the loader reads, through their real write APIs.
+            dependencies: [
+                "BridgebackAudit", "BridgebackAdmissionStore", "BridgebackLedger", "BridgebackCoordinator", "BridgebackCore",
+                "BridgebackPolicy",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Needs a real RabbitMQ on loopback (scripts/test starts one).

@@ -1,3 +1,4 @@
+public import BridgebackAdmissionStore
 public import BridgebackAuth
 public import BridgebackCore
 public import BridgebackPolicy

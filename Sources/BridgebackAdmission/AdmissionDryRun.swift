@@ -1,3 +1,4 @@
+import BridgebackAdmissionStore
 import BridgebackCore
 import BridgebackPolicy
 import Foundation

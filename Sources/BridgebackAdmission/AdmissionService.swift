@@ -1,3 +1,4 @@
+import BridgebackAdmissionStore
 import BridgebackAMQP
 public import BridgebackAuth
 public import BridgebackMetrics

@@ -1,3 +1,4 @@
+public import BridgebackAdmissionStore
 import BridgebackAMQP
 import BridgebackCore
 import Foundation

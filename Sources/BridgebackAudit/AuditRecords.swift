@@ -1,78 +1,21 @@
+public import BridgebackAdmissionStore
 public import Foundation
 
-/// One request-log line as the audit sees it: plain values, no database types.
-public struct AuditRequest: Sendable, Hashable, Codable {
-    public var id: String
-    public var origin: String
-    public var text: String
-    /// The hints as received (JSON text), if any.
-    public var hintsJSON: String?
-    public var decision: String
-    public var forced: Bool
-    public var triggers: [String]
-    public var reason: String
-    public var policyVersion: String
-    public var receivedAt: Date
-    public var jobID: String?
-    public var replay: Bool
+/// One request-log line: admission's own record type (`BridgebackAdmissionStore`), read through
+/// its read-only query API, so a change to it breaks the audit at compile time.
+public typealias AuditRequest = RequestLogEntry
 
-    public init(
-        id: String, origin: String, text: String, hintsJSON: String? = nil, decision: String, forced: Bool = false,
-        triggers: [String] = [], reason: String = "", policyVersion: String = "", receivedAt: Date, jobID: String? = nil,
-        replay: Bool = false
-    ) {
-        self.id = id
-        self.origin = origin
-        self.text = text
-        self.hintsJSON = hintsJSON
-        self.decision = decision
-        self.forced = forced
-        self.triggers = triggers
-        self.reason = reason
-        self.policyVersion = policyVersion
-        self.receivedAt = receivedAt
-        self.jobID = jobID
-        self.replay = replay
-    }
-}
+/// How an inline turn went, as the assistant runtime reported it (`POST /v1/requests/{id}/outcome`):
+/// admission's own record. Every shape field is optional; the audit says when what is missing
+/// stops it from judging a turn (an `audit_reporting_gap`).
+public typealias InlineOutcome = InlineOutcomeRecord
 
-/// How an inline turn went, as the assistant runtime reported it (`POST /v1/requests/{id}/outcome`).
-///
-/// Every shape field is optional: a runtime reports what it knows, and the audit says when
-/// what is missing stops it from judging a turn (an `audit_reporting_gap`).
-public struct InlineOutcome: Sendable, Hashable, Codable {
-    public var requestID: String
-    public var durationSeconds: Double
-    public var toolCalls: Int?
-    public var waitSeconds: Double?
-    public var sources: Int?
-    public var sourceNames: [String]
-    public var verificationLoops: Int?
-    public var followUps: Int?
-    public var succeeded: Bool
-    public var note: String?
-    public var reportedAt: Date
+/// A request admission refused a contract for (`contract_refusals`): it would have detached,
+/// but its contract or recipe was refused with a 422, so no job exists. Admission's own record.
+public typealias ContractRefusal = ContractRefusalRecord
 
-    public init(
-        requestID: String, durationSeconds: Double, toolCalls: Int? = nil, waitSeconds: Double? = nil, sources: Int? = nil,
-        sourceNames: [String] = [], verificationLoops: Int? = nil, followUps: Int? = nil, succeeded: Bool, note: String? = nil,
-        reportedAt: Date = Date(timeIntervalSince1970: 0)
-    ) {
-        self.requestID = requestID
-        self.durationSeconds = durationSeconds
-        self.toolCalls = toolCalls
-        self.waitSeconds = waitSeconds
-        self.sources = sources
-        self.sourceNames = sourceNames
-        self.verificationLoops = verificationLoops
-        self.followUps = followUps
-        self.succeeded = succeeded
-        self.note = note
-        self.reportedAt = reportedAt
-    }
-}
-
-/// A job as admission recorded it (before the broker): state and whether it was published.
+/// A job as admission recorded it (before the broker): state and whether it was published; what
+/// the audit takes from admission's `JobRecord`.
 public struct AdmissionJob: Sendable, Hashable, Codable {
     public var jobID: String
     public var requestID: String
@@ -98,7 +41,8 @@ public struct AdmissionJob: Sendable, Hashable, Codable {
     }
 }
 
-/// A job as the coordinator's ledger has it: how it ended and how its delivery went.
+/// A job as the coordinator's ledger has it: how it ended and how its delivery went; what the
+/// audit takes from the ledger's `LedgerJobRow` and `LedgerPartRow`s.
 public struct LedgerJob: Sendable, Hashable, Codable {
     public var jobID: String
     /// `JobLifecycle.State.name`: awaiting_contract, completion_parked, awaiting_completion, delivering, finished.
@@ -135,41 +79,6 @@ public struct LedgerJob: Sendable, Hashable, Codable {
         self.duplicates = duplicates
         self.fallbackParts = fallbackParts
         self.partFailures = partFailures
-    }
-}
-
-/// A request admission refused a contract for (`contract_refusals`): it would have detached,
-/// but its contract or recipe was refused with a 422, so no job exists.
-public struct ContractRefusal: Sendable, Hashable, Codable {
-    public var id: String
-    public var at: Date
-    public var origin: String
-    /// The request text as admission kept it (at most 280 characters).
-    public var excerpt: String
-    public var decision: String
-    public var forced: Bool
-    public var triggers: [String]
-    public var policyVersion: String
-    /// The refusal code, e.g. `direct_not_allowed`, `unknown_recipe`.
-    public var code: String
-    public var field: String?
-    public var message: String
-
-    public init(
-        id: String, at: Date, origin: String, excerpt: String, decision: String = "detach", forced: Bool = false, triggers: [String] = [],
-        policyVersion: String = "", code: String, field: String? = nil, message: String
-    ) {
-        self.id = id
-        self.at = at
-        self.origin = origin
-        self.excerpt = excerpt
-        self.decision = decision
-        self.forced = forced
-        self.triggers = triggers
-        self.policyVersion = policyVersion
-        self.code = code
-        self.field = field
-        self.message = message
     }
 }
 

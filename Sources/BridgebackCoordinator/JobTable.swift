@@ -1,4 +1,5 @@
 import BridgebackCore
+import BridgebackLedger
 import Foundation
 import GRDB
 

@@ -1,4 +1,5 @@
 public import BridgebackCore
+import BridgebackLedger
 public import Foundation
 import GRDB
 import Metrics

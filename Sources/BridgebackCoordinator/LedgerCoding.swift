@@ -1,23 +1,17 @@
 import BridgebackCore
+import BridgebackLedger
 import Foundation
 
-/// JSON forms of the domain values the ledger keeps in TEXT columns.
-///
-/// Dates as milliseconds since 1970 (lossless enough, cheap to compare); keys sorted so a
-/// row reads the same every time it is written.
+/// JSON forms of the domain values the ledger keeps in TEXT columns (`LedgerJSON`, owned by the
+/// `BridgebackLedger` target), with the coordinator's error for a row that does not decode.
 enum LedgerCoding {
     static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        try LedgerJSON.encode(value)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String, jobID: String) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
         do {
-            return try decoder.decode(T.self, from: Data(text.utf8))
+            return try LedgerJSON.decode(T.self, from: text)
         } catch {
             throw CoordinatorError(.ledgerCorrupt, "a stored \(T.self) does not decode: \(WireCodec.reason(error))", jobID: jobID)
         }
@@ -50,23 +44,6 @@ struct StoredEnding: Codable {
         case ("dead_lettered", _, let reason?): return .deadLettered(reason: reason)
         default: throw CoordinatorError(.ledgerCorrupt, "stored ending of type '\(type)' lacks its data", jobID: jobID)
         }
-    }
-}
-
-/// The final decision (kind, text, completion behind it) as stored with the job.
-struct StoredDecision: Codable {
-    var kind: FinalNoticeKind
-    var text: String
-    var completion: Completion?
-
-    init(_ decision: JobLifecycle.FinalDecision) {
-        kind = decision.kind
-        text = decision.text
-        completion = decision.completion
-    }
-
-    var decision: JobLifecycle.FinalDecision {
-        JobLifecycle.FinalDecision(kind: kind, text: text, completion: completion)
     }
 }
 

@@ -11,6 +11,7 @@ import Testing
 #endif
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// Log lines kept in memory, to prove what is (and is not) logged.
 final class CapturedLog: Sendable {

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// Every numeric and string field of every admission route at its limits, through the real HTTP
 /// server (issue 10, item 8): exactly at a limit is accepted (2xx), one step past it is a 4xx

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// `POST /v1/requests` with `"dry_run": true`: the same checks, an answer about what would
 /// happen, and nothing written.

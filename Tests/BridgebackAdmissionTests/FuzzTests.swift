@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 #if canImport(Glibc)
     import Glibc

@@ -9,6 +9,7 @@ import Testing
 #endif
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// The whole service over real HTTP on 127.0.0.1 (port 0), relay included, with a fake broker.
 @Suite("HTTP end to end")

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// Every numeric and string field of `POST /v1/requests` at its boundaries: just below, at and
 /// just above each limit, and NaN-like, infinite, huge and negative values. A value inside the

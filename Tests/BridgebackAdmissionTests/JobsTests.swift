@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 @Suite("GET /v1/jobs, cancel, health")
 struct JobsTests {

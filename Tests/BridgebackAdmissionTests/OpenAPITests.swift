@@ -11,6 +11,7 @@ import Testing
 #endif
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// docs/openapi/admission.json against the code: the embedded copy is the file, every route the
 /// router registers is documented (and nothing else), and what the API answers conforms to it.

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 @Suite("Outbox relay")
 struct OutboxRelayTests {

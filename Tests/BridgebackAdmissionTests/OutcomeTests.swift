@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 /// `POST /v1/requests/{id}/outcome`: inline outcomes for the audit, validated like every other body.
 @Suite struct OutcomeTests {

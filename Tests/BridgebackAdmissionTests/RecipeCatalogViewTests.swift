@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 @Suite("Recipe catalog view")
 struct RecipeCatalogViewTests {

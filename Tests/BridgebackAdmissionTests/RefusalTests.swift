@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 @Suite(
     "Refusals: the right status, a message a person can act on, nothing admitted; contract refusals of detaching requests recorded for the audit"

@@ -6,6 +6,7 @@ import Logging
 import Synchronization
 
 @testable import BridgebackAdmission
+@testable import BridgebackAdmissionStore
 
 enum Fixtures {
     static let registryJSON = """

@@ -1,8 +1,12 @@
-import GRDB
+public import GRDB
 
 /// The ledger's tables, as GRDB migrations: add a migration, never edit a shipped one.
-enum LedgerSchema {
-    static var migrator: DatabaseMigrator {
+///
+/// This target owns the ledger's schema, the JSON forms of its TEXT columns (`LedgerJSON`) and the
+/// read-only query API (`LedgerReader`) other processes read it through; the coordinator's
+/// `Ledger` is the one writer and migrates the file when it opens it.
+public enum LedgerSchema {
+    public static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: jobs and delivery parts") { db in
             // One row per job the coordinator has heard of: its `JobLifecycle` state in columns.

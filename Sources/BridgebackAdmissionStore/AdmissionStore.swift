@@ -25,8 +25,8 @@ public struct RequestLogEntry: Sendable, Hashable {
     public var replay: Bool
 
     public init(
-        id: String, origin: String, text: String, hintsJSON: String?, decision: String, forced: Bool,
-        triggers: [String], reason: String, policyVersion: String, receivedAt: Date, idempotencyKey: String?,
+        id: String, origin: String, text: String, hintsJSON: String? = nil, decision: String, forced: Bool = false,
+        triggers: [String] = [], reason: String = "", policyVersion: String = "", receivedAt: Date, idempotencyKey: String? = nil,
         jobID: String? = nil, replay: Bool = false
     ) {
         self.id = id
@@ -114,6 +114,9 @@ public struct StoreCounts: Sendable, Hashable {
 }
 
 /// Admission's SQLite state: request log, jobs with their contracts, and the outbox.
+///
+/// This target owns `admission.sqlite`: its migrations, every statement that writes it, and the
+/// read-only query API (`AdmissionRecordsReader`) through which other processes read it.
 ///
 /// A detach writes all of them in one transaction, so a job exists if and only if its
 /// contract and outbox rows do; the relay only ever reads what was committed. The unique
@@ -375,7 +378,7 @@ public final class AdmissionStore: Sendable {
         try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE origin = ? AND idempotency_key = ?", arguments: [origin, key]).map(job(from:))
     }
 
-    private static func job(from row: Row) throws -> JobRecord {
+    static func job(from row: Row) throws -> JobRecord {
         let text: String = row["contract"]
         let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
         let stateText: String = row["state"]
@@ -387,7 +390,7 @@ public final class AdmissionStore: Sendable {
             cancelReason: row["cancel_reason"])
     }
 
-    private static func date(_ text: String?) -> Date? { text.flatMap(WireDate.parse) }
+    static func date(_ text: String?) -> Date? { text.flatMap(WireDate.parse) }
 
     // MARK: Outbox
 
@@ -482,7 +485,7 @@ public final class AdmissionStore: Sendable {
         }
     }
 
-    private static func entry(from row: Row) -> RequestLogEntry {
+    static func entry(from row: Row) -> RequestLogEntry {
         let triggersText: String = row["triggers"]
         let triggers = (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? []
         return RequestLogEntry(
