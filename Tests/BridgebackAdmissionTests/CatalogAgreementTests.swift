@@ -4,7 +4,6 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
-@testable import BridgebackAdmissionStore
 
 /// Admission and the worker read one catalog grammar (``RecipeCatalogDocument``) and one set of
 /// parameter rules (``ParameterSpec``): a catalog one accepts is one the other accepts, and a

@@ -8,7 +8,6 @@ import Testing
 #endif
 
 @testable import BridgebackAdmission
-@testable import BridgebackAdmissionStore
 
 /// Timeouts and the connection ceiling of the real admission HTTP server, measured from the
 /// client side over loopback. Bounds are generous (a loaded 2-core CI machine): the lower

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
-@testable import BridgebackAdmissionStore
 
 @Suite("GET /v1/jobs, cancel, health")
 struct JobsTests {

@@ -11,7 +11,6 @@ import Testing
 #endif
 
 @testable import BridgebackAdmission
-@testable import BridgebackAdmissionStore
 
 /// docs/openapi/admission.json against the code: the embedded copy is the file, every route the
 /// router registers is documented (and nothing else), and what the API answers conforms to it.

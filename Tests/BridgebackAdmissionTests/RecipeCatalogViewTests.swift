@@ -3,7 +3,6 @@ import Foundation
 import Testing
 
 @testable import BridgebackAdmission
-@testable import BridgebackAdmissionStore
 
 @Suite("Recipe catalog view")
 struct RecipeCatalogViewTests {

@@ -3,7 +3,6 @@ import Foundation
 import ServiceLifecycle
 
 @testable import BridgebackAdmission
-@testable import BridgebackAdmissionStore
 
 /// The real admission service (HTTP server, store, relay with a fake broker) on
 /// 127.0.0.1 and a free port, for as long as `body` runs.
