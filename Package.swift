@@ -45,6 +45,8 @@ let package = Package(
             name: "CRabbitMQBench",
             dependencies: ["CRabbitMQ"]
         ),
+        // The prefixed C shim for starting and supervising child processes (what Swift sees of glibc lacks it).
+        .target(name: "CBridgebackProcess"),
         // Swift AMQP 0-9-1 layer: no domain logic, one thread per connection.
         .target(
             name: "BridgebackAMQP",
@@ -158,7 +160,7 @@ let package = Package(
         .target(
             name: "BridgebackWorker",
             dependencies: [
-                "BridgebackCore", "BridgebackAMQP",
+                "BridgebackCore", "BridgebackAMQP", "CBridgebackProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,6 @@
 import BridgebackCore
+import CBridgebackProcess
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -21,16 +21,21 @@ struct CommandOutput: Sendable {
     var resultTruncated: Bool = false
     /// The last few KB of standard error, for failure reasons.
     var stderrTail: String
+    /// The exit code, or the number of the signal that ended the process.
     var exitStatus: Int32
     var timedOut: Bool
 }
 
-/// Runs a child process without a shell and without blocking the cooperative pool: pipes are
-/// drained by two short-lived reader threads, exit arrives via `terminationHandler`, and the
-/// awaiting task is resumed through a continuation. Timeout and task cancellation send SIGTERM,
-/// then SIGKILL two seconds later, to the child (and its process group when it leads one).
+/// Runs a child process without a shell and without blocking the cooperative pool: one plain
+/// thread per running command polls both output pipes, the child's pidfd and a wake-up eventfd
+/// (task cancellation), and sleeps in `poll` until the next deadline of its ``ChildWatch``.
+/// Timeout and cancellation send SIGTERM to the child's process group, then SIGKILL after
+/// ``grace``; a grandchild that keeps the pipes open after the child exits is waited for at
+/// most ``grace`` too.
 enum CommandRunner {
     static let stderrKeep = 4096
+    /// From SIGTERM to SIGKILL, and from the child's exit to giving up on its pipes.
+    static let grace: Duration = .seconds(2)
 
     /// Runs `argv`. With `progress`, standard output is read through ``ProgressProtocol``: its
     /// `::progress`/`::step` lines go to `progress` while the command runs (in order; if the sink
@@ -40,227 +45,387 @@ enum CommandRunner {
         progress: (@Sendable (ProgressDirective) async -> Void)? = nil
     ) async throws(WorkerError) -> CommandOutput {
         let (directives, sink) = AsyncStream.makeStream(of: ProgressDirective.self, bufferingPolicy: .bufferingNewest(256))
-        let collector = OutputCollector(cap: outputCap, directives: progress == nil ? nil : sink)
         if progress == nil { sink.finish() }
         // Forwards directives as they arrive; ends when standard output does (or below, at the latest).
         async let forwarded: Void = {
             guard let progress else { return }
             for await directive in directives { await progress(directive) }
         }()
-        let out = try ExecSafePipe()
-        let err = try ExecSafePipe()
-        let pid: pid_t
+        let child: RunningChild
         do {
-            pid = try ChildProcess.spawn(
-                argv: argv, environment: environment, workingDirectory: workingDirectory,
-                stdout: out.writing.fileDescriptor, stderr: err.writing.fileDescriptor)
+            child = try RunningChild.start(argv: argv, environment: environment, workingDirectory: workingDirectory)
         } catch {
             sink.finish()
             await forwarded
-            throw WorkerError(.commandFailed, "cannot start \(argv[0]): \(error.message)")
+            throw error
         }
-        collector.started(pid: pid)
-        // The write ends belong to the child now; closing ours lets EOF arrive when it exits.
-        try? out.writing.close()
-        try? err.writing.close()
-        // One plain thread per pipe doing blocking reads until EOF, and one blocking in waitpid:
-        // simple, deterministic, and off the cooperative pool.
-        OutputCollector.drain(out.reading) { collector.stdout($0) }
-        OutputCollector.drain(err.reading) { collector.stderr($0) }
-        ChildProcess.reap(pid) { collector.exited($0) }
-
-        let timedOut = await withTaskCancellationHandler {
-            await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    await collector.finished()
-                    return false
-                }
-                group.addTask {
-                    do { try await SlicedSleep.sleep(for: timeout) } catch { return false }
-                    return true
-                }
-                let first = await group.next() ?? false
-                if first { collector.terminate() }
-                group.cancelAll()
-                await group.waitForAll()
-                return first
+        let supervisor = ChildSupervisor(
+            child: child, timeout: timeout, buffer: OutputBuffer(cap: outputCap, directives: progress == nil ? nil : sink))
+        let output = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<CommandOutput, Never>) in
+                let thread = Thread { continuation.resume(returning: supervisor.run()) }
+                thread.start()
             }
         } onCancel: {
-            collector.terminate()
+            child.wakeup.signal()
         }
-        // On timeout the group already waited for the collector; on cancellation it may not have.
-        await collector.finished()
         // A grandchild may still hold standard output open: stop forwarding what it prints.
         sink.finish()
         await forwarded
-        return collector.output(timedOut: timedOut)
+        return output
     }
 }
 
-/// Shared between the reader threads, the termination handler and the awaiting task; all state behind a Mutex.
-final class OutputCollector: Sendable {
-    struct State {
-        var stdout = Data()
-        var stdoutBytes = 0
-        var parser: ProgressProtocol?
-        var resultLines: [String]?
-        var resultBytes = 0
-        var resultTruncated = false
-        var stderr = Data()
-        var stdoutEOF = false
-        var stderrEOF = false
-        var status: Int32?
-        var pid: Int32 = 0
-        var terminating = false
-        var forced = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+/// How a child ended, decoded from a `waitpid` status by the C library's own macros.
+enum WaitStatus: Sendable, Hashable {
+    case exited(code: Int32)
+    case signaled(signal: Int32)
+    /// Stopped or continued: not an end; `waitpid` without WUNTRACED does not report these.
+    case other(raw: Int32)
 
-        var done: Bool { status != nil && ((stdoutEOF && stderrEOF) || forced) }
+    init(raw: Int32) {
+        if bb_wait_exited(raw) != 0 {
+            self = .exited(code: bb_wait_exit_code(raw))
+        } else if bb_wait_signaled(raw) != 0 {
+            self = .signaled(signal: bb_wait_term_signal(raw))
+        } else {
+            self = .other(raw: raw)
+        }
     }
 
+    /// The number ``CommandOutput/exitStatus`` reports: the exit code, or the signal's number.
+    var code: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): signal
+        case .other(let raw): raw
+        }
+    }
+}
+
+/// The supervision of one running child as a value, with no I/O: the job thread reports what it
+/// saw (cancellation, the child's exit, a pipe's end, the time) and performs the action it gets.
+///
+/// ```
+/// running ──timeout/cancel──▶ stopping ──grace──▶ killed
+///    │  (SIGTERM)               │       (SIGKILL)   │
+///    └────────────exit──────────┴───────────────────┴──▶ exited ──pipes closed or grace──▶ finished
+/// ```
+struct ChildWatch: Sendable {
+    typealias Instant = ContinuousClock.Instant
+
+    enum Phase: Sendable, Hashable {
+        case running(deadline: Instant)
+        /// SIGTERM was sent; SIGKILL follows at `killAt` unless the child exits first.
+        case stopping(killAt: Instant)
+        /// SIGKILL was sent; only the exit is left to wait for.
+        case killed
+        /// Reaped; the pipes get until `drainUntil` to reach their end (a grandchild may hold them).
+        case exited(WaitStatus, drainUntil: Instant)
+        case finished(WaitStatus)
+    }
+
+    enum Action: Sendable, Hashable {
+        case none
+        /// SIGTERM to the child's process group and the child.
+        case terminate
+        /// SIGKILL to the child's process group and the child.
+        case kill
+        /// Stop watching: the output is complete (or given up on).
+        case finish
+    }
+
+    private(set) var phase: Phase
+    /// Whether the timeout (rather than cancellation) stopped the child.
+    private(set) var timedOut = false
+    private(set) var stdoutOpen = true
+    private(set) var stderrOpen = true
+    let grace: Duration
+
+    init(started: Instant, timeout: Duration, grace: Duration) {
+        phase = .running(deadline: started + timeout)
+        self.grace = grace
+    }
+
+    /// When ``tick(now:)`` next has something to do; nil: nothing until an event.
+    var wakeAt: Instant? {
+        switch phase {
+        case .running(let deadline): deadline
+        case .stopping(let killAt): killAt
+        case .exited(_, let drainUntil): drainUntil
+        case .killed, .finished: nil
+        }
+    }
+
+    var isFinished: Bool {
+        if case .finished = phase { return true }
+        return false
+    }
+
+    /// The job's task was cancelled.
+    mutating func cancel(now: Instant) -> Action {
+        guard case .running = phase else { return .none }
+        phase = .stopping(killAt: now + grace)
+        return .terminate
+    }
+
+    /// Time passed; acts on whichever deadline is due.
+    mutating func tick(now: Instant) -> Action {
+        switch phase {
+        case .running(let deadline) where now >= deadline:
+            timedOut = true
+            phase = .stopping(killAt: now + grace)
+            return .terminate
+        case .stopping(let killAt) where now >= killAt:
+            phase = .killed
+            return .kill
+        case .exited(let status, let drainUntil) where now >= drainUntil:
+            phase = .finished(status)
+            return .finish
+        default:
+            return .none
+        }
+    }
+
+    /// `waitpid` reaped the child.
+    mutating func exited(_ status: WaitStatus, now: Instant) -> Action {
+        switch phase {
+        case .running, .stopping, .killed:
+            phase = .exited(status, drainUntil: now + grace)
+            return finishIfDrained()
+        case .exited, .finished:
+            return .none
+        }
+    }
+
+    /// A pipe reached its end (or failed).
+    mutating func closed(stdout: Bool) -> Action {
+        if stdout { stdoutOpen = false } else { stderrOpen = false }
+        return finishIfDrained()
+    }
+
+    private mutating func finishIfDrained() -> Action {
+        guard case .exited(let status, _) = phase, !stdoutOpen, !stderrOpen else { return .none }
+        phase = .finished(status)
+        return .finish
+    }
+}
+
+/// A spawned child and the descriptors its supervising thread reads: the read ends of its two
+/// output pipes, a pidfd (when the kernel has them) and the wake-up for cancellation.
+struct RunningChild: Sendable {
+    let pid: pid_t
+    let stdout: Int32
+    let stderr: Int32
+    let wakeup: Wakeup
+
+    static func start(argv: [String], environment: [String: String], workingDirectory: String?) throws(WorkerError) -> RunningChild {
+        let wakeup = try Wakeup()
+        let out = try ExecSafePipe()
+        let err: ExecSafePipe
+        do { err = try ExecSafePipe() } catch {
+            out.close()
+            throw error
+        }
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                argv: argv, environment: environment, workingDirectory: workingDirectory, stdout: out.writing, stderr: err.writing)
+        } catch {
+            out.close()
+            err.close()
+            throw WorkerError(.commandFailed, "cannot start \(argv[0]): \(error.message)")
+        }
+        // The write ends belong to the child now; closing ours lets EOF arrive when it exits.
+        _ = close(out.writing)
+        _ = close(err.writing)
+        return RunningChild(pid: pid, stdout: out.reading, stderr: err.reading, wakeup: wakeup)
+    }
+}
+
+/// What one thread does for one running child, from spawn to reaping: poll, read, signal, wait.
+struct ChildSupervisor: Sendable {
+    let child: RunningChild
+    let timeout: Duration
+    let buffer: OutputBuffer
+
+    /// Runs on the job's own thread; returns once the child is reaped and its output is complete
+    /// (or given up on), having closed every descriptor it was given.
+    func run() -> CommandOutput {
+        _ = bb_thread_set_name("bb-cmd-\(child.pid)")
+        var collected = buffer
+        var watch = ChildWatch(started: .now, timeout: timeout, grace: CommandRunner.grace)
+        // Without pidfds (kernels before 5.3), the exit is noticed by asking waitpid every 50 ms.
+        let pidfd = bb_pidfd_open(child.pid)
+        var stdout = child.stdout
+        var stderr = child.stderr
+        var chunk = [UInt8](repeating: 0, count: 65536)
+
+        func perform(_ action: ChildWatch.Action) {
+            switch action {
+            case .terminate: signal(SIGTERM)
+            case .kill: signal(SIGKILL)
+            case .none, .finish: break
+            }
+        }
+        func reap() {
+            var raw: Int32 = 0
+            var result: pid_t
+            repeat { result = waitpid(child.pid, &raw, WNOHANG) } while result == -1 && errno == EINTR
+            if result == child.pid { perform(watch.exited(WaitStatus(raw: raw), now: .now)) }
+        }
+        /// Reads what is there; closes the descriptor at its end.
+        func drain(_ fd: inout Int32, stdout isStdout: Bool) {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                if isStdout { collected.stdout(chunk[0..<count]) } else { collected.stderr(chunk[0..<count]) }
+                return
+            }
+            if count < 0 && (errno == EINTR || errno == EAGAIN) { return }
+            if isStdout { collected.stdoutEnded() }
+            _ = close(fd)
+            fd = -1
+            perform(watch.closed(stdout: isStdout))
+        }
+
+        while true {
+            perform(watch.tick(now: .now))
+            if watch.isFinished { break }
+            var wait = watch.wakeAt.map { Self.milliseconds(until: $0) } ?? -1
+            if pidfd < 0 && !Self.isReaped(watch) { wait = wait < 0 ? 50 : min(wait, 50) }
+            // poll() skips negative descriptors: a closed pipe or a missing pidfd is simply not watched.
+            var fds = [
+                pollfd(fd: stdout, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: stderr, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: Self.isReaped(watch) ? -1 : pidfd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: child.wakeup.fd, events: Int16(POLLIN), revents: 0),
+            ]
+            let ready = poll(&fds, nfds_t(fds.count), wait)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break  // EINVAL/ENOMEM: nothing sensible is left but to stop watching (the child is killed below)
+            }
+            if fds[3].revents != 0 {
+                var value: UInt64 = 0
+                _ = read(child.wakeup.fd, &value, 8)
+                perform(watch.cancel(now: .now))
+            }
+            if fds[0].revents != 0 { drain(&stdout, stdout: true) }
+            if fds[1].revents != 0 { drain(&stderr, stdout: false) }
+            if !Self.isReaped(watch) && (pidfd < 0 || fds[2].revents != 0) { reap() }
+        }
+        if !Self.isReaped(watch) {
+            // Only a failing poll() gets here: do not leave the child running or unreaped.
+            signal(SIGKILL)
+            var raw: Int32 = 0
+            while waitpid(child.pid, &raw, 0) == -1 && errno == EINTR {}
+            perform(watch.exited(WaitStatus(raw: raw), now: .now))
+        }
+        for fd in [stdout, stderr, pidfd] where fd >= 0 { _ = close(fd) }
+        let status: WaitStatus =
+            switch watch.phase {
+            case .finished(let status), .exited(let status, _): status
+            default: .other(raw: -1)
+            }
+        return collected.output(status: status, timedOut: watch.timedOut)
+    }
+
+    private func signal(_ signal: Int32) {
+        _ = kill(-child.pid, signal)  // the group the child leads, with whatever it started
+        _ = kill(child.pid, signal)
+    }
+
+    private static func isReaped(_ watch: ChildWatch) -> Bool {
+        switch watch.phase {
+        case .exited, .finished: true
+        case .running, .stopping, .killed: false
+        }
+    }
+
+    /// A poll() timeout that does not wake before `instant` (rounded up to whole milliseconds).
+    static func milliseconds(until instant: ContinuousClock.Instant) -> Int32 {
+        let left = ContinuousClock.now.duration(to: instant)
+        guard left > .zero else { return 0 }
+        let (seconds, attoseconds) = left.components
+        let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: millis)
+    }
+}
+
+/// A command's output as it accumulates on its supervising thread: capped standard output,
+/// progress directives handed on as they parse, `::result` lines, and a tail of standard error.
+struct OutputBuffer: Sendable {
     let cap: Int
-    let state: Mutex<State>
     /// Where parsed `::progress`/`::step` lines go; nil when the protocol is off.
     let directives: AsyncStream<ProgressDirective>.Continuation?
+    private var parser: ProgressProtocol?
+    private var kept = Data()
+    private var stdoutBytes = 0
+    private var resultLines: [String]?
+    private var resultBytes = 0
+    private var resultTruncated = false
+    private var stderrData = Data()
 
     init(cap: Int, directives: AsyncStream<ProgressDirective>.Continuation? = nil) {
         self.cap = cap
         self.directives = directives
-        var state = State()
-        if directives != nil { state.parser = ProgressProtocol() }
-        self.state = Mutex(state)
+        if directives != nil { parser = ProgressProtocol() }
     }
 
-    func started(pid: Int32) { state.withLock { $0.pid = pid } }
+    mutating func stdout(_ bytes: ArraySlice<UInt8>) {
+        guard var parser else { return keep(bytes) }
+        let events = parser.feed(bytes)
+        self.parser = parser
+        handle(events)
+    }
 
-    /// Reads `handle` to EOF on a dedicated thread, handing each chunk (and a final empty one) to `sink`.
-    static func drain(_ handle: FileHandle, into sink: @escaping @Sendable (Data) -> Void) {
-        let fd = handle.fileDescriptor
-        let thread = Thread {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    sink(Data(buffer[0..<count]))
-                } else if count < 0 && errno == EINTR {
-                    continue
+    /// Standard output reached its end: a last unterminated protocol line still counts.
+    mutating func stdoutEnded() {
+        guard var parser else { return }
+        handle(parser.finish())
+        self.parser = nil
+        directives?.finish()
+    }
+
+    private mutating func handle(_ events: [ProgressProtocol.Event]) {
+        for event in events {
+            switch event {
+            case .output(let bytes): keep(bytes)
+            case .directive(.result(let line)):
+                let size = line.utf8.count + 1
+                if resultBytes + size <= cap {
+                    resultLines = (resultLines ?? []) + [line]
+                    resultBytes += size
                 } else {
-                    break
+                    resultLines = resultLines ?? []
+                    resultTruncated = true
                 }
+            case .directive(let directive): directives?.yield(directive)
             }
-            try? handle.close()
-            sink(Data())
-        }
-        thread.name = "bridgeback-command-output"
-        thread.start()
-    }
-
-    func stdout(_ data: Data) {
-        var progress: [ProgressDirective] = []
-        resumeIfDone { state in
-            guard var parser = state.parser else {
-                if data.isEmpty { state.stdoutEOF = true; return }
-                keep(data, in: &state)
-                return
-            }
-            let events = data.isEmpty ? parser.finish() : parser.feed(data)
-            state.parser = parser
-            for event in events {
-                switch event {
-                case .output(let bytes): keep(bytes, in: &state)
-                case .directive(.result(let line)):
-                    let size = line.utf8.count + 1
-                    if state.resultBytes + size <= cap {
-                        state.resultLines = (state.resultLines ?? []) + [line]
-                        state.resultBytes += size
-                    } else {
-                        state.resultLines = state.resultLines ?? []
-                        state.resultTruncated = true
-                    }
-                case .directive(let directive): progress.append(directive)
-                }
-            }
-            if data.isEmpty { state.stdoutEOF = true }
-        }
-        for directive in progress { directives?.yield(directive) }
-        if data.isEmpty { directives?.finish() }
-    }
-
-    private func keep(_ bytes: some Collection<UInt8>, in state: inout State) {
-        state.stdoutBytes += bytes.count
-        let room = cap - state.stdout.count
-        if room > 0 { state.stdout.append(contentsOf: bytes.prefix(room)) }
-    }
-
-    func stderr(_ data: Data) {
-        resumeIfDone { state in
-            if data.isEmpty { state.stderrEOF = true; return }
-            state.stderr.append(data)
-            if state.stderr.count > CommandRunner.stderrKeep * 2 { state.stderr = state.stderr.suffix(CommandRunner.stderrKeep) }
         }
     }
 
-    func exited(_ status: Int32) {
-        resumeIfDone { $0.status = status }
-        // A grandchild may hold the pipes open after the child exits; do not wait for it forever.
-        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
-            resumeIfDone { $0.forced = true }
-        }
+    private mutating func keep(_ bytes: some Collection<UInt8>) {
+        stdoutBytes += bytes.count
+        let room = cap - kept.count
+        if room > 0 { kept.append(contentsOf: bytes.prefix(room)) }
     }
 
-    /// SIGTERM now, SIGKILL in two seconds, unless the child has already been reaped.
-    func terminate() {
-        let pid: Int32? = state.withLock { state in
-            guard state.status == nil, state.pid > 0, !state.terminating else { return nil }
-            state.terminating = true
-            return state.pid
-        }
-        guard let pid else { return }
-        Self.signal(pid, SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
-            let alive = state.withLock { $0.status == nil }
-            if alive { Self.signal(pid, SIGKILL) }
-        }
+    mutating func stderr(_ bytes: ArraySlice<UInt8>) {
+        stderrData.append(contentsOf: bytes)
+        if stderrData.count > CommandRunner.stderrKeep * 2 { stderrData = stderrData.suffix(CommandRunner.stderrKeep) }
     }
 
-    private static func signal(_ pid: Int32, _ signal: Int32) {
-        _ = kill(-pid, signal)  // the group, if the child leads one
-        _ = kill(pid, signal)
-    }
-
-    func finished() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state in
-                if state.done { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-    }
-
-    private func resumeIfDone(_ change: (inout State) -> Void) {
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            change(&state)
-            guard state.done else { return [] }
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func output(timedOut: Bool) -> CommandOutput {
-        state.withLock { state in
-            CommandOutput(
-                stdout: String(decoding: state.stdout, as: UTF8.self),
-                stdoutBytes: state.stdoutBytes,
-                truncated: state.stdoutBytes > state.stdout.count,
-                resultLines: state.resultLines,
-                resultTruncated: state.resultTruncated,
-                stderrTail: String(decoding: state.stderr.suffix(CommandRunner.stderrKeep), as: UTF8.self),
-                exitStatus: state.status ?? -1,
-                timedOut: timedOut)
-        }
+    func output(status: WaitStatus, timedOut: Bool) -> CommandOutput {
+        CommandOutput(
+            stdout: String(decoding: kept, as: UTF8.self),
+            stdoutBytes: stdoutBytes,
+            truncated: stdoutBytes > kept.count,
+            resultLines: resultLines,
+            resultTruncated: resultTruncated,
+            stderrTail: String(decoding: stderrData.suffix(CommandRunner.stderrKeep), as: UTF8.self),
+            exitStatus: status.code,
+            timedOut: timedOut)
     }
 }
 
@@ -271,40 +436,9 @@ final class OutputCollector: Sendable {
 enum ChildProcess {
     struct SpawnError: Error { var message: String }
 
-    /// glibc ≥ 2.29 has posix_spawn_file_actions_addchdir_np, but Swift only sees it with
-    /// _GNU_SOURCE; look it up with dlsym and call it with the C convention.
-    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-    static let addChdir: AddChdir? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddChdir.self)
-    }()
-
     static func spawn(
         argv: [String], environment: [String: String], workingDirectory: String?, stdout: Int32, stderr: Int32
     ) throws(SpawnError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        if let workingDirectory {
-            guard let addchdir = addChdir else { throw SpawnError(message: "this C library cannot set a child's working directory") }
-            _ = addchdir(&actions, workingDirectory)
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -312,44 +446,59 @@ enum ChildProcess {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let status = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
-        guard status == 0 else { throw SpawnError(message: String(cString: strerror(status))) }
-        return pid
-    }
-
-    /// Waits for `pid` on a plain thread and reports its exit status (or the signal that ended it).
-    static func reap(_ pid: pid_t, _ done: @escaping @Sendable (Int32) -> Void) {
-        let thread = Thread {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            let exited = status & 0x7f == 0
-            done(exited ? (status >> 8) & 0xff : status & 0x7f)
+        let status = bb_spawn(&pid, cArgs, cEnv, workingDirectory, stdout, stderr)
+        guard status == 0 else {
+            if status == ENOSYS && workingDirectory != nil {
+                throw SpawnError(message: "this C library cannot set a child's working directory")
+            }
+            throw SpawnError(message: String(cString: strerror(status)))
         }
-        thread.start()
+        return pid
     }
 }
 
-/// A pipe whose ends are close-on-exec from the moment they exist (`pipe2(O_CLOEXEC)`).
+/// A pipe whose ends are close-on-exec from the moment they exist (`pipe2(O_CLOEXEC)`); the
+/// caller owns both descriptors.
 ///
 /// Jobs run concurrently: with Foundation's `Pipe` (no close-on-exec), a child spawned for
 /// another job inherits this job's write end and holds its EOF back until that other child
 /// exits, so a one-second job could wait for a one-hour one. The child gets its own copies
 /// through `dup2` in the spawn file actions, which clears the flag on fds 1 and 2 only.
 struct ExecSafePipe {
-    let reading: FileHandle
-    let writing: FileHandle
-
-    /// Swift sees `pipe2` only with _GNU_SOURCE; glibc has had it since 2.9, so look it up.
-    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    private static let pipe2: Pipe2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
+    let reading: Int32
+    let writing: Int32
 
     init() throws(WorkerError) {
         var fds: [Int32] = [-1, -1]
-        guard let pipe2 = Self.pipe2 else { throw WorkerError(.commandFailed, "this C library has no pipe2") }
-        guard pipe2(&fds, O_CLOEXEC) == 0 else {
-            throw WorkerError(.commandFailed, "cannot create a pipe: \(String(cString: strerror(errno)))")
-        }
-        reading = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
-        writing = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+        let status = bb_pipe2_cloexec(&fds)
+        guard status == 0 else { throw WorkerError(.commandFailed, "cannot create a pipe: \(String(cString: strerror(status)))") }
+        reading = fds[0]
+        writing = fds[1]
+    }
+
+    func close() {
+        closeDescriptor(reading)
+        closeDescriptor(writing)
     }
 }
+
+/// An eventfd another thread writes to wake a supervising thread out of `poll`. A class so the
+/// descriptor is closed only when the last holder (the cancellation handler may be one) is gone.
+final class Wakeup: Sendable {
+    let fd: Int32
+
+    init() throws(WorkerError) {
+        fd = bb_eventfd_cloexec()
+        guard fd >= 0 else { throw WorkerError(.commandFailed, "cannot create an eventfd: \(String(cString: strerror(errno)))") }
+    }
+
+    func signal() {
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+    }
+
+    deinit { closeDescriptor(fd) }
+}
+
+/// `close(2)`, callable from types that have a `close()` of their own.
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }
