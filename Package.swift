@@ -210,6 +210,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `bridgeback receiver`: a Standard Webhooks receiver (verify, deduplicate, record) for the demo and tests.
+        .target(
+            name: "BridgebackReceiver",
+            dependencies: [
+                "BridgebackCore", "BridgebackCoordinator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `bridgeback bench …` and `roundtrip`: figures against a baseline measured in the same run.
+        .target(
+            name: "BridgebackBench",
+            dependencies: ["BridgebackAMQP", "BridgebackPolicy", "CRabbitMQBench"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "bridgeback",
             dependencies: [
@@ -225,7 +242,8 @@ let package = Package(
                 "BridgebackAuth",
                 "BridgebackMetrics",
                 "BridgebackMCP",
-                "CRabbitMQBench",
+                "BridgebackReceiver",
+                "BridgebackBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
@@ -266,6 +284,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackWorkerTests",
             dependencies: ["BridgebackWorker"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackReceiverTests",
+            dependencies: ["BridgebackReceiver", "BridgebackCoordinator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
