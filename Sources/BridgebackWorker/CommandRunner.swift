@@ -40,9 +40,10 @@ enum CommandRunner {
     /// Runs `argv`. With `progress`, standard output is read through ``ProgressProtocol``: its
     /// `::progress`/`::step` lines go to `progress` while the command runs (in order; if the sink
     /// falls behind, the oldest unsent are dropped), `::result` lines to the output's `resultLines`.
+    /// `usePidfd: false` takes the path of kernels without pidfds (tests).
     static func run(
         argv: [String], environment: [String: String], workingDirectory: String?, timeout: Duration, outputCap: Int,
-        progress: (@Sendable (ProgressDirective) async -> Void)? = nil
+        progress: (@Sendable (ProgressDirective) async -> Void)? = nil, usePidfd: Bool = true
     ) async throws(WorkerError) -> CommandOutput {
         let (directives, sink) = AsyncStream.makeStream(of: ProgressDirective.self, bufferingPolicy: .bufferingNewest(256))
         if progress == nil { sink.finish() }
@@ -60,7 +61,8 @@ enum CommandRunner {
             throw error
         }
         let supervisor = ChildSupervisor(
-            child: child, timeout: timeout, buffer: OutputBuffer(cap: outputCap, directives: progress == nil ? nil : sink))
+            child: child, timeout: timeout, buffer: OutputBuffer(cap: outputCap, directives: progress == nil ? nil : sink),
+            usePidfd: usePidfd)
         let output = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<CommandOutput, Never>) in
                 let thread = Thread { continuation.resume(returning: supervisor.run()) }
@@ -248,6 +250,8 @@ struct ChildSupervisor: Sendable {
     let child: RunningChild
     let timeout: Duration
     let buffer: OutputBuffer
+    /// False: notice the exit by asking waitpid every 50 ms, as on kernels without pidfds (tests use this).
+    var usePidfd = true
 
     /// Runs on the job's own thread; returns once the child is reaped and its output is complete
     /// (or given up on), having closed every descriptor it was given.
@@ -256,7 +260,7 @@ struct ChildSupervisor: Sendable {
         var collected = buffer
         var watch = ChildWatch(started: .now, timeout: timeout, grace: CommandRunner.grace)
         // Without pidfds (kernels before 5.3), the exit is noticed by asking waitpid every 50 ms.
-        let pidfd = bb_pidfd_open(child.pid)
+        let pidfd = usePidfd ? bb_pidfd_open(child.pid) : -1
         var stdout = child.stdout
         var stderr = child.stderr
         var chunk = [UInt8](repeating: 0, count: 65536)

@@ -55,6 +55,35 @@ struct ChildProcessTests {
         }
     }
 
+    /// A child that ignores SIGTERM (and so do its children, which inherit that) is killed with
+    /// its process group once the grace period after the timeout has passed.
+    @Test func aChildIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
+        let start = ContinuousClock.now
+        let output = try await CommandRunner.run(
+            argv: ["/bin/sh", "-c", "trap '' TERM; echo armed; sleep 30; echo survived"], environment: [:], workingDirectory: nil,
+            timeout: .milliseconds(200), outputCap: 64)
+        #expect(output.timedOut)
+        #expect(output.exitStatus == SIGKILL)
+        #expect(output.stdout == "armed\n")
+        #expect(ContinuousClock.now - start >= CommandRunner.grace)
+        #expect(ContinuousClock.now - start < .seconds(20))
+    }
+
+    /// Without a pidfd (kernels before 5.3) the exit is found by polling waitpid: same results.
+    @Test func withoutPidfdsTheExitIsStillSeen() async throws {
+        let output = try await CommandRunner.run(
+            argv: ["/bin/sh", "-c", "echo out; echo err >&2; exit 4"], environment: [:], workingDirectory: nil, timeout: .seconds(30),
+            outputCap: 64, usePidfd: false)
+        #expect(output.stdout == "out\n")
+        #expect(output.stderrTail == "err\n")
+        #expect(output.exitStatus == 4)
+        let stopped = try await CommandRunner.run(
+            argv: ["/bin/sleep", "30"], environment: [:], workingDirectory: nil, timeout: .milliseconds(100), outputCap: 64,
+            usePidfd: false)
+        #expect(stopped.timedOut)
+        #expect(stopped.exitStatus == SIGTERM)
+    }
+
     /// While a command runs, exactly one thread carries its name (`bb-cmd-PID`); once `run`
     /// returns, that thread is gone. Observed through /proc, from the progress sink, which runs
     /// while the child is alive; the child is then stopped by cancellation.
