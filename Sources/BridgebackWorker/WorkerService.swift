@@ -1,4 +1,4 @@
-import BridgebackCore
+public import BridgebackCore
 import Foundation
 public import Logging
 public import Metrics
@@ -17,16 +17,25 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// Shown in progress and completions ("host/pid").
     public var workerName: String
+    /// The broker's `consumer_timeout`, in seconds (`BRIDGEBACK_CONSUMER_TIMEOUT_MS` from
+    /// deploy/limits.env): a job whose deadline cannot fit under it, less `heldMargin`, is a long
+    /// job, acknowledged as it starts (``JobAcknowledgement``).
+    public var consumerTimeout: Double
+    /// What a held job needs under the timeout besides its run (stopping it, publishing its completion).
+    public var heldMargin: Double
 
     public init(
         pool: String = "default", slots: Int = 4, progressInterval: Duration = .seconds(5),
-        shutdownGracePeriod: Duration = .seconds(30), workerName: String = WorkerConfiguration.defaultWorkerName
+        shutdownGracePeriod: Duration = .seconds(30), workerName: String = WorkerConfiguration.defaultWorkerName,
+        consumerTimeout: Double = JobLimits.brokerConsumerTimeoutSeconds, heldMargin: Double = JobLimits.heldMarginSeconds
     ) {
         self.pool = pool
         self.slots = max(1, slots)
         self.progressInterval = progressInterval
         self.shutdownGracePeriod = shutdownGracePeriod
         self.workerName = workerName
+        self.consumerTimeout = consumerTimeout
+        self.heldMargin = heldMargin
     }
 
     /// `host/pid`.
@@ -41,6 +50,11 @@ public struct WorkerConfiguration: Sendable {
 /// At-least-once by construction: a job is acked only after its completion is confirmed; a
 /// failed completion publish, a crash, or a shutdown past the grace period leaves the job to be
 /// delivered again (the coordinator deduplicates completions).
+///
+/// Except a *long job* (its deadline cannot fit under the broker's `consumer_timeout`, which would
+/// requeue it mid-run): it is acked as it starts, after which a confirmed `started` event shows the
+/// connection carried the ack, and it runs at most once. A crash leaves it to the coordinator's
+/// lost-job sweeper (`lost`); a shutdown past the grace period ends it with a failed completion.
 ///
 /// On graceful shutdown it stops starting jobs and returns the ones it has not started, lets
 /// running jobs finish for `shutdownGracePeriod`, then stops the rest and nack-requeues them.
@@ -89,7 +103,12 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         let jobs = try await source.open(prefetch: configuration.slots)
         metrics.slots.record(configuration.slots)
         metrics.running.record(0)
-        logger.info("worker started", metadata: ["slots": "\(configuration.slots)", "worker": "\(configuration.workerName)"])
+        logger.info(
+            "worker started",
+            metadata: [
+                "slots": "\(configuration.slots)", "worker": "\(configuration.workerName)",
+                "consumer_timeout_s": "\(configuration.consumerTimeout)",
+            ])
         let (events, sink) = AsyncStream<Event>.makeStream()
         let graceExpired = Signal()
         let failure: (any Error)? = await withGracefulShutdownHandler {
@@ -246,6 +265,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         logger.info("job started", metadata: ["attempt": "\(delivery.attempt)"])
 
         let outcome: RunOutcome
+        var acknowledgement = JobAcknowledgement.afterCompletion
         do {
             let (recipe, values) = try runner.prepare(job.recipe)
             if job.deadline <= startedAt {
@@ -257,18 +277,38 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                     jobID: job.jobID, recipe: recipe, parameters: values, options: options, deadline: job.deadline,
                     attempt: delivery.attempt, logger: logger, progress: progress.reporter)
                 context.cancelSignal = cancelled
-                // The job does not wait for the "started" confirm: it is published alongside.
                 let startedEvent = progress.event(
                     .started, "started: \(job.summary) (recipe \(recipe.name), attempt \(delivery.attempt))", stateChange: true)
-                async let startedSent: Void = progress.send(startedEvent)
-                outcome = await runWithDeadline(context, interrupted: interrupted)
-                await startedSent
+                acknowledgement = JobAcknowledgement.decide(
+                    remaining: job.deadline.timeIntervalSince(startedAt), consumerTimeout: configuration.consumerTimeout,
+                    margin: configuration.heldMargin)
+                if acknowledgement == .atStart {
+                    outcome = await runLong(context, delivery: delivery, started: startedEvent, interrupted: interrupted, logger: logger)
+                } else {
+                    // The job does not wait for the "started" confirm: it is published alongside.
+                    async let startedSent: Void = progress.send(startedEvent)
+                    outcome = await runWithDeadline(context, interrupted: interrupted)
+                    await startedSent
+                }
             }
         } catch {
             outcome = .finished(.failed(reason: error.message))
         }
 
-        guard case .finished(let result) = outcome else {
+        let result: CompletionOutcome
+        switch outcome {
+        case .finished(let finished):
+            result = finished
+        case .interrupted where acknowledgement == .atStart:
+            // Its message is acknowledged: there is nothing to give back, and running it again
+            // elsewhere would break "at most once". It ends failed, saying why.
+            logger.warning("long job stopped by shutdown; it ends failed and is not run again")
+            metrics.longJobsStopped.increment()
+            result = .failed(
+                reason:
+                    "stopped: the worker running this long job (\(configuration.workerName)) was shut down before it finished; "
+                    + "a long job runs at most once, so it is not run again. Submit it again if it is still needed.")
+        case .interrupted:
             logger.warning("job stopped by shutdown; returned to the queue")
             metrics.requeued.increment()
             delivery.nack(requeue: true)
@@ -282,13 +322,26 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         if let size = Self.cutToMessageLimit(&completion) {
             logger.warning("completion over the message limit; its text is cut and marked", metadata: ["bytes": "\(size)"])
         }
-        if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
-            logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
-            metrics.completionPublishFailures.increment()
-            delivery.nack(requeue: true)
-            return
+        if acknowledgement == .atStart {
+            // Already acknowledged: no requeue to fall back on, so keep trying even after the
+            // shutdown grace (briefly then: the process is about to end).
+            let policy = interrupted.isFired ? CompletionRetryPolicy(window: .seconds(10)) : CompletionRetryPolicy()
+            if let error = await publishWithRetry(completion, policy: policy, interrupted: Signal(), logger: logger) {
+                logger.error(
+                    "completion publish failed for a long job; it is acknowledged, so the coordinator ends it lost after its deadline",
+                    metadata: ["error": "\(error)"])
+                metrics.completionPublishFailures.increment()
+                return
+            }
+        } else {
+            if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
+                logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
+                metrics.completionPublishFailures.increment()
+                delivery.nack(requeue: true)
+                return
+            }
+            delivery.ack()
         }
-        delivery.ack()
         metrics.completionsPublished.increment()
         let duration = clock.now - started
         let recipeLabel =
@@ -311,6 +364,37 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             logger.notice("job cancelled; its recipe was stopped", metadata: ["duration_ms": "\(duration.nanoseconds / 1_000_000)"])
             await progress.publish(.finished, "cancelled", stateChange: true)
         }
+    }
+
+    /// A long job: acknowledge its message, confirm the claim with the `started` event, then run.
+    ///
+    /// The ack is fire-and-forget; the `started` event goes out after it on the same connection
+    /// (one thread, in order), so its confirm shows the broker has read the ack. If it is not
+    /// confirmed the connection failed around the ack: the job is not run here (if the ack was
+    /// lost the broker delivers the job again; if not, this ending is its one notice).
+    func runLong(
+        _ context: JobContext, delivery: Delivery, started: ProgressEvent?, interrupted: Signal, logger: Logger
+    ) async -> RunOutcome {
+        delivery.ack()
+        metrics.longJobs.increment()
+        logger.info(
+            "long job: acknowledged as it starts; it runs at most once",
+            metadata: ["deadline": "\(WireDate.format(context.deadline))", "consumer_timeout_s": "\(configuration.consumerTimeout)"])
+        if let started {
+            do {
+                try await publisher.publish(progress: started)
+                metrics.progressPublished.increment()
+            } catch {
+                logger.error("could not confirm taking a long job; not running it", metadata: ["error": "\(error)"])
+                return .finished(
+                    .failed(
+                        reason:
+                            "not run: the worker (\(configuration.workerName)) could not confirm it had taken this long job "
+                            + "(the broker connection failed as it started: \(error)); a long job runs at most once, so it did not start it"
+                    ))
+            }
+        }
+        return await runWithDeadline(context, interrupted: interrupted)
     }
 
     enum Race: Sendable {
@@ -441,6 +525,9 @@ struct WorkerMetrics: Sendable {
     let completionsPublished: Counter
     let progressPublished: Counter
     let redeliveries: Counter
+    /// Long jobs: acknowledged as they started; stopped by a shutdown (they end failed).
+    let longJobs: Counter
+    let longJobsStopped: Counter
     /// Jobs this worker runs at once (its prefetch), and how many run now.
     let slots: Gauge
     let running: Gauge
@@ -462,6 +549,8 @@ struct WorkerMetrics: Sendable {
         completionsPublished = Counter(label: "bridgeback_worker_completions_published_total", dimensions: dimensions, factory: factory)
         progressPublished = Counter(label: "bridgeback_worker_progress_published_total", dimensions: dimensions, factory: factory)
         redeliveries = Counter(label: "bridgeback_worker_redeliveries_total", dimensions: dimensions, factory: factory)
+        longJobs = Counter(label: "bridgeback_worker_long_jobs_started_total", dimensions: dimensions, factory: factory)
+        longJobsStopped = Counter(label: "bridgeback_worker_long_jobs_stopped_total", dimensions: dimensions, factory: factory)
         slots = Gauge(label: "bridgeback_worker_slots", dimensions: dimensions, factory: factory)
         running = Gauge(label: "bridgeback_worker_jobs_running", dimensions: dimensions, factory: factory)
     }

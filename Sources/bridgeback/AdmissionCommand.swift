@@ -78,7 +78,7 @@ struct AdmissionCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("max-deadline"),
         help:
-            "Longest deadline_s accepted, in seconds (default: $BRIDGEBACK_MAX_DEADLINE_S, else 6600); must be below the broker's consumer_timeout."
+            "Longest deadline_s accepted, in seconds (default: $BRIDGEBACK_MAX_DEADLINE_S, else 604800, 7 days). A job that cannot fit under the broker's consumer_timeout runs as a long job: at most once (docs/delivery.md, Long jobs)."
     )
     var maxDeadline: Double =
         ProcessInfo.processInfo.environment["BRIDGEBACK_MAX_DEADLINE_S"].flatMap(Double.init) ?? JobLimits.maxDeadlineSeconds
@@ -103,13 +103,6 @@ struct AdmissionCommand: AsyncParsableCommand {
         try checkSeconds(maxDeadline, "--max-deadline")
         guard maxDeadline >= defaultDeadline else {
             throw ValidationError("--default-deadline must be positive and not above --max-deadline")
-        }
-        // The broker's consumer_timeout, as deploy/limits.env gives it to every process.
-        let timeoutMS = ProcessInfo.processInfo.environment["BRIDGEBACK_CONSUMER_TIMEOUT_MS"].flatMap(Double.init)
-        if let problem = JobLimits.problem(
-            maxDeadline: maxDeadline, consumerTimeout: timeoutMS.map { $0 / 1000 } ?? JobLimits.brokerConsumerTimeoutSeconds)
-        {
-            throw ValidationError(problem)
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAMQP
+import BridgebackCore
 import BridgebackMetrics
 import BridgebackWorker
 import Foundation
@@ -20,12 +21,18 @@ struct WorkerCommand: AsyncParsableCommand {
             requeue the rest. Run as many workers as you like, on any host that reaches
             the broker.
 
+            Long jobs: a job whose deadline cannot fit under the broker's consumer_timeout
+            (--consumer-timeout-ms, less 300 s) is acknowledged as it starts and runs at
+            most once: a worker lost mid-run leaves it to end `lost`; one stopped by
+            SIGTERM past --grace ends it failed (docs/delivery.md, Long jobs).
+
             Environment:
               BRIDGEBACK_WORKER_AMQP_URL  broker URL (user bb-worker)
               BRIDGEBACK_AMQP_URL         used when the variable above is unset
               BRIDGEBACK_WORKER_POOL      default for --pool
               BRIDGEBACK_WORKER_SLOTS     default for --slots
               BRIDGEBACK_RECIPES          default for --recipes
+              BRIDGEBACK_CONSUMER_TIMEOUT_MS  default for --consumer-timeout-ms (deploy/limits.env)
               BRIDGEBACK_WORKER_METRICS_PORT  default for --metrics-port
               BRIDGEBACK_METRICS=off      no metrics backend (for benchmarks)
 
@@ -56,6 +63,18 @@ struct WorkerCommand: AsyncParsableCommand {
     var name: String?
 
     @Option(
+        name: .customLong("consumer-timeout-ms"),
+        help: ArgumentHelp(
+            "The broker's consumer_timeout in milliseconds (default: $BRIDGEBACK_CONSUMER_TIMEOUT_MS from deploy/limits.env, else 7200000). Jobs that cannot be held under it are acknowledged as they start (run at most once).",
+            valueName: "ms"))
+    var consumerTimeoutMS: String = ProcessInfo.processInfo.environment["BRIDGEBACK_CONSUMER_TIMEOUT_MS"] ?? ""
+
+    /// `--consumer-timeout-ms` in seconds (validated).
+    var consumerTimeout: Double {
+        JobLimits.consumerTimeoutSeconds(environment: consumerTimeoutMS) ?? JobLimits.brokerConsumerTimeoutSeconds
+    }
+
+    @Option(
         name: .customLong("metrics-port"),
         help: ArgumentHelp(
             "Serve GET /metrics (Prometheus) on this port (0 picks one; the log line 'metrics listening' gives it). Off unless given. Env: BRIDGEBACK_WORKER_METRICS_PORT.",
@@ -75,6 +94,11 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         try checkSeconds(progressInterval, "--progress-interval", allowZero: true, atMost: 86_400)
         try checkSeconds(grace, "--grace", allowZero: true, atMost: 86_400)
+        guard JobLimits.consumerTimeoutSeconds(environment: consumerTimeoutMS) != nil else {
+            throw ValidationError(
+                "--consumer-timeout-ms (or BRIDGEBACK_CONSUMER_TIMEOUT_MS) must be a positive number of milliseconds up to 10^12, got '\(consumerTimeoutMS)'"
+            )
+        }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0-65535") }
         // The worker's metrics port has no authentication: it must not be reachable from other hosts.
         guard ["127.0.0.1", "::1", "localhost"].contains(metricsHost) else {
@@ -106,7 +130,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let configuration = WorkerConfiguration(
             pool: pool, slots: slots, progressInterval: .milliseconds(Int64(progressInterval * 1000)),
-            shutdownGracePeriod: .milliseconds(Int64(grace * 1000)), workerName: name ?? WorkerConfiguration.defaultWorkerName)
+            shutdownGracePeriod: .milliseconds(Int64(grace * 1000)), workerName: name ?? WorkerConfiguration.defaultWorkerName,
+            consumerTimeout: consumerTimeout)
         let connection: AMQPConnection
         let publisher: AMQPWorkerPublisher
         do {

@@ -50,11 +50,33 @@ struct JobLimitsTests {
         #expect(value == (try Self.limitsFile())["BRIDGEBACK_CONSUMER_TIMEOUT_MS"])
     }
 
-    @Test("the longest deadline must be below the consumer timeout")
-    func problem() {
-        #expect(
-            JobLimits.problem(maxDeadline: JobLimits.maxDeadlineSeconds, consumerTimeout: JobLimits.brokerConsumerTimeoutSeconds) == nil)
-        #expect(JobLimits.problem(maxDeadline: 7 * 24 * 3600, consumerTimeout: 7200)?.contains("runs twice") == true)
-        #expect(JobLimits.problem(maxDeadline: 7200, consumerTimeout: 7200) != nil)
+    @Test("a job whose deadline cannot fit under the consumer timeout (less the margin) is acknowledged as it starts")
+    func acknowledgement() {
+        let timeout = JobLimits.brokerConsumerTimeoutSeconds
+        let margin = JobLimits.heldMarginSeconds
+        #expect(JobAcknowledgement.decide(remaining: 3600, consumerTimeout: timeout) == .afterCompletion)
+        #expect(JobAcknowledgement.decide(remaining: timeout - margin - 1, consumerTimeout: timeout) == .afterCompletion)
+        #expect(JobAcknowledgement.decide(remaining: timeout - margin, consumerTimeout: timeout) == .atStart)
+        #expect(JobAcknowledgement.decide(remaining: JobLimits.maxDeadlineSeconds, consumerTimeout: timeout) == .atStart)
+        // A deadline already past holds nothing for long.
+        #expect(JobAcknowledgement.decide(remaining: -50, consumerTimeout: timeout) == .afterCompletion)
+        // A broker timeout at or under the margin: every job is long (nothing can be held safely).
+        #expect(JobAcknowledgement.decide(remaining: 1, consumerTimeout: 3) == .atStart)
+        #expect(JobAcknowledgement.decide(remaining: 1, consumerTimeout: 3, margin: 1) == .afterCompletion)
+    }
+
+    @Test("BRIDGEBACK_CONSUMER_TIMEOUT_MS: milliseconds, the default when unset, refused when not a positive number")
+    func consumerTimeoutFromEnvironment() {
+        #expect(JobLimits.consumerTimeoutSeconds(environment: nil) == JobLimits.brokerConsumerTimeoutSeconds)
+        #expect(JobLimits.consumerTimeoutSeconds(environment: "") == JobLimits.brokerConsumerTimeoutSeconds)
+        #expect(JobLimits.consumerTimeoutSeconds(environment: "3000") == 3)
+        #expect(JobLimits.consumerTimeoutSeconds(environment: "1e12") == 1e9)
+        for bad in ["0", "-1", "2h", "nan", "inf", "1e300"] { #expect(JobLimits.consumerTimeoutSeconds(environment: bad) == nil, "\(bad)") }
+    }
+
+    @Test("the longest deadline admission accepts by default is a long job's, 7 days")
+    func maxDeadline() {
+        #expect(JobLimits.maxDeadlineSeconds == 7 * 24 * 3600)
+        #expect(JobLimits.heldMarginSeconds < JobLimits.brokerConsumerTimeoutSeconds)
     }
 }

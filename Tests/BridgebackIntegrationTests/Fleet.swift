@@ -163,10 +163,11 @@ final class Fleet: @unchecked Sendable {
         admissionPort = try await process.waitForPort()
     }
 
-    func startWorker(_ name: String, slots: Int = 4) async throws {
+    /// `environment`: extra variables for this worker only (a lowered BRIDGEBACK_CONSUMER_TIMEOUT_MS).
+    func startWorker(_ name: String, slots: Int = 4, environment: [String: String] = [:]) async throws {
         let process = try start(
             name, ["worker", "--pool", pool, "--slots", "\(slots)", "--recipes", recipesFile.path, "--name", name, "--grace", "1"],
-            amqpURL: amqpURL("BRIDGEBACK_WORKER_AMQP_URL"))
+            amqpURL: amqpURL("BRIDGEBACK_WORKER_AMQP_URL"), environment: environment)
         try await process.waitForLog("worker started")
     }
 
@@ -375,6 +376,18 @@ final class Fleet: @unchecked Sendable {
                             ], "timeout_seconds": 120,
                         ],
                     ],
+                ],
+            ],
+            // Long-job tests: appends its tag to runs.log each time it executes (the test counts executions), then sleeps.
+            [
+                "name": "count-run", "kind": "command", "timeout_seconds": 60,
+                "parameters": [
+                    ["name": "tag", "type": "string", "required": true],
+                    ["name": "seconds", "type": "int", "minimum": 0, "maximum": 60, "default": 1],
+                ],
+                "argv": [
+                    "/bin/sh", "-c", "echo \"$1\" >> \"$0\"; sleep \"$2\"; echo \"ran $1\"",
+                    directory.appendingPathComponent("runs.log").path, "{tag}", "{seconds}",
                 ],
             ],
             // Speaks the progress protocol (docs/worker.md): two steps, a routine update, plain output, a result.

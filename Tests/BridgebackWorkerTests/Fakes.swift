@@ -60,12 +60,18 @@ struct FakeTransport: JobSource, WorkerPublishing {
     let failCompletions: Bool
     /// The first this-many completion publishes fail as a broker failover would (`publishNacked`).
     let transientCompletionFailures: FailureBudget
+    /// Progress publishes go into the log too ("progress <phase> <job>"), in order with settlements.
+    let logsProgress: Bool
+    /// Every progress publish fails as a lost connection would (`connectionClosed`).
+    let failProgress: Bool
 
-    init(failCompletions: Bool = false, transientCompletionFailures: Int = 0) {
+    init(failCompletions: Bool = false, transientCompletionFailures: Int = 0, logsProgress: Bool = false, failProgress: Bool = false) {
         let (stream, continuation) = AsyncThrowingStream<FakeDelivery, any Error>.makeStream()
         jobs = FakeJobStream(stream: stream, continuation: continuation, log: log)
         self.failCompletions = failCompletions
         self.transientCompletionFailures = FailureBudget(transientCompletionFailures)
+        self.logsProgress = logsProgress
+        self.failProgress = failProgress
     }
 
     func open(prefetch: Int) async throws -> FakeJobStream {
@@ -82,7 +88,12 @@ struct FakeTransport: JobSource, WorkerPublishing {
     }
 
     func publish(progress event: ProgressEvent) async throws {
+        if failProgress {
+            if logsProgress { log.append("progress-failed \(event.phase.rawValue) \(event.jobID)") }
+            throw AMQPError(.connectionClosed, "the connection was lost")
+        }
         store.progress.withLock { $0.append(event) }
+        if logsProgress { log.append("progress \(event.phase.rawValue) \(event.jobID)") }
     }
 
     func publish(completion: Completion) async throws {
