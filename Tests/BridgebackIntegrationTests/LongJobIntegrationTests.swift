@@ -111,9 +111,11 @@ extension BrokerBacked {
                         .split(separator: "\n").filter { $0.contains("job started") && $0.contains(longID) }
                     #expect(started.count == 1, "starts: \(started)")
                     #expect(!started.contains { $0.contains("attempt=2") }, "\(started)")
-                    let ledger = try fleet.ledgerJobs()
-                    #expect(ledger[longID]?.finalOutcome == "delivered")
-                    #expect(ledger[longID]?.duplicates == 0)
+                    // `delivered` commits once the receiver has answered, just after it recorded the notice.
+                    try await eventually("the ledger says delivered", timeout: .seconds(10)) {
+                        (try? fleet.ledgerJobs())?[longID]?.finalOutcome == "delivered"
+                    }
+                    #expect(try fleet.ledgerJobs()[longID]?.duplicates == 0)
                     let admin = try await Broker.connect("long-job-check")
                     #expect(try await admin.inspectQueue("bb.jobs.\(fleet.pool)").messageCount == 0)
                     await admin.close()
