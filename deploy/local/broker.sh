@@ -18,8 +18,8 @@
 # Configuration (environment): BRIDGEBACK_BROKER_DIR (state, default deploy/local/state/broker),
 # BRIDGEBACK_BROKER_PORT (5672), BRIDGEBACK_BROKER_MGMT_PORT (15672), BRIDGEBACK_BROKER_DIST_PORT (25672),
 # BRIDGEBACK_BROKER_PROMETHEUS_PORT (15692: rabbitmq_prometheus on loopback; /metrics, /metrics/detailed),
-# BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (default from deploy/limits.env: must
-# exceed the longest job deadline, see docs/operations.md), BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES (default from
+# BRIDGEBACK_BROKER_NODE (bridgeback@localhost), BRIDGEBACK_CONSUMER_TIMEOUT_MS (default from deploy/limits.env: the
+# workers read the same value; longer jobs are acked as they start, see docs/operations.md), BRIDGEBACK_BROKER_MAX_MESSAGE_BYTES (default from
 # deploy/limits.env: the broker's max_message_size), BRIDGEBACK_BROKER_JOIN (a node to join as a cluster
 # member instead of creating users: deploy/local/cluster.sh sets it for the second and third node),
 # BRIDGEBACK_BROKER_TLS_DIR (a directory with ca.pem, server.pem and server.key: AMQP is then served
@@ -102,7 +102,7 @@ management.tcp.port = $mgmt_port
 # rabbitmq_prometheus: queue depth, consumers, rates per queue for Prometheus (deploy/monitoring/).
 prometheus.tcp.ip = 127.0.0.1
 prometheus.tcp.port = $prom_port
-# Long jobs hold their message unacked: this must exceed the longest job deadline.
+# Workers hold a job's message unacked while it runs; jobs too long for this are acked as they start (limits.env).
 consumer_timeout = $consumer_timeout
 # The broker refuses a publish over this (deploy/limits.env); consumers cut bodies over
 # BRIDGEBACK_MAX_MESSAGE_BYTES while reading them.
