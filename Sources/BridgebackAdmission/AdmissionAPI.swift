@@ -85,7 +85,7 @@ public final class AdmissionAPI: Sendable {
     public let store: AdmissionStore
     private let doorbell: OutboxDoorbell
     private let publisher: (any OutboxPublisher)?
-    private let logger: Logger
+    let logger: Logger
     private let metrics: AdmissionMetrics
     private let ids = Mutex(JobIDGenerator())
     /// Bounds the rows anonymous refusals can add to `contract_refusals` (see `recordRefusal`).
@@ -95,6 +95,8 @@ public final class AdmissionAPI: Sendable {
     private let cancelForwarder: (any CancelForwarding)?
     /// How long a cancel waits for the coordinator to learn of a job it does not know yet.
     private let cancelContractWait: Duration
+    /// Where a job's story gets its delivery side (the coordinator); nil: stories say none is configured.
+    let deliveryLookup: (any DeliveryLookup)?
 
     /// - Parameters:
     ///   - catalog: the worker's recipe catalog; without one, recipe names and parameters are
@@ -104,8 +106,10 @@ public final class AdmissionAPI: Sendable {
         configuration: AdmissionConfiguration = .init(), registry: SurfaceRegistry, engine: PolicyEngine,
         catalog: RecipeCatalogView?, store: AdmissionStore, doorbell: OutboxDoorbell, publisher: (any OutboxPublisher)? = nil,
         logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(), now: @escaping @Sendable () -> Date = { Date() },
-        cancelForwarder: (any CancelForwarding)? = nil, cancelContractWait: Duration = .seconds(5)
+        cancelForwarder: (any CancelForwarding)? = nil, cancelContractWait: Duration = .seconds(5),
+        deliveryLookup: (any DeliveryLookup)? = nil
     ) {
+        self.deliveryLookup = deliveryLookup
         self.cancelForwarder = cancelForwarder
         self.cancelContractWait = cancelContractWait
         self.configuration = configuration
@@ -148,7 +152,7 @@ public final class AdmissionAPI: Sendable {
             ))
     }
 
-    private func refuse(_ error: AdmissionError) -> APIResponse {
+    func refuse(_ error: AdmissionError) -> APIResponse {
         if error.code.httpStatus < 500 {
             metrics.refused(code: error.code.description)
             logger.info("request refused", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
@@ -448,7 +452,7 @@ public final class AdmissionAPI: Sendable {
         return body
     }
 
-    private func stateNote(_ job: JobRecord) -> String {
+    func stateNote(_ job: JobRecord) -> String {
         switch job.state {
         case .accepted:
             "recorded; waiting in the outbox for the broker to confirm the contract and the job"
@@ -500,18 +504,7 @@ public final class AdmissionAPI: Sendable {
     /// `principal` may see (its own origins, or all for an operator).
     public func jobs(surface: String?, limit: String?, as principal: Principal) async -> APIResponse {
         do throws(AdmissionError) {
-            var count = 50
-            if let limit {
-                guard let parsed = Int(limit), (1...500).contains(parsed) else {
-                    throw AdmissionError(.invalidRequest, "limit must be an integer from 1 to 500, got '\(limit)'", field: "limit")
-                }
-                count = parsed
-            }
-            if let surface {
-                do { _ = try registry.surface(SurfaceID(validating: surface), role: "surface") } catch {
-                    throw AdmissionError(.unknownSurface, error.message, field: "surface")
-                }
-            }
+            let count = try listLimit(surface: surface, limit: limit)
             let origins = principal.isOperator ? nil : principal.origins.map(\.sqliteGlob)
             let jobs = try await storeCall { try await store.jobs(surface: surface, limit: count, originGlobs: origins) }
             var body: [String: JSONValue] = ["jobs": .array(jobs.map { .object(jobBody($0)) }), "count": .number(Double(jobs.count))]
@@ -520,6 +513,23 @@ public final class AdmissionAPI: Sendable {
         } catch {
             return refuse(error)
         }
+    }
+
+    /// The page size of a job list (1–500, default 50), once `surface` is known to be a registered surface.
+    func listLimit(surface: String?, limit: String?) throws(AdmissionError) -> Int {
+        var count = 50
+        if let limit {
+            guard let parsed = Int(limit), (1...500).contains(parsed) else {
+                throw AdmissionError(.invalidRequest, "limit must be an integer from 1 to 500, got '\(limit)'", field: "limit")
+            }
+            count = parsed
+        }
+        if let surface {
+            do { _ = try registry.surface(SurfaceID(validating: surface), role: "surface") } catch {
+                throw AdmissionError(.unknownSurface, error.message, field: "surface")
+            }
+        }
+        return count
     }
 
     /// Cancels a job through the coordinator, which alone knows whether its final notice is
@@ -619,7 +629,7 @@ public final class AdmissionAPI: Sendable {
         }
     }
 
-    private func canonicalJobID(_ id: String) throws(AdmissionError) -> String {
+    func canonicalJobID(_ id: String) throws(AdmissionError) -> String {
         do { return try JobID(parsing: id).description } catch {
             throw AdmissionError(.notFound, "'\(id)' is not a job id: \(error.message)")
         }
@@ -661,7 +671,7 @@ public final class AdmissionAPI: Sendable {
         return APIResponse(status: storeOK ? 200 : 503, body: .object(body))
     }
 
-    private func storeCall<T: Sendable>(_ body: () async throws -> T) async throws(AdmissionError) -> T {
+    func storeCall<T: Sendable>(_ body: () async throws -> T) async throws(AdmissionError) -> T {
         do { return try await body() } catch {
             logger.error("store failure", metadata: ["error": "\(error)"])
             throw AdmissionError(

@@ -37,6 +37,15 @@ public enum AdmissionHTTP {
         router.get("/v1/jobs/:id") { _, context -> Response in
             response(await api.job(id: context.parameters.get("id") ?? "", as: try context.principal))
         }
+        router.get("/v1/jobs/:id/story") { request, context -> Response in
+            response(await api.story(id: context.parameters.get("id") ?? "", as: try context.principal, bearer: bearer(of: request)))
+        }
+        router.get("/v1/stories") { request, context -> Response in
+            let query = request.uri.queryParameters
+            return response(
+                await api.stories(
+                    surface: query.get("surface"), limit: query.get("limit"), as: try context.principal, bearer: bearer(of: request)))
+        }
         router.get("/v1/jobs") { request, context -> Response in
             let query = request.uri.queryParameters
             return response(await api.jobs(surface: query.get("surface"), limit: query.get("limit"), as: try context.principal))
@@ -48,10 +57,8 @@ public enum AdmissionHTTP {
             case .body(let bytes): body = bytes
             case .refused(let answer): return response(answer ?? api.bodyTooLarge())
             }
-            let authorization = request.headers[.authorization] ?? ""
-            let bearer =
-                authorization.lowercased().hasPrefix("bearer ") ? String(authorization.dropFirst(7).drop(while: { $0 == " " })) : ""
-            return response(await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal, bearer: bearer))
+            return response(
+                await api.cancel(id: context.parameters.get("id") ?? "", body: body, as: principal, bearer: bearer(of: request)))
         }
         router.post("/v1/requests/:id/outcome") { request, context -> Response in
             let principal = try context.principal
@@ -104,6 +111,13 @@ public enum AdmissionHTTP {
                     AdmissionError(
                         .invalidRequest, "the request body could not be read (\(error)); send it again with a valid Content-Length")))
         }
+    }
+
+    /// The caller's bearer token, passed on to the coordinator (cancel, job stories) so it applies
+    /// the same principal; never logged.
+    static func bearer(of request: Request) -> String {
+        let authorization = request.headers[.authorization] ?? ""
+        return authorization.lowercased().hasPrefix("bearer ") ? String(authorization.dropFirst(7).drop(while: { $0 == " " })) : ""
     }
 
     static func response(_ api: APIResponse) -> Response {

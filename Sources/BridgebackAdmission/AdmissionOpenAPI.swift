@@ -432,6 +432,83 @@ extension AdmissionHTTP {
                 }
               }
             },
+            "/v1/stories": {
+              "get": {
+                "operationId": "listJobStories",
+                "tags": [
+                  "jobs"
+                ],
+                "summary": "Recent jobs with their whole stories",
+                "parameters": [
+                  {
+                    "name": "surface",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                      "type": "string",
+                      "pattern": "^[A-Za-z0-9:._/@-]{1,128}$"
+                    },
+                    "description": "Only jobs whose origin, work or final surface is this one (must be in the registry)."
+                  },
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "required": false,
+                    "description": "How many jobs, newest first (default 50).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 500
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The stories.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JobStoryList"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "400": {
+                    "description": "Malformed JSON, or a field missing, of the wrong type or out of range (`field` names it).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error400"
+                        }
+                      }
+                    }
+                  },
+                  "422": {
+                    "description": "Refused by the registry, catalog or contract rules (`field` names what).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error422"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable; retry (with the same idempotency_key).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
             "/v1/jobs/{id}": {
               "get": {
                 "operationId": "getJob",
@@ -485,6 +562,62 @@ extension AdmissionHTTP {
                     }
                   }
                 }
+              }
+            },
+            "/v1/jobs/{id}/story": {
+              "get": {
+                "operationId": "getJobStory",
+                "tags": [
+                  "jobs"
+                ],
+                "summary": "One job's whole story: admitted, decided, ran, ended, each part's delivery",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "description": "A job id (job_ followed by 26 base-32 characters).",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The story.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/JobStory"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "description": "Not found (or not visible to this principal).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error404"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "description": "The store is unavailable; retry (with the same idempotency_key).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error503"
+                        }
+                      }
+                    }
+                  }
+                },
+                "description": "Admission's record of the job joined with the coordinator's GET /v1/jobs/{id}/delivery, asked with the caller's token. When the coordinator cannot say, `delivery` is absent and `delivery_note` says why; the answer is still 200."
               }
             },
             "/v1/jobs/{id}/cancel": {
@@ -2000,6 +2133,385 @@ extension AdmissionHTTP {
                 },
                 "additionalProperties": false,
                 "description": "The job's final notice is already decided (the coordinator's answer, passed on)."
+              },
+              "JobDeliveryStatus": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "state",
+                  "duplicates_suppressed",
+                  "human",
+                  "parts",
+                  "links"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "awaiting_contract",
+                      "completion_parked",
+                      "awaiting_completion",
+                      "delivering",
+                      "finished"
+                    ]
+                  },
+                  "final_outcome": {
+                    "type": "string",
+                    "enum": [
+                      "delivered",
+                      "failed",
+                      "uncertain",
+                      "suppressed",
+                      "undeliverable"
+                    ]
+                  },
+                  "final_detail": {
+                    "type": "string"
+                  },
+                  "notice_kind": {
+                    "type": "string",
+                    "enum": [
+                      "result",
+                      "failure",
+                      "cancelled",
+                      "lost"
+                    ]
+                  },
+                  "summary": {
+                    "type": "string"
+                  },
+                  "asked": {
+                    "type": "string"
+                  },
+                  "recipe": {
+                    "type": "string"
+                  },
+                  "origin": {
+                    "type": "string"
+                  },
+                  "work_surface": {
+                    "type": "string"
+                  },
+                  "final_surface": {
+                    "type": "string"
+                  },
+                  "final_surface_name": {
+                    "type": "string"
+                  },
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "parent",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "delivery_mode_name": {
+                    "type": "string",
+                    "enum": [
+                      "parent-mediated",
+                      "direct",
+                      "suppressed"
+                    ]
+                  },
+                  "deadline": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "worker": {
+                    "type": "string"
+                  },
+                  "run_seconds": {
+                    "type": "number"
+                  },
+                  "finished_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "turnaround_seconds": {
+                    "type": "number"
+                  },
+                  "duplicates_suppressed": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "human": {
+                    "type": "string",
+                    "description": "One line for people."
+                  },
+                  "parts": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/PartStatus"
+                    }
+                  },
+                  "links": {
+                    "type": "object",
+                    "required": [
+                      "self",
+                      "result",
+                      "admission"
+                    ],
+                    "properties": {
+                      "self": {
+                        "type": "string"
+                      },
+                      "result": {
+                        "type": "string"
+                      },
+                      "admission": {
+                        "type": "string"
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false,
+                "description": "Where a job's final notice stands, from the ledger (JobDeliveryStatus)."
+              },
+              "PartStatus": {
+                "type": "object",
+                "required": [
+                  "delivery_id",
+                  "purpose",
+                  "part",
+                  "total_parts",
+                  "surface",
+                  "state",
+                  "state_text",
+                  "attempts",
+                  "updated_at"
+                ],
+                "properties": {
+                  "delivery_id": {
+                    "type": "string"
+                  },
+                  "purpose": {
+                    "type": "string",
+                    "enum": [
+                      "final",
+                      "fallback"
+                    ]
+                  },
+                  "part": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "total_parts": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "surface": {
+                    "type": "string"
+                  },
+                  "surface_name": {
+                    "type": "string"
+                  },
+                  "state": {
+                    "type": "string",
+                    "enum": [
+                      "pending",
+                      "dry_run_ok",
+                      "sending",
+                      "retry_wait",
+                      "delivered",
+                      "failed",
+                      "uncertain"
+                    ]
+                  },
+                  "state_text": {
+                    "type": "string"
+                  },
+                  "attempts": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "last_failure": {
+                    "$ref": "#/components/schemas/Failure"
+                  },
+                  "next_attempt_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "delivered_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  },
+                  "updated_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339, UTC"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "Failure": {
+                "type": "object",
+                "required": [
+                  "kind",
+                  "description",
+                  "detail"
+                ],
+                "properties": {
+                  "kind": {
+                    "type": "string"
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "detail": {
+                    "type": "string"
+                  }
+                },
+                "additionalProperties": false
+              },
+              "JobStory": {
+                "type": "object",
+                "required": [
+                  "job_id",
+                  "human",
+                  "admission",
+                  "contract",
+                  "links"
+                ],
+                "properties": {
+                  "job_id": {
+                    "type": "string"
+                  },
+                  "human": {
+                    "type": "string",
+                    "description": "Where the answer stands, in one line (the coordinator's line once it knows the job)."
+                  },
+                  "admission": {
+                    "type": "object",
+                    "required": [
+                      "request_id",
+                      "state",
+                      "state_note",
+                      "created_at"
+                    ],
+                    "properties": {
+                      "request_id": {
+                        "type": "string"
+                      },
+                      "received_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339, UTC"
+                      },
+                      "decision": {
+                        "type": "string",
+                        "enum": [
+                          "inline",
+                          "detach"
+                        ]
+                      },
+                      "forced": {
+                        "type": "boolean"
+                      },
+                      "triggers": {
+                        "type": "array",
+                        "items": {
+                          "type": "string"
+                        }
+                      },
+                      "reason": {
+                        "type": "string"
+                      },
+                      "policy_version": {
+                        "type": "string"
+                      },
+                      "state": {
+                        "type": "string",
+                        "enum": [
+                          "accepted",
+                          "published",
+                          "cancel_requested"
+                        ]
+                      },
+                      "state_note": {
+                        "type": "string"
+                      },
+                      "created_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339, UTC"
+                      },
+                      "published_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339, UTC"
+                      },
+                      "cancel_requested_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339, UTC"
+                      },
+                      "cancel_reason": {
+                        "type": "string"
+                      }
+                    },
+                    "additionalProperties": false,
+                    "description": "Admitted and decided: the request-log line of the request and the job's admission-side state."
+                  },
+                  "contract": {
+                    "$ref": "#/components/schemas/Contract"
+                  },
+                  "delivery": {
+                    "$ref": "#/components/schemas/JobDeliveryStatus"
+                  },
+                  "delivery_note": {
+                    "type": "string",
+                    "description": "Why `delivery` is absent: the coordinator has not heard of the job yet, refused the token, could not be asked, or none is configured."
+                  },
+                  "links": {
+                    "type": "object",
+                    "additionalProperties": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "additionalProperties": false,
+                "description": "A job's whole story: admission's record joined, once and server-side, with the coordinator's delivery status (asked as the caller)."
+              },
+              "JobStoryList": {
+                "type": "object",
+                "required": [
+                  "jobs",
+                  "count"
+                ],
+                "properties": {
+                  "jobs": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/JobStory"
+                    }
+                  },
+                  "count": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "surface": {
+                    "type": "string"
+                  },
+                  "warning": {
+                    "type": "string",
+                    "description": "Said once when the coordinator could not be asked for the page."
+                  }
+                },
+                "additionalProperties": false
               }
             },
             "responses": {

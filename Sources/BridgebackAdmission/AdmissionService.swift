@@ -80,9 +80,11 @@ public struct AdmissionService: Sendable {
     ///   - publisher: overrides the AMQP publisher built from `amqpURL` (tests).
     ///   - exposition: what `GET /metrics` serves; nil serves no `/metrics`.
     ///   - cancelForwarder: overrides the coordinator client built from `coordinatorURL` (tests).
+    ///   - deliveryLookup: overrides it for the delivery side of job stories (tests).
     public init(
         configuration: AdmissionServiceConfiguration, logger: Logger, metrics: AdmissionMetrics = AdmissionMetrics(),
-        publisher: (any OutboxPublisher)? = nil, exposition: MetricsExposition? = nil, cancelForwarder: (any CancelForwarding)? = nil
+        publisher: (any OutboxPublisher)? = nil, exposition: MetricsExposition? = nil, cancelForwarder: (any CancelForwarding)? = nil,
+        deliveryLookup: (any DeliveryLookup)? = nil
     ) throws {
         self.configuration = configuration
         self.logger = logger
@@ -134,13 +136,15 @@ public struct AdmissionService: Sendable {
         let doorbell = OutboxDoorbell()
         let cancelClient = configuration.coordinatorURL.map { CoordinatorCancelClient(baseURL: $0) }
         if cancelClient == nil && cancelForwarder == nil {
-            logger.warning("no coordinator URL (--coordinator-url / BRIDGEBACK_COORDINATOR_URL): POST /v1/jobs/{id}/cancel answers 503")
+            logger.warning(
+                "no coordinator URL (--coordinator-url / BRIDGEBACK_COORDINATOR_URL): POST /v1/jobs/{id}/cancel answers 503 and job stories have no delivery side"
+            )
         }
         self.cancelClient = cancelClient
         api = AdmissionAPI(
             configuration: configuration.api, registry: registry, engine: engine, catalog: catalog, store: store,
             doorbell: doorbell, publisher: outboxPublisher, logger: logger, metrics: metrics,
-            cancelForwarder: cancelForwarder ?? cancelClient)
+            cancelForwarder: cancelForwarder ?? cancelClient, deliveryLookup: deliveryLookup ?? cancelClient)
         relay = OutboxRelay(
             store: store, publisher: outboxPublisher ?? NoBrokerPublisher(), doorbell: doorbell,
             configuration: configuration.relay, logger: logger, metrics: metrics)

@@ -3,96 +3,6 @@ public import BridgebackCore
 import Foundation
 import GRDB
 
-/// What `GET /v1/jobs/{id}/delivery` answers: where a job's final notice stands, from the ledger.
-///
-/// Also the type `bridgeback jobs` decodes, so the two cannot drift apart. Timestamps are
-/// RFC 3339 strings (`WireDate`), keys snake_case.
-public struct JobDeliveryStatus: Sendable, Hashable, Codable {
-    public var jobID: String
-    /// The `JobLifecycle` state name: `completion_parked`, `awaiting_completion`, `delivering`, `finished`.
-    public var state: String
-    /// `delivered`, `failed`, `uncertain`, `suppressed` or `undeliverable` once finished.
-    public var finalOutcome: String?
-    public var finalDetail: String?
-    /// What the final notice is: `result`, `failure`, `cancelled`, `lost` (once decided).
-    public var noticeKind: String?
-    public var summary: String?
-    /// What was asked (the contract's request excerpt).
-    public var asked: String?
-    public var recipe: String?
-    public var origin: String?
-    public var workSurface: String?
-    public var finalSurface: String?
-    /// The final surface's `human_name` from the registry.
-    public var finalSurfaceName: String?
-    public var deliveryMode: String?
-    /// "parent-mediated", "direct", "suppressed".
-    public var deliveryModeName: String?
-    public var deadline: String?
-    public var createdAt: String?
-    /// The worker that ran it, and for how long (from the completion).
-    public var worker: String?
-    public var runSeconds: Double?
-    /// When the last part reached a terminal state (finished jobs), and request → that moment.
-    public var finishedAt: String?
-    public var turnaroundSeconds: Double?
-    /// Repeated endings (redelivered completions, a late answer after `lost`) acknowledged and not delivered.
-    public var duplicatesSuppressed: Int
-    /// One line for people: "delivered to Alice's terminal (parent-mediated), 1 part".
-    public var human: String
-    public var parts: [PartStatus]
-    public var links: [String: String]
-
-    enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", state, finalOutcome = "final_outcome", finalDetail = "final_detail"
-        case noticeKind = "notice_kind", summary, asked, recipe, origin, workSurface = "work_surface"
-        case finalSurface = "final_surface", finalSurfaceName = "final_surface_name", deliveryMode = "delivery_mode"
-        case deliveryModeName = "delivery_mode_name", deadline, createdAt = "created_at", worker
-        case runSeconds = "run_seconds", finishedAt = "finished_at", turnaroundSeconds = "turnaround_seconds"
-        case duplicatesSuppressed = "duplicates_suppressed", human, parts, links
-    }
-}
-
-/// One delivery part as the status API shows it.
-public struct PartStatus: Sendable, Hashable, Codable {
-    public var deliveryID: String
-    /// `final` or `fallback`.
-    public var purpose: String
-    public var part: Int
-    public var totalParts: Int
-    public var surface: String
-    public var surfaceName: String?
-    /// `DeliveryState.name`: `pending`, `dry_run_ok`, `sending`, `retry_wait`, `delivered`, `failed`, `uncertain`.
-    public var state: String
-    /// `DeliveryState.humanDescription`.
-    public var stateText: String
-    public var attempts: Int
-    public var lastFailure: FailureStatus?
-    public var nextAttemptAt: String?
-    public var deliveredAt: String?
-    public var updatedAt: String
-
-    enum CodingKeys: String, CodingKey {
-        case deliveryID = "delivery_id", purpose, part, totalParts = "total_parts", surface, surfaceName = "surface_name"
-        case state, stateText = "state_text", attempts, lastFailure = "last_failure", nextAttemptAt = "next_attempt_at"
-        case deliveredAt = "delivered_at", updatedAt = "updated_at"
-    }
-}
-
-/// A part's last failure: the taxonomy kind, in words, and the receiver's own words.
-public struct FailureStatus: Sendable, Hashable, Codable {
-    public var kind: String
-    /// `DeliveryFailureKind.humanDescription` ("rate limited (retry after 30 s)").
-    public var description: String
-    public var detail: String
-
-    public init(_ failure: DeliveryFailure) {
-        kind = failure.kind.name
-        description = failure.kind.humanDescription
-        detail = failure.detail
-    }
-}
-
 /// One response of the status API: status code, content type, body bytes.
 public struct StatusResponse: Sendable, Hashable {
     public var status: Int
@@ -307,12 +217,8 @@ public struct CoordinatorStatusAPI: Sendable {
         }
     }
 
-    /// The body of `GET /v1/deliveries`.
-    public struct DeliveryList: Sendable, Hashable, Codable {
-        public var surface: String?
-        public var count: Int
-        public var jobs: [JobDeliveryStatus]
-    }
+    /// The body of `GET /v1/deliveries` (shared with admission and the CLI through `BridgebackCore`).
+    public typealias DeliveryList = BridgebackCore.DeliveryList
 
     // MARK: GET /health
 

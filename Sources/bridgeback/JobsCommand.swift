@@ -7,17 +7,18 @@ import Foundation
     import FoundationNetworking
 #endif
 
-/// `bridgeback jobs`: what was handed off, and where each answer went — admission's record
-/// joined with the coordinator's delivery ledger.
+/// `bridgeback jobs`: what was handed off, and where each answer went — each job's whole story
+/// in one typed answer (`JobStory`) from admission, which joins the coordinator's ledger server-side.
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "List detached jobs and where their answers went; 'jobs show <id>' explains one job.",
         discussion: """
-            Reads the admission API (GET /v1/jobs) and joins each job with the
-            coordinator's status API (GET /v1/deliveries, GET /v1/jobs/{id}/delivery).
-            If the coordinator cannot be reached, says so once and shows admission's
-            state only.
+            Asks admission for each job's whole story (GET /v1/stories, GET /v1/jobs/{id}/story):
+            how it was admitted and decided, its contract, and — joined by admission from the
+            coordinator's ledger — when it ran, how it ended and each part's delivery. If
+            admission cannot be reached, shows the coordinator's ledger only (GET /v1/deliveries);
+            'jobs show --result' reads the full result from the coordinator.
 
             Environment:
               BRIDGEBACK_ADMISSION_URL    default for --admission (http://127.0.0.1:8080)
@@ -36,7 +37,10 @@ struct JobsCommand: AsyncParsableCommand {
             ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "http://127.0.0.1:8080"
 
-        @Option(help: ArgumentHelp("Coordinator status API base URL. Env: BRIDGEBACK_COORDINATOR_URL.", valueName: "url"))
+        @Option(
+            help: ArgumentHelp(
+                "Coordinator status API base URL, for --result and when admission is unreachable. Env: BRIDGEBACK_COORDINATOR_URL.",
+                valueName: "url"))
         var coordinator: String =
             ProcessInfo.processInfo.environment["BRIDGEBACK_COORDINATOR_URL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "http://127.0.0.1:8090"
@@ -44,7 +48,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Surface registry, for the names of surfaces (optional).", valueName: "file"))
         var surfaces: String = "deploy/local/surfaces.json"
 
-        @Flag(help: "Print JSON (the admission record and the delivery status of each job) instead of lines for people.")
+        @Flag(help: "Print JSON (each job's story, as admission answers it) instead of lines for people.")
         var json: Bool = false
 
         @OptionGroup var auth: ClientAuthOptions
@@ -85,77 +89,45 @@ struct JobsCommand: AsyncParsableCommand {
             var query = [URLQueryItem(name: "limit", value: String(limit))]
             if let surface { query.append(URLQueryItem(name: "surface", value: surface)) }
 
-            let admissionJobs: [JSONValue]?
-            var admissionProblem: String?
-            switch await client.get(endpoints.admission, "/v1/jobs", query: query) {
-            case .ok(let value): admissionJobs = value["jobs"]?.arrayValue ?? []
-            case .status(let code, let message):
-                throw jobsFailure("admission answered \(code) for GET /v1/jobs: \(message)")
-            case .unreachable(let reason):
-                admissionJobs = nil
-                admissionProblem = "admission at \(endpoints.admission) is unreachable (\(reason))"
-            }
-            var deliveries: [String: JobDeliveryStatus] = [:]
-            var deliveryOrder: [JobDeliveryStatus] = []
-            var coordinatorProblem: String?
-            switch await client.get(endpoints.coordinator, "/v1/deliveries", query: query, as: CoordinatorStatusAPI.DeliveryList.self) {
+            switch await client.get(endpoints.admission, "/v1/stories", query: query, as: JobStoryList.self) {
             case .ok(let list):
-                deliveryOrder = list.jobs
-                for job in list.jobs { deliveries[job.jobID] = job }
-            case .status(let code, let message): coordinatorProblem = "the coordinator answered \(code): \(message)"
-            case .unreachable(let reason): coordinatorProblem = "the coordinator at \(endpoints.coordinator) is unreachable (\(reason))"
-            }
-            if admissionJobs == nil && coordinatorProblem != nil {
-                throw jobsFailure(
-                    "\(admissionProblem ?? "admission is unreachable") and \(coordinatorProblem ?? ""); is the fleet running? (--admission / --coordinator, or BRIDGEBACK_ADMISSION_URL / BRIDGEBACK_COORDINATOR_URL)"
-                )
-            }
-            // A job admission answered for that the coordinator's recent list did not include: ask for it.
-            for job in admissionJobs ?? [] where coordinatorProblem == nil {
-                guard let id = job["job_id"]?.stringValue, deliveries[id] == nil else { continue }
-                if case .ok(let status) = await client.get(
-                    endpoints.coordinator, "/v1/jobs/\(id)/delivery", as: JobDeliveryStatus.self)
-                {
-                    deliveries[id] = status
+                if endpoints.json {
+                    print(try JobLine.json(list))
+                    return
                 }
-            }
-
-            if endpoints.json {
-                var rows: [JSONValue] = []
-                if let admissionJobs {
-                    for job in admissionJobs {
-                        let id = job["job_id"]?.stringValue ?? ""
-                        rows.append(["job_id": .string(id), "admission": job, "delivery": deliveries[id].map(JSONValue.encoding) ?? .null])
+                if let warning = list.warning { warn(warning) }
+                let registry = endpoints.registry
+                if list.jobs.isEmpty { print(surface.map { "No jobs for \($0)." } ?? "No jobs yet.") }
+                for story in list.jobs { print(JobLine.line(story, registry: registry)) }
+            case .status(let code, let message):
+                throw jobsFailure("admission answered \(code) for GET /v1/stories: \(message)")
+            case .unreachable(let reason):
+                // Admission is down: what the coordinator's ledger alone can say.
+                let admissionProblem = "admission at \(endpoints.admission) is unreachable (\(reason))"
+                switch await client.get(endpoints.coordinator, "/v1/deliveries", query: query, as: DeliveryList.self) {
+                case .ok(let list):
+                    if endpoints.json {
+                        print(try JobLine.json(LedgerOnly(warning: admissionProblem, jobs: list.jobs)))
+                        return
                     }
-                } else {
-                    rows = deliveryOrder.map { ["job_id": .string($0.jobID), "admission": .null, "delivery": JSONValue.encoding($0)] }
+                    warn("\(admissionProblem); showing the coordinator's ledger only")
+                    if list.jobs.isEmpty { print(surface.map { "No jobs for \($0)." } ?? "No jobs yet.") }
+                    for status in list.jobs { print(JobLine.line(status)) }
+                case .status(let code, let message):
+                    throw jobsFailure("\(admissionProblem) and the coordinator answered \(code): \(message)")
+                case .unreachable(let second):
+                    throw jobsFailure(
+                        "\(admissionProblem) and the coordinator at \(endpoints.coordinator) is unreachable (\(second)); is the fleet running? (--admission / --coordinator, or BRIDGEBACK_ADMISSION_URL / BRIDGEBACK_COORDINATOR_URL)"
+                    )
                 }
-                var object: [String: JSONValue] = ["jobs": .array(rows)]
-                if let problem = coordinatorProblem ?? admissionProblem { object["warning"] = .string(problem) }
-                print(JSONValue.object(object).jsonText)
-                return
-            }
-
-            if let problem = coordinatorProblem { warn("\(problem); showing admission's state only") }
-            if let problem = admissionProblem { warn("\(problem); showing the coordinator's ledger only") }
-            let registry = endpoints.registry
-            var lines: [String] = []
-            if let admissionJobs {
-                for job in admissionJobs {
-                    let id = job["job_id"]?.stringValue ?? "?"
-                    lines.append(
-                        JobLine.line(
-                            admission: job, delivery: deliveries[id], registry: registry, coordinatorKnown: coordinatorProblem == nil))
-                }
-            } else {
-                lines = deliveryOrder.map { JobLine.line(admission: nil, delivery: $0, registry: registry, coordinatorKnown: true) }
-            }
-            if lines.isEmpty {
-                print(surface.map { "No jobs for \($0)." } ?? "No jobs yet.")
-            } else {
-                lines.forEach { print($0) }
             }
         }
+    }
+
+    /// `--json` when admission is unreachable: the coordinator's statuses, said to be partial.
+    struct LedgerOnly: Encodable {
+        var warning: String
+        var jobs: [JobDeliveryStatus]
     }
 
     struct Show: AsyncParsableCommand {
@@ -190,41 +162,40 @@ struct JobsCommand: AsyncParsableCommand {
                         "the coordinator at \(endpoints.coordinator) is unreachable (\(reason)); the full result is stored in its ledger")
                 }
             }
-            var admission: JSONValue?
-            var notes: [String] = []
-            switch await client.get(endpoints.admission, "/v1/jobs/\(id)") {
-            case .ok(let value): admission = value
-            case .status(404, _): notes.append("admission has no record of this job (was it admitted by another admission instance?)")
-            case .status(let code, let message): notes.append("admission answered \(code): \(message)")
-            case .unreachable(let reason): notes.append("admission at \(endpoints.admission) is unreachable (\(reason))")
-            }
-            var delivery: JobDeliveryStatus?
-            var coordinatorReachable = true
-            switch await client.get(endpoints.coordinator, "/v1/jobs/\(id)/delivery", as: JobDeliveryStatus.self) {
-            case .ok(let value): delivery = value
-            case .status(404, _): notes.append("the coordinator has not heard of this job yet (no contract or completion has reached it)")
-            case .status(let code, let message): notes.append("the coordinator answered \(code): \(message)")
-            case .unreachable(let reason):
-                coordinatorReachable = false
-                notes.append("the coordinator at \(endpoints.coordinator) is unreachable (\(reason)); delivery state unknown")
-            }
-            if admission == nil && delivery == nil {
-                throw jobsFailure("no job \(id): " + notes.joined(separator: "; "))
-            }
-            if endpoints.json {
-                var object: [String: JSONValue] = [
-                    "job_id": .string(id), "admission": admission ?? .null,
-                    "delivery": delivery.map(JSONValue.encoding) ?? .null,
-                    "result": .string(endpoints.coordinator.trimmingTrailingSlash + "/v1/jobs/\(id)/result"),
-                ]
-                if !notes.isEmpty { object["notes"] = .array(notes.map { .string($0) }) }
-                print(JSONValue.object(object).jsonText)
+            let resultLine =
+                "bridgeback jobs show \(id) --result   (or GET \(endpoints.coordinator.trimmingTrailingSlash)/v1/jobs/\(id)/result)"
+            let admissionProblem: String
+            switch await client.get(endpoints.admission, "/v1/jobs/\(id)/story", as: JobStory.self) {
+            case .ok(let story):
+                if endpoints.json {
+                    print(try JobLine.json(story))
+                    return
+                }
+                print(JobLine.detail(story, registry: endpoints.registry, resultLine: resultLine))
                 return
+            case .status(404, _):
+                admissionProblem = "admission has no record of this job (was it admitted by another admission instance?)"
+            case .status(let code, let message):
+                throw jobsFailure("admission answered \(code) for GET /v1/jobs/\(id)/story: \(message)")
+            case .unreachable(let reason):
+                admissionProblem = "admission at \(endpoints.admission) is unreachable (\(reason))"
             }
-            print(
-                JobLine.detail(
-                    id: id, admission: admission, delivery: delivery, registry: endpoints.registry, notes: notes,
-                    coordinatorURL: endpoints.coordinator, coordinatorReachable: coordinatorReachable))
+            // Admission cannot tell the story: what the coordinator's ledger alone can say.
+            switch await client.get(endpoints.coordinator, "/v1/jobs/\(id)/delivery", as: JobDeliveryStatus.self) {
+            case .ok(let delivery):
+                if endpoints.json {
+                    print(try JobLine.json(LedgerOnly(warning: admissionProblem, jobs: [delivery])))
+                    return
+                }
+                print(JobLine.detail(delivery, registry: endpoints.registry, note: admissionProblem, resultLine: resultLine))
+            case .status(404, _):
+                throw jobsFailure("no job \(id): \(admissionProblem); the coordinator has not heard of it either")
+            case .status(let code, let message):
+                throw jobsFailure("no job \(id): \(admissionProblem); the coordinator answered \(code): \(message)")
+            case .unreachable(let reason):
+                throw jobsFailure(
+                    "no job \(id): \(admissionProblem); the coordinator at \(endpoints.coordinator) is unreachable (\(reason))")
+            }
         }
     }
 }
@@ -271,7 +242,7 @@ struct StatusClient {
     func get<T: Decodable>(_ base: String, _ path: String, query: [URLQueryItem] = [], as type: T.Type) async -> Answer<T> {
         switch await raw(base, path, query: query, accept: "application/json") {
         case .ok(let data):
-            do { return .ok(try JSONDecoder().decode(T.self, from: data)) } catch {
+            do { return .ok(try WireCodec.decodeBody(T.self, from: data)) } catch {
                 return .status(200, "the answer of GET \(path) does not decode: \(error)")
             }
         case .status(let code, let message): return .status(code, message)
@@ -334,113 +305,119 @@ struct StatusClient {
 /// The human forms: one line per job, and the detail of one job.
 enum JobLine {
     /// `09:12 · "Run the release gate for api 2.3" · release-gate · delivered to Alice's terminal (parent-mediated), 1 part · 4 s · job_…`
-    static func line(admission: JSONValue?, delivery: JobDeliveryStatus?, registry: SurfaceRegistry?, coordinatorKnown: Bool) -> String {
-        let contract = admission.flatMap(self.contract)
-        let id = contract?.jobID.description ?? delivery?.jobID ?? admission?["job_id"]?.stringValue ?? "?"
-        let created = contract?.createdAt ?? delivery?.createdAt.flatMap(WireDate.parse)
-        let what = contract?.summary ?? delivery?.summary ?? "?"
-        let recipe = contract?.recipe.name ?? delivery?.recipe ?? "?"
-        var fields = [created.map(clock) ?? "--:--", "\"\(HumanText.excerpt(what, maxCharacters: 60))\"", recipe]
-        if let delivery {
-            fields.append(delivery.human)
-            if let seconds = delivery.turnaroundSeconds {
-                fields.append(HumanText.duration(seconds: seconds))
-            } else if let created, delivery.finishedAt == nil {
-                fields.append("for \(HumanText.duration(seconds: Date().timeIntervalSince(created)))")
-            }
-        } else {
-            fields.append(admissionState(admission, contract: contract, registry: registry, coordinatorKnown: coordinatorKnown))
-        }
-        fields.append(id)
+    static func line(_ story: JobStory, registry: SurfaceRegistry?) -> String {
+        let contract = story.contract
+        var fields = [
+            clock(contract.createdAt), "\"\(HumanText.excerpt(contract.summary, maxCharacters: 60))\"", contract.recipe.name, story.human,
+        ]
+        if let timing = timing(story.delivery, created: contract.createdAt) { fields.append(timing) }
+        fields.append(story.jobID)
         return fields.joined(separator: " · ")
     }
 
-    /// What admission alone can say (the coordinator is unreachable, or has not heard of the job).
-    static func admissionState(_ admission: JSONValue?, contract: OwnershipContract?, registry: SurfaceRegistry?, coordinatorKnown: Bool)
-        -> String
-    {
-        let state = admission?["state"]?.stringValue ?? "unknown"
-        let final = contract.map { name($0.finalSurface, registry) } ?? "its final surface"
-        switch state {
-        case "accepted": return "accepted, waiting in admission's outbox"
-        case "published":
-            return coordinatorKnown
-                ? "handed to the broker; the coordinator has not recorded it yet"
-                : "handed to the broker; the answer goes to \(final) (delivery state unknown)"
-        case "cancel_requested": return "cancel requested (recorded only; a running job still finishes)"
-        default: return state
-        }
+    /// The same line from the coordinator's status alone (admission unreachable).
+    static func line(_ delivery: JobDeliveryStatus) -> String {
+        let created = delivery.createdAt.flatMap(WireDate.parse)
+        var fields = [
+            created.map(clock) ?? "--:--", "\"\(HumanText.excerpt(delivery.summary ?? "?", maxCharacters: 60))\"", delivery.recipe ?? "?",
+            delivery.human,
+        ]
+        if let timing = timing(delivery, created: created) { fields.append(timing) }
+        fields.append(delivery.jobID)
+        return fields.joined(separator: " · ")
     }
 
-    static func detail(
-        id: String, admission: JSONValue?, delivery: JobDeliveryStatus?, registry: SurfaceRegistry?, notes: [String],
-        coordinatorURL: String, coordinatorReachable: Bool
-    ) -> String {
-        let contract = admission.flatMap(self.contract)
+    /// "4 s" once answered, "for 2 min" while running.
+    private static func timing(_ delivery: JobDeliveryStatus?, created: Date?) -> String? {
+        guard let delivery else { return nil }
+        if let seconds = delivery.turnaroundSeconds { return HumanText.duration(seconds: seconds) }
+        if let created, delivery.finishedAt == nil { return "for \(HumanText.duration(seconds: Date().timeIntervalSince(created)))" }
+        return nil
+    }
+
+    /// One job in detail, from its story.
+    static func detail(_ story: JobStory, registry: SurfaceRegistry?, resultLine: String) -> String {
+        let contract = story.contract
         var out: [String] = []
         func row(_ label: String, _ value: String) { out.append("  " + label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
-        out.append(contract?.summary ?? delivery?.summary ?? id)
-        row("job", id)
-        if let asked = contract?.requestExcerpt ?? delivery?.asked, !asked.isEmpty {
-            let origin = contract?.origin.rawValue ?? delivery?.origin
-            row("asked", "\"\(asked)\"" + (origin.map { " in \(name(try? SurfaceID(validating: $0), registry))" } ?? ""))
+        out.append(contract.summary)
+        row("job", story.jobID)
+        if !contract.requestExcerpt.isEmpty {
+            row("asked", "\"\(contract.requestExcerpt)\" in \(name(contract.origin, registry))")
         }
-        if let contract {
-            let params = contract.recipe.params.keys.sorted().map { "\($0)=\(contract.recipe.params[$0].map(plain) ?? "")" }
-            row("recipe", contract.recipe.name + (params.isEmpty ? "" : " (" + params.joined(separator: ", ") + ")"))
-            row("origin", named(contract.origin, registry))
-            row("work", named(contract.workSurface, registry) + " (progress: bridgeback watch \(contract.workSurface))")
-            row("final", named(contract.finalSurface, registry))
-            row("mode", "\(contract.deliveryMode.rawValue) (\(contract.deliveryMode.humanName))")
-            row("deadline", "\(local(contract.deadline)) (\(relative(contract.deadline)))")
-            row("parent", contract.parentID)
-            var admitted = "detached at \(local(contract.createdAt)) under policy \(contract.policyVersion)"
-            if !contract.defaultsApplied.isEmpty { admitted += "; defaults used for " + contract.defaultsApplied.joined(separator: ", ") }
-            row("admission", admitted)
-            if let state = admission?["state"]?.stringValue {
-                var text = state
-                if let note = admission?["state_note"]?.stringValue { text += ": " + note }
-                row("", text)
-            }
-        } else if let delivery {
-            row("recipe", delivery.recipe ?? "?")
-            row("final", "\(delivery.finalSurfaceName ?? delivery.finalSurface ?? "?") (\(delivery.finalSurface ?? "?"))")
-            if let mode = delivery.deliveryMode { row("mode", "\(mode) (\(delivery.deliveryModeName ?? mode))") }
+        let params = contract.recipe.params.keys.sorted().map { "\($0)=\(contract.recipe.params[$0].map(plain) ?? "")" }
+        row("recipe", contract.recipe.name + (params.isEmpty ? "" : " (" + params.joined(separator: ", ") + ")"))
+        row("origin", named(contract.origin, registry))
+        row("work", named(contract.workSurface, registry) + " (progress: bridgeback watch \(contract.workSurface))")
+        row("final", named(contract.finalSurface, registry))
+        row("mode", "\(contract.deliveryMode.rawValue) (\(contract.deliveryMode.humanName))")
+        row("deadline", "\(local(contract.deadline)) (\(relative(contract.deadline)))")
+        row("parent", contract.parentID)
+        let admission = story.admission
+        var admitted = "detached at \(local(contract.createdAt)) under policy \(contract.policyVersion)"
+        if admission.forced == true { admitted += " (forced)" }
+        if let triggers = admission.triggers, !triggers.isEmpty { admitted += " by " + triggers.joined(separator: ", ") }
+        if !contract.defaultsApplied.isEmpty { admitted += "; defaults used for " + contract.defaultsApplied.joined(separator: ", ") }
+        row("admission", admitted)
+        row("", admission.state + ": " + admission.stateNote)
+        if let delivery = story.delivery {
+            out += deliveryRows(delivery)
+        } else {
+            row("state", story.human)
         }
-        if let delivery {
-            row("state", delivery.human)
-            if let worker = delivery.worker {
-                row("ran", "on \(worker)" + (delivery.runSeconds.map { " for \(HumanText.duration(seconds: $0))" } ?? ""))
-            }
-            if let seconds = delivery.turnaroundSeconds { row("answered", "\(HumanText.duration(seconds: seconds)) after it was asked") }
-            if delivery.duplicatesSuppressed > 0 {
-                row("duplicates", "\(delivery.duplicatesSuppressed) repeated ending(s) acknowledged and not delivered")
-            }
-            if !delivery.parts.isEmpty { out.append("  parts") }
-            for part in delivery.parts {
-                let target = part.surfaceName.map { "\($0) (\(part.surface))" } ?? part.surface
-                out.append("    \(part.part)/\(part.totalParts) \(part.purpose) → \(target): \(part.stateText)")
-                if let failure = part.lastFailure, part.state != "failed", part.state != "uncertain" {
-                    out.append("        last failure: \(failure.description)" + (failure.detail.isEmpty ? "" : " (\(failure.detail))"))
-                }
-                if let next = part.nextAttemptAt.flatMap(WireDate.parse) {
-                    out.append("        next try: \(local(next)) (\(relative(next)))")
-                }
-                out.append("        delivery id \(part.deliveryID), \(part.attempts == 1 ? "1 attempt" : "\(part.attempts) attempts")")
-            }
-        }
-        for note in notes { out.append("  note: " + note) }
-        if coordinatorReachable {
-            out.append(
-                "  full result: bridgeback jobs show \(id) --result   (or GET \(coordinatorURL.trimmingTrailingSlash)/v1/jobs/\(id)/result)"
-            )
-        }
+        if let note = story.deliveryNote { out.append("  note: " + note) }
+        if story.delivery != nil { out.append("  full result: " + resultLine) }
         return out.joined(separator: "\n")
     }
 
-    static func contract(_ admission: JSONValue) -> OwnershipContract? {
-        guard let value = admission["contract"], let data = try? JSONEncoder().encode(value) else { return nil }
-        return try? WireCodec.decode(OwnershipContract.self, from: data)
+    /// One job from the coordinator's status alone (admission could not tell its story).
+    static func detail(_ delivery: JobDeliveryStatus, registry: SurfaceRegistry?, note: String, resultLine: String) -> String {
+        var out: [String] = []
+        func row(_ label: String, _ value: String) { out.append("  " + label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
+        out.append(delivery.summary ?? delivery.jobID)
+        row("job", delivery.jobID)
+        if let asked = delivery.asked, !asked.isEmpty {
+            row("asked", "\"\(asked)\"" + (delivery.origin.map { " in \(name(try? SurfaceID(validating: $0), registry))" } ?? ""))
+        }
+        row("recipe", delivery.recipe ?? "?")
+        row("final", "\(delivery.finalSurfaceName ?? delivery.finalSurface ?? "?") (\(delivery.finalSurface ?? "?"))")
+        if let mode = delivery.deliveryMode { row("mode", "\(mode) (\(delivery.deliveryModeName ?? mode))") }
+        out += deliveryRows(delivery)
+        out.append("  note: " + note)
+        out.append("  full result: " + resultLine)
+        return out.joined(separator: "\n")
+    }
+
+    /// State, run, answer time, duplicates and each part.
+    private static func deliveryRows(_ delivery: JobDeliveryStatus) -> [String] {
+        var out: [String] = []
+        func row(_ label: String, _ value: String) { out.append("  " + label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
+        row("state", delivery.human)
+        if let worker = delivery.worker {
+            row("ran", "on \(worker)" + (delivery.runSeconds.map { " for \(HumanText.duration(seconds: $0))" } ?? ""))
+        }
+        if let seconds = delivery.turnaroundSeconds { row("answered", "\(HumanText.duration(seconds: seconds)) after it was asked") }
+        if delivery.duplicatesSuppressed > 0 {
+            row("duplicates", "\(delivery.duplicatesSuppressed) repeated ending(s) acknowledged and not delivered")
+        }
+        if !delivery.parts.isEmpty { out.append("  parts") }
+        for part in delivery.parts {
+            let target = part.surfaceName.map { "\($0) (\(part.surface))" } ?? part.surface
+            out.append("    \(part.part)/\(part.totalParts) \(part.purpose) → \(target): \(part.stateText)")
+            if let failure = part.lastFailure, part.state != "failed", part.state != "uncertain" {
+                out.append("        last failure: \(failure.description)" + (failure.detail.isEmpty ? "" : " (\(failure.detail))"))
+            }
+            if let next = part.nextAttemptAt.flatMap(WireDate.parse) {
+                out.append("        next try: \(local(next)) (\(relative(next)))")
+            }
+            out.append("        delivery id \(part.deliveryID), \(part.attempts == 1 ? "1 attempt" : "\(part.attempts) attempts")")
+        }
+        return out
+    }
+
+    /// Sorted-key JSON with wire dates, slashes unescaped: the typed answer as the service gave it.
+    static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try WireCodec.encodeBody(value), as: UTF8.self)
     }
 
     static func name(_ id: SurfaceID?, _ registry: SurfaceRegistry?) -> String {

@@ -69,7 +69,7 @@ struct Harness {
     init(
         configuration: AdmissionConfiguration = .init(), catalog: RecipeCatalogView? = Fixtures.catalog, dir: TempDir = TempDir(),
         publisher: (any OutboxPublisher)? = nil, cancelForwarder: (any CancelForwarding)? = FakeCoordinator(),
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, deliveryLookup: (any DeliveryLookup)? = nil
     ) throws {
         self.dir = dir
         store = try AdmissionStore(directory: dir.url)
@@ -77,7 +77,7 @@ struct Harness {
         api = AdmissionAPI(
             configuration: configuration, registry: Fixtures.registry, engine: Fixtures.engine, catalog: catalog, store: store,
             doorbell: doorbell, publisher: publisher, logger: Fixtures.logger, now: now, cancelForwarder: cancelForwarder,
-            cancelContractWait: .milliseconds(600))
+            cancelContractWait: .milliseconds(600), deliveryLookup: deliveryLookup)
     }
 
     func submit(_ json: String) async -> APIResponse {
