@@ -100,16 +100,28 @@ public final class Coordinator: Sendable {
     /// transaction, each message in its own savepoint, and returns their dispositions in order
     /// once that transaction is durable: the caller acks them all at once, never before.
     public func handle(_ messages: [InboundMessage]) async throws -> [Disposition] {
-        try await apply(
-            messages.map { message in
-                switch message {
-                case .contract(let body): prepareContract(body)
-                case .completion(let body, let userID): prepareCompletion(body, publishedBy: userID)
-                case .deadLetter(let body, let reason): prepareDeadLetter(body, reason: reason)
-                case .cutCompletion(let body, let userID, let full): prepareCompletion(body, publishedBy: userID, oversizeBytes: full)
-                case .oversized(let queue, let bytes): .settled(refuseOversize(queue: queue, bytes: bytes))
-                }
-            })
+        try await apply(prepare(messages))
+    }
+
+    /// Like `handle`, but the transaction may commit without a sync: the caller must await
+    /// `ledger.awaitDurable(generation)` before it acks (or rejects) anything. For contracts,
+    /// whose commit then rides on the next synced commit (usually their job's completion, a few
+    /// milliseconds later) instead of costing a sync of its own in front of it. A group whose
+    /// commit decided a final notice is synced before delivery starts, as every decision is.
+    public func handleUnsynced(_ messages: [InboundMessage]) async throws -> (dispositions: [Disposition], generation: UInt64) {
+        try await apply(prepare(messages), durable: false)
+    }
+
+    private func prepare(_ messages: [InboundMessage]) -> [Prepared] {
+        messages.map { message in
+            switch message {
+            case .contract(let body): prepareContract(body)
+            case .completion(let body, let userID): prepareCompletion(body, publishedBy: userID)
+            case .deadLetter(let body, let reason): prepareDeadLetter(body, reason: reason)
+            case .cutCompletion(let body, let userID, let full): prepareCompletion(body, publishedBy: userID, oversizeBytes: full)
+            case .oversized(let queue, let bytes): .settled(refuseOversize(queue: queue, bytes: bytes))
+            }
+        }
     }
 
     /// A `bridgeback.contract.v1` from `bb.coordinator.contracts`.
@@ -382,16 +394,22 @@ public final class Coordinator: Sendable {
     /// contract is rejected without undoing the others), then the effects outside it (metrics,
     /// logs, starting delivery). Ledger errors are thrown and fail the whole group.
     private func apply(_ batch: [Prepared]) async throws -> [Disposition] {
+        try await apply(batch, durable: true).dispositions
+    }
+
+    /// `apply`, with the commit synced or not (`handleUnsynced`); returns the commit's number
+    /// (0 if nothing was written).
+    private func apply(_ batch: [Prepared], durable: Bool) async throws -> (dispositions: [Disposition], generation: UInt64) {
         var dispositions: [Disposition] = batch.map { if case .settled(let d) = $0 { d } else { .ack } }
         let events: [(index: Int, id: JobID, queue: String, event: Event)] = batch.enumerated().compactMap { index, prepared in
             if case .event(let id, let queue, let event) = prepared { (index, id, queue, event) } else { nil }
         }
-        guard !events.isEmpty else { return dispositions }
+        guard !events.isEmpty else { return (dispositions, 0) }
         let now = configuration.now()
         let registry = self.registry
         let cache = ledger.contracts
         let work = events.map { ($0.id, $0.event) }
-        let steps = try await ledger.write { db -> [Result<LifecycleStep, BridgebackError>] in
+        let (steps, generation) = try await ledger.commit(durable: durable) { db -> [Result<LifecycleStep, BridgebackError>] in
             try work.map { id, event in
                 do {
                     var step: LifecycleStep?
@@ -405,13 +423,16 @@ public final class Coordinator: Sendable {
                 }
             }
         }
+        // A decided notice is sent only once its decision is on disk.
+        let decides = steps.contains { if case .success(let step) = $0, case .deliverFinal = step.action { true } else { false } }
+        if !durable && decides { try await ledger.awaitDurable(generation, now: true) }
         for (event, result) in zip(events, steps) {
             switch result {
             case .success(let step): dispositions[event.index] = effects(of: step, id: event.id, queue: event.queue)
             case .failure(let error): dispositions[event.index] = reject(queue: event.queue, error)
             }
         }
-        return dispositions
+        return (dispositions, generation)
     }
 
     /// What a committed step asks for outside the ledger, and its message's disposition.

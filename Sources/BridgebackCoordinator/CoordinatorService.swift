@@ -98,7 +98,7 @@ public struct CoordinatorService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await coordinator.run() }
             group.addTask {
-                try await Self.consume(contracts, coordinator) { delivery in
+                try await Self.consumeUnsynced(contracts, coordinator) { delivery in
                     delivery.oversizeBytes.map { .oversized(queue: "contracts", bytes: $0) } ?? .contract(delivery.body)
                 }
             }
@@ -132,6 +132,45 @@ public struct CoordinatorService: Service {
             for try await chunk in consumer.chunks.cancelOnGracefulShutdown() {
                 let dispositions = try await coordinator.handle(chunk.map(message))
                 settle(chunk, dispositions)
+            }
+        } catch {
+            await consumer.cancel()
+            throw error
+        }
+        await consumer.cancel()
+    }
+
+    /// Like `consume`, but each pass commits without a sync of its own and is settled, in order,
+    /// once a later synced commit covers it (usually the next completion's, a few milliseconds
+    /// later; else the ledger's own after `syncDelay`). Meanwhile the next passes are consumed.
+    /// Still never acked before durable: a crash or power loss before the sync leaves the pass
+    /// unacked, and the broker redelivers it (a contract the ledger already has is a duplicate).
+    private static func consumeUnsynced(
+        _ consumer: AMQPConsumer, _ coordinator: Coordinator, _ message: @Sendable (AMQPDelivery) -> Coordinator.InboundMessage
+    ) async throws {
+        let (committed, input) = AsyncStream.makeStream(of: (chunk: [AMQPDelivery], dispositions: [Disposition], generation: UInt64).self)
+        let ledger = coordinator.ledger
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Bounded: at most `prefetch` deliveries are unacked, so at most that many passes wait here.
+                group.addTask {
+                    for await pass in committed {
+                        try await ledger.awaitDurable(pass.generation)
+                        settle(pass.chunk, pass.dispositions)
+                    }
+                }
+                do {
+                    for try await chunk in consumer.chunks.cancelOnGracefulShutdown() {
+                        let (dispositions, generation) = try await coordinator.handleUnsynced(chunk.map(message))
+                        input.yield((chunk, dispositions, generation))
+                    }
+                } catch {
+                    input.finish()
+                    throw error
+                }
+                // Shutdown: what was committed is settled once durable, then the consumer stops.
+                input.finish()
+                try await group.waitForAll()
             }
         } catch {
             await consumer.cancel()

@@ -17,12 +17,27 @@ public final class Ledger: Sendable {
     private let commitTimer = Metrics.Timer(label: "bridgeback_coordinator_ledger_commit_seconds")
     typealias Work = @Sendable (Database) throws -> any Sendable
     let database: any DatabaseWriter
-    private let group: GroupCommit<Work, any Sendable>
+    private let group: GroupCommit<Pending, Committed>
     /// Decoded contracts and their stored JSON, so a job's transitions neither decode nor
     /// re-encode its contract again.
     let contracts = ContractCache(capacity: 8192)
     /// Writes attempted through this `Ledger` (see `changeCount`).
     private let writes = Atomic<UInt64>(0)
+    /// Which commits are on disk: see `commit(durable:_:)` and `awaitDurable(_:)`.
+    private let durability: DurabilityTracker
+
+    /// One change waiting for the group's transaction.
+    struct Pending: Sendable {
+        var work: Work
+        /// Whether the group's commit must be synced (`synchronous=FULL`) before it is answered.
+        var durable: Bool
+    }
+
+    /// A change's output and the number of the commit that holds it.
+    struct Committed: Sendable {
+        var output: any Sendable
+        var generation: UInt64
+    }
 
     /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
     public convenience init(path: String) throws(CoordinatorError) {
@@ -60,21 +75,41 @@ public final class Ledger: Sendable {
         }
     }
 
-    init(database: any DatabaseWriter) throws(CoordinatorError) {
+    /// - Parameter syncDelay: how long a commit made without a sync may wait for another
+    ///   writer's synced commit to cover it before the ledger syncs on its own.
+    init(database: any DatabaseWriter, syncDelay: Duration = .milliseconds(20)) throws(CoordinatorError) {
         self.database = database
-        group = GroupCommit(maxBatch: 1024) { works in
-            try await database.write { db in
-                works.map { work in
-                    Result { () throws -> any Sendable in
-                        var output: (any Sendable)?
-                        try db.inSavepoint {
-                            output = try work(db)
-                            return .commit
+        let durability = DurabilityTracker(syncDelay: syncDelay)
+        self.durability = durability
+        group = GroupCommit(maxBatch: 1024) { pending in
+            // One transaction for the group. It is synced (FULL) if any change in it must be
+            // durable when answered; otherwise it commits without a sync (NORMAL: in WAL order,
+            // so the next synced commit makes it durable too, and a crash of the process loses
+            // nothing; only a power loss can).
+            let durable = pending.contains(where: \.durable)
+            let results = try await database.writeWithoutTransaction { db -> [Result<any Sendable, any Error>] in
+                // FULL is the writer's resting mode (what `synchronousMode()` reads); NORMAL only
+                // for this transaction.
+                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+                var results: [Result<any Sendable, any Error>] = []
+                try db.inTransaction(.immediate) {
+                    results = pending.map { change in
+                        Result { () throws -> any Sendable in
+                            var output: (any Sendable)?
+                            try db.inSavepoint {
+                                output = try change.work(db)
+                                return .commit
+                            }
+                            return output!
                         }
-                        return output!
                     }
+                    return .commit
                 }
+                return results
             }
+            let generation = durability.committed(synced: durable)
+            return results.map { result in result.map { Committed(output: $0, generation: generation) } }
         }
         do {
             try LedgerSchema.migrator.migrate(database)
@@ -87,15 +122,46 @@ public final class Ledger: Sendable {
     /// together or not at all. It runs in a savepoint of a transaction it may share with other
     /// writers' changes; an error it throws undoes only its own.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await commit(durable: true, body).value
+    }
+
+    /// One atomic change, like `write`. With `durable` false its transaction may commit without
+    /// a sync: visible to every later read and write at once, surviving a crash of the process,
+    /// but on disk only once a later synced commit covers it. Whoever then tells the outside
+    /// world about it (acks a message) first awaits `awaitDurable(generation)`.
+    func commit<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (Database) throws -> T) async throws -> (
+        value: T, generation: UInt64
+    ) {
         let started = ContinuousClock.now
         defer {
             commitTimer.record(duration: ContinuousClock.now - started)
             writes.add(1, ordering: .releasing)
         }
-        let output = try await group.submit { db in try body(db) }
-        guard let value = output as? T else { throw CoordinatorError(.ledgerCorrupt, "a ledger write returned \(type(of: output))") }
-        return value
+        let committed = try await group.submit(Pending(work: { db in try body(db) }, durable: durable))
+        guard let value = committed.output as? T else {
+            throw CoordinatorError(.ledgerCorrupt, "a ledger write returned \(type(of: committed.output))")
+        }
+        return (value, committed.generation)
     }
+
+    /// Returns once commit `generation` is on disk: at once if a synced commit since covered it;
+    /// otherwise after the next synced commit, which the ledger makes itself (a one-row write)
+    /// if no writer's synced commit comes within `syncDelay`, or at once with `now`.
+    func awaitDurable(_ generation: UInt64, now: Bool = false) async throws {
+        if now {
+            if durability.synced < generation { try await syncOwnCommit() }
+            return
+        }
+        try await durability.wait(for: generation) { [self] in try await syncOwnCommit() }
+    }
+
+    /// A synced commit of a one-row write: puts every earlier commit on disk.
+    private func syncOwnCommit() async throws {
+        _ = try await write { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = syncs + 1 WHERE id = 1") }
+    }
+
+    /// The number of the last synced commit (every commit up to it is on disk), for tests.
+    var syncedGeneration: UInt64 { durability.synced }
 
     /// Grows with every write this process makes (committed or not): the live
     /// dashboard re-reads the ledger only when it moved. Writes by another process (a standby's
@@ -185,4 +251,83 @@ public struct PartRecord: Sendable, Hashable {
     /// The exact bytes sent on every attempt (`bridgeback.final.v1`).
     public var body: [UInt8]
     public var updatedAt: Date
+}
+
+/// Which ledger commits are on disk, and who waits for which.
+///
+/// Commits are numbered in order (`GroupCommit` never overlaps flushes). A synced commit puts
+/// every earlier one on disk too: they are earlier frames of the same WAL file, and
+/// `fdatasync` covers the whole file.
+final class DurabilityTracker: Sendable {
+    private struct State {
+        var committed: UInt64 = 0
+        var synced: UInt64 = 0
+        var waiters: [(generation: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        /// A sync of the ledger's own is scheduled or running.
+        var syncing = false
+    }
+    private let state = Mutex(State())
+    let syncDelay: Duration
+
+    init(syncDelay: Duration) { self.syncDelay = syncDelay }
+
+    var synced: UInt64 { state.withLock { $0.synced } }
+
+    /// Numbers the commit that just returned; a synced one wakes everyone it covers.
+    func committed(synced: Bool) -> UInt64 {
+        let (generation, ready) = state.withLock { state -> (UInt64, [CheckedContinuation<Void, any Error>]) in
+            state.committed += 1
+            guard synced else { return (state.committed, []) }
+            state.synced = state.committed
+            let ready = state.waiters.filter { $0.generation <= state.synced }.map(\.continuation)
+            state.waiters.removeAll { $0.generation <= state.synced }
+            return (state.committed, ready)
+        }
+        for continuation in ready { continuation.resume() }
+        return generation
+    }
+
+    /// Waits until `generation` is synced; `sync` makes a synced commit when none comes in time.
+    func wait(for generation: UInt64, sync: @escaping @Sendable () async throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let start = state.withLock { state -> Bool? in
+                if state.synced >= generation { return nil }
+                state.waiters.append((generation, continuation))
+                if state.syncing { return false }
+                state.syncing = true
+                return true
+            }
+            switch start {
+            case nil: continuation.resume()
+            case true?: Task { await self.syncLoop(sync: sync) }
+            case false?: break
+            }
+        }
+    }
+
+    /// Every `syncDelay`, syncs while anyone still waits for an unsynced commit (a writer's
+    /// synced commit meanwhile usually answered them all). A failed sync fails every waiter:
+    /// their changes may not be on disk.
+    private func syncLoop(sync: @escaping @Sendable () async throws -> Void) async {
+        while true {
+            try? await Task.sleep(for: syncDelay)
+            let needed = state.withLock { state -> Bool in
+                if state.waiters.isEmpty {
+                    state.syncing = false
+                    return false
+                }
+                return true
+            }
+            guard needed else { return }
+            do {
+                try await sync()
+            } catch {
+                let failed = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+                    defer { state.waiters.removeAll() }
+                    return state.waiters.map(\.continuation)
+                }
+                for continuation in failed { continuation.resume(throwing: error) }
+            }
+        }
+    }
 }

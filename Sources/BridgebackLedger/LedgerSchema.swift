@@ -54,6 +54,15 @@ public enum LedgerSchema {
                     CREATE INDEX delivery_parts_by_state ON delivery_parts(state);
                     """)
         }
+        migrator.registerMigration("v2: ledger_sync") { db in
+            // One row the ledger updates in a synced commit when a change committed without a
+            // sync must reach the disk and no other synced commit came (see Ledger.awaitDurable).
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger_sync (id INTEGER PRIMARY KEY NOT NULL, syncs INTEGER NOT NULL);
+                    INSERT INTO ledger_sync (id, syncs) VALUES (1, 0);
+                    """)
+        }
         return migrator
     }
 }

@@ -13,4 +13,34 @@ struct LedgerDurabilityTests {
         #expect(try await Ledger(path: path).synchronousMode() == 2)
         #expect(try await Ledger(path: path).synchronousMode() == 2)
     }
+
+    /// A commit made without a sync is not reported durable until a synced commit covers it:
+    /// another writer's (the usual case), or the ledger's own after `syncDelay`. The writer is
+    /// back in FULL after it.
+    @Test("an unsynced commit is durable only once a synced commit covers it: a writer's, or the ledger's own")
+    func unsyncedCommitsWaitForASync() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let ledger = try Ledger(path: path)
+
+        // Covered by the next synced write.
+        let first = try await ledger.commit(durable: false) { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = 100") }
+        #expect(ledger.syncedGeneration < first.generation)
+        #expect(try await ledger.synchronousMode() == 2)
+        try await ledger.write { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = syncs + 1") }
+        #expect(ledger.syncedGeneration > first.generation)
+        try await ledger.awaitDurable(first.generation)  // already covered: returns at once
+
+        // No synced write comes: the ledger syncs on its own (one write to ledger_sync).
+        let second = try await ledger.commit(durable: false) { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = 200") }
+        #expect(ledger.syncedGeneration < second.generation)
+        try await ledger.awaitDurable(second.generation)
+        #expect(ledger.syncedGeneration > second.generation)
+        #expect(try await ledger.read { db in try Int.fetchOne(db, sql: "SELECT syncs FROM ledger_sync") } == 201)
+
+        // `now`: synced at once, without waiting for the delay.
+        let third = try await ledger.commit(durable: false) { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = 300") }
+        try await ledger.awaitDurable(third.generation, now: true)
+        #expect(ledger.syncedGeneration > third.generation)
+    }
 }
