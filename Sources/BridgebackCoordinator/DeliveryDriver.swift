@@ -129,10 +129,15 @@ extension Coordinator {
                     log.info(
                         "send failed", metadata: ["kind": "\(failure.kind.name)", "detail": "\(failure.detail)", "attempt": "\(attempt)"])
                     action = try machine.sendFailed(failure, now: now(), using: &rng)
+                    jobFinished = try await commit(id, machine.state, contract: contract)
                 } else {
                     action = try machine.sendSucceeded(at: now())
+                    // Where `sending` was folded (the receiver drops a repeat by delivery id) the
+                    // `delivered` mark needs no sync of its own: lost to a power cut, the part is
+                    // sent again under the same id and dropped there. It is on disk with the next
+                    // synced commit.
+                    jobFinished = try await commit(id, machine.state, contract: contract, durable: !foldSending)
                 }
-                jobFinished = try await commit(id, machine.state, contract: contract)
             case .wait(let until):
                 // One line per retry: a wake-up a fraction early comes back here for the same time.
                 if until != announcedWait {
@@ -164,11 +169,13 @@ extension Coordinator {
     /// part ends and no part of the job is left open, the job finishes in the same transaction.
     /// - Returns: the job's outcome if this commit finished it.
     @discardableResult
-    private func commit(_ id: DeliveryID, _ state: DeliveryState, contract: OwnershipContract) async throws -> Finished? {
+    private func commit(
+        _ id: DeliveryID, _ state: DeliveryState, contract: OwnershipContract, durable: Bool = true
+    ) async throws -> Finished? {
         let now = configuration.now()
         let registry = self.registry
         let cache = ledger.contracts
-        let (note, finished) = try await ledger.write { db -> (String?, Finished?) in
+        let ((note, finished), _) = try await ledger.commit(durable: durable) { db -> (String?, Finished?) in
             let note = try Self.record(db, id, state, contract: contract, registry: registry, cache: cache, now: now)
             guard state.outcome != nil else { return (note, nil) }
             return (note, try Self.finish(db, id.job, now: now, cache: cache, onlyIfAllEnded: true))
