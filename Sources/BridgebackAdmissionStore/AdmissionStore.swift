@@ -129,7 +129,12 @@ public struct StoreCounts: Sendable, Hashable {
 public final class AdmissionStore: Sendable {
     let writer: any DatabaseWriter
     private typealias Work = @Sendable (Database) throws -> any Sendable
-    private let group: GroupCommit<Work, any Sendable>
+    /// A change and whether its group's commit must be synced before it is answered.
+    private struct Pending: Sendable {
+        var work: Work
+        var durable: Bool
+    }
+    private let group: GroupCommit<Pending, any Sendable>
 
     /// Opens (creating if needed) `admission.sqlite` in `directory` and migrates it.
     public convenience init(directory: URL) throws {
@@ -151,26 +156,38 @@ public final class AdmissionStore: Sendable {
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(writer)
         self.writer = writer
-        group = GroupCommit(maxBatch: 512) { works in
-            try await writer.write { db in
-                works.map { work in
-                    Result(catching: { () throws -> any Sendable in
-                        var output: (any Sendable)?
-                        try db.inSavepoint {
-                            output = try work(db)
-                            return .commit
-                        }
-                        return output!
-                    })
+        group = GroupCommit(maxBatch: 512) { pending in
+            // Synced (FULL, the writer's resting mode) if any change in the group must be durable
+            // when answered; a group of only the relay's marks commits without a sync (NORMAL,
+            // in WAL order: the next synced commit puts it on disk too).
+            let durable = pending.contains(where: \.durable)
+            return try await writer.writeWithoutTransaction { db in
+                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+                var results: [Result<any Sendable, any Error>] = []
+                try db.inTransaction(.immediate) {
+                    results = pending.map { change in
+                        Result(catching: { () throws -> any Sendable in
+                            var output: (any Sendable)?
+                            try db.inSavepoint {
+                                output = try change.work(db)
+                                return .commit
+                            }
+                            return output!
+                        })
+                    }
+                    return .commit
                 }
+                return results
             }
         }
     }
 
-    /// One atomic change, durable before this returns, sharing its transaction with whatever
-    /// other writes wait meanwhile; an error it throws undoes only its own change.
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let output = try await group.submit { db in try body(db) }
+    /// One atomic change, sharing its transaction with whatever other writes wait meanwhile; an
+    /// error it throws undoes only its own change. Durable before this returns unless `durable`
+    /// is false (then on disk with the next synced commit; a process crash loses nothing).
+    private func write<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let output = try await group.submit(Pending(work: { db in try body(db) }, durable: durable))
         guard let value = output as? T else { throw GroupCommitError(expected: 1, got: 0) }
         return value
     }
@@ -424,7 +441,9 @@ public final class AdmissionStore: Sendable {
     public func recordOutcomes(sent seqs: [Int64], failed failures: [(seq: Int64, error: String)], at date: Date) async throws {
         guard !seqs.isEmpty || !failures.isEmpty else { return }
         let failures = failures.map { Failure(seq: $0.seq, error: $0.error) }
-        try await write { db in
+        // Not synced: a mark lost to a power cut only publishes its row again, which the
+        // coordinator and the workers drop by job id (as after `outcomeUnknown`).
+        try await write(durable: false) { db in
             let stamp = WireDate.format(date)
             let markSent = try db.cachedStatement(
                 sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ? AND sent_at IS NULL")
