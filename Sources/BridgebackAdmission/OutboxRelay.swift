@@ -47,8 +47,10 @@ public struct OutboxRelayConfiguration: Sendable {
 
 /// Publishes committed outbox rows to the broker, in order, with confirms, and marks them sent.
 ///
-/// Per job, the contract is confirmed before the job is published, so a worker never runs a
-/// job whose ownership record the coordinator might not get. A failure leaves the row unsent;
+/// Per job, the contract is published ahead of the job on the same channel, and both are
+/// confirmed in one wait. The contract is committed in the outbox before either goes out, so the
+/// coordinator gets it even if the broker refuses it once: its row is published again until
+/// confirmed (a completion that arrives first is parked until then). A failure leaves the row unsent;
 /// the relay backs off and retries (after `outcomeUnknown` that may publish twice; the
 /// coordinator and workers deduplicate by job id, the message id). Rows left unsent by a crash
 /// are simply still unsent at the next start, so they go out then.
@@ -173,8 +175,8 @@ public final class OutboxRelay: Service {
         case failed(transient: Bool, count: Int, firstError: String)
     }
 
-    /// One batch: contracts first (windowed), then the jobs whose contracts are confirmed,
-    /// then every outcome of the pass recorded in one transaction.
+    /// One batch, in outbox order (each job's contract before the job), windowed, then every
+    /// outcome of the pass recorded in one transaction.
     func publishOnePass() async throws -> PassOutcome {
         let rows = try await store.unsentOutbox(limit: configuration.batchSize)
         guard !rows.isEmpty else {
@@ -182,19 +184,12 @@ public final class OutboxRelay: Service {
             metrics.oldest(ageSeconds: 0)
             return .empty
         }
-        var failedJobs: Set<String> = []
-        var failures: [RowResult] = []
         var outcomes = Outcomes()
-
-        let contracts = rows.filter { $0.kind == .contract }
-        let contractResults = await publish(contracts, into: &outcomes)
-        for (row, result) in zip(contracts, contractResults) where !result.ok {
-            failedJobs.insert(row.jobID)
-            failures.append(result)
-        }
-        let jobs = rows.filter { $0.kind == .job && !failedJobs.contains($0.jobID) }
-        let jobResults = await publish(jobs, into: &outcomes)
-        failures += jobResults.filter { !$0.ok }
+        // Contracts and jobs in one window, each contract ahead of its job on the channel, and
+        // one wait for all their confirms (not a contract wait, then a job wait). A job may so
+        // be confirmed while its contract is not: the contract row stays unsent and goes out
+        // again until confirmed, and the coordinator parks the job's completion until it comes.
+        let failures = await publish(rows, into: &outcomes).filter { !$0.ok }
         do {
             try await store.recordOutcomes(sent: outcomes.sent, failed: outcomes.failed, at: Date())
         } catch {
