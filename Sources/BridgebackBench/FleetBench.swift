@@ -108,12 +108,21 @@ public struct FleetBench: Sendable {
 
         // Idle latency.
         var idle: [Double] = []
+        // Where an idle job's time goes: submit → 202 (HTTP, admission, its synced commit) and
+        // 202 → delivered (relay, broker hops, worker, coordinator, notice).
+        var answered: [Double] = []
+        var afterAnswer: [Double] = []
         for _ in 0..<samples {
             let (id, sent) = try await client.submitOne()
+            let accepted = ContinuousClock.now
             let arrived = try await arrivals.wait(for: [id], timeout: .seconds(60))
             idle.append((arrived[id]! - sent).seconds)
+            answered.append((accepted - sent).seconds)
+            afterAnswer.append((arrived[id]! - accepted).seconds)
         }
         idle.sort()
+        answered.sort()
+        afterAnswer.sort()
         await arrivals.stop()
 
         // Baseline: the bare broker hop, same counts, same run.
@@ -132,6 +141,8 @@ public struct FleetBench: Sendable {
         print(row("fleet: submit → delivered, all at once", throughput, loaded))
         if offered > 0 { print(row(String(format: "fleet: offered %.0f jobs/s for %.0f s", offered, rateSeconds), nil, paced)) }
         print(row("fleet: submit → delivered, idle", nil, idle))
+        print(row("  of which submit → 202 accepted", nil, answered))
+        print(row("  of which 202 → delivered", nil, afterAnswer))
         print(row("baseline: one broker hop", baseline.rate, baseline.latencies))
         print(
             String(
@@ -160,6 +171,8 @@ public struct FleetBench: Sendable {
                 "offered_per_s": offered, "offered_p50_ms": Self.percentile(paced, 0.5) * 1000,
                 "offered_p90_ms": Self.percentile(paced, 0.9) * 1000, "offered_p99_ms": Self.percentile(paced, 0.99) * 1000,
                 "idle_p50_ms": Self.percentile(idle, 0.5) * 1000, "idle_p99_ms": Self.percentile(idle, 0.99) * 1000,
+                "idle_accept_p50_ms": Self.percentile(answered, 0.5) * 1000,
+                "idle_after_accept_p50_ms": Self.percentile(afterAnswer, 0.5) * 1000,
                 "hop_per_s": baseline.rate, "hop_p50_ms": Self.percentile(baseline.latencies, 0.5) * 1000,
                 "hop_p99_ms": Self.percentile(baseline.latencies, 0.99) * 1000, "processes": perProcess,
             ]
