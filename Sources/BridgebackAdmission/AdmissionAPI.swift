@@ -58,6 +58,13 @@ public struct APIResponse: Sendable, Hashable {
         self.body = body
     }
 
+    /// An answer from a typed body (`BridgebackCore`'s shared wire types), so the service writes
+    /// exactly what its clients decode.
+    public init(status: Int, typed: some Encodable) {
+        self.status = status
+        self.body = (try? JSONValue(encoding: typed)) ?? .null
+    }
+
     /// The body as sorted-key JSON bytes.
     public var bodyBytes: [UInt8] {
         Array((try? JSONEncoder.sorted.encode(body)) ?? Data("{}".utf8))
@@ -65,9 +72,8 @@ public struct APIResponse: Sendable, Hashable {
 
     /// `{"error": {"code", "message", "field"?}}` with the code's HTTP status.
     public static func error(_ error: AdmissionError) -> APIResponse {
-        var object: [String: JSONValue] = ["code": .string(error.code.description), "message": .string(error.message)]
-        if let field = error.field { object["field"] = .string(field) }
-        return APIResponse(status: error.code.httpStatus, body: ["error": .object(object)])
+        APIResponse(
+            status: error.code.httpStatus, typed: APIErrorBody(code: error.code.description, message: error.message, field: error.field))
     }
 }
 
@@ -264,7 +270,7 @@ public final class AdmissionAPI: Sendable {
                     "request_id": "\(requestID)", "origin": "\(request.origin)", "triggers": "\(entry.triggers)",
                     "policy_version": "\(decision.policyVersion)",
                 ])
-            return APIResponse(status: 200, body: decisionBody(decision, requestID: requestID))
+            return APIResponse(status: 200, typed: answer(decision, requestID: requestID))
         }
 
         // Detach: a recipe, a contract, then one transaction.
@@ -347,15 +353,15 @@ public final class AdmissionAPI: Sendable {
                     "recipe": "\(recipe.name)",
                     "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)",
                 ])
-            var body = detachBody(job, decision: decision, requestID: requestID, replay: false, notes: notes, extraDefaults: extraDefaults)
-            body["request_id"] = .string(requestID)
-            return APIResponse(status: 202, body: .object(body))
+            return APIResponse(
+                status: 202,
+                typed: detachAnswer(
+                    job, decision: decision, requestID: requestID, replay: false, notes: notes, extraDefaults: extraDefaults))
         case .existing(let job):
             // Lost a race with a concurrent submit of the same key: answer as a replay.
             metrics.request(decision: "replay")
             return APIResponse(
-                status: 202,
-                body: .object(detachBody(job, decision: decision, requestID: requestID, replay: true, notes: [], extraDefaults: [])))
+                status: 202, typed: detachAnswer(job, decision: decision, requestID: requestID, replay: true, notes: [], extraDefaults: []))
         }
     }
 
@@ -371,47 +377,52 @@ public final class AdmissionAPI: Sendable {
         try await storeCall { try await store.logReplay(entry, jobID: job.jobID) }
         metrics.request(decision: "replay")
         logger.info("idempotent replay", metadata: ["request_id": "\(requestID)", "job_id": "\(job.jobID)", "origin": "\(request.origin)"])
-        var body: [String: JSONValue] = [
-            "decision": "detach",
-            "triggers": .array(entry.triggers.map { .string($0) }),
-            "reason": .string(entry.reason),
-            "policy_version": .string(entry.policyVersion),
-            "forced": .bool(entry.forced),
-        ]
-        body.merge(jobBody(job), uniquingKeysWith: { _, new in new })
-        body["idempotent_replay"] = true
-        body["request_id"] = .string(requestID)
-        body["notes"] = .array([
-            .string(
-                "idempotency_key '\(request.idempotencyKey ?? "")' was already used from \(request.origin): this is the job it created, not a new one"
-            )
-        ])
-        return APIResponse(status: 202, body: .object(body))
+        // The first answer's fields again: the decision as first made (recomputed from the logged
+        // text and hints while the policy is unchanged, for its confidence) and the contract's defaults.
+        var confidence: Double?
+        if let original, original.policyVersion == engine.policy.version {
+            var hints = original.hintsJSON.flatMap { try? SubmitRequest.parse(hintsJSON: $0) } ?? nil
+            if original.forced {
+                var forced = hints ?? AdmissionHints()
+                forced.force = .detach
+                hints = forced
+            }
+            let first = engine.decide(AdmissionRequest(text: original.text, hints: hints))
+            if first.triggers.map(\.rawValue) == entry.triggers { confidence = Self.rounded(first.confidence) }
+        }
+        let note =
+            "idempotency_key '\(request.idempotencyKey ?? "")' was already used from \(request.origin): this is the job it created, not a new one"
+        let body = AdmissionAnswer(
+            decision: "detach", triggers: entry.triggers, reason: entry.reason, policyVersion: entry.policyVersion, forced: entry.forced,
+            confidence: confidence, requestID: requestID, job: admittedJob(job), idempotentReplay: true,
+            defaultsApplied: job.contract.defaultsApplied, notes: [note])
+        return APIResponse(status: 202, typed: body)
     }
 
+    static func rounded(_ confidence: Double) -> Double { (confidence * 1000).rounded() / 1000 }
+
+    func answer(_ decision: AdmissionDecision, requestID: String) -> AdmissionAnswer {
+        AdmissionAnswer(
+            decision: decision.decision.rawValue, triggers: decision.triggers.map(\.rawValue), reason: decision.reason,
+            policyVersion: decision.policyVersion, forced: decision.forced, confidence: Self.rounded(decision.confidence),
+            requestID: requestID)
+    }
+
+    /// The decision as `decisionBody` gives it, as JSON (the dry-run answers build on it).
     func decisionBody(_ decision: AdmissionDecision, requestID: String) -> JSONValue {
-        [
-            "decision": .string(decision.decision.rawValue),
-            "triggers": .array(decision.triggers.map { .string($0.rawValue) }),
-            "reason": .string(decision.reason),
-            "policy_version": .string(decision.policyVersion),
-            "forced": .bool(decision.forced),
-            "confidence": .number((decision.confidence * 1000).rounded() / 1000),
-            "request_id": .string(requestID),
-        ]
+        (try? JSONValue(encoding: answer(decision, requestID: requestID))) ?? .null
     }
 
-    private func detachBody(
+    private func detachAnswer(
         _ job: JobRecord, decision: AdmissionDecision, requestID: String, replay: Bool, notes: [String], extraDefaults: [String]
-    ) -> [String: JSONValue] {
-        guard case .object(var body) = decisionBody(decision, requestID: requestID) else { return [:] }
-        body.merge(jobBody(job), uniquingKeysWith: { _, new in new })
-        body["idempotent_replay"] = .bool(replay)
-        let defaults = job.contract.defaultsApplied + extraDefaults
-        body["defaults_applied"] = .array(defaults.map { .string($0) })
+    ) -> AdmissionAnswer {
+        var body = answer(decision, requestID: requestID)
+        body.job = admittedJob(job)
+        body.idempotentReplay = replay
+        body.defaultsApplied = job.contract.defaultsApplied + extraDefaults
         var allNotes = notes
         if let sentence = defaultsSentence(job.contract, extra: extraDefaults) { allNotes.append(sentence) }
-        body["notes"] = .array(allNotes.map { .string($0) })
+        body.notes = allNotes
         return body
     }
 
@@ -435,21 +446,12 @@ public final class AdmissionAPI: Sendable {
     }
 
     /// The job as `GET /v1/jobs/{id}` shows it (also embedded in detach replies).
-    private func jobBody(_ job: JobRecord) -> [String: JSONValue] {
-        var body: [String: JSONValue] = [
-            "job_id": .string(job.jobID),
-            "human": .string(registry.humanLine(for: job.contract)),
-            "contract": Self.json(job.contract),
-            "state": .string(job.state.rawValue),
-            "state_source": "admission",
-            "state_note": .string(stateNote(job)),
-            "created_at": .string(WireDate.format(job.createdAt)),
-            "links": ["self": .string("/v1/jobs/\(job.jobID)"), "cancel": .string("/v1/jobs/\(job.jobID)/cancel")],
-        ]
-        if let at = job.publishedAt { body["published_at"] = .string(WireDate.format(at)) }
-        if let at = job.cancelRequestedAt { body["cancel_requested_at"] = .string(WireDate.format(at)) }
-        if let reason = job.cancelReason { body["cancel_reason"] = .string(reason) }
-        return body
+    func admittedJob(_ job: JobRecord) -> AdmittedJob {
+        AdmittedJob(
+            jobID: job.jobID, human: registry.humanLine(for: job.contract), contract: Self.json(job.contract), state: job.state.rawValue,
+            stateNote: stateNote(job), createdAt: WireDate.format(job.createdAt), publishedAt: job.publishedAt.map(WireDate.format),
+            cancelRequestedAt: job.cancelRequestedAt.map(WireDate.format), cancelReason: job.cancelReason,
+            links: ["self": "/v1/jobs/\(job.jobID)", "cancel": "/v1/jobs/\(job.jobID)/cancel"])
     }
 
     func stateNote(_ job: JobRecord) -> String {
@@ -494,7 +496,7 @@ public final class AdmissionAPI: Sendable {
                     "no job '\(canonical)' visible to '\(principal.name)' was admitted here; check the id (jobs are listed by GET /v1/jobs?surface=…)"
                 )
             }
-            return APIResponse(status: 200, body: .object(jobBody(job)))
+            return APIResponse(status: 200, typed: admittedJob(job))
         } catch {
             return refuse(error)
         }
@@ -507,9 +509,7 @@ public final class AdmissionAPI: Sendable {
             let count = try listLimit(surface: surface, limit: limit)
             let origins = principal.isOperator ? nil : principal.origins.map(\.sqliteGlob)
             let jobs = try await storeCall { try await store.jobs(surface: surface, limit: count, originGlobs: origins) }
-            var body: [String: JSONValue] = ["jobs": .array(jobs.map { .object(jobBody($0)) }), "count": .number(Double(jobs.count))]
-            if let surface { body["surface"] = .string(surface) }
-            return APIResponse(status: 200, body: .object(body))
+            return APIResponse(status: 200, typed: AdmittedJobList(jobs: jobs.map(admittedJob), surface: surface))
         } catch {
             return refuse(error)
         }
@@ -602,7 +602,9 @@ public final class AdmissionAPI: Sendable {
                 let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: now()) }) ?? existing
                 logger.info(
                     "job cancelled", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
-                var body = jobBody(job)
+                // The job, then the coordinator's decision (who, when, whether workers were told).
+                var body: [String: JSONValue] = [:]
+                if case .object(let shown)? = try? JSONValue(encoding: admittedJob(job)) { body = shown }
                 body["cancel"] = "accepted"
                 for key in ["requested_by", "requested_at", "workers_told", "note"] { body[key] = decided[key] }
                 return APIResponse(status: 202, body: .object(body))

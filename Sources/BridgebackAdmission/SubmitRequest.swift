@@ -217,6 +217,12 @@ struct SubmitRequest: Sendable {
         }
     }
 
+    /// The hints of a logged request again (`hintsJSON`), to recompute its first decision.
+    static func parse(hintsJSON: String) throws(AdmissionError) -> AdmissionHints? {
+        guard case .object(let h) = try strictJSON(Array(hintsJSON.utf8)) else { return nil }
+        return try parseHints(h)
+    }
+
     private static func parseHints(_ h: [String: JSONValue]) throws(AdmissionError) -> AdmissionHints {
         try refuseUnknown(h, known: hintFields, where: "hints", prefix: "hints.")
         var hints = AdmissionHints()

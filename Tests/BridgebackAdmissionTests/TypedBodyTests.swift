@@ -1,0 +1,53 @@
+import BridgebackCore
+import Foundation
+import Testing
+
+@testable import BridgebackAdmission
+
+/// Admission's answers decode into the shared wire types of `BridgebackCore` that the CLI and
+/// MCP server read, and a replayed idempotency key answers what the first submit answered.
+@Suite("Typed admission bodies")
+struct TypedBodyTests {
+    static func decode<T: Decodable>(_ type: T.Type, _ response: APIResponse) throws -> T {
+        try JSONDecoder().decode(type, from: Data(response.bodyBytes))
+    }
+
+    @Test("a repeated idempotency key answers the first answer field for field (but its own request id, replay flag and note)")
+    func replayEqualsFirst() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let body =
+            #"{"origin": "cli:alice", "text": "Verify the nightly backups on all 30 servers, wait until the restore test finishes", "hints": {"expected_wait_s": 1800}, "idempotency_key": "same", "contract": {"deadline_s": 600}, "recipe": {"name": "release-gate", "params": {"service": "api", "env": "staging"}}}"#
+        let firstResponse = await h.submit(body)
+        let replayResponse = await h.submit(body)
+        #expect(firstResponse.status == 202 && replayResponse.status == 202, "\(firstResponse.body) \(replayResponse.body)")
+        let first = try Self.decode(AdmissionAnswer.self, firstResponse)
+        var replay = try Self.decode(AdmissionAnswer.self, replayResponse)
+        #expect(first.job != nil && first.confidence != nil && first.defaultsApplied != nil)
+        #expect(first.idempotentReplay == false && replay.idempotentReplay == true)
+        #expect(replay.requestID != first.requestID)
+        #expect(replay.notes?.first?.contains("already used") == true)
+        replay.requestID = first.requestID
+        replay.idempotentReplay = first.idempotentReplay
+        replay.notes = first.notes
+        #expect(replay == first)
+    }
+
+    @Test("errors, a job and a job list decode into the shared types")
+    func sharedTypes() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let refused = try Self.decode(APIErrorBody.self, await h.submit(#"{"origin": "cli:nobody", "text": "hi"}"#))
+        #expect(refused.error.code == "unknown_surface" && refused.error.field == "origin" && !refused.error.message.isEmpty)
+        let answer = try Self.decode(
+            AdmissionAnswer.self, await h.submit(#"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach"}"#))
+        let job = try #require(answer.job)
+        #expect(answer.decision == "detach" && answer.forced && answer.confidence == 1)
+        let shown = try Self.decode(AdmittedJob.self, await h.api.job(id: job.jobID, as: TestAuth.alice))
+        #expect(shown == job)
+        let list = try Self.decode(AdmittedJobList.self, await h.api.jobs(surface: "cli:alice", limit: nil, as: TestAuth.alice))
+        #expect(list.count == 1 && list.jobs == [job] && list.surface == "cli:alice")
+        let inline = try Self.decode(AdmissionAnswer.self, await h.submit(#"{"origin": "cli:alice", "text": "What is a canary?"}"#))
+        #expect(inline.decision == "inline" && inline.job == nil && inline.notes == nil && inline.confidence != nil)
+    }
+}
