@@ -24,9 +24,9 @@ public struct StatusResponse: Sendable, Hashable {
         return StatusResponse(status: status, body: Array(data))
     }
 
-    /// `{"error": {"code", "message"}}`, the shape admission uses too.
+    /// `{"error": {"code", "message"}}`: `APIErrorBody`, the type admission answers and clients decode.
     static func error(_ status: Int, _ code: String, _ message: String) -> StatusResponse {
-        json(["error": ["code": code, "message": message]], status: status)
+        json(APIErrorBody(code: code, message: message), status: status)
     }
 
     /// The body as text (tests, logs).

@@ -92,11 +92,8 @@ public struct FleetClient: Sendable {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let json = (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .string(String(decoding: data.prefix(500), as: UTF8.self))
         if (200..<300).contains(status) { return .ok(status: status, body: json) }
-        if case .object(let top) = json, case .object(let error)? = top["error"] {
-            return .refused(
-                status: status, code: error["code"]?.stringValue ?? "http_\(status)",
-                message: error["message"]?.stringValue ?? "HTTP \(status)",
-                field: error["field"]?.stringValue)
+        if let error = (try? JSONDecoder().decode(APIErrorBody.self, from: data))?.error {
+            return .refused(status: status, code: error.code, message: error.message, field: error.field)
         }
         let text = json.stringValue ?? ""
         return .refused(status: status, code: "http_\(status)", message: "\(service) answered HTTP \(status) \(text)", field: nil)

@@ -288,7 +288,7 @@ struct StatusClient {
             let (data, code) = try await CLIHTTP.send(request, session: session, timeout: timeout)
             guard (200..<300).contains(code) else {
                 var message =
-                    (try? JSONDecoder().decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue
+                    (try? JSONDecoder().decode(APIErrorBody.self, from: data))?.error.message
                     ?? String(decoding: data.prefix(300), as: UTF8.self)
                 if code == 401 && token == nil {
                     message += " (no token given: set BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE or --token-file)"

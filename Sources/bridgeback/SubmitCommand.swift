@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgebackCore
 import Foundation
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -133,25 +134,27 @@ struct SubmitCommand: AsyncParsableCommand {
             if !(200..<300).contains(status) { throw ExitCode(1) }
             return
         }
-        let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         guard (200..<300).contains(status) else {
-            let error = reply["error"] as? [String: Any]
-            let message = error?["message"] as? String ?? String(decoding: data, as: UTF8.self)
-            FileHandle.standardError.write(Data("refused (HTTP \(status), \(error?["code"] as? String ?? "error")): \(message)\n".utf8))
+            let error = (try? JSONDecoder().decode(APIErrorBody.self, from: data))?.error
+            let message = error?.message ?? String(decoding: data, as: UTF8.self)
+            FileHandle.standardError.write(Data("refused (HTTP \(status), \(error?.code ?? "error")): \(message)\n".utf8))
             throw ExitCode(1)
+        }
+        guard let reply = try? JSONDecoder().decode(AdmissionAnswer.self, from: data) else {
+            print(String(decoding: data, as: UTF8.self))
+            return
         }
         print(Self.describe(reply))
     }
 
     /// One or two lines for a person.
-    static func describe(_ reply: [String: Any]) -> String {
-        let reason = reply["reason"] as? String ?? ""
-        if reply["decision"] as? String == "inline" {
-            return "Inline (answer in the conversation): \(reason)"
+    static func describe(_ reply: AdmissionAnswer) -> String {
+        if reply.decision == "inline" {
+            return "Inline (answer in the conversation): \(reply.reason)"
         }
-        var text = reply["human"] as? String ?? "Detached"
-        if reply["idempotent_replay"] as? Bool == true { text += " [same request as before: the existing job]" }
-        if let job = reply["job_id"] as? String { text += "\n  why: \(reason)\n  job: \(job)" }
+        var text = reply.job?.human ?? "Detached"
+        if reply.idempotentReplay == true { text += " [same request as before: the existing job]" }
+        if let job = reply.job?.jobID { text += "\n  why: \(reply.reason)\n  job: \(job)" }
         return text
     }
 }
