@@ -78,40 +78,6 @@ final class ConsumerRecord {
     }
 }
 
-/// One AMQP channel as the thread knows it.
-final class ChannelRecord {
-    enum Role {
-        case control
-        case publisher(window: Int)
-        case consumer(ConsumerRecord)
-    }
-
-    let number: UInt16
-    let role: Role
-    var isOpen = false
-    /// Bumped on every (re)open so acks for deliveries of an earlier incarnation are dropped.
-    var epoch = 0
-    var confirms = ConfirmTracker<PublishToken>()
-    var waiting: [(OutboundMessage, PublishToken)] = []
-    var waitingHead = 0
-    /// A publish on this channel was nacked: publish nothing more on it until it has been closed
-    /// and reopened (see `recycleNackedChannels`).
-    var recycleAfterNack = false
-    /// The message whose content is arriving on this channel (between its deliver or return
-    /// and its last body frame).
-    var content: ContentAssembly?
-
-    init(number: UInt16, role: Role) {
-        self.number = number
-        self.role = role
-    }
-
-    var window: Int {
-        if case .publisher(let window) = role { return window }
-        return 0
-    }
-}
-
 /// Everything that touches rabbitmq-c for one connection. Lives on, and is only used by, the
 /// connection's own thread: rabbitmq-c is blocking and not thread-safe.
 final class ConnectionCore {
@@ -122,16 +88,16 @@ final class ConnectionCore {
     let metrics: AMQPMetrics
     private var machine: ConnectionStateMachine
     private var conn: amqp_connection_state_t?
-    private var channels: [UInt16: ChannelRecord] = [:]
-    private var nextChannelNumber: UInt16 = 2
-    private var exchanges: [ExchangeDeclaration] = []
-    private var queues: [QueueDeclaration] = []
-    private var bindings: [BindingDeclaration] = []
+    /// Every channel's state, epoch, confirm window and waiting publishes (sans-I/O; this class performs its answers).
+    private var channels = Channels()
+    /// What was declared, to declare again after a reconnect.
+    private var topology = RecordedTopology()
     private var retryDeadline: ContinuousClock.Instant?
     /// Why each node failed in the current connect round (for one error naming them all).
     private var roundErrors: [String] = []
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
-    private static let controlChannel: UInt16 = 1
+    typealias Channels = ChannelTable<OutboundMessage, PublishToken, ConsumerRecord>
+    private static let controlChannel = Channels.controlChannel
     static let returnTagHeader = "x-bb-publish-tag"
 
     init(configuration: AMQPConfiguration, inbox: CommandInbox, shared: SharedConnectionState, logger: Logger) {
@@ -143,7 +109,6 @@ final class ConnectionCore {
         self.machine = ConnectionStateMachine(
             baseDelay: configuration.reconnectBaseDelay, maxDelay: configuration.reconnectMaxDelay,
             endpointCount: configuration.endpoints.count)
-        channels[Self.controlChannel] = ChannelRecord(number: Self.controlChannel, role: .control)
     }
 
     // MARK: - Thread main loop
@@ -275,12 +240,11 @@ final class ConnectionCore {
 
     private func finish() {
         let error = AMQPError(.closedByUser, "the connection was closed")
-        failEverything(
-            error, unknownOutcome: AMQPError(.outcomeUnknown, "the connection was closed before the broker confirmed this publish"))
-        for record in channels.values {
-            if case .consumer(let consumer) = record.role { consumer.continuation.finish() }
-        }
-        channels.removeAll()
+        let leftovers = channels.removeAll()
+        fail(
+            leftovers, notSent: error,
+            unknownOutcome: AMQPError(.outcomeUnknown, "the connection was closed before the broker confirmed this publish"))
+        for consumer in leftovers.consumers { consumer.continuation.finish() }
         if let conn {
             amqp_connection_close(conn, AMQP_REPLY_SUCCESS)
         }
@@ -346,49 +310,38 @@ final class ConnectionCore {
                 configuration.password)
         }
         try checkLogin(reply)
-        for record in channels.values.sorted(by: { $0.number < $1.number }) {
-            record.isOpen = false
-        }
         do {
-            try openChannel(channels[Self.controlChannel]!)
+            try openChannel(Self.controlChannel)
         } catch {
             throw error.error
         }
     }
 
+    /// Classifies a failed login by the broker's reply code or rabbitmq-c's status (`LoginFailure`),
+    /// never by the broker's wording.
     private func checkLogin(_ reply: amqp_rpc_reply_t) throws(AMQPError) {
         switch reply.reply_type {
         case AMQP_RESPONSE_NORMAL:
             return
-        case AMQP_RESPONSE_SERVER_EXCEPTION where reply.reply.id == BB_CONNECTION_CLOSE:
-            let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            let text = CBridge.string(close.reply_text)
-            if let conn {
-                var ok = amqp_connection_close_ok_t(dummy: 0)
-                amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            guard let close = bb_reply_connection_close(reply)?.pointee else {
+                throw AMQPError(.protocolError, "unexpected server reply to login (method \(reply.reply.id))")
             }
-            if text.contains("Login was refused") || text.contains("authentication") {
-                throw AMQPError(
-                    .authenticationFailed,
-                    "the broker refused user '\(configuration.user)': check the user name and password in the AMQP URL",
-                    replyCode: close.reply_code, replyText: text)
-            }
-            throw AMQPError(
-                .accessRefused,
-                "user '\(configuration.user)' may not open virtual host '\(configuration.virtualHost)' (it may not exist, or the user has no permissions there)",
-                replyCode: close.reply_code, replyText: text)
+            sendConnectionCloseOk()
+            throw LoginFailure.refused(
+                replyCode: close.reply_code, replyText: CBridge.string(close.reply_text), user: configuration.user,
+                virtualHost: configuration.virtualHost)
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-            let status = reply.library_error
-            if status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue {
-                throw AMQPError(
-                    .authenticationFailed,
-                    "the broker closed the connection during login as '\(configuration.user)': usually a wrong user name or password (or an amqp:// URL for a port that serves TLS: use amqps://)",
-                    libraryStatus: status)
-            }
-            throw AMQPError(.connectionClosed, "login failed: \(CBridge.statusText(status))", libraryStatus: status)
+            throw LoginFailure.libraryFailure(status: reply.library_error, user: configuration.user)
         default:
             throw AMQPError(.protocolError, "unexpected reply to login")
         }
+    }
+
+    private func sendConnectionCloseOk() {
+        guard let conn else { return }
+        var ok = amqp_connection_close_ok_t(dummy: 0)
+        amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
     }
 
     private func destroyConnection() {
@@ -401,12 +354,13 @@ final class ConnectionCore {
     /// The connection is gone: fail what can't survive, then let the state machine decide.
     private func connectionLost(_ error: AMQPError) {
         destroyConnection()
-        for record in channels.values { record.isOpen = false }
+        let leftovers = channels.connectionLost()
         switch machine.connectionLost() {
         case .failInFlightAndRetry(let delay):
             logger.warning("AMQP connection lost; will reconnect", metadata: ["error": "\(error)"])
-            failEverything(
-                AMQPError(.notConnected, "the broker connection was lost before this message was sent; it was not published"),
+            fail(
+                leftovers,
+                notSent: AMQPError(.notConnected, "the broker connection was lost before this message was sent; it was not published"),
                 unknownOutcome: AMQPError(
                     .outcomeUnknown,
                     "the broker connection was lost before this publish was confirmed; the broker may or may not have it (\(error.message))"
@@ -416,95 +370,93 @@ final class ConnectionCore {
             recordUnconfirmed()
             retryDeadline = .now + jitter(delay)
         case .none:
-            break
+            // Already closed or reconnecting: nothing is in flight, but fail whatever was, all the same.
+            fail(
+                leftovers, notSent: notConnectedError(),
+                unknownOutcome: AMQPError(.outcomeUnknown, "the connection went away before the broker confirmed this publish"))
         }
     }
 
-    private func failEverything(_ notSent: AMQPError, unknownOutcome: AMQPError) {
-        for record in channels.values {
-            for token in record.confirms.failAll() {
-                token.batch.complete(token.index, .failure(unknownOutcome))
-            }
-            for (_, token) in record.waiting[record.waitingHead...] {
-                token.batch.complete(token.index, .failure(notSent))
-            }
-            record.waiting.removeAll()
-            record.waitingHead = 0
-        }
+    private func fail(_ leftovers: Channels.Leftovers, notSent: AMQPError, unknownOutcome: AMQPError) {
+        for token in leftovers.unconfirmed { token.batch.complete(token.index, .failure(unknownOutcome)) }
+        for token in leftovers.unsent { token.batch.complete(token.index, .failure(notSent)) }
     }
 
     /// After a reconnect: the recorded topology, then every channel and consumer.
     private func restore() throws(CoreFailure) {
-        for exchange in exchanges { try rpcDeclare(exchange) }
-        for queue in queues { _ = try rpcDeclare(queue, passive: false) }
-        for binding in bindings { try rpcBind(binding) }
+        for step in topology.replay {
+            switch step {
+            case .exchange(let exchange): try rpcDeclare(exchange)
+            case .queue(let queue): _ = try rpcDeclare(queue, passive: false)
+            case .binding(let binding): try rpcBind(binding)
+            }
+        }
         try reopenClosedChannels()
     }
 
-    /// Closes and reopens each publisher channel that saw a nack, once nothing is in flight on it.
+    /// Closes each publisher channel that saw a nack once nothing is in flight on it; it is
+    /// reopened (fresh delivery tags) when its `close-ok` arrives.
     ///
     /// After a quorum queue's leader moves (a cluster node died), RabbitMQ 3.10 can keep nacking
     /// every publish on a channel that was opened while the election ran, for as long as the
     /// channel lives; a fresh channel publishes normally. Found by the cluster failover test: the
     /// outbox relay's retries were refused for minutes on the old channel.
     private func recycleNackedChannels() throws(CoreFailure) {
-        guard let conn else { return }
-        for record in channels.values where record.recycleAfterNack && record.isOpen && record.confirms.outstandingCount == 0 {
-            logger.notice("AMQP publisher channel reopened after a nack", metadata: ["channel": "\(record.number)"])
-            try check(amqp_channel_close(conn, record.number, AMQP_REPLY_SUCCESS), channel: record.number, what: "channel.close")
-            record.isOpen = false
-            _ = record.confirms.failAll()  // nothing in flight; restarts delivery tags at 1 for the new channel
-            do {
-                try openChannel(record)
-            } catch .channel {
-                continue  // stays closed; reopenClosedChannels tries again
-            }
-            try flushWaiting(record)
+        for number in channels.channelsToRecycle() {
+            logger.notice("AMQP publisher channel reopened after a nack", metadata: ["channel": "\(number)"])
+            try sendChannelClose(number)
         }
     }
 
+    /// Sends `channel.close` and returns at once; the table has the channel `closing` until its
+    /// `close-ok` arrives as an ordinary frame (`dispatchMethod`).
+    private func sendChannelClose(_ number: UInt16) throws(CoreFailure) {
+        guard let conn else { return }
+        let status = bb_send_channel_close(conn, number)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw .connection(
+                AMQPError(.connectionClosed, "closing channel \(number) failed: \(CBridge.statusText(status))", libraryStatus: status))
+        }
+    }
+
+    /// Opens every closed channel (after a reconnect, a broker's channel.close, a recycle) and sends
+    /// what waits on it.
     private func reopenClosedChannels() throws(CoreFailure) {
-        for record in channels.values where !record.isOpen {
+        for number in channels.needingOpen {
             do {
-                try openChannel(record)
+                try openChannel(number)
+                try flushWaiting(number)
             } catch .channel(let error) {
                 // A consumer whose queue has gone cannot come back: end its stream with the reason.
-                if case .consumer(let consumer) = record.role {
-                    consumer.continuation.finish(throwing: error)
-                    channels[record.number] = nil
-                }
+                channels.openFailed(number)?.continuation.finish(throwing: error)
             }
         }
     }
 
-    private func openChannel(_ record: ChannelRecord) throws(CoreFailure) {
+    private func openChannel(_ number: UInt16) throws(CoreFailure) {
         guard let conn else { throw .connection(AMQPError(.notConnected, "not connected")) }
-        amqp_channel_open(conn, record.number)
-        try check(amqp_get_rpc_reply(conn), channel: record.number, what: "channel.open")
-        record.isOpen = true
-        record.recycleAfterNack = false
-        record.content = nil
-        record.epoch += 1
-        switch record.role {
-        case .control:
+        amqp_channel_open(conn, number)
+        try check(amqp_get_rpc_reply(conn), channel: number, what: "channel.open")
+        switch channels.opened(number) {
+        case .none:
             break
-        case .publisher:
-            amqp_confirm_select(conn, record.number)
-            try check(amqp_get_rpc_reply(conn), channel: record.number, what: "confirm.select")
-        case .consumer(let consumer):
+        case .selectConfirms:
+            amqp_confirm_select(conn, number)
+            try check(amqp_get_rpc_reply(conn), channel: number, what: "confirm.select")
+        case .consume(let consumer):
             // A new channel: the broker requeued whatever the old one held.
             consumer.unsettled.removeAll()
             if consumer.gauges == nil { consumer.gauges = metrics.consumerGauges(queue: consumer.queue) }
             consumer.gauges?.inUse.record(0)
             consumer.gauges?.prefetch.record(Int(consumer.prefetch))
-            amqp_basic_qos(conn, record.number, 0, consumer.prefetch, 0)
-            try check(amqp_get_rpc_reply(conn), channel: record.number, what: "basic.qos")
+            amqp_basic_qos(conn, number, 0, consumer.prefetch, 0)
+            try check(amqp_get_rpc_reply(conn), channel: number, what: "basic.qos")
             let ok = CBridge.withBytes(consumer.queue) { queue in
                 CBridge.withTable(consumer.arguments) { args in
-                    amqp_basic_consume(conn, record.number, queue, amqp_empty_bytes, 0, 0, consumer.exclusive ? 1 : 0, args)
+                    amqp_basic_consume(conn, number, queue, amqp_empty_bytes, 0, 0, consumer.exclusive ? 1 : 0, args)
                 }
             }
-            try check(amqp_get_rpc_reply(conn), channel: record.number, what: "basic.consume on '\(consumer.queue)'")
+            try check(amqp_get_rpc_reply(conn), channel: number, what: "basic.consume on '\(consumer.queue)'")
             if let ok { consumer.serverTag = CBridge.string(ok.pointee.consumer_tag) }
         }
     }
@@ -518,17 +470,12 @@ final class ConnectionCore {
         case AMQP_RESPONSE_NORMAL:
             return
         case AMQP_RESPONSE_SERVER_EXCEPTION:
-            if reply.reply.id == BB_CHANNEL_CLOSE {
-                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            if let close = bb_reply_channel_close(reply)?.pointee {
                 let error = channelClosed(channel, code: close.reply_code, text: CBridge.string(close.reply_text), what: what)
                 throw .channel(error)
             }
-            if reply.reply.id == BB_CONNECTION_CLOSE {
-                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-                if let conn {
-                    var ok = amqp_connection_close_ok_t(dummy: 0)
-                    amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
-                }
+            if let close = bb_reply_connection_close(reply)?.pointee {
+                sendConnectionCloseOk()
                 throw .connection(
                     AMQPError(
                         .connectionClosed, "the broker closed the connection during \(what)", replyCode: close.reply_code,
@@ -551,11 +498,7 @@ final class ConnectionCore {
             amqp_send_method(conn, channel, BB_CHANNEL_CLOSE_OK, &ok)
         }
         let error = AMQPError(.channelClosed, "the broker closed the channel during \(what)", replyCode: code, replyText: text)
-        if let record = channels[channel] {
-            record.isOpen = false
-            record.content = nil
-            for token in record.confirms.failAll() { token.batch.complete(token.index, .failure(error)) }
-        }
+        for token in channels.closedByBroker(channel) { token.batch.complete(token.index, .failure(error)) }
         logger.debug("AMQP channel closed by broker", metadata: ["channel": "\(channel)", "reply": "\(code) \(text)"])
         return error
     }
@@ -574,13 +517,13 @@ final class ConnectionCore {
             try dispatch(frame)
         }
         if amqp_frames_enqueued(conn) == 0 { amqp_maybe_release_buffers(conn) }
-        for record in channels.values {
-            if case .consumer(let consumer) = record.role, !consumer.pending.isEmpty {
+        for number in channels.numbers {
+            if let consumer = channels[number]?.consumer, !consumer.pending.isEmpty {
                 consumer.continuation.yield(consumer.pending)
                 consumer.pending.removeAll(keepingCapacity: true)
             }
-            if record.isOpen && !record.waiting.isEmpty { try flushWaiting(record) }
         }
+        for number in channels.withWaitingPublishes { try flushWaiting(number) }
     }
 
     private func dispatch(_ frame: amqp_frame_t) throws(CoreFailure) {
@@ -597,33 +540,30 @@ final class ConnectionCore {
     private func dispatchContent(_ frame: amqp_frame_t) throws(CoreFailure) {
         let channel = frame.channel
         defer { if let conn { amqp_maybe_release_buffers_on_channel(conn, channel) } }
-        guard let record = channels[channel], var assembly = record.content else { return }
+        guard var assembly = channels.takeContent(on: channel) else { return }
         let step: ContentAssembly.Step
         if frame.frame_type == AMQP_FRAME_HEADER {
-            guard let decoded = frame.payload.properties.decoded else { return }
-            let properties = CBridge.decode(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
-            step = assembly.header(properties, bodySize: frame.payload.properties.body_size)
+            guard let decoded = bb_frame_basic_properties(frame) else { return }
+            step = assembly.header(CBridge.decode(decoded.pointee), bodySize: frame.payload.properties.body_size)
         } else {
             let fragment = frame.payload.body_fragment
             step = assembly.body(UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
         }
         switch step {
         case .needMore:
-            record.content = assembly
+            channels.setContent(assembly, on: channel)
         case .protocolError(let text):
-            record.content = nil
             throw .connection(AMQPError(.protocolError, "channel \(channel): \(text)"))
         case .complete(let message):
-            record.content = nil
-            completed(message, on: record)
+            completed(message, on: channel)
         }
     }
 
     /// A message whose content has fully arrived: a delivery for its consumer, or a returned publish.
-    private func completed(_ message: ContentAssembly.Message, on record: ChannelRecord) {
+    private func completed(_ message: ContentAssembly.Message, on channel: UInt16) {
         switch message.origin {
         case .delivery(let tag, let redelivered, let exchange, let routingKey, let consumerTag):
-            guard case .consumer(let consumer) = record.role else { return }
+            guard let (consumer, epoch) = channels.openConsumer(on: channel) else { return }
             if let full = message.oversizeBytes {
                 logger.warning(
                     "AMQP message over the consumer's body limit; delivered reduced",
@@ -635,76 +575,76 @@ final class ConnectionCore {
             let delivery = AMQPDelivery(
                 body: message.body, properties: message.properties, exchange: exchange,
                 routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
-                acker: DeliveryAcker(inbox: inbox, channel: record.number, epoch: record.epoch, tag: tag),
+                acker: DeliveryAcker(inbox: inbox, channel: channel, epoch: epoch, tag: tag),
                 oversizeBytes: message.oversizeBytes)
             consumer.pending.append(delivery)
             consumer.unsettled.insert(tag)
             consumer.gauges?.inUse.record(consumer.unsettled.count)
         case .returned(let code, let text):
             if let tag = message.properties.headers[Self.returnTagHeader]?.intValue {
-                record.confirms.returned(tag: UInt64(tag), replyCode: code, replyText: text)
+                channels.returned(channel, tag: UInt64(tag), replyCode: code, replyText: text)
             }
         }
     }
 
+    /// One method frame. Nothing here waits for the broker: a blocking RPC would read (and queue)
+    /// other frames from inside this dispatch. What needs the broker's answer is sent without
+    /// waiting, and its answer is dispatched like any other frame (a cancelled consumer's
+    /// `channel.close` → `channel.close-ok` below).
     private func dispatchMethod(_ frame: amqp_frame_t) throws(CoreFailure) {
-        var frame = frame
-        let method = bb_frame_method_id(&frame)
-        let decoded = frame.payload.method.decoded
         let channel = frame.channel
-        switch method {
+        switch frame.payload.method.id {
         case BB_BASIC_DELIVER:
             // The content (header, body frames) follows; the channel assembles it (dispatchContent).
-            let deliver = decoded!.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            guard let record = channels[channel], case .consumer(let consumer) = record.role else { return }
-            record.content = ContentAssembly(
-                origin: .delivery(
-                    tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, exchange: CBridge.string(deliver.exchange),
-                    routingKey: CBridge.string(deliver.routing_key), consumerTag: CBridge.string(deliver.consumer_tag)),
-                limit: consumer.bodyLimit)
+            guard let deliver = bb_frame_basic_deliver(frame)?.pointee, let (consumer, _) = channels.openConsumer(on: channel) else {
+                return
+            }
+            channels.setContent(
+                ContentAssembly(
+                    origin: .delivery(
+                        tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, exchange: CBridge.string(deliver.exchange),
+                        routingKey: CBridge.string(deliver.routing_key), consumerTag: CBridge.string(deliver.consumer_tag)),
+                    limit: consumer.bodyLimit), on: channel)
         case BB_BASIC_ACK:
-            let ack = decoded!.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-            guard let record = channels[channel] else { return }
+            guard let ack = bb_frame_basic_ack(frame)?.pointee else { return }
             let now = Self.uptimeNanoseconds()
-            for (token, outcome) in record.confirms.ack(tag: ack.delivery_tag, multiple: ack.multiple != 0) {
+            for (token, outcome) in channels.ack(channel, tag: ack.delivery_tag, multiple: ack.multiple != 0) {
                 metrics.confirmed(afterNanoseconds: now &- token.sentAt)
                 token.batch.complete(token.index, result(for: outcome))
             }
-            try flushWaiting(record)
+            try flushWaiting(channel)
         case BB_BASIC_NACK:
-            let nack = decoded!.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
-            guard let record = channels[channel] else { return }
-            for (token, outcome) in record.confirms.nack(tag: nack.delivery_tag, multiple: nack.multiple != 0) {
+            guard let nack = bb_frame_basic_nack(frame)?.pointee else { return }
+            for (token, outcome) in channels.nack(channel, tag: nack.delivery_tag, multiple: nack.multiple != 0) {
                 token.batch.complete(token.index, result(for: outcome))
             }
-            if case .publisher = record.role { record.recycleAfterNack = true }
         case BB_BASIC_RETURN:
             // Only the headers matter (they carry the confirm tag); the body is our own and is dropped.
-            let ret = decoded!.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            guard let record = channels[channel] else { return }
-            record.content = ContentAssembly(
-                origin: .returned(replyCode: ret.reply_code, replyText: CBridge.string(ret.reply_text)), limit: .prefix(0))
+            guard let ret = bb_frame_basic_return(frame)?.pointee, channels[channel] != nil else { return }
+            channels.setContent(
+                ContentAssembly(origin: .returned(replyCode: ret.reply_code, replyText: CBridge.string(ret.reply_text)), limit: .prefix(0)),
+                on: channel)
         case BB_BASIC_CANCEL:
-            let cancel = decoded!.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
-            let tag = CBridge.string(cancel.consumer_tag)
-            if let record = channels[channel], case .consumer(let consumer) = record.role {
-                consumer.continuation.finish(
-                    throwing: AMQPError(
-                        .consumerCancelled,
-                        "the broker cancelled the consumer on '\(consumer.queue)' (tag \(tag)); the queue may have been deleted"))
-                channels[channel] = nil
-                if let conn { amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS) }
-            }
+            guard let cancel = bb_frame_basic_cancel(frame)?.pointee, let (consumer, sendClose) = channels.cancelledByBroker(channel)
+            else { return }
+            consumer.continuation.finish(
+                throwing: AMQPError(
+                    .consumerCancelled,
+                    "the broker cancelled the consumer on '\(consumer.queue)' (tag \(CBridge.string(cancel.consumer_tag))); "
+                        + "the queue may have been deleted"))
+            // Not amqp_channel_close: that RPC would block this dispatch until close-ok. The table
+            // keeps the channel `closing` (its number is not reused) until close-ok arrives.
+            if sendClose { try sendChannelClose(channel) }
         case BB_CHANNEL_CLOSE:
-            let close = decoded!.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            guard let close = bb_frame_channel_close(frame)?.pointee else { return }
             let error = channelClosed(channel, code: close.reply_code, text: CBridge.string(close.reply_text), what: "normal operation")
             logger.warning("AMQP channel closed by the broker", metadata: ["channel": "\(channel)", "error": "\(error)"])
+        case BB_CHANNEL_CLOSE_OK:
+            // The answer to a close sent without waiting (a cancelled consumer, a recycled publisher).
+            channels.closeOk(channel)
         case BB_CONNECTION_CLOSE:
-            let close = decoded!.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            if let conn {
-                var ok = amqp_connection_close_ok_t(dummy: 0)
-                amqp_send_method(conn, 0, BB_CONNECTION_CLOSE_OK, &ok)
-            }
+            guard let close = bb_frame_connection_close(frame)?.pointee else { return }
+            sendConnectionCloseOk()
             throw .connection(
                 AMQPError(
                     .connectionClosed, "the broker closed the connection", replyCode: close.reply_code,
@@ -741,9 +681,8 @@ final class ConnectionCore {
     /// Runs a control-channel RPC, reopening the channel if the broker closed it earlier.
     func withControl<R>(_ body: (amqp_connection_state_t) throws(CoreFailure) -> R) -> Result<R, AMQPError> {
         guard machine.isConnected, let conn else { return .failure(notConnectedError()) }
-        let control = channels[Self.controlChannel]!
         do {
-            if !control.isOpen { try openChannel(control) }
+            if channels[Self.controlChannel]?.isOpen != true { try openChannel(Self.controlChannel) }
             return .success(try body(conn))
         } catch {
             if case .connection(let e) = error { connectionLost(e) }
@@ -801,25 +740,19 @@ final class ConnectionCore {
 
     func declare(_ exchange: ExchangeDeclaration, passive: Bool = false) -> Result<Void, AMQPError> {
         let result = withControl { _ throws(CoreFailure) in try rpcDeclare(exchange, passive: passive) }
-        if case .success = result, !passive {
-            exchanges.removeAll { $0.name == exchange.name }
-            exchanges.append(exchange)
-        }
+        if case .success = result, !passive { topology.declared(exchange) }
         return result
     }
 
     func declare(_ queue: QueueDeclaration, passive: Bool) -> Result<QueueState, AMQPError> {
         let result = withControl { _ throws(CoreFailure) in try rpcDeclare(queue, passive: passive) }
-        if case .success = result, !passive, !queue.name.isEmpty {
-            queues.removeAll { $0.name == queue.name }
-            queues.append(queue)
-        }
+        if case .success = result, !passive { topology.declared(queue) }
         return result
     }
 
     func bind(_ binding: BindingDeclaration) -> Result<Void, AMQPError> {
         let result = withControl { _ throws(CoreFailure) in try rpcBind(binding) }
-        if case .success = result, !bindings.contains(binding) { bindings.append(binding) }
+        if case .success = result { topology.bound(binding) }
         return result
     }
 
@@ -829,10 +762,7 @@ final class ConnectionCore {
             try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "deleting queue '\(name)'")
             return ok?.pointee.message_count ?? 0
         }
-        if case .success = result {
-            queues.removeAll { $0.name == name }
-            bindings.removeAll { $0.queue == name }
-        }
+        if case .success = result { topology.deletedQueue(name) }
         return result
     }
 
@@ -841,10 +771,7 @@ final class ConnectionCore {
             _ = CBridge.withBytes(name) { amqp_exchange_delete(conn, Self.controlChannel, $0, 0) }
             try check(amqp_get_rpc_reply(conn), channel: Self.controlChannel, what: "deleting exchange '\(name)'")
         }
-        if case .success = result {
-            exchanges.removeAll { $0.name == name }
-            bindings.removeAll { $0.exchange == name }
-        }
+        if case .success = result { topology.deletedExchange(name) }
         return result
     }
 
@@ -856,36 +783,40 @@ final class ConnectionCore {
         }
     }
 
-    private func allocateChannelNumber() -> UInt16 {
-        while channels[nextChannelNumber] != nil { nextChannelNumber &+= 1; if nextChannelNumber < 2 { nextChannelNumber = 2 } }
-        defer { nextChannelNumber &+= 1; if nextChannelNumber < 2 { nextChannelNumber = 2 } }
-        return nextChannelNumber
-    }
-
     func openPublisher(window: Int) -> Result<UInt16, AMQPError> {
         guard machine.isConnected else { return .failure(notConnectedError()) }
-        let record = ChannelRecord(number: allocateChannelNumber(), role: .publisher(window: max(1, window)))
-        channels[record.number] = record
+        return openNew(.publisher(window: max(1, window)))
+    }
+
+    func startConsumer(_ consumer: ConsumerRecord) -> Result<UInt16, AMQPError> {
+        guard machine.isConnected else { return .failure(notConnectedError()) }
+        return openNew(.consumer(consumer))
+    }
+
+    private func openNew(_ role: Channels.Role) -> Result<UInt16, AMQPError> {
+        let number = channels.add(role)
         do {
-            try openChannel(record)
-            return .success(record.number)
+            try openChannel(number)
+            return .success(number)
         } catch {
-            channels[record.number] = nil
+            channels.discard(number)
             if case .connection(let e) = error { connectionLost(e) }
             return .failure(error.error)
         }
     }
 
+    /// Its owner closes a publisher or consumer: what is in flight on it fails, its stream ends.
     func closeChannel(_ number: UInt16) {
-        guard let record = channels.removeValue(forKey: number) else { return }
+        guard let (leftovers, sendClose) = channels.remove(number) else { return }
         let error = AMQPError(.closedByUser, "the publisher was closed before this publish was confirmed")
-        for token in record.confirms.failAll() { token.batch.complete(token.index, .failure(error)) }
-        for (_, token) in record.waiting[record.waitingHead...] { token.batch.complete(token.index, .failure(error)) }
-        if case .consumer(let consumer) = record.role { consumer.continuation.finish() }
-        if record.isOpen, let conn, machine.isConnected {
-            if case .consumer(let consumer) = record.role, !consumer.serverTag.isEmpty {
+        fail(leftovers, notSent: error, unknownOutcome: error)
+        for consumer in leftovers.consumers { consumer.continuation.finish() }
+        if sendClose, let conn, machine.isConnected {
+            if let consumer = leftovers.consumers.first, !consumer.serverTag.isEmpty {
                 _ = CBridge.withBytes(consumer.serverTag) { amqp_basic_cancel(conn, number, $0) }
             }
+            // A blocking RPC is fine here: this runs as a command between turns, not inside frame
+            // dispatch, and the caller expects the channel gone (its consumer off the queue) on return.
             let reply = amqp_channel_close(conn, number, AMQP_REPLY_SUCCESS)
             if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
                 connectionLost(
@@ -895,40 +826,40 @@ final class ConnectionCore {
     }
 
     func publish(_ messages: [OutboundMessage], on number: UInt16, batch: PublishBatch) {
-        guard machine.isConnected, let record = channels[number] else {
-            let error =
-                channels[number] == nil && machine.isConnected
-                ? AMQPError(.closedByUser, "this publisher's channel is closed") : notConnectedError()
+        guard machine.isConnected else {
+            let error = notConnectedError()
             for index in messages.indices { batch.complete(index, .failure(error)) }
             return
         }
-        for (index, message) in messages.enumerated() {
-            record.waiting.append((message, PublishToken(batch: batch, index: index)))
-        }
+        let publishes = messages.enumerated().map { index, message in (message, PublishToken(batch: batch, index: index)) }
+        let enqueued = channels.enqueue(publishes, on: number)
         do {
-            if !record.isOpen { try openChannel(record) }
-            try flushWaiting(record)
+            switch enqueued {
+            case .noSuchChannel:
+                let error = AMQPError(.closedByUser, "this publisher's channel is closed")
+                for index in messages.indices { batch.complete(index, .failure(error)) }
+            case .queuedNeedsOpen:
+                try openChannel(number)
+                try flushWaiting(number)
+            case .queued:
+                try flushWaiting(number)
+            }
         } catch {
             if case .connection(let e) = error { connectionLost(e) }
         }
     }
 
     /// Sends waiting messages while the confirm window has room.
-    private func flushWaiting(_ record: ChannelRecord) throws(CoreFailure) {
-        guard let conn, record.isOpen, !record.recycleAfterNack else { return }
-        let window = record.window
+    private func flushWaiting(_ number: UInt16) throws(CoreFailure) {
+        guard let conn else { return }
         defer { recordUnconfirmed() }
-        while record.waitingHead < record.waiting.count, record.confirms.outstandingCount < window {
-            var (message, token) = record.waiting[record.waitingHead]
-            token.sentAt = Self.uptimeNanoseconds()
-            record.waitingHead += 1
-            let tag = record.confirms.willPublish(token)
+        while let (message, tag) = channels.nextPublish(on: number, stamp: { $0.sentAt = Self.uptimeNanoseconds() }) {
             let extra: FieldTable = message.mandatory ? [Self.returnTagHeader: .int(Int64(tag))] : [:]
             let status = CBridge.withBytes(message.exchange) { exchange in
                 CBridge.withBytes(message.routingKey) { key in
                     CBridge.withBytes(message.body) { body in
                         CBridge.withProperties(message.properties, extraHeaders: extra) { props in
-                            amqp_basic_publish(conn, record.number, exchange, key, message.mandatory ? 1 : 0, 0, props, body)
+                            amqp_basic_publish(conn, number, exchange, key, message.mandatory ? 1 : 0, 0, props, body)
                         }
                     }
                 }
@@ -937,37 +868,19 @@ final class ConnectionCore {
                 throw .connection(AMQPError(.connectionClosed, "publish failed: \(CBridge.statusText(status))", libraryStatus: status))
             }
         }
-        if record.waitingHead == record.waiting.count {
-            record.waiting.removeAll(keepingCapacity: true)
-            record.waitingHead = 0
-        }
-    }
-
-    func startConsumer(_ consumer: ConsumerRecord) -> Result<UInt16, AMQPError> {
-        guard machine.isConnected else { return .failure(notConnectedError()) }
-        let record = ChannelRecord(number: allocateChannelNumber(), role: .consumer(consumer))
-        channels[record.number] = record
-        do {
-            try openChannel(record)
-            return .success(record.number)
-        } catch {
-            channels[record.number] = nil
-            if case .connection(let e) = error { connectionLost(e) }
-            return .failure(error.error)
-        }
     }
 
     enum Settlement { case ack(multiple: Bool), nack(requeue: Bool, multiple: Bool), reject(requeue: Bool) }
 
     func settle(_ settlement: Settlement, channel: UInt16, epoch: Int, tag: UInt64) {
         // A delivery from an earlier incarnation of the channel was already requeued by the broker.
-        guard machine.isConnected, let conn, let record = channels[channel], record.isOpen, record.epoch == epoch else {
+        guard machine.isConnected, let conn, channels.acceptsSettlement(on: channel, epoch: epoch) else {
             logger.debug(
                 "dropping settlement for a delivery from a closed channel; the broker redelivers it",
                 metadata: ["channel": "\(channel)", "tag": "\(tag)"])
             return
         }
-        if case .consumer(let consumer) = record.role { settled(consumer, tag: tag, settlement: settlement) }
+        if let consumer = channels[channel]?.consumer { settled(consumer, tag: tag, settlement: settlement) }
         let status: Int32
         switch settlement {
         case .ack(let multiple): status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
@@ -983,7 +896,7 @@ final class ConnectionCore {
 
     /// Publishes sent and not yet confirmed, over every publisher channel.
     private func recordUnconfirmed() {
-        metrics.unconfirmed(channels.values.reduce(0) { $0 + $1.confirms.outstandingCount })
+        metrics.unconfirmed(channels.outstandingCount)
     }
 
     private func settled(_ consumer: ConsumerRecord, tag: UInt64, settlement: Settlement) {

@@ -145,4 +145,43 @@ static inline uint32_t bb_frame_method_id(const amqp_frame_t *frame) {
     return frame->payload.method.id;
 }
 
+/// Typed views of decoded methods, so Swift never casts `void *decoded` itself. Each returns NULL
+/// unless the frame (or RPC reply) carries exactly that method. The memory is rabbitmq-c's frame
+/// pool: read it before the next frame is read or the channel's buffers are released.
+#define BB_METHOD_VIEW(name, type, method_number)                                                          \
+    static inline const type *bb_frame_##name(amqp_frame_t frame) {                             \
+        if (frame.frame_type != AMQP_FRAME_METHOD || frame.payload.method.id != (method_number)) return NULL; \
+        return (const type *)frame.payload.method.decoded;                                      \
+    }                                                                                           \
+    static inline const type *bb_reply_##name(amqp_rpc_reply_t reply) {                         \
+        if (reply.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || reply.reply.id != (method_number)) return NULL; \
+        return (const type *)reply.reply.decoded;                                               \
+    }
+
+BB_METHOD_VIEW(connection_close, amqp_connection_close_t, AMQP_CONNECTION_CLOSE_METHOD)
+BB_METHOD_VIEW(channel_close, amqp_channel_close_t, AMQP_CHANNEL_CLOSE_METHOD)
+BB_METHOD_VIEW(basic_deliver, amqp_basic_deliver_t, AMQP_BASIC_DELIVER_METHOD)
+BB_METHOD_VIEW(basic_ack, amqp_basic_ack_t, AMQP_BASIC_ACK_METHOD)
+BB_METHOD_VIEW(basic_nack, amqp_basic_nack_t, AMQP_BASIC_NACK_METHOD)
+BB_METHOD_VIEW(basic_return, amqp_basic_return_t, AMQP_BASIC_RETURN_METHOD)
+BB_METHOD_VIEW(basic_cancel, amqp_basic_cancel_t, AMQP_BASIC_CANCEL_METHOD)
+#undef BB_METHOD_VIEW
+
+/// The basic properties of a content header frame (NULL for any other frame or class).
+static inline const amqp_basic_properties_t *bb_frame_basic_properties(amqp_frame_t frame) {
+    if (frame.frame_type != AMQP_FRAME_HEADER || frame.payload.properties.class_id != AMQP_BASIC_CLASS) return NULL;
+    return (const amqp_basic_properties_t *)frame.payload.properties.decoded;
+}
+
+/// Sends `channel.close` without waiting for `close-ok` (which then arrives as an ordinary frame),
+/// so the connection thread can close a channel from inside frame dispatch without a blocking RPC.
+static inline int bb_send_channel_close(amqp_connection_state_t state, amqp_channel_t channel) {
+    amqp_channel_close_t close;
+    close.reply_code = AMQP_REPLY_SUCCESS;
+    close.reply_text = amqp_cstring_bytes("closed by the client");
+    close.class_id = 0;
+    close.method_id = 0;
+    return amqp_send_method(state, channel, AMQP_CHANNEL_CLOSE_METHOD, &close);
+}
+
 #endif
