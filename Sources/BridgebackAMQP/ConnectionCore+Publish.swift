@@ -1,0 +1,99 @@
+import CRabbitMQ
+
+// Publishing with confirms: batches waiting for their outcomes, the confirm window.
+
+/// A batch of publishes awaiting their confirms; resumed once when every message has an outcome.
+final class PublishBatch {
+    var results: [Result<Void, AMQPError>?]
+    var remaining: Int
+    let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+        if count == 0 { continuation.resume(returning: []) }
+    }
+
+    func complete(_ index: Int, _ result: Result<Void, AMQPError>) {
+        guard results[index] == nil else { return }
+        results[index] = result
+        remaining -= 1
+        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
+    }
+}
+
+struct PublishToken {
+    let batch: PublishBatch
+    let index: Int
+    /// When the publish went on the wire (monotonic nanoseconds), for the confirm latency.
+    var sentAt: UInt64 = 0
+}
+
+extension ConnectionCore {
+    func result(for outcome: ConfirmTracker<PublishToken>.Outcome) -> Result<Void, AMQPError> {
+        switch outcome {
+        case .confirmed: .success(())
+        case .nacked:
+            .failure(AMQPError(.publishNacked, "the broker refused responsibility for this message (basic.nack); publish it again"))
+        case .returned(let code, let text):
+            .failure(
+                AMQPError(.unroutable, "no queue is bound for this message (mandatory publish returned)", replyCode: code, replyText: text))
+        }
+    }
+
+    func openPublisher(window: Int) -> Result<UInt16, AMQPError> {
+        guard machine.isConnected else { return .failure(notConnectedError()) }
+        return openNew(.publisher(window: max(1, window)))
+    }
+
+    func publish(_ messages: [OutboundMessage], on number: UInt16, batch: PublishBatch) {
+        guard machine.isConnected else {
+            let error = notConnectedError()
+            for index in messages.indices { batch.complete(index, .failure(error)) }
+            return
+        }
+        let publishes = messages.enumerated().map { index, message in (message, PublishToken(batch: batch, index: index)) }
+        let enqueued = channels.enqueue(publishes, on: number)
+        do {
+            switch enqueued {
+            case .noSuchChannel:
+                let error = AMQPError(.closedByUser, "this publisher's channel is closed")
+                for index in messages.indices { batch.complete(index, .failure(error)) }
+            case .queuedNeedsOpen:
+                try openChannel(number)
+                try flushWaiting(number)
+            case .queued:
+                try flushWaiting(number)
+            }
+        } catch {
+            if case .connection(let e) = error { connectionLost(e) }
+        }
+    }
+
+    /// Sends waiting messages while the confirm window has room.
+    func flushWaiting(_ number: UInt16) throws(CoreFailure) {
+        guard let conn else { return }
+        defer { recordUnconfirmed() }
+        while let (message, tag) = channels.nextPublish(on: number, stamp: { $0.sentAt = Self.uptimeNanoseconds() }) {
+            let extra: FieldTable = message.mandatory ? [Self.returnTagHeader: .int(Int64(tag))] : [:]
+            let status = CBridge.withBytes(message.exchange) { exchange in
+                CBridge.withBytes(message.routingKey) { key in
+                    CBridge.withBytes(message.body) { body in
+                        CBridge.withProperties(message.properties, extraHeaders: extra) { props in
+                            amqp_basic_publish(conn, number, exchange, key, message.mandatory ? 1 : 0, 0, props, body)
+                        }
+                    }
+                }
+            }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw .connection(AMQPError(.connectionClosed, "publish failed: \(CBridge.statusText(status))", libraryStatus: status))
+            }
+        }
+    }
+
+    /// Publishes sent and not yet confirmed, over every publisher channel.
+    func recordUnconfirmed() {
+        metrics.unconfirmed(channels.outstandingCount)
+    }
+}
