@@ -188,7 +188,8 @@ extension ConnectionCore {
         guard status == AMQP_STATUS_OK.rawValue else {
             throw AMQPError(
                 .connectionRefused,
-                "cannot reach the broker at \(endpoint): \(CBridge.statusText(status)); is RabbitMQ running? (deploy/local/broker.sh start)",
+                "cannot reach the broker at \(endpoint): \(CBridge.statusText(status)); "
+                    + "is RabbitMQ running? (deploy/local/broker.sh start)",
                 libraryStatus: status)
         }
         amqp_set_handshake_timeout(conn, &timeout)
