@@ -603,11 +603,12 @@ public final class AdmissionAPI: Sendable {
                 logger.info(
                     "job cancelled", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
                 // The job, then the coordinator's decision (who, when, whether workers were told).
-                var body: [String: JSONValue] = [:]
-                if case .object(let shown)? = try? JSONValue(encoding: admittedJob(job)) { body = shown }
-                body["cancel"] = "accepted"
-                for key in ["requested_by", "requested_at", "workers_told", "note"] { body[key] = decided[key] }
-                return APIResponse(status: 202, body: .object(body))
+                func text(_ key: String) -> String? { if case .string(let value)? = decided[key] { value } else { nil } }
+                let told: Bool? = if case .bool(let value)? = decided["workers_told"] { value } else { nil }
+                let body = CancelAccepted(
+                    job: admittedJob(job), requestedBy: text("requested_by"), requestedAt: text("requested_at"), workersTold: told,
+                    note: text("note"))
+                return APIResponse(status: 202, typed: body)
             case 409:
                 return APIResponse(status: 409, body: coordinatorBody)
             case 404:
@@ -642,35 +643,36 @@ public final class AdmissionAPI: Sendable {
     /// Store reachable, broker connected, outbox backlog. 503 only when the store fails:
     /// with the broker down admission still accepts work into its outbox.
     public func health() async -> APIResponse {
-        var body: [String: JSONValue] = [:]
+        var store = "ok"
+        var outboxBacklog: Int?
+        var oldestAge: Double?
         var storeOK = true
         do {
-            try await store.ping()
-            let backlog = try await store.backlog()
-            body["store"] = "ok"
-            body["outbox_backlog"] = .number(Double(backlog.count))
-            if let oldest = backlog.oldest {
-                body["outbox_oldest_unsent_age_s"] = .number((now().timeIntervalSince(oldest) * 10).rounded() / 10)
-            }
+            try await self.store.ping()
+            let backlog = try await self.store.backlog()
+            outboxBacklog = backlog.count
+            if let oldest = backlog.oldest { oldestAge = (now().timeIntervalSince(oldest) * 10).rounded() / 10 }
             metrics.backlog(backlog.count)
         } catch {
             storeOK = false
-            body["store"] = .string("error: \(error)")
+            store = "error: \(error)"
         }
         var brokerOK = true
+        let broker: String
         if let publisher {
             brokerOK = await publisher.isConnected()
             let blocked = brokerOK ? await publisher.isBlocked() : false
             // Blocked (memory or disk alarm): connected, but nothing published gets through.
-            body["broker"] = blocked ? "blocked" : brokerOK ? "connected" : "disconnected"
+            broker = blocked ? "blocked" : brokerOK ? "connected" : "disconnected"
             brokerOK = brokerOK && !blocked
         } else {
-            body["broker"] = "not_configured"
+            broker = "not_configured"
         }
-        body["status"] = !storeOK ? "failing" : brokerOK && publisher != nil ? "ok" : "degraded"
-        body["policy_version"] = .string(engine.policy.version)
-        body["recipe_catalog"] = catalog == nil ? "not_loaded" : .number(Double(catalog!.recipes.count))
-        return APIResponse(status: storeOK ? 200 : 503, body: .object(body))
+        let body = AdmissionHealth(
+            status: !storeOK ? "failing" : brokerOK && publisher != nil ? "ok" : "degraded", store: store, outboxBacklog: outboxBacklog,
+            outboxOldestUnsentAgeS: oldestAge, broker: broker, policyVersion: engine.policy.version,
+            recipeCatalog: catalog.map { .recipes($0.recipes.count) } ?? .notLoaded)
+        return APIResponse(status: storeOK ? 200 : 503, typed: body)
     }
 
     func storeCall<T: Sendable>(_ body: () async throws -> T) async throws(AdmissionError) -> T {

@@ -175,3 +175,111 @@ extension JSONValue {
         self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
     }
 }
+
+/// The 202 answer to `POST /v1/jobs/{id}/cancel`: the job as admission now shows it, then the
+/// coordinator's decision (who cancelled, when, whether workers were told), in one object.
+public struct CancelAccepted: Sendable, Hashable, Codable {
+    /// The job (its fields sit at the top level of the answer).
+    public var job: AdmittedJob
+    /// Always `accepted`.
+    public var cancel: String
+    /// The coordinator's fields, copied as it sent them (left out when it did not).
+    public var requestedBy: String?
+    public var requestedAt: String?
+    public var workersTold: Bool?
+    public var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case cancel, requestedBy = "requested_by", requestedAt = "requested_at", workersTold = "workers_told", note
+    }
+
+    public init(
+        job: AdmittedJob, cancel: String = "accepted", requestedBy: String?, requestedAt: String?, workersTold: Bool?, note: String?
+    ) {
+        self.job = job
+        self.cancel = cancel
+        self.requestedBy = requestedBy
+        self.requestedAt = requestedAt
+        self.workersTold = workersTold
+        self.note = note
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        job = try AdmittedJob(from: decoder)
+        cancel = try container.decode(String.self, forKey: .cancel)
+        requestedBy = try container.decodeIfPresent(String.self, forKey: .requestedBy)
+        requestedAt = try container.decodeIfPresent(String.self, forKey: .requestedAt)
+        workersTold = try container.decodeIfPresent(Bool.self, forKey: .workersTold)
+        note = try container.decodeIfPresent(String.self, forKey: .note)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try job.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(cancel, forKey: .cancel)
+        try container.encodeIfPresent(requestedBy, forKey: .requestedBy)
+        try container.encodeIfPresent(requestedAt, forKey: .requestedAt)
+        try container.encodeIfPresent(workersTold, forKey: .workersTold)
+        try container.encodeIfPresent(note, forKey: .note)
+    }
+}
+
+/// Admission's `GET /health` (open, no token): store, broker, outbox backlog, policy, catalog.
+public struct AdmissionHealth: Sendable, Hashable, Codable {
+    /// Whether a recipe catalog was loaded: `"not_loaded"` on the wire, or its recipe count.
+    public enum RecipeCatalog: Sendable, Hashable, Codable {
+        case notLoaded
+        case recipes(Int)
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let count = try? container.decode(Int.self) {
+                self = .recipes(count)
+            } else if try container.decode(String.self) == "not_loaded" {
+                self = .notLoaded
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a recipe count or \"not_loaded\"")
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .notLoaded: try container.encode("not_loaded")
+            case .recipes(let count): try container.encode(count)
+            }
+        }
+    }
+
+    /// `ok`, `degraded` (no broker, or blocked) or `failing` (the store; answered with 503).
+    public var status: String
+    /// `ok`, or `error: …`.
+    public var store: String
+    /// Unsent outbox rows; left out when the store failed.
+    public var outboxBacklog: Int?
+    /// Age of the oldest unsent row in seconds (one decimal); left out when there is none.
+    public var outboxOldestUnsentAgeS: Double?
+    /// `connected`, `blocked`, `disconnected` or `not_configured`.
+    public var broker: String
+    public var policyVersion: String
+    public var recipeCatalog: RecipeCatalog
+
+    enum CodingKeys: String, CodingKey {
+        case status, store, outboxBacklog = "outbox_backlog", outboxOldestUnsentAgeS = "outbox_oldest_unsent_age_s", broker
+        case policyVersion = "policy_version", recipeCatalog = "recipe_catalog"
+    }
+
+    public init(
+        status: String, store: String, outboxBacklog: Int?, outboxOldestUnsentAgeS: Double?, broker: String, policyVersion: String,
+        recipeCatalog: RecipeCatalog
+    ) {
+        self.status = status
+        self.store = store
+        self.outboxBacklog = outboxBacklog
+        self.outboxOldestUnsentAgeS = outboxOldestUnsentAgeS
+        self.broker = broker
+        self.policyVersion = policyVersion
+        self.recipeCatalog = recipeCatalog
+    }
+}

@@ -50,4 +50,31 @@ struct TypedBodyTests {
         let inline = try Self.decode(AdmissionAnswer.self, await h.submit(#"{"origin": "cli:alice", "text": "What is a canary?"}"#))
         #expect(inline.decision == "inline" && inline.job == nil && inline.notes == nil && inline.confidence != nil)
     }
+
+    @Test("a cancel's 202 and health decode into CancelAccepted and AdmissionHealth, and encode back to the same JSON")
+    func cancelAndHealth() async throws {
+        let h = try Harness(publisher: FakePublisher())
+        defer { h.dir.cleanup() }
+        let answer = try Self.decode(
+            AdmissionAnswer.self, await h.submit(#"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach"}"#))
+        let id = try #require(answer.job?.jobID)
+        let response = await h.api.cancel(id: id, body: Array(#"{"reason": "not needed"}"#.utf8), as: .testOperator, bearer: "tok")
+        #expect(response.status == 202)
+        let cancelled = try Self.decode(CancelAccepted.self, response)
+        #expect(cancelled.job.jobID == id && cancelled.job.state == "cancel_requested" && cancelled.job.cancelReason == "not needed")
+        #expect(cancelled.cancel == "accepted" && cancelled.requestedBy == "ops" && cancelled.workersTold == true && cancelled.note == "n")
+        #expect(cancelled.requestedAt == "2026-12-06T03:00:00Z")
+        #expect(try JSONValue(encoding: cancelled) == response.body)
+
+        let healthResponse = await h.api.health()
+        let health = try Self.decode(AdmissionHealth.self, healthResponse)
+        #expect(health.status == "ok" && health.store == "ok" && health.broker == "connected" && health.outboxBacklog == 2)
+        #expect(health.recipeCatalog == .recipes(Fixtures.catalog.recipes.count) && health.outboxOldestUnsentAgeS != nil)
+        #expect(health.policyVersion == Fixtures.engine.policy.version)
+        #expect(try JSONValue(encoding: health) == healthResponse.body)
+        let noCatalog = try Harness(catalog: nil)
+        defer { noCatalog.dir.cleanup() }
+        let bare = try Self.decode(AdmissionHealth.self, await noCatalog.api.health())
+        #expect(bare.recipeCatalog == .notLoaded && bare.broker == "not_configured" && bare.status == "degraded" && bare.outboxBacklog == 0)
+    }
 }
