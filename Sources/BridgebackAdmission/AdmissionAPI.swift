@@ -408,11 +408,6 @@ public final class AdmissionAPI: Sendable {
             requestID: requestID)
     }
 
-    /// The decision as `decisionBody` gives it, as JSON (the dry-run answers build on it).
-    func decisionBody(_ decision: AdmissionDecision, requestID: String) -> JSONValue {
-        (try? JSONValue(encoding: answer(decision, requestID: requestID))) ?? .null
-    }
-
     private func detachAnswer(
         _ job: JobRecord, decision: AdmissionDecision, requestID: String, replay: Bool, notes: [String], extraDefaults: [String]
     ) -> AdmissionAnswer {

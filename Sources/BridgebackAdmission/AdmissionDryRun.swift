@@ -13,53 +13,40 @@ extension AdmissionAPI {
 
     /// Inline: what the assistant would be told; nothing would be delivered later.
     func dryRunInline(_ decision: AdmissionDecision) -> APIResponse {
-        var body = dryRunDecisionBody(decision)
-        body["human"] = .string("Would answer inline: \(decision.reason)")
-        body["delivery"] = .null
-        body["notes"] = .array([
-            .string("inline: the answer is given in the conversation; nothing would be detached or delivered later"),
-            .string(Self.dryRunNote),
-        ])
-        return APIResponse(status: 200, body: .object(body))
+        let body = dryRunAnswer(
+            decision, human: "Would answer inline: \(decision.reason)", delivery: nil,
+            notes: ["inline: the answer is given in the conversation; nothing would be detached or delivered later", Self.dryRunNote])
+        return APIResponse(status: 200, typed: body)
     }
 
     /// Detach: the contract exactly as it would be written, and how the answer would reach its surface.
     func dryRunDetach(_ contract: OwnershipContract, decision: AdmissionDecision, notes: [String], extraDefaults: [String]) -> APIResponse {
-        var body = dryRunDecisionBody(decision)
-        body["human"] = .string(wouldLine(contract))
-        body["contract"] = Self.json(contract)
-        body["defaults_applied"] = .array((contract.defaultsApplied + extraDefaults).map { .string($0) })
-        body["delivery"] = deliveryPlan(contract)
         var all = notes
         if let sentence = defaultsSentence(contract, extra: extraDefaults) { all.append(sentence) }
         all.append("the job id in the contract is only an example: a real submit gets its own")
         all.append(Self.dryRunNote)
-        body["notes"] = .array(all.map { .string($0) })
-        return APIResponse(status: 200, body: .object(body))
+        var body = dryRunAnswer(decision, human: wouldLine(contract), delivery: deliveryPlan(contract), notes: all)
+        body.contract = Self.json(contract)
+        body.defaultsApplied = contract.defaultsApplied + extraDefaults
+        return APIResponse(status: 200, typed: body)
     }
 
     /// A repeated (origin, idempotency key): a real submit would return the existing job.
     func dryRunReplay(_ job: JobRecord) -> APIResponse {
-        let body: [String: JSONValue] = [
-            "dry_run": true,
-            "decision": "detach",
-            "idempotent_replay": true,
-            "job_id": .string(job.jobID),
-            "human": .string(
-                "Would return the existing job \(job.jobID) (this idempotency_key was already used); nothing new would be admitted"),
-            "contract": Self.json(job.contract),
-            "delivery": deliveryPlan(job.contract),
-            "notes": .array([.string(Self.dryRunNote)]),
-        ]
-        return APIResponse(status: 200, body: .object(body))
+        let body = DryRunAnswer(
+            decision: "detach",
+            human: "Would return the existing job \(job.jobID) (this idempotency_key was already used); nothing new would be admitted",
+            contract: Self.json(job.contract), delivery: deliveryPlan(job.contract), notes: [Self.dryRunNote], idempotentReplay: true,
+            jobID: job.jobID)
+        return APIResponse(status: 200, typed: body)
     }
 
     /// The decision fields of a real answer, without a request id (nothing was logged).
-    private func dryRunDecisionBody(_ decision: AdmissionDecision) -> [String: JSONValue] {
-        guard case .object(var body) = decisionBody(decision, requestID: "") else { return [:] }
-        body["request_id"] = nil
-        body["dry_run"] = true
-        return body
+    private func dryRunAnswer(_ decision: AdmissionDecision, human: String, delivery: DeliveryPlan?, notes: [String]) -> DryRunAnswer {
+        let real = answer(decision, requestID: "")
+        return DryRunAnswer(
+            decision: real.decision, triggers: real.triggers, reason: real.reason, policyVersion: real.policyVersion, forced: real.forced,
+            confidence: real.confidence, human: human, delivery: delivery, notes: notes)
     }
 
     /// "Would detach: …; the answer returns to Alice's terminal (parent-mediated)".
@@ -70,31 +57,21 @@ extension AdmissionAPI {
     }
 
     /// Where the answer would go and how it would be fitted to that surface.
-    func deliveryPlan(_ contract: OwnershipContract) -> JSONValue {
-        var plan: [String: JSONValue] = [
-            "delivery_mode": .string(contract.deliveryMode.rawValue),
-            "delivery_mode_name": .string(contract.deliveryMode.humanName),
-        ]
-        guard let surface = registry[contract.finalSurface] else { return .object(plan) }
+    func deliveryPlan(_ contract: OwnershipContract) -> DeliveryPlan {
+        var plan = DeliveryPlan(deliveryMode: contract.deliveryMode.rawValue, deliveryModeName: contract.deliveryMode.humanName)
+        guard let surface = registry[contract.finalSurface] else { return plan }
         let final = SurfacePlan(surface)
-        plan["final_surface"] = Self.jsonValue(final)
+        plan.finalSurface = final
         switch contract.deliveryMode {
         case .suppressed:
-            plan["summary"] = .string("nothing would be sent: the answer is kept with the job (suppressed)")
+            plan.summary = "nothing would be sent: the answer is kept with the job (suppressed)"
         case .parent, .direct:
-            plan["summary"] = .string("the answer would go to \(surface.humanName) (\(contract.deliveryMode.humanName)); \(final.fitting)")
+            plan.summary = "the answer would go to \(surface.humanName) (\(contract.deliveryMode.humanName)); \(final.fitting)"
         }
         if contract.deliveryMode == .direct {
             let work = registry[contract.workSurface]?.humanName ?? contract.workSurface.rawValue
-            plan["fallback"] = .string("if direct delivery fails for good, a notice with the answer goes to \(work)")
+            plan.fallback = "if direct delivery fails for good, a notice with the answer goes to \(work)"
         }
-        return .object(plan)
-    }
-
-    private static func jsonValue(_ value: some Encodable) -> JSONValue {
-        guard let data = try? JSONEncoder().encode(value), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            return .null
-        }
-        return json
+        return plan
     }
 }

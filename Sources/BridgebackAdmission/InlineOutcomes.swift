@@ -37,12 +37,10 @@ extension AdmissionAPI {
                 throw AdmissionError(
                     .storeFailure, "the admission store is unavailable (\(error)); nothing was recorded, send the outcome again")
             }
-            var reply: [String: JSONValue] = [
-                "request_id": .string(requestID), "recorded": .string(replaced ? "replaced" : "created"),
-                "duration_s": .number(outcome.durationSeconds), "succeeded": .bool(outcome.succeeded),
-            ]
-            if let sources = outcome.sources { reply["sources"] = .number(Double(sources)) }
-            return APIResponse(status: 200, body: .object(reply))
+            let reply = OutcomeRecorded(
+                requestID: requestID, recorded: replaced ? "replaced" : "created", durationS: outcome.durationSeconds,
+                succeeded: outcome.succeeded, sources: outcome.sources)
+            return APIResponse(status: 200, typed: reply)
         } catch {
             return .error(error)
         }

@@ -283,3 +283,126 @@ public struct AdmissionHealth: Sendable, Hashable, Codable {
         self.recipeCatalog = recipeCatalog
     }
 }
+
+/// The answer to `POST /v1/requests/{id}/outcome`: what was recorded for the audit.
+public struct OutcomeRecorded: Sendable, Hashable, Codable {
+    public var requestID: String
+    /// `created`, or `replaced` when an earlier report of the same request was overwritten.
+    public var recorded: String
+    public var durationS: Double
+    public var succeeded: Bool
+    /// How many sources the turn used (a count, or the length of the list sent); left out when not reported.
+    public var sources: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", recorded, durationS = "duration_s", succeeded, sources
+    }
+
+    public init(requestID: String, recorded: String, durationS: Double, succeeded: Bool, sources: Int?) {
+        self.requestID = requestID
+        self.recorded = recorded
+        self.durationS = durationS
+        self.succeeded = succeeded
+        self.sources = sources
+    }
+}
+
+/// Where a dry run's answer would go and how it would be fitted to that surface.
+public struct DeliveryPlan: Sendable, Hashable, Codable {
+    /// `parent`, `direct` or `suppressed`, and its name for people.
+    public var deliveryMode: String
+    public var deliveryModeName: String
+    /// The final surface; left out when it is not in the registry.
+    public var finalSurface: SurfacePlan?
+    public var summary: String?
+    /// `direct` only: what happens when direct delivery fails for good.
+    public var fallback: String?
+
+    enum CodingKeys: String, CodingKey {
+        case deliveryMode = "delivery_mode", deliveryModeName = "delivery_mode_name", finalSurface = "final_surface", summary, fallback
+    }
+
+    public init(
+        deliveryMode: String, deliveryModeName: String, finalSurface: SurfacePlan? = nil, summary: String? = nil, fallback: String? = nil
+    ) {
+        self.deliveryMode = deliveryMode
+        self.deliveryModeName = deliveryModeName
+        self.finalSurface = finalSurface
+        self.summary = summary
+        self.fallback = fallback
+    }
+}
+
+/// The answer to `POST /v1/requests` with `"dry_run": true` (always 200): what would happen,
+/// and nothing recorded. Three shapes: inline (the decision, `"delivery": null`), detach (the
+/// decision, the contract, its defaults and the delivery plan) and a repeated idempotency key
+/// (`idempotent_replay`, the existing job's id, contract and plan, no decision fields).
+public struct DryRunAnswer: Sendable, Hashable, Codable {
+    /// Always true.
+    public var dryRun: Bool
+    /// `inline` or `detach`.
+    public var decision: String
+    /// The policy's decision; left out for a repeated idempotency key (no decision is made).
+    public var triggers: [String]?
+    public var reason: String?
+    public var policyVersion: String?
+    public var forced: Bool?
+    public var confidence: Double?
+    /// One line for people: "Would answer inline: …", "Would detach: …".
+    public var human: String
+    /// Detach and replay: the contract as it would be (or was) written.
+    public var contract: JSONValue?
+    /// Detach only.
+    public var defaultsApplied: [String]?
+    /// The delivery plan; always on the wire, `null` for an inline answer (nothing is delivered later).
+    public var delivery: DeliveryPlan?
+    public var notes: [String]
+    /// Replay only: true, and the existing job's id.
+    public var idempotentReplay: Bool?
+    public var jobID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case dryRun = "dry_run", decision, triggers, reason, policyVersion = "policy_version", forced, confidence, human, contract
+        case defaultsApplied = "defaults_applied", delivery, notes, idempotentReplay = "idempotent_replay", jobID = "job_id"
+    }
+
+    public init(
+        decision: String, triggers: [String]? = nil, reason: String? = nil, policyVersion: String? = nil, forced: Bool? = nil,
+        confidence: Double? = nil, human: String, contract: JSONValue? = nil, defaultsApplied: [String]? = nil,
+        delivery: DeliveryPlan?, notes: [String], idempotentReplay: Bool? = nil, jobID: String? = nil
+    ) {
+        self.dryRun = true
+        self.decision = decision
+        self.triggers = triggers
+        self.reason = reason
+        self.policyVersion = policyVersion
+        self.forced = forced
+        self.confidence = confidence
+        self.human = human
+        self.contract = contract
+        self.defaultsApplied = defaultsApplied
+        self.delivery = delivery
+        self.notes = notes
+        self.idempotentReplay = idempotentReplay
+        self.jobID = jobID
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dryRun, forKey: .dryRun)
+        try container.encode(decision, forKey: .decision)
+        try container.encodeIfPresent(triggers, forKey: .triggers)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        try container.encodeIfPresent(policyVersion, forKey: .policyVersion)
+        try container.encodeIfPresent(forced, forKey: .forced)
+        try container.encodeIfPresent(confidence, forKey: .confidence)
+        try container.encode(human, forKey: .human)
+        try container.encodeIfPresent(contract, forKey: .contract)
+        try container.encodeIfPresent(defaultsApplied, forKey: .defaultsApplied)
+        // Explicit null: the wire has always said "no delivery" rather than leaving the key out.
+        if let delivery { try container.encode(delivery, forKey: .delivery) } else { try container.encodeNil(forKey: .delivery) }
+        try container.encode(notes, forKey: .notes)
+        try container.encodeIfPresent(idempotentReplay, forKey: .idempotentReplay)
+        try container.encodeIfPresent(jobID, forKey: .jobID)
+    }
+}

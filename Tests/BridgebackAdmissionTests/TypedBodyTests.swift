@@ -77,4 +77,44 @@ struct TypedBodyTests {
         let bare = try Self.decode(AdmissionHealth.self, await noCatalog.api.health())
         #expect(bare.recipeCatalog == .notLoaded && bare.broker == "not_configured" && bare.status == "degraded" && bare.outboxBacklog == 0)
     }
+
+    @Test("an outcome answer and the three dry-run answers decode into OutcomeRecorded and DryRunAnswer, and encode back the same")
+    func outcomeAndDryRuns() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let inline = try Self.decode(AdmissionAnswer.self, await h.submit(#"{"origin": "cli:alice", "text": "What is a canary?"}"#))
+        let body = #"{"duration_s": 412.5, "succeeded": true, "sources": ["grafana", "pagerduty"]}"#
+        let response = await h.api.reportOutcome(requestID: inline.requestID, body: Array(body.utf8), as: .testOperator)
+        #expect(response.status == 200)
+        let recorded = try Self.decode(OutcomeRecorded.self, response)
+        let expected = OutcomeRecorded(requestID: inline.requestID, recorded: "created", durationS: 412.5, succeeded: true, sources: 2)
+        #expect(recorded == expected)
+        #expect(try JSONValue(encoding: recorded) == response.body)
+        let bare = await h.api.reportOutcome(
+            requestID: inline.requestID, body: Array(#"{"duration_s": 5, "succeeded": false}"#.utf8), as: .testOperator)
+        #expect(try Self.decode(OutcomeRecorded.self, bare).sources == nil && bare["sources"] == nil)
+
+        let inlineDry = await h.submit(#"{"origin": "cli:alice", "text": "What is a canary?", "dry_run": true}"#)
+        #expect(inlineDry["delivery"] == .null, "an inline dry run says \"delivery\": null, it does not leave the key out")
+        let wouldAnswer = try Self.decode(DryRunAnswer.self, inlineDry)
+        #expect(wouldAnswer.dryRun && wouldAnswer.decision == "inline" && wouldAnswer.delivery == nil && wouldAnswer.confidence != nil)
+        #expect(wouldAnswer.triggers != nil && wouldAnswer.contract == nil && wouldAnswer.jobID == nil)
+        #expect(try JSONValue(encoding: wouldAnswer) == inlineDry.body)
+
+        let detach = #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "k""#
+        let detachDry = await h.submit(detach + #", "contract": {"delivery_mode": "direct"}, "dry_run": true}"#)
+        let wouldDetach = try Self.decode(DryRunAnswer.self, detachDry)
+        #expect(wouldDetach.decision == "detach" && wouldDetach.forced == true && wouldDetach.contract != nil)
+        #expect(wouldDetach.defaultsApplied?.contains("work_surface") == true && wouldDetach.idempotentReplay == nil)
+        let plan = try #require(wouldDetach.delivery)
+        #expect(plan.deliveryMode == "direct" && plan.finalSurface?.id == "cli:alice" && plan.fallback != nil && plan.summary != nil)
+        #expect(try JSONValue(encoding: wouldDetach) == detachDry.body)
+
+        let job = try #require(try Self.decode(AdmissionAnswer.self, await h.submit(detach + "}")).job)
+        let replayDry = await h.submit(detach + #", "dry_run": true}"#)
+        let wouldReplay = try Self.decode(DryRunAnswer.self, replayDry)
+        #expect(wouldReplay.idempotentReplay == true && wouldReplay.jobID == job.jobID && wouldReplay.contract == job.contract)
+        #expect(wouldReplay.triggers == nil && wouldReplay.confidence == nil && wouldReplay.delivery?.deliveryMode == "parent")
+        #expect(try JSONValue(encoding: wouldReplay) == replayDry.body)
+    }
 }
