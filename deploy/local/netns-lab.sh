@@ -210,23 +210,28 @@ cmd_kill() {
 }
 
 # The broker number leading a quorum queue, asked of each broker's management API on its own loopback.
+# Rounds over the three brokers for up to 45 s: on a loaded machine a management API can take
+# seconds to answer, and a queue just declared or just failed over may not name a leader yet.
 cmd_leader() {
-    local queue=$1 creds="$state/broker1/credentials.env" leader n
+    local queue=$1 creds="$state/broker1/credentials.env" leader n round
     # shellcheck disable=SC1090
     . "$creds"
-    for n in 1 2 3; do
-        [ -f "$state/broker$n/rabbitmq.pid" ] || continue
-        leader="$(BB_PASSWORD_ADMIN="$BB_PASSWORD_ADMIN" "$0" exec "broker$n" python3 - "$queue" <<'PY' 2>/dev/null
+    for round in $(seq 1 15); do
+        [ "$round" -gt 1 ] && sleep 1
+        for n in 1 2 3; do
+            [ -f "$state/broker$n/rabbitmq.pid" ] || continue
+            leader="$(BB_PASSWORD_ADMIN="$BB_PASSWORD_ADMIN" "$0" exec "broker$n" python3 - "$queue" <<'PY' 2>/dev/null
 import base64, json, os, sys, urllib.parse, urllib.request
 auth = base64.b64encode(("bb-admin:" + os.environ["BB_PASSWORD_ADMIN"]).encode()).decode()
 url = "http://127.0.0.1:15672/api/queues/bridgeback/" + urllib.parse.quote(sys.argv[1], safe="")
-with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Basic " + auth}), timeout=5) as r:
+with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Basic " + auth}), timeout=10) as r:
     print(json.load(r).get("leader", ""))
 PY
-)" || continue
-        case "$leader" in rabbit@broker[123].$domain) leader="${leader#rabbit@broker}"; echo "${leader%%.*}"; return 0 ;; esac
+            )" || continue
+            case "$leader" in rabbit@broker[123].$domain) leader="${leader#rabbit@broker}"; echo "${leader%%.*}"; return 0 ;; esac
+        done
     done
-    die "no broker answered with a leader for $queue"
+    die "no broker answered with a leader for $queue (15 rounds over the three brokers)"
 }
 
 cmd_link() {
