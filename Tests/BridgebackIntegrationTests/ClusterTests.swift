@@ -55,12 +55,23 @@ final class LocalCluster: Sendable {
     }
 
     /// The node number (1–3) leading a quorum queue.
+    /// Asked up to ten times, 2 s apart: on a loaded machine the management API can be slow to
+    /// answer, and a queue that just failed over may not name its new leader yet.
     func leader(of queue: String) async throws -> Int {
-        let output = try await run(["leader", queue])
-        guard let line = output.split(separator: "\n").last, let node = Int(line.trimmingCharacters(in: .whitespaces)) else {
-            throw TestFailure("cluster.sh leader \(queue) said: \(output)")
+        var problem: any Error = TestFailure("cluster.sh leader \(queue) was never asked")
+        for attempt in 0..<10 {
+            if attempt > 0 { try await Task.sleep(for: .seconds(2)) }
+            do {
+                let output = try await run(["leader", queue])
+                if let line = output.split(separator: "\n").last, let node = Int(line.trimmingCharacters(in: .whitespaces)) {
+                    return node
+                }
+                problem = TestFailure("cluster.sh leader \(queue) said: \(output)")
+            } catch {
+                problem = error
+            }
         }
-        return node
+        throw problem
     }
 
     func kill(node: Int) async throws { try await run(["kill", "\(node)"]) }
