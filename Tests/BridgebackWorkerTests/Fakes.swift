@@ -139,14 +139,16 @@ func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Bool) async
 /// group is shut down gracefully (as SIGTERM would).
 func withWorker(
     _ transport: FakeTransport, runner: RecipeRunner, slots: Int = 2, progressInterval: Duration = .seconds(5),
-    grace: Duration = .seconds(5), _ body: @Sendable (FakeTransport) async throws -> Void,
+    grace: Duration = .seconds(5), consumerTimeout: Double = JobLimits.brokerConsumerTimeoutSeconds,
+    cancels: (any CancelSource)? = nil, _ body: @Sendable (FakeTransport) async throws -> Void,
     afterShutdown: @Sendable (FakeTransport) async throws -> Void = { _ in }
 ) async throws {
     let logger = Logger(label: "test.worker")
     let service = WorkerService(
         configuration: WorkerConfiguration(
-            pool: "test", slots: slots, progressInterval: progressInterval, shutdownGracePeriod: grace, workerName: "test/1"),
-        source: transport, publisher: transport, runner: runner, logger: logger)
+            pool: "test", slots: slots, progressInterval: progressInterval, shutdownGracePeriod: grace, workerName: "test/1",
+            consumerTimeout: consumerTimeout),
+        source: transport, publisher: transport, runner: runner, logger: logger, cancels: cancels)
     let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

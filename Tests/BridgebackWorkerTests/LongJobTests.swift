@@ -1,7 +1,5 @@
 import BridgebackCore
 import Foundation
-import Logging
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -38,32 +36,14 @@ struct LongJobTests {
         _ transport: FakeTransport, consumerTimeout: TimeInterval, grace: Duration = .seconds(5), cancels: FakeCancels? = nil,
         _ body: @Sendable (FakeTransport) async throws -> Void, afterShutdown: @Sendable (FakeTransport) async throws -> Void = { _ in }
     ) async throws {
-        let logger = Logger(label: "test.worker")
         let catalog = try RecipeCatalog.parse(
             Data(
                 """
                 {"recipes": [{"name": "logged", "kind": "logged", "parameters": [{"name": "sleep_ms", "type": "int", "minimum": 0}]}]}
                 """.utf8), customKinds: ["logged"])
-        let service = WorkerService(
-            configuration: WorkerConfiguration(
-                pool: "test", slots: 2, shutdownGracePeriod: grace, workerName: "test/1", consumerTimeout: consumerTimeout),
-            source: transport, publisher: transport,
-            runner: RecipeRunner(catalog: catalog, handlers: ["logged": LoggingHandler(log: transport.log)]), logger: logger,
-            cancels: cancels)
-        let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await eventually { transport.log.all.contains { $0.hasPrefix("open") } }
-            do {
-                try await body(transport)
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            try await afterShutdown(transport)
-        }
+        let runner = RecipeRunner(catalog: catalog, handlers: ["logged": LoggingHandler(log: transport.log)])
+        try await BridgebackWorkerTests.withWorker(
+            transport, runner: runner, grace: grace, consumerTimeout: consumerTimeout, cancels: cancels, body, afterShutdown: afterShutdown)
     }
 
     static func index(_ entry: String, in log: [String]) throws -> Int {
