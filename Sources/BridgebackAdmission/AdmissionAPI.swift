@@ -443,7 +443,7 @@ public final class AdmissionAPI: Sendable {
     /// The job as `GET /v1/jobs/{id}` shows it (also embedded in detach replies).
     func admittedJob(_ job: JobRecord) -> AdmittedJob {
         AdmittedJob(
-            jobID: job.jobID, human: registry.humanLine(for: job.contract), contract: Self.json(job.contract), state: job.state.rawValue,
+            jobID: job.jobID, human: registry.humanLine(for: job.contract), contract: job.contract, state: job.state.rawValue,
             stateNote: stateNote(job), createdAt: WireDate.format(job.createdAt), publishedAt: job.publishedAt.map(WireDate.format),
             cancelRequestedAt: job.cancelRequestedAt.map(WireDate.format), cancelReason: job.cancelReason,
             links: ["self": "/v1/jobs/\(job.jobID)", "cancel": "/v1/jobs/\(job.jobID)/cancel"])
@@ -458,16 +458,6 @@ public final class AdmissionAPI: Sendable {
         case .cancelRequested:
             "cancelled: the coordinator decided its one final notice (cancelled, saying who and when); workers stop it if running and never start it otherwise (GET /v1/jobs/\(job.jobID)/delivery on the coordinator shows the delivery)"
         }
-    }
-
-    /// The contract as the API shows it (without the capability hash: it concerns only the coordinator).
-    static func json(_ contract: OwnershipContract) -> JSONValue {
-        var shown = contract
-        shown.completionCapabilitySHA256 = nil
-        guard let data = try? WireCodec.encode(shown), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            return .null
-        }
-        return value
     }
 
     // MARK: GET /v1/jobs/{id}, GET /v1/jobs, POST /v1/jobs/{id}/cancel

@@ -26,7 +26,7 @@ extension AdmissionAPI {
         all.append("the job id in the contract is only an example: a real submit gets its own")
         all.append(Self.dryRunNote)
         var body = dryRunAnswer(decision, human: wouldLine(contract), delivery: deliveryPlan(contract), notes: all)
-        body.contract = Self.json(contract)
+        body.contract = contract
         body.defaultsApplied = contract.defaultsApplied + extraDefaults
         return APIResponse(status: 200, typed: body)
     }
@@ -36,7 +36,7 @@ extension AdmissionAPI {
         let body = DryRunAnswer(
             decision: "detach",
             human: "Would return the existing job \(job.jobID) (this idempotency_key was already used); nothing new would be admitted",
-            contract: Self.json(job.contract), delivery: deliveryPlan(job.contract), notes: [Self.dryRunNote], idempotentReplay: true,
+            contract: job.contract, delivery: deliveryPlan(job.contract), notes: [Self.dryRunNote], idempotentReplay: true,
             jobID: job.jobID)
         return APIResponse(status: 200, typed: body)
     }

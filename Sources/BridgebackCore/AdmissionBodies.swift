@@ -33,9 +33,9 @@ public struct AdmittedJob: Sendable, Hashable, Codable {
     public var jobID: String
     /// One line for people: "Detached: … the answer returns to Alice's terminal".
     public var human: String
-    /// The ownership contract as written, without the completion capability hash (the
-    /// coordinator's concern). Kept as JSON so the contract's own wire encoding is shown unchanged.
-    public var contract: JSONValue
+    /// The ownership contract as written. On the wire it is the contract's own wire form without
+    /// the completion capability hash (the coordinator's concern): `OwnershipContract.Shown`.
+    public var contract: OwnershipContract
     /// Admission's side only: `accepted`, `published`, `cancel_requested`.
     public var state: String
     /// Always `admission`: delivery state is the coordinator's (`GET /v1/jobs/{id}/delivery`).
@@ -55,13 +55,13 @@ public struct AdmittedJob: Sendable, Hashable, Codable {
     }
 
     public init(
-        jobID: String, human: String, contract: JSONValue, state: String, stateSource: String = "admission", stateNote: String,
+        jobID: String, human: String, contract: OwnershipContract, state: String, stateSource: String = "admission", stateNote: String,
         createdAt: String, publishedAt: String? = nil, cancelRequestedAt: String? = nil, cancelReason: String? = nil,
         links: [String: String]
     ) {
         self.jobID = jobID
         self.human = human
-        self.contract = contract
+        self.contract = OwnershipContract.Shown(contract).contract
         self.state = state
         self.stateSource = stateSource
         self.stateNote = stateNote
@@ -70,6 +70,36 @@ public struct AdmittedJob: Sendable, Hashable, Codable {
         self.cancelRequestedAt = cancelRequestedAt
         self.cancelReason = cancelReason
         self.links = links
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        jobID = try c.decode(String.self, forKey: .jobID)
+        human = try c.decode(String.self, forKey: .human)
+        contract = try c.decode(OwnershipContract.Shown.self, forKey: .contract).contract
+        state = try c.decode(String.self, forKey: .state)
+        stateSource = try c.decode(String.self, forKey: .stateSource)
+        stateNote = try c.decode(String.self, forKey: .stateNote)
+        createdAt = try c.decode(String.self, forKey: .createdAt)
+        publishedAt = try c.decodeIfPresent(String.self, forKey: .publishedAt)
+        cancelRequestedAt = try c.decodeIfPresent(String.self, forKey: .cancelRequestedAt)
+        cancelReason = try c.decodeIfPresent(String.self, forKey: .cancelReason)
+        links = try c.decode([String: String].self, forKey: .links)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(jobID, forKey: .jobID)
+        try c.encode(human, forKey: .human)
+        try c.encode(OwnershipContract.Shown(contract), forKey: .contract)
+        try c.encode(state, forKey: .state)
+        try c.encode(stateSource, forKey: .stateSource)
+        try c.encode(stateNote, forKey: .stateNote)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeIfPresent(publishedAt, forKey: .publishedAt)
+        try c.encodeIfPresent(cancelRequestedAt, forKey: .cancelRequestedAt)
+        try c.encodeIfPresent(cancelReason, forKey: .cancelReason)
+        try c.encode(links, forKey: .links)
     }
 }
 
@@ -350,8 +380,8 @@ public struct DryRunAnswer: Sendable, Hashable, Codable {
     public var confidence: Double?
     /// One line for people: "Would answer inline: …", "Would detach: …".
     public var human: String
-    /// Detach and replay: the contract as it would be (or was) written.
-    public var contract: JSONValue?
+    /// Detach and replay: the contract as it would be (or was) written (`OwnershipContract.Shown` on the wire).
+    public var contract: OwnershipContract?
     /// Detach only.
     public var defaultsApplied: [String]?
     /// The delivery plan; always on the wire, `null` for an inline answer (nothing is delivered later).
@@ -368,7 +398,7 @@ public struct DryRunAnswer: Sendable, Hashable, Codable {
 
     public init(
         decision: String, triggers: [String]? = nil, reason: String? = nil, policyVersion: String? = nil, forced: Bool? = nil,
-        confidence: Double? = nil, human: String, contract: JSONValue? = nil, defaultsApplied: [String]? = nil,
+        confidence: Double? = nil, human: String, contract: OwnershipContract? = nil, defaultsApplied: [String]? = nil,
         delivery: DeliveryPlan?, notes: [String], idempotentReplay: Bool? = nil, jobID: String? = nil
     ) {
         self.dryRun = true
@@ -379,12 +409,30 @@ public struct DryRunAnswer: Sendable, Hashable, Codable {
         self.forced = forced
         self.confidence = confidence
         self.human = human
-        self.contract = contract
+        self.contract = contract.map { OwnershipContract.Shown($0).contract }
         self.defaultsApplied = defaultsApplied
         self.delivery = delivery
         self.notes = notes
         self.idempotentReplay = idempotentReplay
         self.jobID = jobID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dryRun = try container.decode(Bool.self, forKey: .dryRun)
+        decision = try container.decode(String.self, forKey: .decision)
+        triggers = try container.decodeIfPresent([String].self, forKey: .triggers)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        policyVersion = try container.decodeIfPresent(String.self, forKey: .policyVersion)
+        forced = try container.decodeIfPresent(Bool.self, forKey: .forced)
+        confidence = try container.decodeIfPresent(Double.self, forKey: .confidence)
+        human = try container.decode(String.self, forKey: .human)
+        contract = try container.decodeIfPresent(OwnershipContract.Shown.self, forKey: .contract)?.contract
+        defaultsApplied = try container.decodeIfPresent([String].self, forKey: .defaultsApplied)
+        delivery = try container.decodeIfPresent(DeliveryPlan.self, forKey: .delivery)
+        notes = try container.decode([String].self, forKey: .notes)
+        idempotentReplay = try container.decodeIfPresent(Bool.self, forKey: .idempotentReplay)
+        jobID = try container.decodeIfPresent(String.self, forKey: .jobID)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -397,7 +445,7 @@ public struct DryRunAnswer: Sendable, Hashable, Codable {
         try container.encodeIfPresent(forced, forKey: .forced)
         try container.encodeIfPresent(confidence, forKey: .confidence)
         try container.encode(human, forKey: .human)
-        try container.encodeIfPresent(contract, forKey: .contract)
+        try container.encodeIfPresent(contract.map(OwnershipContract.Shown.init), forKey: .contract)
         try container.encodeIfPresent(defaultsApplied, forKey: .defaultsApplied)
         // Explicit null: the wire has always said "no delivery" rather than leaving the key out.
         if let delivery { try container.encode(delivery, forKey: .delivery) } else { try container.encodeNil(forKey: .delivery) }

@@ -182,28 +182,12 @@ public struct JobStory: Sendable, Hashable, Codable {
         case jobID = "job_id", human, admission, contract, delivery, deliveryNote = "delivery_note", links
     }
 
-    /// The contract as the wire and admission's `GET /v1/jobs/{id}` show it: with its `schema` field.
-    private struct TaggedContract: Codable {
-        var contract: OwnershipContract
-        enum Key: String, CodingKey { case schema }
-
-        init(_ contract: OwnershipContract) { self.contract = contract }
-
-        init(from decoder: any Decoder) throws { contract = try OwnershipContract(from: decoder) }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(OwnershipContract.schema.description, forKey: .schema)
-            try contract.encode(to: encoder)
-        }
-    }
-
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         jobID = try c.decode(String.self, forKey: .jobID)
         human = try c.decode(String.self, forKey: .human)
         admission = try c.decode(AdmissionFacts.self, forKey: .admission)
-        contract = try c.decode(TaggedContract.self, forKey: .contract).contract
+        contract = try c.decode(OwnershipContract.Shown.self, forKey: .contract).contract
         delivery = try c.decodeIfPresent(JobDeliveryStatus.self, forKey: .delivery)
         deliveryNote = try c.decodeIfPresent(String.self, forKey: .deliveryNote)
         links = try c.decode([String: String].self, forKey: .links)
@@ -214,7 +198,7 @@ public struct JobStory: Sendable, Hashable, Codable {
         try c.encode(jobID, forKey: .jobID)
         try c.encode(human, forKey: .human)
         try c.encode(admission, forKey: .admission)
-        try c.encode(TaggedContract(contract), forKey: .contract)
+        try c.encode(OwnershipContract.Shown(contract), forKey: .contract)
         try c.encodeIfPresent(delivery, forKey: .delivery)
         try c.encodeIfPresent(deliveryNote, forKey: .deliveryNote)
         try c.encode(links, forKey: .links)

@@ -86,3 +86,63 @@ public struct OwnershipContract: WireMessage, Hashable {
         completionCapabilitySHA256 = try c.decodeIfPresent(String.self, forKey: .completionCapabilitySHA256)
     }
 }
+
+extension OwnershipContract {
+    /// The contract as the HTTP APIs show it (admission's jobs, dry runs and stories): the wire form
+    /// with its `schema` field, without the completion capability hash (only the coordinator checks
+    /// it), and with RFC 3339 dates whatever the date strategy of the coder it passes through — so a
+    /// client decoding with a plain `JSONDecoder` gets the same contract as one using `WireCodec`.
+    public struct Shown: Sendable, Hashable, Codable {
+        public var contract: OwnershipContract
+
+        public init(_ contract: OwnershipContract) {
+            var shown = contract
+            shown.completionCapabilitySHA256 = nil
+            self.contract = shown
+        }
+
+        private enum Tag: String, CodingKey { case schema }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            func date(_ key: CodingKeys) throws -> Date {
+                let text = try c.decode(String.self, forKey: key)
+                guard let date = WireDate.parse(text) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: key, in: c, debugDescription: "'\(text)' is not an RFC 3339 timestamp such as 2025-01-31T12:00:00.000Z")
+                }
+                return date
+            }
+            contract = OwnershipContract(
+                jobID: try c.decode(JobID.self, forKey: .jobID), origin: try c.decode(SurfaceID.self, forKey: .origin),
+                workSurface: try c.decode(SurfaceID.self, forKey: .workSurface),
+                finalSurface: try c.decode(SurfaceID.self, forKey: .finalSurface),
+                deliveryMode: try c.decode(DeliveryMode.self, forKey: .deliveryMode), deadline: try date(.deadline),
+                policyVersion: try c.decode(String.self, forKey: .policyVersion), summary: try c.decode(String.self, forKey: .summary),
+                requestExcerpt: try c.decodeIfPresent(String.self, forKey: .requestExcerpt) ?? "",
+                parentID: try c.decode(String.self, forKey: .parentID), recipe: try c.decode(RecipeInvocation.self, forKey: .recipe),
+                idempotencyKey: try c.decodeIfPresent(String.self, forKey: .idempotencyKey), createdAt: try date(.createdAt),
+                defaultsApplied: try c.decodeIfPresent([String].self, forKey: .defaultsApplied) ?? [])
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var tag = encoder.container(keyedBy: Tag.self)
+            try tag.encode(OwnershipContract.schema.description, forKey: .schema)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(contract.jobID, forKey: .jobID)
+            try c.encode(contract.origin, forKey: .origin)
+            try c.encode(contract.workSurface, forKey: .workSurface)
+            try c.encode(contract.finalSurface, forKey: .finalSurface)
+            try c.encode(contract.deliveryMode, forKey: .deliveryMode)
+            try c.encode(WireDate.format(contract.deadline), forKey: .deadline)
+            try c.encode(contract.policyVersion, forKey: .policyVersion)
+            try c.encode(contract.summary, forKey: .summary)
+            try c.encode(contract.requestExcerpt, forKey: .requestExcerpt)
+            try c.encode(contract.parentID, forKey: .parentID)
+            try c.encode(contract.recipe, forKey: .recipe)
+            try c.encodeIfPresent(contract.idempotencyKey, forKey: .idempotencyKey)
+            try c.encode(WireDate.format(contract.createdAt), forKey: .createdAt)
+            try c.encode(contract.defaultsApplied, forKey: .defaultsApplied)
+        }
+    }
+}
