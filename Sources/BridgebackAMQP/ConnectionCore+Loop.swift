@@ -197,8 +197,10 @@ extension ConnectionCore {
         amqp_set_rpc_timeout(conn, &rpcTimeout)
         let reply = CBridge.withTable([
             "connection_name": .string(configuration.connectionName),
-            // Ask the broker to say when it blocks our publishes (memory or disk alarm).
-            "capabilities": .table(["connection.blocked": .bool(true)]),
+            // Ask the broker to say when it blocks our publishes (memory or disk alarm), and to
+            // send basic.cancel when a consumer's queue is deleted, so the consumer's stream ends
+            // with `.consumerCancelled` instead of going silent for good.
+            "capabilities": .table(["connection.blocked": .bool(true), "consumer_cancel_notify": .bool(true)]),
         ]) { table in
             var table = table
             return bb_login_plain(

@@ -84,8 +84,9 @@ public struct ExchangeDeclaration: Sendable, Hashable {
     }
 }
 
-/// A declaration of a queue; recorded and replayed after a reconnect (server-named and
-/// exclusive queues are re-declared too, under the same arguments).
+/// A declaration of a queue; recorded and replayed after a reconnect under the same name and
+/// arguments (exclusive queues too). A server-named queue (empty name) is not replayed: the
+/// broker would name it differently, so its owner must declare it again (`RecordedTopology`).
 public struct QueueDeclaration: Sendable, Hashable {
     public var name: String
     public var durable: Bool

@@ -146,6 +146,42 @@ extension BrokerBacked {
             try await admin.deleteQueue(queue)
         }
 
+        @Test func aConsumerWhoseQueueIsDeletedEndsWithConsumerCancelled() async throws {
+            let connection = try await Broker.connect("cancel-notify")
+            defer { Task { await connection.close() } }
+            let admin = try await Broker.connect("cancel-notify-admin")
+            defer { Task { await admin.close() } }
+            let queue = Broker.uniqueName("cancel-notify")
+            try await connection.declare(.quorum(queue))
+            let consumer = try await connection.consume(queue: queue, prefetch: 10)
+            let ended = Task { () -> AMQPError? in
+                do {
+                    for try await delivery in consumer { delivery.ack() }
+                    return nil
+                } catch let error as AMQPError {
+                    return error
+                } catch {
+                    return nil
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            try await admin.deleteQueue(queue)
+            // Without consumer_cancel_notify in the client capabilities the broker never tells
+            // us, and this stream stays open (the watchdog ends it after 20 s and the test fails).
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(20))
+                await consumer.cancel()
+            }
+            defer { watchdog.cancel() }
+            let error = await ended.value
+            #expect(error?.code == .consumerCancelled)
+            #expect(error.map { "\($0)".contains(queue) } == true)
+            // The connection itself is fine: other work goes on.
+            let other = Broker.uniqueName("cancel-notify-after")
+            try await connection.declare(.quorum(other))
+            try await connection.deleteQueue(other)
+        }
+
         @Test func wrongPasswordIsAClearError() async throws {
             var config = try Broker.configuration("bad-password")
             config.password = "definitely-wrong"
