@@ -320,7 +320,7 @@ let package = Package(
         .testTarget(
             name: "BridgebackIntegrationTests",
             dependencies: [
-                "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", "BridgebackWorker", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings

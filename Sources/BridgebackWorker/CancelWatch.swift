@@ -11,35 +11,79 @@ public protocol CancelSource: Sendable {
 
 /// Reads the `bb.cancels` stream (RabbitMQ stream queue, retained for longer than any job may
 /// run) from its first retained message, so a worker that starts after a cancel still knows it.
+///
+/// When the broker ends the subscription (`consumerCancelled`: the stream was deleted and made
+/// again, or the member it was read from went away), it subscribes again from the first retained
+/// notice, every `resubscribeDelay` until that works: reading a notice twice is harmless
+/// (`CancelWatch.record` is idempotent). Any other failure ends the feed.
 public struct AMQPCancelSource: CancelSource {
     public static let stream = "bb.cancels"
     let connection: AMQPConnection
+    let queue: String
+    let resubscribeDelay: Duration
 
-    public init(connection: AMQPConnection) {
+    public init(connection: AMQPConnection, queue: String = Self.stream, resubscribeDelay: Duration = .seconds(1)) {
         self.connection = connection
+        self.queue = queue
+        self.resubscribeDelay = resubscribeDelay
+    }
+
+    func subscribe() async throws -> AMQPConsumer {
+        // A stream queue needs a prefetch and acks (flow control only: acking removes nothing).
+        try await connection.consume(queue: queue, prefetch: 256, arguments: ["x-stream-offset": .string("first")])
     }
 
     public func open() async throws -> AsyncThrowingStream<CancelNotice, any Error> {
-        // A stream queue needs a prefetch and acks (flow control only: acking removes nothing).
-        let consumer = try await connection.consume(queue: Self.stream, prefetch: 256, arguments: ["x-stream-offset": .string("first")])
+        let current = ConsumerSlot(try await subscribe())
         let (feed, sink) = AsyncThrowingStream.makeStream(of: CancelNotice.self)
         // The one task that owns the consumer's iteration; ended by the stream's termination.
         let reader = Task {
-            do {
-                for try await delivery in consumer {
-                    delivery.ack()
-                    if let notice = try? WireCodec.decode(CancelNotice.self, from: Data(delivery.body)) { sink.yield(notice) }
+            while let consumer = current.consumer {
+                do {
+                    for try await delivery in consumer {
+                        delivery.ack()
+                        if let notice = try? WireCodec.decode(CancelNotice.self, from: Data(delivery.body)) { sink.yield(notice) }
+                    }
+                    sink.finish()
+                    return
+                } catch let error as AMQPError where error.code == .consumerCancelled {
+                    current.consumer = nil
+                    while current.consumer == nil {
+                        do {
+                            try await Task.sleep(for: resubscribeDelay)
+                            current.consumer = try await subscribe()
+                        } catch is CancellationError {
+                            break
+                        } catch {
+                            continue  // not there yet (a stream being made again): try after the delay
+                        }
+                    }
+                    if Task.isCancelled {
+                        if let late = current.consumer { await late.cancel() }
+                        break
+                    }
+                } catch {
+                    sink.finish(throwing: error)
+                    return
                 }
-                sink.finish()
-            } catch {
-                sink.finish(throwing: error)
             }
+            sink.finish()
         }
         sink.onTermination = { _ in
             reader.cancel()
-            Task { await consumer.cancel() }
+            if let consumer = current.consumer { Task { await consumer.cancel() } }
         }
         return feed
+    }
+}
+
+/// The consumer the cancel feed reads now, shared by its reader task and its termination handler.
+private final class ConsumerSlot: Sendable {
+    private let slot: Mutex<AMQPConsumer?>
+    init(_ consumer: AMQPConsumer) { slot = Mutex(consumer) }
+    var consumer: AMQPConsumer? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
 
