@@ -31,13 +31,21 @@ public struct AMQPBench: Sendable {
         var consumeRate: Double
     }
 
+    /// One table line: two left-aligned columns of 6, two right-aligned of 14. Padded in Swift:
+    /// `%@` ignores its width on Linux, and `%s` needs a C string, not a Swift one.
+    func row(_ round: String, _ impl: String, _ publish: String, _ consume: String) -> String {
+        func left(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+        func right(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        return "\(left(round, 6)) \(left(impl, 6)) \(right(publish, 14)) \(right(consume, 14))"
+    }
+
     /// Runs every round and prints one line per implementation and round, then the best of each.
     public func run() async throws {
         let connection = try await AMQPConnection.connect(configuration)
         print(
             "bench amqp: \(count) persistent \(size)-byte messages, confirm window \(window), prefetch \(prefetch), quorum queue, \(configuration.host):\(configuration.port)"
         )
-        print(String(format: "%-6@ %-6@ %14@ %14@", "round", "impl", "publish msg/s", "consume msg/s"))
+        print(row("round", "impl", "publish msg/s", "consume msg/s"))
         var c: [Figures] = []
         var swift: [Figures] = []
         for round in 1...rounds {
@@ -46,14 +54,16 @@ public struct AMQPBench: Sendable {
             let cFigures = try await runC(configuration, queue: cQueue)
             try await connection.deleteQueue(cQueue)
             c.append(cFigures)
-            print(String(format: "%-6d %-6@ %14.0f %14.0f", round, "C", cFigures.publishRate, cFigures.consumeRate))
+            print(row("\(round)", "C", String(format: "%.0f", cFigures.publishRate), String(format: "%.0f", cFigures.consumeRate)))
 
             let swiftQueue = "bench.swift.\(round).\(UUID().uuidString.prefix(6).lowercased())"
             try await connection.declare(.quorum(swiftQueue))
             let swiftFigures = try await runSwift(configuration, queue: swiftQueue)
             try await connection.deleteQueue(swiftQueue)
             swift.append(swiftFigures)
-            print(String(format: "%-6d %-6@ %14.0f %14.0f", round, "Swift", swiftFigures.publishRate, swiftFigures.consumeRate))
+            print(
+                row("\(round)", "Swift", String(format: "%.0f", swiftFigures.publishRate), String(format: "%.0f", swiftFigures.consumeRate))
+            )
         }
         await connection.close()
         let bestC = Figures(publishRate: c.map(\.publishRate).max()!, consumeRate: c.map(\.consumeRate).max()!)
