@@ -542,8 +542,7 @@ public final class AdmissionAPI: Sendable {
                 case nil, .null?: break
                 case .string(let text)?:
                     try InputLimits.check(
-                        text, field: "reason", minBytes: 0, maxBytes: InputLimits.summaryBytes, allowed: InputLimits.isLineScalar,
-                        characters: "one line of text without control characters")
+                        text, field: "reason", minBytes: 0, maxBytes: InputLimits.summaryBytes, alphabet: InputLimits.line)
                     reason = text
                 default: throw AdmissionError(.invalidRequest, "\"reason\" must be a string", field: "reason")
                 }

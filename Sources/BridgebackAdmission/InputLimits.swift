@@ -55,26 +55,19 @@ enum InputLimits {
     /// Nesting of the whole body (objects and arrays).
     static let maxDepth = 16
 
-    /// Checks a string field: length in UTF-8 bytes and allowed characters.
-    static func check(
-        _ value: String, field: String, minBytes: Int = 1, maxBytes: Int, allowed: (Unicode.Scalar) -> Bool, characters: String
-    ) throws(AdmissionError) {
-        let count = value.utf8.count
-        guard count >= minBytes, count <= maxBytes else {
-            let range = minBytes == 0 ? "at most \(maxBytes)" : "\(minBytes)-\(maxBytes)"
-            throw AdmissionError(.invalidRequest, "\"\(field)\" must be \(range) bytes, got \(count)", field: field)
-        }
-        if let bad = value.unicodeScalars.first(where: { !allowed($0) }) {
-            throw AdmissionError(
-                .invalidRequest,
-                "\"\(field)\" contains \(describe(bad)), which is not allowed; use \(characters)", field: field)
-        }
-    }
+    /// The alphabets above, with the words a refusal uses for them.
+    static let identifier = Alphabet("letters, digits and : . _ / @ -", allows: isIdentifierScalar)
+    static let visibleASCII = Alphabet("visible ASCII characters (no spaces)", allows: isVisibleASCII)
+    static let name = Alphabet("letters, digits and _ . -", allows: isNameScalar)
+    static let line = Alphabet("one line of text without control characters", allows: isLineScalar)
+    static let text = Alphabet("any text without control characters other than line breaks and tabs", allows: isTextScalar)
 
-    static func describe(_ scalar: Unicode.Scalar) -> String {
-        let digits = String(scalar.value, radix: 16, uppercase: true)
-        let hex = "U+" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-        return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == " "
-            ? "the character \(hex)" : "'\(scalar)' (\(hex))"
+    /// Checks a string field (length in UTF-8 bytes, then characters) through the schema layer.
+    static func check(_ value: String, field: String, minBytes: Int = 1, maxBytes: Int, alphabet: Alphabet) throws(AdmissionError) {
+        do {
+            _ = try SchemaReader(mode: .failFast).string(.string(value), at: field, length: .bytes(minBytes...maxBytes), alphabet: alphabet)
+        } catch {
+            throw AdmissionError(schema: error, surfaceFields: [])
+        }
     }
 }

@@ -29,138 +29,102 @@ struct SubmitRequest: Sendable {
     static let contractFields = ["work_surface", "final_surface", "delivery_mode", "deadline_s", "parent_id"]
     static let hintFields = ["expected_wait_s", "sources", "steps", "tools", "force"]
 
-    /// Parses a body; every refusal names the field and what a valid value looks like.
+    /// Parses a body; every refusal names the field and what a valid value looks like. The body
+    /// is read through the schema layer (``SchemaReader``), failing on the first problem.
     static func parse(_ body: [UInt8]) throws(AdmissionError) -> SubmitRequest {
         let root = try strictJSON(body)
-        guard case .object(let object) = root else {
+        guard case .object = root else {
             throw AdmissionError(.malformedJSON, "the body must be a JSON object such as {\"origin\": \"cli:alice\", \"text\": \"…\"}")
         }
-        try refuseUnknown(object, known: fields, where: "request")
-
-        let originText = try requiredString(object, "origin")
-        let origin: SurfaceID
-        do { origin = try SurfaceID(validating: originText) } catch {
-            throw AdmissionError(.unknownSurface, error.message, field: "origin")
+        do {
+            return try read(root, reader: SchemaReader(mode: .failFast, rootName: "the body"))
+        } catch {
+            throw AdmissionError(schema: error, surfaceFields: surfaceFields)
         }
-        let text = try requiredString(object, "text")
-        try InputLimits.check(
-            text, field: "text", maxBytes: InputLimits.textBytes, allowed: InputLimits.isTextScalar,
-            characters: "any text without control characters other than line breaks and tabs")
+    }
+
+    /// The fields that name a surface: a bad one is `unknown_surface`, as a surface the registry
+    /// does not know is.
+    static let surfaceFields: Set<String> = ["origin", "contract.work_surface", "contract.final_surface"]
+
+    private static func read(_ root: JSONValue, reader: SchemaReader) throws(SchemaProblem) -> SubmitRequest {
+        // The reader fails fast: a required field that reads as nil has already thrown.
+        guard let object = try reader.object(root, at: "", known: fields) else { throw reader.lastProblem(at: "") }
+        guard let origin = try surface(object, "origin", required: true) else { throw reader.lastProblem(at: "origin") }
+        guard let text = try object.string("text", required: true, length: .bytes(1...InputLimits.textBytes), alphabet: InputLimits.text)
+        else { throw reader.lastProblem(at: "text") }
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw AdmissionError(.invalidRequest, "\"text\" is empty; say what you want done", field: "text")
+            throw SchemaProblem(kind: .invalidValue, path: "text", text: "is empty; say what you want done")
         }
 
         var hints: AdmissionHints?
         var hintsJSON: String?
-        switch object["hints"] {
-        case nil, .null?:
-            break
-        case .object(let h)?:
-            hints = try parseHints(h)
-            hintsJSON = (try? JSONEncoder.sorted.encode(JSONValue.object(h))).map { String(decoding: $0, as: UTF8.self) }
-        default:
-            throw AdmissionError(.invalidRequest, "\"hints\" must be an object, e.g. {\"expected_wait_s\": 1800}", field: "hints")
+        if let h = try object.object("hints", expected: "an object such as {\"expected_wait_s\": 1800}") {
+            hints = try readHints(h)
+            hintsJSON = (try? JSONEncoder.sorted.encode(JSONValue.object(h.members))).map { String(decoding: $0, as: UTF8.self) }
         }
-        if let force = try string(object, "force", required: false) {
-            guard let decision = Decision(rawValue: force) else {
-                throw AdmissionError(.invalidRequest, "\"force\" must be \"inline\" or \"detach\", got \"\(force)\"", field: "force")
-            }
+        if let force = try object.oneOf("force", Decision.self) {
             var h = hints ?? AdmissionHints()
-            h.force = decision
+            h.force = force
             hints = h
         }
 
         var contract = ContractFields()
-        switch object["contract"] {
-        case nil, .null?:
-            break
-        case .object(let c)?:
-            try refuseUnknown(c, known: contractFields, where: "contract", prefix: "contract.")
+        if let c = try object.object(
+            "contract", known: contractFields, expected: "an object with work_surface, final_surface, delivery_mode, deadline_s")
+        {
             contract.workSurface = try surface(c, "work_surface")
             contract.finalSurface = try surface(c, "final_surface")
-            if let mode = try string(c, "delivery_mode", required: false, prefix: "contract.") {
-                guard let parsed = DeliveryMode(rawValue: mode) else {
-                    throw AdmissionError(
-                        .invalidRequest, "contract.delivery_mode must be \"parent\", \"direct\" or \"suppressed\", got \"\(mode)\"",
-                        field: "contract.delivery_mode")
-                }
-                contract.deliveryMode = parsed
-            }
-            switch c["deadline_s"] {
-            case nil, .null?: break
-            case .number(let seconds)? where seconds > 0 && seconds.isFinite: contract.deadlineSeconds = seconds
-            default:
-                throw AdmissionError(
-                    .invalidRequest, "contract.deadline_s must be a positive number of seconds, e.g. 3600", field: "contract.deadline_s")
-            }
-            contract.parentID = try string(c, "parent_id", required: false, prefix: "contract.")
-            if let parent = contract.parentID {
-                try InputLimits.check(
-                    parent, field: "contract.parent_id", maxBytes: InputLimits.parentIDBytes, allowed: InputLimits.isIdentifierScalar,
-                    characters: "letters, digits and : . _ / @ -")
-            }
-        default:
-            throw AdmissionError(
-                .invalidRequest, "\"contract\" must be an object with work_surface, final_surface, delivery_mode, deadline_s",
-                field: "contract")
+            contract.deliveryMode = try c.oneOf("delivery_mode", DeliveryMode.self)
+            contract.deadlineSeconds = try c.number("deadline_s", bounds: .positive(), expected: "a positive number of seconds (e.g. 3600)")
+            contract.parentID = try c.string(
+                "parent_id", length: .bytes(1...InputLimits.parentIDBytes), alphabet: InputLimits.identifier)
         }
 
-        let key = try string(object, "idempotency_key", required: false)
-        if let key {
-            try InputLimits.check(
-                key, field: "idempotency_key", maxBytes: InputLimits.idempotencyKeyBytes, allowed: InputLimits.isVisibleASCII,
-                characters: "visible ASCII characters (no spaces)")
-        }
+        let key = try object.string(
+            "idempotency_key", length: .bytes(1...InputLimits.idempotencyKeyBytes), alphabet: InputLimits.visibleASCII)
 
         var recipe: RecipeInvocation?
-        switch object["recipe"] {
-        case nil, .null?:
-            break
-        case .object(let r)?:
-            try refuseUnknown(r, known: ["name", "params"], where: "recipe", prefix: "recipe.")
-            guard let name = try string(r, "name", required: true, prefix: "recipe."), !name.isEmpty else {
-                throw AdmissionError(.invalidRequest, "recipe.name is empty; name a recipe from the worker catalog", field: "recipe.name")
-            }
-            try InputLimits.check(
-                name, field: "recipe.name", maxBytes: InputLimits.recipeNameBytes, allowed: InputLimits.isNameScalar,
-                characters: "letters, digits and _ . -")
+        if let r = try object.object("recipe", known: ["name", "params"], expected: "an object {\"name\": …, \"params\": {…}}") {
+            guard
+                let name = try r.string(
+                    "name", required: true, length: .bytes(1...InputLimits.recipeNameBytes), alphabet: InputLimits.name,
+                    expected: "the name of a recipe from the worker catalog")
+            else { throw reader.lastProblem(at: "recipe.name") }
             var params: [String: JSONValue] = [:]
-            switch r["params"] {
-            case nil, .null?: break
-            case .object(let p)?: params = p
-            default: throw AdmissionError(.invalidRequest, "recipe.params must be an object", field: "recipe.params")
-            }
-            guard params.count <= InputLimits.paramCount else {
-                throw AdmissionError(
-                    .invalidRequest, "recipe.params has \(params.count) keys; at most \(InputLimits.paramCount) are accepted",
-                    field: "recipe.params")
-            }
-            for key in params.keys.sorted() {
-                try InputLimits.check(
-                    key, field: "recipe.params.\(key.utf8.count > 64 ? String(key.prefix(32)) + "…" : key)",
-                    maxBytes: InputLimits.paramNameBytes,
-                    allowed: InputLimits.isNameScalar, characters: "letters, digits and _ . -")
+            if let p = try r.object("params") {
+                guard p.members.count <= InputLimits.paramCount else {
+                    throw SchemaProblem(
+                        kind: .outOfRange, path: "recipe.params",
+                        text: "has \(p.members.count) keys; at most \(InputLimits.paramCount) are accepted")
+                }
+                for key in p.members.keys.sorted() {
+                    let shown = key.utf8.count > 64 ? String(key.prefix(32)) + "…" : key
+                    _ = try reader.string(
+                        .string(key), at: p.path(shown), length: .bytes(1...InputLimits.paramNameBytes), alphabet: InputLimits.name)
+                }
+                params = p.members
             }
             recipe = RecipeInvocation(name: name, params: params)
-        default:
-            throw AdmissionError(.invalidRequest, "\"recipe\" must be an object {\"name\": …, \"params\": {…}}", field: "recipe")
         }
-        let summary = try string(object, "summary", required: false)
-        if let summary {
-            try InputLimits.check(
-                summary, field: "summary", minBytes: 0, maxBytes: InputLimits.summaryBytes, allowed: InputLimits.isLineScalar,
-                characters: "one line of text without control characters")
-        }
-        var dryRun = false
-        switch object["dry_run"] {
-        case nil, .null?: break
-        case .bool(let flag)?: dryRun = flag
-        default: throw AdmissionError(.invalidRequest, "\"dry_run\" must be true or false", field: "dry_run")
-        }
+        let summary = try object.string("summary", length: .bytes(0...InputLimits.summaryBytes), alphabet: InputLimits.line)
+        let dryRun = try object.bool("dry_run") ?? false
 
         return SubmitRequest(
             origin: origin, text: text, hints: hints, hintsJSON: hintsJSON, contract: contract, idempotencyKey: key,
             recipe: recipe, summary: summary, dryRun: dryRun)
+    }
+
+    /// A surface id: 1-128 bytes of letters, digits and `: . _ / @ -` (``SurfaceID``'s own rule).
+    private static func surface(_ object: JSONFields, _ key: String, required: Bool = false) throws(SchemaProblem) -> SurfaceID? {
+        guard
+            let text = try object.string(
+                key, required: required, length: .bytes(1...128), alphabet: InputLimits.identifier,
+                expected: "a surface id such as \"cli:alice\"")
+        else { return nil }
+        do { return try SurfaceID(validating: text) } catch {
+            throw SchemaProblem(kind: .invalidValue, path: object.path(key), text: "is not a surface id: \(error.message)")
+        }
     }
 
     /// Reads a body as strict JSON: UTF-8 only, no duplicate keys, no NUL, nesting bounded.
@@ -180,43 +144,6 @@ struct SubmitRequest: Sendable {
         }
     }
 
-    private static func requiredString(_ object: [String: JSONValue], _ key: String) throws(AdmissionError) -> String {
-        guard let value = try string(object, key, required: true) else {
-            throw AdmissionError(.invalidRequest, "missing \"\(key)\" (a string)", field: key)
-        }
-        return value
-    }
-
-    private static func refuseUnknown(_ object: [String: JSONValue], known: [String], where place: String, prefix: String = "")
-        throws(AdmissionError)
-    {
-        for key in object.keys.sorted() where !known.contains(key) {
-            throw AdmissionError(
-                .invalidRequest, "unknown \(place) field \"\(prefix)\(key)\"; known fields: \(known.joined(separator: ", "))",
-                field: prefix + key)
-        }
-    }
-
-    private static func string(_ object: [String: JSONValue], _ key: String, required: Bool, prefix: String = "") throws(AdmissionError)
-        -> String?
-    {
-        switch object[key] {
-        case .string(let value)?: return value
-        case nil, .null?:
-            if required { throw AdmissionError(.invalidRequest, "missing \"\(prefix)\(key)\" (a string)", field: prefix + key) }
-            return nil
-        default:
-            throw AdmissionError(.invalidRequest, "\"\(prefix)\(key)\" must be a string", field: prefix + key)
-        }
-    }
-
-    private static func surface(_ object: [String: JSONValue], _ key: String) throws(AdmissionError) -> SurfaceID? {
-        guard let text = try string(object, key, required: false, prefix: "contract.") else { return nil }
-        do { return try SurfaceID(validating: text) } catch {
-            throw AdmissionError(.unknownSurface, error.message, field: "contract.\(key)")
-        }
-    }
-
     /// The hints of a logged request again (`hintsJSON`), to recompute its first decision.
     static func parse(hintsJSON: String) throws(AdmissionError) -> AdmissionHints? {
         guard case .object(let h) = try strictJSON(Array(hintsJSON.utf8)) else { return nil }
@@ -224,31 +151,38 @@ struct SubmitRequest: Sendable {
     }
 
     private static func parseHints(_ h: [String: JSONValue]) throws(AdmissionError) -> AdmissionHints {
-        try refuseUnknown(h, known: hintFields, where: "hints", prefix: "hints.")
+        let reader = SchemaReader(mode: .failFast, rootName: "the body")
+        do {
+            return try readHints(JSONFields(h, at: "hints", reader: reader))
+        } catch {
+            throw AdmissionError(schema: error, surfaceFields: [])
+        }
+    }
+
+    private static func readHints(_ h: JSONFields) throws(SchemaProblem) -> AdmissionHints {
+        try h.refuseUnknown(known: hintFields)
         var hints = AdmissionHints()
-        // Range-checked before any conversion: Int(1e19) would trap the process.
-        func number(_ key: String, maximum: Double) throws(AdmissionError) -> Double? {
-            switch h[key] {
-            case nil, .null?: return nil
-            case .number(let n)? where n.isFinite && n >= 0 && n <= maximum: return n
-            default:
-                throw AdmissionError(
-                    .invalidRequest, "hints.\(key) must be a non-negative number, at most \(Int(maximum))", field: "hints.\(key)")
-            }
+        // Range-checked on the Double before any conversion: Int(1e19) would trap the process.
+        func count(_ key: String) throws(SchemaProblem) -> Int? {
+            try h.number(key, bounds: .nonNegative(atMost: InputLimits.countHintMaximum)).map { Int($0.rounded()) }
         }
-        func count(_ key: String) throws(AdmissionError) -> Int? {
-            try number(key, maximum: InputLimits.countHintMaximum).map { Int($0.rounded()) }
-        }
-        hints.expectedWaitSeconds = try number("expected_wait_s", maximum: InputLimits.expectedWaitMaximum)
+        hints.expectedWaitSeconds = try h.number("expected_wait_s", bounds: .nonNegative(atMost: InputLimits.expectedWaitMaximum))
         hints.sources = try count("sources")
         hints.steps = try count("steps")
         hints.tools = try count("tools")
-        switch h["force"] {
-        case nil, .null?: break
-        case .string(let s)? where Decision(rawValue: s) != nil: hints.force = Decision(rawValue: s)
-        default: throw AdmissionError(.invalidRequest, "hints.force must be \"inline\" or \"detach\"", field: "hints.force")
-        }
+        hints.force = try h.oneOf("force", Decision.self)
         return hints
+    }
+}
+
+extension AdmissionError {
+    /// A request field refused by the schema layer: 400 `invalid_request` naming the field, or
+    /// `unknown_surface` for a malformed surface id in one of `surfaceFields`.
+    init(schema problem: SchemaProblem, surfaceFields: Set<String>) {
+        let code: Code =
+            surfaceFields.contains(problem.path) && (problem.kind == .outOfRange || problem.kind == .invalidValue)
+            ? .unknownSurface : .invalidRequest
+        self.init(code, problem.message, field: problem.path.isEmpty ? nil : problem.path)
     }
 }
 

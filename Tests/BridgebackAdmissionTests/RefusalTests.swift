@@ -27,22 +27,24 @@ struct RefusalTests {
         Case(
             name: "malformed JSON", body: #"{"origin": "cli:alice", "text": "#, status: 400, code: "malformed_json", says: "not valid JSON"),
         Case(name: "not an object", body: #"["cli:alice"]"#, status: 400, code: "malformed_json", says: "must be a JSON object"),
-        Case(name: "missing text", body: #"{"origin": "cli:alice"}"#, status: 400, code: "invalid_request", says: "missing \"text\""),
+        Case(
+            name: "missing text", body: #"{"origin": "cli:alice"}"#, status: 400, code: "invalid_request",
+            says: "\"text\" is required: a string"),
         Case(
             name: "empty text", body: #"{"origin": "cli:alice", "text": "  "}"#, status: 400, code: "invalid_request",
             says: "\"text\" is empty"),
         Case(
             name: "typo in a field", body: #"{"origin": "cli:alice", "text": "x", "contract": {"final_surfce": "cli:alice"}}"#, status: 400,
-            code: "invalid_request", says: "unknown contract field \"contract.final_surfce\""),
+            code: "invalid_request", says: "\"contract.final_surfce\" is not a known field; did you mean \"final_surface\"?"),
         Case(
             name: "bad force", body: #"{"origin": "cli:alice", "text": "x", "force": "yes"}"#, status: 400, code: "invalid_request",
             says: "\"force\" must be \"inline\" or \"detach\""),
         Case(
             name: "bad hint", body: #"{"origin": "cli:alice", "text": "x", "hints": {"expected_wait_s": "long"}}"#, status: 400,
-            code: "invalid_request", says: "hints.expected_wait_s must be a non-negative number"),
+            code: "invalid_request", says: "\"hints.expected_wait_s\" must be a non-negative number, at most 31536000, got a string"),
         Case(
             name: "bad deadline", body: #"{"origin": "cli:alice", "text": "x", "force": "detach", "contract": {"deadline_s": -5}}"#,
-            status: 400, code: "invalid_request", says: "deadline_s must be a positive number"),
+            status: 400, code: "invalid_request", says: "\"contract.deadline_s\" must be a positive number of seconds (e.g. 3600), got -5"),
         Case(
             name: "unknown origin", body: #"{"origin": "cli:bob", "text": "Audit the servers", "force": "detach"}"#, status: 422,
             code: "unknown_surface", says: "origin 'cli:bob' is not in the surface registry; known surfaces: cli:alice"),
