@@ -577,24 +577,27 @@ public final class AdmissionAPI: Sendable {
                 guard answer.status == 404, clock.now < giveUp else { break }
                 try? await Task.sleep(for: .milliseconds(250))
             }
-            let coordinatorBody = (try? JSONDecoder().decode(JSONValue.self, from: Data(answer.body))) ?? .null
             switch answer.status {
             case 202:
-                guard case .object(let decided) = coordinatorBody else {
-                    throw AdmissionError(.cancelUnavailable, "the coordinator accepted the cancel but its answer is not JSON")
-                }
+                // The coordinator has cancelled the job: record it here whatever its answer's shape.
                 let job = try await storeCall({ try await store.requestCancel(jobID: canonical, reason: reason, at: now()) }) ?? existing
                 logger.info(
                     "job cancelled", metadata: ["job_id": "\(canonical)", "reason": "\(reason ?? "")", "principal": "\(principal.name)"])
+                let decided: CancelDecided?
+                do { decided = try JSONDecoder().decode(CancelDecided.self, from: Data(answer.body)) } catch {
+                    logger.warning(
+                        "the coordinator's cancel answer does not decode; answering without its fields (same Bridgeback version?)",
+                        metadata: ["job_id": "\(canonical)", "error": "\(WireCodec.reason(error))"])
+                    decided = nil
+                }
                 // The job, then the coordinator's decision (who, when, whether workers were told).
-                func text(_ key: String) -> String? { if case .string(let value)? = decided[key] { value } else { nil } }
-                let told: Bool? = if case .bool(let value)? = decided["workers_told"] { value } else { nil }
                 let body = CancelAccepted(
-                    job: admittedJob(job), requestedBy: text("requested_by"), requestedAt: text("requested_at"), workersTold: told,
-                    note: text("note"))
+                    job: admittedJob(job), requestedBy: decided?.requestedBy, requestedAt: decided?.requestedAt,
+                    workersTold: decided?.workersTold, note: decided?.note)
                 return APIResponse(status: 202, typed: body)
             case 409:
-                return APIResponse(status: 409, body: coordinatorBody)
+                // The coordinator's refusal (already ended or cancelled), passed on as it said it.
+                return APIResponse(status: 409, body: (try? JSONDecoder().decode(JSONValue.self, from: Data(answer.body))) ?? .null)
             case 404:
                 throw AdmissionError(
                     .cancelUnavailable,

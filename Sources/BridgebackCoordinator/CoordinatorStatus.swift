@@ -101,16 +101,13 @@ public struct CoordinatorStatusAPI: Sendable {
         }
         switch verdict {
         case .cancelled(let notice, let told):
-            let body: JSONValue = [
-                "job_id": .string(jobID.description), "cancel": "accepted", "state": "cancelled",
-                "requested_by": .string(notice.requestedBy), "requested_at": .string(WireDate.format(notice.requestedAt)),
-                "workers_told": .bool(told),
-                "note": .string(
-                    told
-                        ? "the job ends cancelled: one final notice says who cancelled it and when; a running recipe is stopped and a queued one never starts"
-                        : "the job ends cancelled (one final notice), but the workers could not be told: a running recipe may run on; its answer is never delivered"
-                ),
-            ]
+            let body = CancelDecided(
+                jobID: jobID.description, requestedBy: notice.requestedBy, requestedAt: WireDate.format(notice.requestedAt),
+                workersTold: told,
+                note: told
+                    ? "the job ends cancelled: one final notice says who cancelled it and when; a running recipe is stopped and a queued one never starts"
+                    : "the job ends cancelled (one final notice), but the workers could not be told: a running recipe may run on; its answer is never delivered"
+            )
             return .json(body, status: 202)
         case .refused(.alreadyEnded(let kind)):
             let already = kind == .cancelled ? "was already cancelled" : "already ended (\(kind.rawValue)); its final notice is decided"
@@ -175,19 +172,18 @@ public struct CoordinatorStatusAPI: Sendable {
         guard json else {
             return StatusResponse(status: 200, contentType: "text/plain; charset=utf-8", body: Array(text.utf8))
         }
-        var object: [String: String] = ["job_id": jobID.description, "kind": kind.rawValue, "text": text]
+        var body = JobResult(jobID: jobID.description, kind: kind.rawValue, text: text, summary: record.contract?.summary)
         if let completion {
-            object["worker"] = completion.worker
-            object["started_at"] = WireDate.format(completion.startedAt)
-            object["finished_at"] = WireDate.format(completion.finishedAt)
+            body.worker = completion.worker
+            body.startedAt = WireDate.format(completion.startedAt)
+            body.finishedAt = WireDate.format(completion.finishedAt)
             switch completion.outcome {
-            case .succeeded: object["status"] = "succeeded"
-            case .failed: object["status"] = "failed"
-            case .cancelled: object["status"] = "cancelled"
+            case .succeeded: body.status = "succeeded"
+            case .failed: body.status = "failed"
+            case .cancelled: body.status = "cancelled"
             }
         }
-        if let contract = record.contract { object["summary"] = contract.summary }
-        return .json(object)
+        return .json(body)
     }
 
     // MARK: GET /v1/deliveries
@@ -222,28 +218,25 @@ public struct CoordinatorStatusAPI: Sendable {
 
     // MARK: GET /health
 
-    /// `{"status": "ok"|"degraded"|"failing", "ledger", "broker", "jobs_delivering", "parts_waiting_retry"}`;
-    /// 503 only when the ledger does not answer.
+    /// `CoordinatorHealth`: ledger, broker, jobs delivering and awaiting completion, parts waiting
+    /// to retry; 503 only when the ledger does not answer.
     public func health() async -> StatusResponse {
-        var body: [String: JSONValue] = [:]
-        var status = "ok"
+        var body = CoordinatorHealth(status: "ok", ledger: "ok")
         do {
             let counts = try await ledger.healthCounts()
-            body["ledger"] = "ok"
-            body["jobs_delivering"] = .number(Double(counts.delivering))
-            body["jobs_awaiting_completion"] = .number(Double(counts.awaitingCompletion))
-            body["parts_waiting_retry"] = .number(Double(counts.retryWait))
+            body.jobsDelivering = counts.delivering
+            body.jobsAwaitingCompletion = counts.awaitingCompletion
+            body.partsWaitingRetry = counts.retryWait
         } catch {
-            body["ledger"] = .string("failing: \(error)")
-            status = "failing"
+            body.ledger = "failing: \(error)"
+            body.status = "failing"
         }
         if let brokerConnected {
             let up = brokerConnected()
-            body["broker"] = up ? "connected" : "disconnected"
-            if !up && status == "ok" { status = "degraded" }
+            body.broker = up ? "connected" : "disconnected"
+            if !up && body.status == "ok" { body.status = "degraded" }
         }
-        body["status"] = .string(status)
-        return .json(JSONValue.object(body), status: status == "failing" ? 503 : 200)
+        return .json(body, status: body.status == "failing" ? 503 : 200)
     }
 
     // MARK: Helpers

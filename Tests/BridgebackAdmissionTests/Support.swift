@@ -124,12 +124,10 @@ final class FakeCoordinator: CancelForwarding {
                 )
             }
             state.cancelled.insert(jobID)
-            return (
-                202,
-                Array(
-                    #"{"cancel":"accepted","requested_by":"ops","requested_at":"2026-12-06T03:00:00Z","workers_told":true,"note":"n"}"#.utf8
-                )
-            )
+            // The coordinator's answer as it writes it (`CancelDecided`).
+            let decided = CancelDecided(
+                jobID: jobID, requestedBy: "ops", requestedAt: "2026-12-06T03:00:00Z", workersTold: true, note: "n")
+            return (202, Array((try? JSONEncoder().encode(decided)) ?? Data()))
         }
     }
 }

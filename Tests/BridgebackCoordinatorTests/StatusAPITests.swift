@@ -1,3 +1,4 @@
+import BridgebackAuth
 @testable import BridgebackCoordinator
 import BridgebackCore
 import Foundation
@@ -112,9 +113,9 @@ struct StatusAPITests {
         #expect(text.contentType.hasPrefix("text/plain"))
         #expect(text.text == "All 5 gates passed. Safe to ship.")
         let json = await api.result(id: delivered.jobID.description, json: true, as: .testOperator)
-        let object = try Self.decode([String: String].self, json)
-        #expect(object["text"] == "All 5 gates passed. Safe to ship.")
-        #expect(object["status"] == "succeeded" && object["kind"] == "result" && object["worker"] == "worker-a/1")
+        let object = try Self.decode(JobResult.self, json)
+        #expect(object.text == "All 5 gates passed. Safe to ship.")
+        #expect(object.status == "succeeded" && object.kind == "result" && object.worker == "worker-a/1")
 
         let unknown = await api.result(id: JobID.make().description, json: false, as: .testOperator)
         #expect(unknown.status == 404 && Self.errorCode(unknown) == "not_found")
@@ -156,6 +157,58 @@ struct StatusAPITests {
         #expect(up.status == 200 && up.text.contains(#""status":"ok""#) && up.text.contains(#""broker":"connected""#))
         let down = await CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, brokerConnected: { false }).health()
         #expect(down.status == 200 && down.text.contains(#""status":"degraded""#))
+    }
+
+    /// Sorted-key JSON text, so a re-encoded body can be compared with the served bytes.
+    static func canonical(_ bytes: some Sequence<UInt8>) throws -> String {
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Decodes `response` as `T`, and checks that `T` encodes back to the JSON served.
+    static func roundTrip<T: Codable>(_ type: T.Type, _ response: StatusResponse) throws -> T {
+        let value = try decode(T.self, response)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(try canonical(encoder.encode(value)) == canonical(response.body), "\(T.self): \(response.text)")
+        #expect(String(decoding: try encoder.encode(value), as: UTF8.self) == response.text, "the same bytes as served")
+        return value
+    }
+
+    @Test("cancel, result and health answer CancelDecided, JobResult and CoordinatorHealth, which encode back to the same JSON")
+    func typedBodies() async throws {
+        let (h, delivered, _, _) = try await Self.populated()
+        let active = ActiveCoordinator()
+        active.set(h.coordinator)
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry, brokerConnected: { true }, active: active)
+
+        let result = try Self.roundTrip(JobResult.self, await api.result(id: delivered.jobID.description, json: true, as: .testOperator))
+        #expect(result.jobID == delivered.jobID.description && result.kind == "result" && result.status == "succeeded")
+        #expect(result.text == "All 5 gates passed. Safe to ship." && result.worker == "worker-a/1" && result.summary == delivered.summary)
+        #expect(result.startedAt.flatMap(WireDate.parse) != nil && result.finishedAt.flatMap(WireDate.parse) != nil)
+
+        let running = makeContract()
+        _ = try await h.coordinator.handleContract(body(running))
+        let cancelled = await api.cancel(id: running.jobID.description, reason: "not needed", as: .testOperator)
+        #expect(cancelled.status == 202, "\(cancelled.text)")
+        let decided = try Self.roundTrip(CancelDecided.self, cancelled)
+        #expect(decided.jobID == running.jobID.description && decided.cancel == "accepted" && decided.state == "cancelled")
+        #expect(decided.requestedBy == Principal.testOperator.name && WireDate.parse(decided.requestedAt) != nil)
+        #expect(decided.workersTold == false && decided.note.contains("could not be told"), "no cancel broadcast in this harness")
+        let again = await api.cancel(id: running.jobID.description, reason: nil, as: .testOperator)
+        let refusal = try Self.decode(APIErrorBody.self, again)
+        #expect(again.status == 409 && refusal.error.code == "already_cancelled")
+        let lost = try Self.roundTrip(JobResult.self, await api.result(id: running.jobID.description, json: true, as: .testOperator))
+        #expect(lost.kind == "cancelled" && lost.worker == nil && lost.status == nil && lost.summary == running.summary)
+
+        let health = try Self.roundTrip(CoordinatorHealth.self, await api.health())
+        #expect(health.status == "ok" && health.ledger == "ok" && health.broker == "connected")
+        #expect(health.jobsDelivering != nil && health.jobsAwaitingCompletion != nil && health.partsWaitingRetry != nil)
+        let unknownBroker = try Self.roundTrip(
+            CoordinatorHealth.self, await CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry).health())
+        #expect(unknownBroker.broker == nil && unknownBroker.status == "ok")
     }
 
     @Test("over real HTTP on port 0: delivery, result, deliveries, health")
