@@ -200,7 +200,7 @@ let package = Package(
         .target(
             name: "BridgebackMCP",
             dependencies: [
-                "BridgebackCore", "BridgebackAMQP",
+                "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackHTTP",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -303,7 +303,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackMCPTests",
-            dependencies: ["BridgebackMCP", "BridgebackCore", .product(name: "MCP", package: "swift-sdk")],
+            dependencies: ["BridgebackMCP", "BridgebackCore", "BridgebackAuth", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

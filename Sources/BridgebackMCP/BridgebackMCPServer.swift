@@ -7,7 +7,9 @@ import Synchronization
 /// Builds MCP sessions that serve the Bridgeback tools, and announces inbox events to them.
 ///
 /// One `MCPSession` per connected client: the stdio transport has one; the HTTP transport one
-/// per `Mcp-Session-Id`. All sessions of a process share the tools, the fleet client and the inbox.
+/// per `Mcp-Session-Id`. All sessions of a process share the fleet client and the inbox; each
+/// acts for its own `MCPCaller` (the token its calls carry, the principal whose scope opens the
+/// inbox or not).
 public struct BridgebackMCPServer: Sendable {
     public static let name = "bridgeback"
     public static let version = "1.0.0"
@@ -33,16 +35,17 @@ public struct BridgebackMCPServer: Sendable {
         """
     }
 
-    /// A new MCP server for one client connection, with every handler registered.
-    public func makeSession() async -> MCPSession {
+    /// A new MCP server for one client connection acting for `caller`, with every handler registered.
+    public func makeSession(caller: MCPCaller) async -> MCPSession {
         let server = Server(
             name: Self.name, version: Self.version, title: "Bridgeback", instructions: instructions,
             capabilities: .init(logging: .init(), resources: .init(subscribe: true, listChanged: false), tools: .init(listChanged: false)))
-        let session = MCPSession(server: server, inbox: tools.inbox, inboxURI: inboxURI, logger: logger)
-        let tools = self.tools
-        let logger = self.logger
+        let tools = self.tools.serving(caller)
+        let session = MCPSession(server: server, inbox: tools.inbox, inboxURI: inboxURI, caller: caller, logger: logger)
+        var logger = self.logger
+        if let principal = caller.principal { logger[metadataKey: "principal"] = "\(principal.name)" }
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools.definitions) }
-        await server.withMethodHandler(CallTool.self) { params in
+        await server.withMethodHandler(CallTool.self) { [logger] params in
             logger.info("tool call", metadata: ["tool": "\(params.name)"])
             return try await tools.call(params.name, params.arguments)
         }
@@ -52,7 +55,9 @@ public struct BridgebackMCPServer: Sendable {
         }
         let uri = inboxURI
         await server.withMethodHandler(ListResources.self) { _ in
-            guard let uri, let parent = tools.identity.parent else { return ListResources.Result(resources: []) }
+            guard let uri, let parent = tools.identity.parent, caller.inboxRefusal(parent: parent) == nil else {
+                return ListResources.Result(resources: [])
+            }
             return ListResources.Result(resources: [
                 Resource(
                     name: "inbox", uri: uri,
@@ -64,6 +69,7 @@ public struct BridgebackMCPServer: Sendable {
             guard let uri, params.uri == uri, let inbox = tools.inbox else {
                 throw MCPError.invalidParams("resources/read: argument 'uri' must be \(uri ?? "(no inbox configured)"), got \(params.uri)")
             }
+            try tools.requireInbox("resources/read", parent: inbox.parent)
             let items = await inbox.peek(max: 100)
             let json = JSONValue.object(["waiting": .array(items.map(\.json)), "count": .number(Double(items.count))])
             let text = String(decoding: (try? JSONEncoder().encode(json)) ?? Data(), as: UTF8.self)
@@ -74,6 +80,7 @@ public struct BridgebackMCPServer: Sendable {
                 throw MCPError.invalidParams(
                     "resources/subscribe: argument 'uri' must be \(uri ?? "(no inbox configured)"), got \(params.uri)")
             }
+            if let parent = tools.identity.parent { try tools.requireInbox("resources/subscribe", parent: parent) }
             session.setSubscribed(true)
             return Empty()
         }
@@ -93,6 +100,7 @@ public final class MCPSession: Sendable {
     public let server: Server
     let inbox: Inbox?
     let inboxURI: String?
+    let caller: MCPCaller
     let logger: Logger
 
     private struct State {
@@ -102,10 +110,11 @@ public final class MCPSession: Sendable {
     }
     private let state = Mutex(State())
 
-    init(server: Server, inbox: Inbox?, inboxURI: String?, logger: Logger) {
+    init(server: Server, inbox: Inbox?, inboxURI: String?, caller: MCPCaller, logger: Logger) {
         self.server = server
         self.inbox = inbox
         self.inboxURI = inboxURI
+        self.caller = caller
         self.logger = logger
     }
 
@@ -132,12 +141,16 @@ public final class MCPSession: Sendable {
 
     /// After `notifications/initialized`: says how many notices wait, then announces each new
     /// notice (log message `bridgeback.inbox`, level notice; `resources/updated` if subscribed)
-    /// and each progress event (log message `bridgeback.progress`, level info).
+    /// and each progress event of a job this session detached or looked up (log message
+    /// `bridgeback.progress`, level info). Notices only when the caller may open the inbox
+    /// (checked at each one: a reloaded principals file may have changed the scope).
     func startAnnouncing() async {
-        guard let inbox else { return }
+        guard let inbox, state.withLock({ $0.announcing == nil }) else { return }
+        let caller = self.caller
+        let parent = inbox.parent
         let events = await inbox.events()
         let waiting = await inbox.waitingCount
-        if waiting > 0 {
+        if waiting > 0, caller.inboxRefusal(parent: parent) == nil {
             await announce(
                 level: .notice, logger: "bridgeback.inbox",
                 data: ["event": "waiting", "count": .int(waiting), "hint": "call bridgeback_inbox to take them"], resourceChanged: true)
@@ -147,6 +160,7 @@ public final class MCPSession: Sendable {
                 guard let self else { return }
                 switch event {
                 case .arrived(let item):
+                    guard caller.inboxRefusal(parent: parent) == nil else { continue }
                     await self.announce(
                         level: .notice, logger: "bridgeback.inbox",
                         data: [
@@ -155,6 +169,7 @@ public final class MCPSession: Sendable {
                             "human": .string(HumanText.excerpt(item.human, maxCharacters: 300)), "hint": "call bridgeback_inbox to take it",
                         ], resourceChanged: true)
                 case .progress(let event):
+                    guard caller.follows(job: event.jobID.description) else { continue }
                     var data: [String: Value] = [
                         "event": "progress", "job_id": .string(event.jobID.description), "phase": .string(event.phase.rawValue),
                         "message": .string(event.message), "sequence": .int(event.sequence),

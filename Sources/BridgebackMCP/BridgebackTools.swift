@@ -19,19 +19,34 @@ public struct AssistantIdentity: Sendable, Hashable {
 /// The Bridgeback tools an assistant sees, and what each does. Behaviour only: the MCP `Server`
 /// wiring is in `BridgebackMCPServer`.
 ///
-/// Everything that writes goes through admission's HTTP API with the server's token, so an
-/// assistant can do exactly what its user could do with `curl`, nothing more.
+/// Everything goes through admission's and the coordinator's HTTP APIs with the caller's token
+/// (the session's, `MCPCaller`), so an assistant can do exactly what its user could do with
+/// `curl`, nothing more.
 public struct BridgebackTools: Sendable {
     public let client: FleetClient
     public let identity: AssistantIdentity
     public let inbox: Inbox?
     public let consumer: InboxConsumer?
+    /// Who the calls are made for (the stdio default: the client's own token).
+    public let caller: MCPCaller
 
-    public init(client: FleetClient, identity: AssistantIdentity, inbox: Inbox?, consumer: InboxConsumer?) {
+    public init(client: FleetClient, identity: AssistantIdentity, inbox: Inbox?, consumer: InboxConsumer?, caller: MCPCaller? = nil) {
         self.client = client
         self.identity = identity
         self.inbox = inbox
         self.consumer = consumer
+        self.caller = caller ?? .serverToken(client.token.value)
+    }
+
+    /// The same tools acting for `caller`: its token on every call, its scope on the inbox.
+    public func serving(_ caller: MCPCaller) -> BridgebackTools {
+        BridgebackTools(
+            client: client.with(token: caller.token.value), identity: identity, inbox: inbox, consumer: consumer, caller: caller)
+    }
+
+    /// Throws the MCP error a model can act on when the caller may not open `parent`'s inbox.
+    func requireInbox(_ what: String, parent: String) throws(MCPError) {
+        if let refusal = caller.inboxRefusal(parent: parent) { throw MCPError.invalidRequest("\(what): \(refusal)") }
     }
 
     public static let names = [
@@ -325,6 +340,7 @@ public struct BridgebackTools: Sendable {
                     bridgeback_outcome (request_id \(requestID)). To detach anyway, call bridgeback_detach again with force: true.
                     """, reply)
             }
+            caller.follow(job: jobID)
             if let surface = reply["contract"]?["work_surface"]?.stringValue { await consumer?.watchProgress(surface: surface) }
             var lines = [reply["human"]?.stringValue ?? "Detached as \(jobID)."]
             lines.append("Job id: \(jobID)" + (reply["request_id"]?.stringValue.map { " (request \($0))" } ?? ""))
@@ -351,6 +367,8 @@ public struct BridgebackTools: Sendable {
         case .ok(_, let reply): admitted = reply
         case let other: return failure(other, action: "look up job \(id)")
         }
+        // Admission answered with the caller's token: this caller may see the job, and its progress.
+        caller.follow(job: id)
         if let surface = admitted["contract"]?["work_surface"]?.stringValue { await consumer?.watchProgress(surface: surface) }
         var lines: [String] = []
         let summary = admitted["contract"]?["summary"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
@@ -390,8 +408,11 @@ public struct BridgebackTools: Sendable {
         case .unreachable(let reason):
             lines.append("Delivery: unknown (\(reason)).")
         }
-        if let waiting = await inbox?.peek(max: 1000).filter({ $0.jobID == id }), !waiting.isEmpty {
-            lines.append("\(waiting.count) notice(s) for this job are waiting in your inbox: take them with bridgeback_inbox.")
+        if let inbox, caller.inboxRefusal(parent: inbox.parent) == nil {
+            let waiting = await inbox.peek(max: 1000).filter { $0.jobID == id }
+            if !waiting.isEmpty {
+                lines.append("\(waiting.count) notice(s) for this job are waiting in your inbox: take them with bridgeback_inbox.")
+            }
         }
         return result(lines.joined(separator: "\n"), .object(structured))
     }
@@ -443,6 +464,7 @@ public struct BridgebackTools: Sendable {
                 ],
                 isError: true)
         }
+        try requireInbox("bridgeback_inbox", parent: parent)
         let items: [InboxItem]
         if peek {
             items = await inbox.peek(max: 1000).filter { jobID == nil || $0.jobID == jobID }.prefix(max).map { $0 }
@@ -515,7 +537,11 @@ public struct BridgebackTools: Sendable {
         case .refused(let status, let code, let message, let field):
             var text = "Could not \(action): \(message)"
             if let field { text += " (field: \(field))" }
-            if status == 401 || status == 403 { text += " — the token this MCP server was started with is not allowed to do this." }
+            if status == 401 || status == 403 {
+                text +=
+                    caller.principal.map { " — principal '\($0.name)' (the token this session was opened with) is not allowed to do this." }
+                    ?? " — the token this MCP server was started with is not allowed to do this."
+            }
             let structured: JSONValue = [
                 "error": [
                     "status": .number(Double(status)), "code": .string(code), "message": .string(message),

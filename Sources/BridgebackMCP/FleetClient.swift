@@ -16,14 +16,22 @@ public enum FleetAnswer: Sendable, Hashable {
 
 /// The MCP server's HTTP client of admission and the coordinator status API.
 ///
-/// It sends the token the server was started with, so whatever an assistant does through MCP
-/// is authorised exactly as if its user had called the API: the MCP server holds no rights of
-/// its own. Nothing here retries on its own; every call is one request.
+/// It sends the caller's token (the HTTP session's, or over stdio the one the server was started
+/// with), so whatever an assistant does through MCP is authorised exactly as if its user had
+/// called the API: the MCP server holds no rights of its own. Nothing here retries on its own;
+/// every call is one request.
 public struct FleetClient: Sendable {
     public let admissionURL: String
     public let coordinatorURL: String?
-    let token: Redacted<String?>
+    var token: Redacted<String?>
     let session: URLSession
+
+    /// The same client (and connection pool) sending `token` instead.
+    public func with(token: String?) -> FleetClient {
+        var copy = self
+        copy.token = Redacted(token)
+        return copy
+    }
 
     public init(admissionURL: String, coordinatorURL: String?, token: String?, timeout: TimeInterval = 10) {
         self.admissionURL = admissionURL.hasSuffix("/") ? String(admissionURL.dropLast()) : admissionURL

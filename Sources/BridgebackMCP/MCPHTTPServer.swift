@@ -1,5 +1,6 @@
+public import BridgebackAuth
 import BridgebackCore
-import Crypto
+public import BridgebackHTTP
 public import Foundation
 public import Hummingbird
 public import Logging
@@ -8,61 +9,76 @@ import NIOCore
 public import ServiceLifecycle
 
 /// The MCP streamable HTTP transport (MCP spec 2025-03-26 and later) served by Hummingbird at
-/// `/mcp`, behind a bearer token.
+/// `/mcp`, behind the same bearer-token authentication as admission.
 ///
 /// The SDK's `StatefulHTTPServerTransport` does the protocol (session ids, SSE streams, the
-/// standalone GET stream for notifications, DELETE to end a session); this type only routes
-/// each request to its session's transport, creates a session on `initialize`, checks the
-/// token, and ends idle sessions. Every request without `Authorization: Bearer <token>` gets 401,
-/// before anything else is read. `GET /health` answers without a token.
+/// standalone GET stream for notifications, DELETE to end a session); this type routes each
+/// request to its session, opens a session on `initialize` for the principal that sent it, and
+/// ends idle sessions. Who may call is decided before this type sees a request: the principals
+/// file and `HTTPAuth.protect`, exactly as admission does it (401 without or with an unknown
+/// token, before the body is read). A session is bound to the token that opened it
+/// (`SessionTable`), and its calls to admission and the coordinator carry that token.
 public actor MCPHTTPSessions {
-    struct Entry {
+    struct Live {
         let session: MCPSession
         let transport: StatefulHTTPServerTransport
-        var lastUsed: Date
+        let caller: MCPCaller
     }
 
     let server: BridgebackMCPServer
     let allowLocalOriginsOnly: Bool
     let logger: Logger
-    private var sessions: [String: Entry] = [:]
-    /// Upper bound on concurrent sessions: a client that opens sessions without end cannot exhaust the process.
-    let maxSessions: Int
+    private var table: SessionTable<Live>
 
+    /// - Parameter maxSessions: upper bound on concurrent sessions, so a client that opens
+    ///   sessions without end cannot exhaust the process.
     public init(server: BridgebackMCPServer, loopback: Bool, maxSessions: Int = 64, logger: Logger) {
         self.server = server
         self.allowLocalOriginsOnly = loopback
-        self.maxSessions = maxSessions
+        self.table = SessionTable(maxSessions: maxSessions)
         self.logger = logger
     }
 
-    public var count: Int { sessions.count }
+    public var count: Int { table.count }
 
-    func handle(_ request: MCP.HTTPRequest) async -> MCP.HTTPResponse {
+    /// One authenticated request: `principal` holds `token` (checked by the middleware).
+    func handle(_ request: MCP.HTTPRequest, principal: Principal, token: String?) async -> MCP.HTTPResponse {
         let id = request.header(HTTPHeaderName.sessionID)
-        if let id, var entry = sessions[id] {
-            entry.lastUsed = Date()
-            sessions[id] = entry
-            let response = await entry.transport.handleRequest(request)
-            if request.method.uppercased() == "DELETE", response.statusCode == 200 {
-                sessions[id] = nil
-                await entry.session.stop()
-                logger.info("mcp session ended by the client", metadata: ["mcp.session": "\(id)"])
+        let owner = BearerToken.digest(token ?? "")
+        let isInitialize = request.method.uppercased() == "POST" && request.body.map(Self.isInitialize) == true
+        switch table.route(sessionID: id, owner: owner, isInitialize: isInitialize, now: Date()) {
+        case .serve(let live):
+            live.caller.update(principal: principal)
+            let response = await live.transport.handleRequest(request)
+            if request.method.uppercased() == "DELETE", response.statusCode == 200, let id {
+                _ = table.close(id: id)
+                await live.session.stop()
+                logger.info("mcp session ended by the client", metadata: ["mcp.session": "\(id)", "principal": "\(principal.name)"])
             }
             return response
-        }
-        if id != nil {
-            return .error(statusCode: 404, .invalidRequest("Not Found: session unknown or expired; initialize a new one"))
-        }
-        guard request.method.uppercased() == "POST", let body = request.body, Self.isInitialize(body) else {
+        case .otherOwner:
+            logger.warning(
+                "mcp session refused: it belongs to another token",
+                metadata: ["mcp.session": "\(id ?? "")", "principal": "\(principal.name)"])
+            return Self.unknownSession
+        case .unknownSession:
+            return Self.unknownSession
+        case .needsInitialize:
             return .error(
                 statusCode: 400, .invalidRequest("Bad Request: missing \(HTTPHeaderName.sessionID) header (send initialize first)"))
-        }
-        guard sessions.count < maxSessions else {
+        case .full:
             return .error(
                 statusCode: 503,
-                .internalError("too many MCP sessions (\(maxSessions)); end one (DELETE /mcp) or wait for idle ones to expire"))
+                .internalError("too many MCP sessions (\(table.maxSessions)); end one (DELETE /mcp) or wait for idle ones to expire"))
+        case .open:
+            return await open(request, principal: principal, token: token, owner: owner)
         }
+    }
+
+    static let unknownSession = MCP.HTTPResponse.error(
+        statusCode: 404, .invalidRequest("Not Found: session unknown or expired; initialize a new one"))
+
+    private func open(_ request: MCP.HTTPRequest, principal: Principal, token: String?, owner: [UInt8]) async -> MCP.HTTPResponse {
         let newID = UUID().uuidString
         let transport = StatefulHTTPServerTransport(
             sessionIDGenerator: FixedSessionID(id: newID),
@@ -71,20 +87,22 @@ public actor MCPHTTPSessions {
                 AcceptHeaderValidator(mode: .sseRequired), ContentTypeValidator(), ProtocolVersionValidator(), SessionValidator(),
             ]),
             logger: logger)
-        let session = await server.makeSession()
+        let caller = MCPCaller.principal(principal, token: token)
+        let session = await server.makeSession(caller: caller)
         do {
             try await session.start(transport: transport)
         } catch {
+            table.abandoned()
             await session.stop()
             return .error(statusCode: 500, .internalError("could not start the session: \(error)"))
         }
-        sessions[newID] = Entry(session: session, transport: transport, lastUsed: Date())
+        table.opened(id: newID, session: Live(session: session, transport: transport, caller: caller), owner: owner, now: Date())
         let response = await transport.handleRequest(request)
         if case .error = response {
-            sessions[newID] = nil
+            _ = table.close(id: newID)
             await session.stop()
         } else {
-            logger.info("mcp session started", metadata: ["mcp.session": "\(newID)"])
+            logger.info("mcp session started", metadata: ["mcp.session": "\(newID)", "principal": "\(principal.name)"])
         }
         return response
     }
@@ -97,17 +115,14 @@ public actor MCPHTTPSessions {
 
     /// Ends sessions idle for longer than `idle`.
     func expire(idle: TimeInterval) async {
-        let now = Date()
-        for (id, entry) in sessions where now.timeIntervalSince(entry.lastUsed) > idle {
-            sessions[id] = nil
-            await entry.session.stop()
+        for (id, live) in table.expire(idle: idle, now: Date()) {
+            await live.session.stop()
             logger.info("mcp session expired", metadata: ["mcp.session": "\(id)"])
         }
     }
 
     func stopAll() async {
-        for (_, entry) in sessions { await entry.session.stop() }
-        sessions.removeAll()
+        for live in table.removeAll() { await live.session.stop() }
     }
 }
 
@@ -118,54 +133,40 @@ struct FixedSessionID: SessionIDGenerator {
 
 /// The Hummingbird side of the streamable HTTP transport.
 public enum MCPHTTPServer {
-    /// Routes: `POST|GET|DELETE /mcp` (bearer token required), `GET /health`.
-    public static func router(sessions: MCPHTTPSessions, token: String, maxBodyBytes: Int = 4 << 20) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        let expected = Array(SHA256.hash(data: Data(token.utf8)))
-        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
-            guard authorized(request, expected: expected) else {
-                return Response(
-                    status: .unauthorized,
-                    headers: [.contentType: "application/json", .wwwAuthenticate: "Bearer realm=\"bridgeback-mcp\""],
-                    body: ResponseBody(
-                        byteBuffer: ByteBuffer(
-                            string:
-                                #"{"error":{"code":"unauthorized","message":"send Authorization: Bearer <token> (the token bridgeback mcp was started with)"}}"#
-                        )))
-            }
-            let body: Data?
-            do {
-                let buffer = try await request.body.collect(upTo: maxBodyBytes)
-                body = buffer.readableBytes > 0 ? Data(buffer.readableBytesView) : nil
-            } catch {
-                return Response(
-                    status: .contentTooLarge,
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "request body larger than \(maxBodyBytes) bytes")))
-            }
-            var headers: [String: String] = [:]
-            for field in request.headers { headers[field.name.canonicalName] = field.value }
-            let answer = await sessions.handle(
-                MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: request.uri.path))
-            return response(answer)
-        }
-        router.post("/mcp", use: handler)
-        router.get("/mcp", use: handler)
-        router.delete("/mcp", use: handler)
+    /// Routes: `GET /health` (open), then `POST|GET|DELETE /mcp` behind `auth`.
+    public static func router(
+        sessions: MCPHTTPSessions, auth: HTTPAuth, logger: Logger, maxBodyBytes: Int = 4 << 20
+    ) -> Router<BridgebackRequestContext> {
+        let router = Router(context: BridgebackRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
         router.get("/health") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
+        auth.protect(router, logger: logger)
+        let handler: @Sendable (Request, BridgebackRequestContext) async throws -> Response = { request, context in
+            let principal = try context.principal
+            let body: Data?
+            do {
+                let buffer = try await request.body.collect(upTo: maxBodyBytes)
+                body = buffer.readableBytes > 0 ? Data(buffer.readableBytesView) : nil
+            } catch {
+                return HTTPAuthResponse.json(
+                    status: .contentTooLarge, code: "body_too_large", message: "request body larger than \(maxBodyBytes) bytes")
+            }
+            var headers: [String: String] = [:]
+            // The token stays here: the SDK's transport has no use for it.
+            for field in request.headers where field.name != .authorization { headers[field.name.canonicalName] = field.value }
+            let answer = await sessions.handle(
+                MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: request.uri.path),
+                principal: principal, token: request.headers.bearer?.token)
+            return response(answer)
+        }
+        router.post("/mcp", use: handler)
+        router.get("/mcp", use: handler)
+        router.delete("/mcp", use: handler)
         return router
-    }
-
-    /// Constant-time comparison of the presented token's hash with the expected one.
-    static func authorized(_ request: Request, expected: [UInt8]) -> Bool {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return false }
-        let presented = Array(SHA256.hash(data: Data(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)))
-        var difference: UInt8 = 0
-        for (a, b) in zip(presented, expected) { difference |= a ^ b }
-        return difference == 0
     }
 
     static func response(_ answer: MCP.HTTPResponse) -> Response {
@@ -187,30 +188,37 @@ public enum MCPHTTPServer {
         }
     }
 
-    /// The HTTP server plus the idle-session sweeper, as one `Service`.
+    /// The HTTP server (with the same limits and TLS as admission) plus the idle-session
+    /// sweeper, as one `Service`.
     public static func service(
-        sessions: MCPHTTPSessions, token: String, host: String, port: Int, idleTimeout: TimeInterval = 3600, logger: Logger
+        sessions: MCPHTTPSessions, auth: HTTPAuth, host: String, port: Int, limits: HTTPServerLimits = .init(),
+        idleTimeout: TimeInterval = 3600, logger: Logger
     ) -> some Service {
-        MCPHTTPService(sessions: sessions, token: Redacted(token), host: host, port: port, idleTimeout: idleTimeout, logger: logger)
+        MCPHTTPService(sessions: sessions, auth: auth, host: host, port: port, limits: limits, idleTimeout: idleTimeout, logger: logger)
     }
 }
 
 struct MCPHTTPService: Service {
     let sessions: MCPHTTPSessions
-    let token: Redacted<String>
+    let auth: HTTPAuth
     let host: String
     let port: Int
+    let limits: HTTPServerLimits
     let idleTimeout: TimeInterval
     let logger: Logger
 
     func run() async throws {
         let app = Application(
-            router: MCPHTTPServer.router(sessions: sessions, token: token.value),
+            router: MCPHTTPServer.router(sessions: sessions, auth: auth, logger: logger),
+            server: limits.serverBuilder(logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "bridgeback-mcp"),
-            onServerRunning: { [logger, host, port] channel in
+            onServerRunning: { [logger, host, port, limits] channel in
                 logger.info(
                     "mcp listening",
-                    metadata: ["http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)", "path": "/mcp"])
+                    metadata: [
+                        "http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)", "path": "/mcp",
+                        "tls": "\(limits.tls != nil)",
+                    ])
             },
             logger: logger)
         try await withThrowingDiscardingTaskGroup { group in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAMQP
+import BridgebackAuth
 import BridgebackCore
 import BridgebackMCP
 import Foundation
@@ -16,25 +17,36 @@ struct MCPCommand: AsyncParsableCommand {
             Tools: bridgeback_decide, bridgeback_detach, bridgeback_job, bridgeback_jobs,
             bridgeback_cancel, bridgeback_inbox, bridgeback_outcome (docs/assistants.md).
             The server is a client of admission and the coordinator status API over HTTP
-            with the token it was started with, so it can do what that token may do and
-            nothing more. With --parent it also reads the parent inbox from the broker
+            with its caller's token, so a caller can do what its token may do and nothing
+            more. With --parent it also reads the parent inbox from the broker
             (durable queue bb.watch.<name>.inbox.<parent> as the person's scoped watcher
             bb-watch-<name>, bb.watch.inbox.<parent> as bb-watch): final notices of
             parent-mediated jobs wait there, unacknowledged, until the assistant takes
             them with bridgeback_inbox; new ones are announced as MCP log messages.
 
-            --transport stdio (default): one assistant, on stdin/stdout; logs go to stderr.
-            --transport http: streamable HTTP at http://HOST:PORT/mcp; every request needs
-            Authorization: Bearer <the --http-token-file token>.
+            --transport stdio (default): one assistant, on stdin/stdout; logs go to
+            stderr. Calls carry the token from BRIDGEBACK_TOKEN or the token file.
+            --transport http: streamable HTTP at http(s)://HOST:PORT/mcp, behind the
+            authentication admission uses: every request except GET /health needs
+            'Authorization: Bearer <token>' of a principal in --principals (required;
+            401 otherwise). A session belongs to the token that opened it (any other
+            token gets 404 for it); its calls to admission and the coordinator carry
+            that token, so their scopes apply; the inbox opens only if the
+            principal's parents scope covers --parent. --tls-certificate/--tls-key
+            serve HTTPS only; on a non-loopback --host without them, put a
+            TLS-terminating proxy in front (docs/security.md). --http-token-file and
+            BRIDGEBACK_MCP_HTTP_TOKEN (one shared token) were removed.
 
             Environment:
               BRIDGEBACK_ADMISSION_URL     default for --admission
               BRIDGEBACK_COORDINATOR_URL   default for --coordinator
               BRIDGEBACK_MCP_ORIGIN        default for --origin
               BRIDGEBACK_MCP_PARENT        default for --parent
-              BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE   token sent to admission/coordinator
-              BRIDGEBACK_MCP_HTTP_TOKEN, BRIDGEBACK_MCP_HTTP_TOKEN_FILE   token HTTP clients must send
-              BRIDGEBACK_WATCH_AMQP_URL (else BRIDGEBACK_AMQP_URL)   broker, for the inbox
+              BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE   stdio: the token sent
+              BRIDGEBACK_PRINCIPALS        http: default for --principals
+              BRIDGEBACK_TLS_CERTIFICATE   http: default for --tls-certificate
+              BRIDGEBACK_TLS_KEY           http: default for --tls-key
+              BRIDGEBACK_WATCH_AMQP_URL    broker, for the inbox (else BRIDGEBACK_AMQP_URL)
             """
     )
 
@@ -65,14 +77,21 @@ struct MCPCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "File holding the token sent to admission and the coordinator (default: BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE).",
+            "stdio transport: file holding the token sent to admission and the coordinator (default: BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE).",
             valueName: "path"))
     var tokenFile: String?
 
     @Option(
         help: ArgumentHelp(
-            "HTTP transport: file holding the bearer token clients must send (or BRIDGEBACK_MCP_HTTP_TOKEN).", valueName: "path"))
+            "HTTP transport (required there): the principals file admission uses; callers authenticate with their own token. Env: BRIDGEBACK_PRINCIPALS.",
+            valueName: "file"))
+    var principals: String?
+
+    /// Removed: the HTTP transport used to check one shared token. Kept hidden only to refuse it with a message.
+    @Option(help: .hidden)
     var httpTokenFile: String?
+
+    @OptionGroup var http: HTTPLimitOptions
 
     @Option(help: "HTTP transport: address to listen on.")
     var host: String = "127.0.0.1"
@@ -87,6 +106,10 @@ struct MCPCommand: AsyncParsableCommand {
 
     /// `--origin`, else BRIDGEBACK_MCP_ORIGIN (an optional option may not carry a default).
     var originSurface: String? { origin ?? ProcessInfo.processInfo.environment["BRIDGEBACK_MCP_ORIGIN"].flatMap { $0.isEmpty ? nil : $0 } }
+    /// `--principals`, else BRIDGEBACK_PRINCIPALS.
+    var principalsFile: String? {
+        principals ?? ProcessInfo.processInfo.environment["BRIDGEBACK_PRINCIPALS"].flatMap { $0.isEmpty ? nil : $0 }
+    }
     /// `--parent`, else BRIDGEBACK_MCP_PARENT.
     var parentKey: String? { parent ?? ProcessInfo.processInfo.environment["BRIDGEBACK_MCP_PARENT"].flatMap { $0.isEmpty ? nil : $0 } }
 
@@ -103,6 +126,12 @@ struct MCPCommand: AsyncParsableCommand {
             throw ValidationError("--parent must be 1-200 bytes with no spaces, '*' or '#' (it is a routing key and a queue-name suffix)")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
+        let environment = ProcessInfo.processInfo.environment
+        if httpTokenFile != nil || environment["BRIDGEBACK_MCP_HTTP_TOKEN"] != nil || environment["BRIDGEBACK_MCP_HTTP_TOKEN_FILE"] != nil {
+            throw ValidationError(
+                "--http-token-file, BRIDGEBACK_MCP_HTTP_TOKEN and BRIDGEBACK_MCP_HTTP_TOKEN_FILE were removed: the HTTP transport now authenticates each caller with the principals file admission uses (--principals FILE or BRIDGEBACK_PRINCIPALS; clients send their own bridgeback token). Drop the old setting (docs/assistants.md)"
+            )
+        }
         try checkSeconds(idleTimeout, "--idle-timeout", atMost: 604_800)
     }
 
@@ -113,21 +142,30 @@ struct MCPCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("bridgeback mcp: \(message)\n".utf8))
             return ExitCode(2)
         }
-        let token: String?
-        do { token = try ClientToken.resolve(tokenFile: tokenFile, environment: ProcessInfo.processInfo.environment) } catch {
-            throw fail("\(error)")
-        }
-        var httpToken: String?
+        var token: String?
+        var httpAuth: HTTPAuth?
         if transport == "http" {
-            do {
-                httpToken = try ClientToken.resolve(
-                    tokenFile: httpTokenFile, environment: ProcessInfo.processInfo.environment,
-                    variable: "BRIDGEBACK_MCP_HTTP_TOKEN", fileVariable: "BRIDGEBACK_MCP_HTTP_TOKEN_FILE")
-            } catch { throw fail("\(error)") }
-            guard let httpToken, httpToken.count >= 16 else {
+            // The same authentication as admission: principals from the file, never --insecure-no-auth.
+            guard let principalsFile, !principalsFile.isEmpty else {
                 throw fail(
-                    "the HTTP transport needs a bearer token of at least 16 characters: --http-token-file PATH or BRIDGEBACK_MCP_HTTP_TOKEN"
+                    "the HTTP transport needs a principals file: --principals FILE or BRIDGEBACK_PRINCIPALS (the one admission uses; 'bridgeback principals add' creates one). Callers send their own token; for one local assistant use --transport stdio"
                 )
+            }
+            do {
+                httpAuth = try HTTPAuth.configure(
+                    principalsFile: principalsFile, insecureNoAuth: false, host: host, server: "bridgeback mcp", logger: logger)
+            } catch { throw fail(error.message) }
+            if !HTTPAuth.isLoopback(host) && http.tls == nil {
+                logger.warning(
+                    "mcp serves plain HTTP on a non-loopback address: bearer tokens cross the network in clear text unless a TLS-terminating proxy is in front; or give --tls-certificate and --tls-key",
+                    metadata: ["http.host": "\(host)"])
+            }
+            if ProcessInfo.processInfo.environment["BRIDGEBACK_TOKEN"] != nil || tokenFile != nil {
+                logger.notice("the HTTP transport sends each caller's own token; BRIDGEBACK_TOKEN / --token-file are not used")
+            }
+        } else {
+            do { token = try ClientToken.resolve(tokenFile: tokenFile, environment: ProcessInfo.processInfo.environment) } catch {
+                throw fail("\(error)")
             }
         }
         let client = FleetClient(admissionURL: admission, coordinatorURL: coordinator.isEmpty ? nil : coordinator, token: token)
@@ -159,13 +197,13 @@ struct MCPCommand: AsyncParsableCommand {
             tools: BridgebackTools(client: client, identity: identity, inbox: inbox, consumer: consumer), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let consumer { services.append(.init(service: consumer, serviceName: "InboxConsumer")) }
-        if transport == "http" {
-            let loopback = ["127.0.0.1", "localhost", "::1"].contains(host)
-            let sessions = MCPHTTPSessions(server: server, loopback: loopback, logger: logger)
+        if let httpAuth {
+            let sessions = MCPHTTPSessions(server: server, loopback: HTTPAuth.isLoopback(host), logger: logger)
             services.append(
                 .init(
                     service: MCPHTTPServer.service(
-                        sessions: sessions, token: httpToken!, host: host, port: port, idleTimeout: idleTimeout, logger: logger),
+                        sessions: sessions, auth: httpAuth, host: host, port: port, limits: http.limits, idleTimeout: idleTimeout,
+                        logger: logger),
                     serviceName: "MCPHTTPServer"))
         } else {
             services.append(
@@ -191,7 +229,7 @@ struct StdioSession: Service {
     let logger: Logger
 
     func run() async throws {
-        let session = await server.makeSession()
+        let session = await server.makeSession(caller: server.tools.caller)
         try await session.start(transport: StdioTransport(logger: logger))
         logger.info("mcp serving on stdio")
         await withGracefulShutdownHandler {

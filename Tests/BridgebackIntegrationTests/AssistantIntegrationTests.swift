@@ -68,7 +68,7 @@ extension BrokerBacked {
                         "BRIDGEBACK_BIN": Fleet.binary, "BB_ADMISSION_URL": "http://127.0.0.1:\(fleet.admissionPort)",
                         "BB_COORDINATOR_URL": "http://127.0.0.1:\(fleet.coordinatorPort)", "BB_ORIGIN": "cli:\(fleet.parent)",
                         "BB_PARENT": fleet.parent, "BRIDGEBACK_WATCH_AMQP_URL": Broker.url("BRIDGEBACK_WATCH_AMQP_URL"),
-                        "BB_TOKEN": fleet.token,
+                        "BB_TOKEN": fleet.token, "BB_OTHER_TOKEN": fleet.tokens["other"]!, "BB_PRINCIPALS": fleet.principalsFile.path,
                     ],
                     in: fleet.directory, timeout: 150)
                 #expect(status == 0, "the MCP client check failed:\n\(output)")

@@ -125,7 +125,6 @@ extension BrokerBacked {
                 "BB_TEST_TELEGRAM_TOKEN": "7\(Int.random(in: 100_000...999_999)):\(Self.randomText(35))",
                 "BB_TEST_DISCORD_TOKEN": "MT\(Self.randomText(24)).\(Self.randomText(6)).\(Self.randomText(38))",
             ]
-            let mcpToken = "mcp_" + Self.randomText(40)
             let wrongToken = "bbt_" + Self.randomText(43)
             let wrongPassword = "Wrong/\(Self.randomText(16))"
 
@@ -184,14 +183,13 @@ extension BrokerBacked {
                 #expect(
                     try await fleet.call("GET", "/v1/jobs/\(ids[0])", body: nil, as: wrongToken, port: fleet.coordinatorPort).status == 401)
 
-                // bridgeback mcp over HTTP, at trace, with its own token; one tool call reaches admission.
-                let mcpTokenFile = fleet.directory.appendingPathComponent("mcp-token")
-                try Data((mcpToken + "\n").utf8).write(to: mcpTokenFile)
-                fleet.extraEnvironment["BRIDGEBACK_TOKEN"] = fleet.token
+                // bridgeback mcp over HTTP, at trace, behind the principals file; one tool call reaches
+                // admission with the caller's token.
+                let mcpToken = fleet.token
                 let mcp = try fleet.start(
                     "mcp",
                     [
-                        "mcp", "--transport", "http", "--port", "0", "--http-token-file", mcpTokenFile.path,
+                        "mcp", "--transport", "http", "--port", "0", "--principals", fleet.principalsFile.path,
                         "--admission", "http://127.0.0.1:\(fleet.admissionPort)", "--coordinator",
                         "http://127.0.0.1:\(fleet.coordinatorPort)",
                         "--origin", "cli:\(fleet.parent)", "--parent", fleet.parent, "--amqp-url", users["watch"]!.url(port: port),
@@ -263,6 +261,7 @@ extension BrokerBacked {
                 }
                 #expect(logs["admission"]!.contains("trace") && logs["admission"]!.contains("authenticated"), "admission logs trace lines")
                 #expect(logs["admission"]!.contains("authentication failed"), "admission logs the refused token (without it)")
+                #expect(logs["mcp"]!.contains("authentication failed"), "bridgeback mcp logs the refused token (without it)")
                 #expect(logs["coordinator"]!.contains("trace"), "the coordinator logs trace lines")
                 #expect(logs["worker1"]!.contains(" debug "), "the worker logs debug lines")
                 #expect(badOutput.contains("authenticationFailed"), "the refused password is reported as such: \(badOutput)")
@@ -288,7 +287,6 @@ extension BrokerBacked {
                     secrets.append(("bearer token hash \(name)", try Fleet.sha256Hex(token)))
                 }
                 secrets.append(("wrong bearer token", wrongToken))
-                secrets.append(("MCP token", mcpToken))
                 for (index, capability) in capabilities.enumerated() {
                     secrets.append(("capability of job \(index)", capability))
                     secrets.append(("capability hash of job \(index)", try Fleet.sha256Hex(capability)))

@@ -8,7 +8,9 @@ passes its addresses in the environment:
   BB_COORDINATOR_URL        coordinator status API base URL
   BB_ORIGIN, BB_PARENT      the test's origin inbox surface and its parent key
   BRIDGEBACK_WATCH_AMQP_URL broker URL of the bb-watch user
-  BB_TOKEN                  (optional) the admission token
+  BB_TOKEN                  alice's token: the principal whose parents scope covers BB_PARENT
+  BB_OTHER_TOKEN            bob's token: another principal (other origins, other parents)
+  BB_PRINCIPALS             the principals file admission uses (the HTTP transport uses it too)
 
 Exits 0 when every check passed; otherwise prints what failed and exits 1. Each step prints a line.
 """
@@ -34,7 +36,9 @@ ADMISSION = os.environ["BB_ADMISSION_URL"]
 COORDINATOR = os.environ["BB_COORDINATOR_URL"]
 ORIGIN = os.environ["BB_ORIGIN"]
 PARENT = os.environ["BB_PARENT"]
-HTTP_TOKEN = "mcp-test-token-" + str(os.getpid()) + "-abcdef"
+ALICE_TOKEN = os.environ["BB_TOKEN"]
+BOB_TOKEN = os.environ["BB_OTHER_TOKEN"]
+PRINCIPALS = os.environ["BB_PRINCIPALS"]
 
 EXPECTED_TOOLS = {
     "bridgeback_decide", "bridgeback_detach", "bridgeback_job", "bridgeback_jobs",
@@ -62,9 +66,9 @@ def server_args():
 
 
 def server_env():
+    """stdio: the server's own token is alice's (BRIDGEBACK_TOKEN)."""
     env = dict(os.environ)
-    if os.environ.get("BB_TOKEN"):
-        env["BRIDGEBACK_TOKEN"] = os.environ["BB_TOKEN"]
+    env["BRIDGEBACK_TOKEN"] = ALICE_TOKEN
     return env
 
 
@@ -190,9 +194,10 @@ async def first_session(session, notes):
 
 
 def start_http_server():
-    env = server_env()
-    env["BRIDGEBACK_MCP_HTTP_TOKEN"] = HTTP_TOKEN
-    process = subprocess.Popen([BIN, *server_args(), "--transport", "http", "--port", "0"], env=env,
+    # No token of its own: each HTTP caller's token is checked against the principals file and forwarded.
+    env = dict(os.environ)
+    env.pop("BRIDGEBACK_TOKEN", None)
+    process = subprocess.Popen([BIN, *server_args(), "--transport", "http", "--port", "0", "--principals", PRINCIPALS], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     lines = []
@@ -212,17 +217,13 @@ async def http_part(job2):
     process, port = start_http_server()
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        step("HTTP transport: a request without the bearer token is refused with 401")
-        request = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}', method="POST",
-                                         headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
-        try:
-            urllib.request.urlopen(request, timeout=5)
-            raise AssertionError("an unauthenticated initialize was accepted")
-        except urllib.error.HTTPError as error:
-            check(error.code == 401, "401 without a token", str(error.code))
+        step("HTTP transport: without a token, and with a token no principal holds, initialize is refused with 401")
+        for token in [None, "bbt_" + "x" * 43]:
+            status, _ = raw_post(url, token, INITIALIZE)
+            check(status == 401, f"401 {'without a token' if token is None else 'with an unknown token'}", str(status))
 
         notes = Notes()
-        async with streamablehttp_client(url, headers={"Authorization": f"Bearer {HTTP_TOKEN}"}) as (read, write, _):
+        async with streamablehttp_client(url, headers={"Authorization": f"Bearer {ALICE_TOKEN}"}) as (read, write, alice_session_id):
             async with ClientSession(read, write, logging_callback=notes) as session:
                 await session.initialize()
                 step("HTTP session: tools listed; the second job's notice (untaken when its server died) is here")
@@ -261,6 +262,8 @@ async def http_part(job2):
                 check(outcome.structuredContent["recorded"] == "created", "the outcome is recorded", text_of(outcome))
                 bad = await session.call_tool("bridgeback_outcome", {"request_id": "req_nonexistent", "duration_s": 1, "succeeded": True})
                 check(bad.isError and "no request" in text_of(bad), "an unknown request id is a tool error", text_of(bad))
+
+                await bob_part(url, alice_session_id(), session, job3, notes)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -270,6 +273,69 @@ async def http_part(job2):
 
 
 job1_id = ""
+
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+def raw_post(url, token, message, session_id=None):
+    """One JSON-RPC POST to /mcp; (status, body) without reading a stream past its headers."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-03-26"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if session_id is not None:
+        headers["Mcp-Session-Id"] = session_id
+    request = urllib.request.Request(url, data=json.dumps(message).encode(), method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+async def bob_part(url, alice_session, alice, job3, alice_notes):
+    """Bob holds a valid token of another principal: he may use the server, never alice's session or inbox."""
+    step("bob's token cannot use alice's session id (404, as an unknown session); alice's token can")
+    tools_list = {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}
+    status, body = raw_post(url, BOB_TOKEN, tools_list, session_id=alice_session)
+    check(status == 404, "bob's token on alice's session is refused with 404", f"{status} {body}")
+    status, body = raw_post(url, ALICE_TOKEN, {"jsonrpc": "2.0", "id": 8, "method": "ping"}, session_id=alice_session)
+    check(status == 200, "alice's own token on her session is served", f"{status} {body}")
+
+    bob_notes = Notes()
+    async with streamablehttp_client(url, headers={"Authorization": f"Bearer {BOB_TOKEN}"}) as (read, write, bob_session_id):
+        async with ClientSession(read, write, logging_callback=bob_notes) as bob:
+            await bob.initialize()
+            check(bob_session_id() != alice_session, "bob gets a session of his own")
+            step("bob cannot see alice's job through bridgeback_job (admission answers his token 404)")
+            seen = await bob.call_tool("bridgeback_job", {"job_id": job3})
+            check(seen.isError and "echo" not in text_of(seen) and "third" not in text_of(seen),
+                  "alice's job is not shown to bob", text_of(seen))
+            step("bob cannot open alice's inbox: an MCP error naming the scope; nothing is taken")
+            for args in [{}, {"peek": True}]:
+                try:
+                    result = await bob.call_tool("bridgeback_inbox", args)
+                    raise AssertionError(f"bob opened alice's inbox: {text_of(result)}")
+                except McpError as error:
+                    check("may not open the inbox of parent" in error.error.message and "principal 'other" in error.error.message,
+                          "the error says which principal and which parent", error.error.message)
+            try:
+                await bob.read_resource(f"bridgeback://inbox/{PARENT}")
+                raise AssertionError("bob read alice's inbox resource")
+            except McpError as error:
+                check("may not open the inbox" in error.error.message, "the inbox resource is refused too", error.error.message)
+            step("a notice for alice arrives while both are connected: announced to alice only, taken by alice once")
+            result = await call(alice, "bridgeback_detach", {"text": DETACH_TEXT, "recipe": {"name": "echo", "params": {"text": "fifth"}}})
+            job5 = result.structuredContent["job_id"]
+            await alice_notes.wait("notice", job5)
+            notices = await take(alice, job5)
+            check([n["job_id"] for n in notices] == [job5], "alice takes her fifth notice", str(notices))
+            check(bob_notes.find("notice") is None and bob_notes.find("waiting") is None,
+                  "bob was told of none of alice's notices", str([i.data for i in bob_notes.items]))
+            detached = await bob.call_tool("bridgeback_detach", {"text": DETACH_TEXT, "recipe": {"name": "echo", "params": {"text": "x"}}})
+            check(detached.isError and "principal 'other" in text_of(detached),
+                  "admission refuses bob's detach as origin " + ORIGIN + " with his own scope", text_of(detached))
 
 
 async def main():
@@ -285,7 +351,7 @@ async def main():
     check(left == [], "nothing left in the inbox", str(left))
     repeated = {job: count for job, count in taken.items() if count != 1}
     check(not repeated, "every notice was taken exactly once", str(taken))
-    check(len(taken) == 4, "four notices taken (the cancelled job's among them)", str(taken))
+    check(len(taken) == 5, "five notices taken (the cancelled job's among them)", str(taken))
     step(f"all checks passed in {time.monotonic() - started:.1f}s; taken: {taken}")
 
 
