@@ -46,72 +46,63 @@ extension AdmissionAPI {
         }
     }
 
+    /// Reads an outcome body through the schema layer, failing on the first problem.
     static func parseOutcome(requestID: String, body: [UInt8], at: Date) throws(AdmissionError) -> InlineOutcomeRecord {
         let root = try SubmitRequest.strictJSON(body)
-        guard case .object(let o) = root else {
+        guard case .object = root else {
             throw AdmissionError(
                 .malformedJSON,
                 "the body must be a JSON object such as {\"duration_s\": 412, \"succeeded\": true, \"tool_calls\": 9, \"wait_s\": 300, \"sources\": [\"grafana\", \"pagerduty\"]}"
             )
         }
-        for key in o.keys.sorted() where !outcomeFields.contains(key) {
+        let record: InlineOutcomeRecord
+        do {
+            record = try readOutcome(root, requestID: requestID, at: at, reader: SchemaReader(mode: .failFast, rootName: "the outcome"))
+        } catch {
+            throw AdmissionError(schema: error, surfaceFields: [])
+        }
+        if let wait = record.waitSeconds, wait > record.durationSeconds {
             throw AdmissionError(
-                .invalidRequest, "unknown field '\(key)'; an outcome has \(outcomeFields.joined(separator: ", "))", field: key)
+                .invalidOutcome,
+                "'wait_s' (\(wait)) is longer than the whole turn ('duration_s' \(record.durationSeconds)); send the time spent waiting within the turn",
+                field: "wait_s")
         }
-        func number(_ key: String) throws(AdmissionError) -> Double? {
-            switch o[key] {
-            case nil, .null?: return nil
-            case .number(let x)? where x.isFinite && x >= 0: return x
-            default: throw AdmissionError(.invalidRequest, "'\(key)' must be a non-negative number of seconds", field: key)
-            }
-        }
-        func count(_ key: String) throws(AdmissionError) -> Int? {
-            switch o[key] {
-            case nil, .null?: return nil
-            case .number(let x)? where x >= 0 && x == x.rounded() && x < 1e9: return Int(x)
-            default: throw AdmissionError(.invalidRequest, "'\(key)' must be a non-negative integer", field: key)
-            }
-        }
-        guard let duration = try number("duration_s") else {
-            throw AdmissionError(
-                .invalidRequest, "'duration_s' is required: how long the inline turn took, in seconds", field: "duration_s")
-        }
-        guard case .bool(let succeeded)? = o["succeeded"] else {
-            throw AdmissionError(.invalidRequest, "'succeeded' is required and must be true or false", field: "succeeded")
+        return record
+    }
+
+    private static func readOutcome(_ root: JSONValue, requestID: String, at: Date, reader: SchemaReader) throws(SchemaProblem)
+        -> InlineOutcomeRecord
+    {
+        // The reader fails fast: a required field that reads as nil has already thrown.
+        guard let o = try reader.object(root, at: "", known: outcomeFields) else { throw reader.lastProblem(at: "") }
+        let seconds = "a non-negative number of seconds"
+        guard
+            let duration = try o.number(
+                "duration_s", required: true, bounds: .nonNegative(), expected: "\(seconds) (how long the inline turn took)")
+        else { throw reader.lastProblem(at: "duration_s") }
+        guard let succeeded = try o.bool("succeeded", required: true) else { throw reader.lastProblem(at: "succeeded") }
+        func count(_ key: String, expected: String = "a non-negative integer") throws(SchemaProblem) -> Int? {
+            try o.integer(key, range: 0...999_999_999, expected: expected)
         }
         var sources: Int?
         var names: [String] = []
-        switch o["sources"] {
-        case nil, .null?: break
-        case .array(let items)?:
-            for item in items {
-                guard case .string(let name) = item, !name.isEmpty, name.count <= 200 else {
-                    throw AdmissionError(
-                        .invalidRequest, "'sources' must be a count or a list of source names (non-empty strings up to 200 characters)",
-                        field: "sources")
+        if case .array? = o["sources"] {
+            for (path, item) in try o.array("sources") ?? [] {
+                if let name = try reader.string(
+                    item, at: path, required: true, length: .characters(1...200), expected: "a source name (a non-empty string)")
+                {
+                    names.append(name)
                 }
-                names.append(name)
             }
             sources = names.count
-        default: sources = try count("sources")
+        } else {
+            sources = try count("sources", expected: "a count or a list of source names (non-empty strings up to 200 characters)")
         }
-        var note: String?
-        switch o["note"] {
-        case nil, .null?: break
-        case .string(let text)? where text.count <= 2000: note = text
-        default: throw AdmissionError(.invalidRequest, "'note' must be a string of at most 2000 characters", field: "note")
-        }
-        let wait = try number("wait_s")
-        if let wait, wait > duration {
-            throw AdmissionError(
-                .invalidOutcome,
-                "'wait_s' (\(wait)) is longer than the whole turn ('duration_s' \(duration)); send the time spent waiting within the turn",
-                field: "wait_s")
-        }
+        let note = try o.string("note", length: .characters(0...2000))
+        let wait = try o.number("wait_s", bounds: .nonNegative(), expected: seconds)
         return InlineOutcomeRecord(
             requestID: requestID, durationSeconds: duration, toolCalls: try count("tool_calls"), waitSeconds: wait, sources: sources,
             sourceNames: names, verificationLoops: try count("verification_loops"), followUps: try count("follow_ups"),
-            succeeded: succeeded,
-            note: note, reportedAt: at)
+            succeeded: succeeded, note: note, reportedAt: at)
     }
 }

@@ -279,9 +279,14 @@ public final class SchemaReader {
             ? "the character \(hex)" : "'\(scalar)' (\(hex))"
     }
 
-    /// The candidate closest to a mistyped `word`, if one is close enough to be a likely typo.
+    /// The candidate closest to a mistyped `word`, if one is close enough to be a likely typo:
+    /// few edits away, or one is the start of the other.
     public static func closest(to word: String, in candidates: [String]) -> String? {
         guard word.count <= 64 else { return nil }
+        // A cut-short or run-on key (`max_len`, `deadline_seconds`) is a typo too.
+        if word.count >= 4, let stem = candidates.first(where: { $0.hasPrefix(word) || (word.hasPrefix($0) && $0.count >= 4) }) {
+            return stem
+        }
         let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
         guard let (best, distance) = scored, distance <= max(2, word.count / 3) else { return nil }
         return best
@@ -336,8 +341,12 @@ public struct JSONFields {
             if let commentPrefix, key.hasPrefix(commentPrefix) { continue }
             let shown = key.count > 64 ? String(key.prefix(32)) + "…" : key
             var text = "is not a known field"
-            if let guess = SchemaReader.closest(to: key, in: known) { text += "; did you mean \"\(guess)\"?" }
-            text += " Known fields\(path.isEmpty ? "" : " here"): \(known.joined(separator: ", "))"
+            if let guess = SchemaReader.closest(to: key, in: known) {
+                text += "; did you mean \"\(guess)\"? Known fields"
+            } else {
+                text += "; known fields"
+            }
+            text += "\(path.isEmpty ? "" : " here"): \(known.joined(separator: ", "))"
             if let commentPrefix { text += " (prefix a key with \(commentPrefix) for a comment)" }
             try reader.report(SchemaProblem(kind: .unknownField, path: SchemaReader.path(path, key: shown), text: text))
         }
@@ -435,7 +444,12 @@ public struct SchemaProblem: Error, Sendable, Hashable, CustomStringConvertible 
         return tail
     }
 
-    /// `"contract.deadline_s" must be a positive number of seconds, got the string`
+    /// The first component of the path: `contract` for `contract.deadline_s`, `recipes` for `recipes[2].name`.
+    public var topField: String {
+        String(path.prefix { $0 != "." && $0 != "[" })
+    }
+
+    /// `"contract.deadline_s" must be a positive number of seconds, got a string`
     public var message: String {
         path.isEmpty ? "\(rootName) \(text)" : "\"\(path)\" \(text)"
     }

@@ -41,12 +41,21 @@ import Testing
         let id = try await inlineRequest(h)
         let cases: [(String, String, Int, String, String)] = [
             (id, "not json", 400, "malformed_json", "JSON object"),
-            (id, #"{"succeeded": true}"#, 400, "invalid_request", "'duration_s' is required"),
-            (id, #"{"duration_s": 3}"#, 400, "invalid_request", "'succeeded' is required"),
+            (id, #"{"succeeded": true}"#, 400, "invalid_request", "\"duration_s\" is required: a non-negative number of seconds"),
+            (id, #"{"duration_s": 3}"#, 400, "invalid_request", "\"succeeded\" is required: true or false"),
             (id, #"{"duration_s": -1, "succeeded": true}"#, 400, "invalid_request", "non-negative"),
-            (id, #"{"duration_s": 3, "succeeded": true, "tools": 4}"#, 400, "invalid_request", "unknown field 'tools'"),
-            (id, #"{"duration_s": 3, "succeeded": true, "tool_calls": 2.5}"#, 400, "invalid_request", "integer"),
-            (id, #"{"duration_s": 3, "succeeded": true, "sources": [1]}"#, 400, "invalid_request", "source names"),
+            (
+                id, #"{"duration_s": 3, "succeeded": true, "tools": 4}"#, 400, "invalid_request",
+                "\"tools\" is not a known field; known fields: duration_s, succeeded, tool_calls"
+            ),
+            (
+                id, #"{"duration_s": 3, "succeeded": true, "tool_calls": 2.5}"#, 400, "invalid_request",
+                "\"tool_calls\" must be a non-negative integer, got 2.5"
+            ),
+            (
+                id, #"{"duration_s": 3, "succeeded": true, "sources": [1]}"#, 400, "invalid_request",
+                "\"sources[0]\" must be a source name (a non-empty string), got 1"
+            ),
             (id, #"{"duration_s": 30, "succeeded": true, "wait_s": 60}"#, 422, "invalid_outcome", "longer than the whole turn"),
             ("req_01NOSUCHREQUEST", #"{"duration_s": 3, "succeeded": true}"#, 404, "not_found", "no request 'req_01NOSUCHREQUEST'"),
         ]
