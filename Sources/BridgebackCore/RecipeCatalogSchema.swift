@@ -107,26 +107,29 @@ public struct RecipeCatalogDocument: Sendable {
         problems.append(Problem(recipe: recipe, field: field, text: text))
     }
 
+    /// A reader for one part of the document: collect-all, `null` a wrong type (the catalog never
+    /// gave it a meaning). Its problems are taken over by ``absorb(_:recipe:)``.
+    private static func reader() -> SchemaReader { SchemaReader(mode: .collectAll, nullIsAbsent: false, rootName: "the catalog") }
+
+    private mutating func absorb(_ reader: SchemaReader, recipe: String?) {
+        for problem in reader.problems { self.problem(recipe, problem.path.isEmpty ? nil : problem.path, problem.text) }
+    }
+
     private mutating func readTop(_ root: JSONValue) {
-        guard case .object(let top) = root else {
-            problem(nil, nil, "the top level must be an object with \"recipes\" (and optionally \"allowed_hosts\")")
-            return
-        }
-        for key in top.keys.sorted() where !Self.topLevelKeys.contains(key) {
-            problem(nil, key, "unknown top-level field; expected \(Self.topLevelKeys.joined(separator: ", "))")
-        }
-        switch top["allowed_hosts"] {
-        case nil: break
-        case .array(let items)?:
-            for (index, item) in items.enumerated() {
-                if case .string(let host) = item, !host.isEmpty {
+        let reader = Self.reader()
+        // Collect-all readers record instead of throwing; the catch only satisfies the type checker.
+        var top: JSONFields?
+        do {
+            top = try reader.object(
+                root, at: "", known: Self.topLevelKeys, expected: "an object with \"recipes\" (and optionally \"allowed_hosts\")")
+            for (path, item) in try top?.array("allowed_hosts", expected: "an array of host names") ?? [] {
+                if let host = try reader.string(item, at: path, length: .bytes(1...Int.max), expected: "a non-empty host name") {
                     allowedHosts.insert(host.lowercased())
-                } else {
-                    problem(nil, "allowed_hosts[\(index)]", "must be a non-empty host name")
                 }
             }
-        default: problem(nil, "allowed_hosts", "must be an array of host names")
-        }
+        } catch {}
+        absorb(reader, recipe: nil)
+        guard let top else { return }
         guard case .array(let items)? = top["recipes"] else {
             problem(nil, "recipes", "is required and must be an array of recipe objects")
             return
@@ -149,30 +152,38 @@ public struct RecipeCatalogDocument: Sendable {
     }
 
     private mutating func readRecipe(_ json: JSONValue, index: Int) -> Entry? {
-        guard case .object(let fields) = json else {
-            problem(nil, "recipes[\(index)]", "must be an object")
+        let at = "recipes[\(index)]"
+        guard case .object(let members) = json else {
+            problem(nil, at, "must be an object, got \(json.schemaDescription)")
             return nil
         }
-        guard case .string(let name)? = fields["name"], Self.isRecipeName(name) else {
-            problem(nil, "recipes[\(index)].name", "is required: 1-64 characters from a-z, 0-9, - and _, starting with a letter")
+        guard case .string(let name)? = members["name"], Self.isRecipeName(name) else {
+            problem(nil, "\(at).name", "is required: 1-64 characters from a-z, 0-9, - and _, starting with a letter")
             return nil
         }
-        guard case .string(let kind)? = fields["kind"], !kind.isEmpty else {
+        guard case .string(let kind)? = members["kind"], !kind.isEmpty else {
             problem(name, "kind", "is required: a recipe kind such as command, checklist, http, wait or file")
             return nil
         }
-        let allowedKeys = Self.recipeKeys(kind: kind, fields: fields)
-        for key in fields.keys.sorted() where !allowedKeys.contains(key) {
-            problem(name, key, "unknown field; expected one of \(allowedKeys.joined(separator: ", "))")
-        }
+        let reader = Self.reader()
+        let fields = JSONFields(members, at: "", reader: reader)
         var description: String?
-        switch fields["description"] {
-        case nil: break
-        case .string(let text)?: description = text
-        default: problem(name, "description", "must be a string")
-        }
-        let parameters = readParameters(fields["parameters"], recipe: name)
-        return Entry(name: name, kind: kind, description: description, parameters: parameters, fields: fields)
+        var parameters: [ParameterSpec] = []
+        do {
+            try fields.refuseUnknown(known: Self.recipeKeys(kind: kind, fields: members))
+            description = try fields.string("description")
+            let declarations = try fields.array("parameters", expected: "an array of parameter objects") ?? []
+            for (index, item) in declarations.enumerated() {
+                guard let spec = try readParameter(item.value, path: "parameters[\(index)]", recipe: name, reader: reader) else { continue }
+                if parameters.contains(where: { $0.name == spec.name }) {
+                    try reader.refuse("parameters.\(spec.name)", "is declared twice")
+                    continue
+                }
+                parameters.append(spec)
+            }
+        } catch {}
+        absorb(reader, recipe: name)
+        return Entry(name: name, kind: kind, description: description, parameters: parameters, fields: members)
     }
 
     /// Recipe names become routing-key-safe ids in logs and metrics: a-z first, then a-z, 0-9, - and _.
@@ -181,83 +192,57 @@ public struct RecipeCatalogDocument: Sendable {
         return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
     }
 
-    private mutating func readParameters(_ json: JSONValue?, recipe: String) -> [ParameterSpec] {
-        guard let json else { return [] }
-        guard case .array(let items) = json else {
-            problem(recipe, "parameters", "must be an array of parameter objects")
-            return []
-        }
-        var specs: [ParameterSpec] = []
-        for (index, item) in items.enumerated() {
-            let path = "parameters[\(index)]"
-            guard case .object(let fields) = item else {
-                problem(recipe, path, "must be an object")
-                continue
-            }
-            for key in fields.keys.sorted() where !Self.parameterKeys.contains(key) {
-                problem(recipe, "\(path).\(key)", "unknown field; expected one of \(Self.parameterKeys.joined(separator: ", "))")
-            }
-            guard case .string(let name)? = fields["name"], !name.isEmpty, name.utf8.count <= 64,
-                name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
-            else {
-                problem(recipe, "\(path).name", "is required: lower-case letters, digits and _")
-                continue
-            }
-            let at = "parameters.\(name)"
-            guard case .string(let typeName)? = fields["type"], let kind = ParameterSpec.Kind(rawValue: typeName) else {
-                problem(recipe, "\(at).type", "is required: string, int, bool or path")
-                continue
-            }
-            if specs.contains(where: { $0.name == name }) {
-                problem(recipe, at, "is declared twice")
-                continue
-            }
-            if let spec = readParameter(fields, name: name, kind: kind, recipe: recipe, at: at) { specs.append(spec) }
-        }
-        return specs
+    static let parameterName = Alphabet("lower-case letters, digits and _") {
+        ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
     }
 
-    private mutating func readParameter(
-        _ fields: [String: JSONValue], name: String, kind: ParameterSpec.Kind, recipe: String, at: String
-    ) -> ParameterSpec? {
-        var required = false
-        if let value = fields["required"] {
-            if case .bool(let flag) = value { required = flag } else { problem(recipe, "\(at).required", "must be true or false") }
-        }
+    /// One parameter declaration; its fields are named `parameters.<name>.…` once the name is known.
+    private func readParameter(_ json: JSONValue, path: String, recipe: String, reader: SchemaReader) throws(SchemaProblem)
+        -> ParameterSpec?
+    {
+        guard let declaration = try reader.object(json, at: path, known: Self.parameterKeys) else { return nil }
+        guard
+            let name = try declaration.string(
+                "name", required: true, length: .bytes(1...64), alphabet: Self.parameterName,
+                expected: "a parameter name (lower-case letters, digits and _)")
+        else { return nil }
+        let fields = JSONFields(declaration.members, at: "parameters.\(name)", reader: reader)
+        guard let kind = try fields.oneOf("type", ParameterSpec.Kind.self, required: true) else { return nil }
+        let required = try fields.bool("required") ?? false
         var pattern: String?
-        if let value = fields["pattern"] {
-            if case .string(let text) = value, kind == .string || kind == .path {
-                pattern = text
+        if fields["pattern"] != nil {
+            if kind == .string || kind == .path {
+                pattern = try fields.string("pattern", expected: "a regular expression string")
             } else {
-                problem(recipe, "\(at).pattern", "must be a regular expression string, on string or path parameters only")
+                try fields.refuse("pattern", "applies to string and path parameters only")
             }
         }
         var roots: [String] = []
         switch (kind, fields["roots"]) {
-        case (.path, .array(let items)?):
-            for (rootIndex, item) in items.enumerated() {
-                if case .string(let root) = item, (try? ConfinedPath.components(root)) != nil {
-                    roots.append(root)
-                } else {
-                    problem(recipe, "\(at).roots[\(rootIndex)]", "must be an absolute directory path without '..'")
+        case (.path, _?):
+            for (rootPath, item) in try fields.array("roots", count: 1...Int.max, expected: "an array of directories") ?? [] {
+                let expected = "an absolute directory path without '..'"
+                if let root = try reader.string(item, at: rootPath, expected: expected) {
+                    if (try? ConfinedPath.components(root)) != nil {
+                        roots.append(root)
+                    } else {
+                        try reader.refuse(rootPath, "must be \(expected)")
+                    }
                 }
             }
-            if items.isEmpty { problem(recipe, "\(at).roots", "must list at least one directory") }
-        case (.path, _):
-            problem(recipe, "\(at).roots", "is required for a path parameter: the directories its value must stay inside")
+        case (.path, nil):
+            try fields.refuse("roots", "is required for a path parameter: the directories its value must stay inside", kind: .missing)
         case (_, nil): break
-        case (_, _?): problem(recipe, "\(at).roots", "applies to path parameters only")
+        case (_, _?): try fields.refuse("roots", "applies to path parameters only")
         }
-        let minimum = wholeNumber(fields["minimum"], recipe: recipe, field: "\(at).minimum")
-        let maximum = wholeNumber(fields["maximum"], recipe: recipe, field: "\(at).maximum")
+        let minimum = try fields.integer("minimum")
+        let maximum = try fields.integer("maximum")
         if (minimum != nil || maximum != nil) && kind != .int {
-            problem(recipe, "\(at).minimum", "minimum/maximum apply to int parameters only")
+            try fields.refuse("minimum", "minimum/maximum apply to int parameters only")
         }
-        var maxLength = ParameterSpec.defaultMaxLength
-        if let limit = wholeNumber(fields["max_length"], recipe: recipe, field: "\(at).max_length") {
-            if (1...1_048_576).contains(limit) { maxLength = limit } else { problem(recipe, "\(at).max_length", "must be 1 … 1048576") }
-        }
+        let maxLength = try fields.integer("max_length", range: 1...1_048_576) ?? ParameterSpec.defaultMaxLength
         var description: String?
+        // Read leniently, as it always was: a description is for people and changes nothing.
         if case .string(let text)? = fields["description"] { description = text }
         var spec: ParameterSpec
         do {
@@ -265,39 +250,29 @@ public struct RecipeCatalogDocument: Sendable {
                 name: name, kind: kind, required: required, pattern: pattern, minimum: minimum, maximum: maximum,
                 maxLength: maxLength, description: description, roots: roots)
         } catch {
-            problem(recipe, "\(at).pattern", "is not a valid regular expression: \(pattern ?? "")")
+            try fields.refuse("pattern", "is not a valid regular expression: \(pattern ?? "")")
             return nil
         }
-        if let value = fields["allowed"] {
-            if case .array(let options) = value, !options.isEmpty {
-                var allowed: [ParameterValue] = []
-                for option in options {
-                    do {
-                        allowed.append(try spec.validate(option, recipe: recipe, paths: .lexical))
-                    } catch {
-                        problem(recipe, "\(at).allowed", "lists a value that the parameter itself refuses: \(error.problemText)")
-                    }
+        if fields["allowed"] != nil, let options = try fields.array("allowed", count: 1...Int.max, expected: "a non-empty array of values")
+        {
+            var allowed: [ParameterValue] = []
+            for option in options {
+                do {
+                    allowed.append(try spec.validate(option.value, recipe: recipe, paths: .lexical))
+                } catch {
+                    try fields.refuse("allowed", "lists a value that the parameter itself refuses: \(error.problemText)")
                 }
-                spec.allowed = allowed
-            } else {
-                problem(recipe, "\(at).allowed", "must be a non-empty array of values")
             }
+            spec.allowed = allowed
         }
         if let value = fields["default"] {
             do {
                 spec.defaultValue = try spec.validate(value, recipe: recipe, paths: .lexical)
             } catch {
-                problem(recipe, "\(at).default", "does not satisfy the parameter: \(error.problemText)")
+                try fields.refuse("default", "does not satisfy the parameter: \(error.problemText)")
             }
         }
         return spec
-    }
-
-    private mutating func wholeNumber(_ json: JSONValue?, recipe: String, field: String) -> Int? {
-        guard let json else { return nil }
-        if case .number(let n) = json, n.magnitude < 9e15, let value = Int(exactly: n) { return value }
-        problem(recipe, field, "must be a whole number")
-        return nil
     }
 }
 

@@ -93,7 +93,7 @@ struct CatalogTests {
         #expect(has("b", "argv[1]", "declares no parameter 'nobody'"), "\(messages)")
         #expect(has("c", "kind", "'spaceship' is not a recipe kind"), "\(messages)")
         #expect(has("d", "url", "host 'evil.example' is not in the catalog's allowed_hosts"), "\(messages)")
-        #expect(has("e", "timeout", "unknown field"), "\(messages)")
+        #expect(has("e", "timeout", "is not a known field; did you mean \"timeout_seconds\"?"), "\(messages)")
         #expect(has("f", "argv", "is required"), "\(messages)")
         #expect(has("a", "name", "defined more than once"), "\(messages)")
         #expect(has("g", "argv[0]", "not an executable file"), "\(messages)")
