@@ -385,9 +385,17 @@ enum RawHTTPClient {
     /// Opens a stream and reads until `marker` arrived (or 10 s passed); returns what was read,
     /// head included, with header names lowercased.
     static func readUntil(port: Int, path: String, headers: [String: String], marker: String) async throws -> String {
+        let (fd, text) = try await openStream(port: port, path: path, headers: headers, marker: marker)
+        close(fd)
+        guard let split = text.range(of: "\r\n\r\n") else { return text }
+        return text[..<split.lowerBound].lowercased() + text[split.lowerBound...]
+    }
+
+    /// Sends a GET and reads until `marker` arrived, the server closed, or 10 s passed; returns
+    /// the still open socket (the caller closes it) and what was read, as sent.
+    static func openStream(port: Int, path: String, headers: [String: String], marker: String) async throws -> (Int32, String) {
         try await onThread {
             let fd = try connectSocket(port: port, timeout: 10)
-            defer { close(fd) }
             send(fd, method: "GET", path: path, port: port, headers: headers, body: "")
             var data: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 16384)
@@ -396,9 +404,23 @@ enum RawHTTPClient {
                 if count <= 0 { break }
                 data.append(contentsOf: chunk[0..<count])
             }
-            let text = String(decoding: data, as: UTF8.self)
-            guard let split = text.range(of: "\r\n\r\n") else { return text }
-            return text[..<split.lowerBound].lowercased() + text[split.lowerBound...]
+            return (fd, String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// Reads an open socket until the server closes it (or 10 s pass without a byte), then closes it.
+    static func readToEnd(_ fd: Int32) async throws -> String {
+        try await onThread {
+            defer { close(fd) }
+            var data: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count < 0 { throw Failure(description: "no end of stream within 10 s of silence (errno \(errno))") }
+                if count == 0 { break }
+                data.append(contentsOf: chunk[0..<count])
+            }
+            return String(decoding: data, as: UTF8.self)
         }
     }
 }

@@ -31,8 +31,10 @@ public struct Dashboard: Sendable {
     let streams: CountingGate
     /// How long one event stream stays open; the browser then reconnects (and is authenticated again).
     let streamLifetime: Duration
-    /// How often a stream checks for changes.
+    /// How often a stream checks for changes (and that its caller is still signed in).
     let tick: Duration
+    /// How long a stream may stay silent before a comment keeps proxies from closing it.
+    let keepAlive: Duration
     /// Jobs on the overview.
     let recentJobs = 25
 
@@ -42,10 +44,12 @@ public struct Dashboard: Sendable {
     ///   - secureCookies: always mark the session cookie `Secure` (serve the dashboard over TLS, e.g.
     ///     behind a TLS proxy). It is also set when a request says `X-Forwarded-Proto: https`.
     ///   - maxStreams: open event streams at most; more are answered 503.
+    ///   - streamLifetime, tick, keepAlive: an event stream's length, how often it looks for changes,
+    ///     and the silence after which it sends a keep-alive comment (shorter in tests).
     public init(
         api: CoordinatorStatusAPI, auth: HTTPAuth, sessions: DashboardSessions = DashboardSessions(), management: ManagementAPI?,
         progress: ProgressLog? = nil, secureCookies: Bool = false, maxStreams: Int = 64, streamLifetime: Duration = .seconds(600),
-        tick: Duration = .seconds(1), logger: Logger
+        tick: Duration = .seconds(1), keepAlive: Duration = .seconds(15), logger: Logger
     ) {
         self.api = api
         self.auth = auth
@@ -57,6 +61,7 @@ public struct Dashboard: Sendable {
         self.streams = CountingGate(limit: maxStreams)
         self.streamLifetime = streamLifetime
         self.tick = tick
+        self.keepAlive = keepAlive
     }
 
     // MARK: Routes
@@ -82,9 +87,9 @@ public struct Dashboard: Sendable {
             let principal = try context.principal
             return html(DashboardViews.overviewPage(await overview(for: principal), principal: principal.name))
         }
-        group.get("events") { _, context -> Response in
+        group.get("events") { request, context -> Response in
             let principal = try context.principal
-            return eventStream {
+            return eventStream(request, principal: principal) {
                 let overview = await overview(for: principal)
                 return [("fleet", DashboardViews.fleetFragment(overview).markup), ("jobs", DashboardViews.jobsFragment(overview).markup)]
             }
@@ -98,13 +103,13 @@ public struct Dashboard: Sendable {
                 return html(DashboardViews.notFoundPage(failure.reason, principal: principal.name), status: failure.status)
             }
         }
-        group.get("jobs/:id/events") { _, context -> Response in
+        group.get("jobs/:id/events") { request, context -> Response in
             let principal = try context.principal
             let id = context.parameters.get("id") ?? ""
             if case .failure(let failure) = await timeline(id: id, for: principal) {
                 return HTTPAuthResponse.json(status: failure.status, code: "not_found", message: failure.reason)
             }
-            return eventStream {
+            return eventStream(request, principal: principal) {
                 switch await timeline(id: id, for: principal) {
                 case .success(let timeline): return [("timeline", DashboardViews.timelineFragment(timeline).markup)]
                 case .failure: return []
@@ -260,9 +265,14 @@ public struct Dashboard: Sendable {
 
     /// A `text/event-stream` answer: every fragment once at the start, then each fragment again
     /// whenever its HTML changed, checked every `tick` once the ledger, the progress log or the
-    /// clock (every 5 s, for the broker's figures) moved; a comment every 15 s keeps it open.
-    /// Ends after `streamLifetime`, when the client goes away, or on graceful shutdown.
-    func eventStream(_ render: @escaping @Sendable () async -> [(String, String)]) -> Response {
+    /// clock (every 5 s, for the broker's figures) moved; a comment after `keepAlive` (15 s) of
+    /// silence keeps it open. Ends after `streamLifetime`, when the client goes away, on graceful
+    /// shutdown, or as soon as the request no longer authenticates as `principal` (its session
+    /// signed out or expired, its token revoked in the principals file, or the principal's scope
+    /// changed there: the browser reconnects and is shown what the new scope allows).
+    func eventStream(_ request: Request, principal: Principal, _ render: @escaping @Sendable () async -> [(String, String)])
+        -> Response
+    {
         guard streams.enter() else {
             return HTTPAuthResponse.json(
                 status: .serviceUnavailable, code: "too_many_streams", message: "too many open dashboard streams; try again later")
@@ -272,6 +282,12 @@ public struct Dashboard: Sendable {
         let progress = self.progress
         let tick = self.tick
         let lifetime = self.streamLifetime
+        let keepAlive = self.keepAlive
+        let dashboard = self
+        let signedIn: @Sendable () -> Bool = {
+            if case .principal(let now) = dashboard.caller(request), now == principal { return true }
+            return false
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -286,7 +302,7 @@ public struct Dashboard: Sendable {
                 var lastWrite = clock.now
                 var lastKey: (UInt64, UInt64, Int)?
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                while !Task.isCancelled && !Task.isShuttingDownGracefully && clock.now - start < lifetime {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully && clock.now - start < lifetime && signedIn() {
                     let now = clock.now
                     let key = (ledger.changeCount, progress?.changeCount ?? 0, Int((now - start).components.seconds / 5))
                     if lastKey.map({ $0 != key }) ?? true {
@@ -301,7 +317,7 @@ public struct Dashboard: Sendable {
                             lastWrite = clock.now
                         }
                     }
-                    if clock.now - lastWrite >= .seconds(15) {
+                    if clock.now - lastWrite >= keepAlive {
                         try await writer.write(ByteBuffer(string: ServerSentEvent.comment("keep-alive")))
                         lastWrite = clock.now
                     }

@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// The cookie holds 256 random bits and nothing else; the server keeps, per session, the
 /// SHA-256 of the token it was opened with (never the token) and an absolute expiry. Every
-/// request looks the principal up again by that digest, so revoking or rotating the token in
-/// the principals file ends its sessions at once. Sessions live in memory: a coordinator restart
+/// request looks the principal up again by that digest, so revoking a token in the principals
+/// file (the last step of rotating it) ends its sessions, and their open event streams, within a
+/// second (the file is reloaded at most once a second). Sessions live in memory: a coordinator restart
 /// signs everyone out. The table is bounded; when full, the oldest session goes first.
 public final class DashboardSessions: Sendable {
     /// How long a session lasts from sign-in, whatever the activity.
