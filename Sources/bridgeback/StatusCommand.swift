@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgebackCoordinator
 import BridgebackCore
 import Foundation
 #if canImport(FoundationNetworking)
@@ -73,12 +74,8 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-/// ok < degraded < stalled < unreachable.
-enum Verdict: Int, Comparable, Sendable {
-    case ok, degraded, stalled, unreachable
-    static func < (a: Verdict, b: Verdict) -> Bool { a.rawValue < b.rawValue }
-    var word: String { ["ok", "degraded", "stalled", "unreachable"][rawValue] }
-}
+/// ok < degraded < stalled < unreachable, judged by `FleetRules` (as the dashboard judges).
+typealias Verdict = FleetVerdict
 
 /// One line of the report: what, its verdict, why, and the figures behind it.
 struct StatusLine: Sendable {
@@ -135,63 +132,43 @@ struct FleetReport: Sendable {
         async let queuesAnswer = broker.get("/api/queues/{vhost}")
         async let consumersAnswer = broker.get("/api/consumers/{vhost}")
         async let channelsAnswer = broker.get("/api/vhosts/{vhost}/channels")
+        async let connectionsAnswer = broker.get("/api/vhosts/{vhost}/connections")
         async let admissionHealth = client.get(admission, "/health")
         async let coordinatorHealth = client.get(coordinator, "/health")
         async let deliveries = client.get(coordinator, "/v1/deliveries", query: [URLQueryItem(name: "limit", value: "500")])
-        let (queues, consumers, channels) = await (queuesAnswer, consumersAnswer, channelsAnswer)
+        let (queues, consumers, channels, connections) = await (queuesAnswer, consumersAnswer, channelsAnswer, connectionsAnswer)
 
-        // Queues.
+        // Queues, workers and coordinators: parsed and judged as the dashboard does.
+        let overview = BrokerOverview.parse(
+            queues: (try? queues.get()) ?? .array([]), consumers: (try? consumers.get()) ?? .array([]), channels: try? channels.get(),
+            connections: try? connections.get())
         switch queues {
         case .failure(let failure):
             report.lines.append(StatusLine(section: "queues", name: "broker", verdict: .unreachable, why: failure.reason))
-        case .success(let list):
-            for queue in (list.arrayValue ?? []) {
-                guard let name = queue["name"]?.stringValue, name.hasPrefix("bb.") else { continue }
-                report.lines.append(queueLine(name: name, queue))
-            }
+        case .success:
+            report.lines += overview.queues.map(queueLine)
         }
-        // Workers and coordinators, from the consumers list.
-        if case .success(let list) = consumers {
-            var unackedByChannel: [String: Double] = [:]
-            if case .success(let channelList) = channels {
-                for channel in channelList.arrayValue ?? [] {
-                    if let name = channel["name"]?.stringValue { unackedByChannel[name] = number(channel["messages_unacknowledged"]) }
-                }
+        switch consumers {
+        case .failure(let failure):
+            report.lines.append(StatusLine(section: "workers", name: "consumers", verdict: .unreachable, why: failure.reason))
+        case .success:
+            for worker in overview.workers {
+                report.lines.append(
+                    StatusLine(
+                        section: "workers", name: worker.connection, verdict: .ok,
+                        why: "pool \(worker.pool) on \(worker.host): \(worker.inFlight) of \(worker.slots) slots busy",
+                        figures: [
+                            "pool": .string(worker.pool), "host": .string(worker.host), "slots": .number(Double(worker.slots)),
+                            "in_flight": .number(Double(worker.inFlight)),
+                        ]))
             }
-            var coordinators: [(active: Bool, connection: String)] = []
-            for consumer in list.arrayValue ?? [] {
-                let queue = consumer["queue"]?["name"]?.stringValue ?? ""
-                let details = consumer["channel_details"]
-                let connection = details?["connection_name"]?.stringValue ?? "?"
-                let host = details?["peer_host"]?.stringValue ?? "?"
-                if queue.hasPrefix("bb.jobs.") {
-                    let slots = number(consumer["prefetch_count"])
-                    let inFlight = unackedByChannel[details?["name"]?.stringValue ?? ""] ?? 0
-                    let pool = String(queue.dropFirst("bb.jobs.".count))
-                    report.lines.append(
-                        StatusLine(
-                            section: "workers", name: connection, verdict: .ok,
-                            why: "pool \(pool) on \(host): \(Int(inFlight)) of \(Int(slots)) slots busy",
-                            figures: [
-                                "pool": .string(pool), "host": .string(host), "slots": .number(slots), "in_flight": .number(inFlight),
-                            ]))
-                } else if queue == "bb.coordinator.completions" {
-                    coordinators.append((consumer["active"] == JSONValue.bool(true), connection))
-                }
-            }
-            let active = coordinators.filter(\.active).count
-            let standby = coordinators.count - active
-            let verdict: Verdict = active == 1 ? (standby > 0 ? .ok : .degraded) : .stalled
-            let why =
-                active == 0
-                ? "no coordinator consumes bb.coordinator.completions: no final delivery happens"
-                : "1 active" + (standby > 0 ? ", \(standby) standby waiting" : "; no standby (a crash stops delivery until restart)")
+            let coordinators = FleetRules.coordinators(active: overview.activeCoordinators, standby: overview.standbyCoordinators)
             report.lines.append(
                 StatusLine(
-                    section: "coordinator", name: "active consumer", verdict: verdict, why: why,
-                    figures: ["active": .number(Double(active)), "standby": .number(Double(standby))]))
-        } else if case .failure(let failure) = consumers {
-            report.lines.append(StatusLine(section: "workers", name: "consumers", verdict: .unreachable, why: failure.reason))
+                    section: "coordinator", name: "active consumer", verdict: coordinators.verdict, why: coordinators.why,
+                    figures: [
+                        "active": .number(Double(overview.activeCoordinators)), "standby": .number(Double(overview.standbyCoordinators)),
+                    ]))
         }
 
         // Admission's outbox.
@@ -199,15 +176,11 @@ struct FleetReport: Sendable {
         case .ok(let health):
             let backlog = number(health["outbox_backlog"])
             let oldest = number(health["outbox_oldest_unsent_age_s"])
-            let brokerUp = health["broker"]?.stringValue == "connected"
-            let verdict: Verdict = oldest > 300 ? .stalled : (backlog > 0 && !brokerUp) || oldest > 30 ? .degraded : .ok
-            let why =
-                backlog == 0
-                ? "outbox empty; broker \(health["broker"]?.stringValue ?? "?")"
-                : "\(Int(backlog)) rows unsent, oldest \(Int(oldest)) s; broker \(health["broker"]?.stringValue ?? "?")"
+            let outbox = FleetRules.outbox(
+                backlog: Int(backlog), oldestAge: oldest, brokerConnected: health["broker"]?.stringValue == "connected")
             report.lines.append(
                 StatusLine(
-                    section: "admission", name: admission, verdict: verdict, why: why,
+                    section: "admission", name: admission, verdict: outbox.verdict, why: outbox.why,
                     figures: ["outbox_backlog": .number(backlog), "outbox_oldest_age_s": .number(oldest)]))
         case .status(let code, let message):
             report.lines.append(StatusLine(section: "admission", name: admission, verdict: .unreachable, why: "\(code): \(message)"))
@@ -241,7 +214,7 @@ struct FleetReport: Sendable {
                 if let created = job["created_at"]?.stringValue.flatMap(WireDate.parse), created >= hourAgo {
                     byState[outcome ?? state, default: 0] += 1
                 }
-                if ["uncertain", "failed"].contains(outcome ?? "") || state == "completion_parked" {
+                if FleetRules.needsPerson(finalOutcome: outcome, state: state) {
                     attention.append("\(job["job_id"]?.stringValue ?? "?") \(outcome ?? state)")
                 }
             }
@@ -266,50 +239,40 @@ struct FleetReport: Sendable {
         return report
     }
 
-    static func queueLine(name: String, _ queue: JSONValue) -> StatusLine {
-        let ready = number(queue["messages_ready"])
-        let unacked = number(queue["messages_unacknowledged"])
-        let consumers = number(queue["consumers"])
-        let stats = queue["message_stats"]
-        let publish = number(stats?["publish_details"]?["rate"])
-        let deliver = number(stats?["deliver_get_details"]?["rate"])
-        let ack = number(stats?["ack_details"]?["rate"])
-        var verdict = Verdict.ok
-        var why = "flowing"
-        let consumed = name.hasPrefix("bb.jobs.") || name.hasPrefix("bb.coordinator.")
-        if consumed && consumers == 0 {
-            verdict = ready > 0 ? .stalled : .degraded
-            why = ready > 0 ? "\(Int(ready)) waiting and nobody consumes this queue" : "no consumer"
-        } else if name == "bb.parked" && ready > 0 {
-            verdict = .degraded
-            why = "\(Int(ready)) rejected messages for a person to inspect"
-        } else if consumed && ready > 100 && ack < publish {
-            verdict = .degraded
-            why = "backlog of \(Int(ready)) growing (publish \(rate(publish)) > ack \(rate(ack)))"
-        } else if ready == 0 && unacked == 0 {
-            why = "empty"
+    static func queueLine(_ queue: BrokerOverview.Queue) -> StatusLine {
+        // Quorum queues (RabbitMQ 3.10) report no head-message age: say so rather than show nothing;
+        // the coordinator's bridgeback_coordinator_oldest_awaiting_completion_seconds is the oldest job instead.
+        let oldest: String
+        if let age = queue.oldestMessageAge {
+            oldest = "oldest \(Int(age)) s"
+        } else if queue.ready == 0 {
+            oldest = "no message waiting"
+        } else if queue.type == "quorum" {
+            oldest = "oldest message age not reported (quorum queue)"
+        } else {
+            oldest = "oldest message age not reported (no message timestamp)"
         }
-        // RabbitMQ 3.10 quorum queues report no head-message age; the coordinator's
-        // bridgeback_coordinator_oldest_awaiting_completion_seconds is the oldest job instead.
+        var figures: [String: JSONValue] = [
+            "ready": .number(Double(queue.ready)), "unacked": .number(Double(queue.unacked)),
+            "consumers": .number(Double(queue.consumers)), "publish_rate": .number(queue.publishRate),
+            "deliver_rate": .number(queue.deliverRate), "ack_rate": .number(queue.ackRate),
+            "oldest_message_age_s": queue.oldestMessageAge.map { .number($0) } ?? .null,
+        ]
+        if let type = queue.type { figures["type"] = .string(type) }
         return StatusLine(
-            section: "queues", name: name, verdict: verdict,
-            why:
-                "\(why) · ready \(Int(ready)), unacked \(Int(unacked)), consumers \(Int(consumers)), in \(rate(publish)) out \(rate(deliver))",
-            figures: [
-                "ready": .number(ready), "unacked": .number(unacked), "consumers": .number(consumers),
-                "publish_rate": .number(publish), "deliver_rate": .number(deliver), "ack_rate": .number(ack),
-            ])
+            section: "queues", name: queue.name, verdict: queue.verdict,
+            why: "\(queue.why) · ready \(queue.ready), unacked \(queue.unacked), consumers \(queue.consumers), "
+                + "in \(FleetRules.rate(queue.publishRate)) out \(FleetRules.rate(queue.deliverRate)) · \(oldest)",
+            figures: figures)
     }
 
-    static func rate(_ value: Double) -> String { String(format: "%.1f/s", value) }
-
     var text: String {
-        var out = ["bridgeback status · \(WireDate.format(Date())) · overall: \(worst.word)"]
+        var out = ["bridgeback status · \(WireDate.format(Date())) · overall: \(worst.rawValue)"]
         for section in ["queues", "workers", "coordinator", "admission", "jobs", "deliveries"] {
             let inSection = lines.filter { $0.section == section }
             if !inSection.isEmpty { out.append("\n\(section)") }
             for line in inSection {
-                out.append("  \(line.verdict.word.padding(toLength: 11, withPad: " ", startingAt: 0)) \(line.name): \(line.why)")
+                out.append("  \(line.verdict.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(line.name): \(line.why)")
             }
         }
         return out.joined(separator: "\n")
@@ -317,12 +280,12 @@ struct FleetReport: Sendable {
 
     var json: JSONValue {
         .object([
-            "overall": .string(worst.word),
+            "overall": .string(worst.rawValue),
             "at": .string(WireDate.format(Date())),
             "checks": .array(
                 lines.map { line in
                     .object([
-                        "section": .string(line.section), "name": .string(line.name), "verdict": .string(line.verdict.word),
+                        "section": .string(line.section), "name": .string(line.name), "verdict": .string(line.verdict.rawValue),
                         "why": .string(line.why), "figures": .object(line.figures),
                     ])
                 }),

@@ -60,13 +60,33 @@ extension BrokerBacked {
                 #expect((lastHour?["delivered"] as? Double ?? 0) >= 1, "\(result.checks)")
                 #expect(Self.check(result.checks, "deliveries", "need a person")?["verdict"] as? String == "ok")
 
+                let queue = Self.check(result.checks, "queues", "bb.jobs.\(fleet.pool)")
+                #expect((queue?["figures"] as? [String: Any])?["type"] as? String == "quorum", "\(String(describing: queue))")
+
+                // The worker stops and a job waits: the pool's queue is stalled, and its line says
+                // plainly why no oldest-message age is shown (RabbitMQ does not report it for quorum queues).
+                let worker1 = try #require(fleet.process("worker1"))
+                worker1.kill(SIGKILL)
+                worker1.waitForExit()
+                _ = try await fleet.submitAll([fleet.detach("echo", params: ["text": "w"], final: "file:\(fleet.parent)", mode: "direct")])
+                var stalled: [String: Any]?
+                try await eventually("status sees the job waiting with nobody consuming", timeout: .seconds(30)) {
+                    result = try Self.status(fleet)
+                    stalled = Self.check(result.checks, "queues", "bb.jobs.\(fleet.pool)")
+                    return stalled?["verdict"] as? String == "stalled"
+                }
+                let why = stalled?["why"] as? String ?? ""
+                #expect(why.contains("waiting and nobody consumes this queue"), "\(why)")
+                #expect(why.contains("oldest message age not reported (quorum queue)"), "\(why)")
+                #expect(result.code == 1 && result.overall == "stalled", "\(result.overall)")
+
                 // Admission on a port where nothing listens: that line says unreachable and the exit status is 1.
                 let broken = try Self.status(fleet, admission: "http://127.0.0.1:1")
                 #expect(broken.code == 1)
                 #expect(broken.overall == "unreachable")
                 #expect(Self.check(broken.checks, "admission")?["verdict"] as? String == "unreachable")
-                let why = Self.check(broken.checks, "admission")?["why"] as? String
-                #expect(why?.contains("unreachable") == true, "\(broken.checks)")
+                let brokenWhy = Self.check(broken.checks, "admission")?["why"] as? String
+                #expect(brokenWhy?.contains("unreachable") == true, "\(broken.checks)")
             }
         }
     }

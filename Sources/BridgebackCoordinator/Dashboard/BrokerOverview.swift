@@ -9,13 +9,8 @@ import Foundation
 /// consume the completions queue (one active, the rest standbys). Read from the RabbitMQ
 /// management API; the dashboard shows it beside what the ledger knows.
 public struct BrokerOverview: Sendable, Hashable {
-    public enum Verdict: String, Sendable, Hashable, Comparable {
-        case ok, degraded, stalled
-        public static func < (a: Verdict, b: Verdict) -> Bool {
-            let order: [Verdict] = [.ok, .degraded, .stalled]
-            return order.firstIndex(of: a)! < order.firstIndex(of: b)!
-        }
-    }
+    /// The verdicts of `bridgeback status`, judged by the same `FleetRules`.
+    public typealias Verdict = FleetVerdict
 
     public struct Queue: Sendable, Hashable {
         public var name: String
@@ -29,6 +24,11 @@ public struct BrokerOverview: Sendable, Hashable {
         public var verdict: Verdict
         /// Why the verdict: "empty", "flowing", "3 waiting and nobody consumes this queue".
         public var why: String
+        /// `quorum` or `classic` (nil when the broker does not say).
+        public var type: String? = nil
+        /// Seconds since the head message was published, when the broker reports it: classic queues
+        /// whose messages carry a timestamp. Quorum queues (RabbitMQ 3.10) never report it.
+        public var oldestMessageAge: Double? = nil
     }
 
     public struct Worker: Sendable, Hashable {
@@ -95,24 +95,12 @@ public struct BrokerOverview: Sendable, Hashable {
         let publish = number(stats?["publish_details"]?["rate"])
         let deliver = number(stats?["deliver_get_details"]?["rate"])
         let ack = number(stats?["ack_details"]?["rate"])
-        var verdict = Verdict.ok
-        var why = "flowing"
-        let consumed = name.hasPrefix("bb.jobs.") || name.hasPrefix("bb.coordinator.")
-        if consumed && consumers == 0 {
-            verdict = ready > 0 ? .stalled : .degraded
-            why = ready > 0 ? "\(ready) waiting and nobody consumes this queue" : "no consumer"
-        } else if name == "bb.parked" && ready > 0 {
-            verdict = .degraded
-            why = "\(ready) rejected messages for a person to inspect"
-        } else if consumed && ready > 100 && ack < publish {
-            verdict = .degraded
-            why = "backlog of \(ready) growing"
-        } else if ready == 0 && unacked == 0 {
-            why = "empty"
-        }
+        let judgement = FleetRules.queue(
+            name: name, ready: ready, unacked: unacked, consumers: consumers, publishRate: publish, ackRate: ack)
         return Queue(
             name: name, ready: ready, unacked: unacked, consumers: consumers, publishRate: publish, deliverRate: deliver, ackRate: ack,
-            verdict: verdict, why: why)
+            verdict: judgement.verdict, why: judgement.why, type: queue["type"]?.stringValue,
+            oldestMessageAge: queue["head_message_timestamp"]?.numberValue.map { max(0, Date().timeIntervalSince1970 - $0) })
     }
 
     static func number(_ value: JSONValue?) -> Double { value?.numberValue ?? 0 }

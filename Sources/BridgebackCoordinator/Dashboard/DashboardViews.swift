@@ -118,7 +118,7 @@ enum DashboardViews {
             out += card("Broker", tone: .warn, lines: [failure.reason])
         case .success(let broker)?:
             let worst = broker.queues.map(\.verdict).max() ?? .ok
-            let coordinatorTone: JobTimeline.Tone = broker.activeCoordinators == 1 ? (broker.standbyCoordinators > 0 ? .ok : .warn) : .bad
+            let coordinators = FleetRules.coordinators(active: broker.activeCoordinators, standby: broker.standbyCoordinators)
             out += card(
                 "Queues", tone: tone(worst),
                 lines: [
@@ -131,13 +131,7 @@ enum DashboardViews {
             out += card(
                 "Workers", tone: broker.workers.isEmpty ? .warn : .ok,
                 lines: ["\(broker.workers.count) connected", "\(busy) of \(slots) slots busy"])
-            out += card(
-                "Active coordinator", tone: coordinatorTone,
-                lines: [
-                    broker.activeCoordinators == 1
-                        ? "1 active" + (broker.standbyCoordinators > 0 ? ", \(broker.standbyCoordinators) standby" : ", no standby")
-                        : "\(broker.activeCoordinators) active: no final delivery happens"
-                ])
+            out += card("Active coordinator", tone: tone(coordinators.verdict), lines: [coordinators.why])
         }
         out += "</div>"
         if case .success(let broker)? = overview.broker {
@@ -257,7 +251,7 @@ enum DashboardViews {
         switch verdict {
         case .ok: .ok
         case .degraded: .warn
-        case .stalled: .bad
+        case .stalled, .unreachable: .bad
         }
     }
 
