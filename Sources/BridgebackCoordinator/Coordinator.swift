@@ -60,6 +60,7 @@ public final class Coordinator: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
+        metrics.registerAlertedSeries(surfaceKinds: Set(registry.surfaces.map(\.kind.rawValue)))
         (work, workInput) = AsyncStream.makeStream(of: JobID.self)
         (failures, failureInput) = AsyncStream.makeStream(of: CoordinatorError.self, bufferingPolicy: .bufferingOldest(1))
     }

@@ -5,6 +5,30 @@ import Metrics
 struct CoordinatorMetrics: Sendable {
     let factory: any MetricsFactory
 
+    /// Creates, at zero, the counters the shipped alerts watch with `increase()`: a series that
+    /// first appears at 1 shows Prometheus no increase, so the first lost job, dead-lettered job
+    /// or uncertain delivery after a start would page nobody. `surfaceKinds`: the registry's kinds.
+    func registerAlertedSeries(surfaceKinds: Set<String>) {
+        for label in [
+            "bridgeback_coordinator_lost_total", "bridgeback_coordinator_parked_total",
+            "bridgeback_coordinator_duplicates_suppressed_total", "bridgeback_coordinator_cancelled_total",
+        ] {
+            _ = Counter(label: label, factory: factory)
+        }
+        for queue in ["contracts", "completions", "dead-jobs"] {
+            _ = Counter(label: "bridgeback_coordinator_messages_total", dimensions: [("queue", queue)], factory: factory)
+        }
+        // Fallback notices go to the work surface and count as kind `progress` (DeliveryDriver.report).
+        let parts = surfaceKinds.map { ($0, DeliveryID.Purpose.final) } + [("progress", DeliveryID.Purpose.fallback)]
+        for (kind, purpose) in parts {
+            for outcome in DeliveryOutcome.allCases {
+                _ = Counter(
+                    label: "bridgeback_coordinator_deliveries_total",
+                    dimensions: [("outcome", outcome.rawValue), ("surface_kind", kind), ("purpose", purpose.rawValue)], factory: factory)
+            }
+        }
+    }
+
     /// `bridgeback_coordinator_deliveries_total{outcome, surface_kind, purpose}` per terminal part.
     func delivery(_ outcome: DeliveryOutcome, kind: String, purpose: DeliveryID.Purpose) {
         Counter(

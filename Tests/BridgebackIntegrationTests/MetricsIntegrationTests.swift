@@ -76,6 +76,16 @@ extension BrokerBacked {
                 #expect(before.worker.value("bridgeback_amqp_connected", ["connection": "bridgeback-worker"]) == 1)
                 #expect(before.coordinator.value("bridgeback_amqp_connected", ["connection": "bridgeback-coordinator"]) == 1)
                 #expect(before.worker.value("bridgeback_amqp_consumer_prefetch", ["queue": "bb.jobs.\(fleet.pool)"]) == 2)
+                // The counters the alerts watch with increase() exist at zero before anything happens
+                // (a series first seen at 1 shows Prometheus no increase, and would page nobody).
+                #expect(before.coordinator.value("bridgeback_coordinator_lost_total") == 0)
+                #expect(before.coordinator.value("bridgeback_coordinator_messages_total", ["queue": "dead-jobs"]) == 0)
+                for kind in ["webhook", "file", "inbox"] {
+                    for outcome in ["uncertain", "failed", "delivered"] {
+                        let labels = ["outcome": outcome, "surface_kind": kind, "purpose": "final"]
+                        #expect(before.coordinator.value("bridgeback_coordinator_deliveries_total", labels) == 0, "\(labels)")
+                    }
+                }
 
                 let bodies = (0..<6).map { i in
                     fleet.detach(

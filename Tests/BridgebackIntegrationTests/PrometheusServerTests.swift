@@ -22,10 +22,32 @@ extension BrokerBacked {
             return Double(text)
         }
 
+        /// Every metric name the shipped alert rules and Grafana dashboard mention.
+        static func queriedMetrics() throws -> Set<String> {
+            var names: Set<String> = []
+            let regex = try NSRegularExpression(pattern: #"\b(?:bridgeback|rabbitmq)_[a-z_]+"#)
+            for file in ["alerts.yml", "grafana-dashboard.json"] {
+                let text = try String(
+                    contentsOf: Broker.repoRoot.appendingPathComponent("deploy/monitoring/\(file)"), encoding: .utf8)
+                for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                    if let range = Range(match.range, in: text) { names.insert(String(text[range])) }
+                }
+            }
+            return names
+        }
+
+        /// Counters labelled by what went wrong (an AMQP code, a failure kind): they appear with
+        /// their first failure, which this healthy run does not have (docs/operations.md says so).
+        static let firstFailureOnly: Set<String> = [
+            "bridgeback_admission_outbox_failures_total", "bridgeback_coordinator_delivery_failures_total",
+        ]
+
         @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: prometheus)))
         func theShippedScrapeConfigCollectsTheFleetAndTheBroker() async throws {
             try await withFleet("prom") { fleet in
+                fleet.extraArguments["worker"] = ["--metrics-port", "0"]
                 try await fleet.startAll(workers: 1)
+                let workerPort = try await fleet.process("worker1")!.waitForPort()
                 // The shipped configuration, pointed at this fleet's ports, scraping every second.
                 let config = fleet.directory.appendingPathComponent("monitoring")
                 try FileManager.default.copyItem(at: Broker.repoRoot.appendingPathComponent("deploy/monitoring"), to: config)
@@ -35,6 +57,9 @@ extension BrokerBacked {
                     .replacingOccurrences(of: "scrape_interval: 15s", with: "scrape_interval: 1s")
                 try text.write(to: config.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
                 try Data((fleet.token + "\n").utf8).write(to: config.appendingPathComponent("prometheus.token"))
+                // The worker through file service discovery, as targets/workers.json ships.
+                let workers = [["targets": ["127.0.0.1:\(workerPort)"], "labels": ["pool": fleet.pool]]]
+                try JSONSerialization.data(withJSONObject: workers).write(to: config.appendingPathComponent("targets/workers.json"))
                 let port = 19000 + Int.random(in: 0..<900)
                 let server = try fleet.start(
                     "prometheus",
@@ -47,8 +72,8 @@ extension BrokerBacked {
 
                 try await eventually("Prometheus scrapes admission, the coordinator and the broker", timeout: .seconds(30)) {
                     let up = try await Self.query(
-                        port, "sum(up{job=~\"bridgeback-admission|bridgeback-coordinator|rabbitmq|rabbitmq-queues\"})")
-                    return up == 4
+                        port, "sum(up{job=~\"bridgeback-admission|bridgeback-coordinator|bridgeback-worker|rabbitmq|rabbitmq-queues\"})")
+                    return up == 5
                 }
                 let ids = try await fleet.submitAll(
                     (0..<4).map { i in
@@ -63,6 +88,21 @@ extension BrokerBacked {
                     let detached = try await Self.query(port, "sum(bridgeback_admission_requests_total{decision=\"detach\"})") ?? 0
                     return delivered >= 4 && detached >= 4
                 }
+                let refused = try await fleet.submit(fleet.detach("echo", params: ["text": "x"], final: "nowhere:at-all", mode: "direct"))
+                #expect(refused.status >= 400 && refused.status < 500)
+                // Every metric the alert rules and the Grafana dashboard query reaches Prometheus.
+                let expected = try Self.queriedMetrics().subtracting(Self.firstFailureOnly)
+                #expect(expected.count >= 25, "\(expected.sorted())")
+                var missing: [String] = []
+                try? await eventually("every queried metric is in Prometheus", timeout: .seconds(30)) {
+                    missing = []
+                    for name in expected.sorted() {
+                        let count = try await Self.query(port, "count({__name__=~\"\(name)(_bucket)?\"})")
+                        if (count ?? 0) == 0 { missing.append(name) }
+                    }
+                    return missing.isEmpty
+                }
+                #expect(missing.isEmpty, "queried by alerts.yml or grafana-dashboard.json, absent from Prometheus: \(missing)")
                 let consumers = try await Self.query(port, "rabbitmq_detailed_queue_consumers{queue=\"bb.jobs.\(fleet.pool)\"}")
                 #expect(consumers == 1, "the broker's per-queue metrics reach Prometheus")
                 let latency = try await Self.query(port, "sum(bridgeback_coordinator_submit_to_delivered_seconds_count)")
