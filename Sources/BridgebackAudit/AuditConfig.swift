@@ -1,4 +1,5 @@
 public import Foundation
+import BridgebackCore
 
 /// The audit's own thresholds and its delivery target, kept apart from the admission policy:
 /// a `false_positive_calibration` finding tunes this file, never the policy.
@@ -61,18 +62,32 @@ public struct AuditConfig: Sendable, Hashable, Codable {
             case launchGraceSeconds = "launch_grace_s"
         }
 
+        /// Decoding reads through the schema layer, as ``AuditConfig/parse(_:)`` does.
         public init(from decoder: any Decoder) throws {
+            let reader = SchemaReader(mode: .failFast, rootName: "the thresholds")
+            guard let fields = try reader.object(try JSONValue(from: decoder), at: "") else { throw reader.lastProblem(at: "") }
+            self = try Self.read(fields)
+        }
+
+        static func read(_ f: JSONFields) throws(SchemaProblem) -> Thresholds {
+            try f.refuseUnknown(known: CodingKeys.allCases.map(\.rawValue), commentPrefix: "_")
             let d = Thresholds()
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            try AuditConfig.refuseUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), at: "thresholds")
-            longTurnSeconds = try c.decodeIfPresent(Double.self, forKey: .longTurnSeconds) ?? d.longTurnSeconds
-            waitSeconds = try c.decodeIfPresent(Double.self, forKey: .waitSeconds) ?? d.waitSeconds
-            waitShare = try c.decodeIfPresent(Double.self, forKey: .waitShare) ?? d.waitShare
-            manyToolCalls = try c.decodeIfPresent(Int.self, forKey: .manyToolCalls) ?? d.manyToolCalls
-            manySources = try c.decodeIfPresent(Int.self, forKey: .manySources) ?? d.manySources
-            verificationLoops = try c.decodeIfPresent(Int.self, forKey: .verificationLoops) ?? d.verificationLoops
-            smallTurnSeconds = try c.decodeIfPresent(Double.self, forKey: .smallTurnSeconds) ?? d.smallTurnSeconds
-            launchGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .launchGraceSeconds) ?? d.launchGraceSeconds
+            func seconds(_ key: CodingKeys) throws(SchemaProblem) -> Double? {
+                try f.number(key.rawValue, bounds: .nonNegative(), expected: "a non-negative number of seconds")
+            }
+            func count(_ key: CodingKeys) throws(SchemaProblem) -> Int? {
+                try f.integer(key.rawValue, range: 0...Int.max)
+            }
+            return Thresholds(
+                longTurnSeconds: try seconds(.longTurnSeconds) ?? d.longTurnSeconds,
+                waitSeconds: try seconds(.waitSeconds) ?? d.waitSeconds,
+                waitShare: try f.number(CodingKeys.waitShare.rawValue, bounds: .nonNegative(atMost: 1), expected: "a share from 0 to 1")
+                    ?? d.waitShare,
+                manyToolCalls: try count(.manyToolCalls) ?? d.manyToolCalls,
+                manySources: try count(.manySources) ?? d.manySources,
+                verificationLoops: try count(.verificationLoops) ?? d.verificationLoops,
+                smallTurnSeconds: try seconds(.smallTurnSeconds) ?? d.smallTurnSeconds,
+                launchGraceSeconds: try seconds(.launchGraceSeconds) ?? d.launchGraceSeconds)
         }
     }
 
@@ -111,16 +126,27 @@ public struct AuditConfig: Sendable, Hashable, Codable {
             case maxChars = "max_chars"
         }
 
+        /// Decoding reads through the schema layer, as ``AuditConfig/parse(_:)`` does.
         public init(from decoder: any Decoder) throws {
+            let reader = SchemaReader(mode: .failFast, rootName: "the delivery")
+            guard let fields = try reader.object(try JSONValue(from: decoder), at: "") else { throw reader.lastProblem(at: "") }
+            self = try Self.read(fields)
+        }
+
+        static func read(_ f: JSONFields) throws(SchemaProblem) -> Delivery {
+            try f.refuseUnknown(known: CodingKeys.allCases.map(\.rawValue), commentPrefix: "_")
             let d = Delivery()
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            try AuditConfig.refuseUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), at: "delivery")
-            origin = try c.decodeIfPresent(String.self, forKey: .origin) ?? d.origin
-            finalSurface = try c.decodeIfPresent(String.self, forKey: .finalSurface) ?? d.finalSurface
-            deliveryMode = try c.decodeIfPresent(String.self, forKey: .deliveryMode) ?? d.deliveryMode
-            recipe = try c.decodeIfPresent(String.self, forKey: .recipe) ?? d.recipe
-            textParameter = try c.decodeIfPresent(String.self, forKey: .textParameter) ?? d.textParameter
-            maxChars = try c.decodeIfPresent(Int.self, forKey: .maxChars) ?? d.maxChars
+            func surface(_ key: CodingKeys) throws(SchemaProblem) -> String? {
+                try f.string(key.rawValue, length: .bytes(1...128), expected: "a surface id such as \"hooks:local\"")
+            }
+            return Delivery(
+                origin: try surface(.origin) ?? d.origin,
+                finalSurface: try surface(.finalSurface) ?? d.finalSurface,
+                deliveryMode: try f.oneOf(CodingKeys.deliveryMode.rawValue, DeliveryMode.self)?.rawValue ?? d.deliveryMode,
+                recipe: try f.string(CodingKeys.recipe.rawValue, length: .bytes(1...64), expected: "a recipe name") ?? d.recipe,
+                textParameter: try f.string(CodingKeys.textParameter.rawValue, length: .bytes(1...64), expected: "a parameter name")
+                    ?? d.textParameter,
+                maxChars: try f.integer(CodingKeys.maxChars.rawValue, range: 1...Int.max) ?? d.maxChars)
         }
     }
 
@@ -128,27 +154,32 @@ public struct AuditConfig: Sendable, Hashable, Codable {
         case thresholds, delivery
     }
 
+    /// Decoding reads through the schema layer, as ``parse(_:)`` does.
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try Self.refuseUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), at: "top level")
-        thresholds = try c.decodeIfPresent(Thresholds.self, forKey: .thresholds) ?? Thresholds()
-        delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery) ?? Delivery()
+        self = try Self.read(try JSONValue(from: decoder))
     }
 
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+    /// Reads a config document through the schema layer: every key optional, unknown keys refused
+    /// (`_`-prefixed keys are comments), each value type- and range-checked; the first problem
+    /// names its full path (`thresholds.many_tool_calls`).
+    static func read(_ root: JSONValue) throws(SchemaProblem) -> AuditConfig {
+        let reader = SchemaReader(mode: .failFast, nullIsAbsent: true, rootName: "the audit config")
+        guard let top = try reader.object(root, at: "", known: CodingKeys.allCases.map(\.rawValue), commentPrefix: "_") else {
+            throw reader.lastProblem(at: "")
+        }
+        return AuditConfig(
+            thresholds: try top.object(CodingKeys.thresholds.rawValue).map(Thresholds.read) ?? Thresholds(),
+            delivery: try top.object(CodingKeys.delivery.rawValue).map(Delivery.read) ?? Delivery())
     }
 
-    static func refuseUnknownKeys(_ decoder: any Decoder, known: [String], at place: String) throws {
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        for key in all.allKeys.map(\.stringValue).sorted() where !known.contains(key) && !key.hasPrefix("_") {
-            throw AuditError(
-                .invalidConfig,
-                "unknown key '\(key)' in the audit config (\(place)); known keys: \(known.joined(separator: ", ")) (prefix a key with _ for a comment)"
-            )
+    /// Parses config bytes (strict JSON: duplicate keys refused).
+    public static func parse(_ data: Data) throws(AuditError) -> AuditConfig {
+        do {
+            return try read(try StrictJSON.parse(Array(data)))
+        } catch let error as SchemaProblem {
+            throw AuditError(.invalidConfig, error.message)
+        } catch {
+            throw AuditError(.invalidConfig, "not valid JSON: \(error)")
         }
     }
 
@@ -158,10 +189,8 @@ public struct AuditConfig: Sendable, Hashable, Codable {
         do { data = try Data(contentsOf: url) } catch {
             throw AuditError(.invalidConfig, "cannot read the audit config \(url.path): \(error.localizedDescription)")
         }
-        do { return try JSONDecoder().decode(AuditConfig.self, from: data) } catch let error as AuditError {
+        do { return try parse(data) } catch {
             throw AuditError(.invalidConfig, "\(url.path): \(error.message)")
-        } catch {
-            throw AuditError(.invalidConfig, "\(url.path) is not a valid audit config: \(error)")
         }
     }
 }
