@@ -290,22 +290,20 @@ public struct BridgebackTools: Sendable {
     func decide(_ arguments: [String: Value]?) async throws(MCPError) -> CallTool.Result {
         let args = try Arguments(tool: "bridgeback_decide", arguments, known: ["text", "hints", "recipe"])
         let body = try requestBody(args, dryRun: true)
-        switch await client.submit(.object(body)) {
-        case .ok(_, let reply):
-            let decision = reply["decision"]?.stringValue ?? "?"
-            let reason = reply["reason"]?.stringValue ?? ""
-            var triggers: [String] = []
-            if case .array(let items)? = reply["triggers"] { triggers = items.compactMap(\.stringValue) }
-            var lines = [decision == "detach" ? "Detach: \(reason)" : "Inline: \(reason)"]
+        switch await client.dryRun(.object(body)) {
+        case .ok(_, let reply, let bytes):
+            let decision = reply.decision
+            let triggers = reply.triggers ?? []
+            var lines = [decision == "detach" ? "Detach: \(reply.reason ?? "")" : "Inline: \(reply.reason ?? "")"]
             if !triggers.isEmpty { lines.append("Triggers: \(triggers.joined(separator: ", ")).") }
-            if let human = reply["human"]?.stringValue { lines.append(human) }
+            lines.append(reply.human)
             lines.append(
                 decision == "detach"
                     ? "Next: call bridgeback_detach with the same text (and a recipe) to hand it off."
                     : "Next: answer inline; afterwards report how it went with bridgeback_outcome (the request_id comes from bridgeback_detach's inline answer)."
             )
             lines.append("Nothing was recorded (policy only).")
-            return result(lines.joined(separator: "\n"), reply)
+            return result(lines.joined(separator: "\n"), bytes)
         case let other:
             return failure(other, action: "ask the policy")
         }
@@ -330,30 +328,27 @@ public struct BridgebackTools: Sendable {
         if !contract.isEmpty { body["contract"] = .object(contract) }
 
         switch await client.submit(.object(body)) {
-        case .ok(_, let reply):
-            guard reply["decision"]?.stringValue == "detach", let jobID = reply["job_id"]?.stringValue else {
-                let reason = reply["reason"]?.stringValue ?? ""
-                let requestID = reply["request_id"]?.stringValue ?? "?"
+        case .ok(_, let reply, let bytes):
+            guard reply.decision == "detach", let job = reply.job else {
                 return result(
                     """
-                    Not detached: the policy keeps this inline (\(reason)). Answer it in this turn; then report how it went with \
-                    bridgeback_outcome (request_id \(requestID)). To detach anyway, call bridgeback_detach again with force: true.
-                    """, reply)
+                    Not detached: the policy keeps this inline (\(reply.reason)). Answer it in this turn; then report how it went with \
+                    bridgeback_outcome (request_id \(reply.requestID)). To detach anyway, call bridgeback_detach again with force: true.
+                    """, bytes)
             }
+            let jobID = job.jobID
             caller.follow(job: jobID)
-            if let surface = reply["contract"]?["work_surface"]?.stringValue { await consumer?.watchProgress(surface: surface) }
-            var lines = [reply["human"]?.stringValue ?? "Detached as \(jobID)."]
-            lines.append("Job id: \(jobID)" + (reply["request_id"]?.stringValue.map { " (request \($0))" } ?? ""))
-            if case .array(let notes)? = reply["notes"] { lines += notes.compactMap(\.stringValue) }
-            if let parent = identity.parent, reply["contract"]?["delivery_mode"]?.stringValue == "parent",
-                reply["contract"]?["parent_id"]?.stringValue == parent
-            {
+            await consumer?.watchProgress(surface: job.contract.workSurface.description)
+            var lines = [job.human]
+            lines.append("Job id: \(jobID) (request \(reply.requestID))")
+            lines += reply.notes ?? []
+            if let parent = identity.parent, job.contract.deliveryMode == .parent, job.contract.parentID == parent {
                 lines.append(
                     "The answer comes back to this assistant's inbox (\(parent)): take it with bridgeback_inbox when you are told it arrived."
                 )
             }
-            lines.append("Tell the user: \(reply["human"]?.stringValue ?? "I handed this off as job \(jobID).")")
-            return result(lines.joined(separator: "\n"), reply)
+            lines.append("Tell the user: \(job.human)")
+            return result(lines.joined(separator: "\n"), bytes)
         case let other:
             return failure(other, action: "detach")
         }
@@ -362,20 +357,21 @@ public struct BridgebackTools: Sendable {
     func job(_ arguments: [String: Value]?) async throws(MCPError) -> CallTool.Result {
         let args = try Arguments(tool: "bridgeback_job", arguments, known: ["job_id"])
         let id = try args.string("job_id", required: true, maxLength: 100)!
-        let admitted: JSONValue
+        let admitted: AdmittedJob
+        var structured: [String: JSONValue] = [:]
         switch await client.job(id) {
-        case .ok(_, let reply): admitted = reply
+        case .ok(_, let reply, let bytes):
+            admitted = reply
+            structured["job"] = Self.json(bytes)
         case let other: return failure(other, action: "look up job \(id)")
         }
         // Admission answered with the caller's token: this caller may see the job, and its progress.
         caller.follow(job: id)
-        if let surface = admitted["contract"]?["work_surface"]?.stringValue { await consumer?.watchProgress(surface: surface) }
+        let workSurface = admitted.contract.workSurface.description
+        await consumer?.watchProgress(surface: workSurface)
         var lines: [String] = []
-        let summary = admitted["contract"]?["summary"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        lines.append(
-            "Job \(id)" + (summary.map { " (\"\($0)\")" } ?? "") + ": "
-                + (admitted["state_note"]?.stringValue ?? admitted["state"]?.stringValue ?? ""))
-        var structured: [String: JSONValue] = ["job": admitted]
+        let summary = admitted.contract.summary.isEmpty ? nil : admitted.contract.summary
+        lines.append("Job \(id)" + (summary.map { " (\"\($0)\")" } ?? "") + ": " + admitted.stateNote)
         let events = await inbox?.progress(of: id) ?? []
         if let last = events.last {
             let percent = last.percent.map { " (\($0)%)" } ?? ""
@@ -393,14 +389,12 @@ public struct BridgebackTools: Sendable {
                     return .object(object)
                 })
         } else {
-            lines.append(
-                "Progress: none seen by this assistant yet (progress goes to \(admitted["contract"]?["work_surface"]?.stringValue ?? "the work surface"))."
-            )
+            lines.append("Progress: none seen by this assistant yet (progress goes to \(workSurface)).")
         }
         switch await client.delivery(id) {
-        case .ok(_, let delivery):
-            lines.append("Delivery: " + (delivery["human"]?.stringValue ?? delivery["state"]?.stringValue ?? "unknown"))
-            structured["delivery"] = delivery
+        case .ok(_, let delivery, let bytes):
+            lines.append("Delivery: " + delivery.human)
+            structured["delivery"] = Self.json(bytes)
         case .refused(404, _, _, _):
             lines.append("Delivery: the coordinator has no record of it yet (its contract is still on its way).")
         case .refused(_, _, let message, _):
@@ -414,7 +408,7 @@ public struct BridgebackTools: Sendable {
                 lines.append("\(waiting.count) notice(s) for this job are waiting in your inbox: take them with bridgeback_inbox.")
             }
         }
-        return result(lines.joined(separator: "\n"), .object(structured))
+        return result(lines.joined(separator: "\n"), structured: .object(structured))
     }
 
     func jobs(_ arguments: [String: Value]?) async throws(MCPError) -> CallTool.Result {
@@ -422,16 +416,13 @@ public struct BridgebackTools: Sendable {
         let surface = try args.string("surface", maxLength: 255) ?? identity.origin
         let limit = try args.integer("limit", minimum: 1, maximum: 100) ?? 20
         switch await client.jobs(surface: surface, limit: limit) {
-        case .ok(_, let reply):
-            guard case .array(let jobs)? = reply["jobs"], !jobs.isEmpty else { return result("No jobs for \(surface).", reply) }
-            let lines = jobs.map { job in
-                let summary =
-                    job["contract"]?["summary"]?.stringValue.flatMap { $0.isEmpty ? nil : "\"\($0)\"" } ?? job["contract"]?["recipe"]?[
-                        "name"]?.stringValue ?? ""
-                return
-                    "\(job["job_id"]?.stringValue ?? "?") · \(job["state"]?.stringValue ?? "?") · \(summary) · created \(job["created_at"]?.stringValue ?? "?")"
+        case .ok(_, let reply, let bytes):
+            guard !reply.jobs.isEmpty else { return result("No jobs for \(surface).", bytes) }
+            let lines = reply.jobs.map { job in
+                let summary = job.contract.summary.isEmpty ? job.contract.recipe.name : "\"\(job.contract.summary)\""
+                return "\(job.jobID) · \(job.state) · \(summary) · created \(job.createdAt)"
             }
-            return result("\(jobs.count) job(s) for \(surface), newest first:\n" + lines.joined(separator: "\n"), reply)
+            return result("\(reply.jobs.count) job(s) for \(surface), newest first:\n" + lines.joined(separator: "\n"), bytes)
         case let other:
             return failure(other, action: "list jobs")
         }
@@ -442,8 +433,8 @@ public struct BridgebackTools: Sendable {
         let id = try args.string("job_id", required: true, maxLength: 100)!
         let reason = try args.string("reason", maxLength: 1000)
         switch await client.cancel(id, reason: reason) {
-        case .ok(_, let reply):
-            return result("Cancel of job \(id) recorded: \(reply["state_note"]?.stringValue ?? reply["state"]?.stringValue ?? "")", reply)
+        case .ok(_, let reply, let bytes):
+            return result("Cancel of job \(id) recorded: \(reply.job.stateNote)", bytes)
         case let other:
             return failure(other, action: "cancel job \(id)")
         }
@@ -491,7 +482,7 @@ public struct BridgebackTools: Sendable {
             "parent": .string(parent), "taken": .bool(!peek), "notices": .array(items.map(\.json)), "remaining": .number(Double(remaining)),
             "connected": .bool(connected),
         ]
-        return result(lines.joined(separator: "\n"), structured)
+        return result(lines.joined(separator: "\n"), structured: structured)
     }
 
     func outcome(_ arguments: [String: Value]?) async throws(MCPError) -> CallTool.Result {
@@ -514,8 +505,8 @@ public struct BridgebackTools: Sendable {
         }
         if let note = try args.string("note", maxLength: 2000) { body["note"] = .string(note) }
         switch await client.outcome(requestID: requestID, .object(body)) {
-        case .ok(_, let reply):
-            return result("Outcome of \(requestID) \(reply["recorded"]?.stringValue ?? "recorded") for the audit.", reply)
+        case .ok(_, let reply, let bytes):
+            return result("Outcome of \(requestID) \(reply.recorded) for the audit.", bytes)
         case let other:
             return failure(other, action: "report the outcome of \(requestID)")
         }
@@ -523,17 +514,28 @@ public struct BridgebackTools: Sendable {
 
     // MARK: Results
 
-    private func result(_ text: String, _ structured: JSONValue) -> CallTool.Result {
+    /// A tool result whose structured content is the API's answer exactly as it was sent.
+    private func result(_ text: String, _ bytes: Data) -> CallTool.Result {
+        result(text, structured: Self.json(bytes))
+    }
+
+    private func result(_ text: String, structured: JSONValue) -> CallTool.Result {
         CallTool.Result(
             content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured.mcpValue as MCP.Value?, isError: false
         )
     }
 
+    /// Bytes that decoded as a typed body are JSON; shown as Bridgeback's own `JSONValue` (numbers,
+    /// strings and key order as sent; no `data:` string taken for binary, as `MCP.Value` would).
+    static func json(_ bytes: Data) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: bytes)) ?? .null
+    }
+
     /// A refusal or an unreachable service as a tool error the model can act on.
-    private func failure(_ answer: FleetAnswer, action: String) -> CallTool.Result {
+    private func failure<Body>(_ answer: FleetAnswer<Body>, action: String) -> CallTool.Result {
         switch answer {
-        case .ok(_, let body):
-            return result("done", body)
+        case .ok(_, _, let bytes):
+            return result("done", bytes)
         case .refused(let status, let code, let message, let field):
             var text = "Could not \(action): \(message)"
             if let field { text += " (field: \(field))" }
