@@ -3,6 +3,7 @@ import BridgebackAuth
 import BridgebackCore
 import Foundation
 import Logging
+import Synchronization
 import ServiceLifecycle
 import Testing
 
@@ -241,5 +242,109 @@ struct DashboardLimitsTests {
                 #expect(signOut.headers["set-cookie"]?.hasSuffix("; Secure") == true, "the clearing cookie too")
             }
         }
+    }
+
+    // MARK: Sources and knobs
+
+    @Test("without a management API the page says so; a failing one says why")
+    func managementMissingOrFailing() {
+        func page(_ broker: Result<BrokerOverview, ManagementFailure>?) -> String {
+            DashboardViews.overviewPage(
+                DashboardOverview(
+                    generatedAt: Date(), ledger: .success(.init(delivering: 0, awaitingCompletion: 0, retryWait: 0)), brokerConnected: true,
+                    broker: broker, jobs: [], latestProgress: [:]),
+                principal: "ops")
+        }
+        #expect(page(nil).contains("no management API configured (BRIDGEBACK_MANAGEMENT_URL)"))
+        let failing = page(.failure(ManagementFailure(reason: "the management API answered 401 for /api/queues/{vhost}")))
+        #expect(failing.contains("the management API answered 401"))
+        #expect(!failing.contains("<h3>Queues</h3>"))
+    }
+
+    @Test("the broker's figures are fetched at most every 3 s however many pages ask")
+    func brokerFiguresCached() async throws {
+        let server = try LoopbackServer { _ in LoopbackServer.response(200, "OK", body: "[]") }
+        defer { server.stop() }
+        let api = ManagementAPI(base: "http://127.0.0.1:\(server.port)", user: "bb-monitor", password: "x")
+        let cache = BrokerOverviewCache(api: api)
+        #expect(await cache.maxAge == .seconds(3))
+        async let first = cache.current()
+        async let second = cache.current()
+        _ = await (first, second)
+        for _ in 0..<5 { _ = try await cache.current().get() }
+        // One overview is four management calls: queues, consumers, channels, connections.
+        #expect(server.received.count == 4, "\(server.received.map { $0.prefix(40) })")
+        let short = BrokerOverviewCache(api: api, maxAge: .milliseconds(100))
+        _ = await short.current()
+        try await Task.sleep(for: .milliseconds(150))
+        _ = await short.current()
+        #expect(server.received.count == 12, "a stale figure is fetched again")
+    }
+
+    @Test("timelines keep the last 50 progress events of the newest 1,000 jobs (the first event stays)")
+    func progressLogBounds() {
+        let defaults = ProgressLog()
+        #expect(defaults.maxJobs == 1000 && defaults.maxEventsPerJob == 50)
+        func event(_ job: JobID, _ sequence: Int) -> ProgressEvent {
+            ProgressEvent(
+                jobID: job, workSurface: "work:alice", sequence: sequence, phase: .running, message: "step \(sequence)", at: Date())
+        }
+        let log = ProgressLog(maxJobs: 3, maxEventsPerJob: 4)
+        let job = JobID.make()
+        for n in 1...10 { log.record(event(job, n)) }
+        #expect(log.events(for: job).map(\.sequence) == [1, 8, 9, 10])
+        let newer = (0..<3).map { _ in JobID.make() }
+        for id in newer { log.record(event(id, 1)) }
+        #expect(log.events(for: job).isEmpty, "the oldest job goes when a fourth arrives")
+        #expect(newer.allSatisfy { log.events(for: $0).count == 1 })
+    }
+
+    /// Log lines with their level and metadata.
+    final class Captured: Sendable {
+        let lines = Mutex<[(level: Logger.Level, message: String, metadata: String)]>([])
+        var logger: Logger { Logger(label: "test.dashboard.captured") { _ in Handler(sink: self) } }
+
+        struct Handler: LogHandler {
+            let sink: Captured
+            var metadata: Logger.Metadata = [:]
+            var logLevel: Logger.Level = .trace
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(event: LogEvent) {
+                let all = metadata.merging(event.metadata ?? [:]) { $1 }
+                sink.lines.withLock { $0.append((event.level, "\(event.message)", "\(all)")) }
+            }
+        }
+    }
+
+    @Test("pages carry the headers that keep other sites out; a failed sign-in is a warning with the peer, never the token")
+    func headersAndFailedSignIn() async throws {
+        let h = try Harness()
+        let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
+        let captured = Captured()
+        let dashboard = Dashboard(api: api, auth: TestAuth.http, management: nil, logger: captured.logger)
+        try await Self.serving(dashboard, api: api, auth: TestAuth.http) { port in
+            let page = try await RawHTTPClient.request(
+                port: port, method: "GET", path: "/dashboard", headers: ["Authorization": "Bearer \(TestAuth.aliceToken)"], body: "")
+            #expect(page.status == 200)
+            #expect(page.headers["x-frame-options"] == "DENY")
+            #expect(page.headers["referrer-policy"] == "same-origin")
+            #expect(page.headers["cache-control"] == "no-store")
+            #expect(page.headers["x-content-type-options"] == "nosniff")
+            let policy = page.headers["content-security-policy"] ?? ""
+            #expect(policy.hasPrefix("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "\(policy)")
+            #expect(!policy.contains("unsafe-inline"), "\(policy)")
+
+            let wrongToken = "bbt_" + String(repeating: "Q", count: 43)
+            let refused = try await Self.signIn(port: port, token: wrongToken)
+            #expect(refused.status == 401)
+        }
+        let lines = captured.lines.withLock { $0 }
+        let warning = lines.first { $0.message.contains("sign-in refused") }
+        #expect(warning?.level == .warning)
+        #expect(warning?.metadata.contains("127.0.0.1") == true, "\(String(describing: warning))")
+        #expect(!lines.contains { $0.message.contains("bbt_QQQQ") || $0.metadata.contains("bbt_QQQQ") })
     }
 }

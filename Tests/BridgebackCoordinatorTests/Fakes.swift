@@ -3,6 +3,7 @@ import BridgebackAMQP
 import BridgebackCore
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// Records confirmed publishes; `failure` decides per message whether the "broker" refuses it.
@@ -97,7 +98,8 @@ struct Harness {
         override: [SurfaceKind: any DeliveryAdapter] = [:],
         extraSurfaces: [Surface] = [],
         environment: [String: String] = [:],
-        logger: Logger? = nil
+        logger: Logger? = nil,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws {
         registry = try Harness.makeRegistry(extra: extraSurfaces)
         self.ledger = try ledger ?? Ledger.inMemory()
@@ -124,7 +126,7 @@ struct Harness {
         coordinator = Coordinator(
             ledger: self.ledger, registry: registry,
             adapters: AdapterSet(byKind: byKind, fallback: BrokerNoticeAdapter(publisher: publisher, route: .progress)),
-            receipts: receipts, configuration: configuration, logger: logger)
+            receipts: receipts, configuration: configuration, logger: logger, metricsFactory: metricsFactory)
     }
 
     static let fastConfiguration = CoordinatorConfiguration(

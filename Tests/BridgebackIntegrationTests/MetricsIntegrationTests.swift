@@ -56,6 +56,13 @@ extension BrokerBacked {
                     amqpURL: Broker.url("BRIDGEBACK_WORKER_AMQP_URL"))
                 let workerPort = try await workerProcess.waitForPort()
                 try await workerProcess.waitForLog("worker started")
+                // Without --metrics-port a worker serves no metrics (off by default).
+                // (Stopped again before any job, so worker1's counts below are all the jobs.)
+                try await fleet.startWorker("worker2", slots: 1)
+                let worker2 = try #require(fleet.process("worker2"))
+                #expect(!worker2.ownOutput.contains("metrics listening") && !worker2.ownOutput.contains("http.port="))
+                worker2.kill(SIGTERM)
+                worker2.waitForExit()
                 try await fleet.startAdmission()
                 let urls = (
                     admission: "http://127.0.0.1:\(fleet.admissionPort)/metrics",
@@ -144,6 +151,19 @@ extension BrokerBacked {
                 #expect(!after.coordinator.text.contains(ids[0]), "a job id must never be a label")
                 #expect(!after.admission.text.contains(ids[0]), "a job id must never be a label")
             }
+        }
+    }
+}
+
+/// The worker's metrics port is loopback only: it has no authentication.
+@Suite struct WorkerMetricsFlagTests {
+    @Test("--metrics-host outside loopback is a usage error naming the flag")
+    func nonLoopbackRefused() throws {
+        for host in ["0.0.0.0", "10.0.0.7", "::"] {
+            let result = try PrincipalsCLITests.run(
+                ["worker", "--metrics-port", "0", "--metrics-host", host], in: FileManager.default.temporaryDirectory)
+            #expect(result.status == 64, "\(host): exit \(result.status): \(result.stderr.suffix(400))")
+            #expect(result.stderr.contains("--metrics-host"), "\(result.stderr.suffix(400))")
         }
     }
 }

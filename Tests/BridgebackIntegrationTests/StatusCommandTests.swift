@@ -29,6 +29,31 @@ extension BrokerBacked {
             return (process.terminationStatus, object["overall"] as? String ?? "", object["checks"] as? [[String: Any]] ?? [])
         }
 
+        /// Runs `bridgeback status --watch 0.5` (text) for `seconds`, then interrupts it; what it printed.
+        static func watch(_ fleet: Fleet, seconds: Double) async throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Fleet.binary)
+            process.arguments = [
+                "status", "--watch", "0.5", "--admission", "http://127.0.0.1:\(fleet.admissionPort)", "--coordinator",
+                "http://127.0.0.1:\(fleet.coordinatorPort)", "--token-file", fleet.tokenFile.path,
+            ]
+            var environment = ProcessInfo.processInfo.environment
+            for key in ["BRIDGEBACK_MANAGEMENT_URL", "BRIDGEBACK_MANAGEMENT_USER", "BRIDGEBACK_MANAGEMENT_PASSWORD"] {
+                environment[key] = Broker.env[key] ?? environment[key]
+            }
+            environment["BRIDGEBACK_TOKEN"] = nil
+            process.environment = environment
+            let output = fleet.directory.appendingPathComponent("status-watch.out")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: output)
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            process.interrupt()
+            process.waitUntilExit()
+            return try String(contentsOf: output, encoding: .utf8)
+        }
+
         static func check(_ checks: [[String: Any]], _ section: String, _ name: String? = nil) -> [String: Any]? {
             checks.first { $0["section"] as? String == section && (name == nil || $0["name"] as? String == name) }
         }
@@ -59,6 +84,17 @@ extension BrokerBacked {
                 let lastHour = Self.check(result.checks, "jobs", "last hour")?["figures"] as? [String: Any]
                 #expect((lastHour?["delivered"] as? Double ?? 0) >= 1, "\(result.checks)")
                 #expect(Self.check(result.checks, "deliveries", "need a person")?["verdict"] as? String == "ok")
+
+                // --watch: the text report, redrawn in place (clear screen, home) until interrupted.
+                let watched = try await Self.watch(fleet, seconds: 3)
+                let frames = watched.components(separatedBy: "\u{1B}[H\u{1B}[2J").filter { !$0.isEmpty }
+                #expect(frames.count >= 2, "--watch 0.5 redrew \(frames.count) times in 3 s: \(watched.prefix(600))")
+                let frame = frames.first ?? ""
+                #expect(frame.hasPrefix("bridgeback status · ") && frame.contains("overall: "), "\(frame.prefix(300))")
+                for section in ["\nqueues\n", "\nworkers\n", "\ncoordinator\n", "\nadmission\n", "\njobs\n", "\ndeliveries\n"] {
+                    #expect(frame.contains(section), "no \(section) section in: \(frame)")
+                }
+                #expect(frame.contains("bb.jobs.\(fleet.pool): "), "\(frame)")
 
                 let queue = Self.check(result.checks, "queues", "bb.jobs.\(fleet.pool)")
                 #expect((queue?["figures"] as? [String: Any])?["type"] as? String == "quorum", "\(String(describing: queue))")

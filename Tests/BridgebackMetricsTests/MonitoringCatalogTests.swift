@@ -77,6 +77,24 @@ import Testing
         #expect(documented.subtracting(recorded).isEmpty, "documented but never recorded: \(documented.subtracting(recorded).sorted())")
     }
 
+    @Test("names follow Prometheus conventions: counters end in _total, histograms in _seconds, gauges in neither")
+    func conventions() throws {
+        let rows = try Self.section("Metrics").split(separator: "\n").filter { $0.hasPrefix("| `bridgeback_") }
+        #expect(rows.count >= 40)
+        for row in rows {
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let name = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            switch cells[1] {
+            case "counter": #expect(name.hasSuffix("_total"), "\(name)")
+            case "histogram": #expect(name.hasSuffix("_seconds"), "\(name)")
+            case "gauge": #expect(!name.hasSuffix("_total") && !name.hasSuffix("_count"), "\(name)")
+            default: Issue.record("\(name): unknown type '\(cells[1])'")
+            }
+            // Bounded label sets: no label that would carry a job, request or message id.
+            #expect(!cells[2].contains("job_id") && !cells[2].contains("id`"), "\(name): labels \(cells[2])")
+        }
+    }
+
     @Test("the alert rules and the Grafana dashboard query only documented metrics (ours, and the broker's the docs name)")
     func queriesUseDocumentedMetrics() throws {
         let metrics = try Self.section("Metrics")
