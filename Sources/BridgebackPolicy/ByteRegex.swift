@@ -102,6 +102,9 @@ final class ByteRegex: Sendable {
     }
 
     let insts: [Inst]
+    /// `insts` as the matcher runs them, and the byte sets they test.
+    let ops: [Op]
+    let sets: [ByteSet]
     /// Jump tables of `.dispatch` instructions, 128 entries each.
     let dispatch: [Int32]
     /// Capturing groups in the pattern (group 1 is what a cue shows, when present).
@@ -198,6 +201,7 @@ final class ByteRegex: Sendable {
         compiler.emit(node)
         compiler.insts.append(.match)
         insts = compiler.insts
+        (ops, sets) = Op.lower(compiler.insts)
         dispatch = compiler.tables
         captureGroups = parser.captures
         let (f, n, z) = Self.lead(node)
@@ -631,10 +635,50 @@ final class ByteRegex: Sendable {
 
     // MARK: - Matching
 
+    /// One instruction as the matcher runs it: a fixed-size record (12 bytes) instead of the
+    /// `Inst` enum (24 bytes with a byte set inline), switched on a byte. Sets live in `sets`.
+    struct Op: Sendable {
+        var code: UInt8
+        var a: Int32
+        var b: Int32
+
+        static let byte: UInt8 = 0, set: UInt8 = 1, split: UInt8 = 2, jump: UInt8 = 3, save: UInt8 = 4
+        static let wordBoundary: UInt8 = 5, notWordBoundary: UInt8 = 6, textStart: UInt8 = 7, textEnd: UInt8 = 8
+        static let look: UInt8 = 9, dispatch: UInt8 = 10, fail: UInt8 = 11, match: UInt8 = 12
+
+        /// `insts` as ops, with each distinct byte set stored once in `sets`.
+        static func lower(_ insts: [Inst]) -> (ops: [Op], sets: [ByteSet]) {
+            var sets: [ByteSet] = []
+            var index: [ByteSet: Int32] = [:]
+            let ops = insts.map { inst -> Op in
+                switch inst {
+                case .byte(let b): return Op(code: byte, a: Int32(b), b: 0)
+                case .set(let s):
+                    if index[s] == nil {
+                        index[s] = Int32(sets.count)
+                        sets.append(s)
+                    }
+                    return Op(code: set, a: index[s]!, b: 0)
+                case .split(let x, let y): return Op(code: split, a: Int32(x), b: Int32(y))
+                case .jump(let x): return Op(code: jump, a: Int32(x), b: 0)
+                case .save(let k): return Op(code: save, a: Int32(k), b: 0)
+                case .assert(.wordBoundary): return Op(code: wordBoundary, a: 0, b: 0)
+                case .assert(.notWordBoundary): return Op(code: notWordBoundary, a: 0, b: 0)
+                case .assert(.textStart): return Op(code: textStart, a: 0, b: 0)
+                case .assert(.textEnd): return Op(code: textEnd, a: 0, b: 0)
+                case .look(let sub, let negative): return Op(code: look, a: Int32(sub), b: negative ? 1 : 0)
+                case .dispatch(let offset): return Op(code: dispatch, a: Int32(offset), b: 0)
+                case .fail: return Op(code: fail, a: 0, b: 0)
+                case .match: return Op(code: match, a: 0, b: 0)
+                }
+            }
+            return (ops, sets)
+        }
+    }
+
     /// Reusable scratch for matching (so a decision allocates its stacks once).
     struct Scratch {
-        fileprivate var stack: [Frame] = []
-        fileprivate var caps: [Int] = []
+        fileprivate let frames = FrameStack()
         /// Where words start in the text being matched (set by `prepare`; a scratch serves one text).
         fileprivate var wordStarts: [Int] = []
         fileprivate var preparedFor: UnsafePointer<UInt8>? = nil
@@ -644,7 +688,47 @@ final class ByteRegex: Sendable {
 
         init(budget: Int) {
             self.budget = budget
-            stack.reserveCapacity(256)
+        }
+    }
+
+    /// The backtrack stack and capture slots as raw memory: the matcher pushes and pops
+    /// without Array's uniqueness and capacity checks. Owned by one `Scratch`, used by one
+    /// thread at a time (a scratch is a local of one decision); freed with it.
+    fileprivate final class FrameStack {
+        var base: UnsafeMutablePointer<Frame>
+        var capacity: Int
+        var top = 0
+        var caps: UnsafeMutablePointer<Int>
+        var capsCapacity: Int
+
+        init() {
+            capacity = 256
+            base = .allocate(capacity: capacity)
+            capsCapacity = 8
+            caps = .allocate(capacity: capsCapacity)
+            caps.initialize(repeating: -1, count: capsCapacity)
+        }
+
+        deinit {
+            base.deallocate()
+            caps.deallocate()
+        }
+
+        /// Doubles the stack, keeping its first `count` frames.
+        func grow(keeping count: Int) {
+            let bigger = UnsafeMutablePointer<Frame>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = bigger
+            capacity *= 2
+        }
+
+        func ensureCaps(_ slots: Int) {
+            guard slots > capsCapacity else { return }
+            caps.deallocate()
+            capsCapacity = slots
+            caps = .allocate(capacity: slots)
+            caps.initialize(repeating: -1, count: slots)
         }
     }
 
@@ -668,6 +752,23 @@ final class ByteRegex: Sendable {
         case outOfBudget
     }
 
+    /// The program's buffers for one search, taken once per call rather than per attempt.
+    fileprivate struct Program {
+        let ops: UnsafeBufferPointer<Op>
+        let sets: UnsafeBufferPointer<ByteSet>
+        let table: UnsafeBufferPointer<Int32>
+    }
+
+    @inline(__always) private func withProgram<R>(_ body: (Program) -> R) -> R {
+        ops.withUnsafeBufferPointer { ops in
+            sets.withUnsafeBufferPointer { sets in
+                dispatch.withUnsafeBufferPointer { table in
+                    body(Program(ops: ops, sets: sets, table: table))
+                }
+            }
+        }
+    }
+
     @inline(__always) private static func isWord(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
         i >= 0 && i < t.count && ByteSet.word.contains(t[i])
     }
@@ -675,79 +776,116 @@ final class ByteRegex: Sendable {
     /// Runs the program from `pc` at `pos`; the end position of the match, -1 for none, -2 when
     /// the budget ran out.
     private func run(
-        _ startPC: Int, _ startPos: Int, _ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch,
-        _ insts: UnsafeBufferPointer<Inst>, _ table: UnsafeBufferPointer<Int32>
+        _ startPC: Int, _ startPos: Int, _ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch, _ p: Program
     ) -> Int {
-        let base = scratch.stack.count
+        let frames = scratch.frames
+        var stack = frames.base
+        var capacity = frames.capacity
+        let base = frames.top
+        var top = base
+        let caps = frames.caps
+        let ops = p.ops
         var pc = startPC
         var pos = startPos
         let n = t.count
         var steps = 0
         defer { scratch.budget -= steps }
         while true {
-            steps += 1
-            var ok: Bool
-            switch insts[pc] {
-            case .byte(let b):
-                ok = pos < n && t[pos] == b
-                if ok {
-                    pos += 1
-                    pc += 1
+            steps &+= 1
+            let op = ops[pc]
+            switch op.code {
+            case Op.byte:
+                if pos < n && t[pos] == UInt8(truncatingIfNeeded: op.a) {
+                    pos &+= 1
+                    pc &+= 1
+                    continue
                 }
-            case .set(let s):
-                ok = pos < n && s.contains(t[pos])
-                if ok {
-                    pos += 1
-                    pc += 1
+            case Op.set:
+                if pos < n && p.sets[Int(op.a)].contains(t[pos]) {
+                    pos &+= 1
+                    pc &+= 1
+                    continue
                 }
-            case .split(let a, let b):
-                scratch.stack.append(Frame(pc: Int32(b), slot: -1, pos: pos))
-                pc = a
-                ok = true
-            case .jump(let a):
-                pc = a
-                ok = true
-            case .save(let k):
-                scratch.stack.append(Frame(pc: -1, slot: Int32(k), pos: scratch.caps[k]))
-                scratch.caps[k] = pos
-                pc += 1
-                ok = true
-            case .assert(let a):
-                switch a {
-                case .wordBoundary: ok = Self.isWord(t, pos - 1) != Self.isWord(t, pos)
-                case .notWordBoundary: ok = Self.isWord(t, pos - 1) == Self.isWord(t, pos)
-                case .textStart: ok = pos == 0
-                case .textEnd: ok = pos == n || (pos == n - 1 && (t[pos] == 0x0A || t[pos] == 0x0D))
+            case Op.split:
+                if top == capacity {
+                    frames.grow(keeping: top)
+                    stack = frames.base
+                    capacity = frames.capacity
                 }
-                if ok { pc += 1 }
-            case .look(let sub, let negative):
+                stack[top] = Frame(pc: op.b, slot: -1, pos: pos)
+                top &+= 1
+                pc = Int(op.a)
+                continue
+            case Op.jump:
+                pc = Int(op.a)
+                continue
+            case Op.save:
+                if top == capacity {
+                    frames.grow(keeping: top)
+                    stack = frames.base
+                    capacity = frames.capacity
+                }
+                let k = Int(op.a)
+                stack[top] = Frame(pc: -1, slot: op.a, pos: caps[k])
+                top &+= 1
+                caps[k] = pos
+                pc &+= 1
+                continue
+            case Op.wordBoundary:
+                if Self.isWord(t, pos - 1) != Self.isWord(t, pos) {
+                    pc &+= 1
+                    continue
+                }
+            case Op.notWordBoundary:
+                if Self.isWord(t, pos - 1) == Self.isWord(t, pos) {
+                    pc &+= 1
+                    continue
+                }
+            case Op.textStart:
+                if pos == 0 {
+                    pc &+= 1
+                    continue
+                }
+            case Op.textEnd:
+                if pos == n || (pos == n - 1 && (t[pos] == 0x0A || t[pos] == 0x0D)) {
+                    pc &+= 1
+                    continue
+                }
+            case Op.look:
                 if steps > scratch.budget { return -2 }
-                let r = run(sub, pos, t, &scratch, insts, table)
+                frames.top = top
+                scratch.budget -= steps
+                steps = 0
+                let r = run(Int(op.a), pos, t, &scratch, p)
+                // The nested run may have grown the stack; it leaves `top` where it found it.
+                stack = frames.base
+                capacity = frames.capacity
                 if r == -2 { return -2 }
-                ok = (r >= 0) != negative
-                if ok { pc += 1 }
-            case .dispatch(let offset):
-                ok = false
+                if (r >= 0) != (op.b != 0) {
+                    pc &+= 1
+                    continue
+                }
+            case Op.dispatch:
                 if pos < n, t[pos] < 128 {
-                    let target = table[offset + Int(t[pos])]
+                    let target = p.table[Int(op.a) + Int(t[pos])]
                     if target >= 0 {
                         pc = Int(target)
-                        ok = true
+                        continue
                     }
                 }
-            case .fail:
-                ok = false
-            case .match:
-                scratch.stack.removeSubrange(base...)
+            case Op.match:
+                frames.top = base
                 return pos
+            default:  // Op.fail
+                break
             }
-            if ok { continue }
             // Backtrack: undo capture saves down to the next alternative.
             var resumed = false
-            while scratch.stack.count > base {
-                let f = scratch.stack.removeLast()
+            while top > base {
+                top &-= 1
+                let f = stack[top]
                 if f.pc < 0 {
-                    scratch.caps[Int(f.slot)] = f.pos
+                    caps[Int(f.slot)] = f.pos
                     continue
                 }
                 pc = Int(f.pc)
@@ -755,28 +893,24 @@ final class ByteRegex: Sendable {
                 resumed = true
                 break
             }
-            if !resumed { return -1 }
+            if !resumed {
+                frames.top = base
+                return -1
+            }
             if steps > scratch.budget { return -2 }
         }
     }
 
     /// A match starting exactly at `start` (ICU's `.anchored` with the range starting there).
     func match(at start: Int, in t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch) -> Outcome {
-        insts.withUnsafeBufferPointer { insts in
-            dispatch.withUnsafeBufferPointer { table in
-                attempt(start, t, &scratch, insts, table)
-            }
-        }
+        withProgram { attempt(start, t, &scratch, $0) }
     }
 
     @inline(__always)
-    private func attempt(
-        _ start: Int, _ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch, _ insts: UnsafeBufferPointer<Inst>,
-        _ table: UnsafeBufferPointer<Int32>
-    ) -> Outcome {
-        scratch.stack.removeAll(keepingCapacity: true)
+    private func attempt(_ start: Int, _ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch, _ p: Program) -> Outcome {
+        scratch.frames.top = 0
         if captureGroups > 0 { resetCaptures(&scratch) }
-        let end = run(0, start, t, &scratch, insts, table)
+        let end = run(0, start, t, &scratch, p)
         if end == -2 { return .outOfBudget }
         if end < 0 { return .none }
         return .matched(Match(start: start, end: end, group1: group1(scratch)))
@@ -788,23 +922,16 @@ final class ByteRegex: Sendable {
             guard from == 0 else { return .none }
             return match(at: 0, in: t, &scratch)
         }
-        return insts.withUnsafeBufferPointer { insts in
-            dispatch.withUnsafeBufferPointer { table in
-                findLoop(t, from, &scratch, insts, table)
-            }
-        }
+        return withProgram { findLoop(t, from, &scratch, $0) }
     }
 
-    private func findLoop(
-        _ t: UnsafeBufferPointer<UInt8>, _ from: Int, _ scratch: inout Scratch, _ insts: UnsafeBufferPointer<Inst>,
-        _ table: UnsafeBufferPointer<Int32>
-    ) -> Outcome {
+    private func findLoop(_ t: UnsafeBufferPointer<UInt8>, _ from: Int, _ scratch: inout Scratch, _ program: Program) -> Outcome {
         let n = t.count
         if wordStartOnly {
             Self.prepare(t, &scratch)
             for p in scratch.wordStarts where p >= from && first.contains(t[p]) {
                 if p + 1 < n, !second[Int(t[p])].contains(t[p + 1]) { continue }
-                switch attempt(p, t, &scratch, insts, table) {
+                switch attempt(p, t, &scratch, program) {
                 case .matched(let m): return .matched(m)
                 case .outOfBudget: return .outOfBudget
                 case .none: if scratch.budget < 0 { return .outOfBudget }
@@ -819,7 +946,7 @@ final class ByteRegex: Sendable {
                 while p < n, !first.contains(t[p]) || (p + 1 < n && !second[Int(t[p])].contains(t[p + 1])) { p += 1 }
                 if p >= n { return .none }
             }
-            switch attempt(p, t, &scratch, insts, table) {
+            switch attempt(p, t, &scratch, program) {
             case .matched(let m): return .matched(m)
             case .outOfBudget: return .outOfBudget
             case .none: p += 1
@@ -862,13 +989,13 @@ final class ByteRegex: Sendable {
 
     private func resetCaptures(_ scratch: inout Scratch) {
         let slots = 2 * (captureGroups + 1)
-        if scratch.caps.count < slots { scratch.caps = Array(repeating: -1, count: slots) }
-        for i in 0..<slots { scratch.caps[i] = -1 }
+        scratch.frames.ensureCaps(slots)
+        scratch.frames.caps.update(repeating: -1, count: slots)
     }
 
     private func group1(_ scratch: Scratch) -> Range<Int>? {
         guard captureGroups >= 1 else { return nil }
-        let s = scratch.caps[2], e = scratch.caps[3]
+        let s = scratch.frames.caps[2], e = scratch.frames.caps[3]
         return s >= 0 && e >= s ? s..<e : nil
     }
 }

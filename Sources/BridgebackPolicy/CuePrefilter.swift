@@ -163,12 +163,16 @@ struct Grams {
     }
 
     init(_ text: String) {
+        self.init(bytes: text.utf8)
+    }
+
+    init<Bytes: Sequence<UInt8>>(bytes text: Bytes) {
         bits = Array(repeating: 0, count: (Self.size + 63) / 64)
         var p2 = -1, p1 = -1  // previous two letters (0...25), -1 when not a letter
         var inWord = false
         var wordLetters = 0  // leading letters of the current word seen so far (max 4)
         var wordCode = 0
-        for byte in text.utf8 {
+        for byte in text {
             if byte >= 0x80 {
                 isUsable = false
                 return

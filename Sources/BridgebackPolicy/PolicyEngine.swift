@@ -48,6 +48,8 @@ public struct PolicyEngine: Sendable {
     public let usesByteEngine: Bool
     /// Family name → label, for reasons.
     private let labels: [String: String]
+    /// The policy flattened for `decideFast`; nil when the byte engine cannot run it.
+    private let plan: BytePlan?
 
     private struct CompiledFamily: Sendable {
         let name: String
@@ -122,6 +124,12 @@ public struct PolicyEngine: Sendable {
         var labels: [String: String] = ["hints": "hint"]
         for f in compiled { labels[f.name] = f.label }
         self.labels = labels
+        self.plan =
+            usesByteEngine
+            ? BytePlan(
+                families: compiled.map { ($0.name, $0.label, $0.pull, $0.trigger, $0.cap, $0.suppressedBy) },
+                cues: compiled.map { $0.cues.map { ($0.id, $0.weight, $0.minCount, $0.prefilter, $0.anchor, $0.feature, $0.bytes) } },
+                anchors: byteAnchors) : nil
     }
 
     /// Placeholder regex of structure cues (never run).
@@ -271,6 +279,7 @@ public struct PolicyEngine: Sendable {
     /// or one whose matching runs past the byte engine's step budget, runs on ICU
     /// (`decideWithICU`). Both give the same decision and the same reason.
     public func decide(_ request: AdmissionRequest) -> AdmissionDecision {
+        if let plan, let decided = decideFast(request, plan: plan) { return decided }
         // Cues are case-insensitive by matching lowercased text (see RegexCompiler.options).
         let text = Self.normalize(request.text).lowercased()
         if usesByteEngine, let decided = decideOnBytes(request, text) { return decided }
