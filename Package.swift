@@ -82,6 +82,7 @@ let package = Package(
         // Admission policy engine: pure, deterministic, no I/O beyond loading its policy file.
         .target(
             name: "BridgebackPolicy",
+            dependencies: ["BridgebackCore"],
             resources: [.copy("Resources/default-policy.json")],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 public import Foundation
+import BridgebackCore
 
 /// The admission policy as data: triggers, cue families, hint rules and the threshold.
 ///
@@ -228,7 +229,14 @@ extension PolicyDocument {
             throw PolicyError(kind: .unreadable, reason: "the file is not valid UTF-8 text")
         }
         let map = try JSONSourceMap.parse(bytes)
-        var problems = PolicyValidator.unknownFields(in: map)
+        // The source map has checked the syntax; the same bytes as a value, for the schema layer
+        // (a byte-order mark skipped, as the map skips it; NUL and deep nesting left to the map's rules).
+        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        let root: JSONValue
+        do { root = try StrictJSON.parse(body, limits: .init(maxDepth: 512, allowNUL: true)) } catch {
+            throw PolicyError(kind: .syntax, reason: error.message, path: error.path)
+        }
+        var problems = PolicyValidator.unknownFields(in: root, map: map)
         if let first = problems.first { throw first }
 
         let document: PolicyDocument

@@ -1,3 +1,4 @@
+import BridgebackCore
 import Foundation
 
 /// The rules a policy must satisfy, each failure phrased as something an operator can fix.
@@ -32,49 +33,33 @@ enum PolicyValidator {
         return out
     }
 
-    static func unknownFields(in map: JSONSourceMap) -> [PolicyError] {
-        var problems: [PolicyError] = []
-        for (path, keys) in map.objectKeys.sorted(by: { lhs, rhs in
-            let l = map.positions[lhs.key] ?? .init(line: 0, column: 0)
-            let r = map.positions[rhs.key] ?? .init(line: 0, column: 0)
-            return (l.line, l.column) < (r.line, r.column)
-        }) {
-            guard let known = schema[schemaKey(for: path)] else { continue }
-            for key in keys where !key.hasPrefix("_") && !known.contains(key) {
-                let childPath = JSONSourceMap.child(path, key: key)
-                let pos = map.keyPositions[childPath]
-                var reason = "'\(key)' is not a policy field"
-                if let guess = closest(to: key, in: known) { reason += "; did you mean '\(guess)'?" }
-                reason += " Known here: \(known.joined(separator: ", ")) (prefix a key with _ for a comment)."
-                problems.append(
-                    PolicyError(
-                        kind: .unknownField, reason: reason, path: childPath, line: pos?.line,
-                        column: pos?.column))
+    /// Keys the policy format does not have, through the schema layer (``SchemaReader``, collect-all)
+    /// with the source map as its locator, so each names its line; in document order.
+    static func unknownFields(in root: JSONValue, map: JSONSourceMap) -> [PolicyError] {
+        let reader = SchemaReader(mode: .collectAll, nullIsAbsent: false, rootName: "the policy") { path, kind in
+            let position = (kind == .unknownField ? map.keyPositions[path] : nil) ?? map.position(of: path)
+            return position.map { SchemaReader.Position(line: $0.line, column: $0.column) }
+        }
+        func walk(_ value: JSONValue, at path: String) {
+            switch value {
+            case .array(let items):
+                for (index, item) in items.enumerated() { walk(item, at: SchemaReader.path(path, index: index)) }
+            case .object(let members):
+                if let known = schema[schemaKey(for: path)] {
+                    // Collect-all: refuseUnknown records instead of throwing.
+                    try? JSONFields(members, at: path, reader: reader).refuseUnknown(known: known, commentPrefix: "_")
+                }
+                for (key, child) in members where !key.hasPrefix("_") { walk(child, at: SchemaReader.path(path, key: key)) }
+            default:
+                break
             }
         }
-        return problems
-    }
-
-    static func closest(to word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
-        guard let (best, d) = scored, d <= max(2, word.count / 3) else { return nil }
-        return best
-    }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count)
-        for i in 1...a.count {
-            var cur = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                cur[j] = Swift.min(
-                    prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[b.count]
+        walk(root, at: "")
+        return reader.problems.map { problem in
+            PolicyError(
+                kind: .unknownField, reason: problem.message, path: problem.path, line: problem.position?.line,
+                column: problem.position?.column)
+        }.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
     }
 
     static func path(_ codingPath: [any CodingKey]) -> String {

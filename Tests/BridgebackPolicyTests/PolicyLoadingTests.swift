@@ -77,7 +77,7 @@ struct PolicyLoadingTests {
         Broken(
             name: "typo in a field name",
             json: replacingOnce(minimalPolicyJSON, "\"weight\": 3.0", "\"weigth\": 3.0"),
-            kind: .unknownField, line: 21, mentions: "did you mean 'weight'"),
+            kind: .unknownField, line: 21, mentions: #""families[1].cues[0].weigth" is not a known field; did you mean "weight"?"#),
         Broken(
             name: "wrong type", json: replacingOnce(minimalPolicyJSON, "\"weight\": 3.0", "\"weight\": \"heavy\""),
             kind: .wrongType, line: 21, mentions: "must be a number"),
