@@ -103,6 +103,26 @@ extension BrokerBacked {
                     return missing.isEmpty
                 }
                 #expect(missing.isEmpty, "queried by alerts.yml or grafana-dashboard.json, absent from Prometheus: \(missing)")
+                // Per queue from the broker: publishes, deliveries and acks (rates are rate() of them), and the
+                // quorum queue's Raft state.
+                let queue = "queue=\"bb.jobs.\(fleet.pool)\""
+                var absent: [String] = []
+                try? await eventually("the broker's per-queue flow and Raft figures arrive", timeout: .seconds(20)) {
+                    absent = []
+                    for name in [
+                        "rabbitmq_detailed_queue_messages_published_total", "rabbitmq_detailed_channel_messages_delivered_ack_total",
+                        "rabbitmq_detailed_channel_messages_acked_total", "rabbitmq_detailed_raft_log_commit_index",
+                    ] where (try await Self.query(port, "sum(\(name){\(queue)})") ?? 0) == 0 {
+                        absent.append(name)
+                    }
+                    return absent.isEmpty
+                }
+                if !absent.isEmpty {
+                    let (data, _) = try await URLSession.shared.data(
+                        from: URL(string: "http://127.0.0.1:\(port)/api/v1/label/__name__/values")!)
+                    let names = String(decoding: data, as: UTF8.self).split(separator: "\"").filter { $0.hasPrefix("rabbitmq_detailed") }
+                    Issue.record("absent or zero for bb.jobs.\(fleet.pool): \(absent); the broker's detailed names: \(names)")
+                }
                 let consumers = try await Self.query(port, "rabbitmq_detailed_queue_consumers{queue=\"bb.jobs.\(fleet.pool)\"}")
                 #expect(consumers == 1, "the broker's per-queue metrics reach Prometheus")
                 let latency = try await Self.query(port, "sum(bridgeback_coordinator_submit_to_delivered_seconds_count)")
