@@ -77,9 +77,15 @@ class Notes:
 
     def __init__(self):
         self.items = []
+        self.updated = []  # uris of notifications/resources/updated
 
     async def __call__(self, params):
         self.items.append(params)
+
+    async def on_message(self, message):
+        root = getattr(message, "root", None)
+        if getattr(root, "method", "") == "notifications/resources/updated":
+            self.updated.append(str(root.params.uri))
 
     def find(self, event, job_id=None):
         for item in self.items:
@@ -224,7 +230,7 @@ async def http_part(job2):
 
         notes = Notes()
         async with streamablehttp_client(url, headers={"Authorization": f"Bearer {ALICE_TOKEN}"}) as (read, write, alice_session_id):
-            async with ClientSession(read, write, logging_callback=notes) as session:
+            async with ClientSession(read, write, logging_callback=notes, message_handler=notes.on_message) as session:
                 await session.initialize()
                 step("HTTP session: tools listed; the second job's notice (untaken when its server died) is here")
                 names = {tool.name for tool in (await session.list_tools()).tools}
@@ -320,15 +326,24 @@ async def bob_part(url, alice_session, alice, job3, alice_notes):
                 except McpError as error:
                     check("may not open the inbox of parent" in error.error.message and "principal 'other" in error.error.message,
                           "the error says which principal and which parent", error.error.message)
-            try:
-                await bob.read_resource(f"bridgeback://inbox/{PARENT}")
-                raise AssertionError("bob read alice's inbox resource")
-            except McpError as error:
-                check("may not open the inbox" in error.error.message, "the inbox resource is refused too", error.error.message)
-            step("a notice for alice arrives while both are connected: announced to alice only, taken by alice once")
+            inbox_uri = f"bridgeback://inbox/{PARENT}"
+            for action in [bob.read_resource, bob.subscribe_resource]:
+                try:
+                    await action(inbox_uri)
+                    raise AssertionError(f"bob could {action.__name__} alice's inbox resource")
+                except McpError as error:
+                    check("may not open the inbox" in error.error.message, f"{action.__name__} of the inbox is refused too",
+                          error.error.message)
+            step("a notice for alice arrives while both are connected: announced to alice only (log message and "
+                 "resources/updated, she subscribed), taken by alice once")
+            await alice.subscribe_resource(inbox_uri)
             result = await call(alice, "bridgeback_detach", {"text": DETACH_TEXT, "recipe": {"name": "echo", "params": {"text": "fifth"}}})
             job5 = result.structuredContent["job_id"]
             await alice_notes.wait("notice", job5)
+            deadline = time.monotonic() + 10
+            while inbox_uri not in alice_notes.updated and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            check(inbox_uri in alice_notes.updated, "alice is sent notifications/resources/updated for her inbox", str(alice_notes.updated))
             notices = await take(alice, job5)
             check([n["job_id"] for n in notices] == [job5], "alice takes her fifth notice", str(notices))
             check(bob_notes.find("notice") is None and bob_notes.find("waiting") is None,
