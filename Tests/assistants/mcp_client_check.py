@@ -367,6 +367,7 @@ async def main():
     repeated = {job: count for job, count in taken.items() if count != 1}
     check(not repeated, "every notice was taken exactly once", str(taken))
     check(len(taken) == 5, "five notices taken (the cancelled job's among them)", str(taken))
+    doc_client()
     step(f"all checks passed in {time.monotonic() - started:.1f}s; taken: {taken}")
 
 
@@ -413,6 +414,27 @@ async def second_body(session, notes, job1):
     job2 = result.structuredContent["job_id"]
     await notes.wait("notice", job2)
     return job2
+
+
+def doc_client():
+    """Runs the plain-HTTP client of docs/assistants.md as printed, with this fleet's address and origin.
+
+    Last, because its job's notice lands in the inbox the checks above counted.
+    """
+    step("the dozen-line plain-HTTP client in docs/assistants.md detaches a job and sees it published")
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "docs", "assistants.md"), encoding="utf-8") as handle:
+        doc = handle.read()
+    section = doc.split("## A plain-HTTP client in a dozen lines", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    check(code.count("\n") <= 12, "the client is a dozen lines", str(code.count("\n")))
+    check('"http://127.0.0.1:8080"' in code and '"cli:alice"' in code, "the snippet names the default address and origin")
+    code = code.replace('"http://127.0.0.1:8080"', json.dumps(ADMISSION)).replace('"cli:alice"', json.dumps(ORIGIN))
+    code = code.replace('"verify-1"', json.dumps(f"doc-client-{os.getpid()}"))
+    env = dict(os.environ, BRIDGEBACK_TOKEN=ALICE_TOKEN)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    check(run.returncode == 0 and run.stdout.startswith("Detached"), "the doc's client runs and prints the detach line",
+          run.stdout + run.stderr)
 
 
 def find_pid(marker):
