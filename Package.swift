@@ -284,7 +284,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackWorkerTests",
-            dependencies: ["BridgebackWorker"],
+            dependencies: ["BridgebackWorker", "BridgebackMetrics"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -337,6 +337,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
                 logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
                 metrics.completionPublishFailures.increment()
+                metrics.requeued.increment()
                 delivery.nack(requeue: true)
                 return
             }

@@ -3,6 +3,7 @@ import BridgebackCore
 import BridgebackWorker
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -140,7 +141,8 @@ func eventually(_ seconds: Double = 10, _ condition: @Sendable () -> Bool) async
 func withWorker(
     _ transport: FakeTransport, runner: RecipeRunner, slots: Int = 2, progressInterval: Duration = .seconds(5),
     grace: Duration = .seconds(5), consumerTimeout: Double = JobLimits.brokerConsumerTimeoutSeconds,
-    cancels: (any CancelSource)? = nil, _ body: @Sendable (FakeTransport) async throws -> Void,
+    cancels: (any CancelSource)? = nil, metricsFactory: any MetricsFactory = MetricsSystem.factory,
+    _ body: @Sendable (FakeTransport) async throws -> Void,
     afterShutdown: @Sendable (FakeTransport) async throws -> Void = { _ in }
 ) async throws {
     let logger = Logger(label: "test.worker")
@@ -148,7 +150,7 @@ func withWorker(
         configuration: WorkerConfiguration(
             pool: "test", slots: slots, progressInterval: progressInterval, shutdownGracePeriod: grace, workerName: "test/1",
             consumerTimeout: consumerTimeout),
-        source: transport, publisher: transport, runner: runner, logger: logger, cancels: cancels)
+        source: transport, publisher: transport, runner: runner, logger: logger, metricsFactory: metricsFactory, cancels: cancels)
     let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
