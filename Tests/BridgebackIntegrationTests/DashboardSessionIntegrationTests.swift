@@ -3,6 +3,10 @@ import Foundation
 import NIOCore
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// The dashboard's session cookie from the real coordinator binary over HTTPS: it is `Secure`,
 /// and rotating then revoking the token with `bridgeback principals` ends the old token's
 /// session (the coordinator reloads the principals file) while the new token's stays.
@@ -96,6 +100,40 @@ extension BrokerBacked {
             #expect(try await Self.call(client, "\(base)/dashboard", cookie: newSession).status == 200)
             let again = try await Self.call(client, "\(base)/dashboard/login", form: "token=\(fleet.token)")
             #expect(again.status == 401 && again.setCookie == nil, "the revoked token cannot sign in again")
+        }
+
+        /// GET `path` with the fleet's token over plain HTTP; the status code.
+        static func status(_ port: Int, _ path: String, token: String?) async throws -> Int {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            let (_, response) = try await URLSession.shared.data(for: request)
+            return (response as? HTTPURLResponse)?.statusCode ?? 0
+        }
+
+        @Test func noDashboardKeepsTheStatusAPIAndNoHTTPServesNothing() async throws {
+            try await withFleet("dash-off") { fleet in
+                try await fleet.prepareBroker()
+                try await fleet.startReceiver()
+                let arguments = [
+                    "coordinator", "--data-dir", fleet.directory.appendingPathComponent("coordinator").path, "--surfaces",
+                    fleet.surfacesFile.path, "--http-port", "0", "--principals", fleet.principalsFile.path,
+                ]
+                let noDashboard = try fleet.start(
+                    "coordinator", arguments + ["--no-dashboard"], amqpURL: fleet.amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"))
+                try await noDashboard.waitForLog("coordinator consuming")
+                let port = try await noDashboard.waitForPort()
+                #expect(try await Self.status(port, "/v1/deliveries", token: fleet.token) == 200, "the status API stays")
+                #expect(try await Self.status(port, "/dashboard", token: fleet.token) == 404)
+                #expect(try await Self.status(port, "/dashboard/login", token: nil) == 401, "no sign-in form either")
+                noDashboard.kill(SIGKILL)
+                noDashboard.waitForExit()
+
+                let noHTTP = try fleet.start(
+                    "coordinator-no-http", arguments + ["--no-http"], amqpURL: fleet.amqpURL("BRIDGEBACK_COORDINATOR_AMQP_URL"))
+                try await noHTTP.waitForLog("coordinator consuming")
+                try await Task.sleep(for: .seconds(1))
+                #expect(!noHTTP.ownOutput.contains("status listening") && !noHTTP.ownOutput.contains("http.port="), "\(noHTTP.ownOutput)")
+            }
         }
     }
 }
