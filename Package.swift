@@ -95,6 +95,7 @@ let package = Package(
         .target(
             name: "BridgebackAuth",
             dependencies: [
+                "BridgebackCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "NIOCore", package: "swift-nio"),

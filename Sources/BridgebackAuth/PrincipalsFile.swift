@@ -1,3 +1,4 @@
+import BridgebackCore
 public import Foundation
 
 /// The principals file (`--principals FILE`, env `BRIDGEBACK_PRINCIPALS`): who may call the
@@ -99,28 +100,15 @@ public struct PrincipalsFile: Sendable, Hashable, Codable {
     /// Parses and validates a principals file; every problem is named with the principal concerned.
     public static func parse(_ data: Data, source: String = "the principals file") throws(AuthError) -> PrincipalsFile {
         func fail(_ message: String) -> AuthError { AuthError(.invalidPrincipals, "\(source): \(message)") }
-        guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw fail("not a JSON object; see docs/security.md for the format")
-        }
-        for key in top.keys.sorted() where !["schema", "principals"].contains(key) {
-            throw fail("unknown key '\(key)' at the top level (known: schema, principals)")
-        }
-        for (index, item) in ((top["principals"] as? [Any]) ?? []).enumerated() {
-            guard let object = item as? [String: Any] else { throw fail("principals[\(index)] is not an object") }
-            for key in object.keys.sorted() where !Entry.keys.contains(key) {
-                throw fail("unknown key '\(key)' in principals[\(index)] (known: \(Entry.keys.sorted().joined(separator: ", ")))")
-            }
-            for (t, token) in ((object["tokens"] as? [Any]) ?? []).enumerated() {
-                guard let tokenObject = token as? [String: Any] else { throw fail("principals[\(index)].tokens[\(t)] is not an object") }
-                for key in tokenObject.keys.sorted() where !TokenEntry.keys.contains(key) {
-                    throw fail("unknown key '\(key)' in principals[\(index)].tokens[\(t)] (known: id, sha256, created_at, note)")
-                }
-            }
+        // Read through the schema layer (strict JSON: duplicate keys refused; unknown keys refused
+        // naming their full path); the rules between fields follow.
+        let bytes = Array(data)
+        let root: JSONValue
+        do { root = try StrictJSON.parse(bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes) } catch {
+            throw fail("not valid JSON (\(error.message)); see docs/security.md for the format")
         }
         let file: PrincipalsFile
-        do { file = try JSONDecoder().decode(PrincipalsFile.self, from: data) } catch {
-            throw fail("\(describe(error))")
-        }
+        do { file = try read(root) } catch { throw fail(error.message) }
         guard file.schema == schema else { throw fail("schema is '\(file.schema)'; expected '\(schema)'") }
         var names: Set<String> = []
         var hashes: [String: String] = [:]
@@ -159,6 +147,51 @@ public struct PrincipalsFile: Sendable, Hashable, Codable {
         return try parse(data, source: url.path)
     }
 
+    /// The file's shape, fail-fast: the first problem names its full path (`principals[1].tokens[0].sha256`).
+    static func read(_ root: JSONValue) throws(SchemaProblem) -> PrincipalsFile {
+        let reader = SchemaReader(mode: .failFast, rootName: "the principals file")
+        // Fail-fast: a required value that reads as nil has already thrown.
+        guard
+            let top = try reader.object(
+                root, at: "", known: ["schema", "principals"], expected: "a JSON object with \"schema\" and \"principals\"")
+        else { throw reader.lastProblem(at: "") }
+        guard let schema = try top.string("schema", required: true, expected: "\"\(Self.schema)\"") else {
+            throw reader.lastProblem(at: "schema")
+        }
+        var file = PrincipalsFile()
+        file.schema = schema
+        for (path, item) in try top.array("principals", required: true, expected: "an array of principals") ?? [] {
+            guard let entry = try reader.object(item, at: path, known: Entry.keys.sorted()) else { throw reader.lastProblem(at: path) }
+            guard let name = try entry.string("name", required: true, expected: "a principal name") else {
+                throw reader.lastProblem(at: entry.path("name"))
+            }
+            func patterns(_ key: String) throws(SchemaProblem) -> [ScopePattern] {
+                var out: [ScopePattern] = []
+                for (at, value) in try entry.array(key, expected: "an array of scope patterns such as \"cli:alice\"") ?? [] {
+                    guard let text = try reader.string(value, at: at, required: true, expected: "a scope pattern") else { continue }
+                    do { out.append(try ScopePattern(validating: text)) } catch {
+                        try reader.refuse(at, "is not a scope pattern: \(error.message)")
+                    }
+                }
+                return out
+            }
+            var tokens: [TokenEntry] = []
+            for (at, value) in try entry.array("tokens", expected: "an array of token objects") ?? [] {
+                guard let token = try reader.object(value, at: at, known: TokenEntry.keys.sorted()),
+                    let id = try token.string("id", required: true, expected: "a token id"),
+                    let sha256 = try token.string("sha256", required: true, expected: "64 lowercase hex digits")
+                else { throw reader.lastProblem(at: at) }
+                tokens.append(
+                    TokenEntry(id: id, sha256: sha256, createdAt: try token.string("created_at"), note: try token.string("note")))
+            }
+            file.principals.append(
+                Entry(
+                    name: name, origins: try patterns("origins"), surfaces: try patterns("surfaces"), parents: try patterns("parents"),
+                    isOperator: try entry.bool("operator") ?? false, tokens: tokens, note: try entry.string("note")))
+        }
+        return file
+    }
+
     /// Writes the file atomically, readable by its owner only (it names who may do what).
     public func write(to url: URL) throws {
         let encoder = JSONEncoder()
@@ -176,19 +209,6 @@ public struct PrincipalsFile: Sendable, Hashable, Codable {
                 default: false
                 }
             }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        guard let decoding = error as? DecodingError else { return "\(error)" }
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
-        switch decoding {
-        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
-        case .keyNotFound(let key, let context): return "\(path(context)): missing '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(path(context)): \(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
     }
 }
 

@@ -26,7 +26,7 @@ struct PrincipalsFileTests {
     @Test(
         "problems are refused with a message naming them",
         arguments: [
-            (#"{"name": "alice", "operators": true}"#, "unknown key 'operators'"),
+            (#"{"name": "alice", "operators": true}"#, #""principals[0].operators" is not a known field; did you mean "operator"?"#),
             (#"{"name": "Alice!"}"#, "principal name"),
             (#"{"name": "a"}, {"name": "a"}"#, "appears twice"),
             (#"{"name": "a", "tokens": [{"id": "t", "sha256": "xyz"}]}"#, "64 lowercase hex"),
@@ -35,7 +35,10 @@ struct PrincipalsFileTests {
                 "same token"
             ),
             (#"{"name": "a", "origins": ["has space"]}"#, "printable ASCII"),
-            (#"{"name": "a", "tokens": [{"id": "t", "sha256": "\#(hash)", "secret": "x"}]}"#, "unknown key 'secret'"),
+            (
+                #"{"name": "a", "tokens": [{"id": "t", "sha256": "\#(hash)", "secret": "x"}]}"#,
+                #""principals[0].tokens[0].secret" is not a known field"#
+            ),
         ])
     func refused(entry: String, expected: String) {
         do {
