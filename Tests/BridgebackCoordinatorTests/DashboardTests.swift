@@ -454,5 +454,19 @@ struct BrokerOverviewTests {
         #expect(overview.queues[2].verdict == .degraded)
         #expect(overview.workers == [.init(connection: "bridgeback-worker worker1", host: "10.0.0.7", pool: "p", slots: 4, inFlight: 1)])
         #expect(overview.activeCoordinators == 1 && overview.standbyCoordinators == 1)
+
+        // A standby waiting for the ledger lock consumes nothing: the broker shows only its connection.
+        let lockStandby = try json(
+            """
+            [{"name":"a","user_provided_name":"bridgeback-coordinator"},{"name":"b","user_provided_name":"bridgeback-coordinator"},
+             {"name":"c","user_provided_name":"bridgeback-coordinator-dashboard"}]
+            """)
+        let active = try json(#"[{"queue":{"name":"bb.coordinator.completions"},"active":true,"channel_details":{"connection_name":"a"}}]"#)
+        let waiting = BrokerOverview.parse(queues: queues, consumers: active, channels: nil, connections: lockStandby)
+        #expect(waiting.activeCoordinators == 1 && waiting.standbyCoordinators == 1)
+        let alone = BrokerOverview.parse(
+            queues: queues, consumers: active, channels: nil,
+            connections: try json(#"[{"name":"a","user_provided_name":"bridgeback-coordinator"}]"#))
+        #expect(alone.standbyCoordinators == 0)
     }
 }

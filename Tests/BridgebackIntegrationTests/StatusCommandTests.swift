@@ -80,6 +80,14 @@ extension BrokerBacked {
                 #expect((worker?["figures"] as? [String: Any])?["slots"] as? Double == 4, "\(result.checks)")
                 let active = Self.check(result.checks, "coordinator", "active consumer")
                 #expect((active?["figures"] as? [String: Any])?["active"] as? Double == 1)
+                #expect(active?["verdict"] as? String == "degraded", "one coordinator and no standby: \(String(describing: active))")
+                // A standby on the same data directory waits for the ledger lock: status sees it (by its connection).
+                try await fleet.startCoordinator(name: "standby", ready: "coordinator standby")
+                try await eventually("status sees the standby", timeout: .seconds(20)) {
+                    result = try Self.status(fleet)
+                    let line = Self.check(result.checks, "coordinator", "active consumer")
+                    return (line?["figures"] as? [String: Any])?["standby"] as? Double == 1 && line?["verdict"] as? String == "ok"
+                }
                 #expect(Self.check(result.checks, "admission")?["verdict"] as? String == "ok", "\(result.checks)")
                 let lastHour = Self.check(result.checks, "jobs", "last hour")?["figures"] as? [String: Any]
                 #expect((lastHour?["delivered"] as? Double ?? 0) >= 1, "\(result.checks)")

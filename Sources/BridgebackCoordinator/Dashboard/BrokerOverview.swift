@@ -43,6 +43,8 @@ public struct BrokerOverview: Sendable, Hashable {
     public var queues: [Queue]
     public var workers: [Worker]
     public var activeCoordinators: Int
+    /// Coordinators waiting to take over: inactive consumers of the single-active-consumer queue,
+    /// or connected coordinators that consume nothing (a standby waiting for the ledger lock).
     public var standbyCoordinators: Int
 
     /// From the management API's `/api/queues/{vhost}`, `/api/consumers/{vhost}` and (for jobs in
@@ -84,6 +86,10 @@ public struct BrokerOverview: Sendable, Hashable {
             }
         }
         overview.workers.sort { ($0.pool, $0.connection) < ($1.pool, $1.connection) }
+        // A standby on the active one's data directory waits for the ledger lock without consuming,
+        // so the broker shows it only as a connection named "bridgeback-coordinator".
+        let coordinatorConnections = givenNames.values.filter { $0 == "bridgeback-coordinator" }.count
+        overview.standbyCoordinators = max(overview.standbyCoordinators, coordinatorConnections - overview.activeCoordinators)
         return overview
     }
 
