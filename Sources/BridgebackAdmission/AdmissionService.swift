@@ -32,6 +32,8 @@ public struct AdmissionServiceConfiguration: Sendable {
     public var httpLimits: HTTPServerLimits
     /// The coordinator's status API (`http://host:port`), which decides cancels; nil: cancel answers 503.
     public var coordinatorURL: String?
+    /// A PEM CA an `https://` coordinator is verified against (BRIDGEBACK_CA_FILE); nil: the system's roots.
+    public var coordinatorCAFile: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, surfacesFile: URL, recipesFile: URL? = nil,
@@ -134,7 +136,9 @@ public struct AdmissionService: Sendable {
             logger.warning("no broker URL (BRIDGEBACK_ADMISSION_AMQP_URL or BRIDGEBACK_AMQP_URL): detached jobs wait in the outbox")
         }
         let doorbell = OutboxDoorbell()
-        let cancelClient = configuration.coordinatorURL.map { CoordinatorCancelClient(baseURL: $0) }
+        let cancelClient = configuration.coordinatorURL.map {
+            CoordinatorCancelClient(baseURL: $0, caFile: configuration.coordinatorCAFile)
+        }
         if cancelClient == nil && cancelForwarder == nil {
             logger.warning(
                 "no coordinator URL (--coordinator-url / BRIDGEBACK_COORDINATOR_URL): POST /v1/jobs/{id}/cancel answers 503 and job stories have no delivery side"

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 public import ServiceLifecycle
 
 /// Where admission sends a cancel: the coordinator decides it against its ledger (only it
@@ -18,11 +19,15 @@ public final class CoordinatorCancelClient: CancelForwarding, Service {
     let baseURL: String
     let client: HTTPClient
 
-    /// `baseURL`: the coordinator's status API, e.g. `http://127.0.0.1:8090`.
-    public init(baseURL: String) {
+    /// `baseURL`: the coordinator's status API, e.g. `http://127.0.0.1:8090`. `caFile`: a PEM CA that an
+    /// `https://` coordinator is verified against instead of the system's roots (a team's private CA).
+    public init(baseURL: String, caFile: String? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caFile { tls.trustRoots = .file(caFile) }
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+            tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
         configuration.maximumUsesPerConnection = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -115,7 +115,7 @@ struct AdmissionCommand: AsyncParsableCommand {
         let amqpURL = [environment["BRIDGEBACK_ADMISSION_AMQP_URL"], environment["BRIDGEBACK_AMQP_URL"]]
             .compactMap { $0 }.first { !$0.isEmpty }
         let httpAuth = try auth.configure(host: host, server: "admission", logger: logger)
-        let configuration = AdmissionServiceConfiguration(
+        var configuration = AdmissionServiceConfiguration(
             host: host, port: port, dataDirectory: URL(fileURLWithPath: dataDirectory),
             surfacesFile: URL(fileURLWithPath: surfaces), recipesFile: recipes.map { URL(fileURLWithPath: $0) },
             policyFile: policy.map { URL(fileURLWithPath: $0) }, amqpURL: amqpURL,
@@ -124,6 +124,7 @@ struct AdmissionCommand: AsyncParsableCommand {
                 defaultRecipe: defaultRecipe.isEmpty ? nil : defaultRecipe, defaultRecipeTextParam: defaultRecipeTextParam),
             auth: httpAuth, httpLimits: http.limits,
             coordinatorURL: (coordinatorURL ?? environment["BRIDGEBACK_COORDINATOR_URL"]).flatMap { $0.isEmpty ? nil : $0 })
+        configuration.coordinatorCAFile = environment["BRIDGEBACK_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         let service: AdmissionService
         do {
             service = try AdmissionService(configuration: configuration, logger: logger, exposition: bootstrapMetrics())

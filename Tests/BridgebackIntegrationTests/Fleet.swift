@@ -1,6 +1,8 @@
+import AsyncHTTPClient
 import BridgebackAMQP
 import Foundation
 import GRDB
+import NIOSSL
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -20,7 +22,8 @@ import Testing
 /// SQLite files. The coordinator queues are shared (there is one coordinator per vhost by
 /// design), so fleet tests run one at a time and purge those queues first.
 final class Fleet: @unchecked Sendable {
-    // @unchecked: `processes` is only touched under `lock`. The ports (and the `extra…` settings) are written only while
+    // @unchecked: `processes` and `httpsClient` are only touched under `lock`. The ports (and the `extra…` settings and
+    // `httpsCA`) are written only while
     // the fleet starts, by the one test task that owns it, before it creates the child tasks
     // that read them (task creation orders those writes before the reads); nothing writes them
     // afterwards. Everything else is `let`.
@@ -34,6 +37,9 @@ final class Fleet: @unchecked Sendable {
     var extraEnvironment: [String: String] = [:]
     var extraArguments: [String: [String]] = [:]
     var extraSurfaces: [[String: Any]] = []
+    /// A CA file (PEM): admission serves HTTPS (its certificate from `extraArguments`) and `call`
+    /// verifies it against this CA only. Nil: plain HTTP, as on loopback.
+    var httpsCA: String?
     /// Bearer tokens by principal (principals.json holds their SHA-256): `fleet` may submit as
     /// `cli:<parent>` to this fleet's surfaces and parent; `other` is another person with its
     /// own origin and no access to the fleet's jobs; `operator` may read every job.
@@ -42,6 +48,8 @@ final class Fleet: @unchecked Sendable {
     var token: String { tokens["fleet"]! }
     private let lock = NSLock()
     private var processes: [String: ManagedProcess] = [:]
+    /// The HTTPS client `call` uses with `httpsCA` (made on first use, under `lock`; shut down by `tearDown`).
+    private var httpsClient: HTTPClient?
     private(set) var admissionPort = 0
     private(set) var receiverPort = 0
     /// The coordinator's status API.
@@ -232,6 +240,7 @@ final class Fleet: @unchecked Sendable {
     func tearDown() async {
         for process in lock.withLock({ Array(processes.values) }) { process.kill(SIGKILL) }
         for process in lock.withLock({ Array(processes.values) }) { process.waitForExit() }
+        if let client = lock.withLock({ httpsClient }) { try? await client.shutdown() }
         if ownsPool, let admin = try? await connectAdmin("fleet-teardown") {
             _ = try? await admin.deleteQueue("bb.jobs.\(pool)")
             await admin.close()
@@ -432,7 +441,11 @@ final class Fleet: @unchecked Sendable {
 
     /// One request to admission (or to `port`), with the principal's bearer token.
     func call(_ method: String, _ path: String, body: Data?, as principal: String?, port: Int? = nil) async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://\(port == nil ? admissionHost : "127.0.0.1"):\(port ?? admissionPort)\(path)")!)
+        let host = port == nil ? admissionHost : "127.0.0.1"
+        if let httpsCA {
+            return try await callHTTPS(method, "https://\(host):\(port ?? admissionPort)\(path)", body, principal, ca: httpsCA)
+        }
+        var request = URLRequest(url: URL(string: "http://\(host):\(port ?? admissionPort)\(path)")!)
         request.httpMethod = method
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -442,6 +455,31 @@ final class Fleet: @unchecked Sendable {
         let (data, response) = try await URLSession.shared.data(for: request)
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, json: object, raw: String(decoding: data, as: UTF8.self))
+    }
+
+    /// `call` over HTTPS, the server verified against `ca` only (URLSession on Linux cannot be given a CA).
+    private func callHTTPS(_ method: String, _ url: String, _ body: Data?, _ principal: String?, ca: String) async throws -> Reply {
+        let client = lock.withLock {
+            if let client = httpsClient { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(ca)
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
+            configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            httpsClient = client
+            return client
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        if let principal { request.headers.add(name: "Authorization", value: "Bearer \(tokens[principal] ?? principal)") }
+        let response = try await client.execute(request, timeout: .seconds(60))
+        let data = Data((try await response.body.collect(upTo: 16 << 20)).readableBytesView)
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return Reply(status: Int(response.status.code), json: object, raw: String(decoding: data, as: UTF8.self))
     }
 
     /// A detached request for `recipe`, answered at `final` in `mode`.

@@ -8,6 +8,7 @@
 #   deploy/local/broker.sh status    say whether it runs
 #   deploy/local/broker.sh env       print the BRIDGEBACK_* variables for the local broker (eval-able)
 #   deploy/local/broker.sh ctl ...   run rabbitmqctl against the local node
+#   deploy/local/broker.sh join      join BRIDGEBACK_BROKER_JOIN's cluster (idempotent; start does it)
 #   deploy/local/broker.sh watcher add NAME [--progress SURFACE]... [--inbox KEY]... [--print]
 #                                    a scoped watch user bb-watch-NAME: it may bind only these work surfaces
 #                                    (bb.progress) and inbox keys (bb.inbox), into bb.watch.NAME.* queues;
@@ -27,7 +28,11 @@
 # BRIDGEBACK_BROKER_ADDRESS (127.0.0.1: the address AMQP, Erlang distribution and epmd listen on; a host's own
 # address in deploy/local/netns-lab.sh, where the node name is then a long name, rabbit@broker1.bridgeback.test;
 # management and Prometheus stay on loopback), BRIDGEBACK_BROKER_NET_TICKTIME (Erlang's net_ticktime in
-# seconds, default 60: how long before a silent peer node counts as gone and pause_minority acts).
+# seconds, default 60: how long before a silent peer node counts as gone and pause_minority acts),
+# BRIDGEBACK_BROKER_DIST_TLS (1: Erlang distribution between nodes, and the CLI tools' link to the node,
+# over TLS with BRIDGEBACK_BROKER_TLS_DIR's CA and certificate, both peers verified; every node of the
+# cluster must set it), BRIDGEBACK_BROKER_JOIN_LOCK (a file several nodes joining at once take in turn:
+# two joins at the same moment can abort Mnesia's schema copy).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,6 +52,8 @@ join="${BRIDGEBACK_BROKER_JOIN:-}"
 address="${BRIDGEBACK_BROKER_ADDRESS:-127.0.0.1}"
 net_ticktime="${BRIDGEBACK_BROKER_NET_TICKTIME:-}"
 tls_dir="${BRIDGEBACK_BROKER_TLS_DIR:-}"
+dist_tls="${BRIDGEBACK_BROKER_DIST_TLS:-0}"
+join_lock="${BRIDGEBACK_BROKER_JOIN_LOCK:-}"
 vhost="bridgeback"
 bin=/usr/lib/rabbitmq/bin
 
@@ -84,12 +91,27 @@ broker_env() {
     export RABBITMQ_DIST_PORT="$dist_port"
     export ERL_EPMD_ADDRESS="$address"
     export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {${address//./,}}"
+    if [ "$dist_tls" = 1 ]; then
+        # inet_tls_dist: the node and every CLI tool (rabbitmqctl is a distribution peer too) speak TLS, with
+        # the arguments deploy/env/rabbitmq-env.conf gives a production node (this node's file paths).
+        export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS $(dist_tls_args SERVER_ADDITIONAL_ERL_ARGS)"
+        export RABBITMQ_CTL_ERL_ARGS="$(dist_tls_args CTL_ERL_ARGS)"
+    fi
     # A node named after a fully qualified host (rabbit@broker1.example) needs Erlang's long names, in the
     # server and in every CLI tool that talks to it.
     case "${node#*@}" in *.*) export RABBITMQ_USE_LONGNAME=true ;; esac
 }
 
 ctl() { broker_env; "$bin/rabbitmqctl" -n "$node" "$@"; }
+
+# VARIABLE's value in deploy/env/rabbitmq-env.conf (the shell that file is sourced by expands it), with this
+# node's inter_node_tls.config instead of /etc/rabbitmq's.
+dist_tls_args() {
+    local line
+    line="$(sed -n "s|^$1=||p" "$repo/deploy/env/rabbitmq-env.conf" | sed "s|/etc/rabbitmq/inter_node_tls.config|$state/inter_node_tls.config|")"
+    [ -n "$line" ] || { log "no $1 in deploy/env/rabbitmq-env.conf"; exit 2; }
+    eval "echo $line"
+}
 
 write_config() {
     mkdir -p "$state/home" "$state/mnesia" "$state/log"
@@ -128,6 +150,11 @@ ssl_options.fail_if_no_peer_cert = false
 CONF
     fi
     [ -z "$net_ticktime" ] || echo "net_ticktime = $net_ticktime" >> "$state/rabbitmq.conf"
+    if [ "$dist_tls" = 1 ]; then
+        [ -n "$tls_dir" ] || { log "BRIDGEBACK_BROKER_DIST_TLS=1 needs BRIDGEBACK_BROKER_TLS_DIR (ca.pem, server.pem, server.key)"; exit 2; }
+        # deploy/cluster/inter_node_tls.config (both peers verified) with this node's certificate paths.
+        sed "s|/etc/rabbitmq/tls/|$tls_dir/|g" "$repo/deploy/cluster/inter_node_tls.config" > "$state/inter_node_tls.config"
+    fi
     echo '[].' > "$state/advanced.config"
     echo '[rabbitmq_management,rabbitmq_prometheus].' > "$state/enabled_plugins"
 }
@@ -326,6 +353,11 @@ cmd_start() {
 # are cluster-wide, so the joined node has them from the cluster.
 join_cluster() {
     if ctl cluster_status 2>/dev/null | grep -q "$join"; then return 0; fi
+    if [ -n "$join_lock" ] && [ "${BRIDGEBACK_BROKER_JOIN_LOCKED:-}" != 1 ]; then
+        # One join at a time: re-run this step under the lock (which the caller's other nodes share).
+        BRIDGEBACK_BROKER_JOIN_LOCKED=1 flock "$join_lock" "$0" join
+        return
+    fi
     log "joining $node to the cluster of $join"
     ctl stop_app >"$state/log/join.out" 2>&1
     ctl reset >>"$state/log/join.out" 2>&1
@@ -376,6 +408,7 @@ case "${1:-}" in
     status) if is_running; then echo "running: $node pid $(cat "$state/rabbitmq.pid")"; else echo "stopped"; exit 3; fi ;;
     env) cmd_env ;;
     ctl) shift; ctl "$@" ;;
+    join) [ -n "$join" ] || { log "join: BRIDGEBACK_BROKER_JOIN names no node"; exit 2; }; join_cluster ;;
     watcher) shift; cmd_watcher "$@" ;;
-    *) sed -n '2,25p' "$0"; exit 2 ;;
+    *) sed -n '2,35p' "$0"; exit 2 ;;
 esac

@@ -13,6 +13,11 @@
 #   deploy/local/netns-lab.sh link HOST down|up      pull / plug HOST's network cable (its veth on the bridge)
 #   deploy/local/netns-lab.sh partition HOST on|off  HOST and the broker hosts stop / resume reaching each other
 #                                             (both directions; HOST still reaches every other host)
+#   deploy/local/netns-lab.sh isolate N on|off       broker N and the other two brokers stop / resume reaching each
+#                                             other (clients still reach broker N): a minority of one, which
+#                                             pauses (pause_minority) and rejoins when healed
+#   deploy/local/netns-lab.sh connections [M] "N name" for every client connection: the broker it is on, its name
+#                                             (as a broker other than M sees them)
 #   deploy/local/netns-lab.sh hosts           name, address and namespace of every host
 #
 # Hosts (10.77.0.0/24 by default; the namespace that runs this script is 10.77.0.1, "client"):
@@ -25,7 +30,10 @@
 # (namespace prefix, at most 8 letters/digits, default bblab: namespaces bblab-broker1 ..., so two labs on
 # one machine need two ids), BRIDGEBACK_LAB_NET (first three octets, default 10.77.0),
 # BRIDGEBACK_LAB_HEARTBEAT (AMQP heartbeat in the printed URLs, seconds, default 5),
-# BRIDGEBACK_LAB_NET_TICKTIME (the brokers' net_ticktime, default 10).
+# BRIDGEBACK_LAB_NET_TICKTIME (the brokers' net_ticktime, default 10), BRIDGEBACK_LAB_DIST_TLS (1, the default:
+# Erlang distribution between the brokers over TLS, each node presenting its host's certificate and
+# verifying its peer's; 0: plain). Every host's certificate (DNS:HOST.bridgeback.test, IP:its address) is in
+# $BRIDGEBACK_LAB_DIR/tls/HOST.pem and HOST.key, for HTTPS on admission and the status API.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,6 +42,7 @@ id="${BRIDGEBACK_LAB_ID:-bblab}"
 net="${BRIDGEBACK_LAB_NET:-10.77.0}"
 heartbeat="${BRIDGEBACK_LAB_HEARTBEAT:-5}"
 ticktime="${BRIDGEBACK_LAB_NET_TICKTIME:-10}"
+dist_tls="${BRIDGEBACK_LAB_DIST_TLS:-1}"
 domain=bridgeback.test
 bridge="${id}br"
 hosts=(broker1 broker2 broker3 worker1 worker2 control edge)
@@ -42,6 +51,7 @@ log() { printf '[lab] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 [[ "$id" =~ ^[a-z0-9]{1,8}$ ]] || die "BRIDGEBACK_LAB_ID must be 1-8 lowercase letters or digits, got '$id'"
+[[ "$net" =~ ^10\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "BRIDGEBACK_LAB_NET must be three octets in 10.0.0.0/8 (10.77.0), got '$net'"
 
 host_octet() {
     case "$1" in
@@ -91,6 +101,8 @@ broker() {
         BRIDGEBACK_BROKER_JOIN="$join" \
         BRIDGEBACK_BROKER_TLS_DIR="$state/tls/broker$n" \
         BRIDGEBACK_BROKER_NET_TICKTIME="$ticktime" \
+        BRIDGEBACK_BROKER_DIST_TLS="$dist_tls" \
+        BRIDGEBACK_BROKER_JOIN_LOCK="$state/join.lock" \
         "$here/broker.sh" "$@"
 }
 
@@ -114,6 +126,10 @@ cmd_up() {
     mkdir -p "$state"
     write_hosts_file
     make_certificates
+    # Another lab (another id) in this network namespace on the same addresses would take this one's traffic.
+    if ip -4 -o addr show | grep -q " $net\.[0-9]*/"; then
+        die "$net.0/24 is already in use in this network namespace (another lab?): set BRIDGEBACK_LAB_NET"
+    fi
     if ! ip link show "$bridge" >/dev/null 2>&1; then
         ip link add "$bridge" type bridge
         ip addr add "$(address client)/24" dev "$bridge"
@@ -141,7 +157,7 @@ cmd_up() {
     done
     for n in "${pids[@]}"; do wait "$n" || rc=1; done
     [ "$rc" = 0 ] || die "a broker did not start (logs in $state/broker*/log)"
-    log "cluster ready: rabbit@broker{1,2,3}.$domain, amqps on port 5671 of each broker host"
+    log "cluster ready: rabbit@broker{1,2,3}.$domain, amqps on port 5671 of each broker host, distribution $([ "$dist_tls" = 1 ] && echo "over TLS" || echo plain)"
 }
 
 cmd_down() {
@@ -194,6 +210,10 @@ cmd_env() {
     echo "export BRIDGEBACK_COORDINATOR_AMQP_URL='$(urls bb-coordinator "$BB_PASSWORD_COORDINATOR")'"
     echo "export BRIDGEBACK_WATCH_AMQP_URL='$(urls bb-watch "$BB_PASSWORD_WATCH")'"
     echo "export BRIDGEBACK_LAB_CA='$state/tls/ca.pem'"
+    echo "export BRIDGEBACK_LAB_NET='$net'"
+    # For `bridgeback status` on a broker host (each management API listens on its host's loopback).
+    echo "export BRIDGEBACK_MANAGEMENT_USER='bb-monitor'"
+    echo "export BRIDGEBACK_MANAGEMENT_PASSWORD='${BB_PASSWORD_MONITOR:-}'"
     echo "export BRIDGEBACK_LAB_SCRIPT='$here/netns-lab.sh'"
 }
 
@@ -254,6 +274,46 @@ cmd_partition() {
     log "$host: partition from the brokers $mode"
 }
 
+# Blackhole routes between broker N and the other two brokers, both directions; clients still reach every broker.
+cmd_isolate() {
+    need_root
+    local n=$1 mode=$2 verb m
+    case "$n" in 1|2|3) ;; *) die "isolate: broker number 1-3, got '$n'" ;; esac
+    case "$mode" in on) verb=add ;; off) verb=del ;; *) die "isolate $n: say on or off" ;; esac
+    for m in 1 2 3; do
+        [ "$m" = "$n" ] && continue
+        ip -n "$(namespace "broker$n")" route "$verb" blackhole "$(address "broker$m")/32" 2>/dev/null || [ "$verb" = del ]
+        ip -n "$(namespace "broker$m")" route "$verb" blackhole "$(address "broker$n")/32" 2>/dev/null || [ "$verb" = del ]
+    done
+    log "broker$n: cut off from the other brokers $mode"
+}
+
+# Every client connection as "N name": asked of the first broker (but EXCEPT) whose management API answers
+# (each node lists the whole cluster's connections, as far as it sees the cluster).
+cmd_connections() {
+    local except=${1:-0} creds="$state/broker1/credentials.env" n out
+    # shellcheck disable=SC1090
+    . "$creds"
+    for n in 1 2 3; do
+        [ "$n" = "$except" ] && continue
+        [ -f "$state/broker$n/rabbitmq.pid" ] || continue
+        out="$(BB_PASSWORD_ADMIN="$BB_PASSWORD_ADMIN" "$0" exec "broker$n" python3 - <<'PY' 2>/dev/null
+import base64, json, os, urllib.request
+auth = base64.b64encode(("bb-admin:" + os.environ["BB_PASSWORD_ADMIN"]).encode()).decode()
+url = "http://127.0.0.1:15672/api/connections?columns=node,name,client_properties"
+with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Basic " + auth}), timeout=10) as r:
+    for c in json.load(r):
+        node = c.get("node", "")
+        name = (c.get("client_properties") or {}).get("connection_name") or c.get("name", "")
+        print(node.split("@broker")[-1].split(".")[0], name)
+PY
+        )" || continue
+        printf '%s\n' "$out"
+        return 0
+    done
+    die "no broker's management API answered"
+}
+
 cmd_hosts() {
     printf '%-8s %-12s %s\n' client "$(address client)" "(this namespace)"
     for h in "${hosts[@]}"; do printf '%-8s %-12s %s\n' "$h" "$(address "$h")" "$(namespace "$h")"; done
@@ -268,7 +328,9 @@ case "${1:-}" in
     leader) cmd_leader "${2:?queue name}" ;;
     link) cmd_link "${2:?host}" "${3:?up or down}" ;;
     partition) cmd_partition "${2:?host}" "${3:?on or off}" ;;
+    isolate) cmd_isolate "${2:?broker number}" "${3:?on or off}" ;;
+    connections) cmd_connections "${2:-0}" ;;
     hosts) cmd_hosts ;;
     broker) shift; n="${1:?broker number}"; shift; broker "$n" "$@" ;;
-    *) sed -n '2,29p' "$0"; exit 2 ;;
+    *) sed -n '2,35p' "$0"; exit 2 ;;
 esac

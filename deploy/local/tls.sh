@@ -35,7 +35,7 @@ cmd_cert() {
     (
         umask 077
         openssl req -newkey rsa:2048 -nodes -keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=$cn" 2>/dev/null
-        printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$sans" > "$dir/$name.ext"
+        printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$sans" > "$dir/$name.ext"
         openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
             -out "$dir/$name.pem" -days 825 -extfile "$dir/$name.ext" 2>/dev/null
         rm -f "$dir/$name.csr" "$dir/$name.ext"
