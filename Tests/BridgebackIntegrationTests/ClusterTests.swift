@@ -76,6 +76,18 @@ final class LocalCluster: Sendable {
 
     func kill(node: Int) async throws { try await run(["kill", "\(node)"]) }
 
+    /// `bridgeback topology check` against node N's management API: its output (a check with drift exits 1).
+    func topologyCheck(management node: Int) async -> String {
+        do {
+            return try await Broker.runOffPool(
+                Fleet.binary,
+                ["topology", "check", "--management", "http://127.0.0.1:\(basePort + 10000 + node - 1)", "--log-level", "warning"],
+                environment: ["BRIDGEBACK_AMQP_URL": urls["BRIDGEBACK_AMQP_URL"] ?? ""])
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// `bridgeback topology apply` against the cluster, as its admin.
     func applyTopology() async throws {
         _ = try await Broker.runOffPool(
@@ -159,11 +171,8 @@ extension BrokerBacked {
                 let jobsQueue = "bb.jobs.\(fleet.pool)"
 
                 // Every quorum queue has a member on each node, and topology check sees none missing.
-                let check = try await Broker.runOffPool(
-                    Fleet.binary,
-                    ["topology", "check", "--management", "http://127.0.0.1:\(cluster.basePort + 10000)", "--log-level", "warning"],
-                    environment: ["BRIDGEBACK_AMQP_URL": cluster.urls["BRIDGEBACK_AMQP_URL"] ?? ""])
-                #expect(!check.contains("under-replicated"), "\(check)")
+                let check = await cluster.topologyCheck(management: 1)
+                #expect(!check.contains("under-replicated") && MultiHostTests.checkRan(check), "\(check)")
 
                 let count = 600
                 let bodies = (0..<count).map { i in
@@ -177,6 +186,10 @@ extension BrokerBacked {
                 let deliveredBeforeKill = fleet.received().count
                 let killedAt = ContinuousClock.now
                 try await cluster.kill(node: leader)
+                let survivor = leader == 1 ? 2 : 1
+                try await eventually("topology check reports the killed node's queue members offline", timeout: .seconds(60)) {
+                    await cluster.topologyCheck(management: survivor).contains("under-replicated")
+                }
                 let ids = try await submitted
                 #expect(Set(ids).count == count)
 
@@ -199,10 +212,21 @@ extension BrokerBacked {
                 let repeatedRequests = received.filter(\.duplicate).count
                 let newLeader = try await cluster.leader(of: jobsQueue)
                 #expect(newLeader != leader, "the jobs queue has a new leader")
+
+                // `cluster.sh start-node`: the killed node rejoins and its queue members catch up.
+                try await cluster.run(["start-node", "\(leader)"])
+                let restartedAt = ContinuousClock.now
+                try await eventually("node \(leader) rejoins with every queue fully replicated", timeout: .seconds(180)) {
+                    try await Task.sleep(for: .seconds(1))
+                    let check = await cluster.topologyCheck(management: leader)
+                    return !check.contains("under-replicated") && MultiHostTests.checkRan(check)
+                }
+                let rejoined = ContinuousClock.now - restartedAt
                 print(
                     "cluster failover (TLS): \(count) jobs, node \(leader) (leader of \(jobsQueue)) killed after \(deliveredBeforeKill) deliveries; "
                         + "new leader node \(newLeader); every job delivered once; \(repeatedRequests) repeated webhook requests "
-                        + "(same webhook-id, deduplicated by the receiver); all finished \(recovery) after the kill")
+                        + "(same webhook-id, deduplicated by the receiver); all finished \(recovery) after the kill; node \(leader) "
+                        + "started again, fully replicated \(rejoined) after")
             }
         }
     }

@@ -3,8 +3,9 @@ import Testing
 
 /// Issue #14 item 6: the systemd units and environment files in `deploy/` configure the binary they
 /// start. Checked against the built `bridgeback`: every flag a unit passes (its own and its env
-/// file's `$BRIDGEBACK_*_ARGS`) is one its subcommand takes, every env file a unit loads is a
-/// template here, and admission's coordinator URL is the status API that coordinator.env configures.
+/// file's `$BRIDGEBACK_*_ARGS`; the audit and ledger-backup timers' services too) is one its
+/// subcommand takes, every env file a unit loads is a template here, and admission's coordinator
+/// URL is the status API that coordinator.env configures.
 @Suite struct DeployTemplateTests {
     static var deploy: URL { Broker.repoRoot.appendingPathComponent("deploy") }
 
@@ -25,12 +26,13 @@ import Testing
     }
 
     @Test(arguments: [
-        ("bridgeback-admission.service", "admission"), ("bridgeback-coordinator.service", "coordinator"),
-        ("bridgeback-worker.service", "worker"),
+        ("bridgeback-admission.service", ["admission"]), ("bridgeback-coordinator.service", ["coordinator"]),
+        ("bridgeback-worker.service", ["worker"]), ("bridgeback-audit.service", ["audit"]),
+        ("bridgeback-ledger-backup.service", ["ledger", "backup"]),
     ])
-    func everyFlagAUnitPassesIsOneItsSubcommandTakes(unit: String, subcommand: String) async throws {
+    func everyFlagAUnitPassesIsOneItsSubcommandTakes(unit: String, subcommand: [String]) async throws {
         let text = try String(contentsOf: Self.deploy.appendingPathComponent("systemd/\(unit)"), encoding: .utf8)
-        let lines = text.split(separator: "\n").map(String.init)
+        let lines = text.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n").map(String.init)
         var environment: [String: String] = [:]
         for line in lines where line.hasPrefix("EnvironmentFile=") {
             let path = String(line.dropFirst("EnvironmentFile=".count))
@@ -40,10 +42,13 @@ import Testing
             #expect(exists || optional, "\(unit) loads \(path), which has no template in deploy/")
             if exists { environment.merge(try Self.variables(template)) { $1 } }
         }
+        // The bridgeback command line, also inside `sh -c '…'`.
         let exec = try #require(lines.first { $0.hasPrefix("ExecStart=") }, "\(unit) has no ExecStart")
+        let start = try #require(exec.range(of: "/usr/local/bin/bridgeback "), "\(unit) does not start bridgeback: \(exec)")
+        let command = exec[start.upperBound...].prefix { $0 != "'" }
         var words: [String] = []
-        for word in exec.split(separator: " ").dropFirst() {
-            if word.hasPrefix("$") {
+        for word in command.split(separator: " ") {
+            if word.hasPrefix("$") && !word.hasPrefix("$(") {
                 let name = String(word.dropFirst())
                 let value = try #require(environment[name], "\(unit) expands $\(name), which no env file it loads defines")
                 words += value.split(separator: " ").map(String.init)
@@ -51,12 +56,12 @@ import Testing
                 words.append(String(word))
             }
         }
-        #expect(words.first == subcommand, "\(exec)")
+        #expect(Array(words.prefix(subcommand.count)) == subcommand, "\(exec)")
         let flags = words.filter { $0.hasPrefix("--") }
         #expect(!flags.isEmpty)
-        let help = try await Broker.runOffPool(Fleet.binary, [subcommand, "--help"])
+        let help = try await Broker.runOffPool(Fleet.binary, subcommand + ["--help"])
         for flag in flags {
-            #expect(help.contains(flag), "\(unit): `bridgeback \(subcommand)` takes no \(flag)")
+            #expect(help.contains(flag), "\(unit): `bridgeback \(subcommand.joined(separator: " "))` takes no \(flag)")
         }
     }
 
