@@ -60,9 +60,17 @@ extension BrokerBacked {
 
         @Test func statusShowsTheRunningFleetAndSaysWhatIsUnreachable() async throws {
             try await withFleet("status") { fleet in
+                // A file surface whose directory does not exist: a delivery there fails and needs a person.
+                fleet.extraSurfaces = [
+                    [
+                        "id": "broken:\(fleet.parent)", "kind": "file", "address": "/nonexistent-bb-\(fleet.parent)/results.jsonl",
+                        "human_name": "a missing directory", "direct_allowed": true,
+                    ]
+                ]
                 try await fleet.startAll(workers: 1)
                 let ids = try await fleet.submitAll([
-                    fleet.detach("echo", params: ["text": "s"], final: "file:\(fleet.parent)", mode: "direct")
+                    fleet.detach("echo", params: ["text": "s"], final: "file:\(fleet.parent)", mode: "direct"),
+                    fleet.detach("echo", params: ["text": "f"], final: "broken:\(fleet.parent)", mode: "direct"),
                 ])
                 try await eventually("the job is delivered", timeout: .seconds(30)) {
                     (try? fleet.ledgerJobs())?[ids[0]]?.finalOutcome == "delivered"
@@ -91,7 +99,14 @@ extension BrokerBacked {
                 #expect(Self.check(result.checks, "admission")?["verdict"] as? String == "ok", "\(result.checks)")
                 let lastHour = Self.check(result.checks, "jobs", "last hour")?["figures"] as? [String: Any]
                 #expect((lastHour?["delivered"] as? Double ?? 0) >= 1, "\(result.checks)")
-                #expect(Self.check(result.checks, "deliveries", "need a person")?["verdict"] as? String == "ok")
+                try await eventually("the broken delivery ends failed", timeout: .seconds(30)) {
+                    (try? fleet.ledgerJobs())?[ids[1]]?.finalOutcome == "failed"
+                }
+                result = try Self.status(fleet)
+                let attention = Self.check(result.checks, "deliveries", "need a person")
+                #expect(attention?["verdict"] as? String == "degraded", "\(String(describing: attention))")
+                #expect((attention?["why"] as? String)?.contains("\(ids[1]) failed") == true, "\(String(describing: attention))")
+                #expect((attention?["why"] as? String)?.contains(ids[0]) == false)
 
                 // --watch: the text report, redrawn in place (clear screen, home) until interrupted.
                 let watched = try await Self.watch(fleet, seconds: 3)
