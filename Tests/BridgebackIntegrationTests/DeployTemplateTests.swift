@@ -65,6 +65,30 @@ import Testing
         }
     }
 
+    /// The cluster's rabbitmq.conf names its peers as rabbitmq-env.conf names each node: long names
+    /// (`rabbit@broker-N.example.internal`); a short name there would match no node and the nodes
+    /// would not find each other. Distribution runs over TLS with the config file beside rabbitmq.conf.
+    @Test func theClusterConfigNamesPeersAsTheNodesNameThemselves() throws {
+        let environment = try Self.variables(Self.deploy.appendingPathComponent("env/rabbitmq-env.conf"))
+        let nodename = try #require(environment["NODENAME"], "rabbitmq-env.conf sets no NODENAME")
+        #expect(environment["USE_LONGNAME"] == "true" && nodename.split(separator: "@").last?.contains(".") == true, "\(nodename)")
+        let conf = try String(contentsOf: Self.deploy.appendingPathComponent("cluster/rabbitmq.conf"), encoding: .utf8)
+        let prefix = "cluster_formation.classic_config.nodes."
+        let peers = conf.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { line in
+            let parts = line.dropFirst(prefix.count).split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            return (parts.first ?? "", parts.last ?? "")
+        }
+        #expect(peers.map(\.0) == ["1", "2", "3"], "\(peers)")
+        for (n, name) in peers {
+            #expect(name == nodename.replacingOccurrences(of: "broker-N", with: "broker-\(n)"), "peer \(n): \(name), node name \(nodename)")
+        }
+        for variable in ["SERVER_ADDITIONAL_ERL_ARGS", "CTL_ERL_ARGS"] {
+            let arguments = environment[variable] ?? ""
+            #expect(arguments.contains("-proto_dist inet_tls") && arguments.contains("/etc/rabbitmq/inter_node_tls.config"), "\(variable)")
+        }
+        #expect(FileManager.default.fileExists(atPath: Self.deploy.appendingPathComponent("cluster/inter_node_tls.config").path))
+    }
+
     /// Admission forwards cancels and asks for job stories at the coordinator's status API: in the
     /// three-host layout that is the HTTPS port coordinator.env opens, verified with the team's CA.
     @Test func admissionsCoordinatorURLIsTheStatusAPIThatCoordinatorEnvConfigures() throws {
