@@ -533,19 +533,7 @@ public final class AdmissionAPI: Sendable {
                     throw AdmissionError(
                         .malformedJSON, "the body must be empty or a JSON object such as {\"reason\": \"no longer needed\"}")
                 }
-                // Like every other body: a typo is refused, never ignored.
-                if let unknown = object.keys.sorted().first(where: { $0 != "reason" }) {
-                    throw AdmissionError(
-                        .invalidRequest, "unknown cancel field \"\(unknown)\"; the only field is \"reason\"", field: unknown)
-                }
-                switch object["reason"] {
-                case nil, .null?: break
-                case .string(let text)?:
-                    try InputLimits.check(
-                        text, field: "reason", minBytes: 0, maxBytes: InputLimits.summaryBytes, alphabet: InputLimits.line)
-                    reason = text
-                default: throw AdmissionError(.invalidRequest, "\"reason\" must be a string", field: "reason")
-                }
+                reason = try CancelBody.reason(object)
             }
             guard let existing = try await storeCall({ try await store.job(id: canonical) }),
                 principal.maySee(jobOrigin: existing.contract.origin.rawValue)

@@ -59,7 +59,8 @@ extension AdmissionAPI {
         do {
             record = try readOutcome(root, requestID: requestID, at: at, reader: SchemaReader(mode: .failFast, rootName: "the outcome"))
         } catch {
-            throw AdmissionError(schema: error, surfaceFields: [])
+            // The message names the element (`sources[2]`); the API's `field` stays the field itself.
+            throw AdmissionError(.invalidRequest, error.message, field: error.topField.isEmpty ? nil : error.topField)
         }
         if let wait = record.waitSeconds, wait > record.durationSeconds {
             throw AdmissionError(

@@ -62,12 +62,4 @@ enum InputLimits {
     static let line = Alphabet("one line of text without control characters", allows: isLineScalar)
     static let text = Alphabet("any text without control characters other than line breaks and tabs", allows: isTextScalar)
 
-    /// Checks a string field (length in UTF-8 bytes, then characters) through the schema layer.
-    static func check(_ value: String, field: String, minBytes: Int = 1, maxBytes: Int, alphabet: Alphabet) throws(AdmissionError) {
-        do {
-            _ = try SchemaReader(mode: .failFast).string(.string(value), at: field, length: .bytes(minBytes...maxBytes), alphabet: alphabet)
-        } catch {
-            throw AdmissionError(schema: error, surfaceFields: [])
-        }
-    }
 }

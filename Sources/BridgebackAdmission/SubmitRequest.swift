@@ -175,6 +175,20 @@ struct SubmitRequest: Sendable {
     }
 }
 
+/// The optional body of `POST /v1/jobs/{id}/cancel`: `{"reason": "…"}`, one line of at most
+/// 1,000 bytes. Like every other body, a typo is refused, never ignored.
+enum CancelBody {
+    static func reason(_ object: [String: JSONValue]) throws(AdmissionError) -> String? {
+        let fields = JSONFields(object, at: "", reader: SchemaReader(mode: .failFast, rootName: "the body"))
+        do {
+            try fields.refuseUnknown(known: ["reason"])
+            return try fields.string("reason", length: .bytes(0...InputLimits.summaryBytes), alphabet: InputLimits.line)
+        } catch {
+            throw AdmissionError(schema: error, surfaceFields: [])
+        }
+    }
+}
+
 extension AdmissionError {
     /// A request field refused by the schema layer: 400 `invalid_request` naming the field, or
     /// `unknown_surface` for a malformed surface id in one of `surfaceFields`.
