@@ -213,6 +213,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The CLI's clients of a running fleet: admission's and the coordinator's HTTP APIs (bearer token,
+        // an optional private CA), the RabbitMQ management API, the `status` report, the `watch` loop and
+        // the audit's report delivery and outcome ingest. The executable only parses arguments and prints.
+        .target(
+            name: "BridgebackClient",
+            dependencies: [
+                // BridgebackCoordinator: `BrokerOverview.parse`, the management API reading the dashboard shares.
+                "BridgebackCore", "BridgebackAMQP", "BridgebackCoordinator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `bridgeback receiver`: a Standard Webhooks receiver (verify, deduplicate, record) for the demo and tests.
         .target(
             name: "BridgebackReceiver",
@@ -247,14 +263,12 @@ let package = Package(
                 "BridgebackMCP",
                 "BridgebackReceiver",
                 "BridgebackBench",
+                "BridgebackClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -310,6 +324,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BridgebackClientTests",
+            dependencies: ["BridgebackClient", "BridgebackCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BridgebackAuditTests",
             // The stores and the coordinator write the data the loader reads, through their real write APIs.
             dependencies: [
@@ -323,7 +342,8 @@ let package = Package(
         .testTarget(
             name: "BridgebackIntegrationTests",
             dependencies: [
-                "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", "BridgebackWorker", .product(name: "GRDB", package: "GRDB.swift"),
+                "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", "BridgebackWorker", "BridgebackLedger",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings

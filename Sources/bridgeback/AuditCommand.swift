@@ -1,10 +1,8 @@
 import ArgumentParser
 import BridgebackAudit
+import BridgebackClient
 import BridgebackPolicy
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// `bridgeback audit`: find what should have detached, classify every miss, propose (never
 /// install) a policy change; `audit ingest` loads inline outcomes exported by a runtime.
@@ -49,23 +47,6 @@ private func stderr(_ text: String) {
 }
 
 private let defaultAdmissionURL = ProcessInfo.processInfo.environment["BRIDGEBACK_ADMISSION_URL"] ?? "http://127.0.0.1:8080"
-
-/// POSTs JSON; returns (status, parsed object, raw text). Throws only when unreachable.
-private func post(_ url: URL, _ body: [String: Any], token: String?) async throws -> (Int, [String: Any], String) {
-    var request = URLRequest(url: url)
-    request.httpMethod = "POST"
-    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-    request.httpBody = try JSONSerialization.data(withJSONObject: body)
-    let (data, response) = try await URLSession.shared.data(for: request)
-    let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, object, String(decoding: data, as: UTF8.self))
-}
-
-private func errorMessage(_ object: [String: Any], raw: String) -> String {
-    let error = object["error"] as? [String: Any]
-    return "\(error?["code"] as? String ?? "error"): \(error?["message"] as? String ?? raw)"
-}
 
 struct AuditRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -282,33 +263,24 @@ struct AuditRunCommand: AsyncParsableCommand {
                 String(text.prefix(config.maxChars))
                 + "\n\n… (cut at \(config.maxChars) characters; the full report is in the audit state directory)\n"
         }
-        guard let url = URL(string: admission.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/requests") else {
-            throw AuditError(.invalidArgument, "--admission '\(admission)' is not a URL")
-        }
-        let body: [String: Any] = [
-            "origin": config.origin,
-            "text": "Deliver the Bridgeback audit report for \(day)",
-            "force": "detach",
-            "idempotency_key": "audit-\(day)",
-            "summary": "audit report \(day)",
-            "recipe": ["name": config.recipe, "params": [config.textParameter: text]],
-            "contract": ["final_surface": config.finalSurface, "delivery_mode": config.deliveryMode],
-        ]
-        let (status, reply, raw): (Int, [String: Any], String)
-        do { (status, reply, raw) = try await post(url, body, token: try auth.token()) } catch let error as ValidationError {
-            throw error
+        let client = AdmissionClient(base: admission, token: try auth.token())
+        let submission: AdmissionClient.ReportSubmission
+        do {
+            submission = try await client.submitReport(
+                text, day: day, origin: config.origin, recipe: config.recipe, textParameter: config.textParameter,
+                finalSurface: config.finalSurface, deliveryMode: config.deliveryMode)
         } catch {
-            stderr("bridgeback audit: cannot reach the admission service at \(admission): \(error.localizedDescription)")
+            stderr("bridgeback audit: cannot reach the admission service at \(admission): \(error.description)")
             throw ExitCode(2)
         }
-        guard (200..<300).contains(status), let job = reply["job_id"] as? String else {
-            throw AuditError(.deliveryFailed, "admission refused the report (HTTP \(status)): \(errorMessage(reply, raw: raw))")
+        switch submission {
+        case .submitted(let job):
+            stderr("bridgeback audit: report submitted as \(job), delivering to \(config.finalSurface)")
+        case .alreadySubmitted(let job):
+            stderr("bridgeback audit: today's report was already submitted as \(job) (audit-\(day)); not delivered again")
+        case .refused(let refusal):
+            throw AuditError(.deliveryFailed, "admission refused the report (HTTP \(refusal.status)): \(refusal.message)")
         }
-        let replay = reply["idempotent_replay"] as? Bool == true
-        stderr(
-            replay
-                ? "bridgeback audit: today's report was already submitted as \(job) (audit-\(day)); not delivered again"
-                : "bridgeback audit: report submitted as \(job), delivering to \(config.finalSurface)")
     }
 }
 
@@ -344,36 +316,23 @@ struct AuditIngestCommand: AsyncParsableCommand {
             stderr("bridgeback audit ingest: cannot read \(file)")
             throw ExitCode(2)
         }
-        let base = admission.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let token = try auth.token()
+        let client = AdmissionClient(base: admission, token: try auth.token())
         var created = 0
         var replaced = 0
         var refused = 0
         for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
-            guard var object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                stderr("line \(index + 1): not a JSON object")
-                refused += 1
-                continue
-            }
-            guard let id = object.removeValue(forKey: "request_id") as? String, !id.isEmpty,
-                let encoded = id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed),
-                let url = URL(string: "\(base)/v1/requests/\(encoded)/outcome")
-            else {
-                stderr("line \(index + 1): missing or invalid \"request_id\"")
-                refused += 1
-                continue
-            }
-            let (status, reply, raw): (Int, [String: Any], String)
-            do { (status, reply, raw) = try await post(url, object, token: token) } catch {
-                stderr("bridgeback audit ingest: cannot reach the admission service at \(admission): \(error.localizedDescription)")
+            let outcome: AdmissionClient.OutcomeLine
+            do { outcome = try await client.recordOutcome(line: trimmed) } catch {
+                stderr("bridgeback audit ingest: cannot reach the admission service at \(admission): \(error.description)")
                 throw ExitCode(2)
             }
-            if status == 200 {
-                if reply["recorded"] as? String == "replaced" { replaced += 1 } else { created += 1 }
-            } else {
-                stderr("line \(index + 1) (\(id)): HTTP \(status) \(errorMessage(reply, raw: raw))")
+            switch outcome {
+            case .created: created += 1
+            case .replaced: replaced += 1
+            case .refused(let id, let reason):
+                stderr("line \(index + 1)\(id.map { " (\($0))" } ?? ""): \(reason)")
                 refused += 1
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgebackClient
 import BridgebackCoordinator
 import BridgebackCore
 import Foundation
@@ -83,7 +84,7 @@ struct DeliverCommand: AsyncParsableCommand {
         let body: [UInt8] = given.map { Array(JSONValue.object(["text": .string($0)]).jsonText.utf8) } ?? []
         let path = "/v1/jobs/\(id)/dry-run"
         let data: Data
-        switch await StatusClient(timeout: 10, token: try auth.token()).post(coordinator, path, body: body) {
+        switch await APIClient(timeout: 10, token: try auth.token()).post(coordinator, path, body: body) {
         case .ok(let answer): data = answer
         case .status(let code, let message): throw deliverFailure("the coordinator answered \(code): \(message)")
         case .unreachable(let reason):

@@ -1,11 +1,8 @@
 import ArgumentParser
+import BridgebackClient
 import BridgebackCoordinator
 import BridgebackCore
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// `bridgeback jobs`: what was handed off, and where each answer went — each job's whole story
 /// in one typed answer (`JobStory`) from admission, which joins the coordinator's ledger server-side.
@@ -54,7 +51,7 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var auth: ClientAuthOptions
 
         /// A client carrying this command's token.
-        func client() throws -> StatusClient { StatusClient(token: try auth.token()) }
+        func client() throws -> APIClient { APIClient(token: try auth.token()) }
 
         func validate() throws {
             for (flag, value) in [("--admission", admission), ("--coordinator", coordinator)] {
@@ -208,98 +205,6 @@ private func jobsFailure(_ message: String) -> ExitCode {
 
 private func warn(_ text: String) {
     FileHandle.standardError.write(Data("note: \(text)\n".utf8))
-}
-
-/// Talks to the admission and coordinator APIs with a short timeout; failures become values, not throws.
-struct StatusClient {
-    enum Answer<T> {
-        case ok(T)
-        /// An HTTP error status with the API's `error.message` (or the body).
-        case status(Int, String)
-        case unreachable(String)
-    }
-
-    let session: URLSession
-    /// Sent as `Authorization: Bearer …` on every request (never printed).
-    let token: String?
-
-    /// Seconds a request may take (also AsyncHTTPClient's, with BRIDGEBACK_CA_FILE).
-    let timeout: TimeInterval
-
-    init(timeout: TimeInterval = 5, token: String?) {
-        self.token = token
-        self.timeout = timeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        session = URLSession(configuration: configuration)
-    }
-
-    func get(_ base: String, _ path: String, query: [URLQueryItem] = []) async -> Answer<JSONValue> {
-        await get(base, path, query: query, as: JSONValue.self)
-    }
-
-    func get<T: Decodable>(_ base: String, _ path: String, query: [URLQueryItem] = [], as type: T.Type) async -> Answer<T> {
-        switch await raw(base, path, query: query, accept: "application/json") {
-        case .ok(let data):
-            do { return .ok(try WireCodec.decodeBody(T.self, from: data)) } catch {
-                return .status(200, "the answer of GET \(path) does not decode: \(error)")
-            }
-        case .status(let code, let message): return .status(code, message)
-        case .unreachable(let reason): return .unreachable(reason)
-        }
-    }
-
-    func getText(_ base: String, _ path: String) async -> Answer<String> {
-        switch await raw(base, path, query: [], accept: "text/plain") {
-        case .ok(let data): .ok(String(decoding: data, as: UTF8.self))
-        case .status(let code, let message): .status(code, message)
-        case .unreachable(let reason): .unreachable(reason)
-        }
-    }
-
-    private func raw(_ base: String, _ path: String, query: [URLQueryItem], accept: String) async -> Answer<Data> {
-        guard var components = URLComponents(string: base.trimmingTrailingSlash + path) else {
-            return .unreachable("'\(base)' is not a URL")
-        }
-        if !query.isEmpty { components.queryItems = query }
-        guard let url = components.url else { return .unreachable("'\(base)\(path)' is not a URL") }
-        var request = URLRequest(url: url)
-        request.setValue(accept, forHTTPHeaderField: "Accept")
-        return await send(request)
-    }
-
-    /// POSTs a JSON body (the coordinator's dry-run); the answer is returned undecoded.
-    func post(_ base: String, _ path: String, body: [UInt8]) async -> Answer<Data> {
-        guard let url = URL(string: base.trimmingTrailingSlash + path) else { return .unreachable("'\(base)\(path)' is not a URL") }
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body)
-        return await send(request)
-    }
-
-    /// One request: a 2xx body, or the API's `error.message` with the status, or why it failed.
-    private func send(_ request: URLRequest) async -> Answer<Data> {
-        var request = request
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        do {
-            let (data, code) = try await CLIHTTP.send(request, session: session, timeout: timeout)
-            guard (200..<300).contains(code) else {
-                var message =
-                    (try? JSONDecoder().decode(APIErrorBody.self, from: data))?.error.message
-                    ?? String(decoding: data.prefix(300), as: UTF8.self)
-                if code == 401 && token == nil {
-                    message += " (no token given: set BRIDGEBACK_TOKEN, BRIDGEBACK_TOKEN_FILE or --token-file)"
-                }
-                return .status(code, message)
-            }
-            return .ok(data)
-        } catch {
-            return .unreachable(error.localizedDescription)
-        }
-    }
 }
 
 /// The human forms: one line per job, and the detail of one job.
@@ -463,21 +368,6 @@ enum JobLine {
 }
 
 extension JSONValue {
-    subscript(key: String) -> JSONValue? {
-        if case .object(let object) = self { return object[key] }
-        return nil
-    }
-
-    var stringValue: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    var arrayValue: [JSONValue]? {
-        if case .array(let items) = self { return items }
-        return nil
-    }
-
     /// Any Encodable as a JSONValue (for `--json` output that nests typed values).
     static func encoding(_ value: some Encodable) -> JSONValue {
         guard let data = try? JSONEncoder().encode(value), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgebackClient
 import BridgebackCore
 import Foundation
 #if canImport(FoundationNetworking)

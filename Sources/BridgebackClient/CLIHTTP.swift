@@ -1,10 +1,10 @@
 import AsyncHTTPClient
-import Foundation
+public import Foundation
 import NIOCore
 import NIOSSL
 
 #if canImport(FoundationNetworking)
-    import FoundationNetworking
+    public import FoundationNetworking
 #endif
 
 /// How the CLI talks to admission and the coordinator's status API.
@@ -12,15 +12,15 @@ import NIOSSL
 /// With `BRIDGEBACK_CA_FILE` set, `https://` servers are verified against that CA only (a team's
 /// private CA, as `deploy/local/tls.sh` makes), through AsyncHTTPClient: Foundation's URLSession on
 /// Linux cannot be given a CA. Without it, URLSession and the system's trust store, as before.
-enum CLIHTTP {
+public enum CLIHTTP {
     /// The PEM CA file servers are verified against, from `BRIDGEBACK_CA_FILE`.
-    static var caFile: String? {
+    public static var caFile: String? {
         ProcessInfo.processInfo.environment["BRIDGEBACK_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Sends `request`; returns the body and the status code. Throws when no answer came (unreachable,
     /// TLS verification failed, timeout); the error's description says which.
-    static func send(_ request: URLRequest, session: URLSession = .shared, timeout: TimeInterval = 30) async throws -> (Data, Int) {
+    public static func send(_ request: URLRequest, session: URLSession = .shared, timeout: TimeInterval = 30) async throws -> (Data, Int) {
         guard let caFile else {
             let (data, response) = try await session.data(for: request)
             return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
@@ -48,7 +48,15 @@ enum CLIHTTP {
     }
 }
 
-struct CLIHTTPError: Error, CustomStringConvertible, LocalizedError {
-    var description: String
-    var errorDescription: String? { description }
+/// Why a request got no answer, in words.
+public struct CLIHTTPError: Error, CustomStringConvertible, LocalizedError {
+    public var description: String
+    public var errorDescription: String? { description }
+
+    public init(description: String) { self.description = description }
+}
+
+extension String {
+    /// The URL without a trailing slash, so a path can be appended.
+    var trimmingTrailingSlash: String { hasSuffix("/") ? String(dropLast()) : self }
 }
