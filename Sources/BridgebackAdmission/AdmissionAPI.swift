@@ -338,7 +338,10 @@ public final class AdmissionAPI: Sendable {
             throw AdmissionError(.invalidContract, "cannot encode the contract: \(error.message)")
         }
         entry.jobID = jobID.description
-        let outcome = try await storeCall { try await store.admit(request: entry, contract: contract, outbox: outbox) }
+        let outcome = try await storeCall {
+            try await store.admit(
+                request: entry, contract: contract, outbox: outbox, defaultsApplied: contract.defaultsApplied + extraDefaults)
+        }
         switch outcome {
         case .created(let job):
             doorbell.ring()
@@ -355,13 +358,12 @@ public final class AdmissionAPI: Sendable {
                 ])
             return APIResponse(
                 status: 202,
-                typed: detachAnswer(
-                    job, decision: decision, requestID: requestID, replay: false, notes: notes, extraDefaults: extraDefaults))
+                typed: detachAnswer(job, decision: decision, requestID: requestID, replay: false, notes: notes))
         case .existing(let job):
             // Lost a race with a concurrent submit of the same key: answer as a replay.
             metrics.request(decision: "replay")
             return APIResponse(
-                status: 202, typed: detachAnswer(job, decision: decision, requestID: requestID, replay: true, notes: [], extraDefaults: []))
+                status: 202, typed: detachAnswer(job, decision: decision, requestID: requestID, replay: true, notes: []))
         }
     }
 
@@ -395,7 +397,7 @@ public final class AdmissionAPI: Sendable {
         let body = AdmissionAnswer(
             decision: "detach", triggers: entry.triggers, reason: entry.reason, policyVersion: entry.policyVersion, forced: entry.forced,
             confidence: confidence, requestID: requestID, job: admittedJob(job), idempotentReplay: true,
-            defaultsApplied: job.contract.defaultsApplied, notes: [note])
+            defaultsApplied: job.defaultsApplied, notes: [note])
         return APIResponse(status: 202, typed: body)
     }
 
@@ -409,23 +411,24 @@ public final class AdmissionAPI: Sendable {
     }
 
     private func detachAnswer(
-        _ job: JobRecord, decision: AdmissionDecision, requestID: String, replay: Bool, notes: [String], extraDefaults: [String]
+        _ job: JobRecord, decision: AdmissionDecision, requestID: String, replay: Bool, notes: [String]
     ) -> AdmissionAnswer {
         var body = answer(decision, requestID: requestID)
         body.job = admittedJob(job)
         body.idempotentReplay = replay
-        body.defaultsApplied = job.contract.defaultsApplied + extraDefaults
+        // What the first answer said was defaulted (stored with the job), for a replay too.
+        body.defaultsApplied = job.defaultsApplied
         var allNotes = notes
-        if let sentence = defaultsSentence(job.contract, extra: extraDefaults) { allNotes.append(sentence) }
+        if let sentence = defaultsSentence(job.contract, fields: job.defaultsApplied) { allNotes.append(sentence) }
         body.notes = allNotes
         return body
     }
 
     /// "Defaults used: work_surface = work:alice (Alice's work log), …" — what was not asked but decided.
-    func defaultsSentence(_ contract: OwnershipContract, extra: [String]) -> String? {
+    func defaultsSentence(_ contract: OwnershipContract, fields: [String]) -> String? {
         var parts: [String] = []
         func name(_ id: SurfaceID) -> String { registry[id].map { "\(id) (\($0.humanName))" } ?? id.rawValue }
-        for field in contract.defaultsApplied + extra {
+        for field in fields {
             switch field {
             case "work_surface": parts.append("work_surface = \(name(contract.workSurface))")
             case "final_surface": parts.append("final_surface = \(name(contract.finalSurface))")

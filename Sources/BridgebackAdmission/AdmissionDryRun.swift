@@ -22,7 +22,7 @@ extension AdmissionAPI {
     /// Detach: the contract exactly as it would be written, and how the answer would reach its surface.
     func dryRunDetach(_ contract: OwnershipContract, decision: AdmissionDecision, notes: [String], extraDefaults: [String]) -> APIResponse {
         var all = notes
-        if let sentence = defaultsSentence(contract, extra: extraDefaults) { all.append(sentence) }
+        if let sentence = defaultsSentence(contract, fields: contract.defaultsApplied + extraDefaults) { all.append(sentence) }
         all.append("the job id in the contract is only an example: a real submit gets its own")
         all.append(Self.dryRunNote)
         var body = dryRunAnswer(decision, human: wouldLine(contract), delivery: deliveryPlan(contract), notes: all)

@@ -64,10 +64,16 @@ public struct AdmissionRecordsReader: Sendable {
 public struct AdmissionSnapshot {
     let db: Database
 
+    private typealias Log = AdmissionSchema.RequestLog
+    private typealias Jobs = AdmissionSchema.Jobs
+    private typealias Outbox = AdmissionSchema.Outbox
+    private typealias Outcomes = AdmissionSchema.InlineOutcomes
+    private typealias Refusals = AdmissionSchema.ContractRefusals
+
     /// Request-log lines received within `window`, oldest first (replays included).
     public func requests(receivedIn window: ClosedRange<Date>) throws -> [RequestLogEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM request_log ORDER BY received_at, id").compactMap { row in
-            guard let at = AdmissionStore.date(row["received_at"]), window.contains(at) else { return nil }
+        try Row.fetchAll(db, sql: "SELECT * FROM \(Log.table) ORDER BY \(Log.receivedAt.name), \(Log.id.name)").compactMap { row in
+            guard let at = AdmissionStore.date(row[Log.receivedAt]), window.contains(at) else { return nil }
             return AdmissionStore.entry(from: row)
         }
     }
@@ -75,8 +81,8 @@ public struct AdmissionSnapshot {
     /// The reported outcomes of these requests; nil when the database predates inline outcomes
     /// (migration `v2`), so a caller can tell "none reported" from "cannot be known".
     public func outcomes(requestIDs: Set<String>) throws -> [String: InlineOutcomeRecord]? {
-        guard try db.tableExists("inline_outcomes") else { return nil }
-        let select = try db.cachedStatement(sql: "SELECT * FROM inline_outcomes WHERE request_id = ?")
+        guard try db.tableExists(Outcomes.table) else { return nil }
+        let select = try db.cachedStatement(sql: "SELECT * FROM \(Outcomes.table) WHERE \(Outcomes.requestID.name) = ?")
         var outcomes: [String: InlineOutcomeRecord] = [:]
         for id in requestIDs.sorted() {
             if let row = try Row.fetchOne(select, arguments: [id]) { outcomes[id] = AdmissionStore.outcome(from: row) }
@@ -86,16 +92,17 @@ public struct AdmissionSnapshot {
 
     /// Contracts refused within `window`, oldest first; nil when the database predates refusals (migration `v3`).
     public func refusals(in window: ClosedRange<Date>) throws -> [ContractRefusalRecord]? {
-        guard try db.tableExists("contract_refusals") else { return nil }
-        return try Row.fetchAll(db, sql: "SELECT * FROM contract_refusals ORDER BY at, id").compactMap { row in
-            guard let at = AdmissionStore.date(row["at"]), window.contains(at) else { return nil }
+        guard try db.tableExists(Refusals.table) else { return nil }
+        return try Row.fetchAll(db, sql: "SELECT * FROM \(Refusals.table) ORDER BY \(Refusals.at.name), \(Refusals.id.name)").compactMap {
+            row in
+            guard let at = AdmissionStore.date(row[Refusals.at]), window.contains(at) else { return nil }
             return AdmissionStore.refusal(from: row)
         }
     }
 
     /// The jobs with these ids that admission holds, by id.
     public func jobs(ids: Set<String>) throws -> [String: JobRecord] {
-        let select = try db.cachedStatement(sql: "SELECT * FROM jobs WHERE job_id = ?")
+        let select = try db.cachedStatement(sql: "SELECT * FROM \(Jobs.table) WHERE \(Jobs.jobID.name) = ?")
         var jobs: [String: JobRecord] = [:]
         for id in ids.sorted() {
             if let row = try Row.fetchOne(select, arguments: [id]) { jobs[id] = try AdmissionStore.job(from: row) }
@@ -106,7 +113,11 @@ public struct AdmissionSnapshot {
     /// The last error the outbox relay recorded for a job (its newest failed publish), if any.
     public func lastOutboxError(jobID: String) throws -> String? {
         try String.fetchOne(
-            db, sql: "SELECT last_error FROM outbox WHERE job_id = ? AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            db,
+            sql: """
+                SELECT \(Outbox.lastError.name) FROM \(Outbox.table) WHERE \(Outbox.jobID.name) = ? AND \(Outbox.lastError.name) IS NOT NULL
+                ORDER BY \(Outbox.seq.name) DESC LIMIT 1
+                """,
             arguments: [jobID])
     }
 }

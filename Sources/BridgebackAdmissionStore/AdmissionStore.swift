@@ -65,6 +65,11 @@ public struct JobRecord: Sendable, Hashable {
     public var publishedAt: Date?
     public var cancelRequestedAt: Date?
     public var cancelReason: String?
+    /// Every field admission decided because the request left it out, as the first answer said:
+    /// the contract's (`work_surface`, …) and admission's own (`recipe`, `deadline`), so a replay of
+    /// the idempotency key answers the same list. For a job admitted before this was stored
+    /// (migration `v4`), the contract's alone.
+    public var defaultsApplied: [String]
 }
 
 /// One message waiting in (or sent from) the outbox.
@@ -253,6 +258,10 @@ public final class AdmissionStore: Sendable {
         }
         registerOutcomeMigration(&migrator)
         registerRefusalMigration(&migrator)
+        migrator.registerMigration("v4: defaults applied") { db in
+            // JSON array of the fields the first answer said were defaulted; NULL for older jobs.
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN defaults_applied TEXT")
+        }
         return migrator
     }
 
@@ -277,8 +286,14 @@ public final class AdmissionStore: Sendable {
 
     /// One transaction: request log + job + contract + outbox rows. If (origin, key) already
     /// has a job, writes only a replay line in the request log and returns that job.
-    public func admit(request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft]) async throws -> AdmitOutcome {
+    ///
+    /// - Parameter defaultsApplied: what the answer says was defaulted (the contract's
+    ///   `defaultsApplied` when nil), kept so a replay answers the same.
+    public func admit(
+        request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft], defaultsApplied: [String]? = nil
+    ) async throws -> AdmitOutcome {
         let contractJSON = try String(decoding: WireCodec.encode(contract), as: UTF8.self)
+        let defaultsJSON = String(decoding: try JSONEncoder().encode(defaultsApplied ?? contract.defaultsApplied), as: UTF8.self)
         do {
             return try await write { db in
                 if let key = request.idempotencyKey, let existing = try Self.fetchJob(db, origin: request.origin, key: key) {
@@ -289,14 +304,11 @@ public final class AdmissionStore: Sendable {
                 entry.jobID = contract.jobID.description
                 try Self.insert(entry, db)
                 try db.execute(
-                    sql: """
-                        INSERT INTO jobs (job_id, request_id, origin, work_surface, final_surface, idempotency_key, contract, state, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
+                    sql: AdmissionSchema.insert(into: AdmissionSchema.Jobs.table, AdmissionSchema.Jobs.inserted),
                     arguments: [
                         contract.jobID.description, request.id, contract.origin.rawValue, contract.workSurface.rawValue,
                         contract.finalSurface.rawValue, request.idempotencyKey, contractJSON, JobRecord.State.accepted.rawValue,
-                        WireDate.format(contract.createdAt),
+                        WireDate.format(contract.createdAt), defaultsJSON,
                     ])
                 for draft in outbox {
                     try db.execute(
@@ -334,10 +346,7 @@ public final class AdmissionStore: Sendable {
     private static func insert(_ entry: RequestLogEntry, _ db: Database) throws {
         let triggers = String(decoding: try JSONEncoder().encode(entry.triggers), as: UTF8.self)
         try db.execute(
-            sql: """
-                INSERT INTO request_log (id, origin, text, hints, decision, forced, triggers, reason, policy_version, received_at, idempotency_key, job_id, replay)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+            sql: AdmissionSchema.insert(into: AdmissionSchema.RequestLog.table, AdmissionSchema.RequestLog.all),
             arguments: [
                 entry.id, entry.origin, entry.text, entry.hintsJSON, entry.decision, entry.forced, triggers, entry.reason,
                 entry.policyVersion, WireDate.format(entry.receivedAt), entry.idempotencyKey, entry.jobID, entry.replay,
@@ -395,16 +404,20 @@ public final class AdmissionStore: Sendable {
         try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE origin = ? AND idempotency_key = ?", arguments: [origin, key]).map(job(from:))
     }
 
+    /// One `jobs` row as a record (shared with `AdmissionRecordsReader`).
     static func job(from row: Row) throws -> JobRecord {
-        let text: String = row["contract"]
+        typealias Jobs = AdmissionSchema.Jobs
+        let text: String = row[Jobs.contract]
         let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
-        let stateText: String = row["state"]
+        let stateText: String = row[Jobs.state]
+        let defaultsText: String? = row[Jobs.defaultsApplied]
+        let defaults = defaultsText.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
         return JobRecord(
-            jobID: row["job_id"], requestID: row["request_id"], contract: contract,
+            jobID: row[Jobs.jobID], requestID: row[Jobs.requestID], contract: contract,
             state: JobRecord.State(rawValue: stateText) ?? .accepted,
-            createdAt: date(row["created_at"]) ?? contract.createdAt,
-            publishedAt: date(row["published_at"]), cancelRequestedAt: date(row["cancel_requested_at"]),
-            cancelReason: row["cancel_reason"])
+            createdAt: date(row[Jobs.createdAt]) ?? contract.createdAt,
+            publishedAt: date(row[Jobs.publishedAt]), cancelRequestedAt: date(row[Jobs.cancelRequestedAt]),
+            cancelReason: row[Jobs.cancelReason], defaultsApplied: defaults ?? contract.defaultsApplied)
     }
 
     static func date(_ text: String?) -> Date? { text.flatMap(WireDate.parse) }
@@ -456,12 +469,17 @@ public final class AdmissionStore: Sendable {
                 try markSent.execute(arguments: [stamp, seq])
                 try publish.execute(arguments: [JobRecord.State.published.rawValue, stamp, JobRecord.State.accepted.rawValue, seq])
             }
-            let markFailed = try db.cachedStatement(sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?")
+            let markFailed = try db.cachedStatement(sql: Self.markFailedSQL)
             for failure in failures {
                 try markFailed.execute(arguments: [failure.error, failure.seq])
             }
         }
     }
+
+    /// Counts a failed attempt and keeps its error, in the column `AdmissionRecordsReader.lastOutboxError` reads.
+    private static let markFailedSQL =
+        "UPDATE \(AdmissionSchema.Outbox.table) SET attempts = attempts + 1, \(AdmissionSchema.Outbox.lastError.name) = ? "
+        + "WHERE \(AdmissionSchema.Outbox.seq.name) = ?"
 
     private struct Failure: Sendable {
         var seq: Int64
@@ -504,14 +522,16 @@ public final class AdmissionStore: Sendable {
         }
     }
 
+    /// One `request_log` row as a record (shared with `AdmissionRecordsReader`).
     static func entry(from row: Row) -> RequestLogEntry {
-        let triggersText: String = row["triggers"]
+        typealias Log = AdmissionSchema.RequestLog
+        let triggersText: String = row[Log.triggers]
         let triggers = (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? []
         return RequestLogEntry(
-            id: row["id"], origin: row["origin"], text: row["text"], hintsJSON: row["hints"], decision: row["decision"],
-            forced: row["forced"], triggers: triggers, reason: row["reason"], policyVersion: row["policy_version"],
-            receivedAt: date(row["received_at"]) ?? Date(timeIntervalSince1970: 0),
-            idempotencyKey: row["idempotency_key"], jobID: row["job_id"], replay: row["replay"])
+            id: row[Log.id], origin: row[Log.origin], text: row[Log.text], hintsJSON: row[Log.hints], decision: row[Log.decision],
+            forced: row[Log.forced], triggers: triggers, reason: row[Log.reason], policyVersion: row[Log.policyVersion],
+            receivedAt: date(row[Log.receivedAt]) ?? Date(timeIntervalSince1970: 0),
+            idempotencyKey: row[Log.idempotencyKey], jobID: row[Log.jobID], replay: row[Log.replay])
     }
 
     /// A cheap query proving the database answers.

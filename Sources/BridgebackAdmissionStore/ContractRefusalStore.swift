@@ -73,10 +73,7 @@ extension AdmissionStore {
         let triggers = String(decoding: try JSONEncoder().encode(refusal.triggers), as: UTF8.self)
         try await writer.write { db in
             try db.execute(
-                sql: """
-                    INSERT INTO contract_refusals (id, at, origin, excerpt, decision, forced, triggers, policy_version, code, field, message)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                sql: AdmissionSchema.insert(into: AdmissionSchema.ContractRefusals.table, AdmissionSchema.ContractRefusals.all),
                 arguments: [
                     refusal.id, WireDate.format(refusal.at), refusal.origin, refusal.excerpt, refusal.decision, refusal.forced, triggers,
                     refusal.policyVersion, refusal.code, refusal.field, refusal.message,
@@ -93,11 +90,13 @@ extension AdmissionStore {
 
     /// One `contract_refusals` row as a record (shared with `AdmissionRecordsReader`).
     static func refusal(from row: Row) -> ContractRefusalRecord {
-        let triggersText: String = row["triggers"]
+        typealias Refusals = AdmissionSchema.ContractRefusals
+        let triggersText: String = row[Refusals.triggers]
         return ContractRefusalRecord(
-            id: row["id"], at: WireDate.parse(row["at"]) ?? Date(timeIntervalSince1970: 0), origin: row["origin"],
-            excerpt: row["excerpt"], decision: row["decision"], forced: row["forced"],
+            id: row[Refusals.id], at: WireDate.parse(row[Refusals.at]) ?? Date(timeIntervalSince1970: 0), origin: row[Refusals.origin],
+            excerpt: row[Refusals.excerpt], decision: row[Refusals.decision], forced: row[Refusals.forced],
             triggers: (try? JSONDecoder().decode([String].self, from: Data(triggersText.utf8))) ?? [],
-            policyVersion: row["policy_version"], code: row["code"], field: row["field"], message: row["message"])
+            policyVersion: row[Refusals.policyVersion], code: row[Refusals.code], field: row[Refusals.field],
+            message: row[Refusals.message])
     }
 }

@@ -70,11 +70,8 @@ extension AdmissionStore {
                 try Bool.fetchOne(db, sql: "SELECT 1 FROM inline_outcomes WHERE request_id = ?", arguments: [outcome.requestID]) ?? false
             let names = outcome.sourceNames.isEmpty ? nil : String(decoding: try JSONEncoder().encode(outcome.sourceNames), as: UTF8.self)
             try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO inline_outcomes
-                    (request_id, duration_s, tool_calls, wait_s, sources, source_names, verification_loops, follow_ups, succeeded, note, reported_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                sql: AdmissionSchema.insert(
+                    into: AdmissionSchema.InlineOutcomes.table, AdmissionSchema.InlineOutcomes.all, orReplace: true),
                 arguments: [
                     outcome.requestID, outcome.durationSeconds, outcome.toolCalls, outcome.waitSeconds, outcome.sources, names,
                     outcome.verificationLoops, outcome.followUps, outcome.succeeded, outcome.note, WireDate.format(outcome.reportedAt),
@@ -93,11 +90,13 @@ extension AdmissionStore {
 
     /// One `inline_outcomes` row as a record (shared with `AdmissionRecordsReader`).
     static func outcome(from row: Row) -> InlineOutcomeRecord {
-        let names: String? = row["source_names"]
+        typealias Outcomes = AdmissionSchema.InlineOutcomes
+        let names: String? = row[Outcomes.sourceNames]
         return InlineOutcomeRecord(
-            requestID: row["request_id"], durationSeconds: row["duration_s"], toolCalls: row["tool_calls"], waitSeconds: row["wait_s"],
-            sources: row["sources"], sourceNames: names.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [],
-            verificationLoops: row["verification_loops"], followUps: row["follow_ups"], succeeded: row["succeeded"], note: row["note"],
-            reportedAt: WireDate.parse(row["reported_at"]) ?? Date(timeIntervalSince1970: 0))
+            requestID: row[Outcomes.requestID], durationSeconds: row[Outcomes.durationS], toolCalls: row[Outcomes.toolCalls],
+            waitSeconds: row[Outcomes.waitS], sources: row[Outcomes.sources],
+            sourceNames: names.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [],
+            verificationLoops: row[Outcomes.verificationLoops], followUps: row[Outcomes.followUps], succeeded: row[Outcomes.succeeded],
+            note: row[Outcomes.note], reportedAt: WireDate.parse(row[Outcomes.reportedAt]) ?? Date(timeIntervalSince1970: 0))
     }
 }

@@ -8,19 +8,33 @@ import GRDB
 /// Statements are prepared once per connection (`cachedStatement`); with a `ContractCache`,
 /// the contract and decision columns are decoded and encoded once per job, not per transition.
 enum JobTable {
+    /// The ledger's column names (`BridgebackLedger`), shared with `LedgerReader`.
+    private typealias Jobs = LedgerSchema.Jobs
+
+    /// Built once: the statement cache is keyed by the SQL text.
+    private static let selectSQL = "SELECT * FROM \(Jobs.table) WHERE \(Jobs.jobID.name) = ?"
+    /// Every column on insert; every one but the id and the creation time on conflict.
+    private static let upsertSQL: String = {
+        let updated = Jobs.all.filter { $0.name != Jobs.jobID.name && $0.name != Jobs.createdAt.name }
+        return """
+            INSERT INTO \(Jobs.table) (\(LedgerSchema.list(Jobs.all))) VALUES (\(LedgerSchema.placeholders(Jobs.all)))
+            ON CONFLICT(\(Jobs.jobID.name)) DO UPDATE SET \(updated.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", "))
+            """
+    }()
+
     static func load(_ db: Database, _ id: JobID, cache: ContractCache? = nil) throws -> JobRecord? {
-        let select = try db.cachedStatement(sql: "SELECT * FROM jobs WHERE job_id = ?")
+        let select = try db.cachedStatement(sql: Self.selectSQL)
         guard let row = try Row.fetchOne(select, arguments: [id.description]) else {
             return nil
         }
         let job = id.description
-        let name: String = row["state"]
-        let duplicates: Int = row["duplicates"]
+        let name: String = row[Jobs.state]
+        let duplicates: Int = row[Jobs.duplicates]
         // A finished job has no transitions left: reading it (status API, audits) must not put it
         // back into the cache that `save` dropped it from.
         let liveCache = name == "finished" ? nil : cache
         func contract() throws -> OwnershipContract {
-            guard let text: String = row["contract_json"] else {
+            guard let text: String = row[Jobs.contractJSON] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no contract", jobID: job)
             }
             if let cached = liveCache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
@@ -35,7 +49,7 @@ enum JobTable {
             }
         }
         func decision() throws -> JobLifecycle.FinalDecision {
-            guard let text: String = row["decision_json"] else {
+            guard let text: String = row[Jobs.decisionJSON] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no final decision", jobID: job)
             }
             if let cached = liveCache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
@@ -49,7 +63,7 @@ enum JobTable {
         switch name {
         case "awaiting_contract": state = .awaitingContract
         case "completion_parked":
-            guard let text: String = row["ending_json"], let parkedAt: Double = row["parked_at"] else {
+            guard let text: String = row[Jobs.endingJSON], let parkedAt: Double = row[Jobs.parkedAt] else {
                 throw CoordinatorError(.ledgerCorrupt, "parked job lacks its ending", jobID: job)
             }
             let ending = try LedgerCoding.decode(StoredEnding.self, from: text, jobID: job).ending(jobID: job)
@@ -61,8 +75,8 @@ enum JobTable {
         }
         return JobRecord(
             lifecycle: JobLifecycle(jobID: id, restoring: state),
-            finalOutcome: row["final_outcome"], finalDetail: row["final_detail"],
-            orphanReported: (row["orphan_reported"] as Int? ?? 0) != 0)
+            finalOutcome: row[Jobs.finalOutcome], finalDetail: row[Jobs.finalDetail],
+            orphanReported: (row[Jobs.orphanReported] as Int? ?? 0) != 0)
     }
 
     /// Inserts or replaces the row for `record` (one statement).
@@ -102,21 +116,8 @@ enum JobTable {
             }
         }
         let contract = record.contract
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO jobs (job_id, state, contract_json, final_surface, delivery_mode, parent_id, deadline,
-                    ending_json, parked_at, decision_json, duplicates, orphan_reported, final_outcome, final_detail,
-                    created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(job_id) DO UPDATE SET
-                    state = excluded.state, contract_json = excluded.contract_json,
-                    final_surface = excluded.final_surface, delivery_mode = excluded.delivery_mode,
-                    parent_id = excluded.parent_id, deadline = excluded.deadline,
-                    ending_json = excluded.ending_json, parked_at = excluded.parked_at,
-                    decision_json = excluded.decision_json, duplicates = excluded.duplicates,
-                    orphan_reported = excluded.orphan_reported, final_outcome = excluded.final_outcome,
-                    final_detail = excluded.final_detail, updated_at = excluded.updated_at
-                """)
+        // The arguments in `Jobs.all`'s order.
+        let upsert = try db.cachedStatement(sql: Self.upsertSQL)
         try upsert.execute(
             arguments: [
                 job, record.lifecycle.state.name, contractJSON, contract?.finalSurface.rawValue,

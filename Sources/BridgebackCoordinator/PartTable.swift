@@ -1,21 +1,38 @@
 import BridgebackCore
 import Foundation
 import GRDB
+import BridgebackLedger
 
 /// Reads and writes `delivery_parts` rows; callers are inside a ledger transaction.
 enum PartTable {
+    /// The ledger's column names (`BridgebackLedger`), shared with `LedgerReader`.
+    private typealias Parts = LedgerSchema.Parts
+
+    /// The columns a new part is inserted with (the failure and next-attempt ones start NULL).
+    private static let insertColumns = [
+        Parts.deliveryID, Parts.jobID, Parts.purpose, Parts.part, Parts.totalParts, Parts.surfaceID, Parts.receiverDeduplicates,
+        Parts.body, Parts.state, Parts.stateJSON, Parts.attempts, Parts.createdAt, Parts.updatedAt,
+    ]
+    private static let insertSQL =
+        "INSERT INTO \(Parts.table) (\(LedgerSchema.list(insertColumns))) VALUES (\(LedgerSchema.placeholders(insertColumns)))"
+    private static let partsSQL =
+        "SELECT * FROM \(Parts.table) WHERE \(Parts.jobID.name) = ? ORDER BY \(Parts.purpose.name) = 'fallback', \(Parts.part.name)"
+    private static let hasFallbackSQL =
+        "SELECT EXISTS (SELECT 1 FROM \(Parts.table) WHERE \(Parts.jobID.name) = ? AND \(Parts.purpose.name) = 'fallback')"
+    private static let updateColumns = [
+        Parts.state, Parts.stateJSON, Parts.attempts, Parts.failureKind, Parts.failureDetail, Parts.nextAttemptAt, Parts.updatedAt,
+    ]
+    private static let updateSQL =
+        "UPDATE \(Parts.table) SET \(updateColumns.map { "\($0.name) = ?" }.joined(separator: ", ")) WHERE \(Parts.deliveryID.name) = ?"
+
     /// Inserts one `pending` row per planned notice. The body is encoded once, here, so every
     /// attempt (also after a restart) sends the same bytes under the same delivery id.
     static func insert(_ db: Database, notices: [FinalNotice], surface: Surface, deduplicates: Bool, now: Date) throws {
         for notice in notices {
             let body = try WireCodec.encode(notice)
             let state = DeliveryState.pending(attempts: 0)
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO delivery_parts (delivery_id, job_id, purpose, part, total_parts, surface_id,
-                        receiver_deduplicates, body, state, state_json, attempts, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+            // The arguments in `insertColumns`' order.
+            let insert = try db.cachedStatement(sql: Self.insertSQL)
             try insert.execute(
                 arguments: [
                     notice.deliveryID.description, notice.jobID.description, notice.deliveryID.purpose.rawValue,
@@ -27,13 +44,13 @@ enum PartTable {
 
     /// All parts of a job: final parts by number, then fallback parts by number.
     static func parts(_ db: Database, job: JobID) throws -> [PartRecord] {
-        let select = try db.cachedStatement(sql: "SELECT * FROM delivery_parts WHERE job_id = ? ORDER BY purpose = 'fallback', part")
+        let select = try db.cachedStatement(sql: Self.partsSQL)
         return try Row.fetchAll(select, arguments: [job.description]).map { try record($0) }
     }
 
     static func hasFallback(_ db: Database, job: JobID) throws -> Bool {
         try Bool.fetchOne(
-            db, sql: "SELECT EXISTS (SELECT 1 FROM delivery_parts WHERE job_id = ? AND purpose = 'fallback')",
+            db, sql: Self.hasFallbackSQL,
             arguments: [job.description]) ?? false
     }
 
@@ -41,11 +58,8 @@ enum PartTable {
     static func update(_ db: Database, _ id: DeliveryID, to state: DeliveryState, now: Date) throws {
         var nextAttempt: Double?
         if case .retryWait(_, let at, _) = state { nextAttempt = at.ledgerValue }
-        let update = try db.cachedStatement(
-            sql: """
-                UPDATE delivery_parts SET state = ?, state_json = ?, attempts = ?, failure_kind = ?, failure_detail = ?,
-                    next_attempt_at = ?, updated_at = ? WHERE delivery_id = ?
-                """)
+        // The arguments in `updateColumns`' order, then the id.
+        let update = try db.cachedStatement(sql: Self.updateSQL)
         try update.execute(
             arguments: [
                 state.name, try LedgerCoding.encode(state), state.attempts, state.lastFailure?.kind.name,
@@ -57,20 +71,20 @@ enum PartTable {
     }
 
     private static func record(_ row: Row) throws -> PartRecord {
-        let idText: String = row["delivery_id"]
-        let job: String = row["job_id"]
+        let idText: String = row[Parts.deliveryID]
+        let job: String = row[Parts.jobID]
         let deliveryID: DeliveryID
         let surfaceID: SurfaceID
         do {
             deliveryID = try DeliveryID(parsing: idText)
-            surfaceID = try SurfaceID(validating: row["surface_id"])
+            surfaceID = try SurfaceID(validating: row[Parts.surfaceID])
         } catch {
             throw CoordinatorError(.ledgerCorrupt, "part row \(idText): \(error.message)", jobID: job)
         }
         return PartRecord(
-            deliveryID: deliveryID, totalParts: row["total_parts"], surfaceID: surfaceID,
-            receiverDeduplicates: (row["receiver_deduplicates"] as Int) != 0,
-            state: try LedgerCoding.decode(DeliveryState.self, from: row["state_json"], jobID: job),
-            body: Array(row["body"] as Data), updatedAt: Date(ledgerValue: row["updated_at"]))
+            deliveryID: deliveryID, totalParts: row[Parts.totalParts], surfaceID: surfaceID,
+            receiverDeduplicates: (row[Parts.receiverDeduplicates] as Int) != 0,
+            state: try LedgerCoding.decode(DeliveryState.self, from: row[Parts.stateJSON], jobID: job),
+            body: Array(row[Parts.body] as Data), updatedAt: Date(ledgerValue: row[Parts.updatedAt]))
     }
 }

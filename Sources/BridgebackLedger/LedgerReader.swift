@@ -93,18 +93,33 @@ public struct LedgerReader: Sendable {
 public struct LedgerSnapshot {
     let db: Database
 
+    private typealias Jobs = LedgerSchema.Jobs
+    private typealias Parts = LedgerSchema.Parts
+
+    private static let jobColumns = LedgerSchema.list([
+        Jobs.jobID, Jobs.state, Jobs.contractJSON, Jobs.decisionJSON, Jobs.finalOutcome, Jobs.finalDetail, Jobs.duplicates,
+    ])
+
     /// The ledger's row for `jobID`, or nil if the coordinator never heard of the job.
     public func job(_ jobID: String) throws -> LedgerJobRow? {
-        let select = try db.cachedStatement(
-            sql: "SELECT job_id, state, contract_json, decision_json, final_outcome, final_detail, duplicates FROM jobs WHERE job_id = ?")
-        guard let row = try Row.fetchOne(select, arguments: [jobID]) else { return nil }
+        let select = try db.cachedStatement(sql: "SELECT \(Self.jobColumns) FROM \(Jobs.table) WHERE \(Jobs.jobID.name) = ?")
+        return try Row.fetchOne(select, arguments: [jobID]).map(job(from:))
+    }
+
+    /// Every job the ledger holds, in job id order (admission order).
+    public func allJobs() throws -> [LedgerJobRow] {
+        try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM \(Jobs.table) ORDER BY \(Jobs.jobID.name)").map(job(from:))
+    }
+
+    private func job(from row: Row) throws -> LedgerJobRow {
+        let jobID: String = row[Jobs.jobID]
         var job = LedgerJobRow(
-            jobID: row["job_id"], state: row["state"], finalOutcome: row["final_outcome"], finalDetail: row["final_detail"],
-            duplicates: row["duplicates"])
-        if let text: String = row["contract_json"] {
+            jobID: jobID, state: row[Jobs.state], finalOutcome: row[Jobs.finalOutcome], finalDetail: row[Jobs.finalDetail],
+            duplicates: row[Jobs.duplicates])
+        if let text: String = row[Jobs.contractJSON] {
             job.contract = try decoded("the contract of \(jobID)") { try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8)) }
         }
-        if let text: String = row["decision_json"] {
+        if let text: String = row[Jobs.decisionJSON] {
             job.decision = try decoded("the final decision of \(jobID)") { try LedgerJSON.decode(StoredDecision.self, from: text).decision }
         }
         return job
@@ -119,22 +134,33 @@ public struct LedgerSnapshot {
         return jobs
     }
 
+    private static let partColumns = LedgerSchema.list([
+        Parts.deliveryID, Parts.totalParts, Parts.surfaceID, Parts.stateJSON, Parts.updatedAt,
+    ])
+    /// Final parts by number, then fallback parts by number.
+    private static let partOrder = "\(Parts.purpose.name) = 'fallback', \(Parts.part.name)"
+
     /// The delivery parts of a job: final parts by number, then fallback parts by number.
     public func parts(of jobID: String) throws -> [LedgerPartRow] {
         let select = try db.cachedStatement(
-            sql: """
-                SELECT delivery_id, total_parts, surface_id, state_json, updated_at FROM delivery_parts
-                WHERE job_id = ? ORDER BY purpose = 'fallback', part
-                """)
-        return try Row.fetchAll(select, arguments: [jobID]).map { row in
-            let id: String = row["delivery_id"]
-            return try decoded("delivery part \(id)") {
-                LedgerPartRow(
-                    deliveryID: try DeliveryID(parsing: id), totalParts: row["total_parts"],
-                    surfaceID: try SurfaceID(validating: row["surface_id"]),
-                    state: try LedgerJSON.decode(DeliveryState.self, from: row["state_json"]),
-                    updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
-            }
+            sql: "SELECT \(Self.partColumns) FROM \(Parts.table) WHERE \(Parts.jobID.name) = ? ORDER BY \(Self.partOrder)")
+        return try Row.fetchAll(select, arguments: [jobID]).map(part(from:))
+    }
+
+    /// Every delivery part the ledger holds, by job, then as `parts(of:)` orders them.
+    public func allParts() throws -> [LedgerPartRow] {
+        try Row.fetchAll(db, sql: "SELECT \(Self.partColumns) FROM \(Parts.table) ORDER BY \(Parts.jobID.name), \(Self.partOrder)")
+            .map(part(from:))
+    }
+
+    private func part(from row: Row) throws -> LedgerPartRow {
+        let id: String = row[Parts.deliveryID]
+        return try decoded("delivery part \(id)") {
+            LedgerPartRow(
+                deliveryID: try DeliveryID(parsing: id), totalParts: row[Parts.totalParts],
+                surfaceID: try SurfaceID(validating: row[Parts.surfaceID]),
+                state: try LedgerJSON.decode(DeliveryState.self, from: row[Parts.stateJSON]),
+                updatedAt: Date(timeIntervalSince1970: row[Parts.updatedAt]))
         }
     }
 

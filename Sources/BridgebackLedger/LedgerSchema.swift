@@ -66,3 +66,78 @@ public enum LedgerSchema {
         return migrator
     }
 }
+
+extension LedgerSchema {
+    /// The columns of `jobs`, named once. The coordinator's writer (`JobTable`) and `LedgerReader`
+    /// both name them through these, so renaming one changes both, and a column taken away stops
+    /// the reader (and the audit that reads through it) from compiling. The migrations above stay as
+    /// shipped; `LedgerSchemaTests` checks that each of these is a column of the migrated table.
+    public enum Jobs {
+        public static let table = "jobs"
+        public static let jobID = Column("job_id")
+        /// `JobLifecycle.State.name`.
+        public static let state = Column("state")
+        /// `bridgeback.contract.v1`, once it arrived.
+        public static let contractJSON = Column("contract_json")
+        public static let finalSurface = Column("final_surface")
+        public static let deliveryMode = Column("delivery_mode")
+        public static let parentID = Column("parent_id")
+        /// Seconds since 1970, for the sweeper.
+        public static let deadline = Column("deadline")
+        /// A completion or dead letter parked before its contract, and when.
+        public static let endingJSON = Column("ending_json")
+        public static let parkedAt = Column("parked_at")
+        /// The one final decision (kind, text, completion), `LedgerJSON`.
+        public static let decisionJSON = Column("decision_json")
+        public static let duplicates = Column("duplicates")
+        public static let orphanReported = Column("orphan_reported")
+        /// delivered | failed | uncertain | suppressed | undeliverable.
+        public static let finalOutcome = Column("final_outcome")
+        public static let finalDetail = Column("final_detail")
+        public static let createdAt = Column("created_at")
+        public static let updatedAt = Column("updated_at")
+
+        /// Every column, in the order the writer inserts them.
+        public static let all: [Column] = [
+            jobID, state, contractJSON, finalSurface, deliveryMode, parentID, deadline, endingJSON, parkedAt, decisionJSON, duplicates,
+            orphanReported, finalOutcome, finalDetail, createdAt, updatedAt,
+        ]
+    }
+
+    /// The columns of `delivery_parts` (one row per job, purpose and part), named once as `Jobs`'s are.
+    public enum Parts {
+        public static let table = "delivery_parts"
+        /// `dlv_<ulid>_<n>` or `dlv_<ulid>_fallback_<n>`.
+        public static let deliveryID = Column("delivery_id")
+        public static let jobID = Column("job_id")
+        /// final | fallback.
+        public static let purpose = Column("purpose")
+        public static let part = Column("part")
+        public static let totalParts = Column("total_parts")
+        public static let surfaceID = Column("surface_id")
+        public static let receiverDeduplicates = Column("receiver_deduplicates")
+        /// The `bridgeback.final.v1` bytes, fixed at planning.
+        public static let body = Column("body")
+        /// `DeliveryState.name`, and the full `DeliveryState` (`LedgerJSON`).
+        public static let state = Column("state")
+        public static let stateJSON = Column("state_json")
+        public static let attempts = Column("attempts")
+        public static let failureKind = Column("failure_kind")
+        public static let failureDetail = Column("failure_detail")
+        public static let nextAttemptAt = Column("next_attempt_at")
+        public static let createdAt = Column("created_at")
+        public static let updatedAt = Column("updated_at")
+
+        /// Every column, in the order the writer inserts them.
+        public static let all: [Column] = [
+            deliveryID, jobID, purpose, part, totalParts, surfaceID, receiverDeduplicates, body, state, stateJSON, attempts, failureKind,
+            failureDetail, nextAttemptAt, createdAt, updatedAt,
+        ]
+    }
+
+    /// `a, b, c`: columns for a SELECT or INSERT list.
+    public static func list(_ columns: [Column]) -> String { columns.map(\.name).joined(separator: ", ") }
+
+    /// `?, ?, ?`: one placeholder per column.
+    public static func placeholders(_ columns: [Column]) -> String { columns.map { _ in "?" }.joined(separator: ", ") }
+}

@@ -1,5 +1,6 @@
 import BridgebackCore
 import Foundation
+import GRDB
 import Testing
 
 @testable import BridgebackAdmission
@@ -31,6 +32,41 @@ struct TypedBodyTests {
         replay.idempotentReplay = first.idempotentReplay
         replay.notes = first.notes
         #expect(replay == first)
+    }
+
+    @Test("a replay's defaults_applied names a defaulted deadline and recipe, as the first answer did, also after a restart")
+    func replayKeepsAdmissionDefaults() async throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let configuration = AdmissionConfiguration(defaultRecipe: "agent", defaultRecipeTextParam: "prompt")
+        let body = #"{"origin": "cli:alice", "text": "Audit every cron job", "force": "detach", "idempotency_key": "d"}"#
+        let first = try Self.decode(AdmissionAnswer.self, await Harness(configuration: configuration, dir: dir).submit(body))
+        let defaults = try #require(first.defaultsApplied)
+        #expect(defaults.contains("recipe") && defaults.contains("deadline") && defaults.contains("work_surface"), "\(defaults)")
+        let job = try #require(first.job)
+        #expect(!job.contract.defaultsApplied.contains("recipe"), "the contract names only its own defaults")
+        // A new admission on the same store (a restart) answers the replay from what it stored.
+        let restarted = try Harness(configuration: configuration, dir: dir)
+        let replay = try Self.decode(AdmissionAnswer.self, await restarted.submit(body))
+        #expect(replay.idempotentReplay == true && replay.job?.jobID == job.jobID)
+        #expect(replay.defaultsApplied == first.defaultsApplied)
+        #expect(try await restarted.store.job(id: job.jobID)?.defaultsApplied == defaults)
+    }
+
+    @Test("a job stored before defaults were kept (migration v4) answers its contract's defaults")
+    func jobsBeforeV4() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let body = #"{"origin": "cli:alice", "text": "Run the release gate", "force": "detach", "idempotency_key": "old"}"#
+        let first = try Self.decode(AdmissionAnswer.self, await h.submit(body))
+        let job = try #require(first.job)
+        // What a row written before v4 holds: no defaults_applied.
+        let queue = try DatabaseQueue(path: h.dir.url.appendingPathComponent("admission.sqlite").path)
+        try await queue.write { db in try db.execute(sql: "UPDATE jobs SET defaults_applied = NULL") }
+        let stored = try #require(try await h.store.job(id: job.jobID))
+        #expect(stored.defaultsApplied == job.contract.defaultsApplied)
+        let replay = try Self.decode(AdmissionAnswer.self, await h.submit(body))
+        #expect(replay.defaultsApplied == job.contract.defaultsApplied)
     }
 
     @Test("errors, a job and a job list decode into the shared types")

@@ -114,6 +114,17 @@ import Testing
         #expect(parts.first?.state.name == "delivered" && parts.first?.surfaceID == "cli:alice")
         #expect(AuditLoader.ledgerJob(row, parts: parts).runSeconds == 60)
         #expect(throws: LedgerReadError.self) { try LedgerReader(path: dir.appendingPathComponent("none.sqlite").path) }
+        // The whole-ledger reads (the fleet test harness's) agree with the per-job ones.
+        let (allJobs, allParts) = try reader.read { snapshot in (try snapshot.allJobs(), try snapshot.allParts()) }
+        #expect(allJobs == [row] && allParts == parts)
+
+        // The column names the writer and the reader share are exactly the migrated tables' columns.
+        let queue = try DatabaseQueue(path: path)
+        let (jobColumns, partColumns) = try await queue.read { db in
+            (try db.columns(in: LedgerSchema.Jobs.table).map(\.name), try db.columns(in: LedgerSchema.Parts.table).map(\.name))
+        }
+        #expect(Set(jobColumns) == Set(LedgerSchema.Jobs.all.map(\.name)))
+        #expect(Set(partColumns) == Set(LedgerSchema.Parts.all.map(\.name)))
     }
 
     @Test func readsContractRefusalsInTheWindowAndTheAuditorReportsThem() async throws {

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import BridgebackAMQP
+import BridgebackLedger
 import Foundation
-import GRDB
 import NIOSSL
 import Synchronization
 import Testing
@@ -554,33 +554,24 @@ final class Fleet: @unchecked Sendable {
         var noticeKind: String? = nil
     }
 
+    /// Every job of the ledger, read through the ledger's own read-only query API (`LedgerReader`).
     func ledgerJobs() throws -> [String: LedgerJob] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: ledgerPath, configuration: configuration)
-        return try queue.read { db in
-            var result: [String: LedgerJob] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT job_id, state, final_outcome, duplicates, decision_json FROM jobs") {
-                let decision = (row["decision_json"] as String?).flatMap {
-                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-                }
-                result[row["job_id"]] = LedgerJob(
-                    state: row["state"], finalOutcome: row["final_outcome"], duplicates: row["duplicates"],
-                    noticeKind: decision?["kind"] as? String)
-            }
-            return result
-        }
+        let rows = try LedgerReader(path: ledgerPath).read { try $0.allJobs() }
+        return Dictionary(
+            uniqueKeysWithValues: rows.map { row in
+                (
+                    row.jobID,
+                    LedgerJob(
+                        state: row.state, finalOutcome: row.finalOutcome, duplicates: row.duplicates,
+                        noticeKind: row.decision?.kind.rawValue)
+                )
+            })
     }
 
-    /// Part states by delivery id, with their surface.
+    /// Part states by delivery id, with their surface (through `LedgerReader`).
     func ledgerParts() throws -> [(deliveryID: String, job: String, surface: String, state: String, attempts: Int)] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: ledgerPath, configuration: configuration)
-        return try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT delivery_id, job_id, surface_id, state, attempts FROM delivery_parts").map {
-                ($0["delivery_id"], $0["job_id"], $0["surface_id"], $0["state"], $0["attempts"])
-            }
+        try LedgerReader(path: ledgerPath).read { try $0.allParts() }.map {
+            ($0.deliveryID.description, $0.deliveryID.job.description, $0.surfaceID.rawValue, $0.state.name, $0.state.attempts)
         }
     }
 }
