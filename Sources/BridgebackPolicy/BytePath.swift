@@ -183,65 +183,69 @@ extension PolicyEngine {
             var wording = 0.0
             let outcome: Bool = plan.cues.withUnsafeBufferPointer { cues in
                 plan.codes.withUnsafeBufferPointer { codes in
-                    for family in plan.families {
-                        if !family.suppressedBy.isEmpty, family.suppressedBy.contains(where: structure.holds) { continue }
-                        var familyTotal = 0.0
-                        for ci in family.cues {
-                            if cues[ci].filterStart >= 0, grams.isUsable {
-                                var allowed = false
-                                for i in cues[ci].filterStart..<cues[ci].filterMid where grams.contains(codes[i]) {
-                                    allowed = true
-                                    break
-                                }
-                                if !allowed {
-                                    for i in cues[ci].filterMid..<cues[ci].filterEnd where grams.startsWord(codes[i]) {
+                    plan.families.withUnsafeBufferPointer { families in
+                        for fi in families.indices {
+                            if !families[fi].suppressedBy.isEmpty, families[fi].suppressedBy.contains(where: structure.holds) { continue }
+                            var familyTotal = 0.0
+                            for ci in families[fi].cues {
+                                if cues[ci].filterStart >= 0, grams.isUsable {
+                                    var allowed = false
+                                    for i in cues[ci].filterStart..<cues[ci].filterMid where grams.contains(codes[i]) {
                                         allowed = true
                                         break
                                     }
+                                    if !allowed {
+                                        for i in cues[ci].filterMid..<cues[ci].filterEnd where grams.startsWord(codes[i]) {
+                                            allowed = true
+                                            break
+                                        }
+                                    }
+                                    if !allowed { continue }
                                 }
-                                if !allowed { continue }
-                            }
-                            let shown: String
-                            if let feature = cues[ci].feature {
-                                guard let evidence = structure.evidence[feature] else { continue }
-                                shown = Self.tidy(evidence)
-                            } else {
-                                let program = cues[ci].program!
-                                let minCount = cues[ci].minCount
-                                let anchor = cues[ci].anchor
-                                if anchor >= 0 {
-                                    if heads[anchor] == nil {
-                                        guard let made = ByteHeads(anchor: plan.anchors[anchor], text: t, &scratch) else { return false }
-                                        heads[anchor] = made
-                                    }
-                                    guard let found = heads[anchor]!.match(program, minCount: minCount, text: t, &scratch) else {
-                                        return false
-                                    }
-                                    guard found.count >= minCount && !found.isEmpty else { continue }
-                                    shown = Self.tidy(found.prefix(4).map { Self.tidy($0) }.joined(separator: " … "))
-                                } else if minCount <= 1 {
-                                    switch program.find(in: t, from: 0, &scratch) {
-                                    case .outOfBudget: return false
-                                    case .none: continue
-                                    case .matched(let m): shown = Self.tidyBytes(t, m.group1 ?? m.start..<m.end)
-                                    }
+                                let shown: String
+                                if let feature = cues[ci].feature {
+                                    guard let evidence = structure.evidence[feature] else { continue }
+                                    shown = Self.tidy(evidence)
                                 } else {
-                                    guard let all = program.findAll(in: t, limit: minCount, &scratch) else { return false }
-                                    guard all.count >= minCount else { continue }
-                                    shown = Self.tidy(
-                                        all.prefix(4).map { Self.tidyBytes(t, $0.start..<$0.end) }.joined(separator: " … "))
+                                    let program = cues[ci].program!
+                                    let minCount = cues[ci].minCount
+                                    let anchor = cues[ci].anchor
+                                    if anchor >= 0 {
+                                        if heads[anchor] == nil {
+                                            guard let made = ByteHeads(anchor: plan.anchors[anchor], text: t, &scratch) else {
+                                                return false
+                                            }
+                                            heads[anchor] = made
+                                        }
+                                        guard let found = heads[anchor]!.match(program, minCount: minCount, text: t, &scratch) else {
+                                            return false
+                                        }
+                                        guard found.count >= minCount && !found.isEmpty else { continue }
+                                        shown = Self.tidy(found.prefix(4).map { Self.tidy($0) }.joined(separator: " … "))
+                                    } else if minCount <= 1 {
+                                        switch program.find(in: t, from: 0, &scratch) {
+                                        case .outOfBudget: return false
+                                        case .none: continue
+                                        case .matched(let m): shown = Self.tidyBytes(t, m.group1 ?? m.start..<m.end)
+                                        }
+                                    } else {
+                                        guard let all = program.findAll(in: t, limit: minCount, &scratch) else { return false }
+                                        guard all.count >= minCount else { continue }
+                                        shown = Self.tidy(
+                                            all.prefix(4).map { Self.tidyBytes(t, $0.start..<$0.end) }.joined(separator: " … "))
+                                    }
                                 }
+                                familyTotal += cues[ci].weight
+                                hits.append(
+                                    FastHit(
+                                        source: ci, weight: cues[ci].weight, pull: families[fi].pull, trigger: families[fi].trigger,
+                                        text: shown, isHint: families[fi].isHints, rank: cues[ci].rank, key: cues[ci].key))
                             }
-                            familyTotal += cues[ci].weight
-                            hits.append(
-                                FastHit(
-                                    source: ci, weight: cues[ci].weight, pull: family.pull, trigger: family.trigger, text: shown,
-                                    isHint: family.isHints, rank: cues[ci].rank, key: cues[ci].key))
+                            let capped = Swift.min(familyTotal, families[fi].cap)
+                            wording += families[fi].pull == .detach ? capped : -capped
                         }
-                        let capped = Swift.min(familyTotal, family.cap)
-                        wording += family.pull == .detach ? capped : -capped
+                        return true
                     }
-                    return true
                 }
             }
             guard outcome else { return nil }

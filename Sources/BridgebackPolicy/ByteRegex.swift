@@ -29,6 +29,11 @@ final class ByteRegex: Sendable {
             if b < 64 { lo |= 1 << UInt64(b) } else if b < 128 { hi |= 1 << UInt64(b - 64) }
         }
         mutating func insert(_ range: ClosedRange<UInt8>) { for b in range { insert(b) } }
+        func union(_ b: UInt8) -> ByteSet {
+            var s = self
+            s.insert(b)
+            return s
+        }
         mutating func formUnion(_ o: ByteSet) {
             lo |= o.lo
             hi |= o.hi
@@ -95,6 +100,11 @@ final class ByteRegex: Sendable {
         case dispatch(Int)
         case fail
         case match
+        /// A repeated byte set (`[\\w'-]*`, `\\s{0,3}?`): up to `max` bytes (nil: no limit) of the
+        /// set, the rest of the program tried after each count in the same order as the split
+        /// loop it replaces (most bytes first when greedy, fewest first when lazy), with one
+        /// backtrack frame instead of one per byte.
+        case span(ByteSet, max: Int?, greedy: Bool)
     }
 
     struct Unsupported: Error, CustomStringConvertible {
@@ -124,6 +134,8 @@ final class ByteRegex: Sendable {
     /// can end after one byte): a word start whose two bytes no match can open is skipped
     /// without running the program.
     let second: [ByteSet]
+    /// The bytes in `first`, for `cannotStart`.
+    let firstBytes: [Int]
 
     /// The first two bytes the program can consume, from its instruction graph: every path
     /// through splits, jumps, saves and assertions (assumed true, so the sets only widen) to
@@ -160,6 +172,10 @@ final class ByteRegex: Sendable {
                     for (target, bytes) in targets.sorted(by: { $0.key < $1.key }) { walk(Int(target), bytes) }
                 case .fail: break
                 case .match: matchReachable = true
+                case .span(let set, _, _):
+                    // One byte of the set (then possibly more: the span again), or none.
+                    out.append((ByteSet(lo: set.lo & c.lo, hi: set.hi & c.hi), pc))
+                    walk(pc + 1, c)
                 }
             }
             walk(start, constraint)
@@ -211,6 +227,7 @@ final class ByteRegex: Sendable {
         startAnchored = Self.anchored(node)
         wordStartOnly = !n && !z && Self.startsAtWord(node)
         second = Self.secondBytes(compiler.insts, compiler.tables)
+        firstBytes = (0..<128).filter { f.contains(UInt8($0)) }
     }
 
     // MARK: - Analysis
@@ -550,6 +567,18 @@ final class ByteRegex: Sendable {
             for j in jumps { insts[j] = .jump(insts.count) }
         }
 
+        /// The bytes a node consuming exactly one byte accepts; nil for any other node.
+        static func singleSet(_ node: Node) -> ByteSet? {
+            switch node {
+            case .set(let s): return s
+            case .byte(let b):
+                var s = ByteSet()
+                s.insert(b)
+                return s
+            default: return nil
+            }
+        }
+
         /// `node` without its first element when that is the literal byte `b`; nil otherwise.
         static func dropLeadingByte(_ b: UInt8, _ node: Node) -> Node? {
             switch node {
@@ -611,7 +640,9 @@ final class ByteRegex: Sendable {
                 insts[jump] = .jump(insts.count)
             case .repetition(let n, let min, let max, let greedy):
                 for _ in 0..<min { emit(n) }
-                if let max {
+                if max.map({ $0 > min }) ?? true, let set = Self.singleSet(n) {
+                    insts.append(.span(set, max: max.map { $0 - min }, greedy: greedy))
+                } else if let max {
                     // Nested optionals: (n (n (…)?)?)?, each split jumping to the common end.
                     var splits: [Int] = []
                     for _ in 0..<(max - min) {
@@ -645,6 +676,7 @@ final class ByteRegex: Sendable {
         static let byte: UInt8 = 0, set: UInt8 = 1, split: UInt8 = 2, jump: UInt8 = 3, save: UInt8 = 4
         static let wordBoundary: UInt8 = 5, notWordBoundary: UInt8 = 6, textStart: UInt8 = 7, textEnd: UInt8 = 8
         static let look: UInt8 = 9, dispatch: UInt8 = 10, fail: UInt8 = 11, match: UInt8 = 12
+        static let spanGreedy: UInt8 = 13, spanLazy: UInt8 = 14
 
         /// `insts` as ops, with each distinct byte set stored once in `sets`.
         static func lower(_ insts: [Inst]) -> (ops: [Op], sets: [ByteSet]) {
@@ -670,6 +702,12 @@ final class ByteRegex: Sendable {
                 case .dispatch(let offset): return Op(code: dispatch, a: Int32(offset), b: 0)
                 case .fail: return Op(code: fail, a: 0, b: 0)
                 case .match: return Op(code: match, a: 0, b: 0)
+                case .span(let s, let max, let greedy):
+                    if index[s] == nil {
+                        index[s] = Int32(sets.count)
+                        sets.append(s)
+                    }
+                    return Op(code: greedy ? spanGreedy : spanLazy, a: index[s]!, b: max.map { Int32(clamping: $0) } ?? -1)
                 }
             }
             return (ops, sets)
@@ -683,6 +721,11 @@ final class ByteRegex: Sendable {
         fileprivate var wordStarts: [Int] = []
         fileprivate var preparedFor: UnsafePointer<UInt8>? = nil
         fileprivate var preparedCount = -1
+        /// For each byte, the bytes that follow it somewhere in the text (all of them when it
+        /// ends the text); and the same for bytes that start a word. A program none of whose
+        /// (first, second) byte pairs occurs cannot match, so `find` answers without scanning.
+        fileprivate var pairs = [ByteSet](repeating: ByteSet(), count: 128)
+        fileprivate var startPairs = [ByteSet](repeating: ByteSet(), count: 128)
         /// Steps left before the caller must give up and ask ICU.
         var budget: Int
 
@@ -734,7 +777,10 @@ final class ByteRegex: Sendable {
 
     fileprivate struct Frame {
         var pc: Int32
-        /// For a capture restore: the slot (pc is -1) and its previous value in `pos`.
+        /// For a capture restore: the slot (pc is -1) and its previous value in `pos`. For a
+        /// greedy span (at `pc`): how many shorter counts are left to try, the next at `pos`
+        /// (> 0). For a lazy span: -2 - how many more bytes it may take, from `pos` (< -1).
+        /// Otherwise -1: resume at `pc`, `pos`.
         var slot: Int32
         var pos: Int
     }
@@ -873,6 +919,39 @@ final class ByteRegex: Sendable {
                         continue
                     }
                 }
+            case Op.spanGreedy:
+                // Take as many bytes as the set and the bound allow; the frame retries the rest
+                // of the program one byte shorter each time it is popped, down to none.
+                let set = p.sets[Int(op.a)]
+                let limit = op.b < 0 ? n : Swift.min(n, pos + Int(op.b))
+                var end = pos
+                while end < limit && set.contains(t[end]) { end &+= 1 }
+                steps &+= end - pos
+                if end > pos {
+                    if top == capacity {
+                        frames.grow(keeping: top)
+                        stack = frames.base
+                        capacity = frames.capacity
+                    }
+                    stack[top] = Frame(pc: Int32(pc), slot: Int32(end - pos), pos: end - 1)
+                    top &+= 1
+                }
+                pos = end
+                pc &+= 1
+                continue
+            case Op.spanLazy:
+                // None first; the frame takes one more byte each time it is popped.
+                if op.b != 0 {
+                    if top == capacity {
+                        frames.grow(keeping: top)
+                        stack = frames.base
+                        capacity = frames.capacity
+                    }
+                    stack[top] = Frame(pc: Int32(pc), slot: -2 - (op.b < 0 ? Int32.max - 2 : op.b), pos: pos)
+                    top &+= 1
+                }
+                pc &+= 1
+                continue
             case Op.match:
                 frames.top = base
                 return pos
@@ -887,6 +966,32 @@ final class ByteRegex: Sendable {
                 if f.pc < 0 {
                     caps[Int(f.slot)] = f.pos
                     continue
+                }
+                if f.slot > 0 {
+                    // A greedy span: the rest of the program at `f.pos`, then one byte shorter.
+                    if f.slot > 1 {
+                        stack[top] = Frame(pc: f.pc, slot: f.slot - 1, pos: f.pos - 1)
+                        top &+= 1
+                    }
+                    pc = Int(f.pc) + 1
+                    pos = f.pos
+                    resumed = true
+                    break
+                }
+                if f.slot < -1 {
+                    // A lazy span: one byte more, if the set and the bound allow it.
+                    let allowed = -2 - f.slot
+                    let at = f.pos
+                    steps &+= 1
+                    guard at < n, p.sets[Int(ops[Int(f.pc)].a)].contains(t[at]) else { continue }
+                    if allowed > 1 {
+                        stack[top] = Frame(pc: f.pc, slot: -2 - (allowed - 1), pos: at + 1)
+                        top &+= 1
+                    }
+                    pc = Int(f.pc) + 1
+                    pos = at + 1
+                    resumed = true
+                    break
                 }
                 pc = Int(f.pc)
                 pos = f.pos
@@ -925,10 +1030,31 @@ final class ByteRegex: Sendable {
         return withProgram { findLoop(t, from, &scratch, $0) }
     }
 
+    /// True when no place in the text (as `prepare` recorded it) has a byte pair this program
+    /// can start with: `findLoop` would try no position. Only for programs that must consume
+    /// a first byte.
+    @inline(__always) private func cannotStart(_ scratch: Scratch) -> Bool {
+        let table = wordStartOnly ? scratch.startPairs : scratch.pairs
+        for b in firstBytes {
+            let occurring = table[b], possible = second[b]
+            if (occurring.lo & possible.lo) | (occurring.hi & possible.hi) != 0 { return false }
+        }
+        return true
+    }
+
+    /// Whether a match could start at `start` of `t` by its first two bytes (a program that
+    /// can match empty or only at the text start: always).
+    @inline(__always) func canStart(at start: Int, in t: UnsafeBufferPointer<UInt8>) -> Bool {
+        if nullable || zeroStart { return true }
+        guard start < t.count, first.contains(t[start]) else { return false }
+        return start + 1 >= t.count || second[Int(t[start])].contains(t[start + 1])
+    }
+
     private func findLoop(_ t: UnsafeBufferPointer<UInt8>, _ from: Int, _ scratch: inout Scratch, _ program: Program) -> Outcome {
         let n = t.count
+        Self.prepare(t, &scratch)
+        if !nullable && !zeroStart && cannotStart(scratch) { return .none }
         if wordStartOnly {
-            Self.prepare(t, &scratch)
             for p in scratch.wordStarts where p >= from && first.contains(t[p]) {
                 if p + 1 < n, !second[Int(t[p])].contains(t[p + 1]) { continue }
                 switch attempt(p, t, &scratch, program) {
@@ -962,11 +1088,30 @@ final class ByteRegex: Sendable {
         scratch.preparedFor = t.baseAddress
         scratch.preparedCount = t.count
         scratch.wordStarts.removeAll(keepingCapacity: true)
-        var previousWord = false
-        for i in 0..<t.count {
-            let word = ByteSet.word.contains(t[i])
-            if word && !previousWord { scratch.wordStarts.append(i) }
-            previousWord = word
+        let n = t.count
+        scratch.pairs.withUnsafeMutableBufferPointer { pairs in
+            scratch.startPairs.withUnsafeMutableBufferPointer { startPairs in
+                for i in 0..<128 {
+                    pairs[i] = ByteSet()
+                    startPairs[i] = ByteSet()
+                }
+                var previousWord = false
+                for i in 0..<n {
+                    let b = t[i]
+                    let word = ByteSet.word.contains(b)
+                    let index = Int(b & 0x7F)
+                    if i + 1 < n {
+                        pairs[index].insert(t[i + 1])
+                    } else {
+                        pairs[index] = ByteSet().inverted
+                    }
+                    if word && !previousWord {
+                        scratch.wordStarts.append(i)
+                        startPairs[index] = i + 1 < n ? startPairs[index].union(t[i + 1]) : ByteSet().inverted
+                    }
+                    previousWord = word
+                }
+            }
         }
     }
 
@@ -1005,7 +1150,7 @@ final class ByteRegex: Sendable {
 /// each to the end, joined by newlines. Anchored cues run `(?m)^(?:rest)` over that string;
 /// this reproduces it byte for byte, including the ICU path's switch to exact per-start
 /// matching when a match runs past its own line, so both paths quote the same text.
-struct ByteHeads {
+final class ByteHeads {
     /// Byte offsets in the request where a clause starts.
     let starts: [Int]
     /// The joined heads.
@@ -1044,7 +1189,7 @@ struct ByteHeads {
             // search resumes at its end (one further after an empty match).
             var from = 0
             var count = 0
-            for (line, start) in lineStarts.enumerated() where start >= from {
+            for (line, start) in lineStarts.enumerated() where start >= from && program.canStart(at: start, in: h) {
                 switch program.match(at: start, in: h, &scratch) {
                 case .outOfBudget: return nil
                 case .none: continue
