@@ -22,8 +22,9 @@ public enum WireCodec {
     /// (`StrictJSON`): UTF-8 only, duplicate keys refused, nesting capped. `null` for an
     /// optional field means absent, as at admission (docs/protocol.md).
     public static func schema(of data: Data) throws(BridgebackError) -> MessageSchema {
+        let root: JSONValue
         do {
-            _ = try StrictJSON.parse(Array(data), limits: .init(maxDepth: 32, allowNUL: true))
+            root = try StrictJSON.parse(Array(data), limits: .init(maxDepth: 32, allowNUL: true))
         } catch {
             switch error.kind {
             case .syntax, .notUTF8:
@@ -32,13 +33,17 @@ public enum WireCodec {
                 throw BridgebackError(.malformedMessage, "message is not acceptable JSON: \(error.message)")
             }
         }
-        let probe: SchemaProbe
-        do {
-            probe = try decoder.decode(SchemaProbe.self, from: data)
-        } catch {
-            throw BridgebackError(.missingSchema, "message is not a JSON object with a string \"schema\" field: \(reason(error))")
+        // The strict parse already holds the field: no second decoding pass for it.
+        guard case .object(let fields) = root else {
+            throw BridgebackError(.missingSchema, "message is not a JSON object with a string \"schema\" field: it is not an object")
         }
-        return try MessageSchema(parsing: probe.schema)
+        guard case .string(let schema)? = fields["schema"] else {
+            throw BridgebackError(
+                .missingSchema,
+                "message is not a JSON object with a string \"schema\" field: "
+                    + (fields["schema"] == nil ? "missing field 'schema'" : "field 'schema' is not a string"))
+        }
+        return try MessageSchema(parsing: schema)
     }
 
     /// Decodes a message of a known type, checking the schema first.
@@ -95,10 +100,6 @@ public enum WireCodec {
         }
     }
 
-    private struct SchemaProbe: Decodable {
-        let schema: String
-    }
-
     private struct Tagged<M: WireMessage>: Encodable {
         let message: M
         enum Key: String, CodingKey { case schema }
@@ -137,6 +138,11 @@ public enum WireCodec {
 }
 
 /// The one timestamp format on the wire.
+///
+/// Every wire message, ledger row and answer formats and parses its dates here (several per job
+/// in each process), so the exact forms this module writes take a direct path over the bytes;
+/// anything else (another offset, other digits of fraction, a year outside 1900–9999) goes to
+/// Foundation's `ISO8601FormatStyle` as before.
 public enum WireDate {
     /// `2025-01-31T12:00:00.123Z`.
     public static func format(_ date: Date) -> String {
@@ -144,6 +150,9 @@ public enum WireDate {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
         let (wholeSeconds, millis) = fraction < 0 ? (seconds - 1, fraction + 1000) : (seconds, fraction)
+        if wholeSeconds >= minDirectSeconds, wholeSeconds < maxDirectSeconds {
+            return direct(wholeSeconds, millis: millis)
+        }
         let base = Date(timeIntervalSince1970: Double(wholeSeconds)).formatted(Date.ISO8601FormatStyle())
         let digits = String(millis)
         return base.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
@@ -151,8 +160,114 @@ public enum WireDate {
 
     /// Parses with or without fractional seconds; nil if neither.
     public static func parse(_ text: String) -> Date? {
+        var text = text
+        if let date = text.withUTF8(direct(parsing:)) { return date }
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
         return try? Date.ISO8601FormatStyle().parse(text)
+    }
+
+    /// 1900-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the direct path's range (four-digit
+    /// years, proleptic Gregorian, as Foundation's formatter writes them).
+    static let minDirectSeconds: Int64 = -2_208_988_800
+    static let maxDirectSeconds: Int64 = 253_402_300_800
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from whole seconds since 1970 and milliseconds.
+    private static func direct(_ seconds: Int64, millis: Int64) -> String {
+        let (days, secondOfDay) = seconds.floorDivided(by: 86_400)
+        let (year, month, day) = civil(fromDays: days)
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int64, at start: Int, digits: Int) {
+                var value = value
+                for index in stride(from: start + digits - 1, through: start, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, at: 0, digits: 4)
+            buffer[4] = UInt8(ascii: "-")
+            put(month, at: 5, digits: 2)
+            buffer[7] = UInt8(ascii: "-")
+            put(day, at: 8, digits: 2)
+            buffer[10] = UInt8(ascii: "T")
+            put(secondOfDay / 3600, at: 11, digits: 2)
+            buffer[13] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, at: 14, digits: 2)
+            buffer[16] = UInt8(ascii: ":")
+            put(secondOfDay % 60, at: 17, digits: 2)
+            buffer[19] = UInt8(ascii: ".")
+            put(millis, at: 20, digits: 3)
+            buffer[23] = UInt8(ascii: "Z")
+            return 24
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real calendar date and time
+    /// (years 1900–9999); nil for anything else, which the caller hands to Foundation.
+    private static func direct(parsing bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+        guard bytes.count == 24 || bytes.count == 20 else { return nil }
+        func number(_ start: Int, _ digits: Int) -> Int64? {
+            var value: Int64 = 0
+            for index in start..<(start + digits) {
+                let byte = bytes[index]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[bytes.count - 1] == UInt8(ascii: "Z"),
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2)
+        else { return nil }
+        var millis: Int64 = 0
+        if bytes.count == 24 {
+            guard bytes[19] == UInt8(ascii: "."), let fraction = number(20, 3) else { return nil }
+            millis = fraction
+        }
+        guard year >= 1900, (1...12).contains(month), day >= 1, day <= daysIn(month, of: year), hour <= 23, minute <= 59, second <= 59
+        else { return nil }
+        let seconds = days(fromCivil: year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        // One correctly rounded division: the nearest Double to the written instant.
+        return Date(timeIntervalSince1970: Double(seconds * 1000 + millis) / 1000)
+    }
+
+    private static func daysIn(_ month: Int64, of year: Int64) -> Int64 {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The proleptic Gregorian date of a day since 1970-01-01 (H. Hinnant's `civil_from_days`).
+    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shifted = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
+        let month = shifted < 10 ? shifted + 3 : shifted - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+extension Int64 {
+    /// Quotient rounded down and a non-negative remainder (for times before 1970).
+    fileprivate func floorDivided(by divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+        let (q, r) = quotientAndRemainder(dividingBy: divisor)
+        return r < 0 ? (q - 1, r + divisor) : (q, r)
     }
 }
 

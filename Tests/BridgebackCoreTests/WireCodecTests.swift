@@ -158,6 +158,38 @@ import BridgebackCore
         #expect(WireDate.parse("9 October") == nil)
     }
 
+    /// The direct path of `WireDate` writes what the Foundation path wrote (Foundation's whole
+    /// seconds, then the rounded milliseconds) and reads the same instant back as Foundation
+    /// does, across its whole range (1900–9999); other forms still go to Foundation.
+    @Test func wireDatesMatchFoundationAcrossTheDirectRange() throws {
+        var generator = SystemRandomNumberGenerator()
+        let whole = Date.ISO8601FormatStyle()
+        let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var instants: [Int64] = [-2_208_988_800_000, -1, 0, 951_782_400_000, 253_402_300_799_999, 1_709_164_800_000]
+        for _ in 0..<3000 { instants.append(Int64.random(in: -2_208_988_800_000..<253_402_300_800_000, using: &generator)) }
+        for milliseconds in instants {
+            let (seconds, millis) = (milliseconds - (milliseconds % 1000 + 1000) % 1000, (milliseconds % 1000 + 1000) % 1000)
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            let text = WireDate.format(date)
+            let digits = String(millis)
+            let expected =
+                Date(timeIntervalSince1970: Double(seconds / 1000)).formatted(whole).dropLast() + "."
+                + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+            #expect(text == expected, "\(milliseconds)")
+            let parsed = try #require(WireDate.parse(text))
+            #expect(parsed == date, "\(text)")
+            // Foundation reads the same instant (it may be a few ulps off at large years).
+            #expect(abs(parsed.timeIntervalSince(try fractional.parse(text))) < 0.0001, "\(text)")
+            let wholeText = String(text.prefix(19)) + "Z"
+            #expect(WireDate.parse(wholeText) == Date(timeIntervalSince1970: Double(seconds / 1000)), "\(wholeText)")
+        }
+        // Not the direct forms: still read by Foundation, as before.
+        #expect(WireDate.parse("2024-01-01T12:00:00+01:00") == Date(timeIntervalSince1970: 1_704_106_800))
+        #expect(WireDate.parse("2024-01-01T12:00:00.1Z") != nil)
+        #expect(WireDate.parse("2024-13-01T12:00:00Z") == nil)
+        #expect(WireDate.parse("2024-01-01T12:00:00.12xZ") == nil)
+    }
+
     @Test func encodingIsByteStable() throws {
         let contract = try Fixtures.contract()
         #expect(try WireCodec.encode(contract) == WireCodec.encode(contract))
