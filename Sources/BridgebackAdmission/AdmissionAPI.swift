@@ -51,7 +51,12 @@ public struct AdmissionConfiguration: Sendable {
 /// An HTTP answer independent of the server framework: a status and a JSON body.
 public struct APIResponse: Sendable, Hashable {
     public var status: Int
-    public var body: JSONValue
+    public var body: JSONValue {
+        didSet { encoded = nil }
+    }
+    /// `body` as sorted-key JSON when it was encoded from a typed value: a typed answer is
+    /// encoded once, not encoded, decoded into a `JSONValue` and encoded again.
+    private var encoded: [UInt8]?
 
     public init(status: Int, body: JSONValue) {
         self.status = status
@@ -62,13 +67,34 @@ public struct APIResponse: Sendable, Hashable {
     /// exactly what its clients decode.
     public init(status: Int, typed: some Encodable) {
         self.status = status
-        self.body = (try? JSONValue(encoding: typed)) ?? .null
+        if let data = try? Self.encoder.encode(typed), case let bytes = Array(data),
+            let value = try? StrictJSON.parse(bytes, limits: Self.ownJSON)
+        {
+            body = value
+            encoded = bytes
+        } else {
+            body = (try? JSONValue(encoding: typed)) ?? .null
+        }
     }
 
     /// The body as sorted-key JSON bytes.
     public var bodyBytes: [UInt8] {
-        Array((try? JSONEncoder.sorted.encode(body)) ?? Data("{}".utf8))
+        encoded ?? Array((try? JSONEncoder.sorted.encode(body)) ?? Data("{}".utf8))
     }
+
+    public static func == (lhs: APIResponse, rhs: APIResponse) -> Bool {
+        lhs.status == rhs.status && lhs.body == rhs.body
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(status)
+        hasher.combine(body)
+    }
+
+    /// Sorted keys, no escaped slashes (as `JSONEncoder.sorted`); one instance, as `WireCodec`'s.
+    static let encoder = JSONEncoder.sorted
+    /// JSON this process just encoded: read back without the limits meant for strangers' input.
+    static let ownJSON = StrictJSON.Limits(maxDepth: 256, allowNUL: true)
 
     /// `{"error": {"code", "message", "field"?}}` with the code's HTTP status.
     public static func error(_ error: AdmissionError) -> APIResponse {

@@ -289,11 +289,18 @@ public final class AdmissionStore: Sendable {
     ///
     /// - Parameter defaultsApplied: what the answer says was defaulted (the contract's
     ///   `defaultsApplied` when nil), kept so a replay answers the same.
+    ///
+    /// A created job is returned as written (the given contract, state `accepted`), not read
+    /// back; the contract column holds the outbox's contract payload when there is one (the same
+    /// `WireCodec` bytes), so the contract is encoded once per job, not twice.
     public func admit(
         request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft], defaultsApplied: [String]? = nil
     ) async throws -> AdmitOutcome {
-        let contractJSON = try String(decoding: WireCodec.encode(contract), as: UTF8.self)
-        let defaultsJSON = String(decoding: try JSONEncoder().encode(defaultsApplied ?? contract.defaultsApplied), as: UTF8.self)
+        let contractJSON =
+            try outbox.first(where: { $0.kind == .contract }).map { String(decoding: $0.payload, as: UTF8.self) }
+            ?? String(decoding: WireCodec.encode(contract), as: UTF8.self)
+        let defaults = defaultsApplied ?? contract.defaultsApplied
+        let defaultsJSON = String(decoding: try JSONEncoder().encode(defaults), as: UTF8.self)
         do {
             return try await write { db in
                 if let key = request.idempotencyKey, let existing = try Self.fetchJob(db, origin: request.origin, key: key) {
@@ -303,22 +310,24 @@ public final class AdmissionStore: Sendable {
                 var entry = request
                 entry.jobID = contract.jobID.description
                 try Self.insert(entry, db)
-                try db.execute(
-                    sql: AdmissionSchema.insert(into: AdmissionSchema.Jobs.table, AdmissionSchema.Jobs.inserted),
-                    arguments: [
+                let created = WireDate.format(contract.createdAt)
+                try db.cachedStatement(sql: AdmissionSchema.insert(into: AdmissionSchema.Jobs.table, AdmissionSchema.Jobs.inserted))
+                    .execute(arguments: [
                         contract.jobID.description, request.id, contract.origin.rawValue, contract.workSurface.rawValue,
                         contract.finalSurface.rawValue, request.idempotencyKey, contractJSON, JobRecord.State.accepted.rawValue,
-                        WireDate.format(contract.createdAt), defaultsJSON,
+                        created, defaultsJSON,
                     ])
+                let insertOutbox = try db.cachedStatement(
+                    sql: "INSERT INTO outbox (job_id, kind, exchange, routing_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)")
                 for draft in outbox {
-                    try db.execute(
-                        sql: "INSERT INTO outbox (job_id, kind, exchange, routing_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        arguments: [
-                            contract.jobID.description, draft.kind.rawValue, draft.exchange, draft.routingKey, Data(draft.payload),
-                            WireDate.format(contract.createdAt),
-                        ])
+                    try insertOutbox.execute(arguments: [
+                        contract.jobID.description, draft.kind.rawValue, draft.exchange, draft.routingKey, Data(draft.payload), created,
+                    ])
                 }
-                return .created(try Self.fetchJob(db, id: contract.jobID.description)!)
+                return .created(
+                    JobRecord(
+                        jobID: contract.jobID.description, requestID: request.id, contract: contract, state: .accepted,
+                        createdAt: contract.createdAt, defaultsApplied: defaults))
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             // Another process won the race between our check and insert: return its job.
@@ -345,8 +354,8 @@ public final class AdmissionStore: Sendable {
 
     private static func insert(_ entry: RequestLogEntry, _ db: Database) throws {
         let triggers = String(decoding: try JSONEncoder().encode(entry.triggers), as: UTF8.self)
-        try db.execute(
-            sql: AdmissionSchema.insert(into: AdmissionSchema.RequestLog.table, AdmissionSchema.RequestLog.all),
+        typealias Log = AdmissionSchema.RequestLog
+        try db.cachedStatement(sql: AdmissionSchema.insert(into: Log.table, Log.all)).execute(
             arguments: [
                 entry.id, entry.origin, entry.text, entry.hintsJSON, entry.decision, entry.forced, triggers, entry.reason,
                 entry.policyVersion, WireDate.format(entry.receivedAt), entry.idempotencyKey, entry.jobID, entry.replay,

@@ -46,6 +46,31 @@ struct SubmitTests {
         #expect(log.count == 1 && log[0].decision == "detach" && log[0].jobID == jobID && log[0].forced && log[0].idempotencyKey == "k1")
     }
 
+    /// The 202 is built without reading the job back: it must show what `GET /v1/jobs/{id}`
+    /// shows of the stored job, and its bytes must be the sorted JSON of its body (as when every
+    /// answer went through a `JSONValue` first).
+    @Test("the 202 shows the stored contract, and its bytes are its body's sorted JSON")
+    func detachAnswerMatchesTheStoredJob() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        let response = await h.submit(
+            #"{"origin": "cli:alice", "text": "Run the release gate for api 2.3 / é", "force": "detach", "recipe": {"name": "release-gate", "params": {"service": "api", "env": "staging"}}}"#
+        )
+        #expect(response.status == 202)
+        #expect(response.bodyBytes == Array(try JSONEncoder.sorted.encode(response.body)))
+        let jobID = try #require(response["job_id"]?.string)
+        let stored = try #require(try await h.store.job(id: jobID))
+        #expect(response["contract"]?["completion_capability_sha256"] == nil)
+        #expect(response["contract"]?["job_id"]?.string == stored.contract.jobID.description)
+        #expect(response["created_at"]?.string == WireDate.format(stored.createdAt))
+        let shown = await h.api.job(id: jobID, as: .testOperator)
+        #expect(shown["contract"] == response["contract"])
+        #expect(shown["created_at"] == response["created_at"])
+        var changed = response
+        changed.body = ["replaced": true]
+        #expect(changed.bodyBytes == Array(#"{"replaced":true}"#.utf8))
+    }
+
     @Test("an inline decision answers the decision and writes only the request log")
     func inline() async throws {
         let h = try Harness()
