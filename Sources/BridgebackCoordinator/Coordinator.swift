@@ -31,8 +31,8 @@ public final class Coordinator: Sendable {
     let configuration: CoordinatorConfiguration
     let logger: Logger
     let metrics: CoordinatorMetrics
-    private let work: AsyncStream<JobID>
-    private let workInput: AsyncStream<JobID>.Continuation
+    private let work: AsyncStream<DeliveryWork>
+    private let workInput: AsyncStream<DeliveryWork>.Continuation
     /// Jobs with a running delivery task; the value says "look again when done".
     private let active = Mutex<[JobID: Bool]>([:])
     /// The first ledger failure seen off the inbound path (delivery, sweeper); ends `run()`.
@@ -61,7 +61,7 @@ public final class Coordinator: Sendable {
         self.logger = logger
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
         metrics.registerAlertedSeries(surfaceKinds: Set(registry.surfaces.map(\.kind.rawValue)))
-        (work, workInput) = AsyncStream.makeStream(of: JobID.self)
+        (work, workInput) = AsyncStream.makeStream(of: DeliveryWork.self)
         (failures, failureInput) = AsyncStream.makeStream(of: CoordinatorError.self, bufferingPolicy: .bufferingOldest(1))
     }
 
@@ -162,6 +162,15 @@ public final class Coordinator: Sendable {
             contract = try WireCodec.decode(OwnershipContract.self, from: Data(body))
         } catch {
             return .settled(reject(queue: "contracts", error))
+        }
+        // The body is the contract's `WireCodec` JSON as admission wrote it: the ledger stores it
+        // as is instead of encoding the decoded contract again (the cache is checked against the
+        // stored text and the value on every use, so a wrong entry costs a decode, never an error).
+        if ledger.contracts[contract.jobID]?.contract == nil {
+            ledger.contracts.update(contract.jobID) {
+                $0.contractJSON = String(decoding: body, as: UTF8.self)
+                $0.contract = contract
+            }
         }
         return .event(contract.jobID, queue: "contracts") { lifecycle, _ throws(BridgebackError) in
             try lifecycle.contractReceived(contract, check: Self.capabilityCheck)
@@ -275,7 +284,7 @@ public final class Coordinator: Sendable {
     public func run() async throws {
         let resumed = try await ledger.jobsDelivering()
         if !resumed.isEmpty { logger.info("resuming deliveries", metadata: ["jobs": "\(resumed.count)"]) }
-        for id in resumed { workInput.yield(id) }
+        for id in resumed { workInput.yield(DeliveryWork(id: id, decided: nil)) }
         let failures = self.failures
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -287,9 +296,11 @@ public final class Coordinator: Sendable {
                 // Discarding: a finished delivery's task is freed at once (a plain group keeps
                 // every finished child until `next()` reaps it: ~6 KB per job for the process's life).
                 await withDiscardingTaskGroup { deliveries in
-                    for await id in self.work.cancelOnGracefulShutdown() {
-                        guard self.claim(id) else { continue }
-                        deliveries.addTask { await self.deliverClaimed(id) }
+                    for await item in self.work.cancelOnGracefulShutdown() {
+                        // A job already being delivered is looked at again by its task, which
+                        // reads the ledger then: a hand-over is only used by the first pass.
+                        guard self.claim(item.id) else { continue }
+                        deliveries.addTask { await self.deliverClaimed(item.id, decided: item.decided) }
                     }
                 }
                 self.failureInput.finish()
@@ -301,8 +312,22 @@ public final class Coordinator: Sendable {
         }
     }
 
-    func enqueue(_ id: JobID) {
-        workInput.yield(id)
+    /// Starts (or re-runs) delivery of `id`. `decided`: the contract and part rows the commit that
+    /// decided the notice just wrote, so the delivery starts without reading them back.
+    func enqueue(_ id: JobID, decided: DecidedDelivery? = nil) {
+        workInput.yield(DeliveryWork(id: id, decided: decided))
+    }
+
+    /// A job to deliver, with what its deciding commit wrote when it comes straight from that commit.
+    struct DeliveryWork: Sendable {
+        var id: JobID
+        var decided: DecidedDelivery?
+    }
+
+    /// A just-decided notice as committed: the job's contract and its `pending` part rows.
+    struct DecidedDelivery: Sendable {
+        var contract: OwnershipContract
+        var parts: [PartRecord]
     }
 
     /// Marks `id` active; if a task already delivers it, asks that task to look again instead.
@@ -317,9 +342,11 @@ public final class Coordinator: Sendable {
         }
     }
 
-    private func deliverClaimed(_ id: JobID) async {
+    private func deliverClaimed(_ id: JobID, decided: DecidedDelivery?) async {
+        var decided = decided
         while true {
-            await deliverJob(id)
+            await deliverJob(id, decided: decided)
+            decided = nil
             let again = active.withLock { active in
                 if active[id] == true && !Task.isCancelled && !Task.isShuttingDownGracefully {
                     active[id] = false
@@ -460,7 +487,7 @@ public final class Coordinator: Sendable {
                 ])
             if let note = step.note { log.error("final notice not deliverable", metadata: ["reason": "\(note)"]) }
             if step.plannedParts > 0 {
-                enqueue(id)
+                enqueue(id, decided: DecidedDelivery(contract: contract, parts: step.parts))
             } else {
                 // Nothing to send (suppressed, or not deliverable): the job ended with the decision.
                 log.info(

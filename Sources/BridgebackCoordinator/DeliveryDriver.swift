@@ -7,15 +7,25 @@ import ServiceLifecycle
 /// The per-job delivery loop: parts in order, each through `DeliveryStateMachine`, every
 /// transition committed before the action it asks for is performed.
 extension Coordinator {
-    func deliverJob(_ id: JobID) async {
+    /// - Parameter decided: what the commit that decided the notice wrote (the job is then
+    ///   `delivering` with exactly these `pending` parts, and no other task has touched them);
+    ///   nil: read the job and its parts from the ledger (a resumed or re-run delivery).
+    func deliverJob(_ id: JobID, decided: DecidedDelivery? = nil) async {
         var log = logger
         log[metadataKey: "job_id"] = "\(id)"
         do {
-            guard let job = try await ledger.job(id), let contract = job.contract else { return }
-            guard case .delivering = job.lifecycle.state else { return }
-            // Only this task changes this job's parts, so they are read again only after a part
-            // ends other than delivered (a failure may abandon later parts or add a fallback).
-            var parts = try await ledger.parts(of: id)
+            let contract: OwnershipContract
+            var parts: [PartRecord]
+            if let decided {
+                (contract, parts) = (decided.contract, decided.parts)
+            } else {
+                guard let job = try await ledger.job(id), let known = job.contract else { return }
+                guard case .delivering = job.lifecycle.state else { return }
+                contract = known
+                // Only this task changes this job's parts, so they are read again only after a part
+                // ends other than delivered (a failure may abandon later parts or add a fallback).
+                parts = try await ledger.parts(of: id)
+            }
             var delivered: Set<DeliveryID> = []
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 guard let next = parts.first(where: { $0.state.outcome == nil && !delivered.contains($0.deliveryID) }) else {
@@ -257,13 +267,15 @@ extension Coordinator {
     private static func finish(
         _ db: Database, _ id: JobID, now: Date, cache: ContractCache, onlyIfAllEnded: Bool
     ) throws -> Finished? {
-        let parts = try PartTable.parts(db, job: id)
-        if onlyIfAllEnded, parts.contains(where: { $0.state.outcome == nil }) { return nil }
+        // Each part's purpose and outcome only (the `state` column names it): no part body or
+        // state JSON is read to finish a job.
+        let parts = try PartTable.outcomes(db, job: id)
+        if onlyIfAllEnded, parts.contains(where: { $0.outcome == nil }) { return nil }
         guard var record = try JobTable.load(db, id, cache: cache), case .delivering(let contract, _, _) = record.lifecycle.state else {
             return nil
         }
-        let finals = parts.filter { $0.deliveryID.purpose == .final }.compactMap(\.state.outcome)
-        let fallbacks = parts.filter { $0.deliveryID.purpose == .fallback }.compactMap(\.state.outcome)
+        let finals = parts.filter { $0.purpose == .final }.compactMap(\.outcome)
+        let fallbacks = parts.filter { $0.purpose == .fallback }.compactMap(\.outcome)
         let outcome: DeliveryOutcome =
             finals.contains(.failed) ? .failed : finals.contains(.uncertain) ? .uncertain : .delivered
         _ = try record.lifecycle.deliveryFinished()

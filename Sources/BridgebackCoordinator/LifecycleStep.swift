@@ -11,7 +11,9 @@ struct LifecycleStep: Sendable {
     var action: JobLifecycle.Action
     var state: String
     /// Part rows written for a `deliverFinal` (0 for suppressed or undeliverable).
-    var plannedParts: Int
+    var plannedParts: Int { parts.count }
+    /// Those rows as written (handed to the delivery task, which so need not read them back).
+    var parts: [PartRecord] = []
     /// Why a decided notice could not be planned, if so.
     var note: String?
     /// Parked completions this event found without the job's capability and discarded.
@@ -25,10 +27,10 @@ struct LifecycleStep: Sendable {
             try JobTable.load(db, id, cache: cache)
             ?? JobRecord(lifecycle: JobLifecycle(jobID: id), finalOutcome: nil, finalDetail: nil, orphanReported: false)
         let action = try event(&record.lifecycle, now)
-        var step = LifecycleStep(action: action, state: "", plannedParts: 0)
+        var step = LifecycleStep(action: action, state: "")
         switch action {
         case .deliverFinal(let contract, let decision):
-            (step.plannedParts, step.note) = try plan(db, &record, contract: contract, decision: decision, registry: registry, now: now)
+            (step.parts, step.note) = try plan(db, &record, contract: contract, decision: decision, registry: registry, now: now)
         case .reportOrphan:
             record.orphanReported = true
         case .none, .parked, .acknowledgeDuplicate, .rejectForged, .refuseCancel:
@@ -46,12 +48,12 @@ struct LifecycleStep: Sendable {
     private static func plan(
         _ db: Database, _ record: inout JobRecord, contract: OwnershipContract,
         decision: JobLifecycle.FinalDecision, registry: SurfaceRegistry, now: Date
-    ) throws -> (Int, String?) {
+    ) throws -> ([PartRecord], String?) {
         if contract.deliveryMode == .suppressed {
             _ = try record.lifecycle.deliveryFinished()
             record.finalOutcome = "suppressed"
             record.finalDetail = "kept with the job, not sent (suppressed)"
-            return (0, nil)
+            return ([], nil)
         }
         let notices: [FinalNotice]
         let surface: Surface
@@ -64,9 +66,8 @@ struct LifecycleStep: Sendable {
             _ = try record.lifecycle.deliveryFinished()
             record.finalOutcome = "undeliverable"
             record.finalDetail = error.message
-            return (0, error.description)
+            return ([], error.description)
         }
-        try PartTable.insert(db, notices: notices, surface: surface, deduplicates: surface.deduplicates, now: now)
-        return (notices.count, nil)
+        return (try PartTable.insert(db, notices: notices, surface: surface, deduplicates: surface.deduplicates, now: now), nil)
     }
 }

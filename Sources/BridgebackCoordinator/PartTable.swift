@@ -17,6 +17,8 @@ enum PartTable {
         "INSERT INTO \(Parts.table) (\(LedgerSchema.list(insertColumns))) VALUES (\(LedgerSchema.placeholders(insertColumns)))"
     private static let partsSQL =
         "SELECT * FROM \(Parts.table) WHERE \(Parts.jobID.name) = ? ORDER BY \(Parts.purpose.name) = 'fallback', \(Parts.part.name)"
+    private static let outcomesSQL =
+        "SELECT \(Parts.purpose.name), \(Parts.state.name) FROM \(Parts.table) WHERE \(Parts.jobID.name) = ?"
     private static let hasFallbackSQL =
         "SELECT EXISTS (SELECT 1 FROM \(Parts.table) WHERE \(Parts.jobID.name) = ? AND \(Parts.purpose.name) = 'fallback')"
     private static let updateColumns = [
@@ -27,18 +29,40 @@ enum PartTable {
 
     /// Inserts one `pending` row per planned notice. The body is encoded once, here, so every
     /// attempt (also after a restart) sends the same bytes under the same delivery id.
-    static func insert(_ db: Database, notices: [FinalNotice], surface: Surface, deduplicates: Bool, now: Date) throws {
+    /// - Returns: the rows as written, in notice order.
+    @discardableResult
+    static func insert(_ db: Database, notices: [FinalNotice], surface: Surface, deduplicates: Bool, now: Date) throws -> [PartRecord] {
+        var written: [PartRecord] = []
+        let state = DeliveryState.pending(attempts: 0)
+        let stateJSON = try LedgerCoding.encode(state)
         for notice in notices {
             let body = try WireCodec.encode(notice)
-            let state = DeliveryState.pending(attempts: 0)
             // The arguments in `insertColumns`' order.
             let insert = try db.cachedStatement(sql: Self.insertSQL)
             try insert.execute(
                 arguments: [
                     notice.deliveryID.description, notice.jobID.description, notice.deliveryID.purpose.rawValue,
                     notice.part, notice.totalParts, surface.id.rawValue, deduplicates ? 1 : 0, body,
-                    state.name, try LedgerCoding.encode(state), 0, now.ledgerValue, now.ledgerValue,
+                    state.name, stateJSON, 0, now.ledgerValue, now.ledgerValue,
                 ])
+            written.append(
+                PartRecord(
+                    deliveryID: notice.deliveryID, totalParts: notice.totalParts, surfaceID: surface.id, receiverDeduplicates: deduplicates,
+                    state: state, body: Array(body), updatedAt: Date(ledgerValue: now.ledgerValue)))
+        }
+        return written
+    }
+
+    /// Each part's purpose and outcome (nil while open), from the `state` column alone.
+    static func outcomes(_ db: Database, job: JobID) throws -> [(purpose: DeliveryID.Purpose, outcome: DeliveryOutcome?)] {
+        let select = try db.cachedStatement(sql: Self.outcomesSQL)
+        return try Row.fetchAll(select, arguments: [job.description]).map { row in
+            let purpose: String = row[0]
+            let state: String = row[1]
+            guard let known = DeliveryID.Purpose(rawValue: purpose) else {
+                throw CoordinatorError(.ledgerCorrupt, "part of job \(job) has unknown purpose '\(purpose)'", jobID: job.description)
+            }
+            return (known, DeliveryOutcome(rawValue: state))
         }
     }
 
