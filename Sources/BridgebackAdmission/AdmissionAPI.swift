@@ -365,8 +365,10 @@ public final class AdmissionAPI: Sendable {
         }
         entry.jobID = jobID.description
         let outcome = try await storeCall {
+            // outbox[0] is the contract's `WireCodec` encoding: stored as is, not encoded again.
             try await store.admit(
-                request: entry, contract: contract, outbox: outbox, defaultsApplied: contract.defaultsApplied + extraDefaults)
+                request: entry, contract: contract, outbox: outbox, defaultsApplied: contract.defaultsApplied + extraDefaults,
+                encodedContract: outbox[0].payload)
         }
         switch outcome {
         case .created(let job):

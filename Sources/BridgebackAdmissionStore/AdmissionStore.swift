@@ -290,15 +290,15 @@ public final class AdmissionStore: Sendable {
     /// - Parameter defaultsApplied: what the answer says was defaulted (the contract's
     ///   `defaultsApplied` when nil), kept so a replay answers the same.
     ///
-    /// A created job is returned as written (the given contract, state `accepted`), not read
-    /// back; the contract column holds the outbox's contract payload when there is one (the same
-    /// `WireCodec` bytes), so the contract is encoded once per job, not twice.
+    /// - Parameter encodedContract: `WireCodec.encode(contract)` when the caller already has it
+    ///   (admission's outbox payload), so the contract is encoded once per job, not twice.
+    ///
+    /// A created job is returned as written (the given contract, state `accepted`), not read back.
     public func admit(
-        request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft], defaultsApplied: [String]? = nil
+        request: RequestLogEntry, contract: OwnershipContract, outbox: [OutboxDraft], defaultsApplied: [String]? = nil,
+        encodedContract: [UInt8]? = nil
     ) async throws -> AdmitOutcome {
-        let contractJSON =
-            try outbox.first(where: { $0.kind == .contract }).map { String(decoding: $0.payload, as: UTF8.self) }
-            ?? String(decoding: WireCodec.encode(contract), as: UTF8.self)
+        let contractJSON = try String(decoding: encodedContract ?? Array(WireCodec.encode(contract)), as: UTF8.self)
         let defaults = defaultsApplied ?? contract.defaultsApplied
         let defaultsJSON = String(decoding: try JSONEncoder().encode(defaults), as: UTF8.self)
         do {
