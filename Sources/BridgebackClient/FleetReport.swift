@@ -1,4 +1,4 @@
-import BridgebackCoordinator
+public import BridgebackCoordinator
 public import BridgebackCore
 public import Foundation
 

@@ -152,7 +152,9 @@ public struct ManagementAPI: Sendable {
         }
     }
 
-    func get(_ path: String) async -> Result<JSONValue, ManagementFailure> {
+    /// `GET path` with `{vhost}` filled in: the answer's JSON, or why there is none (also what
+    /// `bridgeback status` reads through `ManagementClient`).
+    public func get(_ path: String) async -> Result<JSONValue, ManagementFailure> {
         let encoded = vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? vhost
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
         guard let url = URL(string: trimmed + path.replacingOccurrences(of: "{vhost}", with: encoded)) else {
@@ -178,6 +180,7 @@ public struct ManagementAPI: Sendable {
 /// Why the broker's figures are missing, in words for the page.
 public struct ManagementFailure: Error, Sendable, Hashable {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
 }
 
 extension JSONValue {
