@@ -342,7 +342,7 @@ let package = Package(
         .testTarget(
             name: "BridgebackIntegrationTests",
             dependencies: [
-                "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", "BridgebackWorker", "BridgebackLedger",
+                "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", "BridgebackWorker", "BridgebackMetrics", "BridgebackLedger",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],

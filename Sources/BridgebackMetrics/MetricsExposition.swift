@@ -29,6 +29,25 @@ public struct MetricsExposition: Sendable {
         return (MetricsExposition { registry.emitToBuffer() }, factory)
     }
 
+    /// The sum of every sample of `name` whose labels include all of `labels` (nil when there is
+    /// none), read back from this process's current text.
+    public func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        Self.sum(of: name, labels: labels, in: String(decoding: text(), as: UTF8.self))
+    }
+
+    /// The same, from Prometheus text scraped over HTTP: how a test or a check reads a value back.
+    public static func sum(of name: String, labels: [String: String] = [:], in text: String) -> Double? {
+        var total: Double?
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " ") else { continue }
+            let series = line[..<space]
+            guard series.prefix(while: { $0 != "{" }) == name, let value = Double(line[line.index(after: space)...]) else { continue }
+            guard labels.allSatisfy({ series.contains("\($0.key)=\"\($0.value)\"") }) else { continue }
+            total = (total ?? 0) + value
+        }
+        return total
+    }
+
     /// Says metrics are off (`BRIDGEBACK_METRICS=off`), so a scrape is not mistaken for an idle process.
     public static let disabled = MetricsExposition {
         Array("# metrics are disabled in this process (BRIDGEBACK_METRICS=off)\n".utf8)

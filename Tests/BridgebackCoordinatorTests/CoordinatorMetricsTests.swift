@@ -12,15 +12,7 @@ import Testing
 struct CoordinatorMetricsTests {
     /// The sum of every sample of `name` whose labels include `labels` (nil when there is none).
     static func value(_ exposition: MetricsExposition, _ name: String, _ labels: [String: String] = [:]) -> Double? {
-        var total: Double?
-        for line in String(decoding: exposition.text(), as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " ") else { continue }
-            let series = line[..<space]
-            guard series.prefix(while: { $0 != "{" }) == name, let value = Double(line[line.index(after: space)...]) else { continue }
-            guard labels.allSatisfy({ series.contains("\($0.key)=\"\($0.value)\"") }) else { continue }
-            total = (total ?? 0) + value
-        }
-        return total
+        exposition.value(name, labels)
     }
 
     @Test("at start the alerted counters are zero; a parked completion, a delivery and a duplicate each count once")

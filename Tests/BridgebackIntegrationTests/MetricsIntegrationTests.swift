@@ -1,3 +1,4 @@
+import BridgebackMetrics
 import Foundation
 import Testing
 #if canImport(FoundationNetworking)
@@ -21,16 +22,7 @@ struct Scrape {
 
     /// The sum of every sample of `name` whose labels include all of `labels` (nil when there is none).
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        var total: Double?
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " ") else { continue }
-            let series = line[..<space]
-            let metric = series.prefix { $0 != "{" }
-            guard metric == name, let value = Double(line[line.index(after: space)...]) else { continue }
-            guard labels.allSatisfy({ series.contains("\($0.key)=\"\($0.value)\"") }) else { continue }
-            total = (total ?? 0) + value
-        }
-        return total
+        MetricsExposition.sum(of: name, labels: labels, in: text)
     }
 
     func has(_ name: String) -> Bool { value(name) != nil }
