@@ -175,6 +175,7 @@ let package = Package(
             name: "BridgebackCoordinator",
             dependencies: [
                 "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP", "BridgebackLedger",
+                "BridgebackTopology",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -220,7 +221,7 @@ let package = Package(
             name: "BridgebackClient",
             dependencies: [
                 // BridgebackCoordinator: `BrokerOverview.parse`, the management API reading the dashboard shares.
-                "BridgebackCore", "BridgebackAMQP", "BridgebackCoordinator",
+                "BridgebackCore", "BridgebackAMQP", "BridgebackCoordinator", "BridgebackTopology",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -310,7 +311,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackCoordinatorTests",
-            dependencies: ["BridgebackCoordinator", "BridgebackLedger"],
+            dependencies: ["BridgebackCoordinator", "BridgebackLedger", "BridgebackTopology"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,4 @@
-public import BridgebackCoordinator
+import BridgebackCoordinator
 public import BridgebackCore
 public import Foundation
 

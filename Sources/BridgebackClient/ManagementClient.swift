@@ -1,5 +1,6 @@
-public import BridgebackCoordinator
+import BridgebackCoordinator
 public import BridgebackCore
+public import BridgebackTopology
 
 /// The RabbitMQ management API with basic auth (a user with the `monitoring` tag), as `bridgeback
 /// status` reads it. Its answers are the broker's JSON, not Bridgeback's: they are read by key in

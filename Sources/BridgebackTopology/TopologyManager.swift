@@ -1,9 +1,6 @@
 public import BridgebackAMQP
-public import Foundation
+import Foundation
 public import Logging
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// One difference between the broker and the definitions file.
 public struct TopologyDrift: Sendable, Hashable, CustomStringConvertible {
@@ -250,18 +247,8 @@ extension TopologyManager {
     }
 }
 
-/// The few read-only calls `check` needs from the RabbitMQ management HTTP API.
-public struct ManagementAPI: Sendable {
-    public var baseURL: URL
-    public var user: String
-    public var password: String
-
-    public init(baseURL: URL, user: String, password: String) {
-        self.baseURL = baseURL
-        self.user = user
-        self.password = password
-    }
-
+/// The few read-only calls `check` needs from the management API.
+extension ManagementAPI {
     struct LiveBinding: Decodable {
         var source: String
         var destination: String
@@ -270,7 +257,7 @@ public struct ManagementAPI: Sendable {
     }
 
     func bindings(vhost: String) async throws(TopologyError) -> [LiveBinding] {
-        try await get("api/bindings/\(Self.escape(vhost))", as: [LiveBinding].self)
+        try await get("/api/bindings/\(Self.escape(vhost))", as: [LiveBinding].self)
     }
 
     struct LiveNode: Decodable {
@@ -283,53 +270,41 @@ public struct ManagementAPI: Sendable {
     }
 
     func nodes() async throws(TopologyError) -> [LiveNode] {
-        try await get("api/nodes", as: [LiveNode].self)
+        try await get("/api/nodes", as: [LiveNode].self)
     }
 
     /// A queue's replication state, or nil when the queue does not exist (404).
     func queue(vhost: String, name: String) async throws(TopologyError) -> LiveQueue? {
-        do {
-            return try await get("api/queues/\(Self.escape(vhost))/\(Self.escape(name))", as: LiveQueue.self)
-        } catch  where error.message.contains("HTTP 404") {
-            return nil
-        }
+        try await get("/api/queues/\(Self.escape(vhost))/\(Self.escape(name))", as: LiveQueue.self, absentOn404: true)
     }
 
     func permissions(vhost: String) async throws(TopologyError) -> [TopologyDefinitions.Permission] {
-        try await get("api/vhosts/\(Self.escape(vhost))/permissions", as: [TopologyDefinitions.Permission].self)
+        try await get("/api/vhosts/\(Self.escape(vhost))/permissions", as: [TopologyDefinitions.Permission].self)
     }
 
     func topicPermissions(vhost: String) async throws(TopologyError) -> [TopologyDefinitions.TopicPermission] {
-        try await get("api/vhosts/\(Self.escape(vhost))/topic-permissions", as: [TopologyDefinitions.TopicPermission].self)
-    }
-
-    static func escape(_ vhost: String) -> String {
-        vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? vhost
+        try await get("/api/vhosts/\(Self.escape(vhost))/topic-permissions", as: [TopologyDefinitions.TopicPermission].self)
     }
 
     private func get<T: Decodable>(_ path: String, as type: T.Type) async throws(TopologyError) -> T {
-        guard let url = URL(string: path, relativeTo: baseURL) else {
-            throw TopologyError(.invalid, "bad management URL \(baseURL)")
+        guard let value = try await get(path, as: type, absentOn404: false) else {
+            throw TopologyError(.broker, "the management API answered 404 for \(path)")
         }
-        var request = URLRequest(url: url)
-        request.timeoutInterval = 10
-        let token = Data("\(user):\(password)".utf8).base64EncodedString()
-        request.setValue("Basic \(token)", forHTTPHeaderField: "Authorization")
-        do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            guard status == 200 else {
-                throw TopologyError(
-                    .broker,
-                    "management API \(url.absoluteString) answered HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
+        return value
+    }
+
+    private func get<T: Decodable>(_ path: String, as type: T.Type, absentOn404: Bool) async throws(TopologyError) -> T? {
+        switch await fetch(path) {
+        case .success(let data):
+            do {
+                return try JSONDecoder().decode(T.self, from: data)
+            } catch {
+                throw TopologyError(.broker, "the management API's answer for \(path) is not what this version reads: \(error)")
             }
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let error as TopologyError {
-            throw error
-        } catch {
-            throw TopologyError(
-                .broker,
-                "management API \(url.absoluteString) failed: \(error.localizedDescription); is the rabbitmq_management plugin enabled?")
+        case .failure(let failure) where absentOn404 && failure.status == 404:
+            return nil
+        case .failure(let failure):
+            throw TopologyError(.broker, failure.reason)
         }
     }
 }

@@ -3,6 +3,7 @@ import BridgebackAMQP
 import BridgebackCoordinator
 import BridgebackCore
 import BridgebackMetrics
+import BridgebackTopology
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -57,10 +57,10 @@ struct TopologyCommand: AsyncParsableCommand {
             let connection = try await AMQPConnection.connect(configuration)
             var api: ManagementAPI?
             if let management {
-                guard let url = URL(string: management.hasSuffix("/") ? management : management + "/") else {
+                guard let url = URL(string: management), url.scheme != nil else {
                     throw ValidationError("--management must be a URL such as http://127.0.0.1:15672")
                 }
-                api = ManagementAPI(baseURL: url, user: configuration.user, password: configuration.password)
+                api = ManagementAPI(base: management, user: configuration.user, password: configuration.password)
             }
             let report = try await TopologyManager(definitions: definitions).check(on: connection, management: api)
             await connection.close()

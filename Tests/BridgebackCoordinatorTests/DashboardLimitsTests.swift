@@ -1,6 +1,7 @@
 import BridgebackAuth
 @testable import BridgebackCoordinator
 import BridgebackCore
+import BridgebackTopology
 import Foundation
 import Logging
 import Synchronization
@@ -279,6 +280,38 @@ struct DashboardLimitsTests {
         try await Task.sleep(for: .milliseconds(150))
         _ = await short.current()
         #expect(server.received.count == 12, "a stale figure is fetched again")
+    }
+
+    @Test("the one management API client: basic auth, {vhost} escaped, a refusal by its status, no answer with the plugin hint")
+    func managementClientFailures() async throws {
+        let server = try LoopbackServer { request in
+            request.contains("GET /api/queues/a%2Fb ")
+                ? LoopbackServer.response(401, "Unauthorized", body: "{}") : LoopbackServer.response(404, "Not Found", body: "{}")
+        }
+        defer { server.stop() }
+        let api = ManagementAPI(base: "http://127.0.0.1:\(server.port)/", vhost: "a/b", user: "bb-monitor", password: "s3cret-pw")
+        guard case .failure(let refused) = await api.fetch("/api/queues/{vhost}") else {
+            Issue.record("a 401 is a failure")
+            return
+        }
+        #expect(refused.status == 401)
+        #expect(refused.reason.contains("answered 401 for /api/queues/{vhost}") && refused.reason.contains("monitoring"))
+        #expect(!refused.reason.contains("s3cret-pw"))
+        let basic = "Basic " + Data("bb-monitor:s3cret-pw".utf8).base64EncodedString()
+        #expect(server.received.first?.lowercased().contains("authorization: \(basic)".lowercased()) == true)
+        guard case .failure(let missing) = await api.fetch("/api/queues/{vhost}/nope") else {
+            Issue.record("a 404 is a failure")
+            return
+        }
+        #expect(missing.status == 404)
+        let closed = ManagementAPI(base: "http://127.0.0.1:1", user: "bb-monitor", password: "s3cret-pw")
+        guard case .failure(let silent) = await closed.fetch("/api/overview", timeout: 2) else {
+            Issue.record("a closed port is a failure")
+            return
+        }
+        #expect(silent.status == nil)
+        #expect(silent.reason.contains("does not answer") && silent.reason.contains("rabbitmq_management plugin"))
+        #expect(!silent.reason.contains("s3cret-pw"))
     }
 
     @Test("timelines keep the last 50 progress events of the newest 1,000 jobs (the first event stays)")

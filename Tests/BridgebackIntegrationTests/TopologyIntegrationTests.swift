@@ -27,7 +27,7 @@ extension BrokerBacked {
 
         static func management(_ config: AMQPConfiguration) -> ManagementAPI {
             let port = ProcessInfo.processInfo.environment["BRIDGEBACK_BROKER_MGMT_PORT"] ?? "15672"
-            return ManagementAPI(baseURL: URL(string: "http://127.0.0.1:\(port)/")!, user: config.user, password: config.password)
+            return ManagementAPI(base: "http://127.0.0.1:\(port)", user: config.user, password: config.password)
         }
 
         @Test func applyOnAnEmptyBrokerThenCheckReportsNoDrift() async throws {

@@ -1,8 +1,6 @@
 public import BridgebackCore
+public import BridgebackTopology
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// The fleet as the broker sees it: every `bb.*` queue with its depth, consumers and rates, the
 /// workers consuming job queues (host, pool, slots, jobs in flight), and how many coordinators
@@ -112,21 +110,9 @@ public struct BrokerOverview: Sendable, Hashable {
     static func number(_ value: JSONValue?) -> Double { value?.numberValue ?? 0 }
 }
 
-/// The RabbitMQ management API, read with a user that has the `monitoring` tag (broker.sh makes
-/// `bb-monitor`). The credentials never appear in a page or a log line.
-public struct ManagementAPI: Sendable {
-    public let base: String
-    public let vhost: String
-    let user: String
-    let password: String
-
-    public init(base: String, vhost: String = "bridgeback", user: String, password: String) {
-        self.base = base
-        self.vhost = vhost
-        self.user = user
-        self.password = password
-    }
-
+/// The management API as the dashboard and `bridgeback status` read it: with a user that has
+/// the `monitoring` tag (broker.sh makes `bb-monitor`).
+extension ManagementAPI {
     /// From `BRIDGEBACK_MANAGEMENT_URL` (default http://127.0.0.1:15672), `_USER` (default
     /// bb-monitor) and `_PASSWORD`, as `bridgeback status` reads them.
     public static func fromEnvironment(_ environment: [String: String], vhost: String = "bridgeback") -> ManagementAPI {
@@ -155,32 +141,17 @@ public struct ManagementAPI: Sendable {
     /// `GET path` with `{vhost}` filled in: the answer's JSON, or why there is none (also what
     /// `bridgeback status` reads through `ManagementClient`).
     public func get(_ path: String) async -> Result<JSONValue, ManagementFailure> {
-        let encoded = vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? vhost
-        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-        guard let url = URL(string: trimmed + path.replacingOccurrences(of: "{vhost}", with: encoded)) else {
-            return .failure(ManagementFailure(reason: "'\(base)' is not a URL (BRIDGEBACK_MANAGEMENT_URL)"))
-        }
-        var request = URLRequest(url: url, timeoutInterval: 5)
-        request.setValue("Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
-        do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let code = (response as? HTTPURLResponse)?.statusCode ?? 0
-            guard code == 200 else {
-                let hint =
-                    code == 401 ? " (set BRIDGEBACK_MANAGEMENT_USER/PASSWORD to a user with the monitoring tag, e.g. bb-monitor)" : ""
-                return .failure(ManagementFailure(reason: "the management API answered \(code) for \(path)\(hint)"))
+        switch await fetch(path, timeout: 5) {
+        case .success(let data):
+            do {
+                return .success(try JSONDecoder().decode(JSONValue.self, from: data))
+            } catch {
+                return .failure(ManagementFailure(reason: "the management API's answer for \(path) is not JSON: \(error)"))
             }
-            return .success(try JSONDecoder().decode(JSONValue.self, from: data))
-        } catch {
-            return .failure(ManagementFailure(reason: "the management API at \(base) does not answer: \(error.localizedDescription)"))
+        case .failure(let failure):
+            return .failure(failure)
         }
     }
-}
-
-/// Why the broker's figures are missing, in words for the page.
-public struct ManagementFailure: Error, Sendable, Hashable {
-    public var reason: String
-    public init(reason: String) { self.reason = reason }
 }
 
 extension JSONValue {

@@ -1,4 +1,5 @@
 import BridgebackHTTP
+public import BridgebackTopology
 public import BridgebackAuth
 import BridgebackCore
 import Foundation

@@ -1,4 +1,5 @@
 import BridgebackCore
+import BridgebackTopology
 import Crypto
 import Foundation
 
