@@ -332,31 +332,11 @@ struct DashboardLimitsTests {
         #expect(newer.allSatisfy { log.events(for: $0).count == 1 })
     }
 
-    /// Log lines with their level and metadata.
-    final class Captured: Sendable {
-        let lines = Mutex<[(level: Logger.Level, message: String, metadata: String)]>([])
-        var logger: Logger { Logger(label: "test.dashboard.captured") { _ in Handler(sink: self) } }
-
-        struct Handler: LogHandler {
-            let sink: Captured
-            var metadata: Logger.Metadata = [:]
-            var logLevel: Logger.Level = .trace
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(event: LogEvent) {
-                let all = metadata.merging(event.metadata ?? [:]) { $1 }
-                sink.lines.withLock { $0.append((event.level, "\(event.message)", "\(all)")) }
-            }
-        }
-    }
-
     @Test("pages carry the headers that keep other sites out; a failed sign-in is a warning with the peer, never the token")
     func headersAndFailedSignIn() async throws {
         let h = try Harness()
         let api = CoordinatorStatusAPI(ledger: h.ledger, registry: h.registry)
-        let captured = Captured()
+        let captured = CapturedLines()
         let dashboard = Dashboard(api: api, auth: TestAuth.http, management: nil, logger: captured.logger)
         try await Self.serving(dashboard, api: api, auth: TestAuth.http) { port in
             let page = try await RawHTTPClient.request(

@@ -199,15 +199,16 @@ func decodeNotice(_ bytes: [UInt8]) throws -> FinalNotice {
     try WireCodec.decode(FinalNotice.self, from: Data(bytes))
 }
 
-/// A logger whose lines (message only) the test reads back.
+/// A logger whose lines (level, message, and the handler's and the event's metadata merged) the
+/// test reads back.
 final class CapturedLines: Sendable {
-    let lines = Mutex<[String]>([])
+    let lines = Mutex<[(level: Logger.Level, message: String, metadata: String)]>([])
 
     var logger: Logger {
         Logger(label: "test.captured") { _ in Handler(sink: self) }
     }
 
-    func count(_ message: String) -> Int { lines.withLock { $0.filter { $0 == message }.count } }
+    func count(_ message: String) -> Int { lines.withLock { $0.filter { $0.message == message }.count } }
 
     struct Handler: LogHandler {
         let sink: CapturedLines
@@ -218,7 +219,8 @@ final class CapturedLines: Sendable {
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            sink.lines.withLock { $0.append("\(event.message)") }
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            sink.lines.withLock { $0.append((event.level, "\(event.message)", "\(all)")) }
         }
     }
 }
