@@ -1,8 +1,11 @@
 import BridgebackCore
 import Foundation
 
-/// Walks the recipes JSON by hand (rather than `Codable`) so each problem can name its recipe
-/// and field path, unknown fields (typos) are caught, and all problems are reported at once.
+/// Reads the recipe catalog for the worker: the shared grammar (``RecipeCatalogDocument``) first,
+/// then each recipe's kind-specific fields (`argv`, `steps`, `probe`, …), which only the worker
+/// knows. Both go through `SchemaReader` (collect-all, `null` a wrong type), so every problem is
+/// reported at once, names its recipe and the field's full path (`steps[0].command.argv[1]`),
+/// and says what was expected and what came.
 struct CatalogLoader {
     let customKinds: Set<String>
     let environment: [String: String]
@@ -26,7 +29,7 @@ struct CatalogLoader {
     }
 
     /// Reads the shared grammar (``RecipeCatalogDocument``: top level, names, kinds, parameters),
-    /// then each recipe's kind-specific fields, which only the worker knows.
+    /// then each recipe's kind-specific fields.
     mutating func catalog(_ root: JSONValue) -> RecipeCatalog {
         let document = RecipeCatalogDocument.read(root)
         for problem in document.problems { self.problem(problem.recipe, problem.field, problem.text) }
@@ -38,254 +41,39 @@ struct CatalogLoader {
         return RecipeCatalog(recipes: recipes, allowedHosts: document.allowedHosts)
     }
 
-    // MARK: Recipes
-
     mutating func recipe(_ entry: RecipeCatalogDocument.Entry, hosts: Set<String>) -> Recipe? {
-        let name = entry.name, kind = entry.kind, fields = entry.fields
-        let parameters = entry.parameters
-        let declared = Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let description = entry.description
-        let body: RecipeKind?
-        switch kind {
-        case "command":
-            body = command(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.command)
-        case "http" where fields["urls"] != nil:
-            body = endpoints(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.endpoints)
-        case "http":
-            body = http(fields, recipe: name, path: nil, declared: declared, hosts: hosts).map(RecipeKind.http)
-        case "file":
-            body = file(fields, recipe: name, path: nil, declared: declared).map(RecipeKind.file)
-        case "checklist":
-            body = checklist(fields["steps"], recipe: name, declared: declared, hosts: hosts).map(RecipeKind.checklist)
-        case "wait":
-            body = wait(fields, recipe: name, declared: declared, hosts: hosts).map(RecipeKind.wait)
-        case "noop":
-            // Succeeds at once with an empty result, in process (benchmarks, smoke tests).
-            body = .custom(handler: NoopHandler.kind, options: .object([:]))
-        default:
-            guard customKinds.contains(kind) else {
-                problem(
-                    name, "kind",
-                    "'\(kind)' is not a recipe kind; expected one of \((Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")) (custom kinds must be registered in code)"
-                )
-                return nil
-            }
-            body = .custom(handler: kind, options: fields["options"] ?? .object([:]))
-        }
-        guard let body else { return nil }
-        return Recipe(name: name, description: description, parameters: parameters, kind: body)
-    }
-
-    mutating func checkKeys(_ fields: [String: JSONValue], allowed: [String], recipe: String, path: String?) {
-        for key in fields.keys.sorted() where !allowed.contains(key) {
-            problem(recipe, join(path, key), "unknown field; expected one of \(allowed.joined(separator: ", "))")
-        }
-    }
-
-    func join(_ path: String?, _ key: String) -> String { path.map { "\($0).\(key)" } ?? key }
-
-    mutating func int(_ json: JSONValue?, recipe: String, field: String) -> Int? {
-        guard let json else { return nil }
-        if case .number(let n) = json, let value = Int(exactly: n) { return value }
-        problem(recipe, field, "must be a whole number")
-        return nil
-    }
-
-    mutating func seconds(_ json: JSONValue?, recipe: String, field: String, default fallback: Duration) -> Duration {
-        guard let json else { return fallback }
-        if case .number(let n) = json, n > 0, n <= 7 * 24 * 3600 { return .milliseconds(Int64(n * 1000)) }
-        problem(recipe, field, "must be a number of seconds greater than 0 (at most a week)")
-        return fallback
-    }
-
-    // MARK: Actions
-
-    // One list per kind, shared with admission through the catalog grammar.
-    enum CommandKeys { static let all = RecipeCatalogDocument.commandKeys }
-    enum FileKeys { static let all = RecipeCatalogDocument.fileKeys }
-    enum HTTPKeys { static let all = RecipeCatalogDocument.httpKeys }
-
-    mutating func command(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> CommandSpec? {
-        guard case .array(let items)? = fields["argv"], !items.isEmpty else {
-            problem(recipe, join(path, "argv"), "is required: a non-empty array of strings (no shell: one element per argument)")
-            return nil
-        }
-        var argv: [String] = []
-        var ok = true
-        for (index, item) in items.enumerated() {
-            let field = join(path, "argv[\(index)]")
-            guard case .string(let element) = item, !element.isEmpty else {
-                problem(recipe, field, "must be a non-empty string"); ok = false; continue
-            }
-            if let name = Template.wholePlaceholder(element) {
-                if index == 0 { problem(recipe, field, "the program cannot be a parameter"); ok = false }
-                if declared[name] == nil {
-                    problem(recipe, field, "uses {\(name)} but the recipe declares no parameter '\(name)'"); ok = false
+        let name = entry.name, kind = entry.kind
+        let reader = SchemaReader(mode: .collectAll, nullIsAbsent: false, rootName: "the recipe")
+        let fields = RecipeFieldReader(
+            reader: reader, declared: Dictionary(entry.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
+            hosts: hosts, environment: environment, baseDirectory: baseDirectory)
+        let members = JSONFields(entry.fields, at: "", reader: reader)
+        var body: RecipeKind?
+        // A collect-all reader records instead of throwing; the catch only satisfies the type checker.
+        do {
+            switch kind {
+            case "command": body = try fields.command(members).map(RecipeKind.command)
+            case "http" where members["urls"] != nil: body = try fields.endpoints(members).map(RecipeKind.endpoints)
+            case "http": body = try fields.http(members).map(RecipeKind.http)
+            case "file": body = try fields.file(members).map(RecipeKind.file)
+            case "checklist": body = try fields.checklist(members).map(RecipeKind.checklist)
+            case "wait": body = try fields.wait(members).map(RecipeKind.wait)
+            case "noop":
+                // Succeeds at once with an empty result, in process (benchmarks, smoke tests).
+                body = .custom(handler: NoopHandler.kind, options: .object([:]))
+            default:
+                guard customKinds.contains(kind) else {
+                    let kinds = (Self.builtInKinds + customKinds.sorted()).joined(separator: ", ")
+                    try reader.refuse(
+                        "kind", "'\(kind)' is not a recipe kind; expected one of \(kinds) (custom kinds must be registered in code)")
+                    break
                 }
-            } else if let name = Template.placeholders(in: element).first(where: { declared[$0] != nil }) {
-                problem(
-                    recipe, field,
-                    "embeds {\(name)} inside '\(element)'; placeholders must be a whole argument (no shell, no string splicing)")
-                ok = false
+                body = .custom(handler: kind, options: members["options"] ?? .object([:]))
             }
-            argv.append(element)
-        }
-        if ok, let program = argv.first {
-            let located =
-                program.contains("/") && !program.hasPrefix("/") && baseDirectory != nil
-                ? URL(fileURLWithPath: baseDirectory!).appendingPathComponent(program).standardized.path : program
-            if let resolved = Self.resolveProgram(located, path: environment["PATH"]) {
-                argv[0] = resolved
-            } else {
-                problem(recipe, join(path, "argv[0]"), "'\(program)' is not an executable file\(program.contains("/") ? "" : " on PATH")")
-                ok = false
-            }
-        }
-        let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: join(path, "timeout_seconds"), default: .seconds(60))
-        let cap = int(fields["output_cap_bytes"], recipe: recipe, field: join(path, "output_cap_bytes")) ?? 64 * 1024
-        if cap < 1 || cap > 64 * 1024 * 1024 { problem(recipe, join(path, "output_cap_bytes"), "must be 1 … 67108864 bytes"); ok = false }
-        var env = ["PATH", "LANG"]
-        if let value = fields["env"] {
-            if case .array(let names) = value, let strings = Optional(names.compactMap { if case .string(let s) = $0 { s } else { nil } }),
-                strings.count == names.count
-            {
-                env = strings
-            } else {
-                problem(recipe, join(path, "env"), "must be an array of environment variable names to pass through")
-                ok = false
-            }
-        }
-        var directory: String?
-        if let value = fields["working_directory"] {
-            if case .string(let text) = value, text.hasPrefix("/") {
-                directory = text
-            } else {
-                problem(recipe, join(path, "working_directory"), "must be an absolute path"); ok = false
-            }
-        }
-        var progressProtocol = true
-        if let value = fields["progress_protocol"] {
-            if case .bool(let flag) = value {
-                progressProtocol = flag
-            } else {
-                problem(recipe, join(path, "progress_protocol"), "must be true or false"); ok = false
-            }
-        }
-        let expectOutput = setting(
-            fields["expect_output"], recipe: recipe, field: join(path, "expect_output"), declared: declared, kinds: [.string], ok: &ok)
-        if case .fixed(let pattern)? = expectOutput, (try? NSRegularExpression(pattern: pattern)) == nil {
-            problem(recipe, join(path, "expect_output"), "is not a valid regular expression: \(pattern)")
-            ok = false
-        }
-        return ok
-            ? CommandSpec(
-                argv: argv, timeout: timeout, outputCapBytes: cap, environment: env, workingDirectory: directory,
-                progressProtocol: progressProtocol, expectOutput: expectOutput)
-            : nil
-    }
-
-    /// A fixed value (a string, or a number for int settings) or a whole `{param}` of one of `kinds`.
-    mutating func setting(
-        _ json: JSONValue?, recipe: String, field: String, declared: [String: ParameterSpec], kinds: Set<ParameterSpec.Kind>, ok: inout Bool
-    ) -> FileCheckSpec.Setting? {
-        switch json {
-        case nil: return nil
-        case .string(let text)?:
-            if let name = Template.wholePlaceholder(text) {
-                guard let spec = declared[name], kinds.contains(spec.kind) else {
-                    problem(
-                        recipe, field,
-                        "uses {\(name)} but the recipe declares no \(kinds.map(\.rawValue).sorted().joined(separator: " or ")) parameter '\(name)'"
-                    )
-                    ok = false
-                    return nil
-                }
-                return .parameter(name)
-            }
-            if kinds == [.int] {
-                problem(recipe, field, "must be a whole number or a {param} naming an int parameter")
-                ok = false
-                return nil
-            }
-            return .fixed(text)
-        case .number(let n)? where kinds == [.int] && Int(exactly: n) != nil && n >= 0:
-            return .fixed(String(Int(n)))
-        default:
-            problem(
-                recipe, field,
-                kinds == [.int] ? "must be a whole number ≥ 0 or a {param} naming an int parameter" : "must be a string or a {param}")
-            ok = false
-            return nil
-        }
-    }
-
-    mutating func file(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec]) -> FileCheckSpec? {
-        var ok = true
-        guard case .string(let target)? = fields["path"] else {
-            problem(recipe, join(path, "path"), "is required: an absolute path or {param} naming a path parameter")
-            return nil
-        }
-        if let name = Template.wholePlaceholder(target) {
-            if declared[name]?.kind != .path {
-                problem(
-                    recipe, join(path, "path"),
-                    "uses {\(name)} but '\(name)' is not a declared path parameter (paths from jobs must be confined to roots)")
-                ok = false
-            }
-        } else if (try? ConfinedPath.components(target)) == nil || !Template.placeholders(in: target).isEmpty {
-            problem(recipe, join(path, "path"), "must be an absolute path without '..', or exactly {param} naming a path parameter")
-            ok = false
-        }
-        let minBytes = setting(
-            fields["min_bytes"], recipe: recipe, field: join(path, "min_bytes"), declared: declared, kinds: [.int], ok: &ok)
-        let maxBytes = setting(
-            fields["max_bytes"], recipe: recipe, field: join(path, "max_bytes"), declared: declared, kinds: [.int], ok: &ok)
-        let maxAge = setting(
-            fields["max_age_seconds"], recipe: recipe, field: join(path, "max_age_seconds"), declared: declared, kinds: [.int], ok: &ok)
-        let sha = setting(fields["sha256"], recipe: recipe, field: join(path, "sha256"), declared: declared, kinds: [.string], ok: &ok)
-        if case .fixed(let hex)? = sha, hex.count != 64 || !hex.allSatisfy(\.isHexDigit) {
-            problem(recipe, join(path, "sha256"), "must be 64 hex digits or a {param}")
-            ok = false
-        }
-        var report = false
-        if let value = fields["report_sha256"] {
-            if case .bool(let flag) = value {
-                report = flag
-            } else {
-                problem(recipe, join(path, "report_sha256"), "must be true or false"); ok = false
-            }
-        }
-        let matches = setting(
-            fields["matches"], recipe: recipe, field: join(path, "matches"), declared: declared, kinds: [.string], ok: &ok)
-        if case .fixed(let pattern)? = matches, (try? NSRegularExpression(pattern: pattern)) == nil {
-            problem(recipe, join(path, "matches"), "is not a valid regular expression: \(pattern)")
-            ok = false
-        }
-        return ok
-            ? FileCheckSpec(
-                path: target, minBytes: minBytes, maxBytes: maxBytes, maxAgeSeconds: maxAge, sha256: sha, reportSHA256: report,
-                matches: matches)
-            : nil
-    }
-
-    mutating func endpoints(_ fields: [String: JSONValue], recipe: String, declared: [String: ParameterSpec], hosts: Set<String>)
-        -> [HTTPProbeSpec]?
-    {
-        guard case .array(let items)? = fields["urls"], !items.isEmpty, items.count <= 100 else {
-            problem(recipe, "urls", "must be an array of 1-100 URL templates")
-            return nil
-        }
-        var probes: [HTTPProbeSpec] = []
-        var ok = true
-        for (index, item) in items.enumerated() {
-            guard case .string = item else { problem(recipe, "urls[\(index)]", "must be a URL template string"); ok = false; continue }
-            var single = fields
-            single["urls"] = nil
-            single["url"] = item
-            guard let probe = http(single, recipe: recipe, path: nil, declared: declared, hosts: hosts) else { ok = false; continue }
-            probes.append(probe)
-        }
-        return ok ? probes : nil
+        } catch {}
+        for problem in reader.problems { self.problem(name, problem.path.isEmpty ? nil : problem.path, problem.text) }
+        guard let body, reader.isClean else { return nil }
+        return Recipe(name: name, description: entry.description, parameters: entry.parameters, kind: body)
     }
 
     static func resolveProgram(_ program: String, path: String?) -> String? {
@@ -299,143 +87,309 @@ struct CatalogLoader {
         }
         return nil
     }
+}
 
-    mutating func http(_ fields: [String: JSONValue], recipe: String, path: String?, declared: [String: ParameterSpec], hosts: Set<String>)
-        -> HTTPProbeSpec?
-    {
-        guard case .string(let url)? = fields["url"] else {
-            problem(recipe, join(path, "url"), "is required: an http(s) URL template such as http://127.0.0.1:8080/health/{service}")
-            return nil
-        }
-        var ok = true
-        for name in Template.placeholders(in: url) where declared[name] == nil {
-            problem(recipe, join(path, "url"), "uses {\(name)} but the recipe declares no parameter '\(name)'")
-            ok = false
-        }
-        if let authorityEnd = Template.authorityRange(of: url), Template.placeholders(in: String(url[authorityEnd])).isEmpty {
-            // The host is fixed: check it now rather than on the first job.
-            switch Template.checkHost(url, allowed: hosts) {
-            case .success: break
-            case .failure(let error): problem(recipe, join(path, "url"), error.message); ok = false
-            }
-        } else if Template.authorityRange(of: url) == nil {
-            problem(recipe, join(path, "url"), "must start with http:// or https://")
-            ok = false
-        }
-        var method = "GET"
-        if let value = fields["method"] {
-            if case .string(let text) = value, ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(text.uppercased()) {
-                method = text.uppercased()
-            } else {
-                problem(recipe, join(path, "method"), "must be an HTTP method such as GET or HEAD"); ok = false
-            }
-        }
-        var statuses = [200]
-        if let value = fields["expect_status"] {
-            switch value {
-            case .number(let n) where Int(exactly: n).map({ (100...599).contains($0) }) == true: statuses = [Int(n)]
-            case .array(let items):
-                let codes = items.compactMap {
-                    if case .number(let n) = $0, let c = Int(exactly: n), (100...599).contains(c) { c } else { nil }
-                }
-                if codes.count == items.count, !codes.isEmpty {
-                    statuses = codes
-                } else {
-                    problem(recipe, join(path, "expect_status"), "must be status codes 100-599"); ok = false
-                }
-            default: problem(recipe, join(path, "expect_status"), "must be a status code or an array of them"); ok = false
-            }
-        }
-        var contains: String?
-        if let value = fields["expect_body_contains"] {
-            if case .string(let text) = value {
-                contains = text
-            } else {
-                problem(recipe, join(path, "expect_body_contains"), "must be a string"); ok = false
-            }
-        }
-        let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: join(path, "timeout_seconds"), default: .seconds(10))
-        return ok ? HTTPProbeSpec(method: method, url: url, expectStatus: statuses, expectBodyContains: contains, timeout: timeout) : nil
+/// The worker's part of one recipe: its kind-specific fields read through one `SchemaReader`.
+/// Each reader returns nil when anything it read was refused (the problems are in the reader).
+struct RecipeFieldReader {
+    let reader: SchemaReader
+    /// The recipe's declared parameters, by name, for `{param}` checks.
+    let declared: [String: ParameterSpec]
+    let hosts: Set<String>
+    let environment: [String: String]
+    let baseDirectory: String?
+
+    /// A week: no recipe waits longer for one step.
+    static let secondsBounds = NumberBounds.positive(atMost: 7 * 24 * 3600)
+    static let secondsExpected = "a number of seconds greater than 0 (at most a week, 604800)"
+    static let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+    /// Runs `read` and keeps its value only if it reported no problem.
+    func clean<T>(_ read: () throws(SchemaProblem) -> T?) throws(SchemaProblem) -> T? {
+        let before = reader.problems.count
+        let value = try read()
+        return reader.problems.count == before ? value : nil
     }
 
-    /// `{"command": {...}}` or `{"http": {...}}`, plus any extra keys the caller allows.
-    mutating func action(
-        _ fields: [String: JSONValue], recipe: String, path: String, declared: [String: ParameterSpec], hosts: Set<String>,
-        extraKeys: [String]
-    ) -> RecipeAction? {
-        checkKeys(fields, allowed: extraKeys + ["command", "http", "file"], recipe: recipe, path: path)
-        if case .object(let file)? = fields["file"], fields["command"] == nil, fields["http"] == nil {
-            checkKeys(file, allowed: FileKeys.all, recipe: recipe, path: "\(path).file")
-            return self.file(file, recipe: recipe, path: "\(path).file", declared: declared).map(RecipeAction.file)
-        }
-        switch (fields["command"], fields["file"] == nil ? fields["http"] : .null) {
-        case (.object(let command)?, nil):
-            checkKeys(command, allowed: CommandKeys.all, recipe: recipe, path: "\(path).command")
-            return self.command(command, recipe: recipe, path: "\(path).command", declared: declared).map(RecipeAction.command)
-        case (nil, .object(let http)?):
-            checkKeys(http, allowed: HTTPKeys.all, recipe: recipe, path: "\(path).http")
-            return self.http(http, recipe: recipe, path: "\(path).http", declared: declared, hosts: hosts).map(RecipeAction.http)
-        default:
-            problem(recipe, path, "needs exactly one of \"command\", \"http\" or \"file\" (an object)")
-            return nil
+    func seconds(_ fields: JSONFields, _ key: String, default fallback: Duration) throws(SchemaProblem) -> Duration {
+        guard let seconds = try fields.number(key, bounds: Self.secondsBounds, expected: Self.secondsExpected) else { return fallback }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// A regular expression setting: reported when it does not compile.
+    func checkPattern(_ setting: FileCheckSpec.Setting?, at path: String) throws(SchemaProblem) {
+        if case .fixed(let pattern)? = setting, (try? NSRegularExpression(pattern: pattern)) == nil {
+            try reader.refuse(path, "is not a valid regular expression: \(pattern)")
         }
     }
 
-    mutating func checklist(_ json: JSONValue?, recipe: String, declared: [String: ParameterSpec], hosts: Set<String>) -> [ChecklistStep]? {
-        guard case .array(let items)? = json, !items.isEmpty else {
-            problem(recipe, "steps", "is required: a non-empty array of steps")
-            return nil
-        }
-        var steps: [ChecklistStep] = []
-        var ok = true
-        for (index, item) in items.enumerated() {
-            let path = "steps[\(index)]"
-            guard case .object(let fields) = item else { problem(recipe, path, "must be an object"); ok = false; continue }
-            guard case .string(let name)? = fields["name"], !name.isEmpty else {
-                problem(recipe, "\(path).name", "is required"); ok = false; continue
+    // MARK: Kinds
+
+    func command(_ fields: JSONFields) throws(SchemaProblem) -> CommandSpec? {
+        try clean { () throws(SchemaProblem) -> CommandSpec? in
+            let argv = try self.argv(fields)
+            let timeout = try seconds(fields, "timeout_seconds", default: .seconds(60))
+            let cap =
+                try fields.integer("output_cap_bytes", range: 1...64 * 1024 * 1024, expected: "a whole number of bytes from 1 to 67108864")
+                ?? 64 * 1024
+            var environment = ["PATH", "LANG"]
+            if let names = try fields.array("env", expected: "an array of environment variable names to pass through") {
+                environment = []
+                for name in names {
+                    if let text = try reader.string(name.value, at: name.path, expected: "an environment variable name") {
+                        environment.append(text)
+                    }
+                }
             }
+            let directory = try fields.string("working_directory", expected: "an absolute path")
+            if let directory, !directory.hasPrefix("/") {
+                try fields.refuse("working_directory", "must be an absolute path (starting with /), got \(SchemaReader.quote(directory))")
+            }
+            let progressProtocol = try fields.bool("progress_protocol") ?? true
+            let expectOutput = try setting(fields, "expect_output", kinds: [.string])
+            try checkPattern(expectOutput, at: fields.path("expect_output"))
+            guard let argv else { return nil }
+            return CommandSpec(
+                argv: argv, timeout: timeout, outputCapBytes: cap, environment: environment, workingDirectory: directory,
+                progressProtocol: progressProtocol, expectOutput: expectOutput)
+        }
+    }
+
+    /// `argv`: whole-argument placeholders only, the program resolved on `PATH` (or against the
+    /// catalog's directory) once every element is right.
+    func argv(_ fields: JSONFields) throws(SchemaProblem) -> [String]? {
+        try clean { () throws(SchemaProblem) -> [String]? in
             guard
-                let action = action(fields, recipe: recipe, path: path, declared: declared, hosts: hosts, extraKeys: ["name", "rollback"])
-            else { ok = false; continue }
-            var rollback: RecipeAction?
-            if let value = fields["rollback"] {
-                if case .object(let rollbackFields) = value {
-                    rollback = self.action(
-                        rollbackFields, recipe: recipe, path: "\(path).rollback", declared: declared, hosts: hosts, extraKeys: [])
-                    if rollback == nil { ok = false }
-                } else {
-                    problem(recipe, "\(path).rollback", "must be an object with \"command\" or \"http\"")
-                    ok = false
+                let items = try fields.array(
+                    "argv", required: true, count: 1...Int.max,
+                    expected: "a non-empty array of strings (no shell: one element per argument)")
+            else { return nil }
+            var argv: [String] = []
+            for (index, item) in items.enumerated() {
+                guard
+                    let element = try reader.string(item.value, at: item.path, length: .bytes(1...Int.max), expected: "a non-empty string")
+                else { continue }
+                if let name = Template.wholePlaceholder(element) {
+                    if index == 0 { try reader.refuse(item.path, "the program cannot be a parameter") }
+                    if declared[name] == nil {
+                        try reader.refuse(item.path, "uses {\(name)} but the recipe declares no parameter '\(name)'")
+                    }
+                } else if let name = Template.placeholders(in: element).first(where: { declared[$0] != nil }) {
+                    try reader.refuse(
+                        item.path,
+                        "embeds {\(name)} inside '\(element)'; placeholders must be a whole argument (no shell, no string splicing)")
                 }
+                argv.append(element)
             }
-            steps.append(ChecklistStep(name: name, action: action, rollback: rollback))
+            guard argv.count == items.count, let program = argv.first else { return nil }
+            let located =
+                if let baseDirectory, program.contains("/"), !program.hasPrefix("/") {
+                    URL(fileURLWithPath: baseDirectory).appendingPathComponent(program).standardized.path
+                } else {
+                    program
+                }
+            guard let resolved = CatalogLoader.resolveProgram(located, path: environment["PATH"]) else {
+                try reader.refuse(
+                    SchemaReader.path(fields.path("argv"), index: 0),
+                    "'\(program)' is not an executable file\(program.contains("/") ? "" : " on PATH")")
+                return nil
+            }
+            argv[0] = resolved
+            return argv
         }
-        return ok ? steps : nil
     }
 
-    mutating func wait(_ fields: [String: JSONValue], recipe: String, declared: [String: ParameterSpec], hosts: Set<String>) -> WaitSpec? {
-        var ok = true
-        var probe: RecipeAction?
-        if let value = fields["probe"] {
-            if case .object(let probeFields) = value {
-                probe = action(probeFields, recipe: recipe, path: "probe", declared: declared, hosts: hosts, extraKeys: [])
-                if probe == nil { ok = false }
-            } else {
-                problem(recipe, "probe", "must be an object with \"command\" or \"http\"")
-                ok = false
+    /// A fixed value (a string, or a whole number ≥ 0 for int settings) or a whole `{param}` of
+    /// one of `kinds`.
+    func setting(_ fields: JSONFields, _ key: String, kinds: Set<ParameterSpec.Kind>) throws(SchemaProblem) -> FileCheckSpec.Setting? {
+        let path = fields.path(key)
+        let wholeNumber = kinds == [.int]
+        let expected = wholeNumber ? "a whole number ≥ 0 or a {param} naming an int parameter" : "a string or a {param}"
+        switch fields[key] {
+        case nil:
+            return nil
+        case .string(let text)?:
+            if let name = Template.wholePlaceholder(text) {
+                guard let spec = declared[name], kinds.contains(spec.kind) else {
+                    let kindNames = kinds.map(\.rawValue).sorted().joined(separator: " or ")
+                    try reader.refuse(path, "uses {\(name)} but the recipe declares no \(kindNames) parameter '\(name)'")
+                    return nil
+                }
+                return .parameter(name)
+            }
+            guard !wholeNumber else {
+                try reader.refuse(path, "must be \(expected), got a string that is not a {param}", kind: .wrongType)
+                return nil
+            }
+            return .fixed(text)
+        case .number(let number)? where wholeNumber:
+            guard number >= 0, let whole = Int(exactly: number) else {
+                try reader.refuse(path, "must be \(expected), got \(JSONValue.number(number).schemaDescription)", kind: .outOfRange)
+                return nil
+            }
+            return .fixed(String(whole))
+        case let value?:
+            try reader.wrongType(path, expected: expected, found: value)
+            return nil
+        }
+    }
+
+    func file(_ fields: JSONFields) throws(SchemaProblem) -> FileCheckSpec? {
+        try clean { () throws(SchemaProblem) -> FileCheckSpec? in
+            let target = try fields.string("path", required: true, expected: "an absolute path or {param} naming a path parameter")
+            if let target, let name = Template.wholePlaceholder(target) {
+                if declared[name]?.kind != .path {
+                    try fields.refuse(
+                        "path", "uses {\(name)} but '\(name)' is not a declared path parameter (paths from jobs must be confined to roots)")
+                }
+            } else if let target, (try? ConfinedPath.components(target)) == nil || !Template.placeholders(in: target).isEmpty {
+                try fields.refuse("path", "must be an absolute path without '..', or exactly {param} naming a path parameter")
+            }
+            let minBytes = try setting(fields, "min_bytes", kinds: [.int])
+            let maxBytes = try setting(fields, "max_bytes", kinds: [.int])
+            let maxAge = try setting(fields, "max_age_seconds", kinds: [.int])
+            let sha = try setting(fields, "sha256", kinds: [.string])
+            if case .fixed(let hex)? = sha, hex.count != 64 || !hex.allSatisfy(\.isHexDigit) {
+                try fields.refuse("sha256", "must be 64 hex digits or a {param}")
+            }
+            let report = try fields.bool("report_sha256") ?? false
+            let matches = try setting(fields, "matches", kinds: [.string])
+            try checkPattern(matches, at: fields.path("matches"))
+            guard let target else { return nil }
+            return FileCheckSpec(
+                path: target, minBytes: minBytes, maxBytes: maxBytes, maxAgeSeconds: maxAge, sha256: sha, reportSHA256: report,
+                matches: matches)
+        }
+    }
+
+    /// An `http` recipe or action with one `url`.
+    func http(_ fields: JSONFields) throws(SchemaProblem) -> HTTPProbeSpec? {
+        try clean { () throws(SchemaProblem) -> HTTPProbeSpec? in
+            let url = try fields.string(
+                "url", required: true, expected: "an http(s) URL template such as http://127.0.0.1:8080/health/{service}")
+            if let url { try checkURL(url, at: fields.path("url")) }
+            guard var probe = try probeSettings(fields), let url else { return nil }
+            probe.url = url
+            return probe
+        }
+    }
+
+    /// An `http` recipe with `urls`: the same settings for every endpoint.
+    func endpoints(_ fields: JSONFields) throws(SchemaProblem) -> [HTTPProbeSpec]? {
+        try clean { () throws(SchemaProblem) -> [HTTPProbeSpec]? in
+            var urls: [String] = []
+            for item in try fields.array("urls", required: true, count: 1...100, expected: "an array of 1-100 URL templates") ?? [] {
+                guard let url = try reader.string(item.value, at: item.path, expected: "a URL template string") else { continue }
+                try checkURL(url, at: item.path)
+                urls.append(url)
+            }
+            guard let probe = try probeSettings(fields) else { return nil }
+            return urls.map { url in
+                var one = probe
+                one.url = url
+                return one
             }
         }
-        let interval = seconds(fields["interval_seconds"], recipe: recipe, field: "interval_seconds", default: .seconds(5))
-        let timeout = seconds(fields["timeout_seconds"], recipe: recipe, field: "timeout_seconds", default: .seconds(300))
-        var timeoutParameter: String?
-        if let value = fields["timeout_param"] {
-            if case .string(let name) = value, declared[name]?.kind == .int {
-                timeoutParameter = name
-            } else {
-                problem(recipe, "timeout_param", "must name a declared int parameter (seconds)")
-                ok = false
-            }
+    }
+
+    /// A URL template: its placeholders declared, and a fixed host checked now rather than on the first job.
+    func checkURL(_ url: String, at path: String) throws(SchemaProblem) {
+        for name in Template.placeholders(in: url) where declared[name] == nil {
+            try reader.refuse(path, "uses {\(name)} but the recipe declares no parameter '\(name)'")
         }
-        return ok ? WaitSpec(probe: probe, interval: interval, timeout: timeout, timeoutParameter: timeoutParameter) : nil
+        guard let authority = Template.authorityRange(of: url) else {
+            try reader.refuse(path, "must start with http:// or https://")
+            return
+        }
+        guard Template.placeholders(in: String(url[authority])).isEmpty else { return }
+        if case .failure(let error) = Template.checkHost(url, allowed: hosts) { try reader.refuse(path, error.message) }
+    }
+
+    /// Everything of a probe but its URL (`method`, `expect_status`, `expect_body_contains`, `timeout_seconds`).
+    func probeSettings(_ fields: JSONFields) throws(SchemaProblem) -> HTTPProbeSpec? {
+        try clean { () throws(SchemaProblem) -> HTTPProbeSpec? in
+            var method = "GET"
+            if let text = try fields.string("method", expected: "an HTTP method such as GET or HEAD") {
+                if Self.methods.contains(text.uppercased()) {
+                    method = text.uppercased()
+                } else {
+                    try fields.refuse("method", "must be one of \(Self.methods.joined(separator: ", ")), got \(SchemaReader.quote(text))")
+                }
+            }
+            var statuses = [200]
+            let code = "a status code from 100 to 599"
+            switch fields["expect_status"] {
+            case nil: break
+            case .array?:
+                statuses = []
+                for item in try fields.array("expect_status", count: 1...Int.max, expected: "status codes 100-599") ?? [] {
+                    if let status = try reader.integer(item.value, at: item.path, range: 100...599, expected: code) {
+                        statuses.append(status)
+                    }
+                }
+            default:
+                if let status = try fields.integer("expect_status", range: 100...599, expected: "\(code) or an array of them") {
+                    statuses = [status]
+                }
+            }
+            let contains = try fields.string("expect_body_contains")
+            let timeout = try seconds(fields, "timeout_seconds", default: .seconds(10))
+            return HTTPProbeSpec(method: method, url: "", expectStatus: statuses, expectBodyContains: contains, timeout: timeout)
+        }
+    }
+
+    /// `{"command": {...}}`, `{"http": {...}}` or `{"file": {...}}`, plus the caller's own keys.
+    func action(_ fields: JSONFields, extraKeys: [String]) throws(SchemaProblem) -> RecipeAction? {
+        let actions = ["command", "http", "file"]
+        try fields.refuseUnknown(known: extraKeys + actions)
+        let present = actions.filter { fields[$0] != nil }
+        guard present.count == 1, let key = present.first else {
+            try reader.refuse(fields.path, "needs exactly one of \"command\", \"http\" or \"file\" (an object)")
+            return nil
+        }
+        switch key {
+        case "command":
+            guard let command = try fields.object(key, known: RecipeCatalogDocument.commandKeys) else { return nil }
+            return try self.command(command).map(RecipeAction.command)
+        case "http":
+            guard let http = try fields.object(key, known: RecipeCatalogDocument.httpKeys) else { return nil }
+            return try self.http(http).map(RecipeAction.http)
+        default:
+            guard let file = try fields.object(key, known: RecipeCatalogDocument.fileKeys) else { return nil }
+            return try self.file(file).map(RecipeAction.file)
+        }
+    }
+
+    func checklist(_ fields: JSONFields) throws(SchemaProblem) -> [ChecklistStep]? {
+        try clean { () throws(SchemaProblem) -> [ChecklistStep]? in
+            var steps: [ChecklistStep] = []
+            for item in try fields.array("steps", required: true, count: 1...Int.max, expected: "a non-empty array of steps") ?? [] {
+                guard let step = try reader.object(item.value, at: item.path, expected: "a step object") else { continue }
+                let name = try step.string("name", required: true, length: .bytes(1...Int.max), expected: "the step's name")
+                let action = try action(step, extraKeys: ["name", "rollback"])
+                var rollback: RecipeAction?
+                if let undo = try step.object("rollback", expected: "an object with \"command\", \"http\" or \"file\"") {
+                    rollback = try self.action(undo, extraKeys: [])
+                }
+                if let name, let action { steps.append(ChecklistStep(name: name, action: action, rollback: rollback)) }
+            }
+            return steps
+        }
+    }
+
+    func wait(_ fields: JSONFields) throws(SchemaProblem) -> WaitSpec? {
+        try clean { () throws(SchemaProblem) -> WaitSpec? in
+            var probe: RecipeAction?
+            if let probeFields = try fields.object("probe", expected: "an object with \"command\", \"http\" or \"file\"") {
+                probe = try action(probeFields, extraKeys: [])
+            }
+            let interval = try seconds(fields, "interval_seconds", default: .seconds(5))
+            let timeout = try seconds(fields, "timeout_seconds", default: .seconds(300))
+            let timeoutParameter = try fields.string("timeout_param", expected: "the name of a declared int parameter (seconds)")
+            if let timeoutParameter, declared[timeoutParameter]?.kind != .int {
+                try fields.refuse("timeout_param", "names '\(timeoutParameter)', which is not a declared int parameter (seconds)")
+            }
+            return WaitSpec(probe: probe, interval: interval, timeout: timeout, timeoutParameter: timeoutParameter)
+        }
     }
 }

@@ -104,6 +104,45 @@ struct CatalogTests {
         #expect(error.message.contains("recipe 'a', field 'argv[1]'"))
     }
 
+    /// The kind-specific fields go through the schema layer: full paths, what was expected and
+    /// what came, a likely typo named in nested objects too.
+    @Test func kindFieldsSayWhatWasExpectedAndWhatCame() throws {
+        let error = try #require(
+            problems(
+                """
+                {"allowed_hosts": ["127.0.0.1"], "recipes": [
+                  {"name": "a", "kind": "command", "argv": ["echo"], "timeout_seconds": "60"},
+                  {"name": "b", "kind": "checklist", "steps": [{"name": "s", "command": {"argv": ["true"], "timout_seconds": 5}}]},
+                  {"name": "c", "kind": "http", "url": "http://127.0.0.1/", "expect_status": [200, 700]},
+                  {"name": "d", "kind": "command", "argv": ["echo"], "output_cap_bytes": 0, "env": null},
+                  {"name": "e", "kind": "http", "urls": ["http://127.0.0.1/a", 5]},
+                  {"name": "f", "kind": "wait", "probe": {"file": {"path": "/tmp/x", "min_bytes": -1}}}
+                ]}
+                """))
+        func message(_ recipe: String, _ field: String) -> String? {
+            error.problems.first { $0.recipe == recipe && $0.field == field }?.message
+        }
+        let all = error.problems.map(\.message)
+        #expect(
+            message("a", "timeout_seconds")
+                == "recipe 'a', field 'timeout_seconds': must be a number of seconds greater than 0 (at most a week, 604800), got a string",
+            "\(all)")
+        #expect(
+            message("b", "steps[0].command.timout_seconds")?.contains(#"is not a known field; did you mean "timeout_seconds"?"#) == true,
+            "\(all)")
+        #expect(message("c", "expect_status[1]") == "recipe 'c', field 'expect_status[1]': must be a status code from 100 to 599, got 700")
+        #expect(
+            message("d", "output_cap_bytes")
+                == "recipe 'd', field 'output_cap_bytes': must be a whole number of bytes from 1 to 67108864, got 0")
+        #expect(
+            message("d", "env") == "recipe 'd', field 'env': must be an array of environment variable names to pass through, got null")
+        #expect(message("e", "urls[1]") == "recipe 'e', field 'urls[1]': must be a URL template string, got 5")
+        #expect(
+            message("f", "probe.file.min_bytes")
+                == "recipe 'f', field 'probe.file.min_bytes': must be a whole number ≥ 0 or a {param} naming an int parameter, got -1")
+        #expect(error.problems.count == 7, "\(all)")
+    }
+
     @Test func customKindMustBeRegistered() {
         let json = #"{"recipes": [{"name": "agent-run", "kind": "agent", "options": {"model": "small"}}]}"#
         #expect(problems(json)?.problems.first?.field == "kind")
