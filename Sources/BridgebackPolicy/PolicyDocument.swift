@@ -236,19 +236,8 @@ extension PolicyDocument {
         do { root = try StrictJSON.parse(body, limits: .init(maxDepth: 512, allowNUL: true)) } catch {
             throw PolicyError(kind: .syntax, reason: error.message, path: error.path)
         }
-        var problems = PolicyValidator.unknownFields(in: root, map: map)
-        if let first = problems.first { throw first }
-
-        let document: PolicyDocument
-        do {
-            document = try JSONDecoder().decode(PolicyDocument.self, from: data)
-        } catch let decoding as DecodingError {
-            throw PolicyValidator.locate(PolicyValidator.describe(decoding, map: map), in: map)
-        } catch {
-            throw PolicyError(kind: .syntax, reason: "cannot decode the policy: \(error)")
-        }
-        problems = PolicyValidator.validate(document)
-        if let first = problems.first { throw PolicyValidator.locate(first, in: map) }
+        let document = try PolicyDocumentReader.read(root, map: map)
+        if let first = PolicyValidator.validate(document).first { throw PolicyValidator.locate(first, in: map) }
         return document
     }
 

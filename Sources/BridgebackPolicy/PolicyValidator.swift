@@ -1,79 +1,9 @@
 import BridgebackCore
 import Foundation
 
-/// The rules a policy must satisfy, each failure phrased as something an operator can fix.
+/// The rules a policy must satisfy beyond its structure (``PolicyDocumentReader``), each failure
+/// phrased as something an operator can fix.
 enum PolicyValidator {
-    /// Known keys per object, by path with array indices removed (`families[].cues[]`).
-    /// Keys starting with `_` are comments and always allowed.
-    static let schema: [String: [String]] = [
-        "": PolicyDocument.CodingKeys.allCases.map(\.rawValue),
-        "decision": PolicyDocument.DecisionRule.CodingKeys.allCases.map(\.rawValue),
-        "triggers[]": PolicyDocument.TriggerDeclaration.CodingKeys.allCases.map(\.rawValue),
-        "families[]": PolicyDocument.CueFamily.CodingKeys.allCases.map(\.rawValue),
-        "families[].cues[]": PolicyDocument.Cue.CodingKeys.allCases.map(\.rawValue),
-        "hints": PolicyDocument.HintRules.CodingKeys.allCases.map(\.rawValue),
-        "hints.*": PolicyDocument.HintRule.CodingKeys.allCases.map(\.rawValue),
-    ]
-
-    static func schemaKey(for path: String) -> String {
-        var out = ""
-        var skipping = false
-        for ch in path {
-            if ch == "[" {
-                skipping = true
-                out.append("[")
-            } else if ch == "]" {
-                skipping = false
-                out.append("]")
-            } else if !skipping {
-                out.append(ch)
-            }
-        }
-        if out.hasPrefix("hints."), !out.dropFirst(6).contains(".") { return "hints.*" }
-        return out
-    }
-
-    /// Keys the policy format does not have, through the schema layer (``SchemaReader``, collect-all)
-    /// with the source map as its locator, so each names its line; in document order.
-    static func unknownFields(in root: JSONValue, map: JSONSourceMap) -> [PolicyError] {
-        let reader = SchemaReader(mode: .collectAll, nullIsAbsent: false, rootName: "the policy") { path, kind in
-            let position = (kind == .unknownField ? map.keyPositions[path] : nil) ?? map.position(of: path)
-            return position.map { SchemaReader.Position(line: $0.line, column: $0.column) }
-        }
-        func walk(_ value: JSONValue, at path: String) {
-            switch value {
-            case .array(let items):
-                for (index, item) in items.enumerated() { walk(item, at: SchemaReader.path(path, index: index)) }
-            case .object(let members):
-                if let known = schema[schemaKey(for: path)] {
-                    // Collect-all: refuseUnknown records instead of throwing.
-                    try? JSONFields(members, at: path, reader: reader).refuseUnknown(known: known, commentPrefix: "_")
-                }
-                for (key, child) in members where !key.hasPrefix("_") { walk(child, at: SchemaReader.path(path, key: key)) }
-            default:
-                break
-            }
-        }
-        walk(root, at: "")
-        return reader.problems.map { problem in
-            PolicyError(
-                kind: .unknownField, reason: problem.message, path: problem.path, line: problem.position?.line,
-                column: problem.position?.column)
-        }.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
-    }
-
-    static func path(_ codingPath: [any CodingKey]) -> String {
-        var out = ""
-        for key in codingPath {
-            if let i = key.intValue, key.stringValue.hasPrefix("Index") || key.stringValue == "\(i)" {
-                out += "[\(i)]"
-            } else {
-                out = JSONSourceMap.child(out, key: key.stringValue)
-            }
-        }
-        return out
-    }
-
     /// A human name for what lives at `path`, e.g. "cue 'verify-verb' in family 'verify_request'".
     static func subject(at path: String, map: JSONSourceMap?) -> String {
         let parts = path.split(separator: ".").map(String.init)
@@ -94,48 +24,6 @@ enum PolicyValidator {
         }
         if first == "hints", parts.count > 1 { return "hint '\(parts[1])'" }
         return "'\(first)'"
-    }
-
-    static func describe(_ error: DecodingError, map: JSONSourceMap) -> PolicyError {
-        switch error {
-        case .keyNotFound(let key, let context):
-            let p = path(context.codingPath)
-            return PolicyError(
-                kind: .missingField,
-                reason: "\(subject(at: p, map: map)) is missing the required field '\(key.stringValue)'",
-                path: p)
-        case .typeMismatch(let type, let context):
-            let p = path(context.codingPath)
-            return PolicyError(
-                kind: .wrongType,
-                reason: "\(subject(at: p, map: map)): '\(p.split(separator: ".").last ?? "")' must be \(jsonName(of: type))",
-                path: p)
-        case .valueNotFound(let type, let context):
-            let p = path(context.codingPath)
-            return PolicyError(
-                kind: .wrongType,
-                reason: "\(subject(at: p, map: map)): '\(p.split(separator: ".").last ?? "")' is null; it must be \(jsonName(of: type))",
-                path: p)
-        case .dataCorrupted(let context):
-            let p = path(context.codingPath)
-            var reason = "\(subject(at: p, map: map)): \(context.debugDescription)"
-            if p.hasSuffix("pull") || p.hasSuffix("force") {
-                reason = "\(subject(at: p, map: map)): '\(map.strings[p] ?? "?")' is not a decision; use \"inline\" or \"detach\""
-            }
-            return PolicyError(kind: .invalidValue, reason: reason, path: p)
-        @unknown default:
-            return PolicyError(kind: .invalidValue, reason: "\(error)")
-        }
-    }
-
-    static func jsonName(of type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Double.Type, is Int.Type: "a number"
-        case is Bool.Type: "true or false"
-        default:
-            String(describing: type).hasPrefix("Array") ? "an array" : "an object"
-        }
     }
 
     /// Adds line and column from the source map.

@@ -73,7 +73,7 @@ struct PolicyLoadingTests {
         Broken(
             name: "missing field",
             json: replacingOnce(minimalPolicyJSON, "\"label\": \"question form\",", ""),
-            kind: .missingField, line: 16, mentions: "missing the required field 'label'"),
+            kind: .missingField, line: 16, mentions: #"family 'question': "families[1].label" is required: a string"#),
         Broken(
             name: "typo in a field name",
             json: replacingOnce(minimalPolicyJSON, "\"weight\": 3.0", "\"weigth\": 3.0"),
@@ -97,6 +97,14 @@ struct PolicyLoadingTests {
             json: replacingOnce(minimalPolicyJSON, "\"version\": \"test-1\",", "\"version\": \"test-1\", \"version\": \"x\","),
             kind: .duplicateIdentifier, line: 2, mentions: "appears twice"),
         Broken(
+            name: "null where a value is required",
+            json: replacingOnce(minimalPolicyJSON, "\"label\": \"question form\"", "\"label\": null"),
+            kind: .wrongType, line: 18, mentions: #""families[1].label" is required: a string; got null"#),
+        Broken(
+            name: "a whole number expected",
+            json: replacingOnce(minimalPolicyJSON, "\"weight\": 3.0", "\"weight\": 3.0, \"min_count\": 1.5"),
+            kind: .wrongType, line: 21, mentions: #""families[1].cues[0].min_count" must be a whole number, got 1.5"#),
+        Broken(
             name: "negative weight", json: replacingOnce(minimalPolicyJSON, "\"weight\": 2.0", "\"weight\": -2.0"),
             kind: .invalidValue, line: 13, mentions: "positive"),
     ]
@@ -113,6 +121,22 @@ struct PolicyLoadingTests {
             #expect(error.reason.contains(b.mentions), "\(b.name): \(error.reason)")
             #expect(error.description.contains(":\(b.line):"))
         }
+    }
+
+    /// The structure is read by the schema layer; the `Codable` conformance stays for encoding and
+    /// for callers that decode a policy themselves. Both must read a policy the same way.
+    @Test("the schema reader loads the shipped policy and the fixtures exactly as Codable decoding does")
+    func readerAgreesWithDecoding() throws {
+        let bundled = try #require(PolicyDocument.bundledDefaultURL)
+        let withNullsAndComments = replacingOnce(
+            minimalPolicyJSON, "\"pull\": \"inline\",", "\"pull\": \"inline\", \"trigger\": null, \"max\": null, \"_note\": \"a comment\",")
+        let documents = [try Data(contentsOf: bundled), Data(minimalPolicyJSON.utf8), Data(withNullsAndComments.utf8)]
+        for data in documents {
+            let read = try PolicyDocument.parse(data)
+            let decoded = try JSONDecoder().decode(PolicyDocument.self, from: data)
+            #expect(read == decoded)
+        }
+        #expect(try parsePolicy(withNullsAndComments) == parsePolicy(minimalPolicyJSON))
     }
 
     @Test("a caller can switch on the error kind; file errors carry the path")
