@@ -62,6 +62,8 @@ let package = Package(
             name: "BridgebackTopology",
             dependencies: [
                 "BridgebackAMQP",
+                // The definitions file is read through the schema layer (SchemaReader); the core depends on nothing.
+                "BridgebackCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -281,6 +283,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackPolicyTests",
             dependencies: ["BridgebackPolicy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackTopologyTests",
+            dependencies: ["BridgebackTopology"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

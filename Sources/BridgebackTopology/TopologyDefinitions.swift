@@ -1,4 +1,5 @@
 public import BridgebackAMQP
+import BridgebackCore
 public import Foundation
 
 /// The RabbitMQ objects Bridgeback needs, read from a RabbitMQ definitions file
@@ -6,8 +7,8 @@ public import Foundation
 ///
 /// Users and permissions in the file are a template: passwords are never checked in; the local
 /// broker script creates the users with generated passwords.
-public struct TopologyDefinitions: Sendable, Decodable {
-    public struct Exchange: Sendable, Decodable {
+public struct TopologyDefinitions: Sendable {
+    public struct Exchange: Sendable {
         public var name: String
         public var vhost: String?
         public var type: String
@@ -15,38 +16,31 @@ public struct TopologyDefinitions: Sendable, Decodable {
         public var autoDelete: Bool
         public var `internal`: Bool
         public var arguments: [String: JSONArgument]
-
-        enum CodingKeys: String, CodingKey { case name, vhost, type, durable, autoDelete = "auto_delete", `internal`, arguments }
     }
 
-    public struct Queue: Sendable, Decodable {
+    public struct Queue: Sendable {
         public var name: String
         public var vhost: String?
         public var durable: Bool
         public var autoDelete: Bool
         public var arguments: [String: JSONArgument]
-
-        enum CodingKeys: String, CodingKey { case name, vhost, durable, autoDelete = "auto_delete", arguments }
     }
 
-    public struct Binding: Sendable, Decodable {
+    public struct Binding: Sendable {
         public var source: String
         public var vhost: String?
         public var destination: String
         public var destinationType: String
         public var routingKey: String
         public var arguments: [String: JSONArgument]
-
-        enum CodingKeys: String, CodingKey {
-            case source, vhost, destination, destinationType = "destination_type", routingKey = "routing_key", arguments
-        }
     }
 
-    public struct User: Sendable, Decodable {
+    public struct User: Sendable {
         public var name: String
         public var tags: [String]
     }
 
+    /// Also what the management API answers for a vhost's permissions, hence `Decodable`.
     public struct Permission: Sendable, Decodable, Equatable {
         public var user: String
         public var vhost: String
@@ -65,24 +59,12 @@ public struct TopologyDefinitions: Sendable, Decodable {
         public var read: String
     }
 
-    public var exchanges: [Exchange]
-    public var queues: [Queue]
-    public var bindings: [Binding]
-    public var users: [User]
-    public var permissions: [Permission]
-    public var topicPermissions: [TopicPermission]
-
-    enum CodingKeys: String, CodingKey { case exchanges, queues, bindings, users, permissions, topicPermissions = "topic_permissions" }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        exchanges = try container.decodeIfPresent([Exchange].self, forKey: .exchanges) ?? []
-        queues = try container.decodeIfPresent([Queue].self, forKey: .queues) ?? []
-        bindings = try container.decodeIfPresent([Binding].self, forKey: .bindings) ?? []
-        users = try container.decodeIfPresent([User].self, forKey: .users) ?? []
-        permissions = try container.decodeIfPresent([Permission].self, forKey: .permissions) ?? []
-        topicPermissions = try container.decodeIfPresent([TopicPermission].self, forKey: .topicPermissions) ?? []
-    }
+    public var exchanges: [Exchange] = []
+    public var queues: [Queue] = []
+    public var bindings: [Binding] = []
+    public var users: [User] = []
+    public var permissions: [Permission] = []
+    public var topicPermissions: [TopicPermission] = []
 
     /// Loads and validates a definitions file; errors name the object and what is wrong.
     public static func load(from url: URL) throws(TopologyError) -> TopologyDefinitions {
@@ -93,18 +75,29 @@ public struct TopologyDefinitions: Sendable, Decodable {
         return try parse(data, source: url.path)
     }
 
+    /// Reads a definitions document through the schema layer (`SchemaReader`, collect-all): every
+    /// problem is listed, each with its path (`exchanges[2].auto_delete`), the object's name when
+    /// it has one, what was expected and what came.
+    ///
+    /// Keys Bridgeback does not read are ignored, not refused: the file is RabbitMQ's own format, and
+    /// an export carries more (`rabbit_version`, `vhosts`, `policies`, a user's `password_hash`).
+    /// `null` reads as an absent optional field.
     public static func parse(_ data: Data, source: String = "definitions") throws(TopologyError) -> TopologyDefinitions {
-        let definitions: TopologyDefinitions
-        do { definitions = try JSONDecoder().decode(TopologyDefinitions.self, from: data) } catch {
-            throw TopologyError(.invalid, "\(source) is not a valid RabbitMQ definitions file: \(error)")
+        let root: JSONValue
+        // JSONDecoder, as before: it takes a repeated key (the last wins), so no file that loaded is refused now.
+        do { root = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+            throw TopologyError(.invalid, "\(source) is not valid JSON: \(WireCodec.reason(error))")
         }
-        for exchange in definitions.exchanges where ExchangeDeclaration.Kind(rawValue: exchange.type) == nil {
-            throw TopologyError(.invalid, "\(source): exchange '\(exchange.name)' has unknown type '\(exchange.type)'")
-        }
-        for binding in definitions.bindings where binding.destinationType != "queue" {
-            throw TopologyError(
-                .invalid,
-                "\(source): binding \(binding.source) → \(binding.destination) binds an exchange; only queue bindings are supported")
+        let reader = DefinitionsReader()
+        // A collect-all reader records instead of throwing; the catch only satisfies the type checker.
+        let definitions = try? reader.definitions(root)
+        let problems = reader.reader.problems.map(reader.describe)
+        guard let definitions, problems.isEmpty else {
+            guard problems.count > 1 else {
+                throw TopologyError(.invalid, "\(source): \(problems.first ?? "is not a RabbitMQ definitions file")")
+            }
+            let lines = problems.map { "  - " + $0 }.joined(separator: "\n")
+            throw TopologyError(.invalid, "\(source) has \(problems.count) problems:\n\(lines)")
         }
         return definitions
     }
@@ -134,20 +127,13 @@ public struct TopologyDefinitions: Sendable, Decodable {
     }
 }
 
-/// A JSON argument value from a definitions file.
-public enum JSONArgument: Sendable, Decodable, Hashable {
+/// A JSON argument value from a definitions file: a number that is whole (and fits) is an integer,
+/// as the broker reads `x-max-length` or `x-delivery-limit`.
+public enum JSONArgument: Sendable, Hashable {
     case string(String)
     case int(Int64)
     case double(Double)
     case bool(Bool)
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let bool = try? container.decode(Bool.self) { self = .bool(bool); return }
-        if let int = try? container.decode(Int64.self) { self = .int(int); return }
-        if let double = try? container.decode(Double.self) { self = .double(double); return }
-        self = .string(try container.decode(String.self))
-    }
 
     public var fieldValue: FieldValue {
         switch self {
