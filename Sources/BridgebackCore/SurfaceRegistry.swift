@@ -81,21 +81,11 @@ public struct SurfaceRegistry: Sendable {
         } catch {
             throw BridgebackError(.invalidSurfaceRegistry, "surface registry is not valid JSON: \(WireCodec.reason(error))")
         }
-        guard case .object(let top) = root else {
-            throw BridgebackError(.invalidSurfaceRegistry, "surface registry must be a JSON object with \"schema\" and \"surfaces\"")
-        }
-        guard case .string(let schema)? = top["schema"], schema == Self.schema else {
-            throw BridgebackError(
-                .invalidSurfaceRegistry, "surface registry needs \"schema\": \"\(Self.schema)\"", field: "schema",
-                schema: top["schema"].flatMap { if case .string(let s) = $0 { s } else { nil } })
-        }
-        guard case .array(let entries)? = top["surfaces"] else {
-            throw BridgebackError(.invalidSurfaceRegistry, "surface registry needs a \"surfaces\" array", field: "surfaces")
-        }
+        let entries = try topLevel(root)
         var surfaces: [Surface] = []
         var problems: [BridgebackError] = []
         for (index, entry) in entries.enumerated() {
-            switch SurfaceEntryParser.parse(entry, index: index) {
+            switch SurfaceEntryParser.parse(entry.value, index: index) {
             case .success(let surface): surfaces.append(surface)
             case .failure(let error): problems += error.problems.isEmpty ? [error] : error.problems
             }
@@ -108,6 +98,31 @@ public struct SurfaceRegistry: Sendable {
         }
         guard let registry, problems.isEmpty else { throw aggregate(problems) }
         return registry
+    }
+
+    /// The top level through the schema layer (fail fast): `schema` and `surfaces`. Other keys are
+    /// ignored, as they always were (a file that loaded before still loads), but one that looks like a
+    /// mistyped required key is named in that key's refusal.
+    static func topLevel(_ root: JSONValue) throws(BridgebackError) -> [(path: String, value: JSONValue)] {
+        let reader = SchemaReader(mode: .failFast, rootName: "surface registry")
+        var top: JSONFields?
+        do {
+            top = try reader.object(root, at: "", required: true, expected: "a JSON object with \"schema\" and \"surfaces\"")
+            _ = try top?.oneOf("schema", [Self.schema], required: true)
+            return try top?.array("surfaces", required: true, expected: "an array of surface objects") ?? []
+        } catch {
+            var message = error.path.isEmpty ? error.message : "surface registry: \(error.message)"
+            if error.kind == .missing,
+                let typo = top?.members.keys.sorted().first(where: { SchemaReader.closest(to: $0, in: [error.path]) != nil }),
+                !["schema", "surfaces"].contains(typo)
+            {
+                message += "; the file has \"\(typo)\": did you mean \"\(error.path)\"?"
+            }
+            let found: String? = if case .string(let text)? = top?["schema"] { text } else { nil }
+            throw BridgebackError(
+                .invalidSurfaceRegistry, message, field: error.path.isEmpty ? nil : error.topField,
+                schema: error.path == "schema" ? found : nil)
+        }
     }
 
     /// Resolves every surface credential now, so a missing env var stops the process at start:

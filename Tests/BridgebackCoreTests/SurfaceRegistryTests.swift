@@ -127,6 +127,32 @@ import BridgebackCore
         }
     }
 
+    /// The top level goes through the schema layer: what was expected and what came, the field,
+    /// a likely typo named; keys it does not read are still ignored, so no file that loaded is refused.
+    @Test func topLevelRefusalsSayWhatWasExpected() throws {
+        func refusal(_ text: String) -> BridgebackError? {
+            do {
+                _ = try SurfaceRegistry.load(from: Data(text.utf8))
+                return nil
+            } catch { return error }
+        }
+        let version = try #require(refusal(#"{"schema": "bridgeback.surfaces.v2", "surfaces": []}"#))
+        #expect(version.message == #"surface registry: "schema" must be "bridgeback.surfaces.v1", got "bridgeback.surfaces.v2""#)
+        #expect(version.field == "schema" && version.schema == "bridgeback.surfaces.v2")
+        let typo = try #require(refusal(#"{"schema": "bridgeback.surfaces.v1", "surface": []}"#))
+        #expect(
+            typo.message
+                == #"surface registry: "surfaces" is required: an array of surface objects; the file has "surface": did you mean "surfaces"?"#
+        )
+        #expect(typo.field == "surfaces")
+        #expect(
+            refusal(#"{"schema": "bridgeback.surfaces.v1", "surfaces": {}}"#)?.message
+                == #"surface registry: "surfaces" must be an array of surface objects, got an object"#)
+        #expect(refusal("[]")?.message == #"surface registry must be a JSON object with "schema" and "surfaces", got an array"#)
+        let extra = #"{"schema": "bridgeback.surfaces.v1", "_comment": "x", "description": 5, "surfaces": []}"#
+        #expect(try SurfaceRegistry.load(from: Data(extra.utf8)).surfaces.isEmpty)
+    }
+
     @Test func unknownSurfaceLookupListsKnown() throws {
         let registry = try Fixtures.registry()
         do {
