@@ -266,6 +266,9 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
 
         let outcome: RunOutcome
         var acknowledgement = JobAcknowledgement.afterCompletion
+        /// A held job's "started" event, published alongside the job and awaited only after its
+        /// completion is settled: neither the run nor the completion waits for that confirm.
+        var startedSent: Task<Void, Never>?
         do {
             let (recipe, values) = try runner.prepare(job.recipe)
             if job.deadline <= startedAt {
@@ -285,10 +288,10 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                 if acknowledgement == .atStart {
                     outcome = await runLong(context, delivery: delivery, started: startedEvent, interrupted: interrupted, logger: logger)
                 } else {
-                    // The job does not wait for the "started" confirm: it is published alongside.
-                    async let startedSent: Void = progress.send(startedEvent)
+                    // The job does not wait for the "started" confirm: it is published alongside
+                    // (progress is best effort; it proves nothing a held job relies on).
+                    startedSent = Task { await progress.send(startedEvent) }
                     outcome = await runWithDeadline(context, interrupted: interrupted)
-                    await startedSent
                 }
             }
         } catch {
@@ -312,6 +315,7 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             logger.warning("job stopped by shutdown; returned to the queue")
             metrics.requeued.increment()
             delivery.nack(requeue: true)
+            await startedSent?.value
             await progress.publish(.running, "worker shutting down; the job goes back to the queue", stateChange: true)
             return
         }
@@ -348,6 +352,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
         let recipeLabel =
             runner.catalog.recipes[job.recipe.name] != nil || runner.handlers[job.recipe.name] != nil ? job.recipe.name : "unknown"
         metrics.duration(recipe: recipeLabel, outcome: result.metricLabel).recordNanoseconds(duration.nanoseconds)
+        // Progress events go out in order on their channel: "started" before "finished".
+        await startedSent?.value
         switch result {
         case .succeeded(let text):
             metrics.succeeded.increment()

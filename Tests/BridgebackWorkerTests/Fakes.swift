@@ -40,6 +40,29 @@ struct FakeJobStream: JobStream {
     }
 }
 
+/// Suspends callers of `wait()` until `open()`.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
 /// How many more calls should fail.
 final class FailureBudget: Sendable {
     private let left: Mutex<Int>
@@ -65,14 +88,20 @@ struct FakeTransport: JobSource, WorkerPublishing {
     let logsProgress: Bool
     /// Every progress publish fails as a lost connection would (`connectionClosed`).
     let failProgress: Bool
+    /// The "started" event's publish (its confirm) does not return until this gate opens.
+    let holdStarted: Gate?
 
-    init(failCompletions: Bool = false, transientCompletionFailures: Int = 0, logsProgress: Bool = false, failProgress: Bool = false) {
+    init(
+        failCompletions: Bool = false, transientCompletionFailures: Int = 0, logsProgress: Bool = false, failProgress: Bool = false,
+        holdStarted: Gate? = nil
+    ) {
         let (stream, continuation) = AsyncThrowingStream<FakeDelivery, any Error>.makeStream()
         jobs = FakeJobStream(stream: stream, continuation: continuation, log: log)
         self.failCompletions = failCompletions
         self.transientCompletionFailures = FailureBudget(transientCompletionFailures)
         self.logsProgress = logsProgress
         self.failProgress = failProgress
+        self.holdStarted = holdStarted
     }
 
     func open(prefetch: Int) async throws -> FakeJobStream {
@@ -93,6 +122,7 @@ struct FakeTransport: JobSource, WorkerPublishing {
             if logsProgress { log.append("progress-failed \(event.phase.rawValue) \(event.jobID)") }
             throw AMQPError(.connectionClosed, "the connection was lost")
         }
+        if event.phase == .started, let holdStarted { await holdStarted.wait() }
         store.progress.withLock { $0.append(event) }
         if logsProgress { log.append("progress \(event.phase.rawValue) \(event.jobID)") }
     }

@@ -36,6 +36,27 @@ struct ServiceTests {
             finished.message.hasPrefix("succeeded in ") && finished.message.contains("result of 11 bytes in 1 line"), "\(finished.message)")
     }
 
+    /// Progress is not waited on (#12): a held job's completion is published and its message
+    /// acked while the "started" event's confirm is still outstanding; "started" still goes out
+    /// before "finished".
+    @Test func aHeldJobsCompletionDoesNotWaitForTheStartedConfirm() async throws {
+        let gate = Gate()
+        let transport = FakeTransport(logsProgress: true, holdStarted: gate)
+        let job = makeJob("echo", ["text": "hello"])
+        try await withWorker(transport, runner: try testRunner()) { t in
+            t.send(job, name: "j1")
+            try await eventually { t.log.all.contains("ack j1") }
+            #expect(t.log.all.contains("completion \(job.jobID)"))
+            #expect(!t.log.all.contains("progress started \(job.jobID)"), "the started confirm was still held")
+            gate.open()
+            try await eventually { t.log.all.contains("progress finished \(job.jobID)") }
+        }
+        let log = transport.log.all
+        let started = try #require(log.firstIndex(of: "progress started \(job.jobID)"))
+        let finished = try #require(log.firstIndex(of: "progress finished \(job.jobID)"))
+        #expect(started < finished)
+    }
+
     @Test func aCompletionNackedDuringABrokerFailoverIsRetriedNotRequeued() async throws {
         let transport = FakeTransport(transientCompletionFailures: 3)
         let job = makeJob("echo", ["text": "hi"])
