@@ -11,9 +11,19 @@ public enum BearerToken {
 
     /// A fresh token from the system's cryptographic random source.
     public static func generate() -> String {
+        prefix + base64url(randomBytes(32))
+    }
+
+    /// `count` bytes from the system's cryptographic source, eight per draw (one draw per byte
+    /// cost a system call each: admission mints a capability per job).
+    static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return prefix + base64url(bytes)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(count))
     }
 
     /// Lowercase hex SHA-256 of the token's UTF-8 bytes: what the principals file stores.
@@ -36,25 +46,36 @@ public enum BearerToken {
 
     /// A short non-secret id for a new token entry (`tok_` + 8 random hex), for logs and revocation.
     public static func newTokenID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "tok_" + hex((0..<4).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        "tok_" + hex(randomBytes(4))
     }
 
+    /// Unpadded base64url (RFC 4648 §5), written directly over the bytes.
     static func base64url(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let b0 = UInt32(bytes[index])
+            let b1 = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
+            let b2 = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
+            let group = b0 << 16 | b1 << 8 | b2
+            let characters = min(4, (bytes.count - index) * 4 / 3 + ((bytes.count - index) < 3 ? 1 : 0))
+            for shift in [18, 12, 6, 0].prefix(characters) { out.append(alphabet[Int(group >> UInt32(shift) & 0x3F)]) }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var out = ""
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func unhex(_ text: String) -> [UInt8]? {
