@@ -171,6 +171,15 @@ public final class AdmissionStore: Sendable {
                 defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var results: [Result<any Sendable, any Error>] = []
                 try db.inTransaction(.immediate) {
+                    // A group of one (every submit to an idle admission) needs no savepoint: the
+                    // transaction is its own, and an error rolls all of it back.
+                    if pending.count == 1 {
+                        let change = pending[0]
+                        let result = Result(catching: { () throws -> any Sendable in try change.work(db) })
+                        results = [result]
+                        if case .failure = result { return .rollback }
+                        return .commit
+                    }
                     results = pending.map { change in
                         Result(catching: { () throws -> any Sendable in
                             var output: (any Sendable)?

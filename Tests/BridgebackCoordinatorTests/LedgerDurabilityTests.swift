@@ -43,4 +43,40 @@ struct LedgerDurabilityTests {
         try await ledger.awaitDurable(third.generation, now: true)
         #expect(ledger.syncedGeneration > third.generation)
     }
+
+    /// A change that throws undoes its own writes and nothing else, whether it is alone in its
+    /// transaction (an idle ledger: no savepoint, the transaction rolls back) or shares it.
+    @Test("a change that throws undoes its own writes, alone in its transaction or sharing it")
+    func aFailingChangeUndoesOnlyItself() async throws {
+        struct Refused: Error {}
+        let ledger = try Ledger.inMemory()
+        func syncs() async throws -> Int {
+            try await ledger.read { db in try Int.fetchOne(db, sql: "SELECT syncs FROM ledger_sync") ?? -1 }
+        }
+        let before = try await syncs()
+        await #expect(throws: Refused.self) {
+            try await ledger.write { db in
+                try db.execute(sql: "UPDATE ledger_sync SET syncs = syncs + 1000")
+                throw Refused()
+            }
+        }
+        #expect(try await syncs() == before)
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<6 {
+                group.addTask {
+                    do {
+                        try await ledger.write { db in
+                            try db.execute(sql: "UPDATE ledger_sync SET syncs = syncs + \(index % 2 == 0 ? 1 : 1000)")
+                            if index % 2 == 1 { throw Refused() }
+                        }
+                        return true
+                    } catch is Refused { return false }
+                }
+            }
+            var committed = 0
+            for try await ok in group where ok { committed += 1 }
+            #expect(committed == 3)
+        }
+        #expect(try await syncs() == before + 3)
+    }
 }
