@@ -174,9 +174,8 @@ extension PolicyEngine {
         }
         guard ascii else { return nil }
         return bytes.withUnsafeBufferPointer { t -> AdmissionDecision? in
-            let text = String(decoding: t, as: UTF8.self)
             let grams = Grams(bytes: t)
-            let structure = RequestStructure(text)
+            let structure = RequestStructure(bytes: t)
             var scratch = ByteRegex.Scratch(budget: Self.byteBudget)
             var heads = [ByteHeads?](repeating: nil, count: plan.anchors.count)
             var hits: [FastHit] = []

@@ -19,7 +19,34 @@ public enum StructureFeature: String, Sendable, Hashable, CaseIterable {
 
 /// The features that hold for one request, each with the words that show it.
 struct RequestStructure: Sendable {
-    private(set) var evidence: [StructureFeature: String] = [:]
+    /// The words that show each feature that holds (nil: it does not hold).
+    struct Evidence: Sendable, Equatable {
+        private var requestForm: String?
+        private var report: String?
+        private var eventThenAction: String?
+        private var questionForm: String?
+
+        subscript(_ feature: StructureFeature) -> String? {
+            get {
+                switch feature {
+                case .requestForm: requestForm
+                case .report: report
+                case .eventThenAction: eventThenAction
+                case .questionForm: questionForm
+                }
+            }
+            set {
+                switch feature {
+                case .requestForm: requestForm = newValue
+                case .report: report = newValue
+                case .eventThenAction: eventThenAction = newValue
+                case .questionForm: questionForm = newValue
+                }
+            }
+        }
+    }
+
+    var evidence = Evidence()
 
     func holds(_ feature: StructureFeature) -> Bool { evidence[feature] != nil }
 
@@ -239,6 +266,14 @@ struct RequestStructure: Sendable {
         return w.count > 4 && w.hasSuffix("ed") && !baseFormEd.contains(w)
     }
 
+    /// Second words that make the first a subject ("the build is …", "ops went …").
+    static let subjectFollowers: Set<String> = [
+        "is", "are", "was", "were", "has", "have", "had", "will", "can", "should", "would", "went", "looks", "seems",
+    ]
+
+    /// Words before a past participle that make it a statement of need, not a report.
+    static let reportBlockers: Set<String> = ["need", "want", "whether", "if", "like", "should"]
+
     /// A clause opening with a verb in its base form: not a closed-class word, not past
     /// tense, not a gerund, not a plural or third-person `-s` form, not a number; and the
     /// next word is not a past-tense verb or an auxiliary (that makes the first a subject).
@@ -252,12 +287,7 @@ struct RequestStructure: Sendable {
         if first.hasSuffix("'s") || first.hasSuffix("ly") { return false }
         if words.count > 1 {
             let second = words[1]
-            if isPast(second)
-                || ["is", "are", "was", "were", "has", "have", "had", "will", "can", "should", "would", "went", "looks", "seems"].contains(
-                    second)
-            {
-                return false
-            }
+            if isPast(second) || subjectFollowers.contains(second) { return false }
         }
         return true
     }
@@ -271,7 +301,7 @@ struct RequestStructure: Sendable {
             if isPast(w) {
                 // "the files uploaded by …" is still a report; "any record updated" in a
                 // statement of need is not: require no "need/want/whether" before it.
-                if words.prefix(i).contains(where: { ["need", "want", "whether", "if", "like", "should"].contains($0) }) { return false }
+                if words.prefix(i).contains(where: reportBlockers.contains) { return false }
                 return true
             }
         }
