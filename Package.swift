@@ -122,12 +122,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the stores' read-only query APIs share: opening a SQLite file another process writes.
+        .target(
+            name: "BridgebackSQLite",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         // admission.sqlite: its schema and migrations, the store admission writes through, and the
         // read-only query API other processes (the audit) read it with. No HTTP, no broker.
         .target(
             name: "BridgebackAdmissionStore",
             dependencies: [
                 "BridgebackCore",
+                "BridgebackSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -138,6 +145,7 @@ let package = Package(
             name: "BridgebackLedger",
             dependencies: [
                 "BridgebackCore",
+                "BridgebackSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 public import Foundation
+import BridgebackSQLite
 import GRDB
 
 /// Why `admission.sqlite` could not be read: a code to switch on and a sentence to act on.
@@ -28,33 +29,20 @@ public struct AdmissionReadError: Error, Sendable, Hashable, CustomStringConvert
 /// needs cannot change without the audit failing to compile. It opens the file read-only, never
 /// migrates and never writes; admission keeps running (WAL mode) while it reads.
 public struct AdmissionRecordsReader: Sendable {
-    public let path: String
-    private let queue: DatabaseQueue
+    private let database: ReadOnlyDatabase
+    public var path: String { database.path }
 
     /// Opens the database at `path` read-only.
     public init(path: String) throws(AdmissionReadError) {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw AdmissionReadError(.missingDatabase, "no admission database at \(path)")
-        }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(5)
-        do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-        } catch {
-            throw AdmissionReadError(.unreadable, "cannot open the admission database \(path): \(error)")
-        }
-        self.path = path
+        database = try ReadOnlyDatabase(
+            path: path, missing: { AdmissionReadError(.missingDatabase, "no admission database at \(path)") },
+            unopenable: { AdmissionReadError(.unreadable, "cannot open the admission database \(path): \($0)") })
     }
 
     /// Runs `body` on one consistent snapshot of the database (one read transaction).
     public func read<T>(_ body: (AdmissionSnapshot) throws -> T) throws(AdmissionReadError) -> T {
-        do {
-            return try queue.read { db in try body(AdmissionSnapshot(db: db)) }
-        } catch let error as AdmissionReadError {
-            throw error
-        } catch {
-            throw AdmissionReadError(.unreadable, "cannot read the admission database \(path): \(error)")
+        try database.read({ db in try body(AdmissionSnapshot(db: db)) }) { [path] in
+            AdmissionReadError(.unreadable, "cannot read the admission database \(path): \($0)")
         }
     }
 }

@@ -1,5 +1,6 @@
 public import BridgebackCore
 public import Foundation
+import BridgebackSQLite
 import GRDB
 
 /// Why the ledger could not be read: a code to switch on and a sentence to act on.
@@ -57,33 +58,20 @@ public struct LedgerPartRow: Sendable, Hashable {
 /// cannot change without the audit failing to compile. It opens the file read-only, never
 /// migrates and never writes; the coordinator keeps running (WAL mode) while it reads.
 public struct LedgerReader: Sendable {
-    public let path: String
-    private let queue: DatabaseQueue
+    private let database: ReadOnlyDatabase
+    public var path: String { database.path }
 
     /// Opens the ledger at `path` read-only.
     public init(path: String) throws(LedgerReadError) {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw LedgerReadError(.missingLedger, "no ledger at \(path)")
-        }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(5)
-        do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-        } catch {
-            throw LedgerReadError(.unreadable, "cannot open the ledger \(path): \(error)")
-        }
-        self.path = path
+        database = try ReadOnlyDatabase(
+            path: path, missing: { LedgerReadError(.missingLedger, "no ledger at \(path)") },
+            unopenable: { LedgerReadError(.unreadable, "cannot open the ledger \(path): \($0)") })
     }
 
     /// Runs `body` on one consistent snapshot of the ledger (one read transaction).
     public func read<T>(_ body: (LedgerSnapshot) throws -> T) throws(LedgerReadError) -> T {
-        do {
-            return try queue.read { db in try body(LedgerSnapshot(db: db)) }
-        } catch let error as LedgerReadError {
-            throw error
-        } catch {
-            throw LedgerReadError(.unreadable, "cannot read the ledger \(path): \(error)")
+        try database.read({ db in try body(LedgerSnapshot(db: db)) }) { [path] in
+            LedgerReadError(.unreadable, "cannot read the ledger \(path): \($0)")
         }
     }
 }
