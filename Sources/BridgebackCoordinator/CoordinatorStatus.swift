@@ -1,7 +1,11 @@
 public import BridgebackAuth
 public import BridgebackCore
+import BridgebackLedger
 import Foundation
 import GRDB
+
+private typealias Jobs = LedgerSchema.Jobs
+private typealias Parts = LedgerSchema.Parts
 
 /// One response of the status API: status code, content type, body bytes.
 public struct StatusResponse: Sendable, Hashable {
@@ -294,19 +298,22 @@ extension Ledger {
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let surface {
+                let contract = Jobs.contractJSON.name
                 conditions.append(
-                    "(final_surface = ? OR json_extract(contract_json, '$.origin') = ? OR json_extract(contract_json, '$.work_surface') = ?)"
+                    "(\(Jobs.finalSurface.name) = ? OR json_extract(\(contract), '$.origin') = ? OR json_extract(\(contract), '$.work_surface') = ?)"
                 )
                 arguments += [surface.rawValue, surface.rawValue, surface.rawValue]
             }
             if let originGlobs {
-                let any = originGlobs.map { _ in "json_extract(contract_json, '$.origin') GLOB ?" }.joined(separator: " OR ")
+                let any = originGlobs.map { _ in "json_extract(\(Jobs.contractJSON.name), '$.origin') GLOB ?" }.joined(separator: " OR ")
                 conditions.append(originGlobs.isEmpty ? "0" : "(\(any))")
                 arguments += StatementArguments(originGlobs)
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") + " "
             arguments += [limit]
-            let ids = try String.fetchAll(db, sql: "SELECT job_id FROM jobs \(filter)ORDER BY job_id DESC LIMIT ?", arguments: arguments)
+            let ids = try String.fetchAll(
+                db, sql: "SELECT \(Jobs.jobID.name) FROM \(Jobs.table) \(filter)ORDER BY \(Jobs.jobID.name) DESC LIMIT ?",
+                arguments: arguments)
             return try ids.compactMap { JobID($0) }.compactMap { id in
                 guard let job = try JobTable.load(db, id) else { return nil }
                 return DeliveryStatusBuilder.status(job, parts: try PartTable.parts(db, job: id), registry: registry)
@@ -323,9 +330,10 @@ extension Ledger {
     func healthCounts() async throws -> HealthCounts {
         try await read { db in
             HealthCounts(
-                delivering: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = 'delivering'") ?? 0,
-                awaitingCompletion: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = 'awaiting_completion'") ?? 0,
-                retryWait: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery_parts WHERE state = 'retry_wait'") ?? 0)
+                delivering: try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Jobs.table) WHERE \(Jobs.state.name) = 'delivering'") ?? 0,
+                awaitingCompletion: try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM \(Jobs.table) WHERE \(Jobs.state.name) = 'awaiting_completion'") ?? 0,
+                retryWait: try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Parts.table) WHERE \(Parts.state.name) = 'retry_wait'") ?? 0)
         }
     }
 }

@@ -133,7 +133,11 @@ enum JobTable {
     /// Jobs still waiting for a completion whose deadline + grace has passed.
     static func overdue(_ db: Database, now: Date, grace: TimeInterval) throws -> [JobID] {
         try String.fetchAll(
-            db, sql: "SELECT job_id FROM jobs WHERE state = 'awaiting_completion' AND deadline <= ? ORDER BY deadline",
+            db,
+            sql: """
+                SELECT \(Jobs.jobID.name) FROM \(Jobs.table) WHERE \(Jobs.state.name) = 'awaiting_completion' \
+                AND \(Jobs.deadline.name) <= ? ORDER BY \(Jobs.deadline.name)
+                """,
             arguments: [now.ledgerValue - grace]
         ).compactMap { JobID($0) }
     }
@@ -141,7 +145,11 @@ enum JobTable {
     /// Parked endings that have waited `orphanAfter` for their contract and were not yet reported.
     static func orphans(_ db: Database, now: Date, orphanAfter: TimeInterval) throws -> [JobID] {
         try String.fetchAll(
-            db, sql: "SELECT job_id FROM jobs WHERE state = 'completion_parked' AND orphan_reported = 0 AND parked_at <= ?",
+            db,
+            sql: """
+                SELECT \(Jobs.jobID.name) FROM \(Jobs.table) WHERE \(Jobs.state.name) = 'completion_parked' \
+                AND \(Jobs.orphanReported.name) = 0 AND \(Jobs.parkedAt.name) <= ?
+                """,
             arguments: [now.ledgerValue - orphanAfter]
         ).compactMap { JobID($0) }
     }

@@ -5,6 +5,9 @@ import GRDB
 import Metrics
 import Synchronization
 
+private typealias Jobs = LedgerSchema.Jobs
+private typealias Parts = LedgerSchema.Parts
+
 /// The coordinator's durable memory: one SQLite file with jobs and delivery parts.
 ///
 /// Every state change of a job or a part is atomic (its own savepoint) and committed before the
@@ -186,10 +189,11 @@ public final class Ledger: Sendable {
                 for row in try Row.fetchAll(db, sql: sql) { result[row[0]] = row[1] }
                 return result
             }
-            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM jobs WHERE state = 'awaiting_completion'")
+            let oldest = try Double.fetchOne(
+                db, sql: "SELECT MIN(\(Jobs.createdAt.name)) FROM \(Jobs.table) WHERE \(Jobs.state.name) = 'awaiting_completion'")
             return (
-                try counts("SELECT state, COUNT(*) FROM jobs GROUP BY state"),
-                try counts("SELECT state, COUNT(*) FROM delivery_parts GROUP BY state"),
+                try counts("SELECT \(Jobs.state.name), COUNT(*) FROM \(Jobs.table) GROUP BY \(Jobs.state.name)"),
+                try counts("SELECT \(Parts.state.name), COUNT(*) FROM \(Parts.table) GROUP BY \(Parts.state.name)"),
                 oldest.map { max(0, now.timeIntervalSince1970 - $0) } ?? 0
             )
         }
@@ -212,8 +216,11 @@ public final class Ledger: Sendable {
     /// Jobs whose final notice is decided but not yet fully delivered (resumed at start).
     func jobsDelivering() async throws -> [JobID] {
         try await read { db in
-            try String.fetchAll(db, sql: "SELECT job_id FROM jobs WHERE state = 'delivering' ORDER BY job_id")
-                .compactMap { JobID($0) }
+            try String.fetchAll(
+                db,
+                sql: "SELECT \(Jobs.jobID.name) FROM \(Jobs.table) WHERE \(Jobs.state.name) = 'delivering' ORDER BY \(Jobs.jobID.name)"
+            )
+            .compactMap { JobID($0) }
         }
     }
 }

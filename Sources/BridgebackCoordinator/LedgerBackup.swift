@@ -1,4 +1,5 @@
 import Foundation
+import BridgebackLedger
 import GRDB
 
 /// Copies of the coordinator's ledger that can be restored: the one piece of state whose loss
@@ -62,9 +63,11 @@ public enum LedgerBackup {
                     throw CoordinatorError(
                         .ledgerCorrupt, "\(path) fails SQLite's integrity check: \(check.prefix(3).joined(separator: "; "))")
                 }
-                let jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0
-                let unfinished = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE final_outcome IS NULL") ?? 0
-                let parts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delivery_parts") ?? 0
+                typealias Jobs = LedgerSchema.Jobs
+                let jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(Jobs.table)") ?? 0
+                let unfinished =
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(Jobs.table) WHERE \(Jobs.finalOutcome.name) IS NULL") ?? 0
+                let parts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(LedgerSchema.Parts.table)") ?? 0
                 let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
                 return Summary(jobs: jobs, parts: parts, unfinishedJobs: unfinished, bytes: size)
             }
