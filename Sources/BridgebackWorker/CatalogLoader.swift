@@ -116,11 +116,13 @@ struct RecipeFieldReader {
         return .milliseconds(Int64(seconds * 1000))
     }
 
-    /// A regular expression setting: reported when it does not compile.
-    func checkPattern(_ setting: FileCheckSpec.Setting?, at path: String) throws(SchemaProblem) {
+    /// A regular expression setting (fixed or a `{param}`): a fixed one that does not compile is reported.
+    func pattern(_ fields: JSONFields, _ key: String) throws(SchemaProblem) -> FileCheckSpec.Setting? {
+        let setting = try setting(fields, key, kinds: [.string])
         if case .fixed(let pattern)? = setting, (try? NSRegularExpression(pattern: pattern)) == nil {
-            try reader.refuse(path, "is not a valid regular expression: \(pattern)")
+            try fields.refuse(key, "is not a valid regular expression: \(pattern)")
         }
+        return setting
     }
 
     // MARK: Kinds
@@ -146,8 +148,7 @@ struct RecipeFieldReader {
                 try fields.refuse("working_directory", "must be an absolute path (starting with /), got \(SchemaReader.quote(directory))")
             }
             let progressProtocol = try fields.bool("progress_protocol") ?? true
-            let expectOutput = try setting(fields, "expect_output", kinds: [.string])
-            try checkPattern(expectOutput, at: fields.path("expect_output"))
+            let expectOutput = try pattern(fields, "expect_output")
             guard let argv else { return nil }
             return CommandSpec(
                 argv: argv, timeout: timeout, outputCapBytes: cap, environment: environment, workingDirectory: directory,
@@ -253,8 +254,7 @@ struct RecipeFieldReader {
                 try fields.refuse("sha256", "must be 64 hex digits or a {param}")
             }
             let report = try fields.bool("report_sha256") ?? false
-            let matches = try setting(fields, "matches", kinds: [.string])
-            try checkPattern(matches, at: fields.path("matches"))
+            let matches = try pattern(fields, "matches")
             guard let target else { return nil }
             return FileCheckSpec(
                 path: target, minBytes: minBytes, maxBytes: maxBytes, maxAgeSeconds: maxAge, sha256: sha, reportSHA256: report,

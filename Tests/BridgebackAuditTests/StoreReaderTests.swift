@@ -7,14 +7,16 @@ import Testing
 /// the same rules, each store's own error codes and words.
 @Suite("Read-only store readers")
 struct StoreReaderTests {
-    static func scratch() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("bb-readers-\(UUID().uuidString)")
+    /// An empty directory of its own.
+    static func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bb-readers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
     }
 
     @Test("a missing file is refused in each store's words and is not created")
     func missingFile() throws {
-        let dir = Self.scratch()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let admission = dir.appendingPathComponent("admission.sqlite").path
         let ledger = dir.appendingPathComponent("ledger.sqlite").path
@@ -35,8 +37,7 @@ struct StoreReaderTests {
 
     @Test("a file that is not SQLite is unreadable, named with the store and the path, and left as it was")
     func notSQLite() throws {
-        let dir = Self.scratch()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("junk.sqlite").path
         let junk = Data(repeating: 0x41, count: 4096)
