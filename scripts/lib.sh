@@ -65,9 +65,13 @@ fleet_principals() {
     export BRIDGEBACK_TOKEN_FILE="$FLEET_STATE/alice.token"
     FLEET_PRINCIPALS="$file"
 }
+# FLEET_RECIPES (default deploy/local/recipes.json) is the catalog admission and the workers load.
 start_fleet() { # state dir, worker slots
     FLEET_STATE=$1
-    local slots=${2:-2}
+    local slots=${2:-2} recipes=${FLEET_RECIPES:-deploy/local/recipes.json}
+    # An older build under comparison (scripts/bench-ab --base) may lack admission's --coordinator-url.
+    local coordinator_url=(--coordinator-url http://127.0.0.1:8090)
+    case "$("$bin" admission --help 2>&1 || true)" in *--coordinator-url*) ;; *) coordinator_url=() ;; esac
     for port in 8080 8090 8099; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "port $port is in use; stop what listens there (another demo or bench?) and run again" >&2
@@ -83,12 +87,12 @@ start_fleet() { # state dir, worker slots
         --surfaces deploy/local/surfaces.json --principals "$FLEET_PRINCIPALS"
     fleet_wait_for "$FLEET_STATE/coordinator.log" "coordinator consuming"
     for n in 1 2; do
-        fleet_run "worker-$n" "$BRIDGEBACK_WORKER_AMQP_URL" worker --name "worker-$n" --slots "$slots" --progress-interval 2
+        fleet_run "worker-$n" "$BRIDGEBACK_WORKER_AMQP_URL" worker --name "worker-$n" --slots "$slots" --progress-interval 2 \
+            --recipes "$recipes"
         fleet_wait_for "$FLEET_STATE/worker-$n.log" "worker started"
     done
     fleet_run admission "$BRIDGEBACK_ADMISSION_AMQP_URL" admission --port 8080 --data-dir "$FLEET_STATE/admission" \
-        --surfaces deploy/local/surfaces.json --recipes deploy/local/recipes.json --principals "$FLEET_PRINCIPALS" \
-        --coordinator-url http://127.0.0.1:8090
+        --surfaces deploy/local/surfaces.json --recipes "$recipes" --principals "$FLEET_PRINCIPALS" "${coordinator_url[@]}"
     fleet_wait_for "$FLEET_STATE/admission.log" "admission listening"
     echo "fleet logs: $FLEET_STATE/{admission,coordinator,worker-1,worker-2}.log" >&2
 }
