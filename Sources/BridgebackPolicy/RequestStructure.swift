@@ -15,6 +15,12 @@ public enum StructureFeature: String, Sendable, Hashable, CaseIterable {
     case eventThenAction = "event_then_action"
     /// No sentence is an instruction and one is a question (often the last of a paragraph).
     case questionForm = "question_form"
+    /// No sentence is an instruction and a question asks about the present state of everything
+    /// we own ("are any of our records anywhere still pointing at …?"): inventory work.
+    case inventoryQuestion = "inventory_question"
+    /// An instruction whose verb acts on a whole collection ("update the prefix on every contact",
+    /// "resize all the banner images"); a verb that only answers ("list", "write", "explain") does not count.
+    case workOnMany = "work_on_many"
 }
 
 /// The features that hold for one request, each with the words that show it.
@@ -66,6 +72,10 @@ struct RequestStructure: Sendable {
                 if words.isEmpty { continue }
             }
             let core = Self.stripFillers(words)
+            if sentence.endsWithQuestion, let polite = Self.politeRequest(words, comma: sentence.firstCommaWord) {
+                if imperative == nil { imperative = Self.quote(polite) }
+                continue
+            }
             if sentence.endsWithQuestion || (core.first.map { Self.questionWords.contains($0) } ?? false) {
                 question = true
                 continue
@@ -77,7 +87,7 @@ struct RequestStructure: Sendable {
             }
             // A leading clause ("when the contract arrives, …", "tonight, …"): the instruction
             // is what follows its comma.
-            if let comma = sentence.firstCommaWord, comma < words.count, comma > 0 {
+            if let comma = sentence.firstCommaWord, comma < words.count, comma > 0, !Self.reportBeforeComma(core, words, comma) {
                 let main = Self.stripFillers(Array(words[comma...]))
                 if Self.isImperative(main) {
                     if imperative == nil { imperative = Self.quote(main) }
@@ -89,6 +99,11 @@ struct RequestStructure: Sendable {
                     continue
                 }
             }
+            if let (leading, main) = Self.eventWithoutComma(core) {
+                if imperative == nil { imperative = Self.quote(main) }
+                if event == nil { event = Self.quote(Array(leading.prefix(6))) + " …, " + Self.quote(Array(main.prefix(3))) }
+                continue
+            }
             if report == nil, Self.isReport(core) { report = Self.quote(core) }
         }
         if let imperative { evidence[.requestForm] = imperative }
@@ -96,6 +111,10 @@ struct RequestStructure: Sendable {
             evidence[.questionForm] = Self.quote(last.words)
         }
         if let event { evidence[.eventThenAction] = event }
+        if imperative != nil, let many = Self.workOnMany(sentences) { evidence[.workOnMany] = many }
+        if imperative == nil, let inventory = sentences.first(where: { $0.endsWithQuestion && Self.inventoryQuestion($0.words) }) {
+            evidence[.inventoryQuestion] = Self.quote(inventory.words)
+        }
         if imperative == nil, !question {
             if let report {
                 evidence[.report] = report
@@ -173,7 +192,8 @@ struct RequestStructure: Sendable {
 
     /// Markers that open a report wherever they stand ("FYI, we pushed …").
     static let markers: [[String]] = [
-        ["just", "so", "you", "know"], ["just", "letting", "you", "know"], ["just", "a", "heads", "up"],
+        ["just", "so", "you", "know"], ["just", "so", "u", "know"], ["so", "you", "know"], ["so", "u", "know"],
+        ["just", "letting", "you", "know"], ["just", "a", "heads", "up"],
         ["for", "your", "information"], ["for", "the", "record"], ["heads", "up"], ["heads-up"], ["fyi"],
     ]
     /// Words that are a marker only as a sentence of their own ("Update: we migrated …");
@@ -182,7 +202,7 @@ struct RequestStructure: Sendable {
 
     /// Drops a leading report marker; nil when there is none.
     static func stripMarker(_ words: [String], wholeSentence: Bool) -> [String]? {
-        if wholeSentence, headings.contains(words) { return [] }
+        if wholeSentence, headings.contains(words) || isReportHeading(words) { return [] }
         for m in markers where words.count >= m.count && Array(words.prefix(m.count)) == m {
             return Array(words.dropFirst(m.count))
         }
@@ -280,7 +300,7 @@ struct RequestStructure: Sendable {
     static func isImperative(_ words: [String]) -> Bool {
         guard let first = words.first else { return false }
         if first == "lmk" || first == "pls" { return true }
-        if closedClass.contains(first) || isPast(first) { return false }
+        if closedClass.contains(first) || isPast(first) || subjectThenPast(words) || subjectPronounFollows(words) { return false }
         guard let c = first.utf8.first, c >= UInt8(ascii: "a"), c <= UInt8(ascii: "z") else { return false }
         if first.count > 4 && first.hasSuffix("ing") { return false }
         if first.hasSuffix("s") && !first.hasSuffix("ss") && !first.hasSuffix("us") && first.count > 2 { return false }
