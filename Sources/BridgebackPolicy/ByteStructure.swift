@@ -145,8 +145,32 @@ extension RequestStructure {
             if hasSuffix(lo, UInt8(ascii: "'"), UInt8(ascii: "s")) || hasSuffix(lo, UInt8(ascii: "l"), UInt8(ascii: "y")) { return false }
             if hi - lo > 1 {
                 if isPast(lo + 1) || w.subjectFollowers.contains(keys[lo + 1]) { return false }
+                if w.pronounContractions.contains(keys[lo + 1]) { return false }  // subjectPronounFollows
             }
+            if subjectThenPast(lo, hi) { return false }
             return true
+        }
+        /// `RequestStructure.subjectThenPast` on words `lo..<hi`.
+        func subjectThenPast(_ lo: Int, _ hi: Int) -> Bool {
+            guard hi - lo >= 4, w.subjectPrepositions.contains(keys[lo + 1]) else { return false }
+            var i = lo + 2
+            while i < Swift.min(hi, lo + 12) {
+                let k = keys[i]
+                if w.clauseOpeners.contains(k) { return false }
+                let (s, e) = scan.ranges[i]
+                if (isPast(i) && !(s..<e).contains(where: { t[$0] == UInt8(ascii: "-") })) || k == w.was || k == w.were {
+                    return i + 1 == hi || !w.participleFollowers.contains(keys[i + 1])
+                }
+                i += 1
+            }
+            return false
+        }
+        /// The words `lo..<hi` as `String`s, for the few shapes checked on rare sentences only.
+        func strings(_ lo: Int, _ hi: Int) -> [String] {
+            (lo..<hi).map { k in
+                let (s, e) = scan.ranges[k]
+                return String(decoding: UnsafeBufferPointer(rebasing: t[s..<e]), as: UTF8.self)
+            }
         }
         func isReport(_ lo: Int, _ hi: Int) -> Bool {
             guard lo < hi else { return false }
@@ -166,12 +190,21 @@ extension RequestStructure {
             let sentence = scan.sentences[index]
             var lo = sentence.lo
             let hi = sentence.hi
-            if index == 0, let stripped = scan.stripMarker(lo, hi, wholeSentence: sentenceCount > 1, w) {
+            if index == 0,
+                let stripped = sentenceCount > 1 && hi - lo <= 6 && RequestStructure.isReportHeading(strings(lo, hi))
+                    ? hi : scan.stripMarker(lo, hi, wholeSentence: sentenceCount > 1, w)
+            {
                 marker = true
                 lo = stripped
                 if lo == hi { continue }
             }
             let coreLo = stripFillers(lo, hi)
+            if sentence.question,
+                let polite = RequestStructure.politeRequest(strings(lo, hi), comma: sentence.comma >= 0 ? sentence.comma : nil)
+            {
+                if imperative == nil { imperative = RequestStructure.quote(polite) }
+                continue
+            }
             if sentence.question || (coreLo < hi && w.questionWords.contains(keys[coreLo])) {
                 question = true
                 continue
@@ -183,7 +216,9 @@ extension RequestStructure {
             }
             // `comma` indexes the sentence's words but is applied to `words` after a marker was
             // stripped, and to `core` after fillers were: as the reference does.
-            if sentence.comma >= 0, sentence.comma < hi - lo, sentence.comma > 0 {
+            if sentence.comma >= 0, sentence.comma < hi - lo, sentence.comma > 0,
+                w.subordinators.contains(keys[coreLo]) || !isReport(lo, lo + sentence.comma)  // reportBeforeComma
+            {
                 let comma = sentence.comma
                 let mainLo = stripFillers(lo + comma, hi)
                 if isImperative(mainLo, hi) {
@@ -202,13 +237,48 @@ extension RequestStructure {
                     continue
                 }
             }
+            if let (j, mainLo) = eventWithoutComma(coreLo, hi) {
+                if imperative == nil { imperative = quote(mainLo, hi) }
+                if event == nil {
+                    event = quote(coreLo, Swift.min(coreLo + j, coreLo + 6)) + " …, " + quote(mainLo, Swift.min(hi, mainLo + 3))
+                }
+                continue
+            }
             if report == nil, isReport(coreLo, hi) { report = quote(coreLo, hi) }
+        }
+        /// `RequestStructure.eventWithoutComma` on words `lo..<hi`: the event's length and where the action starts.
+        func eventWithoutComma(_ lo: Int, _ hi: Int) -> (Int, Int)? {
+            let first = keys[lo]
+            guard w.subordinators.contains(first) || (first == w.as && hi - lo > 2 && keys[lo + 1] == w.soon) else { return nil }
+            var j = 2
+            while j < hi - lo {
+                if w.actionOpeners.contains(keys[lo + j]) {
+                    for k in lo..<(lo + j) where keys[k] == w.you || keys[k] == w.u { return nil }
+                    let mainLo = stripFillers(lo + j, hi)
+                    if isImperative(mainLo, hi) { return (j, mainLo) }
+                }
+                j += 1
+            }
+            return nil
         }
         if let imperative { evidence[.requestForm] = imperative }
         if imperative == nil, question, let last = scan.sentences.last(where: \.question) {
             evidence[.questionForm] = quote(last.lo, last.hi)
         }
         if let event { evidence[.eventThenAction] = event }
+        // The two shapes below are rare enough to check on `String` words, after a packed test.
+        if imperative != nil, keys.contains(where: w.collectionWords.contains) {
+            let sentences = scan.sentences.map {
+                RequestStructure.Sentence(
+                    words: strings($0.lo, $0.hi), endsWithQuestion: $0.question, firstCommaWord: $0.comma >= 0 ? $0.comma : nil)
+            }
+            if let many = RequestStructure.workOnMany(sentences) { evidence[.workOnMany] = many }
+        }
+        if imperative == nil,
+            let inventory = scan.sentences.first(where: { $0.question && RequestStructure.inventoryQuestion(strings($0.lo, $0.hi)) })
+        {
+            evidence[.inventoryQuestion] = quote(inventory.lo, inventory.hi)
+        }
         if imperative == nil, !question {
             if let report {
                 evidence[.report] = report
@@ -239,6 +309,14 @@ extension RequestStructure {
         let help = PackedWord("help"), me = PackedWord("me"), go = PackedWord("go"), ahead = PackedWord("ahead")
         let and = PackedWord("and"), lmk = PackedWord("lmk"), pls = PackedWord("pls"), `as` = PackedWord("as")
         let soon = PackedWord("soon")
+        let was = PackedWord("was"), were = PackedWord("were")
+        let pronounContractions = PackedWordSet(RequestStructure.pronounContractions)
+        let subjectPrepositions = PackedWordSet(RequestStructure.subjectPrepositions)
+        let clauseOpeners = PackedWordSet(RequestStructure.clauseOpeners)
+        let participleFollowers = PackedWordSet(RequestStructure.participleFollowers)
+        let actionOpeners = PackedWordSet(RequestStructure.actionOpeners)
+        /// Any of these in the text, or "across": `workOnMany` can hold.
+        let collectionWords = PackedWordSet(RequestStructure.collectionWords.union(["across"]))
     }
 }
 

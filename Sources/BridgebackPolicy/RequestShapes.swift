@@ -49,10 +49,10 @@ extension RequestStructure {
     /// "Payroll for all 300 employees went out on time": a noun and its modifier are the
     /// subject of a past-tense verb, so the first word is not an imperative.
     static func subjectThenPast(_ words: [String]) -> Bool {
-        guard words.count >= 4, ["for", "of", "in", "on", "at", "from", "with", "across"].contains(words[1]) else { return false }
+        guard words.count >= 4, subjectPrepositions.contains(words[1]) else { return false }
         for i in 2..<min(words.count, 12) {
             let w = words[i]
-            if ["which", "that", "who", "whether", "if", "why", "when", "what", "where", "how", "and", "then", "to"].contains(w) {
+            if clauseOpeners.contains(w) {
                 return false
             }
             if (isPast(w) && !w.contains("-")) || w == "was" || w == "were" {
@@ -67,7 +67,7 @@ extension RequestStructure {
     static func eventWithoutComma(_ core: [String]) -> (event: [String], action: [String])? {
         guard let first = core.first, subordinators.contains(first) || (first == "as" && core.count > 2 && core[1] == "soon")
         else { return nil }
-        for j in 2..<max(2, core.count) where ["please", "pls", "plz", "kindly", "then"].contains(core[j]) {
+        for j in 2..<max(2, core.count) where actionOpeners.contains(core[j]) {
             let event = Array(core[..<j])
             if event.contains(where: { $0 == "you" || $0 == "u" }) { return nil }
             let action = stripFillers(Array(core[j...]))
@@ -111,8 +111,7 @@ extension RequestStructure {
     /// "quarter we'll probably have to …": a pronoun with a contracted verb right after the first
     /// word makes that word part of an adverbial or a subject, not a verb in the imperative.
     static func subjectPronounFollows(_ words: [String]) -> Bool {
-        words.count > 1
-            && ["we'll", "i'll", "you'll", "they'll", "we'd", "i'd", "we're", "i'm", "they're", "we've", "i've"].contains(words[1])
+        words.count > 1 && pronounContractions.contains(words[1])
     }
 
     /// Verbs that answer or compose rather than act on things: "list all the status codes",
@@ -145,4 +144,13 @@ extension RequestStructure {
         }
         return nil
     }
+
+    static let subjectPrepositions: Set<String> = ["for", "of", "in", "on", "at", "from", "with", "across"]
+    static let clauseOpeners: Set<String> = [
+        "which", "that", "who", "whether", "if", "why", "when", "what", "where", "how", "and", "then", "to",
+    ]
+    static let actionOpeners: Set<String> = ["please", "pls", "plz", "kindly", "then"]
+    static let pronounContractions: Set<String> = [
+        "we'll", "i'll", "you'll", "they'll", "we'd", "i'd", "we're", "i'm", "they're", "we've", "i've",
+    ]
 }

@@ -31,6 +31,8 @@ struct RequestStructure: Sendable {
         private var report: String?
         private var eventThenAction: String?
         private var questionForm: String?
+        private var inventoryQuestion: String?
+        private var workOnMany: String?
 
         subscript(_ feature: StructureFeature) -> String? {
             get {
@@ -39,6 +41,8 @@ struct RequestStructure: Sendable {
                 case .report: report
                 case .eventThenAction: eventThenAction
                 case .questionForm: questionForm
+                case .inventoryQuestion: inventoryQuestion
+                case .workOnMany: workOnMany
                 }
             }
             set {
@@ -47,6 +51,8 @@ struct RequestStructure: Sendable {
                 case .report: report = newValue
                 case .eventThenAction: eventThenAction = newValue
                 case .questionForm: questionForm = newValue
+                case .inventoryQuestion: inventoryQuestion = newValue
+                case .workOnMany: workOnMany = newValue
                 }
             }
         }

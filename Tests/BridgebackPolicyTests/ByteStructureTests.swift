@@ -28,6 +28,20 @@ struct ByteStructureTests {
             "abcdefghijklmnopqrstuvwxyz words longer than sixteen bytes", "supercalifragilistic ran", "lmk", "pls check",
             "checking it", "checks it", "really nice", "it's done", "rolled back, all fine", "status", "good news",
             "quick update. rotated every key", "when the letter arrives, you file it, and update", "'quoted' -dash",
+            // Shapes of policy 2026.12-2 (RequestShapes.swift).
+            "heads up for the record. rotated every key", "quick update for the record: the audit of all 60 sites wrapped up.",
+            "are any of our certs anywhere still expiring?", "do we still have any vms left in any of our accounts?",
+            "which of my buckets are still public?", "is any of our stuff still used? how would we know?",
+            "any api keys left in any of our projects?", "are any of our domains still expiring this month?",
+            "have any of our tls certs expired anywhere?", "is there any of our old dns anywhere still live?",
+            "any stale accounts remaining in our directory?", "do any of our repos still pin the old base image?",
+            "which of our laptops are still unpatched?", "has any of our data anywhere been left public?",
+            "quick q - could you check every invoice?", "before the move, could you compare all rows?", "could you explain it?",
+            "when the parcel arrives pls forward it to hr", "once it lands then tag every image", "if you can please check it",
+            "payroll for all 300 staff went out today.", "search for all files changed in the last week",
+            "look for any hard-coded keys across our repos", "quarter we'll probably audit all vendors", "resize all the images",
+            "update the prefix on every contact", "list all the codes", "not now, but rename every file later.",
+            "procurement went through every contract, certificate and bank detail; all fine.",
         ]
         var compared = 0
         var held: [StructureFeature: Int] = [:]
