@@ -16,7 +16,14 @@ extension RequestStructure {
     /// you compare …?", "Before the cutover, would you list …?". Returns the instruction's words,
     /// or nil when the sentence is a real question ("could you explain …?", "could we …?").
     static func politeRequest(_ words: [String], comma: Int?) -> [String]? {
-        for start in [0, comma ?? 0] where start < words.count {
+        // The modal may follow an opener of up to five words ("sorry to bother -", "before the cutover,")
+        // but no question word ("why would you …?").
+        var starts = [0, comma ?? 0]
+        for i in 0..<min(words.count, 6) {
+            if questionWords.contains(words[i]) && !["can", "could", "would", "will"].contains(words[i]) { break }
+            if ["can", "could", "would", "will"].contains(words[i]) { starts.append(i) }
+        }
+        for start in starts where start < words.count {
             var w = Array(words[start...])
             while let first = w.first, fillers.contains(first) || questionOpeners.contains(first) { w.removeFirst() }
             guard w.count > 2, ["can", "could", "would", "will"].contains(w[0]), ["you", "u", "ya"].contains(w[1]) else { continue }
@@ -96,7 +103,7 @@ extension RequestStructure {
         guard let first = w.first,
             ["are", "is", "do", "does", "have", "has", "any", "which", "whether", "were", "did"].contains(first)
         else { return false }
-        return w.contains { $0 == "our" || $0 == "my" || $0 == "we" } && w.contains { $0 == "any" || $0 == "which" }
+        return w.contains { $0 == "our" || $0 == "my" || $0 == "we" } && w.contains { ["any", "which", "all", "every"].contains($0) }
             && w.contains(where: stateWords.contains) && !w.contains(where: opinionWords.contains)
     }
 

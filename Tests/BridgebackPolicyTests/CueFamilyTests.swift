@@ -100,6 +100,62 @@ struct CueFamilyTests {
         Case("Sort these five names alphabetically: Ann, Bo, Cy, Di, Ed.", .inline),
     ]
 
+    /// The shapes the blind batch of 2026-12-06 missed under policy 2026.12-1 (counts in words,
+    /// polite requests phrased as questions, inventory questions, events without a comma, casual
+    /// notify, plain-word schedules and rollouts, compiled deliverables, reports with scope words,
+    /// quick checks of given data), in new sentences written for this test, not the batch's rows.
+    static let blindShapes: [Case] = [
+        Case("Re-label roughly fifteen hundred product photos with the new colour tags.", .detach),
+        Case("Move the 40k archived chats (give or take) into cold storage.", .detach),
+        Case("Sorry to bother — could you go through every open PO from this quarter and flag the ones without an approver?", .detach),
+        Case("Do any of our staging environments still run the old TLS config?", .detach),
+        Case("when the bank statement lands in the shared folder pls reconcile it against the ledger", .detach),
+        Case("Give me a buzz when the new laptop order ships.", .detach),
+        Case("Refresh the sales dashboard extracts on weekday evenings.", .detach),
+        Case(
+            "Build a renewal brief for the Acme account from the contract, the usage dashboard, last year's QBR deck and the support history.",
+            .detach),
+        Case(
+            "Turn on the new invoice layout for the Dutch customers, and if complaints climb past twenty a day, switch it back off.",
+            .detach),
+        Case("Heads up: we re-tagged all 8,000 support tickets last week, no issues.", .inline),
+        Case("The quarterly access review for every team finished yesterday, nothing flagged.", .inline),
+        Case("Could you explain what a dossier for due diligence usually contains?", .inline),
+        Case("check this sort code is valid: 20-00-00", .inline),
+        Case("Would you say it is risky to rename all our S3 buckets at once?", .inline),
+        Case("list all the countries that use the euro", .inline),
+        Case("Could you tidy up the wording of this paragraph? 'We was going to ship it monday'", .inline),
+        Case("Pull the open invoices for each of our 12 subsidiaries and total them by currency.", .detach),
+        Case("Can you make a one-pager about our parental leave policy changes for the all-hands?", .detach),
+        Case("Not urgent and not now — someday we should archive every old repo. Just a thought.", .inline),
+        Case("Write a regex that matches every ISO date.", .inline),
+        Case("Roll the new shift rota out to the Porto warehouse first and then the rest if nobody complains.", .detach),
+        Case("Are all our marketing emails still going out through the old SMTP relay anywhere?", .detach),
+        Case("How do I delete every row in a table in Postgres?", .inline),
+        Case("Could you send the updated price list to all 300 resellers and track who opens it?", .detach),
+        Case("what's 15% of 2,400?", .inline),
+        Case("Can you tell me which of our plans includes SSO?", .inline),
+        Case("Could you rewrite this intro so it sounds friendlier? 'Dear user, your account is suspended.'", .inline),
+        Case("Is every one of our invoices supposed to have a PO number, or only the big ones?", .inline),
+        Case("We migrated all 2,000 mailboxes to the new tenant on Saturday and everything synced fine.", .inline),
+        Case("Ops rotated every database password on Monday, just for your information.", .inline),
+        Case("Could you give me three name ideas for the new billing service?", .inline),
+        Case("when is the next bank holiday in Ireland?", .inline),
+        Case("If the build fails, what does the red X in the pipeline mean?", .inline),
+        Case("Would you help me word a reminder to the team about timesheets?", .inline),
+        Case("What happens to thousands of queued messages if the broker restarts?", .inline),
+        Case("thanks! the export of all 5k contacts worked perfectly", .inline),
+        Case("Can you convert 3,500 feet to metres?", .inline),
+        Case("could you double-check every vendor's bank details in the payment run against the master file before friday?", .detach),
+        Case("Once legal signs the MSA then set up the customer in billing and send the welcome pack.", .detach),
+        Case("Deduplicate the several thousand leads we imported from the trade show.", .detach),
+        Case("Check in with me each weekday morning about the open incidents and summarise what changed.", .detach),
+        Case("Any customer accounts still on the legacy plan in any of our regions?", .detach),
+        Case("Compile a competitor pricing pack covering the five vendors we lost deals to this year.", .detach),
+        Case("Just so you know, I cleaned up all the old feature flags this morning.", .inline),
+        Case("Update: payments for all 1,200 suppliers were released this morning.", .inline),
+    ]
+
     func check(_ c: Case) {
         let d = decide(c.text)
         #expect(d.decision == c.expected, "\(c.text) → \(d.decision): \(d.reason)")
@@ -115,6 +171,7 @@ struct CueFamilyTests {
     @Test(arguments: wait) func waitFamily(_ c: Case) { check(c) }
     @Test(arguments: questionsAndSmallTasks) func inlineFamilies(_ c: Case) { check(c) }
     @Test(arguments: scopeAndSteps) func scopeAndStagedSteps(_ c: Case) { check(c) }
+    @Test(arguments: blindShapes) func shapesOfTheBlindBatch(_ c: Case) { check(c) }
 
     /// Questions *about* long-work topics, in phrasings the corpus does not use.
     @Test(arguments: [

@@ -37,6 +37,59 @@ struct StructureTests {
         #expect(decide("When the auditor sends the letter, who should sign it?").decision == .inline)
     }
 
+    @Test("a polite request phrased as a question is a request, wherever its modal stands")
+    func politeRequestAsQuestion() {
+        for text in [
+            "Quick question - could you reconcile every card payment from May against the bank feed?",
+            "Before the audit, would you pull the signed copies of all 80 supplier contracts?",
+        ] {
+            let d = decide(text)
+            #expect(d.decision == .detach, "\(text): \(d.reason)")
+            #expect(!d.cues.contains { $0.family == "question" }, "\(text): \(d.reason)")
+        }
+        // Asking *about* something with the same opening stays a question.
+        #expect(decide("Could you explain how a card reconciliation works?").decision == .inline)
+        #expect(decide("Why would you reconcile every payment by hand?").decision == .inline)
+    }
+
+    @Test("a question about the present state of everything we own is inventory work")
+    func inventoryQuestion() {
+        let d = decide("Do any of our storage accounts anywhere still allow anonymous reads?")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "inventory-question" }, "\(d.reason)")
+        // Opinion or practice questions about the same things are not.
+        #expect(decide("Should any of our storage accounts still allow anonymous reads?").decision == .inline)
+        #expect(decide("Is it normal that some of our old accounts are still public?").decision == .inline)
+    }
+
+    @Test("an instruction acting on a whole collection counts; an answer verb does not")
+    func workOnMany() {
+        let d = decide("Re-encode all the onboarding videos in the media library.")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "work-on-many" }, "\(d.reason)")
+        #expect(!decide("List all the ISO country codes in Europe.").cues.contains { $0.cue == "work-on-many" })
+    }
+
+    @Test("an event, then an instruction opened by please or then, with no comma")
+    func eventWithoutComma() {
+        let d = decide("as soon as the courier drops off the samples please log them in the lab tracker")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "event-then-action" }, "\(d.reason)")
+    }
+
+    @Test("reports: a heading sentence, a subject before a past verb, a list after a finished clause")
+    func reportShapes() {
+        for text in [
+            "Short status update: the re-index of all 40 search clusters finished overnight.",
+            "Invoicing for all 900 customers went out this morning.",
+            "Support went through every ticket, macro and saved reply; nothing left to do.",
+        ] {
+            let d = decide(text)
+            #expect(d.decision == .inline, "\(text): \(d.reason)")
+            #expect(d.cues.contains { $0.family == "report" }, "\(text): \(d.reason)")
+        }
+    }
+
     @Test("a policy naming an unknown structure feature is refused with the known ones")
     func unknownFeature() {
         let json = replacingOnce(minimalPolicyJSON, #""{{clause}}verify\\b""#, #""@nonsense""#)
@@ -44,9 +97,10 @@ struct StructureTests {
         do { _ = try parsePolicy(json) } catch { #expect(error.reason.contains("@request_form")) }
     }
 
-    @Test("the policy engineer's corpus: training rows and the held-out rows meet the goals")
+    @Test("the labelled files: training rows, the blind batch of 2026-12-06 and the held-out rows meet the goals")
     func ownCorpus() throws {
-        for (file, minimum) in [("train.jsonl", 0.95), ("heldout.jsonl", 0.95)] {
+        // The blind batch of 2026-12-06 is training data since its figure was recorded (0.847 under 2026.12-1).
+        for (file, minimum) in [("train.jsonl", 0.95), ("heldout.jsonl", 0.95), ("blind-2026-12-06.jsonl", 0.95)] {
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("data/admission/\(file)")
             let (rows, errors) = ClassifyLines.labelled(from: try String(contentsOf: url, encoding: .utf8))
