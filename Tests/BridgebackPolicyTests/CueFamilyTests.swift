@@ -103,7 +103,9 @@ struct CueFamilyTests {
     /// The shapes the blind batch of 2026-12-06 missed under policy 2026.12-1 (counts in words,
     /// polite requests phrased as questions, inventory questions, events without a comma, casual
     /// notify, plain-word schedules and rollouts, compiled deliverables, reports with scope words,
-    /// quick checks of given data), in new sentences written for this test, not the batch's rows.
+    /// quick checks of given data), in new sentences written for this test, not the batch's rows;
+    /// the last 20 were written after the policy was tuned on the first 45 and found two more gaps
+    /// ('the moment X clears, …', 'prepare an investor update on …').
     static let blindShapes: [Case] = [
         Case("Re-label roughly fifteen hundred product photos with the new colour tags.", .detach),
         Case("Move the 40k archived chats (give or take) into cold storage.", .detach),
@@ -154,6 +156,28 @@ struct CueFamilyTests {
         Case("Compile a competitor pricing pack covering the five vendors we lost deals to this year.", .detach),
         Case("Just so you know, I cleaned up all the old feature flags this morning.", .inline),
         Case("Update: payments for all 1,200 suppliers were released this morning.", .inline),
+        Case("Could you quickly remind me what our VAT number is?", .inline),
+        Case("We're thinking about moving every team to the new expense tool next year. Any gotchas we should know about?", .inline),
+        Case("Can you reword this so it sounds less formal: 'Kindly ensure all timesheets are submitted by Friday.'", .inline),
+        Case("Our whole finance team signed the new policy last week, all done.", .inline),
+        Case("Is there a limit on how many contacts we can import at once into HubSpot?", .inline),
+        Case("could you draft a short reply saying we'll look into it?", .inline),
+        Case("Which of these two subject lines is better: 'Your invoice' or 'Invoice #123 is ready'?", .inline),
+        Case("When does the Q3 close usually happen?", .inline),
+        Case("Resend the failed welcome emails to the ~1,800 users who signed up during the outage.", .detach),
+        Case("Would you mind going through all of last month's refund requests and checking each one was approved by a manager?", .detach),
+        Case("Are there still any open purchase orders from our old supplier in any of our subsidiaries?", .detach),
+        Case("the moment the customs paperwork clears, book the courier and email the client the tracking link", .detach),
+        Case("Prepare an investor update on our Q4 numbers for the board meeting.", .detach),
+        Case(
+            "Launch the new loyalty scheme in two pilot cafes, and if sign-ups look healthy after a fortnight, extend it to every branch.",
+            .detach),
+        Case("Tag every photo in the shared drive from the 2025 offsite with the people in it.", .detach),
+        Case("Check the warehouse stock levels against the ERP every weekday at 6am and flag mismatches.", .detach),
+        Case("Write up a summary of the customer interviews from the research folder, the call notes and the survey comments.", .detach),
+        Case("ping me the moment the new hire's laptop is delivered", .detach),
+        Case("Last week we archived every inactive Slack channel, FYI.", .inline),
+        Case("how many invoices did we send last month?", .inline),
     ]
 
     func check(_ c: Case) {
