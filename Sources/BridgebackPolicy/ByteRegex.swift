@@ -41,6 +41,7 @@ final class ByteRegex: Sendable {
         /// The complement within ASCII.
         var inverted: ByteSet { ByteSet(lo: ~lo, hi: ~hi) }
         var isEmpty: Bool { lo == 0 && hi == 0 }
+        @inline(__always) func intersects(_ o: ByteSet) -> Bool { (lo & o.lo) | (hi & o.hi) != 0 }
 
         static let word: ByteSet = {
             var s = ByteSet()
@@ -99,6 +100,9 @@ final class ByteRegex: Sendable {
         /// Jump by the next byte: `dispatch[offset + byte]` is the target (-1: fail).
         case dispatch(Int)
         case fail
+        /// At position 0 jump to the target, elsewhere go on: an alternation some of whose
+        /// alternatives start with `^` dispatches on the next byte everywhere but at 0.
+        case atStart(Int)
         case match
         /// A repeated byte set (`[\\w'-]*`, `\\s{0,3}?`): up to `max` bytes (nil: no limit) of the
         /// set, the rest of the program tried after each count in the same order as the split
@@ -171,6 +175,9 @@ final class ByteRegex: Sendable {
                     }
                     for (target, bytes) in targets.sorted(by: { $0.key < $1.key }) { walk(Int(target), bytes) }
                 case .fail: break
+                case .atStart(let a):
+                    walk(a, c)
+                    walk(pc + 1, c)
                 case .match: matchReachable = true
                 case .span(let set, _, _):
                     // One byte of the set (then possibly more: the span again), or none.
@@ -599,6 +606,20 @@ final class ByteRegex: Sendable {
                     emitDispatch(alts, leads: leads.map(\.set))
                     return
                 }
+                if leads.allSatisfy({ !$0.nullable }) {
+                    // Some alternatives start with `^` (`(?:^|,\s*|…)`). Past position 0 such an
+                    // alternative can only begin with a byte of its lead set (none, for a bare
+                    // `^`), so the dispatch finds what the chain of splits would; at 0 the chain runs.
+                    let atStart = insts.count
+                    insts.append(.atStart(-1))
+                    emitDispatch(alts, leads: leads.map(\.set))
+                    let jump = insts.count
+                    insts.append(.jump(-1))
+                    insts[atStart] = .atStart(insts.count)
+                    emit(node, dispatching: false)
+                    insts[jump] = .jump(insts.count)
+                    return
+                }
             }
             switch node {
             case .empty: break
@@ -676,7 +697,7 @@ final class ByteRegex: Sendable {
         static let byte: UInt8 = 0, set: UInt8 = 1, split: UInt8 = 2, jump: UInt8 = 3, save: UInt8 = 4
         static let wordBoundary: UInt8 = 5, notWordBoundary: UInt8 = 6, textStart: UInt8 = 7, textEnd: UInt8 = 8
         static let look: UInt8 = 9, dispatch: UInt8 = 10, fail: UInt8 = 11, match: UInt8 = 12
-        static let spanGreedy: UInt8 = 13, spanLazy: UInt8 = 14
+        static let spanGreedy: UInt8 = 13, spanLazy: UInt8 = 14, atStart: UInt8 = 15
 
         /// `insts` as ops, with each distinct byte set stored once in `sets`.
         static func lower(_ insts: [Inst]) -> (ops: [Op], sets: [ByteSet]) {
@@ -700,6 +721,7 @@ final class ByteRegex: Sendable {
                 case .assert(.textEnd): return Op(code: textEnd, a: 0, b: 0)
                 case .look(let sub, let negative): return Op(code: look, a: Int32(sub), b: negative ? 1 : 0)
                 case .dispatch(let offset): return Op(code: dispatch, a: Int32(offset), b: 0)
+                case .atStart(let target): return Op(code: atStart, a: Int32(target), b: 0)
                 case .fail: return Op(code: fail, a: 0, b: 0)
                 case .match: return Op(code: match, a: 0, b: 0)
                 case .span(let s, let max, let greedy):
@@ -715,22 +737,67 @@ final class ByteRegex: Sendable {
     }
 
     /// Reusable scratch for matching (so a decision allocates its stacks once).
-    struct Scratch {
+    ///
+    /// The matcher reads the stacks and the text index through the raw pointers copied here,
+    /// so its loop retains nothing; `frames` owns that memory and frees it with the scratch.
+    struct Scratch: ~Copyable {
         fileprivate let frames = FrameStack()
-        /// Where words start in the text being matched (set by `prepare`; a scratch serves one text).
-        fileprivate var wordStarts: [Int] = []
+        /// `frames`' backtrack stack, its capacity and the capture slots (updated when it grows).
+        fileprivate var stack: UnsafeMutablePointer<Frame>
+        fileprivate var capacity: Int
+        fileprivate var top = 0
+        fileprivate var caps: UnsafeMutablePointer<Int>
         fileprivate var preparedFor: UnsafePointer<UInt8>? = nil
         fileprivate var preparedCount = -1
+        /// Where words start in the text being matched (set by `prepare`; a scratch serves one
+        /// text), `wordCount` of them.
+        fileprivate var wordStarts: UnsafeMutablePointer<Int>
+        fileprivate var wordCount = 0
+        /// For each byte `b`, which word starts begin with `b`: bit `k % 64` of word
+        /// `b * chunks + k / 64` is set when word start `k` does.
+        fileprivate var startMasks: UnsafeMutablePointer<UInt64>
+        fileprivate var chunks = 0
         /// For each byte, the bytes that follow it somewhere in the text (all of them when it
         /// ends the text); and the same for bytes that start a word. A program none of whose
         /// (first, second) byte pairs occurs cannot match, so `find` answers without scanning.
-        fileprivate var pairs = [ByteSet](repeating: ByteSet(), count: 128)
-        fileprivate var startPairs = [ByteSet](repeating: ByteSet(), count: 128)
+        fileprivate var pairs: UnsafeMutablePointer<ByteSet>
+        fileprivate var startPairs: UnsafeMutablePointer<ByteSet>
+        /// The bytes that occur in the text, and those that start a word.
+        fileprivate var present = ByteSet()
+        fileprivate var presentStarts = ByteSet()
         /// Steps left before the caller must give up and ask ICU.
         var budget: Int
 
         init(budget: Int) {
             self.budget = budget
+            stack = frames.base
+            capacity = frames.capacity
+            caps = frames.caps
+            wordStarts = frames.wordStarts
+            startMasks = frames.startMasks
+            pairs = frames.pairs
+            startPairs = frames.startPairs
+        }
+
+        /// Doubles the backtrack stack, keeping its first `count` frames.
+        fileprivate mutating func grow(keeping count: Int) {
+            frames.grow(keeping: count)
+            stack = frames.base
+            capacity = frames.capacity
+        }
+
+        fileprivate mutating func ensureCaps(_ slots: Int) {
+            if slots > frames.capsCapacity {
+                frames.ensureCaps(slots)
+                caps = frames.caps
+            }
+        }
+
+        /// Room for the word-start index of a text of `count` bytes.
+        fileprivate mutating func ensureWords(_ count: Int) {
+            frames.ensureWords(count)
+            wordStarts = frames.wordStarts
+            startMasks = frames.startMasks
         }
     }
 
@@ -740,9 +807,14 @@ final class ByteRegex: Sendable {
     fileprivate final class FrameStack {
         var base: UnsafeMutablePointer<Frame>
         var capacity: Int
-        var top = 0
         var caps: UnsafeMutablePointer<Int>
         var capsCapacity: Int
+        var wordStarts: UnsafeMutablePointer<Int>
+        var startMasks: UnsafeMutablePointer<UInt64>
+        /// Word starts `wordStarts` and `startMasks` have room for.
+        var wordsCapacity: Int
+        let pairs: UnsafeMutablePointer<ByteSet>
+        let startPairs: UnsafeMutablePointer<ByteSet>
 
         init() {
             capacity = 256
@@ -750,11 +822,33 @@ final class ByteRegex: Sendable {
             capsCapacity = 8
             caps = .allocate(capacity: capsCapacity)
             caps.initialize(repeating: -1, count: capsCapacity)
+            wordsCapacity = 64
+            wordStarts = .allocate(capacity: wordsCapacity)
+            startMasks = .allocate(capacity: 128 * (wordsCapacity / 64))
+            pairs = .allocate(capacity: 128)
+            pairs.initialize(repeating: ByteSet(), count: 128)
+            startPairs = .allocate(capacity: 128)
+            startPairs.initialize(repeating: ByteSet(), count: 128)
         }
 
         deinit {
             base.deallocate()
             caps.deallocate()
+            wordStarts.deallocate()
+            startMasks.deallocate()
+            pairs.deallocate()
+            startPairs.deallocate()
+        }
+
+        /// Room for the word starts of a text of `count` bytes (at most one every other byte).
+        func ensureWords(_ count: Int) {
+            let needed = (count / 2 + 1 + 63) / 64 * 64
+            guard needed > wordsCapacity else { return }
+            wordStarts.deallocate()
+            startMasks.deallocate()
+            wordsCapacity = needed
+            wordStarts = .allocate(capacity: needed)
+            startMasks = .allocate(capacity: 128 * (needed / 64))
         }
 
         /// Doubles the stack, keeping its first `count` frames.
@@ -824,12 +918,11 @@ final class ByteRegex: Sendable {
     private func run(
         _ startPC: Int, _ startPos: Int, _ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch, _ p: Program
     ) -> Int {
-        let frames = scratch.frames
-        var stack = frames.base
-        var capacity = frames.capacity
-        let base = frames.top
+        var stack = scratch.stack
+        var capacity = scratch.capacity
+        let base = scratch.top
         var top = base
-        let caps = frames.caps
+        let caps = scratch.caps
         let ops = p.ops
         var pc = startPC
         var pos = startPos
@@ -854,9 +947,9 @@ final class ByteRegex: Sendable {
                 }
             case Op.split:
                 if top == capacity {
-                    frames.grow(keeping: top)
-                    stack = frames.base
-                    capacity = frames.capacity
+                    scratch.grow(keeping: top)
+                    stack = scratch.stack
+                    capacity = scratch.capacity
                 }
                 stack[top] = Frame(pc: op.b, slot: -1, pos: pos)
                 top &+= 1
@@ -867,9 +960,9 @@ final class ByteRegex: Sendable {
                 continue
             case Op.save:
                 if top == capacity {
-                    frames.grow(keeping: top)
-                    stack = frames.base
-                    capacity = frames.capacity
+                    scratch.grow(keeping: top)
+                    stack = scratch.stack
+                    capacity = scratch.capacity
                 }
                 let k = Int(op.a)
                 stack[top] = Frame(pc: -1, slot: op.a, pos: caps[k])
@@ -899,13 +992,13 @@ final class ByteRegex: Sendable {
                 }
             case Op.look:
                 if steps > scratch.budget { return -2 }
-                frames.top = top
+                scratch.top = top
                 scratch.budget -= steps
                 steps = 0
                 let r = run(Int(op.a), pos, t, &scratch, p)
                 // The nested run may have grown the stack; it leaves `top` where it found it.
-                stack = frames.base
-                capacity = frames.capacity
+                stack = scratch.stack
+                capacity = scratch.capacity
                 if r == -2 { return -2 }
                 if (r >= 0) != (op.b != 0) {
                     pc &+= 1
@@ -929,9 +1022,9 @@ final class ByteRegex: Sendable {
                 steps &+= end - pos
                 if end > pos {
                     if top == capacity {
-                        frames.grow(keeping: top)
-                        stack = frames.base
-                        capacity = frames.capacity
+                        scratch.grow(keeping: top)
+                        stack = scratch.stack
+                        capacity = scratch.capacity
                     }
                     stack[top] = Frame(pc: Int32(pc), slot: Int32(end - pos), pos: end - 1)
                     top &+= 1
@@ -943,17 +1036,20 @@ final class ByteRegex: Sendable {
                 // None first; the frame takes one more byte each time it is popped.
                 if op.b != 0 {
                     if top == capacity {
-                        frames.grow(keeping: top)
-                        stack = frames.base
-                        capacity = frames.capacity
+                        scratch.grow(keeping: top)
+                        stack = scratch.stack
+                        capacity = scratch.capacity
                     }
                     stack[top] = Frame(pc: Int32(pc), slot: -2 - (op.b < 0 ? Int32.max - 2 : op.b), pos: pos)
                     top &+= 1
                 }
                 pc &+= 1
                 continue
+            case Op.atStart:
+                pc = pos == 0 ? Int(op.a) : pc &+ 1
+                continue
             case Op.match:
-                frames.top = base
+                scratch.top = base
                 return pos
             default:  // Op.fail
                 break
@@ -999,7 +1095,7 @@ final class ByteRegex: Sendable {
                 break
             }
             if !resumed {
-                frames.top = base
+                scratch.top = base
                 return -1
             }
             if steps > scratch.budget { return -2 }
@@ -1013,7 +1109,7 @@ final class ByteRegex: Sendable {
 
     @inline(__always)
     private func attempt(_ start: Int, _ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch, _ p: Program) -> Outcome {
-        scratch.frames.top = 0
+        scratch.top = 0
         if captureGroups > 0 { resetCaptures(&scratch) }
         let end = run(0, start, t, &scratch, p)
         if end == -2 { return .outOfBudget }
@@ -1032,12 +1128,20 @@ final class ByteRegex: Sendable {
 
     /// True when no place in the text (as `prepare` recorded it) has a byte pair this program
     /// can start with: `findLoop` would try no position. Only for programs that must consume
-    /// a first byte.
-    @inline(__always) private func cannotStart(_ scratch: Scratch) -> Bool {
-        let table = wordStartOnly ? scratch.startPairs : scratch.pairs
-        for b in firstBytes {
-            let occurring = table[b], possible = second[b]
-            if (occurring.lo & possible.lo) | (occurring.hi & possible.hi) != 0 { return false }
+    /// a first byte. Looks only at first bytes that occur in the text.
+    @inline(__always) private func cannotStart(_ scratch: borrowing Scratch) -> Bool {
+        let table = scratch.pairs
+        var lo = first.lo & scratch.present.lo
+        while lo != 0 {
+            let b = lo.trailingZeroBitCount
+            lo &= lo &- 1
+            if table[b].intersects(second[b]) { return false }
+        }
+        var hi = first.hi & scratch.present.hi
+        while hi != 0 {
+            let b = 64 + hi.trailingZeroBitCount
+            hi &= hi &- 1
+            if table[b].intersects(second[b]) { return false }
         }
         return true
     }
@@ -1053,18 +1157,8 @@ final class ByteRegex: Sendable {
     private func findLoop(_ t: UnsafeBufferPointer<UInt8>, _ from: Int, _ scratch: inout Scratch, _ program: Program) -> Outcome {
         let n = t.count
         Self.prepare(t, &scratch)
+        if wordStartOnly { return findAtWordStarts(t, from, &scratch, program) }
         if !nullable && !zeroStart && cannotStart(scratch) { return .none }
-        if wordStartOnly {
-            for p in scratch.wordStarts where p >= from && first.contains(t[p]) {
-                if p + 1 < n, !second[Int(t[p])].contains(t[p + 1]) { continue }
-                switch attempt(p, t, &scratch, program) {
-                case .matched(let m): return .matched(m)
-                case .outOfBudget: return .outOfBudget
-                case .none: if scratch.budget < 0 { return .outOfBudget }
-                }
-            }
-            return .none
-        }
         var p = from
         while p <= n {
             if !nullable && !(zeroStart && p == 0) {
@@ -1082,37 +1176,111 @@ final class ByteRegex: Sendable {
         return .none
     }
 
-    /// Records where words start in `t`, once per text.
+    /// `findLoop` for a program whose matches start only where words start: the first bytes it
+    /// can begin with whose word-start pairs occur in the text select, through the text's
+    /// word-start index, the only word starts worth an attempt, in text order.
+    private func findAtWordStarts(
+        _ t: UnsafeBufferPointer<UInt8>, _ from: Int, _ scratch: inout Scratch, _ program: Program
+    ) -> Outcome {
+        let n = t.count
+        // First bytes at some word start whose following byte this program can take.
+        var candidates = ByteSet()
+        var lo = first.lo & scratch.presentStarts.lo
+        while lo != 0 {
+            let b = lo.trailingZeroBitCount
+            lo &= lo &- 1
+            if scratch.startPairs[b].intersects(second[b]) { candidates.lo |= 1 << UInt64(b) }
+        }
+        var hi = first.hi & scratch.presentStarts.hi
+        while hi != 0 {
+            let b = hi.trailingZeroBitCount
+            hi &= hi &- 1
+            if scratch.startPairs[64 + b].intersects(second[64 + b]) { candidates.hi |= 1 << UInt64(b) }
+        }
+        if candidates.isEmpty { return .none }
+        let chunks = scratch.chunks
+        let starts = scratch.wordStarts
+        let masks = scratch.startMasks
+        for c in 0..<chunks {
+            var m: UInt64 = 0
+            var l = candidates.lo
+            while l != 0 {
+                m |= masks[l.trailingZeroBitCount &* chunks &+ c]
+                l &= l &- 1
+            }
+            var h = candidates.hi
+            while h != 0 {
+                m |= masks[(64 &+ h.trailingZeroBitCount) &* chunks &+ c]
+                h &= h &- 1
+            }
+            while m != 0 {
+                let p = starts[c &* 64 &+ m.trailingZeroBitCount]
+                m &= m &- 1
+                if p < from { continue }
+                if p + 1 < n, !second[Int(t[p])].contains(t[p + 1]) { continue }
+                switch attempt(p, t, &scratch, program) {
+                case .matched(let m): return .matched(m)
+                case .outOfBudget: return .outOfBudget
+                case .none: if scratch.budget < 0 { return .outOfBudget }
+                }
+            }
+        }
+        return .none
+    }
+
+    /// Indexes `t` once per text: where words start (and, per first byte, which of them), and
+    /// which bytes occur and follow each other.
     private static func prepare(_ t: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch) {
         if scratch.preparedFor == t.baseAddress && scratch.preparedCount == t.count { return }
         scratch.preparedFor = t.baseAddress
         scratch.preparedCount = t.count
-        scratch.wordStarts.removeAll(keepingCapacity: true)
         let n = t.count
-        scratch.pairs.withUnsafeMutableBufferPointer { pairs in
-            scratch.startPairs.withUnsafeMutableBufferPointer { startPairs in
-                for i in 0..<128 {
-                    pairs[i] = ByteSet()
-                    startPairs[i] = ByteSet()
-                }
-                var previousWord = false
-                for i in 0..<n {
-                    let b = t[i]
-                    let word = ByteSet.word.contains(b)
-                    let index = Int(b & 0x7F)
-                    if i + 1 < n {
-                        pairs[index].insert(t[i + 1])
-                    } else {
-                        pairs[index] = ByteSet().inverted
-                    }
-                    if word && !previousWord {
-                        scratch.wordStarts.append(i)
-                        startPairs[index] = i + 1 < n ? startPairs[index].union(t[i + 1]) : ByteSet().inverted
-                    }
-                    previousWord = word
-                }
+        scratch.ensureWords(n)
+        let pairs = scratch.pairs, startPairs = scratch.startPairs, starts = scratch.wordStarts
+        // A row is cleared when its byte first occurs, so rows of absent bytes are never read.
+        var present = ByteSet(), presentStarts = ByteSet()
+        var count = 0
+        var previousWord = false
+        for i in 0..<n {
+            let b = t[i]
+            let word = ByteSet.word.contains(b)
+            let index = Int(b & 0x7F)
+            if !present.contains(b & 0x7F) {
+                present.insert(b & 0x7F)
+                pairs[index] = ByteSet()
             }
+            if i + 1 < n {
+                pairs[index].insert(t[i + 1])
+            } else {
+                pairs[index] = ByteSet().inverted
+            }
+            if word && !previousWord {
+                starts[count] = i
+                count += 1
+                if !presentStarts.contains(b & 0x7F) {
+                    presentStarts.insert(b & 0x7F)
+                    startPairs[index] = ByteSet()
+                }
+                startPairs[index] = i + 1 < n ? startPairs[index].union(t[i + 1]) : ByteSet().inverted
+            }
+            previousWord = word
         }
+        let chunks = (count + 63) / 64
+        let masks = scratch.startMasks
+        var cleared = ByteSet()
+        for k in 0..<count {
+            let b = t[starts[k]] & 0x7F
+            let row = Int(b) &* chunks
+            if !cleared.contains(b) {
+                cleared.insert(b)
+                (masks + row).update(repeating: 0, count: chunks)
+            }
+            masks[row + k / 64] |= 1 << UInt64(k % 64)
+        }
+        scratch.wordCount = count
+        scratch.chunks = chunks
+        scratch.present = present
+        scratch.presentStarts = presentStarts
     }
 
     /// Up to `limit` successive matches, as ICU's enumeration finds them (after an empty
@@ -1134,13 +1302,13 @@ final class ByteRegex: Sendable {
 
     private func resetCaptures(_ scratch: inout Scratch) {
         let slots = 2 * (captureGroups + 1)
-        scratch.frames.ensureCaps(slots)
-        scratch.frames.caps.update(repeating: -1, count: slots)
+        scratch.ensureCaps(slots)
+        scratch.caps.update(repeating: -1, count: slots)
     }
 
-    private func group1(_ scratch: Scratch) -> Range<Int>? {
+    private func group1(_ scratch: borrowing Scratch) -> Range<Int>? {
         guard captureGroups >= 1 else { return nil }
-        let s = scratch.frames.caps[2], e = scratch.frames.caps[3]
+        let s = scratch.caps[2], e = scratch.caps[3]
         return s >= 0 && e >= s ? s..<e : nil
     }
 }

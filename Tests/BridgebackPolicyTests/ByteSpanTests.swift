@@ -22,6 +22,40 @@ struct ByteSpanTests {
         "50 % of 100%", "say \"hi there\" and \"\"", "done, then go", "done,then", "bbbc", "bbc", "abcabcc", "qatar q", "iraq",
     ]
 
+    /// Alternations some of whose alternatives start with `^` (dispatched on the next byte past
+    /// position 0), and word-start searches over texts with more than 64 words (the word-start
+    /// index spans several 64-bit chunks).
+    static let allPatterns = [
+        "(?:^|\\n|[.!?;:]\\s+|,\\s*|\\b(?:and|then|also)\\s+|\\(\\s*)(?:(?:and|then|also|now)\\s+)?",
+        "(?:^|,\\s*|\\band\\s+)(?:ship|check|w1\\d)\\b", "(?:^|x)y", "(?:^a|b)c", "\\b(?:w\\d*7|ship|word)\\b",
+        "\\b(?:then|thence)\\s+\\w+", "\\bw(?:6[3-5]|12[7-9]|\\d)\\b",
+    ]
+    static var longTexts: [String] {
+        let words = (0..<150).map { "w\($0)" }
+        return [
+            words.joined(separator: " "), words.joined(separator: ", "), "ship, " + words.joined(separator: " and ") + " then ship",
+            (words + ["(and then check it)", "word."]).joined(separator: " "), "yc xy ac bc", "a, check. then w17 and w19 and ship",
+        ]
+    }
+
+    @Test("every match in order (findAll) as ICU enumerates them, long texts included")
+    func allMatchesAsICU() throws {
+        for pattern in Self.allPatterns + Self.patterns {
+            let program = try #require(ByteRegex.cached(pattern), "\(pattern) should compile for the byte engine")
+            let icu = try NSRegularExpression(pattern: pattern)
+            for text in Self.texts + Self.longTexts {
+                let expected = icu.matches(in: text, range: NSRange(location: 0, length: (text as NSString).length)).map {
+                    $0.range.location..<($0.range.location + $0.range.length)
+                }
+                let got = Array(text.utf8).withUnsafeBufferPointer { t -> [Range<Int>]? in
+                    var scratch = ByteRegex.Scratch(budget: 1_000_000)
+                    return program.findAll(in: t, limit: Int.max, &scratch)?.map { $0.start..<$0.end }
+                }
+                #expect(got == expected, "\(pattern) on \(text.debugDescription)")
+            }
+        }
+    }
+
     @Test("every pattern on every text: the same first match and group 1 as ICU")
     func sameAsICU() throws {
         for pattern in Self.patterns {
