@@ -1,7 +1,7 @@
 import Foundation
 
 /// The policy flattened for the byte engine's per-request loop (`PolicyEngine.decideFast`):
-/// cues in one array with plain fields, prefilter codes in one shared array, the evidence's
+/// cues in one array with plain fields, their prefilters as one `CueGate`, the evidence's
 /// sort order and the reason's group of every cue computed once. The loop then reads values
 /// instead of copying family structs, optional prefilters and dictionaries per cue, which was
 /// a fifth of a decision in retains, releases and hashing.
@@ -11,11 +11,6 @@ final class BytePlan: Sendable {
         let family: Int
         let weight: Double
         let minCount: Int
-        /// Prefilter codes in `codes`: anywhere codes in `filterStart..<filterMid`, word-start
-        /// codes in `filterMid..<filterEnd`; `filterStart < 0`: no prefilter, always run.
-        let filterStart: Int
-        let filterMid: Int
-        let filterEnd: Int
         /// Index in `anchors`, or -1.
         let anchor: Int
         let feature: StructureFeature?
@@ -45,7 +40,8 @@ final class BytePlan: Sendable {
 
     let cues: [Cue]
     let families: [Family]
-    let codes: [Int]
+    /// Which cues' prefilters let them run on a request (cue `i` is bit `i`).
+    let gate: CueGate
     let anchors: [ByteRegex]
     /// The reason's group names: family labels, and "hint".
     let keys: [String]
@@ -81,7 +77,7 @@ final class BytePlan: Sendable {
         var anchorNames: [String] = []
         var anchors: [ByteRegex] = []
         var cues: [Cue] = []
-        var codes: [Int] = []
+        var filters: [CuePrefilter?] = []
         var families: [Family] = []
         var pair = 0
         for (f, family) in source.enumerated() {
@@ -100,20 +96,12 @@ final class BytePlan: Sendable {
                         anchorIndex = anchors.count - 1
                     }
                 }
-                var filter = (-1, -1, -1)
-                if let p = cue.prefilter {
-                    let s = codes.count
-                    codes += p.anywhere
-                    let m = codes.count
-                    codes += p.wordStarts
-                    filter = (s, m, codes.count)
-                }
+                filters.append(cue.prefilter)
                 if cue.feature == nil, cue.program == nil { return nil }
                 cues.append(
                     Cue(
-                        id: cue.id, family: f, weight: cue.weight, minCount: cue.minCount, filterStart: filter.0,
-                        filterMid: filter.1, filterEnd: filter.2, anchor: anchorIndex, feature: cue.feature,
-                        program: cue.program, rank: rankOf[pair], key: groupKey))
+                        id: cue.id, family: f, weight: cue.weight, minCount: cue.minCount, anchor: anchorIndex,
+                        feature: cue.feature, program: cue.program, rank: rankOf[pair], key: groupKey))
                 pair += 1
             }
             families.append(
@@ -122,9 +110,10 @@ final class BytePlan: Sendable {
                     suppressedBy: family.suppressedBy, isHints: isHints))
         }
         self.hints = hintNames.enumerated().map { Hint(name: $0.element, rank: rankOf[pair + $0.offset]) }
+        guard let gate = CueGate(filters: filters) else { return nil }
         self.cues = cues
         self.families = families
-        self.codes = codes
+        self.gate = gate
         self.anchors = anchors
         self.keys = keys
         self.hintKey = 0
@@ -174,77 +163,64 @@ extension PolicyEngine {
         }
         guard ascii else { return nil }
         return bytes.withUnsafeBufferPointer { t -> AdmissionDecision? in
-            let grams = Grams(bytes: t)
+            let allowed = UnsafeMutablePointer<UInt64>.allocate(capacity: plan.gate.words)
+            defer { allowed.deallocate() }
+            plan.gate.allowed(t, into: allowed)
             let structure = RequestStructure(bytes: t)
             var scratch = ByteRegex.Scratch(budget: Self.byteBudget)
             var heads = [ByteHeads?](repeating: nil, count: plan.anchors.count)
             var hits: [FastHit] = []
             var wording = 0.0
             let outcome: Bool = plan.cues.withUnsafeBufferPointer { cues in
-                plan.codes.withUnsafeBufferPointer { codes in
-                    plan.families.withUnsafeBufferPointer { families in
-                        for fi in families.indices {
-                            if !families[fi].suppressedBy.isEmpty, families[fi].suppressedBy.contains(where: structure.holds) { continue }
-                            var familyTotal = 0.0
-                            for ci in families[fi].cues {
-                                if cues[ci].filterStart >= 0, grams.isUsable {
-                                    var allowed = false
-                                    for i in cues[ci].filterStart..<cues[ci].filterMid where grams.contains(codes[i]) {
-                                        allowed = true
-                                        break
-                                    }
-                                    if !allowed {
-                                        for i in cues[ci].filterMid..<cues[ci].filterEnd where grams.startsWord(codes[i]) {
-                                            allowed = true
-                                            break
-                                        }
-                                    }
-                                    if !allowed { continue }
-                                }
-                                let shown: String
-                                if let feature = cues[ci].feature {
-                                    guard let evidence = structure.evidence[feature] else { continue }
-                                    shown = Self.tidy(evidence)
-                                } else {
-                                    let program = cues[ci].program!
-                                    let minCount = cues[ci].minCount
-                                    let anchor = cues[ci].anchor
-                                    if anchor >= 0 {
-                                        if heads[anchor] == nil {
-                                            guard let made = ByteHeads(anchor: plan.anchors[anchor], text: t, &scratch) else {
-                                                return false
-                                            }
-                                            heads[anchor] = made
-                                        }
-                                        guard let found = heads[anchor]!.match(program, minCount: minCount, text: t, &scratch) else {
+                plan.families.withUnsafeBufferPointer { families in
+                    for fi in families.indices {
+                        if !families[fi].suppressedBy.isEmpty, families[fi].suppressedBy.contains(where: structure.holds) { continue }
+                        var familyTotal = 0.0
+                        for ci in families[fi].cues {
+                            if allowed[ci >> 6] & (1 << UInt64(ci & 63)) == 0 { continue }
+                            let shown: String
+                            if let feature = cues[ci].feature {
+                                guard let evidence = structure.evidence[feature] else { continue }
+                                shown = Self.tidy(evidence)
+                            } else {
+                                let program = cues[ci].program!
+                                let minCount = cues[ci].minCount
+                                let anchor = cues[ci].anchor
+                                if anchor >= 0 {
+                                    if heads[anchor] == nil {
+                                        guard let made = ByteHeads(anchor: plan.anchors[anchor], text: t, &scratch) else {
                                             return false
                                         }
-                                        guard found.count >= minCount && !found.isEmpty else { continue }
-                                        shown = Self.tidy(found.prefix(4).map { Self.tidy($0) }.joined(separator: " … "))
-                                    } else if minCount <= 1 {
-                                        switch program.find(in: t, from: 0, &scratch) {
-                                        case .outOfBudget: return false
-                                        case .none: continue
-                                        case .matched(let m): shown = Self.tidyBytes(t, m.group1 ?? m.start..<m.end)
-                                        }
-                                    } else {
-                                        guard let all = program.findAll(in: t, limit: minCount, &scratch) else { return false }
-                                        guard all.count >= minCount else { continue }
-                                        shown = Self.tidy(
-                                            all.prefix(4).map { Self.tidyBytes(t, $0.start..<$0.end) }.joined(separator: " … "))
+                                        heads[anchor] = made
                                     }
+                                    guard let found = heads[anchor]!.match(program, minCount: minCount, text: t, &scratch) else {
+                                        return false
+                                    }
+                                    guard found.count >= minCount && !found.isEmpty else { continue }
+                                    shown = Self.tidy(found.prefix(4).map { Self.tidy($0) }.joined(separator: " … "))
+                                } else if minCount <= 1 {
+                                    switch program.find(in: t, from: 0, &scratch) {
+                                    case .outOfBudget: return false
+                                    case .none: continue
+                                    case .matched(let m): shown = Self.tidyBytes(t, m.group1 ?? m.start..<m.end)
+                                    }
+                                } else {
+                                    guard let all = program.findAll(in: t, limit: minCount, &scratch) else { return false }
+                                    guard all.count >= minCount else { continue }
+                                    shown = Self.tidy(
+                                        all.prefix(4).map { Self.tidyBytes(t, $0.start..<$0.end) }.joined(separator: " … "))
                                 }
-                                familyTotal += cues[ci].weight
-                                hits.append(
-                                    FastHit(
-                                        source: ci, weight: cues[ci].weight, pull: families[fi].pull, trigger: families[fi].trigger,
-                                        text: shown, isHint: families[fi].isHints, rank: cues[ci].rank, key: cues[ci].key))
                             }
-                            let capped = Swift.min(familyTotal, families[fi].cap)
-                            wording += families[fi].pull == .detach ? capped : -capped
+                            familyTotal += cues[ci].weight
+                            hits.append(
+                                FastHit(
+                                    source: ci, weight: cues[ci].weight, pull: families[fi].pull, trigger: families[fi].trigger,
+                                    text: shown, isHint: families[fi].isHints, rank: cues[ci].rank, key: cues[ci].key))
                         }
-                        return true
+                        let capped = Swift.min(familyTotal, families[fi].cap)
+                        wording += families[fi].pull == .detach ? capped : -capped
                     }
+                    return true
                 }
             }
             guard outcome else { return nil }

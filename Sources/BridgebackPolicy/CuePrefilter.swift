@@ -226,7 +226,7 @@ struct Grams {
             for c in old where c != 0 { insertPrefix(c) }
         }
         let mask = wordPrefixes.count - 1
-        var i = (code &* 0x9E37_79B1) & mask
+        var i = Self.slot(code, mask)
         while wordPrefixes[i] != 0 {
             if wordPrefixes[i] == code { return }
             i = (i + 1) & mask
@@ -235,9 +235,12 @@ struct Grams {
         wordPrefixCount += 1
     }
 
+    /// Where `code` starts its probe in an open-addressing table of `mask + 1` slots.
+    @inline(__always) static func slot(_ code: Int, _ mask: Int) -> Int { (code &* 0x9E37_79B1) & mask }
+
     func startsWord(_ code: Int) -> Bool {
         let mask = wordPrefixes.count - 1
-        var i = (code &* 0x9E37_79B1) & mask
+        var i = Self.slot(code, mask)
         while wordPrefixes[i] != 0 {
             if wordPrefixes[i] == code { return true }
             i = (i + 1) & mask
