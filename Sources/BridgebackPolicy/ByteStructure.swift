@@ -172,12 +172,18 @@ extension RequestStructure {
                 return String(decoding: UnsafeBufferPointer(rebasing: t[s..<e]), as: UTF8.self)
             }
         }
+        /// `RequestStructure.isAttributive` on word `i`.
+        func isAttributive(_ i: Int) -> Bool {
+            if w.attributiveDeterminers.contains(keys[i]) { return true }
+            let (s, e) = scan.ranges[i]
+            return e - s > 3 && hasSuffix(i, UInt8(ascii: "'"), UInt8(ascii: "s")) && !w.contractedIs.contains(keys[i])
+        }
         func isReport(_ lo: Int, _ hi: Int) -> Bool {
             guard lo < hi else { return false }
             if isPast(lo) { return true }
             var i = lo + 1
             while i < Swift.min(hi, lo + 12) {
-                if isPast(i) {
+                if isPast(i) && !isAttributive(i - 1) {
                     for j in lo..<i where w.reportBlockers.contains(keys[j]) { return false }
                     return true
                 }
@@ -303,6 +309,8 @@ extension RequestStructure {
         let needWant = PackedWordSet(["need", "want", "would", "'d"])
         let subjectFollowers = PackedWordSet(RequestStructure.subjectFollowers)
         let reportBlockers = PackedWordSet(RequestStructure.reportBlockers)
+        let attributiveDeterminers = PackedWordSet(RequestStructure.attributiveDeterminers)
+        let contractedIs = PackedWordSet(RequestStructure.contractedIs)
         let markers: [[PackedWord]] = RequestStructure.markers.map { $0.map(PackedWord.init) }
         let headings: [[PackedWord]] = RequestStructure.headings.map { $0.map(PackedWord.init) }
         let i = PackedWord("i"), we = PackedWord("we"), you = PackedWord("you"), u = PackedWord("u"), to = PackedWord("to")

@@ -300,6 +300,19 @@ struct RequestStructure: Sendable {
     /// Words before a past participle that make it a statement of need, not a report.
     static let reportBlockers: Set<String> = ["need", "want", "whether", "if", "like", "should"]
 
+    /// Determiners after which a past form describes a noun ("archive the week's closed matters",
+    /// "send our finished drafts"): not the verb of a report (policy `2026.12-3`).
+    static let attributiveDeterminers: Set<String> = ["the", "a", "an", "our", "my", "your", "their", "his", "her"]
+    /// Possessive-looking words that are a pronoun and a verb ("it's fixed"), not a possessive.
+    static let contractedIs: Set<String> = [
+        "it's", "that's", "what's", "there's", "here's", "he's", "she's", "who's", "let's", "everything's", "nothing's",
+    ]
+
+    /// "the", "our", "the week's": the next word, if past in form, is an adjective of a noun.
+    static func isAttributive(_ word: String) -> Bool {
+        attributiveDeterminers.contains(word) || (word.utf8.count > 3 && word.hasSuffix("'s") && !contractedIs.contains(word))
+    }
+
     /// A clause opening with a verb in its base form: not a closed-class word, not past
     /// tense, not a gerund, not a plural or third-person `-s` form, not a number; and the
     /// next word is not a past-tense verb or an auxiliary (that makes the first a subject).
@@ -324,7 +337,7 @@ struct RequestStructure: Sendable {
         guard let first = words.first else { return false }
         if isPast(first) { return true }
         for (i, w) in words.prefix(12).enumerated() where i > 0 {
-            if isPast(w) {
+            if isPast(w) && !isAttributive(words[i - 1]) {
                 // "the files uploaded by …" is still a report; "any record updated" in a
                 // statement of need is not: require no "need/want/whether" before it.
                 if words.prefix(i).contains(where: reportBlockers.contains) { return false }

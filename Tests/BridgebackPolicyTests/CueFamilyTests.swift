@@ -180,6 +180,33 @@ struct CueFamilyTests {
         Case("how many invoices did we send last month?", .inline),
     ]
 
+    /// The shapes the second blind batch (blind-2026-12-06b) missed under policy 2026.12-2 (a message that says
+    /// no action is wanted, a bare command line, a unit question, checking that an expression gives a stated
+    /// value, casual notify with "the second", "just tell me once", an outside event with no comma, keeping one
+    /// thing in line with another, a count in digits and words, a "how many" question followed by the work,
+    /// a document per item, a past form after a possessive), in new sentences written for this test, not the batch's rows.
+    static let blindShapesB: [Case] = [
+        Case("Just sharing: the migration dry run took 40 minutes across all 12 shards, no errors.", .inline),
+        Case("Nothing needed from you — we rotated every API key on Tuesday.", .inline),
+        Case("git undo last commit but keep changes", .inline),
+        Case("docker list containers", .inline),
+        Case("How many tablets is 750 mg if each one is 250 mg?", .inline),
+        Case("check whether round(2.675, 2) returns 2.68 in Python", .inline),
+        Case("just tell me yes or no", .inline),
+        Case("How many hours are in a fortnight?", .inline),
+        Case("text me the second the payroll run finishes", .detach),
+        Case("no hurry, just tell me once the nightly export has landed", .detach),
+        Case("once legal signs off on the contract send it to the client and file the signed copy", .detach),
+        Case("Keep the team wiki in line with the API docs whenever an endpoint gets renamed.", .detach),
+        Case("Dedupe the supplier contacts table (about 9 thousand entries).", .detach),
+        Case(
+            "How many of our stores would the new opening hours affect? Go through every store's rota and count the shifts that change.",
+            .detach),
+        Case("Fact sheets per product line for the trade fair, please.", .detach),
+        Case("From now on, on Monday mornings, export the previous week's signed contracts to the shared drive.", .detach),
+        Case("We archived the closed matters yesterday, all done.", .inline),
+    ]
+
     func check(_ c: Case) {
         let d = decide(c.text)
         #expect(d.decision == c.expected, "\(c.text) → \(d.decision): \(d.reason)")
@@ -196,6 +223,7 @@ struct CueFamilyTests {
     @Test(arguments: questionsAndSmallTasks) func inlineFamilies(_ c: Case) { check(c) }
     @Test(arguments: scopeAndSteps) func scopeAndStagedSteps(_ c: Case) { check(c) }
     @Test(arguments: blindShapes) func shapesOfTheBlindBatch(_ c: Case) { check(c) }
+    @Test(arguments: blindShapesB) func shapesOfTheSecondBlindBatch(_ c: Case) { check(c) }
 
     /// Questions *about* long-work topics, in phrasings the corpus does not use.
     @Test(arguments: [

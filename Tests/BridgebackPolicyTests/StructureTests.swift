@@ -97,10 +97,12 @@ struct StructureTests {
         do { _ = try parsePolicy(json) } catch { #expect(error.reason.contains("@request_form")) }
     }
 
-    @Test("the labelled files: training rows, the blind batch of 2026-12-06 and the held-out rows meet the goals")
+    @Test("the labelled files: training rows, both blind batches of 2026-12-06 and the held-out rows meet the goals")
     func ownCorpus() throws {
-        // The blind batch of 2026-12-06 is training data since its figure was recorded (0.847 under 2026.12-1).
-        for (file, minimum) in [("train.jsonl", 0.95), ("heldout.jsonl", 0.95), ("blind-2026-12-06.jsonl", 0.95)] {
+        // Both blind batches are training data since their figures were recorded (the first: 0.847 under 2026.12-1;
+        // the second, blind-2026-12-06b: 0.900 under 2026.12-2).
+        let files = [("train.jsonl", 0.95), ("heldout.jsonl", 0.95), ("blind-2026-12-06.jsonl", 0.95), ("blind-2026-12-06b.jsonl", 0.95)]
+        for (file, minimum) in files {
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("data/admission/\(file)")
             let (rows, errors) = ClassifyLines.labelled(from: try String(contentsOf: url, encoding: .utf8))
