@@ -10,21 +10,16 @@ import Testing
 /// (parked, duplicates, lost, dead-lettered, rejected, failed and uncertain deliveries) included.
 @Suite("Coordinator metrics")
 struct CoordinatorMetricsTests {
-    /// The sum of every sample of `name` whose labels include `labels` (nil when there is none).
-    static func value(_ exposition: MetricsExposition, _ name: String, _ labels: [String: String] = [:]) -> Double? {
-        exposition.value(name, labels)
-    }
-
     @Test("at start the alerted counters are zero; a parked completion, a delivery and a duplicate each count once")
     func parkedDeliveredDuplicate() async throws {
         let (exposition, factory) = MetricsExposition.prometheus()
         let h = try Harness(metricsFactory: factory)
-        #expect(Self.value(exposition, "bridgeback_coordinator_lost_total") == 0)
-        #expect(Self.value(exposition, "bridgeback_coordinator_messages_total", ["queue": "dead-jobs"]) == 0)
+        #expect(exposition.value("bridgeback_coordinator_lost_total") == 0)
+        #expect(exposition.value("bridgeback_coordinator_messages_total", ["queue": "dead-jobs"]) == 0)
         // Every surface kind in the registry, each outcome: the harness has inbox, webhook and stdout surfaces.
         for kind in ["inbox", "webhook", "stdout"] {
             #expect(
-                Self.value(exposition, "bridgeback_coordinator_deliveries_total", ["outcome": "uncertain", "surface_kind": kind]) == 0,
+                exposition.value("bridgeback_coordinator_deliveries_total", ["outcome": "uncertain", "surface_kind": kind]) == 0,
                 "\(kind)")
         }
         let contract = makeContract()
@@ -35,15 +30,15 @@ struct CoordinatorMetricsTests {
             _ = try await h.coordinator.handleCompletion(body(makeCompletion(contract.jobID)))  // again: a duplicate
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(Self.value(exposition, "bridgeback_coordinator_parked_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_coordinator_duplicates_suppressed_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_coordinator_messages_total", ["queue": "contracts"]) == 1)
-        #expect(Self.value(exposition, "bridgeback_coordinator_messages_total", ["queue": "completions"]) == 2)
+        #expect(exposition.value("bridgeback_coordinator_parked_total") == 1)
+        #expect(exposition.value("bridgeback_coordinator_duplicates_suppressed_total") == 1)
+        #expect(exposition.value("bridgeback_coordinator_messages_total", ["queue": "contracts"]) == 1)
+        #expect(exposition.value("bridgeback_coordinator_messages_total", ["queue": "completions"]) == 2)
         let delivered = ["outcome": "delivered", "surface_kind": "inbox", "purpose": "final"]
-        #expect(Self.value(exposition, "bridgeback_coordinator_deliveries_total", delivered) == 1)
-        #expect(Self.value(exposition, "bridgeback_coordinator_submit_to_delivered_seconds_count", ["outcome": "delivered"]) == 1)
+        #expect(exposition.value("bridgeback_coordinator_deliveries_total", delivered) == 1)
+        #expect(exposition.value("bridgeback_coordinator_submit_to_delivered_seconds_count", ["outcome": "delivered"]) == 1)
         // The contract was made 60 s before: the time runs from admission's clock.
-        #expect((Self.value(exposition, "bridgeback_coordinator_submit_to_delivered_seconds_sum") ?? 0) >= 59)
+        #expect((exposition.value("bridgeback_coordinator_submit_to_delivered_seconds_sum") ?? 0) >= 59)
         // bridgeback_coordinator_ledger_commit_seconds is the ledger's, on the process's factory:
         // MetricsIntegrationTests sees it move.
     }
@@ -66,15 +61,15 @@ struct CoordinatorMetricsTests {
             #expect(try await eventually { try await h.ledger.outcome(timedOut.jobID) == "uncertain" })
         }
         let failed = ["outcome": "failed", "surface_kind": "webhook", "purpose": "final"]
-        #expect(Self.value(exposition, "bridgeback_coordinator_deliveries_total", failed) == 1)
+        #expect(exposition.value("bridgeback_coordinator_deliveries_total", failed) == 1)
         let uncertain = ["outcome": "uncertain", "surface_kind": "webhook", "purpose": "final"]
-        #expect(Self.value(exposition, "bridgeback_coordinator_deliveries_total", uncertain) == 1)
+        #expect(exposition.value("bridgeback_coordinator_deliveries_total", uncertain) == 1)
         let permission = ["surface_kind": "webhook", "failure_kind": "permission"]
-        #expect(Self.value(exposition, "bridgeback_coordinator_delivery_failures_total", permission) == 1)
-        #expect((Self.value(exposition, "bridgeback_coordinator_delivery_attempt_seconds_count", ["surface_kind": "webhook"]) ?? 0) >= 2)
+        #expect(exposition.value("bridgeback_coordinator_delivery_failures_total", permission) == 1)
+        #expect((exposition.value("bridgeback_coordinator_delivery_attempt_seconds_count", ["surface_kind": "webhook"]) ?? 0) >= 2)
         // The refused direct delivery falls back to the work surface (counted as kind `progress`).
         let fallback = ["outcome": "delivered", "surface_kind": "progress", "purpose": "fallback"]
-        #expect(Self.value(exposition, "bridgeback_coordinator_deliveries_total", fallback) == 1)
+        #expect(exposition.value("bridgeback_coordinator_deliveries_total", fallback) == 1)
     }
 
     @Test("a lost job, a dead-lettered job and a rejected message each count once")
@@ -92,8 +87,8 @@ struct CoordinatorMetricsTests {
             _ = try await h.coordinator.handleContract(Array("{not json".utf8))
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(Self.value(exposition, "bridgeback_coordinator_lost_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_coordinator_messages_total", ["queue": "dead-jobs"]) == 1)
-        #expect(Self.value(exposition, "bridgeback_coordinator_rejected_total", ["queue": "contracts"]) == 1)
+        #expect(exposition.value("bridgeback_coordinator_lost_total") == 1)
+        #expect(exposition.value("bridgeback_coordinator_messages_total", ["queue": "dead-jobs"]) == 1)
+        #expect(exposition.value("bridgeback_coordinator_rejected_total", ["queue": "contracts"]) == 1)
     }
 }

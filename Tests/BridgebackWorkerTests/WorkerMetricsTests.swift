@@ -8,36 +8,31 @@ import Testing
 /// from the Prometheus text a scrape returns, the unhappy paths included.
 @Suite("Worker metrics")
 struct WorkerMetricsTests {
-    /// The sum of every sample of `name` whose labels include `labels` (nil when there is none).
-    static func value(_ exposition: MetricsExposition, _ name: String, _ labels: [String: String] = [:]) -> Double? {
-        exposition.value(name, labels)
-    }
-
     @Test("starts, ends by outcome, durations by catalog recipe (else unknown), redeliveries and rejected messages")
     func jobsCounted() async throws {
         let (exposition, factory) = MetricsExposition.prometheus()
         let transport = FakeTransport()
         try await withWorker(transport, runner: try testRunner(), slots: 3, metricsFactory: factory) { t in
-            #expect(Self.value(exposition, "bridgeback_worker_slots", ["pool": "test"]) == 3)
+            #expect(exposition.value("bridgeback_worker_slots", ["pool": "test"]) == 3)
             t.send("ok", body: Array(try WireCodec.encode(makeJob("echo", ["text": "hi"]))), attempt: 2)
             t.send(makeJob("echo", ["text": "NOT lower case"]), name: "bad-param")
             t.send(makeJob("no-such-recipe"), name: "unknown")
             t.send("garbage", body: Array("not json".utf8))
             try await eventually { t.publishedCompletions.count == 3 && t.log.all.contains { $0.hasPrefix("reject garbage") } }
         }
-        #expect(Self.value(exposition, "bridgeback_worker_jobs_started_total") == 3)
-        #expect(Self.value(exposition, "bridgeback_worker_jobs_succeeded_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_worker_jobs_failed_total") == 2)
-        #expect(Self.value(exposition, "bridgeback_worker_jobs_rejected_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_worker_redeliveries_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_worker_completions_published_total") == 3)
-        #expect((Self.value(exposition, "bridgeback_worker_progress_published_total") ?? 0) >= 3)
-        #expect(Self.value(exposition, "bridgeback_worker_jobs_running") == 0)
+        #expect(exposition.value("bridgeback_worker_jobs_started_total") == 3)
+        #expect(exposition.value("bridgeback_worker_jobs_succeeded_total") == 1)
+        #expect(exposition.value("bridgeback_worker_jobs_failed_total") == 2)
+        #expect(exposition.value("bridgeback_worker_jobs_rejected_total") == 1)
+        #expect(exposition.value("bridgeback_worker_redeliveries_total") == 1)
+        #expect(exposition.value("bridgeback_worker_completions_published_total") == 3)
+        #expect((exposition.value("bridgeback_worker_progress_published_total") ?? 0) >= 3)
+        #expect(exposition.value("bridgeback_worker_jobs_running") == 0)
         let duration = "bridgeback_worker_job_duration_seconds_count"
-        #expect(Self.value(exposition, duration, ["recipe": "echo", "outcome": "succeeded"]) == 1)
-        #expect(Self.value(exposition, duration, ["recipe": "echo", "outcome": "failed"]) == 1)
+        #expect(exposition.value(duration, ["recipe": "echo", "outcome": "succeeded"]) == 1)
+        #expect(exposition.value(duration, ["recipe": "echo", "outcome": "failed"]) == 1)
         // A recipe name from a message is never a label: an unknown one is counted as `unknown`.
-        #expect(Self.value(exposition, duration, ["recipe": "unknown"]) == 1)
+        #expect(exposition.value(duration, ["recipe": "unknown"]) == 1)
         #expect(!String(decoding: exposition.text(), as: UTF8.self).contains("no-such-recipe"))
     }
 
@@ -49,8 +44,8 @@ struct WorkerMetricsTests {
             t.send(makeJob("echo", ["text": "hi"]), name: "j1")
             try await eventually { t.log.all.contains { $0.hasPrefix("nack j1") } }
         }
-        #expect(Self.value(exposition, "bridgeback_worker_completion_publish_failures_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_worker_jobs_requeued_total") == 1)
-        #expect(Self.value(exposition, "bridgeback_worker_completions_published_total") == 0)
+        #expect(exposition.value("bridgeback_worker_completion_publish_failures_total") == 1)
+        #expect(exposition.value("bridgeback_worker_jobs_requeued_total") == 1)
+        #expect(exposition.value("bridgeback_worker_completions_published_total") == 0)
     }
 }
