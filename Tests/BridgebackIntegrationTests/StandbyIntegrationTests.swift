@@ -23,9 +23,13 @@ extension BrokerBacked {
                 // no webhook-id reached the receiver twice.
                 #expect(!standby.ownOutput.contains("coordinator consuming"), "the standby consumed while the active one ran")
                 #expect(fleet.received().filter(\.duplicate).isEmpty, "a webhook-id arrived twice with both coordinators up")
+                // The standby is held while the ledger is read, or it may take over first and
+                // resolve an interrupted send (to `retry_wait`) before the read sees `sending`.
+                standby.kill(SIGSTOP)
                 active.kill(SIGKILL)
                 active.waitForExit()
                 let inFlightAtKill = Set(try fleet.ledgerParts().filter { $0.state == "sending" }.map(\.deliveryID))
+                standby.kill(SIGCONT)
                 try await standby.waitForLog("coordinator active")
                 try await standby.waitForLog("coordinator consuming")
 
