@@ -359,7 +359,7 @@ let package = Package(
             name: "BridgebackIntegrationTests",
             dependencies: [
                 "BridgebackAMQP", "BridgebackTopology", "BridgebackCore", "BridgebackWorker", "BridgebackMetrics", "BridgebackLedger",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "BridgebackAdmissionStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings

@@ -98,6 +98,13 @@ public struct AdmissionSnapshot {
         return jobs
     }
 
+    /// A job's outbox messages in the order admission wrote them (its contract and its job), sent or not.
+    public func outbox(jobID: String) throws -> [OutboxRow] {
+        let select = try db.cachedStatement(
+            sql: "SELECT * FROM \(Outbox.table) WHERE \(Outbox.jobID.name) = ? ORDER BY \(Outbox.seq.name)")
+        return try Row.fetchAll(select, arguments: [jobID]).map(AdmissionStore.outboxRow(from:))
+    }
+
     /// The last error the outbox relay recorded for a job (its newest failed publish), if any.
     public func lastOutboxError(jobID: String) throws -> String? {
         try String.fetchOne(

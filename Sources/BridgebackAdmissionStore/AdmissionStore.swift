@@ -557,7 +557,7 @@ public final class AdmissionStore: Sendable {
         _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
-    private static func outboxRow(from row: Row) -> OutboxRow {
+    static func outboxRow(from row: Row) -> OutboxRow {
         let kind: String = row["kind"]
         let payload: Data = row["payload"]
         return OutboxRow(

@@ -1,4 +1,5 @@
 import BridgebackAMQP
+import BridgebackAdmissionStore
 import Foundation
 import GRDB
 import Testing
@@ -82,13 +83,10 @@ extension BrokerBacked {
 
         /// The completion capability admission minted for `job` (from its outbox row).
         static func capability(_ fleet: Fleet, job: String) throws -> String {
-            var configuration = Configuration()
-            configuration.readonly = true
             let path = fleet.directory.appendingPathComponent("admission/admission.sqlite").path
-            let payload = try DatabaseQueue(path: path, configuration: configuration).read { db in
-                try Data.fetchOne(db, sql: "SELECT payload FROM outbox WHERE job_id = ? AND kind = 'job'", arguments: [job])
-            }
-            let object = try JSONSerialization.jsonObject(with: try #require(payload)) as? [String: Any]
+            let messages = try AdmissionRecordsReader(path: path).read { try $0.outbox(jobID: job) }
+            let payload = try #require(messages.first { $0.kind == .job }).payload
+            let object = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
             return try #require(object?["completion_capability"] as? String)
         }
 
