@@ -208,14 +208,6 @@ private func warn(_ text: String) {
 }
 
 extension JSONValue {
-    /// Any Encodable as a JSONValue (for `--json` output that nests typed values).
-    static func encoding(_ value: some Encodable) -> JSONValue {
-        guard let data = try? JSONEncoder().encode(value), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            return .null
-        }
-        return json
-    }
-
     /// Sorted-key JSON text, slashes unescaped.
     var jsonText: String {
         let encoder = JSONEncoder()
