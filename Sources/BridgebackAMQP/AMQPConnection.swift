@@ -238,17 +238,16 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// iterator yields them one at a time.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var chunks: AsyncThrowingStream<[AMQPDelivery], any Error>.AsyncIterator
-        var buffer: [AMQPDelivery] = []
-        var index = 0
+        /// The current chunk, last delivery first: each is moved out with `popLast`, not copied.
+        var reversed: [AMQPDelivery] = []
 
         public mutating func next() async throws -> AMQPDelivery? {
-            while index == buffer.count {
-                guard let chunk = try await chunks.next() else { return nil }
-                buffer = chunk
-                index = 0
+            while reversed.isEmpty {
+                guard var chunk = try await chunks.next() else { return nil }
+                chunk.reverse()
+                reversed = chunk
             }
-            defer { index += 1 }
-            return buffer[index]
+            return reversed.popLast()
         }
     }
 

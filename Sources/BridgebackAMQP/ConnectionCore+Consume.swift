@@ -15,7 +15,7 @@ final class ConsumerRecord {
     let bodyLimit: BodyLimit?
     var serverTag: String = ""
     /// Delivery tags handed out on the current channel and not yet settled (prefetch in use).
-    var unsettled: Set<UInt64> = []
+    var unsettled = UnsettledTags()
     var gauges: (inUse: Gauge, prefetch: Gauge)?
     /// Deliveries read in the current pass, handed over in one chunk (one wake-up, not one per message).
     var pending: [AMQPDelivery] = []
@@ -50,7 +50,7 @@ extension ConnectionCore {
                 metadata: ["channel": "\(channel)", "tag": "\(tag)"])
             return
         }
-        if let consumer = channels[channel]?.consumer { settled(consumer, tag: tag, settlement: settlement) }
+        if let consumer = channels.consumer(on: channel) { settled(consumer, tag: tag, settlement: settlement) }
         let status: Int32
         switch settlement {
         case .ack(let multiple): status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
@@ -68,7 +68,7 @@ extension ConnectionCore {
         case .ack(let m), .nack(_, let m): multiple = m
         case .reject: multiple = false
         }
-        if multiple { consumer.unsettled = consumer.unsettled.filter { $0 > tag } } else { consumer.unsettled.remove(tag) }
+        if multiple { consumer.unsettled.removeUpTo(tag) } else { consumer.unsettled.remove(tag) }
         consumer.gauges?.inUse.record(consumer.unsettled.count)
     }
 }

@@ -20,9 +20,13 @@ extension ConnectionCore {
         }
         if amqp_frames_enqueued(conn) == 0 { amqp_maybe_release_buffers(conn) }
         for number in channels.numbers {
-            if let consumer = channels[number]?.consumer, !consumer.pending.isEmpty {
-                consumer.continuation.yield(consumer.pending)
-                consumer.pending.removeAll(keepingCapacity: true)
+            if let consumer = channels.consumer(on: number), !consumer.pending.isEmpty {
+                // Handed over, not shared: the consumer may run before this thread lets go of it,
+                // and a chunk still referenced here would be copied when the consumer takes it apart.
+                var chunk: [AMQPDelivery] = []
+                chunk.reserveCapacity(consumer.pending.count)
+                swap(&chunk, &consumer.pending)
+                consumer.continuation.yield(consume chunk)
             }
         }
         for number in channels.withWaitingPublishes { try flushWaiting(number) }
@@ -42,18 +46,19 @@ extension ConnectionCore {
     func dispatchContent(_ frame: amqp_frame_t) throws(CoreFailure) {
         let channel = frame.channel
         defer { if let conn { amqp_maybe_release_buffers_on_channel(conn, channel) } }
-        guard var assembly = channels.takeContent(on: channel) else { return }
-        let step: ContentAssembly.Step
-        if frame.frame_type == AMQP_FRAME_HEADER {
-            guard let decoded = bb_frame_basic_properties(frame) else { return }
-            step = assembly.header(CBridge.decode(decoded.pointee), bodySize: frame.payload.properties.body_size)
-        } else {
+        // In place: the assembly (what arrived so far) is not copied per frame.
+        let step = channels.assemble(on: channel) { assembly -> ContentAssembly.Step? in
+            if frame.frame_type == AMQP_FRAME_HEADER {
+                guard let decoded = bb_frame_basic_properties(frame) else { return nil }
+                return assembly.header(CBridge.decode(decoded.pointee), bodySize: frame.payload.properties.body_size)
+            }
             let fragment = frame.payload.body_fragment
-            step = assembly.body(UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
+            return assembly.body(UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.len))
         }
-        switch step {
+        guard let step else { return }
+        switch consume step {
         case .needMore:
-            channels.setContent(assembly, on: channel)
+            break
         case .protocolError(let text):
             throw .connection(AMQPError(.protocolError, "channel \(channel): \(text)"))
         case .complete(let message):
@@ -62,7 +67,7 @@ extension ConnectionCore {
     }
 
     /// A message whose content has fully arrived: a delivery for its consumer, or a returned publish.
-    func completed(_ message: ContentAssembly.Message, on channel: UInt16) {
+    func completed(_ message: consuming ContentAssembly.Message, on channel: UInt16) {
         switch message.origin {
         case .delivery(let tag, let redelivered, let exchange, let routingKey, let consumerTag):
             guard let (consumer, epoch) = channels.openConsumer(on: channel) else { return }
@@ -79,7 +84,7 @@ extension ConnectionCore {
                 routingKey: routingKey, redelivered: redelivered, deliveryTag: tag, consumerTag: consumerTag,
                 acker: DeliveryAcker(inbox: inbox, channel: channel, epoch: epoch, tag: tag),
                 oversizeBytes: message.oversizeBytes)
-            consumer.pending.append(delivery)
+            consumer.pending.append(consume delivery)
             consumer.unsettled.insert(tag)
             consumer.gauges?.inUse.record(consumer.unsettled.count)
         case .returned(let code, let text):
@@ -122,7 +127,7 @@ extension ConnectionCore {
             }
         case BB_BASIC_RETURN:
             // Only the headers matter (they carry the confirm tag); the body is our own and is dropped.
-            guard let ret = bb_frame_basic_return(frame)?.pointee, channels[channel] != nil else { return }
+            guard let ret = bb_frame_basic_return(frame)?.pointee, channels.contains(channel) else { return }
             channels.setContent(
                 ContentAssembly(origin: .returned(replyCode: ret.reply_code, replyText: CBridge.string(ret.reply_text)), limit: .prefix(0)),
                 on: channel)

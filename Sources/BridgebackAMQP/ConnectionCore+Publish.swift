@@ -53,8 +53,8 @@ extension ConnectionCore {
             for index in messages.indices { batch.complete(index, .failure(error)) }
             return
         }
-        let publishes = messages.enumerated().map { index, message in (message, PublishToken(batch: batch, index: index)) }
-        let enqueued = channels.enqueue(publishes, on: number)
+        let tokens = messages.indices.map { PublishToken(batch: batch, index: $0) }
+        let enqueued = channels.enqueue(messages, tokens: tokens, on: number)
         do {
             switch enqueued {
             case .noSuchChannel:
@@ -75,17 +75,24 @@ extension ConnectionCore {
     func flushWaiting(_ number: UInt16) throws(CoreFailure) {
         guard let conn else { return }
         defer { recordUnconfirmed() }
-        while let (message, tag) = channels.nextPublish(on: number, stamp: { $0.sentAt = Self.uptimeNanoseconds() }) {
-            let extra: FieldTable = message.mandatory ? [Self.returnTagHeader: .int(Int64(tag))] : [:]
-            let status = CBridge.withBytes(message.exchange) { exchange in
-                CBridge.withBytes(message.routingKey) { key in
-                    CBridge.withBytes(message.body) { body in
-                        CBridge.withProperties(message.properties, extraHeaders: extra) { props in
-                            amqp_basic_publish(conn, number, exchange, key, message.mandatory ? 1 : 0, 0, props, body)
+        // The message is lent from its batch, not copied per publish.
+        while let status = channels.sendNext(
+            on: number, stamp: { $0.sentAt = Self.uptimeNanoseconds() },
+            { message, tag in
+                // Fields taken here, so the closures below capture them and not the whole message (a copy).
+                let (exchange, routingKey, body, mandatory) = (message.exchange, message.routingKey, message.body, message.mandatory)
+                let extra: FieldTable = mandatory ? [Self.returnTagHeader: .int(Int64(tag))] : [:]
+                return CBridge.withProperties(message.properties, extraHeaders: extra) { props in
+                    CBridge.withBytes(exchange) { exchange in
+                        CBridge.withBytes(routingKey) { key in
+                            CBridge.withBytes(body) { body in
+                                amqp_basic_publish(conn, number, exchange, key, mandatory ? 1 : 0, 0, props, body)
+                            }
                         }
                     }
                 }
-            }
+            })
+        {
             guard status == AMQP_STATUS_OK.rawValue else {
                 throw .connection(AMQPError(.connectionClosed, "publish failed: \(CBridge.statusText(status))", libraryStatus: status))
             }

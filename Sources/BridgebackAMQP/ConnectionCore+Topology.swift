@@ -7,7 +7,7 @@ extension ConnectionCore {
     func withControl<R>(_ body: (amqp_connection_state_t) throws(CoreFailure) -> R) -> Result<R, AMQPError> {
         guard machine.isConnected, let conn else { return .failure(notConnectedError()) }
         do {
-            if channels[Self.controlChannel]?.isOpen != true { try openChannel(Self.controlChannel) }
+            if !channels.isOpen(Self.controlChannel) { try openChannel(Self.controlChannel) }
             return .success(try body(conn))
         } catch {
             if case .connection(let e) = error { connectionLost(e) }

@@ -43,6 +43,9 @@ struct ContentAssembly {
         self.limit = limit
     }
 
+    /// Runs `body` on this assembly in place (`ChannelTable.assemble`).
+    mutating func apply<R>(_ body: (inout ContentAssembly) -> R) -> R { body(&self) }
+
     /// The content header frame.
     mutating func header(_ properties: MessageProperties, bodySize: UInt64) -> Step {
         guard self.properties == nil else { return .protocolError("a second content header for one message") }

@@ -286,4 +286,113 @@ struct ChannelTableTests {
         #expect(!numbers.contains(0) && !numbers.contains(1), "0 and the control channel are never handed out")
         #expect(table.numbers == [1, 3])
     }
+
+    @Test func aCopyOfTheTableSharesNoChannelState() {
+        var table = Table()
+        let number = openPublisher(&table, window: 1)
+        _ = table.enqueue([("a", 1), ("b", 2)], on: number)
+        let copy = table
+        #expect(drain(&table, number).map(\.0) == ["a"])
+        _ = table.nack(number, tag: 1, multiple: false)
+        #expect(table[number]?.state == .draining(epoch: 1))
+        #expect(copy[number]?.state == .open(epoch: 1), "the copy's channel was not written to")
+        #expect(copy[number]?.waitingCount == 2)
+        #expect(copy[number]?.outstandingCount == 0)
+        var other = copy
+        #expect(drain(&other, number).map(\.0) == ["a"], "the copy still has its own queue")
+        #expect(copy[number]?.waitingCount == 2)
+    }
+
+    @Test func runsFromSeveralBatchesGoOutInOrderAndWhatWasNotSentComesBackInOrder() {
+        var table = Table()
+        let number = openPublisher(&table, window: 3)
+        #expect(table.enqueue(["a", "b"], tokens: [1, 2], on: number) == .queued)
+        #expect(table.enqueue([], tokens: [], on: number) == .queued)
+        #expect(table.enqueue(["c", "d", "e"], tokens: [3, 4, 5], on: number) == .queued)
+        #expect(table[number]?.waitingCount == 5)
+        #expect(drain(&table, number).map(\.0) == ["a", "b", "c"], "in order across batches")
+        _ = table.enqueue(["f"], tokens: [6], on: number)
+        let lost = table.connectionLost()
+        #expect(lost.unconfirmed == [1, 2, 3])
+        #expect(lost.unsent == [4, 5, 6])
+        #expect(table[number]?.waitingCount == 0)
+    }
+
+    @Test func manyBatchesOneAtATimeKeepTheirOrder() {
+        var table = Table()
+        let number = openPublisher(&table, window: 1)
+        var sent: [String] = []
+        for batch in 0..<300 {
+            _ = table.enqueue(["\(batch)a", "\(batch)b"], tokens: [2 * batch, 2 * batch + 1], on: number)
+            if let (message, tag) = table.nextPublish(on: number) {
+                sent.append(message)
+                _ = table.ack(number, tag: tag, multiple: false)
+            }
+        }
+        sent += drainAcking(&table, number)
+        #expect(sent == (0..<300).flatMap { ["\($0)a", "\($0)b"] })
+    }
+
+    /// Sends and acks one at a time until nothing waits.
+    private func drainAcking(_ table: inout Table, _ number: UInt16) -> [String] {
+        var sent: [String] = []
+        while let (message, tag) = table.nextPublish(on: number) {
+            sent.append(message)
+            _ = table.ack(number, tag: tag, multiple: false)
+        }
+        return sent
+    }
+
+    @Test func contentIsAssembledInPlaceAndLeavesTheChannelWhenComplete() {
+        var table = Table()
+        let number = table.add(.consumer("q"))
+        _ = table.opened(number)
+        #expect(table.assemble(on: number) { _ in .needMore } == nil, "nothing is being assembled")
+        let origin = ContentAssembly.Origin.delivery(tag: 7, redelivered: false, exchange: "", routingKey: "q", consumerTag: "c")
+        table.setContent(ContentAssembly(origin: origin, limit: nil), on: number)
+        guard case .needMore? = table.assemble(on: number, { $0.header(MessageProperties(), bodySize: 4) }) else {
+            Issue.record("the header leaves the body to come")
+            return
+        }
+        guard case .needMore? = table.assemble(on: number, { a in ([1, 2] as [UInt8]).withUnsafeBytes { a.body($0) } }) else {
+            Issue.record("half the body")
+            return
+        }
+        guard case .complete(let message)? = table.assemble(on: number, { a in ([3, 4] as [UInt8]).withUnsafeBytes { a.body($0) } }) else {
+            Issue.record("the whole body")
+            return
+        }
+        #expect(message.body == [1, 2, 3, 4], "both fragments, kept between frames")
+        #expect(table.assemble(on: number) { _ in .needMore } == nil, "a complete message leaves the channel")
+        table.setContent(ContentAssembly(origin: origin, limit: nil), on: number)
+        #expect(table.assemble(on: number) { _ in nil } == nil)
+        #expect(table.takeContent(on: number) == nil, "a frame that could not be read drops the message")
+    }
+
+    @Test func sendNextLendsEachMessageWithItsTagAsTheWindowAllows() {
+        var table = Table()
+        let number = openPublisher(&table, window: 2)
+        _ = table.enqueue(["a", "b"], tokens: [1, 2], on: number)
+        _ = table.enqueue(["c"], tokens: [3], on: number)
+        var sent: [String] = []
+        let send = { (message: borrowing String, tag: UInt64) -> UInt64 in
+            sent.append(copy message)
+            return tag
+        }
+        var stamped: [Int] = []
+        while let tag = table.sendNext(
+            on: number,
+            stamp: {
+                stamped.append($0); $0 *= 10
+            }, send)
+        { #expect(tag == UInt64(sent.count)) }
+        #expect(sent == ["a", "b"], "the window holds two")
+        #expect(stamped == [1, 2])
+        let confirmed = table.ack(number, tag: 2, multiple: true)
+        #expect(confirmed.map(\.0) == [10, 20], "what was stamped is what the confirm hands back")
+        #expect(table.sendNext(on: number, stamp: { _ in }, send) == 3)
+        #expect(sent == ["a", "b", "c"])
+        #expect(table.sendNext(on: number, stamp: { _ in }, send) == nil, "nothing waits")
+        #expect(table.sendNext(on: 99, stamp: { _ in }, send) == nil, "no such channel")
+    }
 }
