@@ -130,8 +130,8 @@ extension RequestStructure {
         func isImperative(_ lo: Int, _ hi: Int) -> Bool {
             guard lo < hi else { return false }
             let first = keys[lo]
-            if first == w.lmk || first == w.pls { return true }
-            if w.closedClass.contains(first) || isPast(lo) { return false }
+            if first == w.lmk || first == w.pls || imperativeDo(lo, hi) { return true }
+            if w.closedClass.contains(first) || (isPast(lo) && !w.sameBaseAndPast.contains(first)) { return false }
             let (s, e) = scan.ranges[lo]
             let c = t[s]
             guard c >= UInt8(ascii: "a"), c <= UInt8(ascii: "z") else { return false }
@@ -211,7 +211,7 @@ extension RequestStructure {
                 if imperative == nil { imperative = RequestStructure.quote(polite) }
                 continue
             }
-            if sentence.question || (coreLo < hi && w.questionWords.contains(keys[coreLo])) {
+            if sentence.question || (coreLo < hi && w.questionWords.contains(keys[coreLo]) && !imperativeDo(coreLo, hi)) {
                 question = true
                 continue
             }
@@ -252,13 +252,30 @@ extension RequestStructure {
             }
             if report == nil, isReport(coreLo, hi) { report = quote(coreLo, hi) }
         }
+        /// `RequestStructure.imperativeDo` on words `lo..<hi`.
+        func imperativeDo(_ lo: Int, _ hi: Int) -> Bool {
+            hi - lo > 2 && keys[lo] == w.do && w.doObjects.contains(keys[lo + 1])
+        }
+        /// `RequestStructure.isEventVerb` on word `i`.
+        func isEventVerb(_ i: Int) -> Bool {
+            if w.eventAuxiliaries.contains(keys[i]) || isPast(i) { return true }
+            let (s, e) = scan.ranges[i]
+            return e - s > 3 && t[e - 1] == UInt8(ascii: "s") && !hasSuffix(i, UInt8(ascii: "s"), UInt8(ascii: "s"))
+                && !hasSuffix(i, UInt8(ascii: "u"), UInt8(ascii: "s")) && !hasSuffix(i, UInt8(ascii: "'"), UInt8(ascii: "s"))
+        }
+        /// `RequestStructure.actionAfterEvent` on the words from `lo`.
+        func actionAfterEvent(_ lo: Int, _ j: Int) -> Bool {
+            guard j >= 3, w.actionVerbs.contains(keys[lo + j]), !w.actionBlockers.contains(keys[lo + j - 1]) else { return false }
+            for k in (lo + 1)..<(lo + j) where isEventVerb(k) { return true }
+            return false
+        }
         /// `RequestStructure.eventWithoutComma` on words `lo..<hi`: the event's length and where the action starts.
         func eventWithoutComma(_ lo: Int, _ hi: Int) -> (Int, Int)? {
             let first = keys[lo]
             guard w.subordinators.contains(first) || (first == w.as && hi - lo > 2 && keys[lo + 1] == w.soon) else { return nil }
             var j = 2
             while j < hi - lo {
-                if w.actionOpeners.contains(keys[lo + j]) {
+                if w.actionOpeners.contains(keys[lo + j]) || actionAfterEvent(lo, j) {
                     for k in lo..<(lo + j) where keys[k] == w.you || keys[k] == w.u { return nil }
                     let mainLo = stripFillers(lo + j, hi)
                     if isImperative(mainLo, hi) { return (j, mainLo) }
@@ -273,7 +290,13 @@ extension RequestStructure {
         }
         if let event { evidence[.eventThenAction] = event }
         // The two shapes below are rare enough to check on `String` words, after a packed test.
-        if imperative != nil, keys.contains(where: w.collectionWords.contains) {
+        if imperative != nil,
+            keys.contains(where: w.collectionWords.contains)
+                || scan.ranges.contains(where: { (s, e) in  // "25-ish", "60-odd", "40-plus": `isManyCount`
+                    e - s >= 6 && t[s] >= 0x30 && t[s] <= 0x39 && t[s + 1] >= 0x30 && t[s + 1] <= 0x39
+                        && (t[e - 1] == UInt8(ascii: "d") || t[e - 1] == UInt8(ascii: "h") || t[e - 1] == UInt8(ascii: "s"))
+                })
+        {
             let sentences = scan.sentences.map {
                 RequestStructure.Sentence(
                     words: strings($0.lo, $0.hi), endsWithQuestion: $0.question, firstCommaWord: $0.comma >= 0 ? $0.comma : nil)
@@ -281,10 +304,15 @@ extension RequestStructure {
             if let many = RequestStructure.workOnMany(sentences) { evidence[.workOnMany] = many }
         }
         if imperative == nil,
-            let inventory = scan.sentences.first(where: { $0.question && RequestStructure.inventoryQuestion(strings($0.lo, $0.hi)) })
+            let inventory = scan.sentences.first(where: {
+                ($0.question && RequestStructure.inventoryQuestion(strings($0.lo, $0.hi)))
+                    || ((($0.lo)..<($0.hi)).contains { w.embeddedQuestion.contains(keys[$0]) }
+                        && RequestStructure.indirectInventory(strings($0.lo, $0.hi)) != nil)
+            })
         {
             evidence[.inventoryQuestion] = quote(inventory.lo, inventory.hi)
         }
+        if let literal = RequestStructure.givenLiteral(bytes: t) { evidence[.givenLiteral] = literal }
         if imperative == nil, !question {
             if let report {
                 evidence[.report] = report
@@ -316,13 +344,20 @@ extension RequestStructure {
         let i = PackedWord("i"), we = PackedWord("we"), you = PackedWord("you"), u = PackedWord("u"), to = PackedWord("to")
         let help = PackedWord("help"), me = PackedWord("me"), go = PackedWord("go"), ahead = PackedWord("ahead")
         let and = PackedWord("and"), lmk = PackedWord("lmk"), pls = PackedWord("pls"), `as` = PackedWord("as")
-        let soon = PackedWord("soon")
+        let soon = PackedWord("soon"), `do` = PackedWord("do")
+        let doObjects = PackedWordSet(RequestStructure.doObjects)
         let was = PackedWord("was"), were = PackedWord("were")
         let pronounContractions = PackedWordSet(RequestStructure.pronounContractions)
         let subjectPrepositions = PackedWordSet(RequestStructure.subjectPrepositions)
         let clauseOpeners = PackedWordSet(RequestStructure.clauseOpeners)
         let participleFollowers = PackedWordSet(RequestStructure.participleFollowers)
         let actionOpeners = PackedWordSet(RequestStructure.actionOpeners)
+        let actionVerbs = PackedWordSet(RequestStructure.actionVerbs)
+        let actionBlockers = PackedWordSet(RequestStructure.actionBlockers)
+        let eventAuxiliaries = PackedWordSet(RequestStructure.eventAuxiliaries)
+        let sameBaseAndPast = PackedWordSet(RequestStructure.sameBaseAndPast)
+        /// Words that can open an embedded inventory question ("whether", "which", "if any").
+        let embeddedQuestion = PackedWordSet(["whether", "which", "if"])
         /// Any of these in the text, or "across": `workOnMany` can hold.
         let collectionWords = PackedWordSet(RequestStructure.collectionWords.union(["across"]))
     }

@@ -21,6 +21,10 @@ public enum StructureFeature: String, Sendable, Hashable, CaseIterable {
     /// An instruction whose verb acts on a whole collection ("update the prefix on every contact",
     /// "resize all the banner images"); a verb that only answers ("list", "write", "explain") does not count.
     case workOnMany = "work_on_many"
+    /// A check of a literal the message gives after its last colon ("confirm this cron runs at 2:30am on
+    /// weekdays: 30 2 * * 1-5"): the literal is the object to check, so its schedule and time words are
+    /// not the request's (policy `2026.12-4`).
+    case givenLiteral = "given_literal"
 }
 
 /// The features that hold for one request, each with the words that show it.
@@ -33,6 +37,7 @@ struct RequestStructure: Sendable {
         private var questionForm: String?
         private var inventoryQuestion: String?
         private var workOnMany: String?
+        private var givenLiteral: String?
 
         subscript(_ feature: StructureFeature) -> String? {
             get {
@@ -43,6 +48,7 @@ struct RequestStructure: Sendable {
                 case .questionForm: questionForm
                 case .inventoryQuestion: inventoryQuestion
                 case .workOnMany: workOnMany
+                case .givenLiteral: givenLiteral
                 }
             }
             set {
@@ -53,6 +59,7 @@ struct RequestStructure: Sendable {
                 case .questionForm: questionForm = newValue
                 case .inventoryQuestion: inventoryQuestion = newValue
                 case .workOnMany: workOnMany = newValue
+                case .givenLiteral: givenLiteral = newValue
                 }
             }
         }
@@ -82,7 +89,7 @@ struct RequestStructure: Sendable {
                 if imperative == nil { imperative = Self.quote(polite) }
                 continue
             }
-            if sentence.endsWithQuestion || (core.first.map { Self.questionWords.contains($0) } ?? false) {
+            if sentence.endsWithQuestion || (core.first.map { Self.questionWords.contains($0) } ?? false) && !Self.imperativeDo(core) {
                 question = true
                 continue
             }
@@ -118,9 +125,14 @@ struct RequestStructure: Sendable {
         }
         if let event { evidence[.eventThenAction] = event }
         if imperative != nil, let many = Self.workOnMany(sentences) { evidence[.workOnMany] = many }
-        if imperative == nil, let inventory = sentences.first(where: { $0.endsWithQuestion && Self.inventoryQuestion($0.words) }) {
+        if imperative == nil,
+            let inventory = sentences.first(where: {
+                ($0.endsWithQuestion && Self.inventoryQuestion($0.words)) || Self.indirectInventory($0.words) != nil
+            })
+        {
             evidence[.inventoryQuestion] = Self.quote(inventory.words)
         }
+        if let literal = Self.givenLiteral(text) { evidence[.givenLiteral] = literal }
         if imperative == nil, !question {
             if let report {
                 evidence[.report] = report
@@ -298,7 +310,10 @@ struct RequestStructure: Sendable {
     ]
 
     /// Words before a past participle that make it a statement of need, not a report.
-    static let reportBlockers: Set<String> = ["need", "want", "whether", "if", "like", "should"]
+    /// A modal before it ("there may still be hardcoded references") makes it a possibility, not a report (`2026.12-4`).
+    static let reportBlockers: Set<String> = [
+        "need", "want", "whether", "if", "like", "should", "may", "might", "could", "must", "will", "would",
+    ]
 
     /// Determiners after which a past form describes a noun ("archive the week's closed matters",
     /// "send our finished drafts"): not the verb of a report (policy `2026.12-3`).
@@ -318,8 +333,12 @@ struct RequestStructure: Sendable {
     /// next word is not a past-tense verb or an auxiliary (that makes the first a subject).
     static func isImperative(_ words: [String]) -> Bool {
         guard let first = words.first else { return false }
-        if first == "lmk" || first == "pls" { return true }
-        if closedClass.contains(first) || isPast(first) || subjectThenPast(words) || subjectPronounFollows(words) { return false }
+        if first == "lmk" || first == "pls" || imperativeDo(words) { return true }
+        if closedClass.contains(first) || (isPast(first) && !sameBaseAndPast.contains(first)) || subjectThenPast(words)
+            || subjectPronounFollows(words)
+        {
+            return false
+        }
         guard let c = first.utf8.first, c >= UInt8(ascii: "a"), c <= UInt8(ascii: "z") else { return false }
         if first.count > 4 && first.hasSuffix("ing") { return false }
         if first.hasSuffix("s") && !first.hasSuffix("ss") && !first.hasSuffix("us") && first.count > 2 { return false }

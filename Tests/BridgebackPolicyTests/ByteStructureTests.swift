@@ -47,6 +47,30 @@ struct ByteStructureTests {
             "send our finished drafts to legal", "the updated list is attached", "ops's closed tickets", "that's closed now",
             "x's fixed", "the team rebuilt the closed ones", "we deployed the patched build", "a fixed price for the", "their",
         ]
+        // Policy 2026.12-4: event verbs with no comma, embedded asks and inventory questions, "hit", given literals.
+        texts += [
+            "as soon as payroll closes on friday reconcile it", "when the team wants to update the sheet", "once it ships send it",
+            "when the logs rotate check them", "any chance you could go through all the orders?", "do you think you could tag every post?",
+            "i was wondering if you could explain it?", "hit each of the 200 urls", "hit 10k rps yesterday",
+            "i want to know whether any of our buckets, in any account, are still public.",
+            "whether any of the 60-odd sites we host are still on php 7 - need a list", "figure out which of my devices still have telnet",
+            "there may still be old keys in our repos", "update the footer on the 25-ish pages", "load test: 10k rps, p99 180 ms.",
+            "confirm this cron runs at 2:30am: 30 2 * * 1-5", "verify this iban: de89 3704 0044 0532 0130 00",
+            "check this regex: ^[a-z]+$", "is this right: 2 + 2 = 5", "test whether it works: f(x) = 3", "confirm: yes", "check all: 1 2 3",
+            "is this cron ok: 0 23 * * *", "does this parse: {a: 1}", "validate this: 10.0.0.1", "confirm the total: 1,204.50",
+            "check this one: x", "verify it: ", "is it valid: 4111 1111 1111 1111", "check the sum: 12 + 30 = 42",
+        ]
+        texts += [
+            "do the lab ones first, then the rest", "do the lab ones first?", "do it", "do you know", "context: we moved every box.",
+            "background: migrated all 40 dbs", "context", "recap: shipped it. then send it",
+        ]
+        for file in ["blind-2026-12-06.jsonl", "blind-2026-12-06b.jsonl", "blind-2026-12-06c.jsonl", "blind-2026-12-06d.jsonl"] {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("data/admission/\(file)")
+            if let text = try? String(contentsOf: url, encoding: .utf8) {
+                texts += ClassifyLines.labelled(from: text).requests.map(\.request.text)
+            }
+        }
         var compared = 0
         var held: [StructureFeature: Int] = [:]
         for text in texts {

@@ -207,6 +207,72 @@ struct CueFamilyTests {
         Case("We archived the closed matters yesterday, all done.", .inline),
     ]
 
+    /// The shapes the third blind batch (blind-2026-12-06c) missed under policy 2026.12-3 (an event verb outside the
+    /// old closed list with no comma, frequency adverbs and "at each <event>", approximate counts, "as long as" and
+    /// "if nobody complains" gates, an ask embedded after "any chance you could", a question then an instruction opened
+    /// by "hit", an inventory question inside a statement, a possibility read as a report, years of records, filing a
+    /// batch "into folders", a literal to check after a colon, "test me"), in new sentences written for this test,
+    /// not the batch's rows, with questions in the same words that must stay inline.
+    static let blindShapesC: [Case] = [
+        Case("once the quarter closes on the 31st reconcile the bank accounts against the ledger", .detach),
+        Case("when the new hire's laptop ships send them the setup guide and book an IT slot", .detach),
+        Case("As soon as the vendor replies forward the quote to procurement and update the tracker", .detach),
+        Case("Nightly until the migration is over, compare the row counts between the old and new databases.", .detach),
+        Case("At each stand-up, pull the open blocker tickets and post them in the team channel.", .detach),
+        Case("refresh the stock levels hourly during the flash sale and flag anything under ten units", .detach),
+        Case("Update the footer on the 25-ish landing pages we run for partners.", .detach),
+        Case("Go through the client folders (there are like 60 of them) and remove anything older than seven years.", .detach),
+        Case("Turn on the new checkout for a quarter of shoppers and keep widening it as long as refunds stay flat.", .detach),
+        Case("Move the Lisbon office onto the new VPN first, then everybody else on Monday if nobody complains.", .detach),
+        Case("Any chance you could re-tag all the 2024 blog posts with the new categories?", .detach),
+        Case("did the DNS switch actually take? hit each of our 12 domains and list which still resolve to the old IP", .detach),
+        Case("I'd like to know whether any of our vendor contracts, across all business units, still auto-renew without notice.", .detach),
+        Case(
+            "Somewhere on the shared drive there might still be spreadsheets with customer card numbers. I need every one of them found.",
+            .detach),
+        Case("Could you pull the last three years of utility bills for the 14 rental units and see which ones went up the most?", .detach),
+        Case(
+            "You know the 3,000 scanned receipts in the expenses inbox? Can you OCR them and file them into the right cost-centre folders",
+            .detach),
+        Case("Can you check this crontab line fires on Mondays at 6am: 0 6 * * 1", .inline),
+        Case("is this cron right for nightly at 11pm: 0 23 * * *", .inline),
+        Case("quiz me: what is the capital of Australia?", .inline),
+        Case("test me on the French irregular verbs", .inline),
+        Case("What does hourly billing mean for a freelancer?", .inline),
+        Case("Is it normal that payroll closes on a Friday?", .inline),
+        Case("How do I roll a feature out to everyone else after a pilot?", .inline),
+        Case("We had like 40 of them last year, is that a lot?", .inline),
+        Case("What's a good nightly backup window for a small shop?", .inline),
+        Case("Why would a rollout pause as long as the error rate stays flat?", .inline),
+        Case("When the invoice arrives, who usually approves it?", .inline),
+        Case("FYI we hit every store with the new price labels yesterday, all done.", .inline),
+    ]
+
+    /// The shapes the fourth blind batch (blind-2026-12-06d) missed under policy 2026.12-3 (a list set off by dashes,
+    /// "tell to me when", "I wonder whether any of our …", "bring/get X live … only then", "Do the … first" after a
+    /// question, a stated fact with "isn't", a "Context:" heading before a report and a small ask), in new sentences
+    /// written for this test, not the batch's rows.
+    static let blindShapesD: [Case] = [
+        Case(
+            "Board dinner Thursday. Need a background pack on how our EU churn moved this year - the big accounts lost, the pricing changes, the support backlog - something I can skim in the taxi.",
+            .detach),
+        Case("Please say to me when the parcel with the spare parts is arrived at the depot.", .detach),
+        Case("I wonder whether any of our 80-odd landing pages still load the old analytics tag.", .detach),
+        Case(
+            "Get the new booking widget live at the three flagship hotels on Monday, check the first weekend's bookings landed in the PMS, and only then switch it on for the other twenty.",
+            .detach),
+        Case(
+            "Can we get the new price list onto the tills this week? Do the two test shops first, then the rest, and stop if any till rejects it.",
+            .detach),
+        Case("Could you confirm 2030 isn't a leap year?", .inline),
+        Case(
+            "Background: last month we re-tagged every product photo (about 12,000) and the shop search is much better now. I'm writing a blog post - can you suggest a title?",
+            .inline),
+        Case("I wonder whether it's worth moving our 80 landing pages to a new CMS?", .inline),
+        Case("How do I check whether any of our buckets are still public?", .inline),
+        Case("Do you think the lab ones should go first?", .inline),
+    ]
+
     func check(_ c: Case) {
         let d = decide(c.text)
         #expect(d.decision == c.expected, "\(c.text) → \(d.decision): \(d.reason)")
@@ -224,6 +290,8 @@ struct CueFamilyTests {
     @Test(arguments: scopeAndSteps) func scopeAndStagedSteps(_ c: Case) { check(c) }
     @Test(arguments: blindShapes) func shapesOfTheBlindBatch(_ c: Case) { check(c) }
     @Test(arguments: blindShapesB) func shapesOfTheSecondBlindBatch(_ c: Case) { check(c) }
+    @Test(arguments: blindShapesC) func shapesOfTheThirdBlindBatch(_ c: Case) { check(c) }
+    @Test(arguments: blindShapesD) func shapesOfTheFourthBlindBatch(_ c: Case) { check(c) }
 
     /// Questions *about* long-work topics, in phrasings the corpus does not use.
     @Test(arguments: [

@@ -90,6 +90,60 @@ struct StructureTests {
         }
     }
 
+    @Test("policy 2026.12-4: an event verb outside any closed list, with no comma, then a listed work verb")
+    func eventVerbWithoutComma() {
+        let d = decide("as soon as the landlord signs reconcile the deposit against the inventory list")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "event-then-action" }, "\(d.reason)")
+        // "to" before the verb keeps it in the event clause: no instruction, no event.
+        #expect(!decide("when the team wants to update the sheet").cues.contains { $0.cue == "event-then-action" })
+    }
+
+    @Test("policy 2026.12-4: an inventory question inside a statement; a possibility is no report")
+    func embeddedInventoryAndPossibility() {
+        let d = decide("I'd like to know whether any of our ad accounts, in any region, are still billed to the old card.")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "inventory-question" }, "\(d.reason)")
+        #expect(
+            !decide("I wonder whether any of our ad accounts should still be billed that way.").cues.contains {
+                $0.cue == "inventory-question"
+            })
+        let p = decide("There might still be old API tokens hardcoded in our scripts. I need every one of them found.")
+        #expect(!p.cues.contains { $0.family == "report" }, "\(p.reason)")
+    }
+
+    @Test("policy 2026.12-4: an ask embedded after an opener, and a sentence opened by 'hit', are instructions")
+    func embeddedAskAndHit() {
+        let d = decide("Any chance you could re-file all the 2023 receipts by supplier?")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(!d.cues.contains { $0.family == "question" }, "\(d.reason)")
+        #expect(decide("Any chance you could explain how receipts are filed?").decision == .inline)
+        let h = decide("did the cache purge actually work? hit every product page and list the ones still stale")
+        #expect(h.decision == .detach, "\(h.reason)")
+    }
+
+    @Test("policy 2026.12-4: a literal to check after a colon is the object, not a schedule")
+    func givenLiteral() {
+        let d = decide("can you confirm this cron fires every weekday at 7am: 0 7 * * 1-5")
+        #expect(d.decision == .inline, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "given-literal" }, "\(d.reason)")
+        #expect(!d.cues.contains { $0.family == "recurrence" || $0.family == "waiting" }, "\(d.reason)")
+        // The same schedule as work, with no literal, still detaches.
+        #expect(decide("Every weekday at 7am, check the overnight batch and email me the failures.").decision == .detach)
+    }
+
+    @Test("policy 2026.12-4: 'Do the … first' after a question is an instruction; a 'Context:' heading opens a report")
+    func doAndContext() {
+        let d = decide(
+            "Can we get the new firmware onto the printers today? Do the office ones first, then the warehouse, and stop if any fail.")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(!d.cues.contains { $0.family == "question" }, "\(d.reason)")
+        #expect(decide("Do the office printers need new firmware?").decision == .inline)
+        let c = decide("Context: we re-indexed every one of the 300 search shards last week.")
+        #expect(c.decision == .inline, "\(c.reason)")
+        #expect(c.cues.contains { $0.family == "report" }, "\(c.reason)")
+    }
+
     @Test("a policy naming an unknown structure feature is refused with the known ones")
     func unknownFeature() {
         let json = replacingOnce(minimalPolicyJSON, #""{{clause}}verify\\b""#, #""@nonsense""#)
@@ -97,11 +151,15 @@ struct StructureTests {
         do { _ = try parsePolicy(json) } catch { #expect(error.reason.contains("@request_form")) }
     }
 
-    @Test("the labelled files: training rows, both blind batches of 2026-12-06 and the held-out rows meet the goals")
+    @Test("the labelled files: training rows, the blind batches of 2026-12-06 and the held-out rows meet the goals")
     func ownCorpus() throws {
         // Both blind batches are training data since their figures were recorded (the first: 0.847 under 2026.12-1;
         // the second, blind-2026-12-06b: 0.900 under 2026.12-2).
-        let files = [("train.jsonl", 0.95), ("heldout.jsonl", 0.95), ("blind-2026-12-06.jsonl", 0.95), ("blind-2026-12-06b.jsonl", 0.95)]
+        // The third and fourth, blind-2026-12-06c and -d, since 2026.12-4 (0.893 and 0.940 under 2026.12-3).
+        let files = [
+            ("train.jsonl", 0.95), ("heldout.jsonl", 0.95), ("blind-2026-12-06.jsonl", 0.95), ("blind-2026-12-06b.jsonl", 0.95),
+            ("blind-2026-12-06c.jsonl", 0.95), ("blind-2026-12-06d.jsonl", 0.95),
+        ]
         for (file, minimum) in files {
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("data/admission/\(file)")
