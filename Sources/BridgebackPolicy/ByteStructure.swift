@@ -252,6 +252,18 @@ extension RequestStructure {
             }
             if report == nil, isReport(coreLo, hi) { report = quote(coreLo, hi) }
         }
+        /// Packed pre-test for `RequestStructure.indirectInventory`: "whether", "which" or "if any", a state word and
+        /// "our/my/we" in the sentence; only then are its words made `String`s.
+        func embeddedInventoryCandidate(_ lo: Int, _ hi: Int) -> Bool {
+            var opener = false, state = false, owner = false
+            for k in lo..<hi {
+                let key = keys[k]
+                if w.embeddedQuestion.contains(key) && (key != w.if || (k + 1 < hi && keys[k + 1] == w.any)) { opener = true }
+                if w.stateWords.contains(key) { state = true }
+                if key == w.our || key == w.my || key == w.we { owner = true }
+            }
+            return opener && state && owner
+        }
         /// `RequestStructure.imperativeDo` on words `lo..<hi`.
         func imperativeDo(_ lo: Int, _ hi: Int) -> Bool {
             hi - lo > 2 && keys[lo] == w.do && w.doObjects.contains(keys[lo + 1])
@@ -306,8 +318,7 @@ extension RequestStructure {
         if imperative == nil,
             let inventory = scan.sentences.first(where: {
                 ($0.question && RequestStructure.inventoryQuestion(strings($0.lo, $0.hi)))
-                    || ((($0.lo)..<($0.hi)).contains { w.embeddedQuestion.contains(keys[$0]) }
-                        && RequestStructure.indirectInventory(strings($0.lo, $0.hi)) != nil)
+                    || (embeddedInventoryCandidate($0.lo, $0.hi) && RequestStructure.indirectInventory(strings($0.lo, $0.hi)) != nil)
             })
         {
             evidence[.inventoryQuestion] = quote(inventory.lo, inventory.hi)
@@ -358,6 +369,8 @@ extension RequestStructure {
         let sameBaseAndPast = PackedWordSet(RequestStructure.sameBaseAndPast)
         /// Words that can open an embedded inventory question ("whether", "which", "if any").
         let embeddedQuestion = PackedWordSet(["whether", "which", "if"])
+        let stateWords = PackedWordSet(RequestStructure.stateWords)
+        let `if` = PackedWord("if"), any = PackedWord("any"), our = PackedWord("our"), my = PackedWord("my")
         /// Any of these in the text, or "across": `workOnMany` can hold.
         let collectionWords = PackedWordSet(RequestStructure.collectionWords.union(["across"]))
     }
