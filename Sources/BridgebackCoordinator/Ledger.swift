@@ -278,7 +278,9 @@ final class DurabilityTracker: Sendable {
     private struct State {
         var committed: UInt64 = 0
         var synced: UInt64 = 0
-        var waiters: [(generation: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        /// `since`: when the waiter began waiting; the ledger syncs for it only once it has
+        /// waited `syncDelay` (a writer's synced commit usually covers it before then).
+        var waiters: [(generation: UInt64, since: ContinuousClock.Instant, continuation: CheckedContinuation<Void, any Error>)] = []
         /// A sync of the ledger's own is scheduled or running.
         var syncing = false
     }
@@ -308,7 +310,7 @@ final class DurabilityTracker: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let start = state.withLock { state -> Bool? in
                 if state.synced >= generation { return nil }
-                state.waiters.append((generation, continuation))
+                state.waiters.append((generation, .now, continuation))
                 if state.syncing { return false }
                 state.syncing = true
                 return true
@@ -321,20 +323,29 @@ final class DurabilityTracker: Sendable {
         }
     }
 
-    /// Every `syncDelay`, syncs while anyone still waits for an unsynced commit (a writer's
-    /// synced commit meanwhile usually answered them all). A failed sync fails every waiter:
-    /// their changes may not be on disk.
+    /// Syncs once the oldest waiter has waited `syncDelay`, while anyone still waits for an
+    /// unsynced commit (a writer's synced commit meanwhile usually answered them all). The wait
+    /// is counted from each waiter's start, not from the loop's: a waiter that came a moment
+    /// ago is not synced for early (that sync would run in front of the synced commit that was
+    /// about to cover it, e.g. a contract's in front of its job's completion). A failed sync
+    /// fails every waiter: their changes may not be on disk.
     private func syncLoop(sync: @escaping @Sendable () async throws -> Void) async {
         while true {
-            try? await Task.sleep(for: syncDelay)
-            let needed = state.withLock { state -> Bool in
-                if state.waiters.isEmpty {
+            let due = state.withLock { state -> ContinuousClock.Instant? in
+                // Appended in time order: the first waits longest.
+                guard let oldest = state.waiters.first?.since else {
                     state.syncing = false
-                    return false
+                    return nil
                 }
-                return true
+                return oldest + syncDelay
             }
-            guard needed else { return }
+            guard let due else { return }
+            if due > .now {
+                try? await Task.sleep(until: due, clock: .continuous)
+                continue
+            }
+            // Answered meanwhile: the top of the loop ends it.
+            if state.withLock({ $0.waiters.isEmpty }) { continue }
             do {
                 try await sync()
             } catch {

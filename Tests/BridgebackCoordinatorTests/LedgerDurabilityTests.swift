@@ -1,5 +1,6 @@
 @testable import BridgebackCoordinator
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Ledger durability")
@@ -42,6 +43,33 @@ struct LedgerDurabilityTests {
         let third = try await ledger.commit(durable: false) { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = 300") }
         try await ledger.awaitDurable(third.generation, now: true)
         #expect(ledger.syncedGeneration > third.generation)
+    }
+
+    /// The ledger's own sync waits `syncDelay` from each commit's start of waiting, not from
+    /// when its sync loop began: a commit that began waiting a moment ago (a contract whose
+    /// completion is about to be synced) gets no sync of its own in front of that completion.
+    /// Bounds from below only, so a slow machine cannot fail it. About 0.4 s.
+    @Test("the ledger syncs on its own only once an unsynced commit has itself waited syncDelay")
+    func ownSyncCountsFromEachWaiter() async throws {
+        let delay = Duration.milliseconds(200)
+        let tracker = DurabilityTracker(syncDelay: delay)
+        let syncs = Mutex<[ContinuousClock.Instant]>([])
+        let sync: @Sendable () async throws -> Void = {
+            syncs.withLock { $0.append(.now) }
+            _ = tracker.committed(synced: true)
+        }
+        let first = tracker.committed(synced: false)
+        async let firstDurable: Void = tracker.wait(for: first, sync: sync)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = tracker.committed(synced: true)  // a writer's synced commit covers the first
+        try await firstDurable
+        try await Task.sleep(for: .milliseconds(100))
+        let second = tracker.committed(synced: false)
+        let secondStart = ContinuousClock.now
+        try await tracker.wait(for: second, sync: sync)
+        let times = syncs.withLock { $0 }
+        #expect(times.count == 1)
+        #expect(times.allSatisfy { $0 - secondStart >= delay })
     }
 
     /// A change that throws undoes its own writes and nothing else, whether it is alone in its
