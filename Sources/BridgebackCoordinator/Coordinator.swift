@@ -107,8 +107,9 @@ public final class Coordinator: Sendable {
     /// Like `handle`, but the transaction may commit without a sync: the caller must await
     /// `ledger.awaitDurable(generation)` before it acks (or rejects) anything. For contracts,
     /// whose commit then rides on the next synced commit (usually their job's completion, a few
-    /// milliseconds later) instead of costing a sync of its own in front of it. A group whose
-    /// commit decided a final notice is synced before delivery starts, as every decision is.
+    /// milliseconds later) instead of costing a sync of its own in front of it, and for
+    /// completions, whose notice to the parent inbox then goes out while the sync runs. A group
+    /// whose commit decided a notice to any other receiver is synced before delivery starts.
     public func handleUnsynced(_ messages: [InboundMessage]) async throws -> (dispositions: [Disposition], generation: UInt64) {
         try await apply(prepare(messages), durable: false)
     }
@@ -451,9 +452,17 @@ public final class Coordinator: Sendable {
                 }
             }
         }
-        // A decided notice is sent only once its decision is on disk.
-        let decides = steps.contains { if case .success(let step) = $0, case .deliverFinal = step.action { true } else { false } }
-        if !durable && decides { try await ledger.awaitDurable(generation, now: true) }
+        // A decided notice is sent only once its decision is on disk, unless every part of it
+        // goes to a receiver that drops a repeat by delivery id (the parent inbox, whose
+        // `sending` mark is folded too): then the send runs alongside the sync. The message
+        // that decided it is still settled only once durable (the caller awaits the sync), so
+        // a power cut before the sync redelivers it, it is decided again and its parts go out
+        // again under the same delivery ids (job, purpose, part), which the inbox drops.
+        let syncFirst = steps.contains { result in
+            guard case .success(let step) = result, case .deliverFinal = step.action else { return false }
+            return !step.parts.allSatisfy { $0.receiverDeduplicates && registry[$0.surfaceID]?.kind == .inbox }
+        }
+        if !durable && syncFirst { try await ledger.awaitDurable(generation, now: true) }
         for (event, result) in zip(events, steps) {
             switch result {
             case .success(let step): dispositions[event.index] = effects(of: step, id: event.id, queue: event.queue)

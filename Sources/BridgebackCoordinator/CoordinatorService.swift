@@ -103,7 +103,8 @@ public struct CoordinatorService: Service {
                 }
             }
             group.addTask {
-                try await Self.consume(completions, coordinator) { delivery in
+                // Synced at once, alongside the notice it decided (see `handleUnsynced`).
+                try await Self.consumeUnsynced(completions, coordinator, syncAtOnce: true) { delivery in
                     if let full = delivery.oversizeBytes {
                         return .cutCompletion(delivery.body, publishedBy: delivery.properties.userID, fullBytes: full)
                     }
@@ -145,8 +146,11 @@ public struct CoordinatorService: Service {
     /// later; else the ledger's own after `syncDelay`). Meanwhile the next passes are consumed.
     /// Still never acked before durable: a crash or power loss before the sync leaves the pass
     /// unacked, and the broker redelivers it (a contract the ledger already has is a duplicate).
+    /// With `syncAtOnce` each pass not yet covered is synced as soon as it is committed (for
+    /// completions: the sync then runs alongside the notice their commit decided).
     private static func consumeUnsynced(
-        _ consumer: AMQPConsumer, _ coordinator: Coordinator, _ message: @Sendable (AMQPDelivery) -> Coordinator.InboundMessage
+        _ consumer: AMQPConsumer, _ coordinator: Coordinator, syncAtOnce: Bool = false,
+        _ message: @Sendable (AMQPDelivery) -> Coordinator.InboundMessage
     ) async throws {
         let (committed, input) = AsyncStream.makeStream(of: (chunk: [AMQPDelivery], dispositions: [Disposition], generation: UInt64).self)
         let ledger = coordinator.ledger
@@ -155,7 +159,7 @@ public struct CoordinatorService: Service {
                 // Bounded: at most `prefetch` deliveries are unacked, so at most that many passes wait here.
                 group.addTask {
                     for await pass in committed {
-                        try await ledger.awaitDurable(pass.generation)
+                        try await ledger.awaitDurable(pass.generation, now: syncAtOnce)
                         settle(pass.chunk, pass.dispositions)
                     }
                 }

@@ -218,6 +218,55 @@ extension BrokerBacked {
             }
         }
 
+        /// The same kill for notices to the parent inbox (#12, fifth pass): their completions commit
+        /// without a sync, the notice goes out while the sync runs, and each completion is acked
+        /// only once durable. Killed mid-batch, every job still reaches the parent under one
+        /// delivery id (a re-send after the restart reuses it: the parent drops it) with its result.
+        @Test func aCoordinatorKilledInTheMiddleOfABatchOfInboxNoticesDeliversEveryJobOnceAtTheParent() async throws {
+            try await withFleet("killinbox") { fleet in
+                let count = 300
+                try await fleet.startAll(workers: 2)
+                let inbox = try await fleet.inboxCollector()
+                let coordinator = try #require(fleet.process("coordinator"))
+                coordinator.kill(SIGSTOP)
+                let bodies = (0..<count).map { i in
+                    fleet.detach("echo", params: ["text": "n=\(i)"], final: "cli:\(fleet.parent)", mode: "parent")
+                }
+                let ids = try await fleet.submitAll(bodies, concurrency: 16)
+                try await eventually("every job ran", timeout: .seconds(120)) {
+                    let logs = (fleet.process("worker1")?.ownOutput ?? "") + (fleet.process("worker2")?.ownOutput ?? "")
+                    return logs.components(separatedBy: "job succeeded").count - 1 >= count
+                }
+                #expect(inbox.received.isEmpty, "the paused coordinator delivered something")
+                coordinator.kill(SIGCONT)
+                try await eventually("the batch is being delivered", timeout: .seconds(60)) { inbox.received.count >= 20 }
+                coordinator.kill(SIGKILL)
+                coordinator.waitForExit()
+                let atKill = Set(inbox.received.compactMap { $0.notice["job_id"] as? String })
+                try #require(atKill.count < count, "the coordinator delivered all \(count) jobs before the kill; raise the count")
+                try await fleet.startCoordinator()
+
+                try await eventually("every job finished in the ledger", timeout: .seconds(300)) {
+                    let jobs = (try? fleet.ledgerJobs()) ?? [:]
+                    return ids.allSatisfy { jobs[$0]?.finalOutcome != nil }
+                }
+                try await Task.sleep(for: .seconds(1))  // a late duplicate would show up now
+                let notices = inbox.received
+                await inbox.close()
+                let parts = try fleet.ledgerParts()
+                for (i, id) in ids.enumerated() {
+                    let mine = notices.filter { ($0.notice["job_id"] as? String) == id }
+                    let deliveryIDs = Set(mine.map(\.messageID))
+                    #expect(deliveryIDs.count == 1, "job \(i) (\(id)) reached the parent under \(deliveryIDs.count) delivery ids")
+                    #expect(mine.contains { ($0.notice["text"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) == "n=\(i)" })
+                    #expect(parts.first { $0.job == id }?.state == "delivered", "job \(i) (\(id))")
+                }
+                print(
+                    "coordinator kill mid-batch (inbox): \(atKill.count) of \(count) jobs at the parent at the kill; "
+                        + "\(notices.count - count) repeated notices after the restart (same delivery id)")
+            }
+        }
+
         @Test func aBrokerRestartDuringARunLosesNothing() async throws {
             try await withFleet("brokerrestart") { fleet in
                 try await fleet.startAll(workers: 2)
