@@ -118,7 +118,7 @@ public final class OutboxRelay: Service {
                 outcome = .failed(transient: true, count: 0, firstError: "store: \(error)")
             }
             switch outcome {
-            case .empty:
+            case .empty, .drained:
                 return
             case .progressed:
                 backoff = configuration.initialBackoff
@@ -171,6 +171,10 @@ public final class OutboxRelay: Service {
 
     enum PassOutcome: Equatable {
         case empty
+        /// Every row the pass read went out, and they were fewer than a batch: the outbox was
+        /// empty behind them when read. A row committed since rang the doorbell after its
+        /// commit, so it gets a pass of its own: no second read to find the outbox empty.
+        case drained
         case progressed
         case failed(transient: Bool, count: Int, firstError: String)
     }
@@ -198,6 +202,11 @@ public final class OutboxRelay: Service {
         }
         if !outcomes.sent.isEmpty {
             logger.debug("outbox rows confirmed", metadata: ["outbox.count": "\(outcomes.sent.count)"])
+        }
+        if failures.isEmpty && rows.count < configuration.batchSize {
+            metrics.backlog(0)
+            metrics.oldest(ageSeconds: 0)
+            return .drained
         }
         let backlog = try await store.backlog()
         metrics.backlog(backlog.count)

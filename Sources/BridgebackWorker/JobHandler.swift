@@ -10,6 +10,14 @@ public import Logging
 /// means the deadline passed or the worker is shutting down: stop promptly.
 public protocol JobHandler: Sendable {
     func run(_ context: JobContext) async throws -> String
+    /// Whether `run` returns at once, waiting on nothing (no I/O, no sleep): the worker then
+    /// runs it inline instead of racing it against the job's deadline, shutdown and cancel
+    /// (a child task per signal and an armed timer per job). False unless a handler says so.
+    var returnsAtOnce: Bool { get }
+}
+
+extension JobHandler {
+    public var returnsAtOnce: Bool { false }
 }
 
 /// Everything a recipe run may look at. Parameters are already validated against the recipe.
@@ -94,4 +102,6 @@ public struct NoopHandler: JobHandler {
     public init() {}
 
     public func run(_ context: JobContext) async throws -> String { "" }
+
+    public var returnsAtOnce: Bool { true }
 }

@@ -414,6 +414,13 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
     /// Runs the recipe until it ends, the job's deadline passes, or shutdown's grace runs out.
     func runWithDeadline(_ context: JobContext, interrupted: Signal) async -> RunOutcome {
         let runner = self.runner
+        if case .custom(let name, _) = context.recipe.kind, runner.handlers[name]?.returnsAtOnce == true {
+            // Nothing to race: it cannot outlive the deadline, and it ends before a stop could.
+            do { return .finished(.succeeded(result: try await runner.run(context))) } catch {
+                if error is CancellationError || Task.isCancelled { return .interrupted }
+                return .finished(.failed(reason: RecipeRunner.reason(error)))
+            }
+        }
         let remaining = context.deadline.timeIntervalSinceNow
         let race = await withTaskGroup(of: Race?.self) { group -> Race in
             group.addTask {
