@@ -8,6 +8,16 @@ enum CBridge {
         return String(decoding: UnsafeRawBufferPointer(start: base, count: bytes.len), as: UTF8.self)
     }
 
+    /// `bytes` as a string, `cached` itself when it already holds them (no allocation: a consumer's
+    /// deliveries mostly repeat its tag, exchange and routing key); otherwise a new string, kept in `cached`.
+    static func string(_ bytes: amqp_bytes_t, reusing cached: inout String) -> String {
+        let same = cached.withUTF8 { utf8 in
+            utf8.count == bytes.len && utf8.elementsEqual(UnsafeRawBufferPointer(start: bytes.bytes, count: bytes.len))
+        }
+        if !same { cached = string(bytes) }
+        return cached
+    }
+
     static func array(_ bytes: amqp_bytes_t) -> [UInt8] {
         guard bytes.len > 0, let base = bytes.bytes else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: bytes.len))

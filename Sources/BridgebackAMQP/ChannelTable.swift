@@ -454,8 +454,10 @@ struct ChannelTable<Message, Token, Consumer> {
     }
 
     /// Starts or continues (nil: ends) the message whose content arrives on `number`.
-    mutating func setContent(_ content: ContentAssembly?, on number: UInt16) {
-        update(number) { $0.content = content }
+    mutating func setContent(_ content: consuming ContentAssembly?, on number: UInt16) {
+        // Moved into the slot (a closure through `update` would copy the assembly in).
+        guard let slot = writableSlot(number) else { return }
+        slot.channel.content = consume content
     }
 
     private struct Fed { var step: ContentAssembly.Step? }

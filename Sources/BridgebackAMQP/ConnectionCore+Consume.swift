@@ -14,6 +14,10 @@ final class ConsumerRecord {
     /// Bodies over it are delivered reduced (nil: every body whole).
     let bodyLimit: BodyLimit?
     var serverTag: String = ""
+    /// The last delivery's consumer tag, exchange and routing key, reused by the next one that repeats them.
+    var lastConsumerTag = ""
+    var lastExchange = ""
+    var lastRoutingKey = ""
     /// Delivery tags handed out on the current channel and not yet settled (prefetch in use).
     var unsettled = UnsettledTags()
     var gauges: (inUse: Gauge, prefetch: Gauge)?

@@ -109,8 +109,10 @@ extension ConnectionCore {
             channels.setContent(
                 ContentAssembly(
                     origin: .delivery(
-                        tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, exchange: CBridge.string(deliver.exchange),
-                        routingKey: CBridge.string(deliver.routing_key), consumerTag: CBridge.string(deliver.consumer_tag)),
+                        tag: deliver.delivery_tag, redelivered: deliver.redelivered != 0,
+                        exchange: CBridge.string(deliver.exchange, reusing: &consumer.lastExchange),
+                        routingKey: CBridge.string(deliver.routing_key, reusing: &consumer.lastRoutingKey),
+                        consumerTag: CBridge.string(deliver.consumer_tag, reusing: &consumer.lastConsumerTag)),
                     limit: consumer.bodyLimit), on: channel)
         case BB_BASIC_ACK:
             guard let ack = bb_frame_basic_ack(frame)?.pointee else { return }

@@ -69,9 +69,15 @@ struct ContentAssembly {
         return received == declared ? finish() : .needMore
     }
 
+    /// The assembly is dropped once complete, so its properties and body are moved out (swapped
+    /// with empties), not copied and released.
     private mutating func finish() -> Step {
-        let properties = self.properties ?? MessageProperties()
+        var taken: MessageProperties? = nil
+        swap(&taken, &self.properties)
+        let properties = taken ?? MessageProperties()
         guard !whole, var reducer else {
+            var body: [UInt8] = []
+            swap(&body, &self.body)
             return .complete(Message(origin: origin, properties: properties, body: body, oversizeBytes: nil))
         }
         let kept = reducer.finish()
