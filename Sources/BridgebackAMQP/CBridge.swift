@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 import CRabbitMQ
 
 /// Small conversions between Swift values and rabbitmq-c's structs. Only used on a connection
@@ -11,8 +16,11 @@ enum CBridge {
     /// `bytes` as a string, `cached` itself when it already holds them (no allocation: a consumer's
     /// deliveries mostly repeat its tag, exchange and routing key); otherwise a new string, kept in `cached`.
     static func string(_ bytes: amqp_bytes_t, reusing cached: inout String) -> String {
+        // memcmp: a generic byte-by-byte `elementsEqual` cost more than the allocation it saves.
         let same = cached.withUTF8 { utf8 in
-            utf8.count == bytes.len && utf8.elementsEqual(UnsafeRawBufferPointer(start: bytes.bytes, count: bytes.len))
+            guard utf8.count == bytes.len else { return false }
+            guard let mine = utf8.baseAddress, let theirs = bytes.bytes else { return true }  // both empty
+            return memcmp(mine, theirs, bytes.len) == 0
         }
         if !same { cached = string(bytes) }
         return cached
