@@ -103,9 +103,14 @@ extension RequestStructure {
         /// `stripFillers` of words `lo..<hi`: the index of the first word kept.
         func stripFillers(_ lo: Int, _ hi: Int) -> Int {
             var i = lo
+            var afterPlease = false
             while i < hi {
                 let first = keys[i]
                 if w.fillers.contains(first) {
+                    afterPlease = w.pleaseWords.contains(first)
+                    i += 1
+                } else if afterPlease, first == w.you || first == w.u, hi - i > 1, isImperative(i + 1, hi) {
+                    afterPlease = false
                     i += 1
                 } else if w.modals.contains(first), hi - i > 1, w.youShort.contains(keys[i + 1]) {
                     i += 2
@@ -260,7 +265,7 @@ extension RequestStructure {
                 let key = keys[k]
                 if w.embeddedQuestion.contains(key) && (key != w.if || (k + 1 < hi && keys[k + 1] == w.any)) { opener = true }
                 if w.stateWords.contains(key) { state = true }
-                if key == w.our || key == w.my || key == w.we { owner = true }
+                if w.ownerWords.contains(key) { owner = true }
             }
             return opener && state && owner
         }
@@ -370,6 +375,8 @@ extension RequestStructure {
         /// Words that can open an embedded inventory question ("whether", "which", "if any").
         let embeddedQuestion = PackedWordSet(["whether", "which", "if"])
         let stateWords = PackedWordSet(RequestStructure.stateWords)
+        let ownerWords = PackedWordSet(RequestStructure.ownerWords)
+        let pleaseWords = PackedWordSet(RequestStructure.pleaseWords)
         let `if` = PackedWord("if"), any = PackedWord("any"), our = PackedWord("our"), my = PackedWord("my")
         /// Any of these in the text, or "across": `workOnMany` can hold.
         let collectionWords = PackedWordSet(RequestStructure.collectionWords.union(["across"]))

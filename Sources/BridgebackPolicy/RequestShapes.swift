@@ -170,6 +170,9 @@ extension RequestStructure {
         return nil
     }
 
+    /// Words that make the things asked about ours ("which of the laptops we've handed out …").
+    static let ownerWords: Set<String> = ["our", "my", "we", "we've", "we're", "we'd", "i've", "us"]
+
     /// Words that make a question about our own things a question about their *current state*.
     static let stateWords: Set<String> = [
         "still", "left", "anywhere", "remaining", "leftover", "lingering", "orphaned", "stale", "unused", "expired",
@@ -194,7 +197,7 @@ extension RequestStructure {
             let state = w.firstIndex(where: stateWords.contains)
         else { return false }
         let opinionScope = opinionWindow ? w[..<min(w.endIndex, state + 4)] : w
-        return w.contains { $0 == "our" || $0 == "my" || $0 == "we" } && w.contains { ["any", "which", "all", "every"].contains($0) }
+        return w.contains(where: ownerWords.contains) && w.contains { ["any", "which", "all", "every"].contains($0) }
             && !opinionScope.contains(where: opinionWords.contains)
     }
 
@@ -336,8 +339,10 @@ extension RequestStructure {
     }
 
     static let subjectPrepositions: Set<String> = ["for", "of", "in", "on", "at", "from", "with", "across"]
+    /// Since `2026.12-4` also the subordinators: "holler at me once the load has cleared" is an instruction.
     static let clauseOpeners: Set<String> = [
-        "which", "that", "who", "whether", "if", "why", "when", "what", "where", "how", "and", "then", "to",
+        "which", "that", "who", "whether", "if", "why", "when", "what", "where", "how", "and", "then", "to", "once", "until",
+        "till", "after", "before", "as", "while", "because", "unless", "whenever",
     ]
     static let actionOpeners: Set<String> = ["please", "pls", "plz", "kindly", "then"]
     static let pronounContractions: Set<String> = [

@@ -237,10 +237,17 @@ struct RequestStructure: Sendable {
     static func stripFillers(_ words: [String]) -> [String] {
         var w = words[...]
         var changed = true
+        var afterPlease = false
         while changed, let first = w.first {
             changed = false
             if fillers.contains(first) {
+                afterPlease = pleaseWords.contains(first)
                 w = w.dropFirst()
+                changed = true
+            } else if afterPlease, first == "you" || first == "u", w.count > 1, isImperative(Array(w.dropFirst())) {
+                // "please you check the logbook" (non-native): the "you" addresses, the verb instructs (`2026.12-4`).
+                w = w.dropFirst()
+                afterPlease = false
                 changed = true
             } else if ["can", "could", "would", "will"].contains(first), w.count > 1, ["you", "u", "ya"].contains(w[w.startIndex + 1]) {
                 w = w.dropFirst(2)
@@ -260,6 +267,8 @@ struct RequestStructure: Sendable {
         }
         return Array(w)
     }
+
+    static let pleaseWords: Set<String> = ["please", "pls", "plz", "kindly"]
 
     static let questionWords: Set<String> = [
         "what", "what's", "whats", "how", "how's", "why", "which", "who", "who's", "whom", "whose", "where", "where's",

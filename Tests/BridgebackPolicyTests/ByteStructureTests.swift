@@ -64,7 +64,15 @@ struct ByteStructureTests {
             "do the lab ones first, then the rest", "do the lab ones first?", "do it", "do you know", "context: we moved every box.",
             "background: migrated all 40 dbs", "context", "recap: shipped it. then send it",
         ]
-        for file in ["blind-2026-12-06.jsonl", "blind-2026-12-06b.jsonl", "blind-2026-12-06c.jsonl", "blind-2026-12-06d.jsonl"] {
+        texts += [
+            "please you check it", "pls u send the file", "please you", "please you the", "kindly you restart all hosts",
+            "holler at me once the load has cleared", "which of the laptops we've handed out still lack it",
+            "any of the vms we're running still on ubuntu 18?", "so please you verify", "please can you you check",
+        ]
+        for file in [
+            "blind-2026-12-06.jsonl", "blind-2026-12-06b.jsonl", "blind-2026-12-06c.jsonl", "blind-2026-12-06d.jsonl",
+            "blind-2026-12-06g.jsonl",
+        ] {
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("data/admission/\(file)")
             if let text = try? String(contentsOf: url, encoding: .utf8) {

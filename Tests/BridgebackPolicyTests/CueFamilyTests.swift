@@ -273,6 +273,34 @@ struct CueFamilyTests {
         Case("Do you think the lab ones should go first?", .inline),
     ]
 
+    /// The shapes batch G (blind-2026-12-06g) missed under policy 2026.12-4 before it was tuned on (an instruction
+    /// before "once … has finished", "please you <verb>", platforms joined by "+" or listed after "go through … on",
+    /// an inventory question with "we've", a count "there must be several hundred", a handover that keeps the old
+    /// one running, "if … not arriving … switch back", a brief with a list after its colon, a schedule set off by
+    /// commas; and quick ones: a list given after a colon, a sum, "the same as", "on a Friday"), in new sentences.
+    static let blindShapesG: [Case] = [
+        Case("give me a shout once the nightly export to the data lake has finished and the file sizes look normal", .detach),
+        Case("when the boiler service is finish please you check the pressure log and send me the numbers", .detach),
+        Case("before the client call go through checkout on an old iPad, Android and the desktop site and note anything broken", .detach),
+        Case("Try the new login on iOS + Android + the smart TV app and list what breaks.", .detach),
+        Case("which of the tablets we've lent to schools still run the old exam app", .detach),
+        Case("move all the signed NDAs from the 'inbox' folder into the client folders, there must be several hundred", .detach),
+        Case(
+            "Hand the Welsh depots over to the new courier on Monday; keep the old contract running until we've had a clean week.",
+            .detach),
+        Case("please you do the migration of the mailboxes on saturday and if mails not arriving you switch back", .detach),
+        Case(
+            "Background briefing for the minister: our flood defences vs the two neighbouring councils, spend, incidents, complaints.",
+            .detach),
+        Case("through the holiday weekend, hourly, queue lengths for the three call centres to the ops lead", .detach),
+        Case("turn this into a numbered list: wash cups, sweep floor, lock door", .inline),
+        Case("if a tap drips 5 ml every minute for 30 days how many litres is that", .inline),
+        Case("can you confirm 09:30 is the same as half past nine?", .inline),
+        Case("verify for me: is New Year's Day 2027 on a Friday?", .inline),
+        Case("here is my plan: tidy the garage, then the shed. Sound reasonable?", .inline),
+        Case("I get paid weekly, is that normal for contractors?", .inline),
+    ]
+
     func check(_ c: Case) {
         let d = decide(c.text)
         #expect(d.decision == c.expected, "\(c.text) → \(d.decision): \(d.reason)")
@@ -292,6 +320,7 @@ struct CueFamilyTests {
     @Test(arguments: blindShapesB) func shapesOfTheSecondBlindBatch(_ c: Case) { check(c) }
     @Test(arguments: blindShapesC) func shapesOfTheThirdBlindBatch(_ c: Case) { check(c) }
     @Test(arguments: blindShapesD) func shapesOfTheFourthBlindBatch(_ c: Case) { check(c) }
+    @Test(arguments: blindShapesG) func shapesOfBatchG(_ c: Case) { check(c) }
 
     /// Questions *about* long-work topics, in phrasings the corpus does not use.
     @Test(arguments: [

@@ -144,6 +144,18 @@ struct StructureTests {
         #expect(c.cues.contains { $0.family == "report" }, "\(c.reason)")
     }
 
+    @Test("policy 2026.12-4: 'please you <verb>' instructs; a subordinator ends the subject before a past form")
+    func pleaseYouAndSubordinators() {
+        let d = decide("when the scan is finish please you check the output folder and send me the count")
+        #expect(d.decision == .detach, "\(d.reason)")
+        #expect(d.cues.contains { $0.cue == "event-then-action" }, "\(d.reason)")
+        let h = decide("give me a shout once the overnight import has finished")
+        #expect(h.decision == .detach, "\(h.reason)")
+        #expect(!h.cues.contains { $0.family == "report" }, "\(h.reason)")
+        // A report with the same words stays one.
+        #expect(decide("The overnight import finished once the lock cleared.").decision == .inline)
+    }
+
     @Test("a policy naming an unknown structure feature is refused with the known ones")
     func unknownFeature() {
         let json = replacingOnce(minimalPolicyJSON, #""{{clause}}verify\\b""#, #""@nonsense""#)
@@ -155,10 +167,11 @@ struct StructureTests {
     func ownCorpus() throws {
         // Both blind batches are training data since their figures were recorded (the first: 0.847 under 2026.12-1;
         // the second, blind-2026-12-06b: 0.900 under 2026.12-2).
-        // The third and fourth, blind-2026-12-06c and -d, since 2026.12-4 (0.893 and 0.940 under 2026.12-3).
+        // The third and fourth, blind-2026-12-06c and -d, since 2026.12-4 (0.893 and 0.940 under 2026.12-3), and batch G
+        // (0.867 under 2026.12-4 before it was tuned on).
         let files = [
             ("train.jsonl", 0.95), ("heldout.jsonl", 0.95), ("blind-2026-12-06.jsonl", 0.95), ("blind-2026-12-06b.jsonl", 0.95),
-            ("blind-2026-12-06c.jsonl", 0.95), ("blind-2026-12-06d.jsonl", 0.95),
+            ("blind-2026-12-06c.jsonl", 0.95), ("blind-2026-12-06d.jsonl", 0.95), ("blind-2026-12-06g.jsonl", 0.95),
         ]
         for (file, minimum) in files {
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
