@@ -110,7 +110,7 @@ final class BytePlan: Sendable {
                     suppressedBy: family.suppressedBy, isHints: isHints))
         }
         self.hints = hintNames.enumerated().map { Hint(name: $0.element, rank: rankOf[pair + $0.offset]) }
-        guard let gate = CueGate(filters: filters) else { return nil }
+        guard let gate = CueGate(filters: filters, needs: cues.map { $0.program?.needs }) else { return nil }
         self.cues = cues
         self.families = families
         self.gate = gate

@@ -140,6 +140,8 @@ final class ByteRegex: Sendable {
     let second: [ByteSet]
     /// The bytes in `first`, for `cannotStart`.
     let firstBytes: [Int]
+    /// Literals any match contains, for the cue gate.
+    let needs: MatchNeeds
 
     /// The first two bytes the program can consume, from its instruction graph: every path
     /// through splits, jumps, saves and assertions (assumed true, so the sets only widen) to
@@ -235,6 +237,7 @@ final class ByteRegex: Sendable {
         wordStartOnly = !n && !z && Self.startsAtWord(node)
         second = Self.secondBytes(compiler.insts, compiler.tables)
         firstBytes = (0..<128).filter { f.contains(UInt8($0)) }
+        needs = MatchNeeds(node)
     }
 
     // MARK: - Analysis
@@ -294,7 +297,18 @@ final class ByteRegex: Sendable {
         }
     }
 
-    static func canBeEmpty(_ node: Node) -> Bool { firstSet(node).1 }
+    /// Whether `node` can match without consuming a byte. Unlike `lead`'s `nullable`, a `^` counts
+    /// as empty: `(?:^x?)*` would otherwise pass as a loop that always consumes and spin at position 0.
+    static func canBeEmpty(_ node: Node) -> Bool {
+        switch node {
+        case .empty, .assertion, .lookahead: return true
+        case .byte, .set, .never: return false
+        case .capture(let n, _): return canBeEmpty(n)
+        case .repetition(let n, let min, _, _): return min == 0 || canBeEmpty(n)
+        case .concat(let parts): return parts.allSatisfy(canBeEmpty)
+        case .alt(let alts): return alts.contains(where: canBeEmpty)
+        }
+    }
 
     // MARK: - Parser
 

@@ -10,7 +10,10 @@ struct ByteEngineTests {
     /// Every labelled row: data/admission/*.jsonl, shared/data's corpus and the fixture snapshot.
     static func labelledRows(filePath: String = #filePath) -> [LabelledRequest] {
         let repo = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var urls = ["train.jsonl", "heldout.jsonl"].map { repo.appendingPathComponent("data/admission/\($0)") }
+        // Every labelled file in data/admission (train, held-out and the blind batches).
+        let data = repo.appendingPathComponent("data/admission")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: data.path)) ?? ["train.jsonl", "heldout.jsonl"]
+        var urls = names.filter { $0.hasSuffix(".jsonl") }.sorted().map { data.appendingPathComponent($0) }
         urls.append(repo.appendingPathComponent("Tests/Fixtures/admission-corpus.jsonl"))
         if let shared = locateCorpus() { urls.append(shared) }
         var rows: [LabelledRequest] = []
