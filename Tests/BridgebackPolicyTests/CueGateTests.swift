@@ -68,6 +68,8 @@ struct CueGateTests {
         let needs = programs.map { $0?.needs }
         #expect(needs.compactMap { $0 }.filter { !$0.conditions.isEmpty }.count >= 80, "most cues should carry needs")
         let gate = try #require(CueGate(filters: filters, needs: needs))
+        // Each condition's gate codes, once (deriving a code is far slower than looking it up).
+        let codes = needs.map { need in need?.conditions.map { $0.map { GateCode($0)! } } ?? [] }
         var keptOut = 0
         for text in Self.texts {
             let bytes = Array(PolicyEngine.normalize(text).lowercased().utf8)
@@ -76,10 +78,10 @@ struct CueGateTests {
             bytes.withUnsafeBufferPointer { t in allowed.withUnsafeMutableBufferPointer { gate.allowed(t, into: $0.baseAddress!) } }
             for (i, filter) in filters.enumerated() {
                 var reference = filter?.allows(grams) ?? true
-                if grams.isUsable, reference, let need = needs[i] {
-                    for condition in need.conditions {
-                        let met = condition.contains { s in
-                            switch GateCode(s)! {
+                if grams.isUsable, reference, needs[i] != nil {
+                    for condition in codes[i] {
+                        let met = condition.contains { code in
+                            switch code {
                             case .gram(let code): return grams.contains(code)
                             case .byte(let b): return bytes.contains(b)
                             }
