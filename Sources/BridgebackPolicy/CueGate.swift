@@ -177,55 +177,18 @@ struct CueGate: Sendable {
                                     i = (i &+ 1) & prefixMask
                                 }
                             }
-                            // The scan of `Grams.init`: letter pairs and triples anywhere, the first
-                            // two to four letters of each word; and bytes that are not letters.
-                            var p2 = -1, p1 = -1
-                            var inWord = false
-                            var wordLetters = 0
-                            var wordCode = 0
-                            for byte in text {
-                                if byte >= 0x80 { return false }
-                                let lower = byte | 0x20
-                                let isLetter = lower >= 97 && lower <= 122
-                                let isWordByte = isLetter || (byte >= 48 && byte <= 57) || byte == 95
-                                if isWordByte {
-                                    if !inWord {
-                                        inWord = true
-                                        wordLetters = 0
-                                        wordCode = 0
-                                    }
-                                    if wordLetters >= 0 && wordLetters < 4 {
-                                        if isLetter {
-                                            wordCode = wordCode * 27 + Int(lower - 96)
-                                            wordLetters += 1
-                                            if wordLetters >= 2 { prefix(wordCode) }
-                                        } else {
-                                            wordLetters = -1
-                                        }
-                                    }
-                                } else {
-                                    inWord = false
-                                }
-                                guard isLetter else {
+                            // The scan `Grams` is built with (`Grams.scan`), each hit looked up here.
+                            return Grams.scan(
+                                text,
+                                gram: { code in
+                                    let set = anywhere[code]
+                                    if set != 0 { or(Int(set)) }
+                                },
+                                wordPrefix: prefix,
+                                other: { byte in
                                     let set = bytes[Int(byte)]
                                     if set != 0 { or(Int(set)) }
-                                    p2 = -1
-                                    p1 = -1
-                                    continue
-                                }
-                                let c = Int(lower - 97)
-                                if p1 >= 0 {
-                                    let two = anywhere[p1 &* 26 &+ c]
-                                    if two != 0 { or(Int(two)) }
-                                    if p2 >= 0 {
-                                        let three = anywhere[676 &+ (p2 &* 26 &+ p1) &* 26 &+ c]
-                                        if three != 0 { or(Int(three)) }
-                                    }
-                                }
-                                p2 = p1
-                                p1 = c
-                            }
-                            return true
+                                })
                         }
                     }
                 }

@@ -168,15 +168,22 @@ struct Grams {
 
     init<Bytes: Sequence<UInt8>>(bytes text: Bytes) {
         bits = Array(repeating: 0, count: (Self.size + 63) / 64)
+        isUsable = Self.scan(text, gram: { insert($0) }, wordPrefix: { insertPrefix($0) }, other: { _ in })
+    }
+
+    /// The one scan both the prefilter and `CueGate` read a text with: `gram` gets the `code` of
+    /// every run of 2 and 3 letters anywhere (lowercased), `wordPrefix` the `wordCode` of the first
+    /// 2, 3 and 4 letters of each word (a digit or `_` ends a word's letter prefix), and `other` every
+    /// byte that is not a letter. False, at once, on a non-ASCII byte.
+    @inline(__always) static func scan<Bytes: Sequence<UInt8>>(
+        _ text: Bytes, gram: (Int) -> Void, wordPrefix: (Int) -> Void, other: (UInt8) -> Void
+    ) -> Bool {
         var p2 = -1, p1 = -1  // previous two letters (0...25), -1 when not a letter
         var inWord = false
         var wordLetters = 0  // leading letters of the current word seen so far (max 4)
         var wordCode = 0
         for byte in text {
-            if byte >= 0x80 {
-                isUsable = false
-                return
-            }
+            if byte >= 0x80 { return false }
             let lower = byte | 0x20
             let isLetter = lower >= 97 && lower <= 122
             let isWordByte = isLetter || (byte >= 48 && byte <= 57) || byte == 95
@@ -188,9 +195,9 @@ struct Grams {
                 }
                 if wordLetters >= 0 && wordLetters < 4 {
                     if isLetter {
-                        wordCode = wordCode * 27 + Int(lower - 96)
+                        wordCode = wordCode &* 27 &+ Int(lower &- 96)
                         wordLetters += 1
-                        if wordLetters >= 2 { insertPrefix(wordCode) }
+                        if wordLetters >= 2 { wordPrefix(wordCode) }
                     } else {
                         wordLetters = -1  // a digit or _ ends the letter prefix
                     }
@@ -199,18 +206,20 @@ struct Grams {
                 inWord = false
             }
             guard isLetter else {
+                other(byte)
                 p2 = -1
                 p1 = -1
                 continue
             }
-            let c = Int(lower - 97)
+            let c = Int(lower &- 97)
             if p1 >= 0 {
-                insert(p1 * 26 + c)
-                if p2 >= 0 { insert(676 + (p2 * 26 + p1) * 26 + c) }
+                gram(p1 &* 26 &+ c)
+                if p2 >= 0 { gram(676 &+ (p2 &* 26 &+ p1) &* 26 &+ c) }
             }
             p2 = p1
             p1 = c
         }
+        return true
     }
 
     private mutating func insert(_ code: Int) {
