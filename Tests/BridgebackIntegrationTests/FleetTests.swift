@@ -162,6 +162,34 @@ extension BrokerBacked {
             }
         }
 
+        /// What both mid-batch kill tests do before they check the receiver: the coordinator is
+        /// paused while `bodies` are submitted and every job runs (each completion then waits on the
+        /// broker; kept short, a stopped process misses heartbeats), resumed, killed -9 once 20
+        /// notices reached the receiver under test (`notices`), and started again. Answers the job
+        /// ids, the jobs whose notice had landed at the kill and how many the ledger had finished.
+        private func killCoordinatorMidBatch(
+            _ fleet: Fleet, _ bodies: [[String: Any]], notices: () -> [[String: Any]]
+        ) async throws -> (ids: [String], atKill: Set<String>, finishedAtKill: Int) {
+            let coordinator = try #require(fleet.process("coordinator"))
+            coordinator.kill(SIGSTOP)
+            let ids = try await fleet.submitAll(bodies, concurrency: 16)
+            try await eventually("every job ran", timeout: .seconds(120)) {
+                let logs = (fleet.process("worker1")?.ownOutput ?? "") + (fleet.process("worker2")?.ownOutput ?? "")
+                return logs.components(separatedBy: "job succeeded").count - 1 >= bodies.count
+            }
+            #expect(notices().isEmpty, "the paused coordinator delivered something")
+            coordinator.kill(SIGCONT)
+            try await eventually("the batch is being delivered", timeout: .seconds(60)) { notices().count >= 20 }
+            coordinator.kill(SIGKILL)
+            coordinator.waitForExit()
+            let atKill = Set(notices().compactMap { $0["job_id"] as? String })
+            let finishedAtKill = try fleet.ledgerJobs().values.filter { $0.finalOutcome != nil }.count
+            // The kill must land in the middle of the run, or the test proves nothing.
+            try #require(atKill.count < bodies.count, "the coordinator delivered all \(bodies.count) jobs before the kill; raise the count")
+            try await fleet.startCoordinator()
+            return (ids, atKill, finishedAtKill)
+        }
+
         /// Group commit (#12) acks a whole read pass with one `multiple` ack after its transaction:
         /// a kill -9 in the middle of such a batch must neither lose a completion that was taken
         /// but not yet durable nor deliver a job twice. The coordinator is paused while every job
@@ -170,28 +198,10 @@ extension BrokerBacked {
             try await withFleet("killbatch") { fleet in
                 let count = 300
                 try await fleet.startAll(workers: 2)
-                let coordinator = try #require(fleet.process("coordinator"))
-                coordinator.kill(SIGSTOP)
                 let bodies = (0..<count).map { i in
                     fleet.detach("echo", params: ["text": "n=\(i)"], final: "hooks:\(fleet.parent)", mode: "direct")
                 }
-                let ids = try await fleet.submitAll(bodies, concurrency: 16)
-                // Every completion is on the broker, waiting for the paused coordinator (kept short:
-                // a stopped process misses heartbeats).
-                try await eventually("every job ran", timeout: .seconds(120)) {
-                    let logs = (fleet.process("worker1")?.ownOutput ?? "") + (fleet.process("worker2")?.ownOutput ?? "")
-                    return logs.components(separatedBy: "job succeeded").count - 1 >= count
-                }
-                #expect(fleet.received().isEmpty, "the paused coordinator delivered something")
-                coordinator.kill(SIGCONT)
-                try await eventually("the batch is being delivered", timeout: .seconds(60)) { fleet.received().count >= 20 }
-                coordinator.kill(SIGKILL)
-                coordinator.waitForExit()
-                let atKill = Set(fleet.received().compactMap { $0.notice["job_id"] as? String })
-                let finishedAtKill = try fleet.ledgerJobs().values.filter { $0.finalOutcome != nil }.count
-                // The kill must land in the middle of the run, or this test proves nothing.
-                try #require(atKill.count < count, "the coordinator delivered all \(count) jobs before the kill; raise the count")
-                try await fleet.startCoordinator()
+                let (ids, atKill, finishedAtKill) = try await killCoordinatorMidBatch(fleet, bodies) { fleet.received().map(\.notice) }
 
                 try await eventually("every job finished in the ledger", timeout: .seconds(300)) {
                     let jobs = (try? fleet.ledgerJobs()) ?? [:]
@@ -227,24 +237,10 @@ extension BrokerBacked {
                 let count = 300
                 try await fleet.startAll(workers: 2)
                 let inbox = try await fleet.inboxCollector()
-                let coordinator = try #require(fleet.process("coordinator"))
-                coordinator.kill(SIGSTOP)
                 let bodies = (0..<count).map { i in
                     fleet.detach("echo", params: ["text": "n=\(i)"], final: "cli:\(fleet.parent)", mode: "parent")
                 }
-                let ids = try await fleet.submitAll(bodies, concurrency: 16)
-                try await eventually("every job ran", timeout: .seconds(120)) {
-                    let logs = (fleet.process("worker1")?.ownOutput ?? "") + (fleet.process("worker2")?.ownOutput ?? "")
-                    return logs.components(separatedBy: "job succeeded").count - 1 >= count
-                }
-                #expect(inbox.received.isEmpty, "the paused coordinator delivered something")
-                coordinator.kill(SIGCONT)
-                try await eventually("the batch is being delivered", timeout: .seconds(60)) { inbox.received.count >= 20 }
-                coordinator.kill(SIGKILL)
-                coordinator.waitForExit()
-                let atKill = Set(inbox.received.compactMap { $0.notice["job_id"] as? String })
-                try #require(atKill.count < count, "the coordinator delivered all \(count) jobs before the kill; raise the count")
-                try await fleet.startCoordinator()
+                let (ids, atKill, _) = try await killCoordinatorMidBatch(fleet, bodies) { inbox.received.map(\.notice) }
 
                 try await eventually("every job finished in the ledger", timeout: .seconds(300)) {
                     let jobs = (try? fleet.ledgerJobs()) ?? [:]
