@@ -51,35 +51,49 @@ public struct AdmissionConfiguration: Sendable {
 /// An HTTP answer independent of the server framework: a status and a JSON body.
 public struct APIResponse: Sendable, Hashable {
     public var status: Int
+    /// The body as a value. An answer made from a typed body keeps only its encoded bytes (all
+    /// the server writes); this parses them on each read (tests, the few callers that look inside).
     public var body: JSONValue {
-        didSet { encoded = nil }
+        get {
+            switch storage {
+            case .value(let value): value
+            case .encoded(let bytes):
+                (try? StrictJSON.parse(bytes, limits: Self.ownJSON)) ?? (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
+                    ?? .null
+            }
+        }
+        set { storage = .value(newValue) }
     }
-    /// `body` as sorted-key JSON when it was encoded from a typed value: a typed answer is
-    /// encoded once, not encoded, decoded into a `JSONValue` and encoded again.
-    private var encoded: [UInt8]?
+    /// A value, or sorted-key JSON encoded once from a typed value: a typed answer is neither parsed
+    /// into a `JSONValue` nor encoded again to be served.
+    private enum Storage: Sendable {
+        case value(JSONValue)
+        case encoded([UInt8])
+    }
+    private var storage: Storage
 
     public init(status: Int, body: JSONValue) {
         self.status = status
-        self.body = body
+        storage = .value(body)
     }
 
     /// An answer from a typed body (`BridgebackCore`'s shared wire types), so the service writes
     /// exactly what its clients decode.
     public init(status: Int, typed: some Encodable) {
         self.status = status
-        if let data = try? Self.encoder.encode(typed), case let bytes = Array(data),
-            let value = try? StrictJSON.parse(bytes, limits: Self.ownJSON)
-        {
-            body = value
-            encoded = bytes
+        if let data = try? Self.encoder.encode(typed) {
+            storage = .encoded(Array(data))
         } else {
-            body = (try? JSONValue(encoding: typed)) ?? .null
+            storage = .value((try? JSONValue(encoding: typed)) ?? .null)
         }
     }
 
     /// The body as sorted-key JSON bytes.
     public var bodyBytes: [UInt8] {
-        encoded ?? Array((try? JSONEncoder.sorted.encode(body)) ?? Data("{}".utf8))
+        switch storage {
+        case .encoded(let bytes): bytes
+        case .value(let value): Array((try? JSONEncoder.sorted.encode(value)) ?? Data("{}".utf8))
+        }
     }
 
     public static func == (lhs: APIResponse, rhs: APIResponse) -> Bool {

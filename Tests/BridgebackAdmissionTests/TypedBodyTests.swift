@@ -13,6 +13,17 @@ struct TypedBodyTests {
         try JSONDecoder().decode(type, from: Data(response.bodyBytes))
     }
 
+    @Test("a typed answer serves its sorted-key encoding as is; its body reads back as the same value; a new body replaces the bytes")
+    func typedAnswerKeepsItsBytes() throws {
+        let typed = APIErrorBody(code: "invalid_request", message: "a/b \u{1F600} \"quoted\"", field: "text")
+        var response = APIResponse(status: 400, typed: typed)
+        #expect(response.bodyBytes == Array(try JSONEncoder.sorted.encode(typed)))
+        #expect(response.body == (try JSONValue(encoding: typed)))
+        #expect(response == APIResponse(status: 400, body: try JSONValue(encoding: typed)))
+        response.body = ["error": ["code": "other"]]
+        #expect(response.bodyBytes == Array(#"{"error":{"code":"other"}}"#.utf8))
+    }
+
     @Test("a repeated idempotency key answers the first answer field for field (but its own request id, replay flag and note)")
     func replayEqualsFirst() async throws {
         let h = try Harness()
