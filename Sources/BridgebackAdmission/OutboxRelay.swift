@@ -83,11 +83,14 @@ public final class OutboxRelay: Service {
     public func run() async throws {
         let doorbell = self.doorbell
         let poll = configuration.safetyPoll
-        doorbell.ring()  // publish what a previous run left behind
+        let handOff = store.outboxHandOff
+        doorbell.ring()  // publish what a previous run left behind (the hand-off starts by reading)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: poll) } catch { return }
+                    // A poll reads the outbox: rows a missed ring or another process left there.
+                    handOff.mustRead()
                     doorbell.ring()
                 }
             }
@@ -181,9 +184,25 @@ public final class OutboxRelay: Service {
 
     /// One batch, in outbox order (each job's contract before the job), windowed, then every
     /// outcome of the pass recorded in one transaction.
+    ///
+    /// The batch is the rows the store's commits handed over (`OutboxHandOff`) while that stream is
+    /// known complete, else a read of the outbox.
     func publishOnePass() async throws -> PassOutcome {
-        let rows = try await store.unsentOutbox(limit: configuration.batchSize)
+        let handOff = store.outboxHandOff
+        let rows: [OutboxRow]
+        let read: Bool
+        switch handOff.next(limit: configuration.batchSize) {
+        case .publish(let handed):
+            rows = handed
+            read = false
+        case .read:
+            handOff.readStarted()
+            rows = try await store.unsentOutbox(limit: configuration.batchSize)
+            read = true
+            if let last = rows.last { handOff.readReturned(maxSeq: last.seq) }
+        }
         guard !rows.isEmpty else {
+            if read { handOff.readDrained() }
             metrics.backlog(0)
             metrics.oldest(ageSeconds: 0)
             return .empty
@@ -194,16 +213,21 @@ public final class OutboxRelay: Service {
         // be confirmed while its contract is not: the contract row stays unsent and goes out
         // again until confirmed, and the coordinator parks the job's completion until it comes.
         let failures = await publish(rows, into: &outcomes).filter { !$0.ok }
+        var recorded = true
         do {
             try await store.recordOutcomes(sent: outcomes.sent, failed: outcomes.failed, at: Date())
         } catch {
             // The rows stay unsent and go out again: a duplicate, which consumers drop by job id.
             logger.error("cannot record outbox outcomes; rows will be published again", metadata: ["error": "\(error)"])
+            recorded = false
         }
         if !outcomes.sent.isEmpty {
             logger.debug("outbox rows confirmed", metadata: ["outbox.count": "\(outcomes.sent.count)"])
         }
+        // A failed row (or an unrecorded outcome) is still unsent in the outbox: read it again.
+        if !failures.isEmpty || !recorded { handOff.mustRead() }
         if failures.isEmpty && rows.count < configuration.batchSize {
+            if read && recorded { handOff.readDrained() }
             metrics.backlog(0)
             metrics.oldest(ageSeconds: 0)
             return .drained

@@ -140,6 +140,14 @@ public final class AdmissionStore: Sendable {
         var durable: Bool
     }
     private let group: GroupCommit<Pending, any Sendable>
+    /// The outbox rows each commit inserted, handed to the relay after the commit (in commit
+    /// order), so it publishes them without reading them back.
+    public let outboxHandOff = OutboxHandOff()
+    /// What `admit`'s change returns inside the group: its outcome and the outbox rows it inserted.
+    private struct Admitted: Sendable {
+        var outcome: AdmitOutcome
+        var rows: [OutboxRow]
+    }
 
     /// Opens (creating if needed) `admission.sqlite` in `directory` and migrates it.
     public convenience init(directory: URL) throws {
@@ -161,12 +169,13 @@ public final class AdmissionStore: Sendable {
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(writer)
         self.writer = writer
+        let handOff = outboxHandOff
         group = GroupCommit(maxBatch: 512) { pending in
             // Synced (FULL, the writer's resting mode) if any change in the group must be durable
             // when answered; a group of only the relay's marks commits without a sync (NORMAL,
             // in WAL order: the next synced commit puts it on disk too).
             let durable = pending.contains(where: \.durable)
-            return try await writer.writeWithoutTransaction { db in
+            let results = try await writer.writeWithoutTransaction { db in
                 if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
                 defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var results: [Result<any Sendable, any Error>] = []
@@ -194,6 +203,13 @@ public final class AdmissionStore: Sendable {
                 }
                 return results
             }
+            // Committed (and synced if durable): hand the new outbox rows over before any caller
+            // is answered, so before the doorbell rings; flushes never overlap, so in commit order.
+            let rows = results.flatMap { result -> [OutboxRow] in
+                if case .success(let admitted as Admitted) = result { admitted.rows } else { [] }
+            }
+            handOff.handed(rows)
+            return results
         }
     }
 
@@ -311,10 +327,10 @@ public final class AdmissionStore: Sendable {
         let defaults = defaultsApplied ?? contract.defaultsApplied
         let defaultsJSON = String(decoding: try JSONEncoder().encode(defaults), as: UTF8.self)
         do {
-            return try await write { db in
+            return try await write { db -> Admitted in
                 if let key = request.idempotencyKey, let existing = try Self.fetchJob(db, origin: request.origin, key: key) {
                     try Self.insertReplay(request, job: existing.jobID, db)
-                    return .existing(existing)
+                    return Admitted(outcome: .existing(existing), rows: [])
                 }
                 var entry = request
                 entry.jobID = contract.jobID.description
@@ -328,16 +344,22 @@ public final class AdmissionStore: Sendable {
                     ])
                 let insertOutbox = try db.cachedStatement(
                     sql: "INSERT INTO outbox (job_id, kind, exchange, routing_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+                var rows: [OutboxRow] = []
                 for draft in outbox {
                     try insertOutbox.execute(arguments: [
                         contract.jobID.description, draft.kind.rawValue, draft.exchange, draft.routingKey, Data(draft.payload), created,
                     ])
+                    rows.append(
+                        OutboxRow(
+                            seq: db.lastInsertedRowID, jobID: contract.jobID.description, kind: draft.kind, exchange: draft.exchange,
+                            routingKey: draft.routingKey, payload: draft.payload, createdAt: contract.createdAt, sentAt: nil, attempts: 0,
+                            lastError: nil))
                 }
-                return .created(
-                    JobRecord(
-                        jobID: contract.jobID.description, requestID: request.id, contract: contract, state: .accepted,
-                        createdAt: contract.createdAt, defaultsApplied: defaults))
-            }
+                let job = JobRecord(
+                    jobID: contract.jobID.description, requestID: request.id, contract: contract, state: .accepted,
+                    createdAt: contract.createdAt, defaultsApplied: defaults)
+                return Admitted(outcome: .created(job), rows: rows)
+            }.outcome
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             // Another process won the race between our check and insert: return its job.
             guard let key = request.idempotencyKey else { throw error }
