@@ -254,7 +254,14 @@ let package = Package(
         // `bridgeback bench …` and `roundtrip`: figures against a baseline measured in the same run.
         .target(
             name: "BridgebackBench",
-            dependencies: ["BridgebackAMQP", "BridgebackPolicy", "CRabbitMQBench"],
+            dependencies: [
+                "BridgebackAMQP", "BridgebackPolicy", "CRabbitMQBench",
+                // `bench fleet`'s submits: a light client on the cores it measures.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,10 +1,6 @@
 public import BridgebackAMQP
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// End to end through a running fleet (`bridgeback bench fleet`): submit → admission → broker →
 /// worker → broker → coordinator → parent inbox, timed from the HTTP submit to the final
 /// notice's arrival. The baseline, measured in the same run on the same broker, is the bare
@@ -41,12 +37,14 @@ public struct FleetBench: Sendable {
     public var jsonOut: String?
     /// A label for this run in the JSON.
     public var label: String
+    /// The HTTP client the submits go through (it shares the machine with the fleet).
+    public var httpClient: BenchHTTPClient
 
     public init(
         admission: String, configuration: AMQPConfiguration, token: String?, jobs: Int, samples: Int, concurrency: Int, origin: String,
         parent: String, recipe: String, rate: Double?, rateSeconds: Double, processes: [WatchedProcess], sampleEvery: Double,
         jsonOut: String?,
-        label: String
+        label: String, httpClient: BenchHTTPClient = .asyncHTTPClient
     ) {
         self.admission = admission
         self.configuration = configuration
@@ -63,19 +61,37 @@ public struct FleetBench: Sendable {
         self.sampleEvery = sampleEvery
         self.jsonOut = jsonOut
         self.label = label
+        self.httpClient = httpClient
     }
 
     /// Runs the throughput, fixed-rate, idle and baseline legs in that order and prints their figures.
     public func run() async throws {
-        let watched = processes
+        let request = try BenchRequest(admission: admission, origin: origin, recipe: recipe, token: token)
+        let client: any Submitter =
+            switch httpClient {
+            case .asyncHTTPClient: try AsyncHTTPSubmitter(request, connections: concurrency)
+            case .urlSession: URLSessionSubmitter(request: request)
+            }
+        do {
+            try await run(client)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    private func run(_ client: any Submitter) async throws {
+        // This process's own CPU (submits, the inbox consumer) is taken from the same cores as the fleet's.
+        let me = WatchedProcess(name: "bench-client", pid: getpid())
+        let watched = processes + [me]
         let connection = try await AMQPConnection.connect(configuration)
         let inbox = "bb.bench.inbox.\(UUID().uuidString.prefix(8).lowercased())"
         _ = try await connection.declare(QueueDeclaration(name: inbox, durable: false, exclusive: true, autoDelete: true))
         try await connection.bind(BindingDeclaration(queue: inbox, exchange: "bb.inbox", routingKey: parent))
         let arrivals = try await Arrivals.start(connection: connection, queue: inbox)
-        let client = Submitter(admission: admission, origin: origin, recipe: recipe, token: token)
         print(
-            "bench fleet: \(jobs) \(recipe) jobs, \(concurrency) submits in flight, then a fixed offered rate, "
+            "bench fleet: \(jobs) \(recipe) jobs, \(concurrency) submits in flight (\(httpClient.rawValue)), then a fixed offered rate, "
                 + "then \(samples) one at a time; admission \(admission)")
 
         // Warm-up: connections, caches and statements, so the first figures are not start-up costs.
@@ -86,7 +102,7 @@ public struct FleetBench: Sendable {
 
         // Throughput: everything offered at once (measures capacity; its latency is queueing).
         let cpuBefore = watched.map { $0.cpuSeconds() }
-        let sampler = sampleEvery > 0 ? Task { await Self.sample(watched, every: sampleEvery, arrivals: arrivals) } : nil
+        let sampler = sampleEvery > 0 ? Task { await Self.sample(processes, every: sampleEvery, arrivals: arrivals) } : nil
         let start = ContinuousClock.now
         let submitted = try await client.submitMany(jobs, concurrency: concurrency)
         let submitEnd = ContinuousClock.now
@@ -150,22 +166,21 @@ public struct FleetBench: Sendable {
                 Double(jobs) / (submitEnd - start).seconds, 100 * throughput / baseline.rate,
                 Self.percentile(idle, 0.5) / max(Self.percentile(baseline.latencies, 0.5), 1e-9)))
         var perProcess: [[String: Any]] = []
-        if !watched.isEmpty {
-            print("process            CPU ms/job   peak RSS MiB   RSS now MiB   (CPU over the \(jobs)-job throughput run)")
-            for (index, process) in watched.enumerated() {
-                let cpu = (cpuAfter[index] - cpuBefore[index]) / Double(jobs) * 1000
-                let memory = process.memory()
-                print(
-                    process.name.padding(toLength: 18, withPad: " ", startingAt: 0)
-                        + String(format: " %11.3f   %12.1f   %11.1f", cpu, memory.peakMiB, memory.currentMiB))
-                perProcess.append([
-                    "name": process.name, "cpu_ms_per_job": cpu, "peak_rss_mib": memory.peakMiB, "rss_mib": memory.currentMiB,
-                ])
-            }
+        // The bench client itself is the last row: it runs on the same cores as the fleet.
+        print("process            CPU ms/job   peak RSS MiB   RSS now MiB   (CPU over the \(jobs)-job throughput run)")
+        for (index, process) in watched.enumerated() {
+            let cpu = (cpuAfter[index] - cpuBefore[index]) / Double(jobs) * 1000
+            let memory = process.memory()
+            print(
+                process.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + String(format: " %11.3f   %12.1f   %11.1f", cpu, memory.peakMiB, memory.currentMiB))
+            perProcess.append([
+                "name": process.name, "cpu_ms_per_job": cpu, "peak_rss_mib": memory.peakMiB, "rss_mib": memory.currentMiB,
+            ])
         }
         if let jsonOut {
             let object: [String: Any] = [
-                "label": label, "recipe": recipe, "jobs": jobs, "jobs_per_s": throughput,
+                "label": label, "http_client": httpClient.rawValue, "recipe": recipe, "jobs": jobs, "jobs_per_s": throughput,
                 "jobs_total": min(20, samples) + jobs + paced.count + samples,
                 "loaded_p50_ms": Self.percentile(loaded, 0.5) * 1000, "loaded_p99_ms": Self.percentile(loaded, 0.99) * 1000,
                 "offered_per_s": offered, "offered_p50_ms": Self.percentile(paced, 0.5) * 1000,
@@ -184,7 +199,7 @@ public struct FleetBench: Sendable {
 
     /// Submits `count` jobs at `rate` per second on a fixed schedule and returns each job's
     /// latency from when it was due to its final notice, sorted.
-    static func offer(_ count: Int, rate: Double, client: Submitter, arrivals: Arrivals) async throws -> [Double] {
+    static func offer(_ count: Int, rate: Double, client: any Submitter, arrivals: Arrivals) async throws -> [Double] {
         let start = ContinuousClock.now + .milliseconds(50)
         let due = (0..<count).map { start + .nanoseconds(Int64(Double($0) / rate * 1e9)) }
         let submitted = try await withThrowingTaskGroup(of: (String, ContinuousClock.Instant).self) { group in
@@ -302,51 +317,6 @@ actor Arrivals {
     func stop() { task?.cancel() }
 }
 
-/// POSTs detached no-op requests.
-struct Submitter: Sendable {
-    let admission: String
-    let origin: String
-    let recipe: String
-    let token: String?
-
-    func submitOne() async throws -> (String, ContinuousClock.Instant) {
-        var request = URLRequest(url: URL(string: admission + "/v1/requests")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        request.httpBody = try JSONSerialization.data(withJSONObject: [
-            "origin": origin, "text": "bench", "force": "detach", "recipe": ["name": recipe, "params": [String: String]()],
-        ])
-        let sent = ContinuousClock.now
-        let (data, response) = try await URLSession.shared.data(for: request)
-        guard (response as? HTTPURLResponse)?.statusCode == 202,
-            let id = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["job_id"] as? String
-        else {
-            throw BenchError(.run, "admission refused the bench job: \(String(decoding: data, as: UTF8.self))")
-        }
-        return (id, sent)
-    }
-
-    func submitMany(_ count: Int, concurrency: Int) async throws -> [String: ContinuousClock.Instant] {
-        try await withThrowingTaskGroup(of: (String, ContinuousClock.Instant).self) { group in
-            var result: [String: ContinuousClock.Instant] = [:]
-            var started = 0
-            for _ in 0..<min(concurrency, count) {
-                group.addTask { try await submitOne() }
-                started += 1
-            }
-            while let (id, sent) = try await group.next() {
-                result[id] = sent
-                if started < count {
-                    group.addTask { try await submitOne() }
-                    started += 1
-                }
-            }
-            return result
-        }
-    }
-}
-
 /// A fleet process named on the command line, read from /proc (Linux): CPU time and memory.
 public struct WatchedProcess: Sendable {
     public let name: String
@@ -362,6 +332,11 @@ public struct WatchedProcess: Sendable {
             throw BenchError(.invalidOption, "--process \(text): no process \(pid) in /proc (is it running on this host?)")
         }
         name = String(parts[0])
+        self.pid = pid
+    }
+
+    init(name: String, pid: Int32) {
+        self.name = name
         self.pid = pid
     }
 

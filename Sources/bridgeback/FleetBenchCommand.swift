@@ -50,6 +50,11 @@ struct FleetBenchCommand: AsyncParsableCommand {
     var jsonOut: String?
     @Option(help: "A label for this run in the JSON (e.g. metrics=on).")
     var label: String = ""
+    @Option(
+        help: ArgumentHelp(
+            "HTTP client for the submits: async-http-client (one event-loop thread, keep-alive pool) or urlsession "
+                + "(libcurl; the client of issue #12's first five passes).", valueName: "client"))
+    var httpClient: String = BenchHTTPClient.asyncHTTPClient.rawValue
 
     @OptionGroup var logging: LoggingOptions
 
@@ -61,11 +66,15 @@ struct FleetBenchCommand: AsyncParsableCommand {
         for text in processes {
             do throws(BenchError) { watched.append(try WatchedProcess(parsing: text)) } catch { throw ValidationError(error.message) }
         }
+        guard let client = BenchHTTPClient(rawValue: httpClient) else {
+            throw ValidationError(
+                "--http-client takes \(BenchHTTPClient.allCases.map(\.rawValue).joined(separator: " or ")), not '\(httpClient)'")
+        }
         let configuration = try AMQPConfiguration(url: try resolveAMQPURL(amqpURL), connectionName: "bridgeback-bench-fleet")
         let bench = FleetBench(
             admission: admission, configuration: configuration, token: try auth.token(), jobs: jobs, samples: samples,
             concurrency: concurrency, origin: origin, parent: parent, recipe: recipe, rate: rate, rateSeconds: rateSeconds,
-            processes: watched, sampleEvery: sampleEvery, jsonOut: jsonOut, label: label)
+            processes: watched, sampleEvery: sampleEvery, jsonOut: jsonOut, label: label, httpClient: client)
         do {
             try await bench.run()
         } catch let error as BenchError {
