@@ -21,6 +21,8 @@ enum PartTable {
         "SELECT \(Parts.purpose.name), \(Parts.state.name) FROM \(Parts.table) WHERE \(Parts.jobID.name) = ?"
     private static let hasFallbackSQL =
         "SELECT EXISTS (SELECT 1 FROM \(Parts.table) WHERE \(Parts.jobID.name) = ? AND \(Parts.purpose.name) = 'fallback')"
+    /// A new part's state column, the same for every part: encoded once per process.
+    private static let pendingStateJSON = Result { try LedgerCoding.encode(DeliveryState.pending(attempts: 0)) }
     private static let updateColumns = [
         Parts.state, Parts.stateJSON, Parts.attempts, Parts.failureKind, Parts.failureDetail, Parts.nextAttemptAt, Parts.updatedAt,
     ]
@@ -34,7 +36,7 @@ enum PartTable {
     static func insert(_ db: Database, notices: [FinalNotice], surface: Surface, deduplicates: Bool, now: Date) throws -> [PartRecord] {
         var written: [PartRecord] = []
         let state = DeliveryState.pending(attempts: 0)
-        let stateJSON = try LedgerCoding.encode(state)
+        let stateJSON = try Self.pendingStateJSON.get()
         for notice in notices {
             let body = try WireCodec.encode(notice)
             // The arguments in `insertColumns`' order.

@@ -8,17 +8,28 @@ import Foundation
 /// row reads the same every time it is written.
 package enum LedgerJSON {
     package static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     package static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try decoder.decode(T.self, from: Data(text.utf8))
+    }
+
+    /// One of each, configured once (like `WireCodec`'s): a coder per call was set up again for
+    /// every part state and decision the coordinator writes. Both are `Sendable` and reentrant;
+    /// their options never change after this.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return encoder
+    }()
+
+    private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(T.self, from: Data(text.utf8))
-    }
+        return decoder
+    }()
 }
 
 /// The final decision (kind, text, completion behind it) as stored with the job (`jobs.decision_json`).
