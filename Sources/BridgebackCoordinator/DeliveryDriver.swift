@@ -275,7 +275,8 @@ extension Coordinator {
         // state JSON is read to finish a job.
         let parts = try PartTable.outcomes(db, job: id)
         if onlyIfAllEnded, parts.contains(where: { $0.outcome == nil }) { return nil }
-        guard var record = try JobTable.load(db, id, cache: cache), case .delivering(let contract, _, _) = record.lifecycle.state else {
+        guard var record = try JobTable.load(db, id, cache: cache), case .delivering(let contract, let decision, _) = record.lifecycle.state
+        else {
             return nil
         }
         let finals = parts.filter { $0.purpose == .final }.compactMap(\.outcome)
@@ -290,18 +291,20 @@ extension Coordinator {
             record.finalDetail = "fallback notice to the work surface: \(fallback.rawValue)"
         }
         try JobTable.save(db, record, now: now, cache: cache)
-        return Finished(outcome: outcome.rawValue, createdAt: contract.createdAt)
+        return Finished(outcome: outcome.rawValue, createdAt: contract.createdAt, kind: decision.kind)
     }
 
     /// A job finished by a commit: its outcome, and when it was submitted (for submit → final).
     struct Finished: Sendable {
         var outcome: String
         var createdAt: Date
+        /// The notice's kind (result, failure, cancelled, lost), for the job's one line at info.
+        var kind: FinalNoticeKind
     }
 
     /// Metric and log line for a job that finished.
     private func recordFinished(_ finished: Finished, now: Date, log: Logger) {
         metrics.submitToFinal(outcome: finished.outcome, seconds: now.timeIntervalSince(finished.createdAt))
-        log.info("final delivery finished", metadata: ["outcome": "\(finished.outcome)"])
+        log.info("final delivery finished", metadata: ["outcome": "\(finished.outcome)", "kind": "\(finished.kind.rawValue)"])
     }
 }
