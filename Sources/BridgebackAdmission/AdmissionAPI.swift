@@ -88,6 +88,73 @@ public struct APIResponse: Sendable, Hashable {
         }
     }
 
+    /// A detach answer whose job's contract is `shownContract`, the contract's JSON as the answer
+    /// shows it (`OwnershipContract.Shown`, sorted keys), spliced in instead of encoded again: the
+    /// same bytes as `init(status:typed:)` (`SplicedAnswerTests`), one encoding of the contract less
+    /// per job (~0.1 ms was the answer's encoding, the contract most of it).
+    init(status: Int, answer: AdmissionAnswer, shownContract: [UInt8]) {
+        guard answer.job != nil, let data = try? Self.splicingEncoder.encode(answer),
+            let at = Self.firstRange(of: Self.placeholderField, in: data)
+        else {
+            self.init(status: status, typed: answer)
+            return
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(data.count + shownContract.count)
+        let fieldStart = data.startIndex + at
+        // `"contract":` stays; the placeholder string after it becomes the contract's object.
+        bytes.append(contentsOf: data[data.startIndex..<(fieldStart + Self.contractKey.count)])
+        bytes.append(contentsOf: shownContract)
+        bytes.append(contentsOf: data[(fieldStart + Self.placeholderField.count)...])
+        self.init(status: status, encoded: bytes)
+    }
+
+    private init(status: Int, encoded: [UInt8]) {
+        self.status = status
+        storage = .encoded(encoded)
+    }
+
+    /// The contract as a detach answer shows it, from its wire encoding (`WireCodec`, sorted keys):
+    /// the same object without its first member, `completion_capability_sha256` (sorted first; the
+    /// answer never shows the hash). Nil when the bytes do not start that way (no hash: an old
+    /// contract); the caller then encodes the answer whole.
+    static func shownContract(fromWire wire: [UInt8]) -> [UInt8]? {
+        let prefix = Array(#"{"completion_capability_sha256":""#.utf8)
+        guard wire.count > prefix.count + 2, wire.starts(with: prefix) else { return nil }
+        // A lowercase hex digest: no quote or backslash inside, so the next quote ends it.
+        guard let close = wire[prefix.count...].firstIndex(of: UInt8(ascii: "\"")),
+            wire[prefix.count..<close].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }), close + 1 < wire.count,
+            wire[close + 1] == UInt8(ascii: ",")
+        else { return nil }
+        return [UInt8(ascii: "{")] + wire[(close + 2)...]
+    }
+
+    /// The stand-in the splicing encoder writes for a job's contract. The pattern below (`"contract":`
+    /// and the stand-in, bare quotes) can only be a member of an object: inside a JSON string every
+    /// quote is escaped. The answer's only member named `contract` is the job's (with the stand-in,
+    /// the recipe's parameters, the only keys a client chooses, are not in the bytes).
+    static let placeholder = "bb:contract-spliced-here"
+    static let contractKey = Array(#""contract":"#.utf8)
+    static let placeholderField = contractKey + Array("\"\(placeholder)\"".utf8)
+    static let splicingEncoder: JSONEncoder = {
+        let encoder = JSONEncoder.sorted
+        encoder.userInfo[AdmittedJob.contractPlaceholder] = placeholder
+        return encoder
+    }()
+
+    static func firstRange(of pattern: [UInt8], in data: Data) -> Int? {
+        data.withUnsafeBytes { raw -> Int? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            guard bytes.count >= pattern.count, let first = pattern.first else { return nil }
+            var index = 0
+            while index <= bytes.count - pattern.count {
+                if bytes[index] == first, pattern.indices.allSatisfy({ bytes[index + $0] == pattern[$0] }) { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+
     /// The body as sorted-key JSON bytes.
     public var bodyBytes: [UInt8] {
         switch storage {
@@ -400,9 +467,10 @@ public final class AdmissionAPI: Sendable {
                     "recipe": "\(recipe.name)",
                     "triggers": "\(entry.triggers)", "policy_version": "\(decision.policyVersion)",
                 ])
-            return APIResponse(
-                status: 202,
-                typed: detachAnswer(job, decision: decision, requestID: requestID, replay: false, notes: notes))
+            let body = detachAnswer(job, decision: decision, requestID: requestID, replay: false, notes: notes)
+            // The contract's wire bytes (the outbox payload) become the answer's contract: not encoded a third time.
+            guard let shown = APIResponse.shownContract(fromWire: outbox[0].payload) else { return APIResponse(status: 202, typed: body) }
+            return APIResponse(status: 202, answer: body, shownContract: shown)
         case .existing(let job):
             // Lost a race with a concurrent submit of the same key: answer as a replay.
             metrics.request(decision: "replay")
