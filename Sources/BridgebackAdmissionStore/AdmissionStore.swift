@@ -176,8 +176,8 @@ public final class AdmissionStore: Sendable {
             // in WAL order: the next synced commit puts it on disk too).
             let durable = pending.contains(where: \.durable)
             let results = try await writer.writeWithoutTransaction { db in
-                if !durable { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
-                defer { if !durable { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() } }
+                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var results: [Result<any Sendable, any Error>] = []
                 try db.inTransaction(.immediate) {
                     // A group of one (every submit to an idle admission) needs no savepoint: the
