@@ -176,6 +176,9 @@ public final class AdmissionStore: Sendable {
             // in WAL order: the next synced commit puts it on disk too).
             let durable = pending.contains(where: \.durable)
             let results = try await writer.writeWithoutTransaction { db in
+                // Prepared per use, never cached: SQLite applies `PRAGMA synchronous = …` when the statement
+                // is prepared, and a cached one stepped again after the level changed another way does not
+                // switch it (checked against libsqlite3 3.40), which could leave the writer NORMAL.
                 if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
                 defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var results: [Result<any Sendable, any Error>] = []

@@ -93,6 +93,9 @@ public final class Ledger: Sendable {
             let results = try await database.writeWithoutTransaction { db -> [Result<any Sendable, any Error>] in
                 // FULL is the writer's resting mode (what `synchronousMode()` reads); NORMAL only
                 // for this transaction.
+                // Prepared per use, never cached: SQLite applies `PRAGMA synchronous = …` when the statement
+                // is prepared, and a cached one stepped again after the level changed another way does not
+                // switch it (checked against libsqlite3 3.40), which could leave the writer NORMAL.
                 if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
                 defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var results: [Result<any Sendable, any Error>] = []
