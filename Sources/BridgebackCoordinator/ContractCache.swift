@@ -8,6 +8,8 @@ import Synchronization
 /// the cached one, so a stale or rolled-back entry costs a decode, never a wrong answer.
 /// Bounded: two generations of `capacity` entries; a full young generation becomes the old
 /// one and the previous old one is dropped, so memory stays flat however many jobs pass.
+/// A generation that empties gives its storage back: a dictionary keeps the capacity of its
+/// peak after removals, so without this a backlog's 16,384 slots stayed allocated after it drained.
 final class ContractCache: Sendable {
     struct Entry: Sendable {
         var contractJSON: String?
@@ -50,8 +52,13 @@ final class ContractCache: Sendable {
         state.withLock { state in
             state.young[id] = nil
             state.old[id] = nil
+            if state.young.isEmpty, state.young.capacity > 0 { state.young = [:] }
+            if state.old.isEmpty, state.old.capacity > 0 { state.old = [:] }
         }
     }
+
+    /// Slots the two generations hold allocated (for the test of the release after a backlog).
+    var storageCapacity: Int { state.withLock { $0.young.capacity + $0.old.capacity } }
 
     var count: Int { state.withLock { $0.young.count + $0.old.count } }
 }

@@ -31,4 +31,19 @@ struct ContractCacheTests {
         cache.remove(id)
         #expect(cache[id] == nil)
     }
+
+    @Test("a drained backlog gives the generations' storage back (a dictionary keeps its peak capacity otherwise)")
+    func storageReleasedWhenDrained() {
+        let cache = ContractCache(capacity: 64)
+        let ids = (0..<128).map { _ in JobID.make() }
+        for id in ids { cache.update(id) { $0.contractJSON = "{}" } }
+        #expect(cache.storageCapacity >= 128)
+        for id in ids.dropLast() { cache.remove(id) }
+        // One job still in flight: the generation holding it keeps its storage, the other gives it back.
+        #expect(cache.count == 1)
+        #expect(cache.storageCapacity < 128)
+        cache.remove(ids.last!)
+        #expect(cache.count == 0)
+        #expect(cache.storageCapacity == 0)
+    }
 }
