@@ -185,7 +185,7 @@ let package = Package(
             name: "BridgebackCoordinator",
             dependencies: [
                 "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP", "BridgebackLedger",
-                "BridgebackTopology",
+                "BridgebackSQLite", "BridgebackTopology",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

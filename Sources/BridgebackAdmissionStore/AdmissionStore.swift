@@ -1,4 +1,5 @@
 public import BridgebackCore
+import BridgebackSQLite
 public import Foundation
 import GRDB
 
@@ -176,28 +177,7 @@ public final class AdmissionStore: Sendable {
             // in WAL order: the next synced commit puts it on disk too).
             let durable = pending.contains(where: \.durable)
             let results = try await writer.writeWithoutTransaction { db in
-                // Prepared per use, never cached: SQLite applies `PRAGMA synchronous = …` when the statement
-                // is prepared, and a cached one stepped again after the level changed another way does not
-                // switch it (checked against libsqlite3 3.40), which could leave the writer NORMAL.
-                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-                defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
-                var results: [Result<any Sendable, any Error>] = []
-                try db.inTransaction(.immediate) {
-                    // A group of one (every submit to an idle admission) needs no savepoint: the
-                    // transaction is its own, and an error rolls all of it back.
-                    if pending.count == 1 {
-                        let change = pending[0]
-                        let result = Result(catching: { () throws -> any Sendable in try change.work(db) })
-                        results = [result]
-                        if case .failure = result { return .rollback }
-                        return .commit
-                    }
-                    results = pending.map { change in
-                        Result(catching: { () throws -> any Sendable in try Self.inSavepoint(db) { try change.work(db) } })
-                    }
-                    return .commit
-                }
-                return results
+                try GroupTransaction.run(db, durable: durable, pending.map(\.work))
             }
             // Committed (and synced if durable): hand the new outbox rows over before any caller
             // is answered, so before the doorbell rings; flushes never overlap, so in commit order.
@@ -207,26 +187,6 @@ public final class AdmissionStore: Sendable {
             handOff.handed(rows)
             return results
         }
-    }
-
-    /// One change of a group in its own savepoint: released if it returns, rolled back to (and
-    /// released) if it throws, so only its own writes are undone. As GRDB's `inSavepoint`, but with
-    /// `SAVEPOINT` and `RELEASE` prepared once per connection: GRDB prepares both again on every
-    /// call (two per job in a group; `sqlite3_prepare_v3` was ~5 % of admission's CPU per job).
-    /// Runs inside GRDB's `inTransaction` block, so a statement after a transaction SQLite aborted
-    /// (e.g. on `SQLITE_FULL`) still throws `SQLITE_ABORT` instead of running outside it.
-    static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "SAVEPOINT grp").execute()
-        let output: T
-        do {
-            output = try body()
-        } catch {
-            try? db.execute(sql: "ROLLBACK TRANSACTION TO SAVEPOINT grp")
-            try? db.execute(sql: "RELEASE SAVEPOINT grp")
-            throw error
-        }
-        try db.cachedStatement(sql: "RELEASE SAVEPOINT grp").execute()
-        return output
     }
 
     /// One atomic change, sharing its transaction with whatever other writes wait meanwhile; an

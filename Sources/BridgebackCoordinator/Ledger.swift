@@ -1,5 +1,6 @@
 public import BridgebackCore
 import BridgebackLedger
+import BridgebackSQLite
 public import Foundation
 import GRDB
 import Metrics
@@ -90,38 +91,10 @@ public final class Ledger: Sendable {
             // so the next synced commit makes it durable too, and a crash of the process loses
             // nothing; only a power loss can).
             let durable = pending.contains(where: \.durable)
-            let results = try await database.writeWithoutTransaction { db -> [Result<any Sendable, any Error>] in
-                // FULL is the writer's resting mode (what `synchronousMode()` reads); NORMAL only
-                // for this transaction.
-                // Prepared per use, never cached: SQLite applies `PRAGMA synchronous = …` when the statement
-                // is prepared, and a cached one stepped again after the level changed another way does not
-                // switch it (checked against libsqlite3 3.40), which could leave the writer NORMAL.
-                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-                defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
-                var results: [Result<any Sendable, any Error>] = []
-                try db.inTransaction(.immediate) {
-                    // A group of one (every commit of an idle ledger) needs no savepoint: the
-                    // transaction is its own, and an error rolls all of it back.
-                    if pending.count == 1 {
-                        let change = pending[0]
-                        let result = Result { () throws -> any Sendable in try change.work(db) }
-                        results = [result]
-                        if case .failure = result { return .rollback }
-                        return .commit
-                    }
-                    results = pending.map { change in
-                        Result { () throws -> any Sendable in
-                            var output: (any Sendable)?
-                            try db.inSavepoint {
-                                output = try change.work(db)
-                                return .commit
-                            }
-                            return output!
-                        }
-                    }
-                    return .commit
-                }
-                return results
+            // FULL is the writer's resting mode (what `synchronousMode()` reads); NORMAL only for
+            // this transaction when no change in it must be durable.
+            let results = try await database.writeWithoutTransaction { db in
+                try GroupTransaction.run(db, durable: durable, pending.map(\.work))
             }
             let generation = durability.committed(synced: durable)
             return results.map { result in result.map { Committed(output: $0, generation: generation) } }

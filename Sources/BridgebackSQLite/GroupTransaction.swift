@@ -1,0 +1,53 @@
+public import GRDB
+
+/// The one transaction of a group commit (`GroupCommit`), as both stores' writers run it: the
+/// ledger's and admission's. Kept in one place so the rules that make it safe stay the same in
+/// both: the sync switch, the immediate transaction, a savepoint per change when there are several.
+public enum GroupTransaction {
+    /// Runs `changes` in one immediate transaction on the writer and returns each change's result
+    /// in order. Synced (FULL, the writer's resting mode) when `durable`; otherwise NORMAL for this
+    /// transaction only: in WAL order, so the next synced commit makes it durable too. A group of
+    /// one runs without a savepoint (its error rolls the transaction back); in a larger group each
+    /// change runs in its own savepoint, so an error undoes only that change's writes.
+    public static func run(
+        _ db: Database, durable: Bool, _ changes: [(Database) throws -> any Sendable]
+    ) throws -> [Result<any Sendable, any Error>] {
+        // Prepared per use, never cached: SQLite applies `PRAGMA synchronous = …` when the statement
+        // is prepared, and a cached one stepped again after the level changed another way does not
+        // switch it (checked against libsqlite3 3.40), which could leave the writer NORMAL.
+        if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+        var results: [Result<any Sendable, any Error>] = []
+        try db.inTransaction(.immediate) {
+            if changes.count == 1 {
+                let result = Result { () throws -> any Sendable in try changes[0](db) }
+                results = [result]
+                if case .failure = result { return .rollback }
+                return .commit
+            }
+            results = changes.map { change in Result { () throws -> any Sendable in try inSavepoint(db) { try change(db) } } }
+            return .commit
+        }
+        return results
+    }
+
+    /// One change of a group in its own savepoint: released if it returns, rolled back to (and
+    /// released) if it throws, so only its own writes are undone. As GRDB's `inSavepoint`, but with
+    /// `SAVEPOINT` and `RELEASE` prepared once per connection: GRDB prepares both again on every
+    /// call (two per change in a group; `sqlite3_prepare_v3` was ~5 % of admission's CPU per job).
+    /// Runs inside GRDB's `inTransaction` block, so a statement after a transaction SQLite aborted
+    /// (e.g. on `SQLITE_FULL`) still throws `SQLITE_ABORT` instead of running outside it.
+    static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "SAVEPOINT grp").execute()
+        let output: T
+        do {
+            output = try body()
+        } catch {
+            try? db.execute(sql: "ROLLBACK TRANSACTION TO SAVEPOINT grp")
+            try? db.execute(sql: "RELEASE SAVEPOINT grp")
+            throw error
+        }
+        try db.cachedStatement(sql: "RELEASE SAVEPOINT grp").execute()
+        return output
+    }
+}
