@@ -122,7 +122,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What the stores' read-only query APIs share: opening a SQLite file another process writes.
+        // What the stores share: opening a SQLite file another process writes; the group commit's transaction.
         .target(
             name: "BridgebackSQLite",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
