@@ -386,10 +386,16 @@ extension BrokerBacked {
             let deliveredAtHeal = delivered()
             try await lab.run(["isolate", "\(isolated)", "off"])
             let healedBrokerAt = ContinuousClock.now
-            try await eventually("broker \(isolated) rejoins and every queue is fully replicated again", timeout: .seconds(180)) {
-                try await Task.sleep(for: .seconds(1))
-                let replicated = await lab.topologyCheck(on: isolated)
-                return !replicated.contains("under-replicated") && Self.checkRan(replicated)
+            var lastCheck = ""
+            do {
+                try await eventually("broker \(isolated) rejoins and every queue is fully replicated again", timeout: .seconds(180)) {
+                    try await Task.sleep(for: .seconds(1))
+                    lastCheck = await lab.topologyCheck(on: isolated)
+                    return !lastCheck.contains("under-replicated") && Self.checkRan(lastCheck)
+                }
+            } catch {
+                // What was still missing when time ran out (which queues, which members), for whoever reads the failure.
+                throw TestFailure("\(error)\nlast `topology check` on broker\(isolated):\n\(lastCheck.suffix(4000))")
             }
             let rejoined = ContinuousClock.now - healedBrokerAt
             let isolationStall = timeline.longestStall(from: isolatedAt, to: healedBrokerAt)
