@@ -16,18 +16,25 @@ public enum GroupTransaction {
         // is prepared, and a cached one stepped again after the level changed another way does not
         // switch it (checked against libsqlite3 3.40), which could leave the writer NORMAL.
         if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
         var results: [Result<any Sendable, any Error>] = []
-        try db.inTransaction(.immediate) {
-            if changes.count == 1 {
-                let result = Result { () throws -> any Sendable in try changes[0](db) }
-                results = [result]
-                if case .failure = result { return .rollback }
+        let transaction = Result {
+            try db.inTransaction(.immediate) {
+                if changes.count == 1 {
+                    let result = Result { () throws -> any Sendable in try changes[0](db) }
+                    results = [result]
+                    if case .failure = result { return .rollback }
+                    return .commit
+                }
+                results = changes.map { change in Result { () throws -> any Sendable in try inSavepoint(db) { try change(db) } } }
                 return .commit
             }
-            results = changes.map { change in Result { () throws -> any Sendable in try inSavepoint(db) { try change(db) } } }
-            return .commit
         }
+        // Not `try?`: a writer left NORMAL would commit every later durable group without a sync, and
+        // nothing would say so. If FULL cannot be restored the group fails instead: the coordinator's
+        // consumer then ends the service with the pass unacked (redelivered), and admission's relay
+        // leaves its rows unsent (published again; consumers drop repeats by job id).
+        if !durable { try db.execute(sql: "PRAGMA synchronous = FULL") }
+        try transaction.get()
         return results
     }
 
