@@ -47,6 +47,8 @@ let package = Package(
         ),
         // The prefixed C shim for starting and supervising child processes (what Swift sees of glibc lacks it).
         .target(name: "CBridgebackProcess"),
+        // The C allocator's figures and trim (mallinfo2, malloc_trim): the coordinator gives memory back after a backlog.
+        .target(name: "CBridgebackMemory"),
         // Swift AMQP 0-9-1 layer: no domain logic, one thread per connection.
         .target(
             name: "BridgebackAMQP",
@@ -185,7 +187,7 @@ let package = Package(
             name: "BridgebackCoordinator",
             dependencies: [
                 "BridgebackCore", "BridgebackAMQP", "BridgebackAuth", "BridgebackMetrics", "BridgebackHTTP", "BridgebackLedger",
-                "BridgebackSQLite", "BridgebackTopology",
+                "BridgebackSQLite", "BridgebackTopology", "CBridgebackMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -21,6 +21,8 @@ final class ContractCache: Sendable {
     private struct Generations: Sendable {
         var young: [JobID: Entry] = [:]
         var old: [JobID: Entry] = [:]
+        /// Jobs forgotten because they finished (`remove`), since the cache was made.
+        var finished = 0
     }
 
     private let capacity: Int
@@ -52,6 +54,7 @@ final class ContractCache: Sendable {
         state.withLock { state in
             state.young[id] = nil
             state.old[id] = nil
+            state.finished += 1
             if state.young.isEmpty, state.young.capacity > 0 { state.young = [:] }
             if state.old.isEmpty, state.old.capacity > 0 { state.old = [:] }
         }
@@ -61,4 +64,8 @@ final class ContractCache: Sendable {
     var storageCapacity: Int { state.withLock { $0.young.capacity + $0.old.capacity } }
 
     var count: Int { state.withLock { $0.young.count + $0.old.count } }
+
+    /// The jobs held (in flight: contract known, not finished) and the jobs forgotten because they
+    /// finished, read together: what `MemoryReclaim` watches.
+    var workCounts: (inFlight: Int, finished: Int) { state.withLock { ($0.young.count + $0.old.count, $0.finished) } }
 }

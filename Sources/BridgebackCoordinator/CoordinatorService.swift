@@ -111,6 +111,9 @@ public struct CoordinatorService: Service {
                     return .completion(delivery.body, publishedBy: delivery.properties.userID)
                 }
             }
+            // Gives memory back once the work falls after a backlog (or after much work); once a
+            // second it reads two counters, and a trim runs on a dispatch thread (`MemoryReclaim`).
+            group.addTask { await MemoryReclaimer(ledger: ledger, logger: logger).run() }
             group.addTask {
                 try await Self.consume(deadJobs, coordinator) { delivery in
                     delivery.oversizeBytes.map { .oversized(queue: "dead-jobs", bytes: $0) }

@@ -175,6 +175,18 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Gives SQLite's memory back: the page caches and prepared statements of the writer and of the
+    /// readers (GRDB closes idle readers; the next read opens one). Blocks until the writer is between
+    /// transactions and the readers are idle: call it off the cooperative pool (`MemoryReclaimer`).
+    /// The caches fill again as the work needs them (each at most SQLite's `cache_size`, 2,000 KiB).
+    func releaseMemory() {
+        if let pool = database as? DatabasePool {
+            pool.releaseMemory()
+        } else if let queue = database as? DatabaseQueue {
+            queue.releaseMemory()
+        }
+    }
+
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await database.read(body)
     }
