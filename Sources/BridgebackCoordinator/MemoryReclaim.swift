@@ -10,11 +10,12 @@ import ServiceLifecycle
 /// rows in SQLite's page caches, their messages in buffers); when they finish, glibc keeps the pages
 /// it got for them, so RSS stayed at a backlog's peak for the process's life (issue #12: 98 MiB after
 /// 50,000 jobs offered at once, 61 MiB once `malloc_trim(0)` was called by hand). The same holds, more
-/// slowly, for the spikes of a steady load. So: a backlog of at least `highWater` jobs in flight, or
-/// `volume` jobs finished since the last trim, arms a trim; it runs once the jobs in flight have
-/// fallen to `max(lowWater, peak / 32)`, at most once per `minimumInterval`.
+/// slowly, for the spikes of a steady load. So: a backlog of at least `highWater` jobs in flight,
+/// `volume` jobs finished since the last trim, or `idleVolume` finished and then `quietLooks` looks
+/// in a row with nothing in flight (the work stopped) arm a trim; it runs once the jobs in flight
+/// have fallen to `max(lowWater, peak / 32)`, at most once per `minimumInterval`.
 ///
-/// idle ──(in flight ≥ highWater, or volume finished)──▶ highWater(peak)
+/// idle ──(in flight ≥ highWater, volume finished, or idleVolume finished then quiet)──▶ highWater(peak)
 /// highWater ──(in flight ≤ max(lowWater, peak / 32), minimumInterval since the last trim)──▶ trimming [trim]
 /// trimming ──(trimmed)──▶ idle
 struct MemoryReclaim: Sendable, Equatable {
@@ -39,6 +40,10 @@ struct MemoryReclaim: Sendable, Equatable {
     var lowWater = 32
     /// Jobs finished since the last trim that arm one without a backlog (a steady load's spikes).
     var volume = 10_000
+    /// Jobs finished since the last trim that arm one once the work has stopped.
+    var idleVolume = 1_000
+    /// Looks in a row with no job in flight that count as the work having stopped.
+    var quietLooks = 5
     /// The least time between two trims.
     var minimumInterval: Duration = .seconds(60)
 
@@ -46,16 +51,20 @@ struct MemoryReclaim: Sendable, Equatable {
     /// Jobs finished when the last trim started.
     private var finishedAtTrim = 0
     private var lastTrim: ContinuousClock.Instant?
+    /// Looks in a row, up to this one, with no job in flight.
+    private var quiet = 0
 
     /// One look at the work: `inFlight` jobs held (contract known, not finished), `finished` jobs
     /// finished since the process started.
     mutating func observe(inFlight: Int, finished: Int, now: ContinuousClock.Instant) -> Action {
+        quiet = inFlight == 0 ? quiet + 1 : 0
         var peak: Int
         switch state {
         case .trimming:
             return .none
         case .idle:
-            guard inFlight >= highWater || finished - finishedAtTrim >= volume else { return .none }
+            let since = finished - finishedAtTrim
+            guard inFlight >= highWater || since >= volume || (quiet >= quietLooks && since >= idleVolume) else { return .none }
             peak = inFlight
         case .highWater(let seen):
             peak = max(seen, inFlight)

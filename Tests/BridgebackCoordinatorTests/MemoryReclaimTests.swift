@@ -67,6 +67,20 @@ struct MemoryReclaimTests {
         #expect(policy.observe(inFlight: 5, finished: 20_000, now: start + .seconds(101)) == .trim(peak: 5))
     }
 
+    @Test("work that stops after a thousand jobs or more is trimmed after once it has been quiet a few looks")
+    func quietAfterWork() {
+        var policy = MemoryReclaim()
+        // Busy: something in flight at every look, or too little work, arms nothing.
+        #expect(policy.observe(inFlight: 3, finished: 1_500, now: start) == .none)
+        for second in 1...4 { #expect(policy.observe(inFlight: 0, finished: 1_500, now: start + .seconds(second)) == .none) }
+        #expect(policy.state == .idle)
+        #expect(policy.observe(inFlight: 0, finished: 1_500, now: start + .seconds(5)) == .trim(peak: 0))
+        policy.trimmed(now: start + .seconds(5))
+        // Quiet again, but fewer than 1,000 jobs since the last trim: nothing to give back.
+        for second in 6...100 { #expect(policy.observe(inFlight: 0, finished: 2_400, now: start + .seconds(second)) == .none) }
+        #expect(policy.state == .idle)
+    }
+
     @Test("the cache counts the jobs it holds and the jobs that finished, what the reclaimer watches")
     func workCounts() {
         let cache = ContractCache(capacity: 16)
