@@ -7,6 +7,16 @@ public import Foundation
 public enum WireCodec {
     /// Encodes `message` with its `schema` field; keys sorted so bodies are byte-stable (signing).
     public static func encode(_ message: some WireMessage) throws(BridgebackError) -> Data {
+        // The hot types write their bytes by hand (`WireJSONWriter`): the same bytes, checked by
+        // `HandWrittenWireTests` against `JSONEncoder`, which still answers for the rest.
+        if let handWritten = message as? any HandWrittenJSON, let bytes = handWritten.handWrittenWireJSON() {
+            return Data(bytes)
+        }
+        return try foundationEncode(message)
+    }
+
+    /// `encode` through `JSONEncoder` only (what every type used before `WireJSONWriter`; tests compare the two).
+    static func foundationEncode(_ message: some WireMessage) throws(BridgebackError) -> Data {
         do {
             return try encoder.encode(Tagged(message: message))
         } catch {
@@ -48,6 +58,18 @@ public enum WireCodec {
 
     /// Decodes a message of a known type, checking the schema first.
     public static func decode<M: WireMessage>(_ type: M.Type, from data: Data) throws(BridgebackError) -> M {
+        // The hot types are read in one pass when plainly acceptable (`WireJSONReader`); anything
+        // else, refusals included, takes the strict parse and `JSONDecoder` below.
+        if let handRead = M.self as? any HandWrittenJSON.Type,
+            let message = data.withUnsafeBytes({ handRead.handReadWireJSON($0.assumingMemoryBound(to: UInt8.self)) }) as? M
+        {
+            return message
+        }
+        return try foundationDecode(M.self, from: data)
+    }
+
+    /// `decode` through `StrictJSON` and `JSONDecoder` only (tests compare it with the one-pass reader).
+    static func foundationDecode<M: WireMessage>(_ type: M.Type, from data: Data) throws(BridgebackError) -> M {
         let schema = try schema(of: data)
         guard schema.kind == M.schema.kind else {
             throw BridgebackError(

@@ -8,6 +8,19 @@ import Foundation
 /// row reads the same every time it is written.
 package enum LedgerJSON {
     package static func encode(_ value: some Encodable) throws -> String {
+        // A job's decision is written by hand (the same bytes, `HandWrittenWireTests`).
+        if let decision = value as? StoredDecision, let bytes = decision.handWrittenJSON() {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        // So is a part's state on the way to `delivered` (the states that record a failure are rare).
+        if let state = value as? DeliveryState, let bytes = state.handWrittenLedgerJSON() {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return try foundationEncode(value)
+    }
+
+    /// `encode` through `JSONEncoder` only (tests compare it with the hand-written form).
+    package static func foundationEncode(_ value: some Encodable) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
@@ -44,7 +57,46 @@ package struct StoredDecision: Codable {
         completion = decision.completion
     }
 
+    /// `{"completion":…,"kind":…,"text":…}` with the completion's dates in milliseconds, as
+    /// `JSONEncoder` writes it; nil when only `JSONEncoder` may answer.
+    package func handWrittenJSON() -> [UInt8]? {
+        var w = WireJSONWriter(capacity: 512 + text.utf8.count * 2)
+        w.raw("{")
+        if let completion {
+            w.raw("\"completion\":")
+            completion.write(to: &w, ledger: true)
+            w.raw(",")
+        }
+        w.raw("\"kind\":")
+        w.plainString(kind.rawValue)
+        w.raw(",\"text\":")
+        w.string(text)
+        w.raw("}")
+        return w.ok ? w.bytes : nil
+    }
+
     package var decision: JobLifecycle.FinalDecision {
         JobLifecycle.FinalDecision(kind: kind, text: text, completion: completion)
+    }
+}
+
+extension DeliveryState {
+    /// `{"attempts":…,"state":…}` (and `delivered_at` in milliseconds) as `JSONEncoder` writes it;
+    /// nil for the states that carry a failure, which `JSONEncoder` still writes.
+    package func handWrittenLedgerJSON() -> [UInt8]? {
+        var w = WireJSONWriter(capacity: 96)
+        w.raw("{\"attempts\":")
+        w.int(attempts)
+        switch self {
+        case .pending, .dryRunOK, .sending: break
+        case .delivered(_, let at):
+            w.raw(",\"delivered_at\":")
+            w.ledgerDate(at)
+        case .retryWait, .failed, .uncertain: return nil
+        }
+        w.raw(",\"state\":")
+        w.plainString(name)
+        w.raw("}")
+        return w.ok ? w.bytes : nil
     }
 }

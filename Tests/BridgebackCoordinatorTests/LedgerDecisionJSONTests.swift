@@ -1,0 +1,98 @@
+import BridgebackCore
+import BridgebackLedger
+import Foundation
+import Testing
+
+/// A job's stored decision (`jobs.decision_json`) is written by hand (`StoredDecision.handWrittenJSON`):
+/// the ledger's bytes must stay those `JSONEncoder` wrote (millisecond dates, sorted keys), so old
+/// rows and new ones read alike.
+@Suite("Ledger JSON: the hand-written decision is byte-equal to JSONEncoder's")
+struct LedgerDecisionJSONTests {
+    static let pieces: [String] =
+        ["", "ok", "\"", "\\", "/", "é", "e\u{301}", "😀", "\u{2028}", "\u{0}", "\u{7F}", "日本", "\r\n", "</x>"]
+        + (1..<0x20).map { String(Unicode.Scalar(UInt8($0))) }
+
+    @Test("random decisions, with and without a completion, every kind and outcome")
+    func decisionsMatchJSONEncoder() throws {
+        var generator = Splitter(state: 0x1ED6_E500)
+        func text() -> String {
+            if Int.random(in: 0..<12, using: &generator) == 0 { return String(repeating: "ab/\"", count: 800) }
+            return (0..<Int.random(in: 0...5, using: &generator)).map { _ in Self.pieces.randomElement(using: &generator)! }.joined()
+        }
+        func date() -> Date {
+            switch Int.random(in: 0...3, using: &generator) {
+            case 0: Date()
+            case 1: Date(timeIntervalSince1970: Double.random(in: -3e9...3e11, using: &generator))
+            case 2: Date(timeIntervalSince1970: Double(Int.random(in: 0...2_000_000_000, using: &generator)))
+            default: Date(timeIntervalSince1970: 1_760_000_000.0005)
+            }
+        }
+        var written = 0
+        for _ in 0..<400 {
+            let outcome: CompletionOutcome =
+                switch Int.random(in: 0...2, using: &generator) {
+                case 0: .succeeded(result: text())
+                case 1: .failed(reason: text())
+                default: .cancelled
+                }
+            let completion = Completion(
+                jobID: JobID.make(using: &generator), worker: text(), attempt: Int.random(in: Int.min...Int.max, using: &generator),
+                startedAt: date(), finishedAt: date(), outcome: outcome, capability: Bool.random(using: &generator) ? text() : nil)
+            let decision = JobLifecycle.FinalDecision(
+                kind: FinalNoticeKind.allCases.randomElement(using: &generator)!, text: text(),
+                completion: Bool.random(using: &generator) ? completion : nil)
+            let stored = StoredDecision(decision)
+            let old = try LedgerJSON.foundationEncode(stored)
+            let hand = try #require(stored.handWrittenJSON())
+            #expect(String(decoding: hand, as: UTF8.self) == old)
+            #expect(Array(try LedgerJSON.encode(stored).utf8) == Array(old.utf8))
+            // And it reads back as the decision it was.
+            #expect(try LedgerJSON.decode(StoredDecision.self, from: String(decoding: hand, as: UTF8.self)).decision.kind == decision.kind)
+            written += 1
+        }
+        #expect(written == 400)
+    }
+
+    @Test("every delivery state, the ones written by hand and the ones left to JSONEncoder")
+    func statesMatchJSONEncoder() throws {
+        var generator = Splitter(state: 0x57A7E)
+        var byHand = 0
+        for _ in 0..<300 {
+            let attempts =
+                Bool.random(using: &generator)
+                ? Int.random(in: 0...9, using: &generator) : Int.random(in: Int.min...Int.max, using: &generator)
+            let at = Date(timeIntervalSince1970: Double.random(in: -3e9...3e11, using: &generator))
+            let failure = DeliveryFailure(
+                [.permission, .rateLimited(retryAfter: 1.5), .rateLimited(retryAfter: nil), .transport].randomElement(using: &generator)!,
+                detail: Self.pieces.randomElement(using: &generator)!)
+            let state: DeliveryState = [
+                .pending(attempts: attempts), .dryRunOK(attempts: attempts), .sending(attempt: attempts),
+                .delivered(attempts: attempts, at: at),
+                .delivered(attempts: attempts, at: Date()), .retryWait(attempts: attempts, nextAttemptAt: at, lastFailure: failure),
+                .failed(attempts: attempts, failure: failure, exhausted: Bool.random(using: &generator)),
+                .uncertain(attempts: attempts, failure: failure),
+            ].randomElement(using: &generator)!
+            let old = try LedgerJSON.foundationEncode(state)
+            #expect(try LedgerJSON.encode(state) == old)
+            if let hand = state.handWrittenLedgerJSON() {
+                #expect(String(decoding: hand, as: UTF8.self) == old)
+                #expect(state.lastFailure == nil)
+                byHand += 1
+            } else {
+                #expect(state.lastFailure != nil)
+            }
+        }
+        #expect(byHand > 100)
+    }
+
+    struct Splitter: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
