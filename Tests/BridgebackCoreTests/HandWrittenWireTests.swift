@@ -67,7 +67,7 @@ struct HandWrittenWireTests {
         var random = WireRandom(seed: 0x5EED_0002)
         var taken = 0
         var total = 0
-        for _ in 0..<200 {
+        for _ in 0..<100 {
             taken += try expectSameDecoding(OwnershipContract.self, Array(WireCodec.foundationEncode(random.contract()))) ? 1 : 0
             taken += try expectSameDecoding(JobMessage.self, Array(WireCodec.foundationEncode(random.jobMessage()))) ? 1 : 0
             taken += try expectSameDecoding(Completion.self, Array(WireCodec.foundationEncode(random.completion()))) ? 1 : 0
@@ -76,7 +76,7 @@ struct HandWrittenWireTests {
         // Parameters with non-ASCII keys or exponents go to the old path; most values do not.
         #expect(taken > total / 4, "the one-pass reader took \(taken) of \(total)")
         // What the fleet sends every job: plain, so always the one-pass reader.
-        for _ in 0..<50 {
+        for _ in 0..<25 {
             var contract = random.contract()
             contract.recipe = RecipeInvocation(name: "wait-0", params: ["seconds": 0, "note": "a/b \"c\" é 😀", "list": [true, nil, 1.5]])
             #expect(try expectSameDecoding(OwnershipContract.self, Array(WireCodec.foundationEncode(contract))))
