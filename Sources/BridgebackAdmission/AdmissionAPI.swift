@@ -196,7 +196,6 @@ public final class AdmissionAPI: Sendable {
     public let engine: PolicyEngine
     public let catalog: RecipeCatalogView?
     public let store: AdmissionStore
-    private let doorbell: OutboxDoorbell
     private let publisher: (any OutboxPublisher)?
     let logger: Logger
     private let metrics: AdmissionMetrics
@@ -230,7 +229,8 @@ public final class AdmissionAPI: Sendable {
         self.engine = engine
         self.catalog = catalog
         self.store = store
-        self.doorbell = doorbell
+        // Rung by the store's writer right after the commit that hands rows over (before this API answers).
+        store.outboxHandOff.onHanded { doorbell.ring() }
         self.publisher = publisher
         self.logger = logger
         self.metrics = metrics
@@ -454,7 +454,7 @@ public final class AdmissionAPI: Sendable {
         }
         switch outcome {
         case .created(let job):
-            doorbell.ring()
+            // The relay's doorbell rang on SQLite's writer when the commit handed the rows over.
             metrics.request(decision: "detach")
             metrics.triggers(entry.triggers)
             // Debug, as "inline": the request log row and the job row are the record of an accepted job.

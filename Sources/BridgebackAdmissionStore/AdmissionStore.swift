@@ -176,16 +176,17 @@ public final class AdmissionStore: Sendable {
             // when answered; a group of only the relay's marks commits without a sync (NORMAL,
             // in WAL order: the next synced commit puts it on disk too).
             let durable = pending.contains(where: \.durable)
-            let results = try await writer.writeWithoutTransaction { db in
-                try GroupTransaction.run(db, durable: durable, pending.map(\.work))
+            return try await writer.writeWithoutTransaction { db in
+                let results = try GroupTransaction.run(db, durable: durable, pending.map(\.work))
+                // Committed (and synced if durable): hand the new outbox rows over (which rings the
+                // relay's doorbell) here on the writer, before any caller is answered and without
+                // waiting for a task to resume first; the writer is serial, so in commit order.
+                handOff.handed(
+                    results.flatMap { result -> [OutboxRow] in
+                        if case .success(let admitted as Admitted) = result { admitted.rows } else { [] }
+                    })
+                return results
             }
-            // Committed (and synced if durable): hand the new outbox rows over before any caller
-            // is answered, so before the doorbell rings; flushes never overlap, so in commit order.
-            let rows = results.flatMap { result -> [OutboxRow] in
-                if case .success(let admitted as Admitted) = result { admitted.rows } else { [] }
-            }
-            handOff.handed(rows)
-            return results
         }
     }
 

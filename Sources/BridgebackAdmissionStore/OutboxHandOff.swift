@@ -95,12 +95,22 @@ public struct OutboxHandOffState: Sendable {
 /// The store's hand-over to the relay: `OutboxHandOffState` behind a lock.
 public final class OutboxHandOff: Sendable {
     private let state: Mutex<OutboxHandOffState>
+    private let notify = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(capacity: Int = 1024) {
         state = Mutex(OutboxHandOffState(capacity: capacity))
     }
 
-    func handed(_ rows: [OutboxRow]) { state.withLock { $0.handed(rows) } }
+    /// Called after every hand-over of rows, on the thread that committed them (GRDB's writer,
+    /// right after the commit and its sync): the relay's doorbell, so the relay is woken while the
+    /// committing requests are still being answered, not after. Replaces an earlier `onHanded`.
+    public func onHanded(_ notify: @escaping @Sendable () -> Void) { self.notify.withLock { $0 = notify } }
+
+    func handed(_ rows: [OutboxRow]) {
+        guard !rows.isEmpty else { return }
+        state.withLock { $0.handed(rows) }
+        notify.withLock { $0 }?()
+    }
     public func next(limit: Int) -> OutboxHandOffState.Next { state.withLock { $0.next(limit: limit) } }
     public func readStarted() { state.withLock { $0.readStarted() } }
     public func readReturned(maxSeq: Int64) { state.withLock { $0.readReturned(maxSeq: maxSeq) } }

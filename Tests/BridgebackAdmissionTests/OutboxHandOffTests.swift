@@ -1,5 +1,7 @@
 @testable import BridgebackAdmissionStore
 import Foundation
+import GRDB
+import Synchronization
 import Testing
 
 @testable import BridgebackAdmission
@@ -140,5 +142,43 @@ struct OutboxHandOffTests {
         #expect(fake.published.suffix(2).compactMap(\.properties.messageID) == [failed[0], failed[0]])
         #expect(try await h.store.counts().unsent == 0)
         #expect(h.store.outboxHandOff.snapshot.mode != .reading)
+    }
+
+    @Test("the relay's doorbell rings once per detach, after its rows are committed and before the detach is answered")
+    func doorbellRingsAfterTheCommitBeforeTheAnswer() async throws {
+        let h = try Harness()
+        defer { h.dir.cleanup() }
+        // As wired by the API: a detach rings the doorbell (a ring is waiting once the 202 is back).
+        _ = try await OutboxRelayTests.detach(h, 1)
+        let rang = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in h.doorbell.events { return true }; return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5)); return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(rang)
+        // What each ring saw: the outbox rows committed (through a connection of its own, so only
+        // committed rows count) and whether the submit had already been answered.
+        let observer = try DatabaseQueue(path: h.dir.url.appendingPathComponent("admission.sqlite").path)
+        let answered = Mutex(0)
+        let rings = Mutex<[(committed: Int, answeredBefore: Int)]>([])
+        h.store.outboxHandOff.onHanded {
+            let committed = (try? observer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") }) ?? nil
+            rings.withLock { $0.append((committed ?? -1, answered.withLock { $0 })) }
+        }
+        for i in 0..<3 {
+            _ = try await OutboxRelayTests.detach(h, 1)
+            answered.withLock { $0 += 1 }
+            let seen = rings.withLock { $0 }
+            #expect(seen.count == i + 1)
+            // The first detach's two rows, then two more per detach: this one's were committed when it rang.
+            #expect(seen.last?.committed == 2 * (i + 2))
+            #expect(seen.last?.answeredBefore == i)
+        }
     }
 }
