@@ -16,7 +16,9 @@ public enum HumanText {
     public static func duration(seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "unknown" }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
-        let total = Int(seconds.rounded())
+        // Clamped before the conversion, which traps past `Int.max`: a number read from a message
+        // (a notice's context, a forged completion's dates) must not end the process that renders it.
+        let total = Int(min(seconds, 9e15).rounded())
         if total < 60 { return "\(total) s" }
         let (minutes, secs) = total.quotientAndRemainder(dividingBy: 60)
         if minutes < 60 { return secs == 0 ? "\(minutes) min" : "\(minutes) min \(secs) s" }

@@ -26,6 +26,10 @@ import BridgebackCore
         #expect(HumanText.duration(seconds: 42) == "42 s")
         #expect(HumanText.duration(seconds: 3 * 3600 + 300) == "3 h 5 min")
         #expect(HumanText.duration(seconds: 26 * 3600) == "1 d 2 h")
+        // Past Int.max seconds the conversion used to trap; a huge number renders, capped.
+        #expect(HumanText.duration(seconds: .greatestFiniteMagnitude) == HumanText.duration(seconds: 9e15))
+        #expect(HumanText.duration(seconds: 1e19) == "104166666666 d 16 h")
+        #expect(HumanText.duration(seconds: .infinity) == "unknown")
         #expect(HumanText.excerpt("a  b\n\nc", maxCharacters: 10) == "a b c")
         let long = HumanText.excerpt(String(repeating: "word ", count: 50), maxCharacters: 30)
         #expect(long.count <= 30 && long.hasSuffix("…"))

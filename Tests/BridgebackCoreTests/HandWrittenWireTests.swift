@@ -309,7 +309,7 @@ struct WireRandom {
     mutating func double() -> Double {
         switch int(0...6) {
         case 0:
-            return [0, -0.0, 1, 0.5, 0.1, 1e-7, 1e16, 1e300, 5e-324, .greatestFiniteMagnitude, 123456789.125].randomElement(
+            return [0, -0.0, 1, 0.5, 0.1, 1e-7, 1e16, 1e300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 123456789.125].randomElement(
                 using: &generator)!
         case 1:
             let value = Double(bitPattern: generator.next())
