@@ -214,9 +214,10 @@ struct WireJSONReader {
         let first = cursor
         var value = 0
         while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") {
+            // Counted before the digit is added: a 19th digit could overflow `Int` (a trap).
+            guard cursor - first < 18 else { return nil }
             value = value * 10 + Int(bytes[cursor] - UInt8(ascii: "0"))
             cursor += 1
-            guard cursor - first <= 18 else { return nil }
         }
         let digits = cursor - first
         guard digits > 0, digits == 1 || bytes[first] != UInt8(ascii: "0"), !(negative && value == 0) else { return nil }

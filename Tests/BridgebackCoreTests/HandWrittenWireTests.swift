@@ -246,6 +246,7 @@ struct HandWrittenWireTests {
 
     static let hostileValues: [String] = [
         "null", "true", "0", "1", "-1", "-0", "1.0", "1e0", "01", "9223372036854775807", "123456789012345678", "1234567890123456789",
+        "9999999999999999999", "-99999999999999999999",
         "-123456789012345678", "1e400", "\"\"", "\"x\"", "\"1\"", "[]", "{}", "[\"a\",1]", "[\"a\",null]", "[\"a\",\"b\"]",
         #""\u0000""#, #""\ud800""#, #""\ud83d\ude00""#, "\"caf\u{e9}\"", #""\/""#, "\"a\u{1}\"", #""bridgeback.job.v1""#,
         #""bridgeback.completion.v1""#, #""bridgeback.contract.v1""#, #""bridgeback.job.v01""#, #""bridgeback.job.v2""#,
