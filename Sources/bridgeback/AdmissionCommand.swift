@@ -119,10 +119,15 @@ struct AdmissionCommand: AsyncParsableCommand {
 
     func run() async throws {
         // First, before any service starts: the HTTP handlers then run on the event loop that read the request.
-        TaskExecutorChoice(rawValue: taskExecutor)?.apply()
+        let choice = TaskExecutorChoice(rawValue: taskExecutor) ?? .eventLoops
+        let onEventLoops = choice.apply()
         logging.bootstrap()
         let environment = ProcessInfo.processInfo.environment
         let logger = Logger(label: "bridgeback.admission")
+        if choice == .eventLoops && !onEventLoops {
+            // Not fatal (the pool works), but the operator asked for the event loops and should know.
+            logger.warning("SwiftNIO could not become the task executor; tasks run on Swift's cooperative pool")
+        }
         let dataDirectory =
             dataDir ?? environment["BRIDGEBACK_DATA_DIR"].map { $0 + "/admission" } ?? "bridgeback-data/admission"
         let amqpURL = [environment["BRIDGEBACK_ADMISSION_AMQP_URL"], environment["BRIDGEBACK_AMQP_URL"]]
