@@ -165,13 +165,7 @@ public struct JSONStringCutter: Sendable {
     private static func isHighSurrogate(_ hex: ArraySlice<UInt8>) -> Bool {
         var value: UInt32 = 0
         for byte in hex {
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: return false
-            }
+            guard let digit = JSONHex.digit(byte) else { return false }
             value = value << 4 | digit
         }
         return (0xD800...0xDBFF).contains(value)

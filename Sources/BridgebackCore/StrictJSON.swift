@@ -311,18 +311,25 @@ public enum StrictJSON {
             guard bytes.count - index >= 4 else { throw syntax(path, "four hex digits after \\u") }
             var value: UInt32 = 0
             for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt32
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-                default: throw syntax(path, "four hex digits after \\u")
-                }
+                guard let digit = JSONHex.digit(bytes[index]) else { throw syntax(path, "four hex digits after \\u") }
                 value = value << 4 | digit
                 index += 1
             }
             return value
+        }
+    }
+}
+
+/// One hexadecimal digit of a `\uXXXX` escape, as every JSON reader here reads it (`StrictJSON`,
+/// `WireJSONReader`, `JSONStringCutter`); nil for any other byte.
+enum JSONHex {
+    @inline(__always)
+    static func digit(_ byte: UInt8) -> UInt32? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+        default: nil
         }
     }
 }
