@@ -125,10 +125,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What the stores share: opening a SQLite file another process writes; the group commit's transaction.
+        // What the stores share: opening a SQLite file another process writes; the group commit's transaction;
+        // a WAL sync by hand (SQLite's C API: GRDBSQLite).
         .target(
             name: "BridgebackSQLite",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // admission.sqlite: its schema and migrations, the store admission writes through, and the

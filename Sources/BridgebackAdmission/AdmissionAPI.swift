@@ -766,7 +766,13 @@ public final class AdmissionAPI: Sendable {
     }
 
     func storeCall<T: Sendable>(_ body: () async throws -> T) async throws(AdmissionError) -> T {
-        do { return try await body() } catch {
+        do { return try await body() } catch let error as UnsyncedCommit {
+            logger.error("store failure: a commit was not synced", metadata: ["error": "\(error)"])
+            throw AdmissionError(
+                .storeFailure,
+                "the admission store could not confirm the request is on disk (\(error.reason)); a job may have been admitted "
+                    + "and may still run: retry with the same idempotency_key to get its id")
+        } catch {
             logger.error("store failure", metadata: ["error": "\(error)"])
             throw AdmissionError(
                 .storeFailure, "the admission store is unavailable (\(error)); nothing was admitted, retry with the same idempotency_key")

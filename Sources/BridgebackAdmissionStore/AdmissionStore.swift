@@ -119,6 +119,15 @@ public struct StoreCounts: Sendable, Hashable {
     public var outcomes: Int = 0
 }
 
+/// A group's changes were committed but the sync that puts them on disk failed, so none of them may
+/// be answered as durable. Unlike a failed commit, they are in the database and a detach's rows may
+/// already have gone to the relay: the job can still run. A retry with the same idempotency key
+/// finds it.
+public struct UnsyncedCommit: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "committed, but the sync to disk failed: \(reason)" }
+}
+
 /// Admission's SQLite state: request log, jobs with their contracts, and the outbox.
 ///
 /// This target owns `admission.sqlite`: its migrations, every statement that writes it, and the
@@ -131,7 +140,9 @@ public struct StoreCounts: Sendable, Hashable {
 ///
 /// Writes are group-committed: concurrent submits (and the relay's marks) that wait while one
 /// commit runs share the next transaction, each in its own savepoint, and each caller is answered
-/// only once that transaction is on disk (`synchronous=FULL`: an accepted job survives power loss).
+/// only once that transaction is on disk (an accepted job survives power loss). A group's commit is
+/// written first and synced after its outbox rows are handed to the relay (`WALSync`), so a job's
+/// publish and its sync overlap; every other write commits with `synchronous=FULL`.
 public final class AdmissionStore: Sendable {
     let writer: any DatabaseWriter
     private typealias Work = @Sendable (Database) throws -> any Sendable
@@ -157,7 +168,13 @@ public final class AdmissionStore: Sendable {
     }
 
     /// Opens (creating if needed) the database at `path` (WAL mode) and migrates it.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, walSync: WALSync.sync)
+    }
+
+    /// `walSync` is how a durable group's commit is put on disk after its outbox rows are handed
+    /// to the relay: `WALSync.sync`; tests wrap it to watch, delay or fail the sync.
+    init(path: String, walSync: @escaping @Sendable (Database) throws -> Void) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "bridgeback.admission"
@@ -172,19 +189,27 @@ public final class AdmissionStore: Sendable {
         self.writer = writer
         let handOff = outboxHandOff
         group = GroupCommit(maxBatch: 512) { pending in
-            // Synced (FULL, the writer's resting mode) if any change in the group must be durable
-            // when answered; a group of only the relay's marks commits without a sync (NORMAL,
-            // in WAL order: the next synced commit puts it on disk too).
+            // Synced if any change in the group must be durable when answered; a group of only the
+            // relay's marks is not (in WAL order: the next synced commit puts it on disk too).
             let durable = pending.contains(where: \.durable)
             return try await writer.writeWithoutTransaction { db in
-                let results = try GroupTransaction.run(db, durable: durable, pending.map(\.work))
-                // Committed (and synced if durable): hand the new outbox rows over (which rings the
-                // relay's doorbell) here on the writer, before any caller is answered and without
-                // waiting for a task to resume first; the writer is serial, so in commit order.
+                // Committed unsynced (NORMAL for this group; the writer rests at FULL for every
+                // other write): written to the WAL, so a process crash loses nothing from here on.
+                let results = try GroupTransaction.run(db, durable: false, pending.map(\.work))
+                // Hand the new outbox rows over (which rings the relay's doorbell) here on the
+                // writer, in commit order, before the sync: the relay publishes the job while the
+                // WAL syncs, instead of after (the sync is ~0.5-1 ms on an idle job's path). The
+                // 202 still waits for the sync. The one new window: a power cut (not a crash)
+                // between the publish and the sync can lose the record of a job that then runs;
+                // its caller was never answered (docs/architecture.md, "Admission's outbox").
                 handOff.handed(
                     results.flatMap { result -> [OutboxRow] in
                         if case .success(let admitted as Admitted) = result { admitted.rows } else { [] }
                     })
+                // On disk before any caller is answered: the sync a FULL commit would have made.
+                if durable {
+                    do { try walSync(db) } catch { throw UnsyncedCommit(reason: "\(error)") }
+                }
                 return results
             }
         }

@@ -102,8 +102,9 @@ public final class OutboxHandOff: Sendable {
     }
 
     /// Called after every hand-over of rows, on the thread that committed them (GRDB's writer,
-    /// right after the commit and its sync): the relay's doorbell, so the relay is woken while the
-    /// committing requests are still being answered, not after. Replaces an earlier `onHanded`.
+    /// right after the commit, before its sync): the relay's doorbell, so the relay publishes while
+    /// the commit syncs and its requests wait for their answers, not after. Replaces an earlier
+    /// `onHanded`.
     public func onHanded(_ notify: @escaping @Sendable () -> Void) { self.notify.withLock { $0 = notify } }
 
     func handed(_ rows: [OutboxRow]) {

@@ -1,4 +1,7 @@
+import BridgebackSQLite
 import Foundation
+import GRDB
+import Synchronization
 import Testing
 
 @testable import BridgebackAdmission
@@ -29,5 +32,100 @@ struct DurabilityTests {
             #expect(try await h.store.counts().unsent == 0)
             #expect(try await h.store.synchronousMode() == 2, "round \(round)")
         }
+    }
+
+    /// The sync is what makes a 202 honest; since the relay is handed a detach's rows before it, the
+    /// job is published while the WAL syncs, and the detach must still wait for the sync.
+    @Test("a detach's job is published while its commit syncs, and the detach is answered only after the sync")
+    func publishOverlapsTheSync() async throws {
+        let gate = SyncGate()
+        let h = try Harness(walSync: gate.sync)
+        defer {
+            gate.open()
+            h.dir.cleanup()
+        }
+        let fake = FakePublisher()
+        let relay = h.relay(fake)
+        let answered = Mutex(false)
+        let detach = Task {
+            let ids = try await OutboxRelayTests.detach(h, 1)
+            answered.withLock { $0 = true }
+            return ids
+        }
+        try await waitUntil { gate.entered == 1 }
+        // The commit is written, its sync held: the relay publishes contract and job now.
+        let drain = Task { await relay.drain() }
+        try await waitUntil { fake.published.count == 2 }
+        #expect(!answered.withLock { $0 }, "answered before the sync")
+        gate.open()
+        let ids = try await detach.value
+        await drain.value
+        #expect(fake.published.map(\.properties.messageID) == [ids[0], ids[0]])
+        #expect(try await h.store.counts().unsent == 0)
+        // One sync: the detach's. The relay's marks are not synced (a lost mark only publishes again).
+        #expect(gate.entered == 1)
+    }
+
+    @Test("a detach whose sync fails is not answered accepted; the answer says the job may still run")
+    func failedSyncIsNotAccepted() async throws {
+        let h = try Harness(walSync: { _ in throw DatabaseError(resultCode: .SQLITE_IOERR_FSYNC, message: "injected") })
+        defer { h.dir.cleanup() }
+        let response = await h.submit(#"{"origin": "cli:alice", "text": "Audit it", "force": "detach", "idempotency_key": "k1"}"#)
+        #expect(response.status == 503)
+        let message = response["error"]?["message"]?.string ?? ""
+        #expect(message.contains("could not confirm the request is on disk"), "\(message)")
+        #expect(message.contains("may still run"), "\(message)")
+        // Committed though not synced: the job is there, and its rows are with the relay.
+        #expect(try await h.store.counts().unsent == 2)
+    }
+
+    @Test("WALSync syncs a WAL database's log, and says so when a connection has no log to sync")
+    func walSyncNeedsALog() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let pool = try DatabasePool(path: dir.url.appendingPathComponent("w.sqlite").path)
+        try pool.write { db in try db.execute(sql: "CREATE TABLE t (x)") }
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "INSERT INTO t VALUES (1)")
+            try WALSync.sync(db)
+        }
+        let memory = try DatabaseQueue()
+        #expect {
+            try memory.inDatabase { db in try WALSync.sync(db) }
+        } throws: { error in
+            (error as? DatabaseError)?.resultCode == .SQLITE_MISUSE
+                && "\(error)".contains("no write-ahead log is open on this connection")
+        }
+    }
+}
+
+/// Polls `condition` every 5 ms for up to 10 s; records an issue if it never holds.
+func waitUntil(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out waiting", sourceLocation: sourceLocation)
+            return
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+/// Holds every admission sync until `open()`, counting them: the test sees what happens while a
+/// commit is written but not yet synced. Polls instead of blocking on a semaphore; it runs on
+/// GRDB's writer thread, not on the cooperative pool.
+final class SyncGate: Sendable {
+    private let state = Mutex((entered: 0, open: false))
+
+    var entered: Int { state.withLock { $0.entered } }
+
+    func open() { state.withLock { $0.open = true } }
+
+    func sync(_ db: Database) throws {
+        state.withLock { $0.entered += 1 }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !state.withLock({ $0.open }) && ContinuousClock.now < deadline { usleep(1000) }
+        try WALSync.sync(db)
     }
 }

@@ -2,6 +2,7 @@ import BridgebackAMQP
 import BridgebackCore
 import BridgebackPolicy
 import Foundation
+import GRDB
 import Logging
 import Synchronization
 
@@ -69,10 +70,13 @@ struct Harness {
     init(
         configuration: AdmissionConfiguration = .init(), catalog: RecipeCatalogView? = Fixtures.catalog, dir: TempDir = TempDir(),
         publisher: (any OutboxPublisher)? = nil, cancelForwarder: (any CancelForwarding)? = FakeCoordinator(),
-        now: @escaping @Sendable () -> Date = { Date() }, deliveryLookup: (any DeliveryLookup)? = nil
+        now: @escaping @Sendable () -> Date = { Date() }, deliveryLookup: (any DeliveryLookup)? = nil,
+        walSync: (@Sendable (Database) throws -> Void)? = nil
     ) throws {
         self.dir = dir
-        store = try AdmissionStore(directory: dir.url)
+        store =
+            try walSync.map { try AdmissionStore(path: dir.url.appendingPathComponent("admission.sqlite").path, walSync: $0) }
+            ?? AdmissionStore(directory: dir.url)
         doorbell = OutboxDoorbell()
         api = AdmissionAPI(
             configuration: configuration, registry: Fixtures.registry, engine: Fixtures.engine, catalog: catalog, store: store,
