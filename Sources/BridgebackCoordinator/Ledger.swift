@@ -32,7 +32,8 @@ public final class Ledger: Sendable {
 
     /// One change waiting for the group's transaction.
     struct Pending: Sendable {
-        var work: Work
+        /// Nil: no change, only a sync of every commit before it (`syncOwnCommit`).
+        var work: Work?
         /// Whether the group's commit must be synced (`synchronous=FULL`) before it is answered.
         var durable: Bool
     }
@@ -85,19 +86,36 @@ public final class Ledger: Sendable {
         self.database = database
         let durability = DurabilityTracker(syncDelay: syncDelay)
         self.durability = durability
+        // A file's WAL can be synced by hand; an in-memory ledger has nothing to sync.
+        let walMode = database is DatabasePool
         group = GroupCommit(maxBatch: 1024) { pending in
             // One transaction for the group. It is synced (FULL) if any change in it must be
             // durable when answered; otherwise it commits without a sync (NORMAL: in WAL order,
             // so the next synced commit makes it durable too, and a crash of the process loses
             // nothing; only a power loss can).
             let durable = pending.contains(where: \.durable)
+            let changes: [Work] = pending.compactMap(\.work)
             // FULL is the writer's resting mode (what `synchronousMode()` reads); NORMAL only for
             // this transaction when no change in it must be durable.
             let results = try await database.writeWithoutTransaction { db in
-                try GroupTransaction.run(db, durable: durable, pending.map(\.work))
+                // Only syncs asked for: a transaction without a change writes and syncs nothing,
+                // so the WAL itself is synced, putting every earlier commit on disk.
+                guard !changes.isEmpty else {
+                    if walMode { try WALSync.sync(db) }
+                    return [Result<any Sendable, any Error>]()
+                }
+                // Converted element by element: `[Work]` passed as it is becomes an array cast at run
+                // time, from `@Sendable` functions to plain ones, which traps ("Could not cast value").
+                return try GroupTransaction.run(db, durable: durable, changes.map { work in work })
             }
             let generation = durability.committed(synced: durable)
-            return results.map { result in result.map { Committed(output: $0, generation: generation) } }
+            var outputs = results.makeIterator()
+            return pending.map { change in
+                let result: Result<any Sendable, any Error> =
+                    change.work == nil
+                    ? .success(()) : outputs.next() ?? .failure(GroupCommitError(expected: changes.count, got: results.count))
+                return result.map { Committed(output: $0, generation: generation) }
+            }
         }
         do {
             try LedgerSchema.migrator.migrate(database)
@@ -133,8 +151,8 @@ public final class Ledger: Sendable {
     }
 
     /// Returns once commit `generation` is on disk: at once if a synced commit since covered it;
-    /// otherwise after the next synced commit, which the ledger makes itself (a one-row write)
-    /// if no writer's synced commit comes within `syncDelay`, or at once with `now`.
+    /// otherwise after the next synced commit, or a sync the ledger makes itself if no writer's
+    /// synced commit comes within `syncDelay`, or at once with `now`.
     func awaitDurable(_ generation: UInt64, now: Bool = false) async throws {
         if now {
             if durability.synced < generation { try await syncOwnCommit() }
@@ -143,9 +161,11 @@ public final class Ledger: Sendable {
         try await durability.wait(for: generation) { [self] in try await syncOwnCommit() }
     }
 
-    /// A synced commit of a one-row write: puts every earlier commit on disk.
+    /// Puts every earlier commit on disk: a sync of the WAL in the group's turn (no transaction of
+    /// its own; it joins the group's synced commit when changes wait with it). Until the eighth
+    /// pass of #12 this was a one-row synced write to `ledger_sync`, a table nothing writes now.
     private func syncOwnCommit() async throws {
-        _ = try await write { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = syncs + 1 WHERE id = 1") }
+        _ = try await group.submit(Pending(work: nil, durable: true))
     }
 
     /// The number of the last synced commit (every commit up to it is on disk), for tests.

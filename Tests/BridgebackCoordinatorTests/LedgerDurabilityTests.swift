@@ -32,12 +32,13 @@ struct LedgerDurabilityTests {
         #expect(ledger.syncedGeneration > first.generation)
         try await ledger.awaitDurable(first.generation)  // already covered: returns at once
 
-        // No synced write comes: the ledger syncs on its own (one write to ledger_sync).
+        // No synced write comes: the ledger syncs on its own, a sync of the WAL and no write.
         let second = try await ledger.commit(durable: false) { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = 200") }
         #expect(ledger.syncedGeneration < second.generation)
         try await ledger.awaitDurable(second.generation)
         #expect(ledger.syncedGeneration > second.generation)
-        #expect(try await ledger.read { db in try Int.fetchOne(db, sql: "SELECT syncs FROM ledger_sync") } == 201)
+        #expect(try await ledger.read { db in try Int.fetchOne(db, sql: "SELECT syncs FROM ledger_sync") } == 200)
+        #expect(try await ledger.synchronousMode() == 2)
 
         // `now`: synced at once, without waiting for the delay.
         let third = try await ledger.commit(durable: false) { db in try db.execute(sql: "UPDATE ledger_sync SET syncs = 300") }
