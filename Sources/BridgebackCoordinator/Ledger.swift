@@ -299,6 +299,9 @@ final class DurabilityTracker: Sendable {
 
     var synced: UInt64 { state.withLock { $0.synced } }
 
+    /// How many wait for a sync (tests).
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Numbers the commit that just returned; a synced one wakes everyone it covers.
     func committed(synced: Bool) -> UInt64 {
         let (generation, ready) = state.withLock { state -> (UInt64, [CheckedContinuation<Void, any Error>]) in

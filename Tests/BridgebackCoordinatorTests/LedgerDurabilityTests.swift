@@ -61,8 +61,11 @@ struct LedgerDurabilityTests {
         }
         let first = tracker.committed(synced: false)
         async let firstDurable: Void = tracker.wait(for: first, sync: sync)
-        try await Task.sleep(for: .milliseconds(50))
-        _ = tracker.committed(synced: true)  // a writer's synced commit covers the first
+        // A writer's synced commit covers the first as soon as it waits (and its wait started the
+        // sync loop), not after a fixed sleep: a 50 ms sleep that overshot `delay` on a loaded
+        // machine let the loop sync for the first, two syncs.
+        while tracker.waiting == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        _ = tracker.committed(synced: true)
         try await firstDurable
         try await Task.sleep(for: .milliseconds(100))
         let second = tracker.committed(synced: false)
