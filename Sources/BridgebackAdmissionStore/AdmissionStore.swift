@@ -201,7 +201,7 @@ public final class AdmissionStore: Sendable {
                 // WAL syncs, instead of after (the sync is ~0.5-1 ms on an idle job's path). The
                 // 202 still waits for the sync. The one new window: a power cut (not a crash)
                 // between the publish and the sync can lose the record of a job that then runs;
-                // its caller was never answered (docs/architecture.md, "Admission's outbox").
+                // its caller was never answered (docs/admission-service.md, "The outbox relay").
                 handOff.handed(
                     results.flatMap { result -> [OutboxRow] in
                         if case .success(let admitted as Admitted) = result { admitted.rows } else { [] }
