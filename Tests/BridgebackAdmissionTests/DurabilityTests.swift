@@ -66,17 +66,27 @@ struct DurabilityTests {
         #expect(gate.entered == 1)
     }
 
-    @Test("a detach whose sync fails is not answered accepted; the answer says the job may still run")
+    @Test("a detach whose sync fails is not answered accepted, says the job may still run, and a retry after a restart gets that job")
     func failedSyncIsNotAccepted() async throws {
         let h = try Harness(walSync: { _ in throw DatabaseError(resultCode: .SQLITE_IOERR_FSYNC, message: "injected") })
         defer { h.dir.cleanup() }
         let response = await h.submit(#"{"origin": "cli:alice", "text": "Audit it", "force": "detach", "idempotency_key": "k1"}"#)
         #expect(response.status == 503)
-        let message = response["error"]?["message"]?.string ?? ""
+        let message = response.errorMessage ?? ""
         #expect(message.contains("could not confirm the request is on disk"), "\(message)")
         #expect(message.contains("may still run"), "\(message)")
         // Committed though not synced: the job is there, and its rows are with the relay.
         #expect(try await h.store.counts().unsent == 2)
+        // As after a crash between the commit and the sync: a new store on the same file (a
+        // restarted admission) has the job and its unsent rows, and a retry with the same key
+        // gets that job, not a second one.
+        let restarted = try Harness(dir: h.dir)
+        #expect(try await restarted.store.counts().unsent == 2)
+        let retry = await restarted.submit(#"{"origin": "cli:alice", "text": "Audit it", "force": "detach", "idempotency_key": "k1"}"#)
+        #expect(retry.status == 202, "\(retry.status)")
+        #expect(retry["idempotent_replay"] == .bool(true))
+        let counts = try await restarted.store.counts()
+        #expect(counts.jobs == 1 && counts.unsent == 2)
     }
 
     @Test("WALSync syncs a WAL database's log, and says so when a connection has no log to sync")
