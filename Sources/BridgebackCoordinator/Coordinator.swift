@@ -1,5 +1,6 @@
 public import BridgebackCore
 import BridgebackAuth
+import BridgebackSQLite
 public import Metrics
 import Foundation
 public import Logging
@@ -449,12 +450,12 @@ public final class Coordinator: Sendable {
         let (steps, generation) = try await ledger.commit(durable: durable) { db -> [Result<LifecycleStep, BridgebackError>] in
             try work.map { id, event in
                 do {
-                    var step: LifecycleStep?
-                    try db.inSavepoint {
-                        step = try LifecycleStep.commit(db, id, now: now, registry: registry, cache: cache, event: event)
-                        return .commit
-                    }
-                    return .success(step!)
+                    // Its own savepoint (prepared once, not per job as GRDB's `inSavepoint`), so a
+                    // refused event undoes only its own writes.
+                    return .success(
+                        try GroupTransaction.inSavepoint(db, .item) {
+                            try LifecycleStep.commit(db, id, now: now, registry: registry, cache: cache, event: event)
+                        })
                 } catch let error as BridgebackError {
                     return .failure(error)
                 }

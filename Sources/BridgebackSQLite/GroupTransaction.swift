@@ -44,17 +44,38 @@ public enum GroupTransaction {
     /// call (two per change in a group; `sqlite3_prepare_v3` was ~5 % of admission's CPU per job).
     /// Runs inside GRDB's `inTransaction` block, so a statement after a transaction SQLite aborted
     /// (e.g. on `SQLITE_FULL`) still throws `SQLITE_ABORT` instead of running outside it.
-    static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "SAVEPOINT grp").execute()
+    ///
+    /// `Savepoint.change` is the group's own; a change that needs savepoints of its own inside
+    /// (the coordinator's one per job of a pass) takes `Savepoint.item`, nested in it.
+    public static func inSavepoint<T>(_ db: Database, _ savepoint: Savepoint = .change, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: savepoint.begin).execute()
         let output: T
         do {
             output = try body()
         } catch {
-            try? db.execute(sql: "ROLLBACK TRANSACTION TO SAVEPOINT grp")
-            try? db.execute(sql: "RELEASE SAVEPOINT grp")
+            try? db.execute(sql: savepoint.rollback)
+            try? db.execute(sql: savepoint.release)
             throw error
         }
-        try db.cachedStatement(sql: "RELEASE SAVEPOINT grp").execute()
+        try db.cachedStatement(sql: savepoint.release).execute()
         return output
+    }
+
+    /// A savepoint's name and the statements that open, release and roll back to it.
+    public struct Savepoint: Sendable {
+        let begin: String
+        let release: String
+        let rollback: String
+
+        init(_ name: String) {
+            begin = "SAVEPOINT \(name)"
+            release = "RELEASE SAVEPOINT \(name)"
+            rollback = "ROLLBACK TRANSACTION TO SAVEPOINT \(name)"
+        }
+
+        /// One change of a group.
+        public static let change = Savepoint("grp")
+        /// One item inside a change (nested in `change`).
+        public static let item = Savepoint("item")
     }
 }
