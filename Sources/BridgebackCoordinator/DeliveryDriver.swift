@@ -275,10 +275,11 @@ extension Coordinator {
         // state JSON is read to finish a job.
         let parts = try PartTable.outcomes(db, job: id)
         if onlyIfAllEnded, parts.contains(where: { $0.outcome == nil }) { return nil }
-        guard var record = try JobTable.load(db, id, cache: cache), case .delivering(let contract, let decision, _) = record.lifecycle.state
+        guard let stored = try JobTable.load(db, id, cache: cache), case .delivering(let contract, let decision, _) = stored.lifecycle.state
         else {
             return nil
         }
+        var record = stored
         let finals = parts.filter { $0.purpose == .final }.compactMap(\.outcome)
         let fallbacks = parts.filter { $0.purpose == .fallback }.compactMap(\.outcome)
         let outcome: DeliveryOutcome =
@@ -290,7 +291,7 @@ extension Coordinator {
                 fallbacks.contains(.failed) ? .failed : fallbacks.contains(.uncertain) ? .uncertain : .delivered
             record.finalDetail = "fallback notice to the work surface: \(fallback.rawValue)"
         }
-        try JobTable.save(db, record, now: now, cache: cache)
+        try JobTable.save(db, record, stored: stored, now: now, cache: cache)
         return Finished(outcome: outcome.rawValue, createdAt: contract.createdAt, kind: decision.kind)
     }
 

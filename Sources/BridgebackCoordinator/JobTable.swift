@@ -22,6 +22,18 @@ enum JobTable {
             """
     }()
 
+    /// A transition of a stored job whose contract did not change: the columns a transition can
+    /// change, and nothing the contract fixes (its JSON, surface, mode, parent, deadline).
+    private static let updateSQL: String = {
+        let changed = [
+            Jobs.state, Jobs.endingJSON, Jobs.parkedAt, Jobs.decisionJSON, Jobs.duplicates, Jobs.orphanReported, Jobs.finalOutcome,
+            Jobs.finalDetail, Jobs.updatedAt,
+        ]
+        return """
+            UPDATE \(Jobs.table) SET \(changed.map { "\($0.name) = ?" }.joined(separator: ", ")) WHERE \(Jobs.jobID.name) = ?
+            """
+    }()
+
     static func load(_ db: Database, _ id: JobID, cache: ContractCache? = nil) throws -> JobRecord? {
         let select = try db.cachedStatement(sql: Self.selectSQL)
         guard let row = try Row.fetchOne(select, arguments: [id.description]) else {
@@ -79,8 +91,11 @@ enum JobTable {
             orphanReported: (row[Jobs.orphanReported] as Int? ?? 0) != 0)
     }
 
-    /// Inserts or replaces the row for `record` (one statement).
-    static func save(_ db: Database, _ record: JobRecord, now: Date, cache: ContractCache? = nil) throws {
+    /// Inserts or replaces the row for `record` (one statement). `stored` is the record as `load`
+    /// read it in the same transaction (nil for a new job): when it already held the same contract,
+    /// only the columns a transition changes are written, not the contract's JSON and the columns
+    /// taken from it again (most of a row's bytes; a job's second and third transitions).
+    static func save(_ db: Database, _ record: JobRecord, stored: JobRecord?, now: Date, cache: ContractCache? = nil) throws {
         let job = record.jobID.description
         let cached = cache?[record.jobID]
         var contractJSON: String?
@@ -102,6 +117,18 @@ enum JobTable {
                     $0.decisionJSON = text; $0.decision = decision
                 }
                 decisionJSON = text
+            }
+        }
+        if let contract = record.contract, let storedContract = stored?.contract, storedContract == contract {
+            let update = try db.cachedStatement(sql: Self.updateSQL)
+            try update.execute(
+                arguments: [
+                    record.lifecycle.state.name, endingJSON, parkedAt, decisionJSON, record.duplicates, record.orphanReported ? 1 : 0,
+                    record.finalOutcome, record.finalDetail, now.ledgerValue, job,
+                ])
+            if db.changesCount == 1 {
+                if case .finished = record.lifecycle.state { cache?.remove(record.jobID) }
+                return
             }
         }
         if let contract = record.contract {

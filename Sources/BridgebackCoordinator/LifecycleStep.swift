@@ -23,9 +23,8 @@ struct LifecycleStep: Sendable {
         _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry, cache: ContractCache? = nil,
         event: (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
     ) throws -> LifecycleStep {
-        var record =
-            try JobTable.load(db, id, cache: cache)
-            ?? JobRecord(lifecycle: JobLifecycle(jobID: id), finalOutcome: nil, finalDetail: nil, orphanReported: false)
+        let stored = try JobTable.load(db, id, cache: cache)
+        var record = stored ?? JobRecord(lifecycle: JobLifecycle(jobID: id), finalOutcome: nil, finalDetail: nil, orphanReported: false)
         let action = try event(&record.lifecycle, now)
         var step = LifecycleStep(action: action, state: "")
         switch action {
@@ -38,7 +37,7 @@ struct LifecycleStep: Sendable {
         }
         step.forgeriesDiscarded = record.lifecycle.forgeriesDiscarded
         // An event that changed nothing on a row we never stored (none) still records the job.
-        try JobTable.save(db, record, now: now, cache: cache)
+        try JobTable.save(db, record, stored: stored, now: now, cache: cache)
         step.state = record.lifecycle.state.name
         return step
     }
