@@ -28,6 +28,11 @@ package struct WireJSONWriter {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// Bytes that are already JSON (a value encoded elsewhere, spliced in as it is).
+    package mutating func append(_ json: [UInt8]) {
+        bytes.append(contentsOf: json)
+    }
+
     package mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { escaped($0) }

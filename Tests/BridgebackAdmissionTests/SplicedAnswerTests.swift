@@ -82,4 +82,39 @@ struct SplicedAnswerTests {
             #expect(response["contract"]?["completion_capability_sha256"] == nil)
         }
     }
+
+    @Test("written by hand, every optional member present or left out: the same bytes as the answer encoded whole")
+    func handWrittenSameBytesAsEncodedWhole() throws {
+        for (index, text) in Self.awkward.enumerated() {
+            let contract = Self.contract(text, index: index, hash: CompletionCapability.mint().sha256)
+            let shown = try #require(APIResponse.shownContract(fromWire: Array(try WireCodec.encode(contract))))
+            // Each of the eight optional members on or off, and a confidence JSONEncoder writes oddly.
+            for mask in 0..<256 {
+                var answer = Self.answer(for: contract, text: text)
+                func on(_ bit: Int) -> Bool { mask & (1 << bit) != 0 }
+                answer.confidence = on(0) ? [0.875, 1, 0.1, 1e-7, 123_456_789.125][mask % 5] : nil
+                answer.idempotentReplay = on(1) ? mask.isMultiple(of: 3) : nil
+                answer.defaultsApplied = on(2) ? (mask.isMultiple(of: 5) ? [] : ["deadline", text]) : nil
+                answer.notes = on(3) ? [text] : nil
+                answer.job?.publishedAt = on(4) ? "2026-12-07T03:00:00.123Z" : nil
+                answer.job?.cancelRequestedAt = on(5) ? text : nil
+                answer.job?.cancelReason = on(6) ? "reason: \(text)" : nil
+                answer.job?.links = on(7) ? [text: text, "self": "/v1/jobs/x", "cancel": "/v1/jobs/x/cancel", "a/b": "é"] : [:]
+                let hand = try #require(APIResponse.handWritten(answer, shownContract: shown))
+                #expect(hand == APIResponse(status: 202, typed: answer).bodyBytes, "\(text), mask \(mask)")
+            }
+        }
+    }
+
+    @Test("a confidence that is not a finite number is left to JSONEncoder; an answer without a job is not spliced")
+    func handWrittenRefuses() throws {
+        let contract = Self.contract("x", index: 1, hash: CompletionCapability.mint().sha256)
+        let shown = try #require(APIResponse.shownContract(fromWire: Array(try WireCodec.encode(contract))))
+        var answer = Self.answer(for: contract, text: "x")
+        answer.confidence = .nan
+        #expect(APIResponse.handWritten(answer, shownContract: shown) == nil)
+        answer.confidence = 0.5
+        answer.job = nil
+        #expect(APIResponse.handWritten(answer, shownContract: shown) == nil)
+    }
 }
