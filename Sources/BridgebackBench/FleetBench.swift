@@ -282,11 +282,7 @@ actor Arrivals {
             do {
                 for try await delivery in consumer {
                     let now = ContinuousClock.now
-                    if let object = try? JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any],
-                        let id = object["job_id"] as? String
-                    {
-                        self.record(id, now)
-                    }
+                    if let id = JobIDOnly.read(Data(delivery.body)) { self.record(id, now) }
                     delivery.ack()
                 }
             } catch {}
@@ -302,8 +298,11 @@ actor Arrivals {
 
     func wait(for ids: Set<String>, timeout: Duration) async throws -> [String: ContinuousClock.Instant] {
         let deadline = ContinuousClock.now + timeout
+        // Only the ids still missing are looked up again at each poll (not all of them: 5,000
+        // lookups every 20 ms were CPU taken from the fleet under measurement).
+        var missing = ids
         while true {
-            let missing = ids.filter { seen[$0] == nil }
+            missing = missing.filter { seen[$0] == nil }
             if missing.isEmpty { return seen.filter { ids.contains($0.key) } }
             guard ContinuousClock.now < deadline else {
                 throw BenchError(
