@@ -268,6 +268,8 @@ public struct FleetBench: Sendable {
 /// When each job's final notice reached the inbox.
 actor Arrivals {
     private var seen: [String: ContinuousClock.Instant] = [:]
+    /// The ids of `seen` in the order they arrived, for `wait`'s polls.
+    private var order: [String] = []
     private var task: Task<Void, Never>?
 
     static func start(connection: AMQPConnection, queue: String) async throws -> Arrivals {
@@ -293,16 +295,24 @@ actor Arrivals {
     var count: Int { seen.count }
 
     private func record(_ id: String, _ at: ContinuousClock.Instant) {
-        if seen[id] == nil { seen[id] = at }
+        if seen[id] == nil {
+            seen[id] = at
+            order.append(id)
+        }
     }
 
     func wait(for ids: Set<String>, timeout: Duration) async throws -> [String: ContinuousClock.Instant] {
         let deadline = ContinuousClock.now + timeout
-        // Only the ids still missing are looked up again at each poll (not all of them: 5,000
-        // lookups every 20 ms were CPU taken from the fleet under measurement).
-        var missing = ids
+        // Each poll looks only at the notices that arrived since the last one (not at every id
+        // still missing: 5,000 lookups every 20 ms were ~10 % of this client's CPU, taken from
+        // the fleet it measures).
+        var missing = ids.filter { seen[$0] == nil }
+        var next = order.count
         while true {
-            missing = missing.filter { seen[$0] == nil }
+            while next < order.count {
+                missing.remove(order[next])
+                next += 1
+            }
             if missing.isEmpty { return seen.filter { ids.contains($0.key) } }
             guard ContinuousClock.now < deadline else {
                 throw BenchError(
