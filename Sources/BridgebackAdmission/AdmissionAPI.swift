@@ -89,28 +89,15 @@ public struct APIResponse: Sendable, Hashable {
     }
 
     /// A detach answer whose job's contract is `shownContract`, the contract's JSON as the answer
-    /// shows it (`OwnershipContract.Shown`, sorted keys), spliced in instead of encoded again: the
-    /// same bytes as `init(status:typed:)` (`SplicedAnswerTests`), one encoding of the contract less
-    /// per job (~0.1 ms was the answer's encoding, the contract most of it).
+    /// shows it (`OwnershipContract.Shown`, sorted keys), spliced in instead of encoded again and the
+    /// rest written by hand (`handWritten`): the same bytes as `init(status:typed:)`
+    /// (`SplicedAnswerTests`). Encoded whole when only `JSONEncoder` may answer.
     init(status: Int, answer: AdmissionAnswer, shownContract: [UInt8]) {
         if let bytes = Self.handWritten(answer, shownContract: shownContract) {
             self.init(status: status, encoded: bytes)
-            return
-        }
-        guard answer.job != nil, let data = try? Self.splicingEncoder.encode(answer),
-            let at = Self.firstRange(of: Self.placeholderField, in: data)
-        else {
+        } else {
             self.init(status: status, typed: answer)
-            return
         }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(data.count + shownContract.count)
-        let fieldStart = data.startIndex + at
-        // `"contract":` stays; the placeholder string after it becomes the contract's object.
-        bytes.append(contentsOf: data[data.startIndex..<(fieldStart + Self.contractKey.count)])
-        bytes.append(contentsOf: shownContract)
-        bytes.append(contentsOf: data[(fieldStart + Self.placeholderField.count)...])
-        self.init(status: status, encoded: bytes)
     }
 
     /// The detach answer with its contract spliced in, written by hand (`WireJSONWriter`): the
@@ -190,32 +177,6 @@ public struct APIResponse: Sendable, Hashable {
             wire[close + 1] == UInt8(ascii: ",")
         else { return nil }
         return [UInt8(ascii: "{")] + wire[(close + 2)...]
-    }
-
-    /// The stand-in the splicing encoder writes for a job's contract. The pattern below (`"contract":`
-    /// and the stand-in, bare quotes) can only be a member of an object: inside a JSON string every
-    /// quote is escaped. The answer's only member named `contract` is the job's (with the stand-in,
-    /// the recipe's parameters, the only keys a client chooses, are not in the bytes).
-    static let placeholder = "bb:contract-spliced-here"
-    static let contractKey = Array(#""contract":"#.utf8)
-    static let placeholderField = contractKey + Array("\"\(placeholder)\"".utf8)
-    static let splicingEncoder: JSONEncoder = {
-        let encoder = JSONEncoder.sorted
-        encoder.userInfo[AdmittedJob.contractPlaceholder] = placeholder
-        return encoder
-    }()
-
-    static func firstRange(of pattern: [UInt8], in data: Data) -> Int? {
-        data.withUnsafeBytes { raw -> Int? in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            guard bytes.count >= pattern.count, let first = pattern.first else { return nil }
-            var index = 0
-            while index <= bytes.count - pattern.count {
-                if bytes[index] == first, pattern.indices.allSatisfy({ bytes[index + $0] == pattern[$0] }) { return index }
-                index += 1
-            }
-            return nil
-        }
     }
 
     /// The body as sorted-key JSON bytes.

@@ -72,11 +72,6 @@ public struct AdmittedJob: Sendable, Hashable, Codable {
         self.links = links
     }
 
-    /// Set in an encoder's `userInfo` (a `String`), the job's `contract` is encoded as that string
-    /// instead, for a caller that already holds the contract's JSON and splices it in (admission's
-    /// 202 answer: its contract is encoded once per job, not again for the answer).
-    public static let contractPlaceholder = CodingUserInfoKey(rawValue: "bridgeback.admittedJob.contractPlaceholder")!
-
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         jobID = try c.decode(String.self, forKey: .jobID)
@@ -96,12 +91,7 @@ public struct AdmittedJob: Sendable, Hashable, Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(jobID, forKey: .jobID)
         try c.encode(human, forKey: .human)
-        if let placeholder = encoder.userInfo[Self.contractPlaceholder] as? String {
-            // The encoder's user asked for a stand-in: it splices the contract's encoded bytes in its place.
-            try c.encode(placeholder, forKey: .contract)
-        } else {
-            try c.encode(OwnershipContract.Shown(contract), forKey: .contract)
-        }
+        try c.encode(OwnershipContract.Shown(contract), forKey: .contract)
         try c.encode(state, forKey: .state)
         try c.encode(stateSource, forKey: .stateSource)
         try c.encode(stateNote, forKey: .stateNote)
