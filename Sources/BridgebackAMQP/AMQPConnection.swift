@@ -12,6 +12,8 @@ final class SharedConnectionState: Sendable {
         var blocked = false
     }
     private let state = Mutex(Snapshot())
+    /// Plain acks sent inside a `multiple` ack (`AMQPConnection.mergedAcks`).
+    let mergedAcks = Atomic<Int>(0)
 
     /// A new or lost connection starts unblocked (the broker re-sends `connection.blocked`).
     func update(connected: Bool, generation: Int, error: AMQPError?) {
@@ -83,6 +85,9 @@ public final class AMQPConnection: Sendable {
     public var isBlocked: Bool { shared.snapshot.blocked }
     /// Counts successful connects; it grows by one after each reconnect.
     public var generation: Int { shared.snapshot.generation }
+    /// How many plain acks (``AMQPDelivery/ack()``) went out merged into a `multiple` ack so far
+    /// (also `bridgeback_amqp_acks_merged_total`): each one saved the broker a frame and a settle.
+    public var mergedAcks: Int { shared.mergedAcks.load(ordering: .relaxed) }
 
     /// Runs `body` on the connection thread and returns its result.
     func perform<R: Sendable>(_ body: @escaping @Sendable (ConnectionCore) -> Result<R, AMQPError>) async throws -> R {
@@ -287,9 +292,15 @@ struct DeliveryAcker: Sendable, Hashable {
     let tag: UInt64
 
     func send(_ settlement: ConnectionCore.Settlement) {
+        if case .ack(multiple: false) = settlement {
+            inbox.submitAck(request)
+            return
+        }
         let (channel, epoch, tag) = (self.channel, self.epoch, self.tag)
         inbox.submit { core in core.settle(settlement, channel: channel, epoch: epoch, tag: tag) }
     }
+
+    var request: AckRequest { AckRequest(channel: channel, epoch: epoch, tag: tag) }
 
     static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.inbox === rhs.inbox && lhs.channel == rhs.channel && lhs.epoch == rhs.epoch && lhs.tag == rhs.tag
@@ -300,6 +311,19 @@ struct DeliveryAcker: Sendable, Hashable {
         hasher.combine(channel)
         hasher.combine(epoch)
         hasher.combine(tag)
+    }
+}
+
+extension Collection where Element == AMQPDelivery {
+    /// Acknowledges each delivery, as ``AMQPDelivery/ack()`` on each would, handing those of one
+    /// connection to its thread at once so they can go out as one `multiple` ack (a consumer that
+    /// handles a chunk of deliveries and then settles them all).
+    public func ackAll() {
+        var byInbox: [ObjectIdentifier: (CommandInbox, [AckRequest])] = [:]
+        for delivery in self {
+            byInbox[ObjectIdentifier(delivery.acker.inbox), default: (delivery.acker.inbox, [])].1.append(delivery.acker.request)
+        }
+        for (inbox, acks) in byInbox.values { inbox.submitAcks(acks) }
     }
 }
 
@@ -325,6 +349,8 @@ public struct AMQPDelivery: Sendable {
         properties.headers["x-delivery-count"]?.intValue.map { Int($0) }
     }
 
+    /// Acknowledges this delivery alone. Plain acks that reach the connection's thread together
+    /// may go out as one `multiple` ack, but only where that settles exactly the same deliveries.
     public func ack() { acker.send(.ack(multiple: false)) }
     /// Acknowledges this and every earlier unacknowledged delivery on the same channel.
     public func ackMultiple() { acker.send(.ack(multiple: true)) }

@@ -12,6 +12,7 @@ struct AMQPMetrics {
     private let reconnects: Counter
     private let confirmLatency: Metrics.Timer
     private let unconfirmed: Gauge
+    private let mergedAcks: Counter
     private let factory: any MetricsFactory
 
     init(connectionName: String, factory: any MetricsFactory = MetricsSystem.factory) {
@@ -23,12 +24,15 @@ struct AMQPMetrics {
         reconnects = Counter(label: "bridgeback_amqp_reconnects_total", dimensions: dimensions, factory: factory)
         confirmLatency = Metrics.Timer(label: "bridgeback_amqp_publish_confirm_seconds", dimensions: dimensions, factory: factory)
         unconfirmed = Gauge(label: "bridgeback_amqp_unconfirmed_publishes", dimensions: dimensions, factory: factory)
+        mergedAcks = Counter(label: "bridgeback_amqp_acks_merged_total", dimensions: dimensions, factory: factory)
     }
 
     func connected(_ up: Bool) { connected.record(up ? 1 : 0) }
     func reconnected() { reconnects.increment() }
     func confirmed(afterNanoseconds nanoseconds: UInt64) { confirmLatency.recordNanoseconds(Int64(clamping: nanoseconds)) }
     func unconfirmed(_ count: Int) { unconfirmed.record(count) }
+    /// `count` plain acks went out as one `multiple` ack.
+    func acksMerged(_ count: Int) { mergedAcks.increment(by: Int64(count)) }
 
     /// Deliveries handed to a consumer and not yet settled, against its prefetch.
     func consumerGauges(queue: String) -> (inUse: Gauge, prefetch: Gauge) {

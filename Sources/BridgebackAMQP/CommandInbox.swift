@@ -9,11 +9,27 @@ import Synchronization
 /// Work handed to a connection's thread. The closure runs on that thread only.
 typealias ConnectionCommand = @Sendable (ConnectionCore) -> Void
 
+/// A plain `basic.ack` of one delivery, kept as data rather than a closure so the thread can see a
+/// run of them and send one `multiple` ack where that settles exactly the same deliveries
+/// (`ConnectionCore.settleAcks`).
+struct AckRequest: Sendable, Equatable {
+    let channel: UInt16
+    /// The channel's incarnation that delivered it (a later one never settles it).
+    let epoch: Int
+    let tag: UInt64
+}
+
+/// One entry of a connection's inbox, run in the order submitted.
+enum InboxItem: Sendable {
+    case command(ConnectionCommand)
+    case ack(AckRequest)
+}
+
 /// The only way into a connection thread: a locked queue of commands plus an eventfd the thread
 /// polls beside its socket, so a submit wakes it without polling or spinning.
 final class CommandInbox: Sendable {
     private struct State {
-        var commands: [ConnectionCommand] = []
+        var commands: [InboxItem] = []
         var closed = false
     }
 
@@ -46,17 +62,43 @@ final class CommandInbox: Sendable {
     /// Queues a command; returns `false` when the connection thread has ended.
     @discardableResult
     func submit(_ command: @escaping ConnectionCommand) -> Bool {
+        enqueue(.command(command))
+    }
+
+    /// Queues a plain ack; returns `false` when the connection thread has ended (the broker then
+    /// redelivers the message, as for any settlement of a closed channel).
+    @discardableResult
+    func submitAck(_ ack: AckRequest) -> Bool {
+        enqueue(.ack(ack))
+    }
+
+    /// Queues several plain acks at once: the thread takes them in one drain, so a run of them
+    /// can go out as one `multiple` ack.
+    @discardableResult
+    func submitAcks(_ acks: [AckRequest]) -> Bool {
+        guard !acks.isEmpty else { return true }
         let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
             if state.closed { return (false, false) }
-            state.commands.append(command)
+            let wasEmpty = state.commands.isEmpty
+            state.commands.append(contentsOf: acks.lazy.map { .ack($0) })
+            return (true, wasEmpty)
+        }
+        if wake { signal() }
+        return accepted
+    }
+
+    private func enqueue(_ item: InboxItem) -> Bool {
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            if state.closed { return (false, false) }
+            state.commands.append(item)
             return (true, state.commands.count == 1)
         }
         if wake { signal() }
         return accepted
     }
 
-    /// Takes every queued command (called by the connection thread).
-    func drain() -> [ConnectionCommand] {
+    /// Takes every queued item (called by the connection thread).
+    func drain() -> [InboxItem] {
         state.withLock { state in
             let commands = state.commands
             state.commands.removeAll(keepingCapacity: true)
@@ -67,7 +109,7 @@ final class CommandInbox: Sendable {
     var isEmpty: Bool { state.withLock { $0.commands.isEmpty } }
 
     /// Refuses new commands and returns what was still queued.
-    func close() -> [ConnectionCommand] {
+    func close() -> [InboxItem] {
         state.withLock { state in
             state.closed = true
             let commands = state.commands

@@ -99,7 +99,7 @@ extension ConnectionCore {
             // Every drained command runs, even after one of them closed or lost the connection:
             // the later ones then fail fast (`notConnected`/`closedByUser`) instead of being
             // dropped with their callers' continuations never resumed.
-            for command in inbox.drain() { command(self) }
+            runInbox(inbox.drain())
             guard machine.isConnected else { return }
             try pumpFrames()
             try recycleNackedChannels()
@@ -122,7 +122,7 @@ extension ConnectionCore {
 
     func waitForRetry() {
         // Commands while disconnected fail fast with `notConnected` (they run against a closed core).
-        for command in inbox.drain() { command(self) }
+        runInbox(inbox.drain())
         guard case .waitingToReconnect = machine.state else { return }
         let deadline = retryDeadline ?? .now
         let remaining = deadline - .now
@@ -148,7 +148,7 @@ extension ConnectionCore {
         destroyConnection()
         shared.update(connected: false, generation: machine.currentGeneration, error: error)
         metrics.connected(false)
-        for command in inbox.close() { command(self) }
+        runInbox(inbox.close())
         closeWaiters.forEach { $0.resume() }
         closeWaiters.removeAll()
     }

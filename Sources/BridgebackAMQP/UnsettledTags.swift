@@ -41,6 +41,18 @@ struct UnsettledTags {
         compact()
     }
 
+    /// How many of `acked` (ascending) are the oldest unsettled tags, in order and without a gap:
+    /// a `multiple` ack of `acked[k - 1]` then settles exactly `acked[..<k]`, since no other tag at or
+    /// below it is unsettled. Stops at the first tag that is not the next unsettled one (a gap, a
+    /// repeat, or a tag not held).
+    func coveredPrefix(of acked: [UInt64]) -> Int {
+        var covered = 0
+        while covered < acked.count, head + covered < tags.count, tags[head + covered] == acked[covered] {
+            covered += 1
+        }
+        return covered
+    }
+
     mutating func removeAll() {
         tags.removeAll(keepingCapacity: true)
         head = 0

@@ -282,10 +282,14 @@ actor Arrivals {
     private func run(_ consumer: AMQPConsumer) {
         task = Task {
             do {
-                for try await delivery in consumer {
-                    let now = ContinuousClock.now
-                    if let id = JobIDOnly.read(Data(delivery.body)) { self.record(id, now) }
-                    delivery.ack()
+                // A chunk at a time, acked together: one `multiple` ack instead of one per notice
+                // (this client's broker work counts against the fleet it measures).
+                for try await chunk in consumer.chunks {
+                    for delivery in chunk {
+                        let now = ContinuousClock.now
+                        if let id = JobIDOnly.read(Data(delivery.body)) { self.record(id, now) }
+                    }
+                    chunk.ackAll()
                 }
             } catch {}
         }

@@ -62,6 +62,38 @@ struct UnsettledTagsTests {
         #expect(reference.allSatisfy { unsettled.contains($0) })
     }
 
+    /// What a run of plain acks may send as one `multiple` ack: only the oldest unsettled tags, in
+    /// order, without a gap (`ConnectionCore.settleAcks`).
+    @Test func theCoveredPrefixIsTheOldestUnsettledTagsWithoutAGap() {
+        let unsettled = tags([3, 4, 5, 7, 8])
+        #expect(unsettled.coveredPrefix(of: [3, 4, 5]) == 3)
+        #expect(unsettled.coveredPrefix(of: [3, 4, 5, 7, 8]) == 5)
+        #expect(unsettled.coveredPrefix(of: [3, 4, 7, 8]) == 2, "5 is still unsettled: a multiple ack of 7 would settle it too")
+        #expect(unsettled.coveredPrefix(of: [4, 5]) == 0, "3, the oldest, is not in the run")
+        #expect(unsettled.coveredPrefix(of: [3, 3, 4]) == 1, "a repeated tag stops the prefix")
+        #expect(unsettled.coveredPrefix(of: [1, 2, 3]) == 0, "tags not held stop it")
+        #expect(unsettled.coveredPrefix(of: []) == 0)
+        #expect(UnsettledTags().coveredPrefix(of: [1]) == 0)
+    }
+
+    @Test func theCoveredPrefixFollowsSettlements() {
+        var unsettled = tags(Array(1...10))
+        unsettled.remove(1)
+        unsettled.remove(4)
+        #expect(unsettled.coveredPrefix(of: [2, 3, 5, 6]) == 4, "4 was settled on its own: 5 follows 3")
+        unsettled.removeUpTo(6)
+        #expect(unsettled.coveredPrefix(of: [7, 8, 10]) == 2)
+        #expect(unsettled.coveredPrefix(of: [2, 3]) == 0, "settled already")
+        // Every run of the four tags still held: the prefix is the run's leading tags that match the
+        // held ones in order.
+        let held: [UInt64] = [7, 8, 9, 10]
+        for mask in 0..<16 {
+            let run = held.indices.filter { mask & (1 << $0) != 0 }.map { held[$0] }
+            let expected = zip(run, held).prefix { $0 == $1 }.count
+            #expect(unsettled.coveredPrefix(of: run) == expected, "run \(run)")
+        }
+    }
+
     @Test func emptiedMeansEmpty() {
         var unsettled = tags([1, 2, 3])
         unsettled.removeAll()

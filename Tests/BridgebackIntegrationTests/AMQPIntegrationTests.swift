@@ -33,6 +33,75 @@ extension BrokerBacked {
             try await connection.deleteQueue(queue)
         }
 
+        /// Plain acks that reach the connection's thread together go out as one `multiple` ack only
+        /// where that settles the same deliveries: shown from the broker's side, which gives back
+        /// exactly the deliveries left unacked, nothing else, when the connection closes.
+        ///
+        /// On a classic queue: there the channel applies every ack it read before it closes. On a
+        /// quorum queue (3.10) a burst of ~290 single acks just before the close was applied only in
+        /// part in one run (the rest redelivered: at-least-once; the broker's quorum-queue client
+        /// holds settles back past a number in flight), so "exactly what is left" cannot be read
+        /// there by closing. Quorum queues take the same path in the fleet tests: every worker's
+        /// ack and the inbox consumer's go through it.
+        @Test func plainAcksOfAChunkAreMergedAndSettleExactlyThoseDeliveries() async throws {
+            let queue = Broker.uniqueName("merged-acks")
+            let connection = try await Broker.connect("merged-acks")
+            try await connection.declare(QueueDeclaration(name: queue))
+            let publisher = try await connection.makePublisher(confirmWindow: 64)
+            let results = await publisher.publish(contentsOf: (0..<120).map { message("m\($0)", to: queue) })
+            #expect(results.allSatisfy { (try? $0.get()) != nil })
+
+            let consumer = try await connection.consume(queue: queue, prefetch: 200)
+            let deliveries = try await take(120, from: consumer).sorted { $0.deliveryTag < $1.deliveryTag }
+            // Left unacked: the 41st and the last. A multiple ack may cover only the 40 before the gap.
+            let keep: Set<Int> = [40, 119]
+            let before = connection.mergedAcks
+            deliveries.enumerated().filter { !keep.contains($0.offset) }.map(\.element).ackAll()
+            try await eventually("the acks handed over") { connection.mergedAcks - before == 40 }
+            #expect(connection.mergedAcks - before == 40, "merged: the 40 oldest, not past the unacked 41st")
+            try await assertOnlyLeft(keep.sorted().map { "m\($0)" }, in: queue, after: connection)
+        }
+
+        /// The same with one `ack()` per delivery in a shuffled order, as concurrent handlers ack:
+        /// however the thread groups them, the broker settles only what was acked.
+        @Test func plainAcksOneByOneInAnyOrderSettleExactlyThoseDeliveries() async throws {
+            let queue = Broker.uniqueName("shuffled-acks")
+            let connection = try await Broker.connect("shuffled-acks")
+            try await connection.declare(QueueDeclaration(name: queue))
+            let publisher = try await connection.makePublisher(confirmWindow: 64)
+            _ = await publisher.publish(contentsOf: (0..<300).map { message("m\($0)", to: queue) })
+            let consumer = try await connection.consume(queue: queue, prefetch: 300)
+            let deliveries = try await take(300, from: consumer)
+            // Left unacked: the first (so no multiple ack may cover anything before it) and every 25th.
+            let keep = Set(stride(from: 0, to: 300, by: 25))
+            // Acked in the order 0, 7, 14, … (mod 300), by concurrent tasks.
+            let order = (0..<300).map { $0 * 7 % 300 }.filter { !keep.contains($0) }
+            await withTaskGroup(of: Void.self) { group in
+                for index in order {
+                    let delivery = deliveries[index]
+                    group.addTask { delivery.ack() }
+                }
+            }
+            try await assertOnlyLeft(keep.sorted().map { "m\($0)" }, in: queue, after: connection)
+        }
+
+        /// Closes `connection` (the broker requeues what it left unacked), then consumes `queue` on a
+        /// new one: exactly `bodies` come back, redelivered, and nothing else.
+        private func assertOnlyLeft(_ bodies: [String], in queue: String, after connection: AMQPConnection) async throws {
+            // The channel handles the ack frames already sent before the close that ends it.
+            await connection.close()
+            let again = try await Broker.connect("acks-checked")
+            defer { Task { await again.close() } }
+            let consumer = try await again.consume(queue: queue, prefetch: 500)
+            let back = try await take(bodies.count, from: consumer, acking: true)
+            #expect(Set(back.map { String(decoding: $0.body, as: UTF8.self) }) == Set(bodies))
+            #expect(back.allSatisfy { $0.redelivered })
+            await consumer.cancel()
+            try await eventually("nothing else left") { try await again.inspectQueue(queue).messageCount == 0 }
+            #expect(try await again.inspectQueue(queue).messageCount == 0)
+            try await again.deleteQueue(queue)
+        }
+
         @Test func mandatoryPublishWithNoRouteFailsAsUnroutable() async throws {
             let connection = try await Broker.connect("unroutable")
             defer { Task { await connection.close() } }
