@@ -249,7 +249,7 @@ public final class OutboxRelay: Service {
 
     /// What a pass learned, recorded at its end.
     private struct Outcomes {
-        var sent: [Int64] = []
+        var sent: [OutboxRow] = []
         var failed: [(seq: Int64, error: String)] = []
     }
 
@@ -268,7 +268,7 @@ public final class OutboxRelay: Service {
                 index < results.count ? results[index] : .failure(AMQPError(.outcomeUnknown, "the publisher returned no outcome"))
             switch result {
             case .success:
-                outcomes.sent.append(row.seq)
+                outcomes.sent.append(row)
                 metrics.published(kind: row.kind.rawValue)
                 out.append(RowResult(ok: true, transient: true))
             case .failure(let error):

@@ -488,8 +488,8 @@ public final class AdmissionStore: Sendable {
     }
 
     /// Marks rows confirmed by the broker; a job whose job row is sent becomes `published`.
-    public func markSent(_ seqs: [Int64], at date: Date) async throws {
-        try await recordOutcomes(sent: seqs, failed: [], at: date)
+    public func markSent(_ rows: [OutboxRow], at date: Date) async throws {
+        try await recordOutcomes(sent: rows, failed: [], at: date)
     }
 
     /// Counts a failed attempt and keeps the error for `GET /health` and the operator.
@@ -499,8 +499,9 @@ public final class AdmissionStore: Sendable {
 
     /// One relay pass's outcomes in one transaction: confirmed rows marked sent (their jobs
     /// `published`), failed ones counted with their error.
-    public func recordOutcomes(sent seqs: [Int64], failed failures: [(seq: Int64, error: String)], at date: Date) async throws {
-        guard !seqs.isEmpty || !failures.isEmpty else { return }
+    public func recordOutcomes(sent rows: [OutboxRow], failed failures: [(seq: Int64, error: String)], at date: Date) async throws {
+        guard !rows.isEmpty || !failures.isEmpty else { return }
+        let sent = rows.map { SentRow(seq: $0.seq, publishedJob: $0.kind == .job ? $0.jobID : nil) }
         let failures = failures.map { Failure(seq: $0.seq, error: $0.error) }
         // Not synced: a mark lost to a power cut only publishes its row again, which the
         // coordinator and the workers drop by job id (as after `outcomeUnknown`).
@@ -508,14 +509,13 @@ public final class AdmissionStore: Sendable {
             let stamp = WireDate.format(date)
             let markSent = try db.cachedStatement(
                 sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ? AND sent_at IS NULL")
-            let publish = try db.cachedStatement(
-                sql: """
-                    UPDATE jobs SET state = ?, published_at = ?
-                    WHERE state = ? AND job_id = (SELECT job_id FROM outbox WHERE seq = ? AND kind = 'job')
-                    """)
-            for seq in seqs {
-                try markSent.execute(arguments: [stamp, seq])
-                try publish.execute(arguments: [JobRecord.State.published.rawValue, stamp, JobRecord.State.accepted.rawValue, seq])
+            // By the job's key: the relay knows which rows are jobs (a contract row publishes nothing).
+            let publish = try db.cachedStatement(sql: "UPDATE jobs SET state = ?, published_at = ? WHERE job_id = ? AND state = ?")
+            for row in sent {
+                try markSent.execute(arguments: [stamp, row.seq])
+                if let job = row.publishedJob {
+                    try publish.execute(arguments: [JobRecord.State.published.rawValue, stamp, job, JobRecord.State.accepted.rawValue])
+                }
             }
             let markFailed = try db.cachedStatement(sql: Self.markFailedSQL)
             for failure in failures {
@@ -528,6 +528,12 @@ public final class AdmissionStore: Sendable {
     private static let markFailedSQL =
         "UPDATE \(AdmissionSchema.Outbox.table) SET attempts = attempts + 1, \(AdmissionSchema.Outbox.lastError.name) = ? "
         + "WHERE \(AdmissionSchema.Outbox.seq.name) = ?"
+
+    private struct SentRow: Sendable {
+        var seq: Int64
+        /// The job a confirmed `job` row publishes.
+        var publishedJob: String?
+    }
 
     private struct Failure: Sendable {
         var seq: Int64

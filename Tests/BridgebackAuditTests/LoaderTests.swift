@@ -43,7 +43,7 @@ import Testing
                 OutboxDraft(kind: .job, exchange: "bb.jobs", routingKey: "default", payload: Array("{}".utf8)),
             ])
         guard case .created = admitted else { Issue.record("the job was not created: \(admitted)"); return }
-        try await store.markSent(try await store.allOutbox().map(\.seq), at: at(19.9))
+        try await store.markSent(try await store.allOutbox(), at: at(19.9))
 
         // The coordinator gets the contract, sweeps the job as lost, and fails to deliver its notice
         // (the receiver answers 410 Gone), so a fallback notice goes to the work surface.
