@@ -203,13 +203,32 @@ public struct AMQPPublisher: Sendable {
         try await publish(contentsOf: [message])[0].get()
     }
 
+    /// Publishes `message` and, once the broker has confirmed it, acks `delivery`: the hand-off of
+    /// a consumer that turns each delivery into a message (a worker's completion for its job).
+    /// The ack is sent by the connection's thread as the confirm arrives, before this returns, so
+    /// the acks of messages confirmed together can go out as one `multiple` ack. If the publish
+    /// fails, `delivery` is not settled: the caller decides. A delivery from another connection is
+    /// acked after the confirm, as ``AMQPDelivery/ack()`` would.
+    public func publish(_ message: OutboundMessage, thenAck delivery: AMQPDelivery) async throws {
+        guard delivery.acker.inbox === connection.inbox else {
+            try await publish(message)
+            delivery.ack()
+            return
+        }
+        try await publish(contentsOf: [message], thenAcks: [delivery.acker.request])[0].get()
+    }
+
     /// Publishes messages in order, keeping up to the confirm window in flight, and returns one
     /// outcome per message once all are known.
     public func publish(contentsOf messages: [OutboundMessage]) async -> [Result<Void, AMQPError>] {
+        await publish(contentsOf: messages, thenAcks: [])
+    }
+
+    private func publish(contentsOf messages: [OutboundMessage], thenAcks: [AckRequest?]) async -> [Result<Void, AMQPError>] {
         let channel = self.channel
         return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
             let accepted = connection.inbox.submit { core in
-                let batch = PublishBatch(count: messages.count, continuation: continuation)
+                let batch = PublishBatch(count: messages.count, continuation: continuation, thenAcks: thenAcks)
                 core.publish(messages, on: channel, batch: batch)
             }
             if !accepted {

@@ -117,10 +117,20 @@ extension ConnectionCore {
         case BB_BASIC_ACK:
             guard let ack = bb_frame_basic_ack(frame)?.pointee else { return }
             let now = Self.uptimeNanoseconds()
-            for (token, outcome) in channels.ack(channel, tag: ack.delivery_tag, multiple: ack.multiple != 0) {
+            let resolved = channels.ack(channel, tag: ack.delivery_tag, multiple: ack.multiple != 0)
+            // Deliveries to ack once their message is confirmed go out first, together: those one
+            // confirm resolves can merge into one `multiple` ack, and a caller resumed below finds
+            // its ack already sent.
+            var thenAcks: [AckRequest] = []
+            for (token, outcome) in resolved {
+                if case .confirmed = outcome, let thenAck = token.batch.thenAck(token.index) { thenAcks.append(thenAck) }
+            }
+            if !thenAcks.isEmpty { settleAcks(thenAcks) }
+            for (token, outcome) in resolved {
                 metrics.confirmed(afterNanoseconds: now &- token.sentAt)
                 token.batch.complete(token.index, result(for: outcome))
             }
+            guard machine.isConnected else { return }
             try flushWaiting(channel)
         case BB_BASIC_NACK:
             guard let nack = bb_frame_basic_nack(frame)?.pointee else { return }

@@ -7,12 +7,21 @@ final class PublishBatch {
     var results: [Result<Void, AMQPError>?]
     var remaining: Int
     let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+    /// Per message, a delivery of this connection to ack once that message is confirmed
+    /// (`AMQPPublisher.publish(_:thenAck:)`); empty when there is none.
+    let thenAcks: [AckRequest?]
 
-    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>, thenAcks: [AckRequest?] = []) {
         results = Array(repeating: nil, count: count)
         remaining = count
         self.continuation = continuation
+        self.thenAcks = thenAcks
         if count == 0 { continuation.resume(returning: []) }
+    }
+
+    /// The ack to send once message `index` is confirmed, if any.
+    func thenAck(_ index: Int) -> AckRequest? {
+        index < thenAcks.count ? thenAcks[index] : nil
     }
 
     func complete(_ index: Int, _ result: Result<Void, AMQPError>) {

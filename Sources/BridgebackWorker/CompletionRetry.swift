@@ -36,15 +36,21 @@ struct CompletionRetryPolicy: Sendable, Equatable {
 extension WorkerService {
     /// Publishes `completion`, retrying transient broker failures within the policy's window.
     /// Returns the last error when it gave up (the caller requeues the job), nil once confirmed.
+    /// With `acking`, that job is acked once the completion is confirmed (and only then).
     func publishWithRetry(
-        _ completion: Completion, policy: CompletionRetryPolicy = CompletionRetryPolicy(), interrupted: Signal, logger: Logger
+        _ completion: Completion, acking delivery: Delivery? = nil, policy: CompletionRetryPolicy = CompletionRetryPolicy(),
+        interrupted: Signal, logger: Logger
     ) async -> (any Error)? {
         let clock = ContinuousClock()
         let deadline = clock.now + policy.window
         var retry = 0
         while true {
             do {
-                try await publisher.publish(completion: completion)
+                if let delivery {
+                    try await publisher.publish(completion: completion, thenAck: delivery)
+                } else {
+                    try await publisher.publish(completion: completion)
+                }
                 if retry > 0 { logger.notice("completion published after \(retry) retries") }
                 return nil
             } catch {

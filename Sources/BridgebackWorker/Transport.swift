@@ -27,10 +27,22 @@ public protocol JobSource: Sendable {
 }
 
 /// Where progress and completions go. `publish(completion:)` must return only once the
-/// message is safely stored (publisher confirm): the worker acks the job right after.
+/// message is safely stored (publisher confirm): the job is acked only after that.
 public protocol WorkerPublishing: Sendable {
     func publish(progress: ProgressEvent) async throws
     func publish(completion: Completion) async throws
+    /// Publishes `completion` and, once it is safely stored, acks `delivery` (its job); if the
+    /// publish fails the job is not settled. The AMQP publisher has its connection's thread send
+    /// the ack as the confirm arrives, so jobs whose completions are confirmed together can be
+    /// acked with one `multiple` ack.
+    func publish<D: JobDelivery>(completion: Completion, thenAck delivery: D) async throws
+}
+
+extension WorkerPublishing {
+    public func publish<D: JobDelivery>(completion: Completion, thenAck delivery: D) async throws {
+        try await publish(completion: completion)
+        delivery.ack()
+    }
 }
 
 // MARK: AMQP
@@ -93,14 +105,26 @@ public struct AMQPWorkerPublisher: WorkerPublishing {
     }
 
     public func publish(completion: Completion) async throws {
+        try await completions.publish(message(for: completion))
+    }
+
+    public func publish<D: JobDelivery>(completion: Completion, thenAck delivery: D) async throws {
+        guard let delivery = delivery as? AMQPDelivery else {
+            try await publish(completion: completion)
+            delivery.ack()
+            return
+        }
+        try await completions.publish(message(for: completion), thenAck: delivery)
+    }
+
+    private func message(for completion: Completion) throws -> OutboundMessage {
         let body = try WireCodec.encode(completion)
         let properties = MessageProperties(
             contentType: "application/json", persistent: true, messageID: "\(completion.jobID)/completion/\(completion.attempt)",
             timestamp: UInt64(max(0, completion.finishedAt.timeIntervalSince1970)), type: Completion.schema.description,
             userID: userID, appID: appID)
-        try await completions.publish(
-            OutboundMessage(
-                exchange: Self.completionExchange, routingKey: Self.completionRoutingKey, body: Array(body), properties: properties,
-                mandatory: true))
+        return OutboundMessage(
+            exchange: Self.completionExchange, routingKey: Self.completionRoutingKey, body: Array(body), properties: properties,
+            mandatory: true)
     }
 }

@@ -350,14 +350,14 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
                 return
             }
         } else {
-            if let error = await publishWithRetry(completion, interrupted: interrupted, logger: logger) {
+            // Acked once the completion is confirmed (by the connection's thread as the confirm arrives).
+            if let error = await publishWithRetry(completion, acking: delivery, interrupted: interrupted, logger: logger) {
                 logger.error("completion publish failed; requeueing the job so it runs again", metadata: ["error": "\(error)"])
                 metrics.completionPublishFailures.increment()
                 metrics.requeued.increment()
                 delivery.nack(requeue: true)
                 return
             }
-            delivery.ack()
         }
         metrics.completionsPublished.increment()
         let duration = clock.now - started

@@ -59,6 +59,7 @@ extension BrokerBacked {
             deliveries.enumerated().filter { !keep.contains($0.offset) }.map(\.element).ackAll()
             try await eventually("the acks handed over") { connection.mergedAcks - before == 40 }
             #expect(connection.mergedAcks - before == 40, "merged: the 40 oldest, not past the unacked 41st")
+            await consumer.cancel()
             try await assertOnlyLeft(keep.sorted().map { "m\($0)" }, in: queue, after: connection)
         }
 
@@ -82,11 +83,54 @@ extension BrokerBacked {
                     group.addTask { delivery.ack() }
                 }
             }
+            await consumer.cancel()
             try await assertOnlyLeft(keep.sorted().map { "m\($0)" }, in: queue, after: connection)
         }
 
-        /// Closes `connection` (the broker requeues what it left unacked), then consumes `queue` on a
-        /// new one: exactly `bodies` come back, redelivered, and nothing else.
+        /// A delivery turned into a message (`publish(_:thenAck:)`, a worker's completion for its
+        /// job) is acked only once that message is confirmed: the two whose publish the broker
+        /// returns (no queue bound) stay unacked and come back, and every other one is settled.
+        @Test func publishThenAckSettlesADeliveryOnlyOnceItsMessageIsConfirmed() async throws {
+            let source = Broker.uniqueName("then-ack-source")
+            let target = Broker.uniqueName("then-ack-target")
+            let connection = try await Broker.connect("then-ack")
+            try await connection.declare(QueueDeclaration(name: source))
+            try await connection.declare(.quorum(target))
+            _ = try await connection.makePublisher().publish(contentsOf: (0..<60).map { message("m\($0)", to: source) })
+            let consumer = try await connection.consume(queue: source, prefetch: 100)
+            let deliveries = try await take(60, from: consumer)
+            let publisher = try await connection.makePublisher(confirmWindow: 64)
+            let unroutable: Set<String> = ["m7", "m30"]
+            let failed = await withTaskGroup(of: String?.self) { group in
+                for delivery in deliveries {
+                    let text = String(decoding: delivery.body, as: UTF8.self)
+                    let to = unroutable.contains(text) ? Broker.uniqueName("nowhere") : target
+                    group.addTask {
+                        do {
+                            try await publisher.publish(message(text, to: to), thenAck: delivery)
+                            return nil
+                        } catch {
+                            return text
+                        }
+                    }
+                }
+                var failed: Set<String> = []
+                for await text in group { if let text { failed.insert(text) } }
+                return failed
+            }
+            #expect(failed == unroutable)
+            #expect(try await connection.inspectQueue(target).messageCount == 58)
+            // Held until here: a consumer released ends, and its channel's unacked deliveries go back.
+            await consumer.cancel()
+            try await assertOnlyLeft(unroutable.sorted(), in: source, after: connection)
+            let admin = try await Broker.connect("then-ack-cleanup")
+            try await admin.deleteQueue(target)
+            await admin.close()
+        }
+
+        /// Closes `connection`, whose consumer on `queue` the caller cancelled after its acks (its
+        /// channel applies them before it closes; the broker requeues what was left unacked), then
+        /// consumes `queue` on a new one: exactly `bodies` come back, redelivered, and nothing else.
         private func assertOnlyLeft(_ bodies: [String], in queue: String, after connection: AMQPConnection) async throws {
             // The channel handles the ack frames already sent before the close that ends it.
             await connection.close()
