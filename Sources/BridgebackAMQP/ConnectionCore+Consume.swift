@@ -78,20 +78,34 @@ extension ConnectionCore {
                 acks.append(ack)
             case .command(let command):
                 if !acks.isEmpty {
-                    settleAcks(acks)
+                    settleAcksOrLoseConnection(acks)
                     acks.removeAll(keepingCapacity: true)
                 }
                 command(self)
             }
         }
-        if !acks.isEmpty { settleAcks(acks) }
+        if !acks.isEmpty { settleAcksOrLoseConnection(acks) }
+    }
+
+    /// `settleAcks` between commands, where a failed write may end the connection at once.
+    private func settleAcksOrLoseConnection(_ acks: [AckRequest]) {
+        do {
+            try settleAcks(acks)
+        } catch {
+            if case .connection(let e) = error { connectionLost(e) }
+        }
     }
 
     /// Settles a run of plain acks. Where the run holds a consumer's oldest unsettled deliveries
     /// without a gap, those go out as one `basic.ack` with `multiple` (the broker settles exactly the
     /// same deliveries, with one frame and, on a quorum queue, one settle command instead of one per
     /// message: the broker's CPU per acked message about halves); the rest one by one, as before.
-    func settleAcks(_ acks: [AckRequest]) {
+    /// Acks of a channel incarnation that has closed are dropped (the broker has requeued those).
+    ///
+    /// Throws instead of ending the connection itself: it also runs while frames are being read
+    /// (`publish(_:thenAck:)`'s acks, as their confirm arrives), and the reader must not go on with
+    /// a connection freed under it.
+    func settleAcks(_ acks: [AckRequest]) throws(CoreFailure) {
         var start = 0
         while start < acks.count {
             // Runs on one channel incarnation; a worker's acks all come from one consumer channel.
@@ -99,28 +113,37 @@ extension ConnectionCore {
             var end = start + 1
             while end < acks.count, acks[end].channel == first.channel, acks[end].epoch == first.epoch { end += 1 }
             defer { start = end }
-            guard end - start > 1, machine.isConnected, let conn, channels.acceptsSettlement(on: first.channel, epoch: first.epoch),
-                let consumer = channels.consumer(on: first.channel)
-            else {
-                for ack in acks[start..<end] { settle(.ack(multiple: false), channel: ack.channel, epoch: ack.epoch, tag: ack.tag) }
+            guard machine.isConnected, let conn, channels.acceptsSettlement(on: first.channel, epoch: first.epoch) else {
+                logger.debug(
+                    "dropping acks for deliveries from a closed channel; the broker redelivers them",
+                    metadata: ["channel": "\(first.channel)", "count": "\(end - start)"])
                 continue
             }
-            let tags = acks[start..<end].map(\.tag).sorted()
-            let covered = consumer.unsettled.coveredPrefix(of: tags)
-            if covered > 1 {
-                settled(consumer, tag: tags[covered - 1], settlement: .ack(multiple: true))
-                let status = amqp_basic_ack(conn, first.channel, tags[covered - 1], 1)
-                if status != AMQP_STATUS_OK.rawValue {
-                    connectionLost(
-                        AMQPError(.connectionClosed, "settling deliveries failed: \(CBridge.statusText(status))", libraryStatus: status))
-                    return
-                }
-                metrics.acksMerged(covered)
-                shared.mergedAcks.add(covered, ordering: .relaxed)
+            let consumer = channels.consumer(on: first.channel)
+            var tags = acks[start..<end].map(\.tag)
+            var merged = 0
+            if tags.count > 1, let consumer {
+                tags.sort()
+                merged = consumer.unsettled.coveredPrefix(of: tags)
+                if merged < 2 { merged = 0 }
             }
-            for tag in tags[(covered > 1 ? covered : 0)...] {
-                settle(.ack(multiple: false), channel: first.channel, epoch: first.epoch, tag: tag)
+            if merged > 0 {
+                try sendAck(conn, first.channel, tag: tags[merged - 1], multiple: true, consumer)
+                metrics.acksMerged(merged)
+                shared.mergedAcks.add(merged, ordering: .relaxed)
             }
+            for tag in tags[merged...] { try sendAck(conn, first.channel, tag: tag, multiple: false, consumer) }
+        }
+    }
+
+    private func sendAck(
+        _ conn: amqp_connection_state_t, _ channel: UInt16, tag: UInt64, multiple: Bool, _ consumer: ConsumerRecord?
+    ) throws(CoreFailure) {
+        if let consumer { settled(consumer, tag: tag, settlement: .ack(multiple: multiple)) }
+        let status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw .connection(
+                AMQPError(.connectionClosed, "settling a delivery failed: \(CBridge.statusText(status))", libraryStatus: status))
         }
     }
 

@@ -125,12 +125,17 @@ extension ConnectionCore {
             for (token, outcome) in resolved {
                 if case .confirmed = outcome, let thenAck = token.batch.thenAck(token.index) { thenAcks.append(thenAck) }
             }
-            if !thenAcks.isEmpty { settleAcks(thenAcks) }
+            // A failed ack write ends the connection after the confirmed publishes are answered:
+            // they were confirmed; only the acks are lost (the broker redelivers those jobs).
+            var ackFailure: CoreFailure?
+            if !thenAcks.isEmpty {
+                do { try settleAcks(thenAcks) } catch { ackFailure = error }
+            }
             for (token, outcome) in resolved {
                 metrics.confirmed(afterNanoseconds: now &- token.sentAt)
                 token.batch.complete(token.index, result(for: outcome))
             }
-            guard machine.isConnected else { return }
+            if let ackFailure { throw ackFailure }
             try flushWaiting(channel)
         case BB_BASIC_NACK:
             guard let nack = bb_frame_basic_nack(frame)?.pointee else { return }
