@@ -76,22 +76,21 @@ final class CommandInbox: Sendable {
     /// can go out as one `multiple` ack.
     @discardableResult
     func submitAcks(_ acks: [AckRequest]) -> Bool {
-        guard !acks.isEmpty else { return true }
-        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
-            if state.closed { return (false, false) }
-            let wasEmpty = state.commands.isEmpty
-            state.commands.append(contentsOf: acks.lazy.map { .ack($0) })
-            return (true, wasEmpty)
-        }
-        if wake { signal() }
-        return accepted
+        acks.isEmpty || enqueue(acks.lazy.map { .ack($0) })
     }
 
     private func enqueue(_ item: InboxItem) -> Bool {
+        enqueue(CollectionOfOne(item))
+    }
+
+    /// Appends `items` under the lock; the thread is woken when the inbox was empty (otherwise a
+    /// wake-up is already pending).
+    private func enqueue(_ items: some Sequence<InboxItem>) -> Bool {
         let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
             if state.closed { return (false, false) }
-            state.commands.append(item)
-            return (true, state.commands.count == 1)
+            let wasEmpty = state.commands.isEmpty
+            state.commands.append(contentsOf: items)
+            return (true, wasEmpty)
         }
         if wake { signal() }
         return accepted

@@ -55,15 +55,28 @@ extension ConnectionCore {
                 metadata: ["channel": "\(channel)", "tag": "\(tag)"])
             return
         }
-        if let consumer = channels.consumer(on: channel) { settled(consumer, tag: tag, settlement: settlement) }
+        do {
+            try send(settlement, conn, channel, tag: tag, channels.consumer(on: channel))
+        } catch {
+            if case .connection(let e) = error { connectionLost(e) }
+        }
+    }
+
+    /// Writes one settlement frame, recording it against `consumer`'s unsettled tags first.
+    /// Throws rather than ending the connection: `settleAcks` also runs inside the frame loop.
+    private func send(
+        _ settlement: Settlement, _ conn: amqp_connection_state_t, _ channel: UInt16, tag: UInt64, _ consumer: ConsumerRecord?
+    ) throws(CoreFailure) {
+        if let consumer { settled(consumer, tag: tag, settlement: settlement) }
         let status: Int32
         switch settlement {
         case .ack(let multiple): status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
         case .nack(let requeue, let multiple): status = amqp_basic_nack(conn, channel, tag, multiple ? 1 : 0, requeue ? 1 : 0)
         case .reject(let requeue): status = amqp_basic_reject(conn, channel, tag, requeue ? 1 : 0)
         }
-        if status != AMQP_STATUS_OK.rawValue {
-            connectionLost(AMQPError(.connectionClosed, "settling a delivery failed: \(CBridge.statusText(status))", libraryStatus: status))
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw .connection(
+                AMQPError(.connectionClosed, "settling a delivery failed: \(CBridge.statusText(status))", libraryStatus: status))
         }
     }
 
@@ -128,22 +141,11 @@ extension ConnectionCore {
                 if merged < 2 { merged = 0 }
             }
             if merged > 0 {
-                try sendAck(conn, first.channel, tag: tags[merged - 1], multiple: true, consumer)
+                try send(.ack(multiple: true), conn, first.channel, tag: tags[merged - 1], consumer)
                 metrics.acksMerged(merged)
                 shared.mergedAcks.add(merged, ordering: .relaxed)
             }
-            for tag in tags[merged...] { try sendAck(conn, first.channel, tag: tag, multiple: false, consumer) }
-        }
-    }
-
-    private func sendAck(
-        _ conn: amqp_connection_state_t, _ channel: UInt16, tag: UInt64, multiple: Bool, _ consumer: ConsumerRecord?
-    ) throws(CoreFailure) {
-        if let consumer { settled(consumer, tag: tag, settlement: .ack(multiple: multiple)) }
-        let status = amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0)
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw .connection(
-                AMQPError(.connectionClosed, "settling a delivery failed: \(CBridge.statusText(status))", libraryStatus: status))
+            for tag in tags[merged...] { try send(.ack(multiple: false), conn, first.channel, tag: tag, consumer) }
         }
     }
 

@@ -501,7 +501,6 @@ public final class AdmissionStore: Sendable {
     /// `published`), failed ones counted with their error.
     public func recordOutcomes(sent rows: [OutboxRow], failed failures: [(seq: Int64, error: String)], at date: Date) async throws {
         guard !rows.isEmpty || !failures.isEmpty else { return }
-        let sent = rows.map { SentRow(seq: $0.seq, publishedJob: $0.kind == .job ? $0.jobID : nil) }
         let failures = failures.map { Failure(seq: $0.seq, error: $0.error) }
         // Not synced: a mark lost to a power cut only publishes its row again, which the
         // coordinator and the workers drop by job id (as after `outcomeUnknown`).
@@ -511,10 +510,12 @@ public final class AdmissionStore: Sendable {
                 sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ? AND sent_at IS NULL")
             // By the job's key: the relay knows which rows are jobs (a contract row publishes nothing).
             let publish = try db.cachedStatement(sql: "UPDATE jobs SET state = ?, published_at = ? WHERE job_id = ? AND state = ?")
-            for row in sent {
+            for row in rows {
                 try markSent.execute(arguments: [stamp, row.seq])
-                if let job = row.publishedJob {
-                    try publish.execute(arguments: [JobRecord.State.published.rawValue, stamp, job, JobRecord.State.accepted.rawValue])
+                if row.kind == .job {
+                    try publish.execute(arguments: [
+                        JobRecord.State.published.rawValue, stamp, row.jobID, JobRecord.State.accepted.rawValue,
+                    ])
                 }
             }
             let markFailed = try db.cachedStatement(sql: Self.markFailedSQL)
@@ -528,12 +529,6 @@ public final class AdmissionStore: Sendable {
     private static let markFailedSQL =
         "UPDATE \(AdmissionSchema.Outbox.table) SET attempts = attempts + 1, \(AdmissionSchema.Outbox.lastError.name) = ? "
         + "WHERE \(AdmissionSchema.Outbox.seq.name) = ?"
-
-    private struct SentRow: Sendable {
-        var seq: Int64
-        /// The job a confirmed `job` row publishes.
-        var publishedJob: String?
-    }
 
     private struct Failure: Sendable {
         var seq: Int64
