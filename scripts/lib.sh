@@ -17,6 +17,17 @@ require_swift() {
 
 # Starts the broker unless it already runs; remembers whether we started it.
 STARTED_BROKER=0
+# Sets $venv to a Python virtual environment with Celery (py-amqp comes with it): BRIDGEBACK_CELERY_VENV if it
+# names one, else .venv-celery in the repository, created and filled from PyPI on first use.
+celery_venv() {
+    venv="${BRIDGEBACK_CELERY_VENV:-$repo/.venv-celery}"
+    if [ ! -x "$venv/bin/celery" ]; then
+        say "python virtual environment with Celery ($venv)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q 'celery>=5.5,<6'
+    fi
+}
+
 start_broker() {
     deploy/local/broker.sh install
     if ! deploy/local/broker.sh status >/dev/null 2>&1; then
