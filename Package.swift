@@ -337,7 +337,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgebackCoordinatorTests",
-            dependencies: ["BridgebackCoordinator", "BridgebackLedger", "BridgebackTopology"],
+            dependencies: ["BridgebackCoordinator", "BridgebackLedger", "BridgebackSQLite", "BridgebackTopology"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

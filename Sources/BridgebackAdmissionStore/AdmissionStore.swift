@@ -179,12 +179,11 @@ public final class AdmissionStore: Sendable {
         configuration.busyMode = .timeout(5)
         configuration.label = "bridgeback.admission"
         let writer = try DatabasePool(path: path, configuration: configuration)
-        // GRDB's pool sets NORMAL when it turns WAL on, after `prepareDatabase` has run, so FULL
-        // must be set on the writer afterwards (setting it in `prepareDatabase` was silently
-        // undone: no commit was synced). NORMAL does not sync a commit: a job answered
-        // "accepted" could vanish on power loss. FULL syncs the WAL on every commit, and group
-        // commit makes that one sync per group, not per request.
-        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        // FULL on the writer (setting it in `prepareDatabase` was silently undone: no commit was
+        // synced). NORMAL does not sync a commit: a job answered "accepted" could vanish on power
+        // loss. FULL syncs the WAL on every commit, and group commit makes that one sync per
+        // group, not per request. `WriterSettings` says why the statement journal stays in memory.
+        try writer.writeWithoutTransaction { db in try WriterSettings.apply(db) }
         try Self.migrator.migrate(writer)
         self.writer = writer
         let handOff = outboxHandOff

@@ -53,10 +53,10 @@ public final class Ledger: Sendable {
         let queue: DatabasePool
         do {
             queue = try DatabasePool(path: path, configuration: configuration)
-            // The pool runs WAL (readers never wait for the writer) and GRDB sets NORMAL when it
-            // turns WAL on, after `prepareDatabase`: FULL goes on the writer afterwards, so a
-            // committed transition survives power loss (NORMAL syncs only at checkpoints).
-            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            // The pool runs WAL (readers never wait for the writer); `WriterSettings` puts the
+            // writer at FULL, so a committed transition survives power loss (NORMAL syncs only at
+            // checkpoints), and keeps the savepoints' statement journal in memory.
+            try queue.writeWithoutTransaction { db in try WriterSettings.apply(db) }
         } catch {
             throw CoordinatorError(
                 .ledgerUnavailable, "cannot open the delivery ledger at \(path): \(error); check the data directory exists and is writable")
