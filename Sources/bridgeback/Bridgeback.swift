@@ -1,5 +1,6 @@
 import ArgumentParser
 import BridgebackAMQP
+import BridgebackCore
 import BridgebackMetrics
 import Foundation
 import Logging
@@ -63,6 +64,8 @@ enum LoggingBootstrap {
             return !value
         }
         guard first else { return }
+        // Each command calls this first thing in `run()`, before it starts any other thread.
+        ProcessTimeZone.pin()
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
