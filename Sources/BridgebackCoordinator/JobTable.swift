@@ -11,8 +11,19 @@ enum JobTable {
     /// The ledger's column names (`BridgebackLedger`), shared with `LedgerReader`.
     private typealias Jobs = LedgerSchema.Jobs
 
+    /// The columns `load` reads, in the order of `Loaded`'s positions.
+    private static let loaded: [Column] = [
+        Jobs.state, Jobs.contractJSON, Jobs.endingJSON, Jobs.parkedAt, Jobs.decisionJSON, Jobs.duplicates, Jobs.orphanReported,
+        Jobs.finalOutcome, Jobs.finalDetail,
+    ]
+    /// Where each of `loaded` sits in a loaded row: read by position, since GRDB lowercases a
+    /// column's name and searches the row's names on every lookup by name (three loads per job).
+    private enum Loaded {
+        static let state = 0, contractJSON = 1, endingJSON = 2, parkedAt = 3, decisionJSON = 4, duplicates = 5
+        static let orphanReported = 6, finalOutcome = 7, finalDetail = 8
+    }
     /// Built once: the statement cache is keyed by the SQL text.
-    private static let selectSQL = "SELECT * FROM \(Jobs.table) WHERE \(Jobs.jobID.name) = ?"
+    private static let selectSQL = "SELECT \(LedgerSchema.list(loaded)) FROM \(Jobs.table) WHERE \(Jobs.jobID.name) = ?"
     /// Every column on insert; every one but the id and the creation time on conflict.
     private static let upsertSQL: String = {
         let updated = Jobs.all.filter { $0.name != Jobs.jobID.name && $0.name != Jobs.createdAt.name }
@@ -40,13 +51,13 @@ enum JobTable {
             return nil
         }
         let job = id.description
-        let name: String = row[Jobs.state]
-        let duplicates: Int = row[Jobs.duplicates]
+        let name: String = row[Loaded.state]
+        let duplicates: Int = row[Loaded.duplicates]
         // A finished job has no transitions left: reading it (status API, audits) must not put it
         // back into the cache that `save` dropped it from.
         let liveCache = name == "finished" ? nil : cache
         func contract() throws -> OwnershipContract {
-            guard let text: String = row[Jobs.contractJSON] else {
+            guard let text: String = row[Loaded.contractJSON] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no contract", jobID: job)
             }
             if let cached = liveCache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
@@ -61,7 +72,7 @@ enum JobTable {
             }
         }
         func decision() throws -> JobLifecycle.FinalDecision {
-            guard let text: String = row[Jobs.decisionJSON] else {
+            guard let text: String = row[Loaded.decisionJSON] else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no final decision", jobID: job)
             }
             if let cached = liveCache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
@@ -75,7 +86,7 @@ enum JobTable {
         switch name {
         case "awaiting_contract": state = .awaitingContract
         case "completion_parked":
-            guard let text: String = row[Jobs.endingJSON], let parkedAt: Double = row[Jobs.parkedAt] else {
+            guard let text: String = row[Loaded.endingJSON], let parkedAt: Double = row[Loaded.parkedAt] else {
                 throw CoordinatorError(.ledgerCorrupt, "parked job lacks its ending", jobID: job)
             }
             let ending = try LedgerCoding.decode(StoredEnding.self, from: text, jobID: job).ending(jobID: job)
@@ -87,8 +98,8 @@ enum JobTable {
         }
         return JobRecord(
             lifecycle: JobLifecycle(jobID: id, restoring: state),
-            finalOutcome: row[Jobs.finalOutcome], finalDetail: row[Jobs.finalDetail],
-            orphanReported: (row[Jobs.orphanReported] as Int? ?? 0) != 0)
+            finalOutcome: row[Loaded.finalOutcome], finalDetail: row[Loaded.finalDetail],
+            orphanReported: (row[Loaded.orphanReported] as Int? ?? 0) != 0)
     }
 
     /// Inserts or replaces the row for `record` (one statement). `stored` is the record as `load`
