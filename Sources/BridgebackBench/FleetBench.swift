@@ -1,5 +1,6 @@
 public import BridgebackAMQP
 import Foundation
+import Synchronization
 
 /// End to end through a running fleet (`bridgeback bench fleet`): submit → admission → broker →
 /// worker → broker → coordinator → parent inbox, timed from the HTTP submit to the final
@@ -199,23 +200,26 @@ public struct FleetBench: Sendable {
 
     /// Submits `count` jobs at `rate` per second on a fixed schedule and returns each job's
     /// latency from when it was due to its final notice, sorted.
+    ///
+    /// A discarding group: each submit's task is freed when it ends. A plain task group keeps every
+    /// finished child until its result is read, and this loop reads none before the last is added:
+    /// ~15 KB per job, 737 MiB of RSS for 50,000 jobs at 500/s (`scripts/bench-memory`).
     static func offer(_ count: Int, rate: Double, client: any Submitter, arrivals: Arrivals) async throws -> [Double] {
         let start = ContinuousClock.now + .milliseconds(50)
-        let due = (0..<count).map { start + .nanoseconds(Int64(Double($0) / rate * 1e9)) }
-        let submitted = try await withThrowingTaskGroup(of: (String, ContinuousClock.Instant).self) { group in
-            for instant in due {
+        let submitted = DueTimes()
+        try await withThrowingDiscardingTaskGroup { group in
+            for index in 0..<count {
+                let instant = start + .nanoseconds(Int64(Double(index) / rate * 1e9))
                 try await Task.sleep(until: instant, clock: .continuous)
                 group.addTask {
                     let (id, _) = try await client.submitOne()
-                    return (id, instant)
+                    submitted.record(id, instant)
                 }
             }
-            var result: [String: ContinuousClock.Instant] = [:]
-            for try await (id, instant) in group { result[id] = instant }
-            return result
         }
-        let landed = try await arrivals.wait(for: Set(submitted.keys), timeout: .seconds(max(120, count / 10)))
-        return submitted.compactMap { id, due in landed[id].map { ($0 - due).seconds } }.sorted()
+        let due = submitted.all
+        let landed = try await arrivals.wait(for: Set(due.keys), timeout: .seconds(max(120, count / 10)))
+        return due.compactMap { id, instant in landed[id].map { ($0 - instant).seconds } }.sorted()
     }
 
     /// Prints every watched process's RSS every `interval` seconds with the jobs delivered so far.
@@ -263,6 +267,15 @@ public struct FleetBench: Sendable {
         }
         return (rate, latencies.sorted())
     }
+}
+
+/// When each job of `offer` was due, by the id its 202 gave; filled from the submits' tasks.
+private final class DueTimes: Sendable {
+    private let byID = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    func record(_ id: String, _ due: ContinuousClock.Instant) { byID.withLock { $0[id] = due } }
+
+    var all: [String: ContinuousClock.Instant] { byID.withLock { $0 } }
 }
 
 /// When each job's final notice reached the inbox.
