@@ -15,8 +15,6 @@ require_swift() {
     fi
 }
 
-# Starts the broker unless it already runs; remembers whether we started it.
-STARTED_BROKER=0
 # Sets $venv to a Python virtual environment with Celery (py-amqp comes with it): BRIDGEBACK_CELERY_VENV if it
 # names one, else .venv-celery in the repository, created and filled from PyPI on first use.
 celery_venv() {
@@ -28,6 +26,8 @@ celery_venv() {
     fi
 }
 
+# Starts the broker unless it already runs; remembers whether we started it.
+STARTED_BROKER=0
 start_broker() {
     deploy/local/broker.sh install
     if ! deploy/local/broker.sh status >/dev/null 2>&1; then
