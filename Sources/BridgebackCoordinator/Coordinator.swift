@@ -294,6 +294,7 @@ public final class Coordinator: Sendable {
                 for await failure in failures { throw failure }
             }
             group.addTask { await self.sweepLoop() }
+            group.addTask { await self.pruneLoop() }
             group.addTask {
                 // Discarding: a finished delivery's task is freed at once (a plain group keeps
                 // every finished child until `next()` reaps it: ~6 KB per job for the process's life).
@@ -448,13 +449,16 @@ public final class Coordinator: Sendable {
         let cache = ledger.contracts
         let work = events.map { ($0.id, $0.event) }
         let (steps, generation) = try await ledger.commit(durable: durable) { db -> [Result<LifecycleStep, BridgebackError>] in
-            try work.map { id, event in
+            // Read in the transaction (one cached one-row read per group): every prune committed before it is seen.
+            let prunedBefore = try Ledger.prunedBefore(db)
+            return try work.map { id, event in
                 do {
                     // Its own savepoint (prepared once, not per job as GRDB's `inSavepoint`), so a
                     // refused event undoes only its own writes.
                     return .success(
                         try GroupTransaction.inSavepoint(db, .item) {
-                            try LifecycleStep.commit(db, id, now: now, registry: registry, cache: cache, event: event)
+                            try LifecycleStep.commit(
+                                db, id, now: now, registry: registry, cache: cache, prunedBefore: prunedBefore, event: event)
                         })
                 } catch let error as BridgebackError {
                     return .failure(error)
@@ -486,6 +490,21 @@ public final class Coordinator: Sendable {
         if queue != "sweeper" && queue != "cancel" { metrics.consumed(queue: queue) }
         var log = logger
         log[metadataKey: "job_id"] = "\(id)"
+        if step.stale {
+            // Not applied: the job may have been pruned, and starting it again could give it a
+            // second final notice. Parked for people, like every message that cannot be processed.
+            // (A cancel is answered as for a job whose contract is unknown.)
+            guard queue != "cancel" else {
+                log.info("cancel refused: the job is older than the ledger's retention")
+                return .ack
+            }
+            let reason =
+                "\(id) is older than the ledger keeps (made \(WireDate.format(id.createdAt))) and not in it: its record was pruned or never came; not processed"
+            log.warning(
+                "refused a message about a job older than the ledger's retention; it goes to bb.parked", metadata: ["queue": "\(queue)"])
+            metrics.rejected(queue: queue, reason: "older_than_retention")
+            return .reject(reason: reason)
+        }
         switch step.action {
         case .none:
             log.debug("recorded", metadata: ["queue": "\(queue)", "state": "\(step.state)"])

@@ -17,6 +17,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// The largest message taken whole; a longer completion is cut while it is read and its
     /// result ends with a truncation marker (`MessageLimits`).
     public var maxMessageBytes: Int
+    /// How long the ledger keeps jobs it is done with (`LedgerRetention`; thirty days by default).
+    public var retention: LedgerRetention
     /// The clock; injected so tests can move time.
     public var now: @Sendable () -> Date
 
@@ -27,8 +29,10 @@ public struct CoordinatorConfiguration: Sendable {
         retryPolicy: RetryPolicy = .standard,
         trustedCompletionUsers: Set<String> = [],
         maxMessageBytes: Int = MessageLimits.maxMessageBytes,
+        retention: LedgerRetention = .standard,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.retention = retention
         self.maxMessageBytes = maxMessageBytes
         self.lostGrace = lostGrace
         self.sweepInterval = sweepInterval

@@ -12,6 +12,7 @@ struct CoordinatorMetrics: Sendable {
         for label in [
             "bridgeback_coordinator_lost_total", "bridgeback_coordinator_parked_total",
             "bridgeback_coordinator_duplicates_suppressed_total", "bridgeback_coordinator_cancelled_total",
+            "bridgeback_coordinator_pruned_jobs_total",
         ] {
             _ = Counter(label: label, factory: factory)
         }
@@ -48,6 +49,11 @@ struct CoordinatorMetrics: Sendable {
     func lost() { Counter(label: "bridgeback_coordinator_lost_total", factory: factory).increment() }
 
     /// Jobs cancelled by request (decided `cancelled`).
+    func pruned(_ jobs: Int) {
+        guard jobs > 0 else { return }
+        Counter(label: "bridgeback_coordinator_pruned_jobs_total", factory: factory).increment(by: jobs)
+    }
+
     func cancelled() { Counter(label: "bridgeback_coordinator_cancelled_total", factory: factory).increment() }
 
     /// `bridgeback_coordinator_messages_total{queue}`: messages taken from `contracts`, `completions`, `dead-jobs`.

@@ -124,6 +124,46 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Unix milliseconds below which a job the ledger does not know may have been pruned (0: never
+    /// pruned), as `db` sees it. Read from the file in each transaction that applies messages, not
+    /// kept in memory: a standby that opened the file long ago, or a coordinator restarted on a copy,
+    /// sees the mark the last prune committed. See `LedgerRetention`.
+    static func prunedBefore(_ db: Database) throws -> UInt64 {
+        let mark = try Int64.fetchOne(db.cachedStatement(sql: "SELECT pruned_before_ms FROM ledger_retention WHERE id = 1"))
+        return UInt64(max(0, mark ?? 0))
+    }
+
+    /// `prunedBefore(_:)` as the file has it now.
+    func prunedBeforeMilliseconds() async throws -> UInt64 {
+        try await read { db in try Self.prunedBefore(db) }
+    }
+
+    /// Deletes up to `limit` jobs made before `before` (Unix ms, by their id) that are done with:
+    /// finished, an ending whose contract never came that was already reported as an orphan, or a
+    /// row that only names the job. Their delivery parts go with them (`ON DELETE CASCADE`). The
+    /// ledger first records `before` as its pruned-before mark (it only moves forward), in the same
+    /// transaction, so a message about a pruned job is refused from then on (`LifecycleStep`).
+    /// Returns how many jobs were deleted. Committed without a sync of its own: lost in a power cut,
+    /// the rows and the mark come back together.
+    func prune(before: UInt64, limit: Int) async throws -> Int {
+        let boundary = JobID(milliseconds: before, randomHigh: 0, randomLow: 0).description
+        let (deleted, _) = try await commit(durable: false) { db -> Int in
+            try db.execute(
+                sql: "UPDATE ledger_retention SET pruned_before_ms = MAX(pruned_before_ms, ?) WHERE id = 1", arguments: [Int64(before)])
+            try db.execute(
+                sql: """
+                    DELETE FROM \(Jobs.table) WHERE \(Jobs.jobID.name) IN (
+                        SELECT \(Jobs.jobID.name) FROM \(Jobs.table) WHERE \(Jobs.jobID.name) < ?
+                        AND (\(Jobs.state.name) IN ('finished', 'awaiting_contract')
+                            OR (\(Jobs.state.name) = 'completion_parked' AND \(Jobs.orphanReported.name) = 1))
+                        LIMIT ?)
+                    """,
+                arguments: [boundary, limit])
+            return db.changesCount
+        }
+        return deleted
+    }
+
     /// One atomic change, committed (durably) before this returns: the closure's effects commit
     /// together or not at all. It runs in a savepoint of a transaction it may share with other
     /// writers' changes; an error it throws undoes only its own.

@@ -18,12 +18,21 @@ struct LifecycleStep: Sendable {
     var note: String?
     /// Parked completions this event found without the job's capability and discarded.
     var forgeriesDiscarded = 0
+    /// The job is not in the ledger and was made before its pruned-before mark: its record may
+    /// have been pruned (`LedgerRetention`), so the event was not applied and nothing was written.
+    var stale = false
 
+    /// Applies `event` to the job's stored lifecycle and saves the result. `prunedBefore`: the
+    /// ledger's pruned-before mark (Unix ms); an unknown job made before it is not started again
+    /// (a redelivered contract of a pruned job would otherwise get a second final notice).
     static func commit(
-        _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry, cache: ContractCache? = nil,
+        _ db: Database, _ id: JobID, now: Date, registry: SurfaceRegistry, cache: ContractCache? = nil, prunedBefore: UInt64 = 0,
         event: (inout JobLifecycle, Date) throws(BridgebackError) -> JobLifecycle.Action
     ) throws -> LifecycleStep {
         let stored = try JobTable.load(db, id, cache: cache)
+        if stored == nil && id.milliseconds < prunedBefore {
+            return LifecycleStep(action: .none, state: "pruned", stale: true)
+        }
         var record = stored ?? JobRecord(lifecycle: JobLifecycle(jobID: id), finalOutcome: nil, finalDetail: nil, orphanReported: false)
         let action = try event(&record.lifecycle, now)
         var step = LifecycleStep(action: action, state: "")

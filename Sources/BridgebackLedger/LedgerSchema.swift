@@ -63,6 +63,19 @@ public enum LedgerSchema {
                     INSERT INTO ledger_sync (id, syncs) VALUES (1, 0);
                     """)
         }
+        migrator.registerMigration("v3: retention") { db in
+            // How far the ledger has been pruned: every job whose id was made before
+            // `pruned_before_ms` (Unix ms) may be gone, so a message about such a job that the
+            // ledger does not know is refused instead of starting the job again (`LedgerRetention`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger_retention (
+                        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                        pruned_before_ms INTEGER NOT NULL
+                    );
+                    INSERT INTO ledger_retention (id, pruned_before_ms) VALUES (1, 0);
+                    """)
+        }
         return migrator
     }
 }

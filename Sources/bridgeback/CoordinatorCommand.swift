@@ -75,6 +75,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var sweepInterval: Double = 15
 
     @Option(
+        name: .customLong("ledger-retention-days"),
+        help: ArgumentHelp(
+            "Days the ledger keeps a job it is done with (finished, or an orphan already reported), counted from when the job was made; 0 keeps every job. A message about a pruned job is refused to bb.parked.",
+            valueName: "days"))
+    var ledgerRetentionDays: Double = 30
+
+    @Option(name: .customLong("prune-interval"), help: "Seconds between passes that prune the ledger.")
+    var pruneInterval: Double = 60
+
+    @Option(
         name: .customLong("trusted-completion-user"),
         help: ArgumentHelp(
             "Broker user allowed to publish completions, by the broker-validated user_id (repeatable; default bb-worker).",
@@ -119,6 +129,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try checkSeconds(lostGrace, "--lost-grace", allowZero: true)
         try checkSeconds(sweepInterval, "--sweep-interval", atMost: 86_400)
         try checkSeconds(webhookTimeout, "--webhook-timeout", atMost: 3_600)
+        try checkSeconds(pruneInterval, "--prune-interval", atMost: 86_400)
+        guard ledgerRetentionDays.isFinite, (0...36_500).contains(ledgerRetentionDays) else {
+            throw ValidationError("--ledger-retention-days must be 0 (keep every job) to 36500, got \(ledgerRetentionDays)")
+        }
         guard prefetch > 0 else { throw ValidationError("--prefetch must be at least 1") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0-65535") }
     }
@@ -176,7 +190,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             connection: connection, registry: registry, secrets: secrets, ledger: ledger,
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
-                trustedCompletionUsers: completionUsers),
+                trustedCompletionUsers: completionUsers,
+                retention: LedgerRetention(
+                    keep: ledgerRetentionDays > 0 ? ledgerRetentionDays * 86_400 : nil, interval: .milliseconds(Int64(pruneInterval * 1000))
+                )),
             httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger,
             ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"), active: active)
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends
