@@ -1,3 +1,4 @@
+import BridgebackAdmissionStore
 public import Metrics
 import Synchronization
 
@@ -34,6 +35,11 @@ public final class AdmissionMetrics: Sendable {
     }
     func publishFailed(code: String) { counter("bridgeback_admission_outbox_failures_total", "code", code).increment() }
     func refusalNotRecorded() { counter("bridgeback_admission_refusals_not_recorded_total", "reason", "budget").increment() }
+    func pruned(_ records: PrunedRecords) {
+        for (kind, count) in [("jobs", records.jobs), ("requests", records.requests), ("refusals", records.refusals)] where count > 0 {
+            counter("bridgeback_admission_pruned_total", "kind", kind).increment(by: count)
+        }
+    }
     func backlog(_ value: Int) { backlogGauge.record(value) }
     func oldest(ageSeconds: Double) { oldestGauge.record(max(0, ageSeconds)) }
     func triggers(_ names: [String]) { for name in names { counter("bridgeback_admission_triggers_total", "trigger", name).increment() } }

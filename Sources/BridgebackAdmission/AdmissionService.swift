@@ -3,7 +3,7 @@ import BridgebackAMQP
 public import BridgebackAuth
 public import BridgebackMetrics
 public import BridgebackHTTP
-import BridgebackCore
+public import BridgebackCore
 import BridgebackPolicy
 public import Foundation
 public import Logging
@@ -34,6 +34,8 @@ public struct AdmissionServiceConfiguration: Sendable {
     public var coordinatorURL: String?
     /// A PEM CA an `https://` coordinator is verified against (BRIDGEBACK_CA_FILE); nil: the system's roots.
     public var coordinatorCAFile: String?
+    /// How long the store keeps jobs, request-log lines and refusals it is done with (`StorePruner`).
+    public var retention: Retention = .standard
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, surfacesFile: URL, recipesFile: URL? = nil,
@@ -72,6 +74,8 @@ public struct AdmissionStartupError: Error, Sendable, CustomStringConvertible {
 public struct AdmissionService: Sendable {
     public let api: AdmissionAPI
     public let relay: OutboxRelay
+    /// Prunes the store on `configuration.retention`'s schedule.
+    public let pruner: StorePruner
     public let configuration: AdmissionServiceConfiguration
     private let logger: Logger
     private let exposition: MetricsExposition?
@@ -152,6 +156,7 @@ public struct AdmissionService: Sendable {
         relay = OutboxRelay(
             store: store, publisher: outboxPublisher ?? NoBrokerPublisher(), doorbell: doorbell,
             configuration: configuration.relay, logger: logger, metrics: metrics)
+        pruner = StorePruner(store: store, retention: configuration.retention, logger: logger, metrics: metrics)
     }
 
     /// Runs HTTP and the relay until SIGTERM/SIGINT. HTTP stops first (no new rows), then the
@@ -184,7 +189,10 @@ public struct AdmissionService: Sendable {
                 services: (cancelClient.map {
                     [ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "CoordinatorCancelClient")]
                 } ?? [])
-                    + [.init(service: relay, serviceName: "OutboxRelay"), .init(service: http, serviceName: "AdmissionHTTP")],
+                    + [
+                        .init(service: pruner, serviceName: "StorePruner"), .init(service: relay, serviceName: "OutboxRelay"),
+                        .init(service: http, serviceName: "AdmissionHTTP"),
+                    ],
                 gracefulShutdownSignals: handleSignals ? [UnixSignal.sigterm, .sigint] : [], logger: logger))
     }
 }

@@ -217,7 +217,7 @@ public final class AdmissionStore: Sendable {
     /// One atomic change, sharing its transaction with whatever other writes wait meanwhile; an
     /// error it throws undoes only its own change. Durable before this returns unless `durable`
     /// is false (then on disk with the next synced commit; a process crash loses nothing).
-    private func write<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let output = try await group.submit(Pending(work: { db in try body(db) }, durable: durable))
         guard let value = output as? T else { throw GroupCommitError(expected: 1, got: 0) }
         return value
@@ -287,6 +287,11 @@ public final class AdmissionStore: Sendable {
         migrator.registerMigration("v4: defaults applied") { db in
             // JSON array of the fields the first answer said were defaulted; NULL for older jobs.
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN defaults_applied TEXT")
+        }
+        migrator.registerMigration("v5: outbox by job") { db in
+            // Pruning deletes a job's outbox rows with it (`prune(before:limit:)`), and a job's
+            // story reads them: by job, not by a scan of the whole outbox.
+            try db.execute(sql: "CREATE INDEX outbox_by_job ON outbox(job_id)")
         }
         return migrator
     }

@@ -17,8 +17,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// The largest message taken whole; a longer completion is cut while it is read and its
     /// result ends with a truncation marker (`MessageLimits`).
     public var maxMessageBytes: Int
-    /// How long the ledger keeps jobs it is done with (`LedgerRetention`; thirty days by default).
-    public var retention: LedgerRetention
+    /// How long the ledger keeps jobs it is done with (thirty days by default; `LedgerRetention.swift`).
+    public var retention: Retention
     /// The clock; injected so tests can move time.
     public var now: @Sendable () -> Date
 
@@ -29,7 +29,7 @@ public struct CoordinatorConfiguration: Sendable {
         retryPolicy: RetryPolicy = .standard,
         trustedCompletionUsers: Set<String> = [],
         maxMessageBytes: Int = MessageLimits.maxMessageBytes,
-        retention: LedgerRetention = .standard,
+        retention: Retention = .standard,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.retention = retention

@@ -127,7 +127,7 @@ public final class Ledger: Sendable {
     /// Unix milliseconds below which a job the ledger does not know may have been pruned (0: never
     /// pruned), as `db` sees it. Read from the file in each transaction that applies messages, not
     /// kept in memory: a standby that opened the file long ago, or a coordinator restarted on a copy,
-    /// sees the mark the last prune committed. See `LedgerRetention`.
+    /// sees the mark the last prune committed. See `LedgerRetention.swift`.
     static func prunedBefore(_ db: Database) throws -> UInt64 {
         let mark = try Int64.fetchOne(db.cachedStatement(sql: "SELECT pruned_before_ms FROM ledger_retention WHERE id = 1"))
         return UInt64(max(0, mark ?? 0))
@@ -146,7 +146,7 @@ public final class Ledger: Sendable {
     /// Returns how many jobs were deleted. Committed without a sync of its own: lost in a power cut,
     /// the rows and the mark come back together.
     func prune(before: UInt64, limit: Int) async throws -> Int {
-        let boundary = JobID(milliseconds: before, randomHigh: 0, randomLow: 0).description
+        let boundary = JobID.floor(milliseconds: before).description
         let (deleted, _) = try await commit(durable: false) { db -> Int in
             try db.execute(
                 sql: "UPDATE ledger_retention SET pruned_before_ms = MAX(pruned_before_ms, ?) WHERE id = 1", arguments: [Int64(before)])

@@ -1,46 +1,20 @@
 import BridgebackCore
-public import Foundation
+import Foundation
 import Logging
 
-/// How long the ledger keeps a job it is done with.
-///
-/// Without it the ledger grows by every job for the life of the deployment. A job is pruned once
-/// it was made (by its id's time) more than `keep` ago and nothing about it is open: finished (every
-/// part of its final notice settled), or an ending whose contract never came that was already
-/// reported as an orphan. Jobs still running or delivering are kept whatever their age.
-///
-/// Pruning must not cost a job its exactly-once: a contract or completion of a pruned job could
-/// still arrive (a redelivery, an outbox replayed after a long outage) and would start it again.
-/// So the ledger records how far it has pruned (`ledger_retention.pruned_before_ms`, in the
-/// prune's own transaction) and refuses, to `bb.parked`, any message about a job it does not know
-/// that was made before that mark. The mark only moves forward: raising `keep` later does not let
-/// a pruned job in again.
-public struct LedgerRetention: Sendable, Hashable {
-    /// Jobs made longer ago than this are pruned once done with; nil keeps every job.
-    public var keep: TimeInterval?
-    /// How often the pruner looks for jobs to prune.
-    public var interval: Duration
-    /// Jobs deleted per transaction: the pruner shares the one writer with delivery, so it deletes
-    /// in short transactions (one after another until fewer than this are left) instead of one long one.
-    public var batch: Int
-
-    /// Thirty days, pruned every minute, 500 jobs per transaction.
-    public static let standard = LedgerRetention(keep: 30 * 86_400)
-    /// Keeps every job (the ledger grows with every job).
-    public static let keepEverything = LedgerRetention(keep: nil)
-
-    public init(keep: TimeInterval?, interval: Duration = .seconds(60), batch: Int = 500) {
-        self.keep = keep
-        self.interval = interval
-        self.batch = max(1, batch)
-    }
-
-    /// The pruned-before mark for a pass at `now` (Unix ms), or nil when nothing is pruned.
-    func boundary(now: Date) -> UInt64? {
-        guard let keep else { return nil }
-        return UInt64(max(0, ((now.timeIntervalSince1970 - keep) * 1000).rounded(.down)))
-    }
-}
+// Ledger retention (`configuration.retention`, a `Retention`).
+//
+// A job is pruned once it was made (by its id's time) more than `keep` ago and nothing about it
+// is open: finished (every part of its final notice settled), or an ending whose contract never
+// came that was already reported as an orphan. Jobs still running or delivering are kept whatever
+// their age.
+//
+// Pruning must not cost a job its exactly-once: a contract or completion of a pruned job could
+// still arrive (a redelivery, an outbox replayed after a long outage) and would start it again.
+// So the ledger records how far it has pruned (`ledger_retention.pruned_before_ms`, in the
+// prune's own transaction) and refuses, to `bb.parked`, any message about a job it does not know
+// that was made before that mark (`LifecycleStep`). The mark only moves forward: raising `keep`
+// later does not let a pruned job in again.
 
 extension Coordinator {
     /// One pruning pass: deletes, batch by batch, every job `configuration.retention` lets go of.
@@ -48,7 +22,7 @@ extension Coordinator {
     @discardableResult
     public func prune() async throws -> Int {
         let retention = configuration.retention
-        guard let before = retention.boundary(now: configuration.now()) else { return 0 }
+        guard let before = retention.cutoffMilliseconds(now: configuration.now()) else { return 0 }
         var total = 0
         while true {
             let deleted = try await ledger.prune(before: before, limit: retention.batch)

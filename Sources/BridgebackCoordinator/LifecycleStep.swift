@@ -19,7 +19,7 @@ struct LifecycleStep: Sendable {
     /// Parked completions this event found without the job's capability and discarded.
     var forgeriesDiscarded = 0
     /// The job is not in the ledger and was made before its pruned-before mark: its record may
-    /// have been pruned (`LedgerRetention`), so the event was not applied and nothing was written.
+    /// have been pruned (`LedgerRetention.swift`), so the event was not applied and nothing was written.
     var stale = false
 
     /// Applies `event` to the job's stored lifecycle and saves the result. `prunedBefore`: the

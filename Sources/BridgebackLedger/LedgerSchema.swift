@@ -66,7 +66,7 @@ public enum LedgerSchema {
         migrator.registerMigration("v3: retention") { db in
             // How far the ledger has been pruned: every job whose id was made before
             // `pruned_before_ms` (Unix ms) may be gone, so a message about such a job that the
-            // ledger does not know is refused instead of starting the job again (`LedgerRetention`).
+            // ledger does not know is refused instead of starting the job again (`Coordinator.prune`).
             try db.execute(
                 sql: """
                     CREATE TABLE ledger_retention (

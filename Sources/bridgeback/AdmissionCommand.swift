@@ -95,6 +95,16 @@ struct AdmissionCommand: AsyncParsableCommand {
     var pool: String = "default"
 
     @Option(
+        name: .customLong("retention-days"),
+        help: ArgumentHelp(
+            "Days the store keeps jobs whose messages were published, request-log lines and contract refusals, counted from when they were made; 0 keeps everything. An idempotency key is free again once its job is pruned.",
+            valueName: "days"))
+    var retentionDays: Double = 30
+
+    @Option(name: .customLong("prune-interval"), help: "Seconds between passes that prune the store.")
+    var pruneInterval: Double = 60
+
+    @Option(
         name: .customLong("coordinator-url"),
         help: ArgumentHelp(
             "The coordinator's status API, which decides cancels (default: $BRIDGEBACK_COORDINATOR_URL); without one, cancel answers 503.",
@@ -112,6 +122,8 @@ struct AdmissionCommand: AsyncParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         try checkSeconds(defaultDeadline, "--default-deadline")
         try checkSeconds(maxDeadline, "--max-deadline")
+        try checkSeconds(pruneInterval, "--prune-interval", atMost: 86_400)
+        try checkRetentionDays(retentionDays)
         guard maxDeadline >= defaultDeadline else {
             throw ValidationError("--default-deadline must be positive and not above --max-deadline")
         }
@@ -143,6 +155,7 @@ struct AdmissionCommand: AsyncParsableCommand {
             auth: httpAuth, httpLimits: http.limits,
             coordinatorURL: (coordinatorURL ?? environment["BRIDGEBACK_COORDINATOR_URL"]).flatMap { $0.isEmpty ? nil : $0 })
         configuration.coordinatorCAFile = environment["BRIDGEBACK_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.retention = Retention(days: retentionDays, intervalSeconds: pruneInterval)
         let service: AdmissionService
         do {
             service = try AdmissionService(configuration: configuration, logger: logger, exposition: bootstrapMetrics())

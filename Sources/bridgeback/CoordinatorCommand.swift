@@ -75,11 +75,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var sweepInterval: Double = 15
 
     @Option(
-        name: .customLong("ledger-retention-days"),
+        name: .customLong("retention-days"),
         help: ArgumentHelp(
             "Days the ledger keeps a job it is done with (finished, or an orphan already reported), counted from when the job was made; 0 keeps every job. A message about a pruned job is refused to bb.parked.",
             valueName: "days"))
-    var ledgerRetentionDays: Double = 30
+    var retentionDays: Double = 30
 
     @Option(name: .customLong("prune-interval"), help: "Seconds between passes that prune the ledger.")
     var pruneInterval: Double = 60
@@ -130,9 +130,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try checkSeconds(sweepInterval, "--sweep-interval", atMost: 86_400)
         try checkSeconds(webhookTimeout, "--webhook-timeout", atMost: 3_600)
         try checkSeconds(pruneInterval, "--prune-interval", atMost: 86_400)
-        guard ledgerRetentionDays.isFinite, (0...36_500).contains(ledgerRetentionDays) else {
-            throw ValidationError("--ledger-retention-days must be 0 (keep every job) to 36500, got \(ledgerRetentionDays)")
-        }
+        try checkRetentionDays(retentionDays)
         guard prefetch > 0 else { throw ValidationError("--prefetch must be at least 1") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0-65535") }
     }
@@ -191,9 +189,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
                 trustedCompletionUsers: completionUsers,
-                retention: LedgerRetention(
-                    keep: ledgerRetentionDays > 0 ? ledgerRetentionDays * 86_400 : nil, interval: .milliseconds(Int64(pruneInterval * 1000))
-                )),
+                retention: Retention(days: retentionDays, intervalSeconds: pruneInterval)),
             httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger,
             ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"), active: active)
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends

@@ -9,7 +9,7 @@ struct LedgerRetentionTests {
     /// One hour, pruned only when a test calls `prune()` (the loop's first pass runs at start).
     static func keepOneHour(batch: Int = 500) -> CoordinatorConfiguration {
         var configuration = Harness.fastConfiguration
-        configuration.retention = LedgerRetention(keep: 3600, interval: .seconds(3600), batch: batch)
+        configuration.retention = Retention(keep: 3600, interval: .seconds(3600), batch: batch)
         return configuration
     }
 
@@ -157,11 +157,17 @@ struct LedgerRetentionTests {
         for contract in old { #expect(try await harness.ledger.job(contract.jobID) == nil) }
     }
 
-    @Test("the horizon is `keep` before now, in Unix milliseconds")
-    func boundary() {
+    @Test("the cutoff is `keep` before now, in Unix milliseconds; the flags' days and seconds")
+    func cutoff() {
         let now = Date(timeIntervalSince1970: 1_795_000_000)
-        #expect(LedgerRetention(keep: 86_400).boundary(now: now) == 1_794_913_600_000)
-        #expect(LedgerRetention.keepEverything.boundary(now: now) == nil)
-        #expect(LedgerRetention.standard.keep == TimeInterval(30 * 86_400))
+        #expect(Retention(keep: 86_400).cutoffMilliseconds(now: now) == 1_794_913_600_000)
+        #expect(Retention.keepEverything.cutoffMilliseconds(now: now) == nil)
+        #expect(Retention.standard.keep == TimeInterval(30 * 86_400))
+        #expect(Retention(days: 0, intervalSeconds: 60) == .keepEverything)
+        #expect(Retention(days: 2, intervalSeconds: 0.5) == Retention(keep: 172_800, interval: .milliseconds(500)))
+        // Every id made before the cutoff sorts below its floor, and none made at or after it.
+        let floor = JobID.floor(milliseconds: 1_794_913_600_000)
+        #expect(JobID.make(at: Date(timeIntervalSince1970: 1_794_913_599.999)) < floor)
+        #expect(JobID.make(at: Date(timeIntervalSince1970: 1_794_913_600)) >= floor)
     }
 }

@@ -12,7 +12,9 @@ extension BrokerBacked {
         @Test func aPrunedJobIsNotDeliveredAgainWhenItsContractAndCompletionComeBack() async throws {
             try await withFleet("retention") { fleet in
                 // Keep a finished job ~1.7 s (0.00002 days), look every half second.
-                fleet.extraArguments["coordinator"] = ["--ledger-retention-days", "0.00002", "--prune-interval", "0.5"]
+                fleet.extraArguments["coordinator"] = ["--retention-days", "0.00002", "--prune-interval", "0.5"]
+                // Admission prunes its store on the same terms: the published job, its outbox rows, its request line.
+                fleet.extraArguments["admission"] = ["--retention-days", "0.00002", "--prune-interval", "0.5"]
                 let admin = try await Broker.connect("retention-check")
                 // A copy of every contract admission publishes, to send this job's again later.
                 let copies = Broker.uniqueName("retention-contracts")
@@ -52,14 +54,14 @@ extension BrokerBacked {
                 let parkedBefore = try await admin.inspectQueue("bb.parked").messageCount
 
                 // The same contract again, as admission's outbox would after a replay, and the same completion.
-                let admission = try await AMQPConnection.connect(
+                let outbox = try await AMQPConnection.connect(
                     AMQPConfiguration(url: Broker.url("BRIDGEBACK_ADMISSION_AMQP_URL"), connectionName: "retention-admission"))
-                try await admission.makePublisher().publish(
+                try await outbox.makePublisher().publish(
                     OutboundMessage(
                         exchange: "bb.contracts", routingKey: "contract", body: contract.body,
                         properties: MessageProperties(contentType: "application/json", persistent: true, messageID: id)))
                 try await workerPublisher.publish(completion)
-                await admission.close()
+                await outbox.close()
                 await worker.close()
 
                 let coordinator = try #require(fleet.process("coordinator"))
@@ -92,6 +94,14 @@ extension BrokerBacked {
                 }
                 let status = try await fleet.call("GET", "/v1/jobs/\(id)/delivery", body: nil, as: "fleet", port: fleet.coordinatorPort)
                 #expect(status.status == 404, "\(status.raw)")
+                try await eventually("admission prunes the published job", timeout: .seconds(30)) {
+                    try await fleet.get("/v1/jobs/\(id)").status == 404
+                }
+                let admission = try #require(fleet.process("admission"))
+                #expect(admission.ownOutput.contains("pruned admission records"))
+                let admissionMetrics = try await Scrape.fetch("http://127.0.0.1:\(fleet.admissionPort)/metrics", token: fleet.token)
+                #expect((admissionMetrics.value("bridgeback_admission_pruned_total", ["kind": "jobs"]) ?? 0) >= 1)
+                #expect((admissionMetrics.value("bridgeback_admission_pruned_total", ["kind": "requests"]) ?? 0) >= 1)
                 await admin.close()
             }
         }
