@@ -94,15 +94,7 @@ struct AdmissionCommand: AsyncParsableCommand {
     @Option(help: "Worker pool the jobs go to (routing key on bb.jobs).")
     var pool: String = "default"
 
-    @Option(
-        name: .customLong("retention-days"),
-        help: ArgumentHelp(
-            "Days the store keeps jobs whose messages were published, request-log lines and contract refusals, counted from when they were made; 0 keeps everything. An idempotency key is free again once its job is pruned.",
-            valueName: "days"))
-    var retentionDays: Double = 30
-
-    @Option(name: .customLong("prune-interval"), help: "Seconds between passes that prune the store.")
-    var pruneInterval: Double = 60
+    @OptionGroup var retention: RetentionOptions
 
     @Option(
         name: .customLong("coordinator-url"),
@@ -122,8 +114,6 @@ struct AdmissionCommand: AsyncParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         try checkSeconds(defaultDeadline, "--default-deadline")
         try checkSeconds(maxDeadline, "--max-deadline")
-        try checkSeconds(pruneInterval, "--prune-interval", atMost: 86_400)
-        try checkRetentionDays(retentionDays)
         guard maxDeadline >= defaultDeadline else {
             throw ValidationError("--default-deadline must be positive and not above --max-deadline")
         }
@@ -155,7 +145,7 @@ struct AdmissionCommand: AsyncParsableCommand {
             auth: httpAuth, httpLimits: http.limits,
             coordinatorURL: (coordinatorURL ?? environment["BRIDGEBACK_COORDINATOR_URL"]).flatMap { $0.isEmpty ? nil : $0 })
         configuration.coordinatorCAFile = environment["BRIDGEBACK_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-        configuration.retention = Retention(days: retentionDays, intervalSeconds: pruneInterval)
+        configuration.retention = retention.retention
         let service: AdmissionService
         do {
             service = try AdmissionService(configuration: configuration, logger: logger, exposition: bootstrapMetrics())

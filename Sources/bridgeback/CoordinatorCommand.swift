@@ -74,15 +74,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("sweep-interval"), help: "Seconds between lost-job sweeps.")
     var sweepInterval: Double = 15
 
-    @Option(
-        name: .customLong("retention-days"),
-        help: ArgumentHelp(
-            "Days the ledger keeps a job it is done with (finished, or an orphan already reported), counted from when the job was made; 0 keeps every job. A message about a pruned job is refused to bb.parked.",
-            valueName: "days"))
-    var retentionDays: Double = 30
-
-    @Option(name: .customLong("prune-interval"), help: "Seconds between passes that prune the ledger.")
-    var pruneInterval: Double = 60
+    @OptionGroup var retention: RetentionOptions
 
     @Option(
         name: .customLong("trusted-completion-user"),
@@ -129,8 +121,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try checkSeconds(lostGrace, "--lost-grace", allowZero: true)
         try checkSeconds(sweepInterval, "--sweep-interval", atMost: 86_400)
         try checkSeconds(webhookTimeout, "--webhook-timeout", atMost: 3_600)
-        try checkSeconds(pruneInterval, "--prune-interval", atMost: 86_400)
-        try checkRetentionDays(retentionDays)
         guard prefetch > 0 else { throw ValidationError("--prefetch must be at least 1") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0-65535") }
     }
@@ -189,7 +179,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration: CoordinatorConfiguration(
                 lostGrace: lostGrace, sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
                 trustedCompletionUsers: completionUsers,
-                retention: Retention(days: retentionDays, intervalSeconds: pruneInterval)),
+                retention: retention.retention),
             httpClient: httpClient, webhookTimeout: webhookTimeout, prefetch: prefetch, logger: logger,
             ledgerLock: LedgerLock(path: dataDirectory + "/coordinator.lock"), active: active)
         // Graceful shutdown runs in reverse order: HTTP API, then the coordinator (in-flight sends

@@ -11,10 +11,3 @@ func checkSeconds(_ value: Double, _ flag: String, allowZero: Bool = false, atMo
         throw ValidationError("\(flag) must be \(low) and at most \(Int(limit)) seconds, got \(value)")
     }
 }
-
-/// `--retention-days`: 0 (keep everything) up to a hundred years; a usage error otherwise.
-func checkRetentionDays(_ value: Double) throws {
-    guard value.isFinite, (0...36_500).contains(value) else {
-        throw ValidationError("--retention-days must be 0 (keep everything) to 36500 days, got \(value)")
-    }
-}
