@@ -289,8 +289,9 @@ public final class AdmissionStore: Sendable {
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN defaults_applied TEXT")
         }
         migrator.registerMigration("v5: outbox by job") { db in
-            // Pruning deletes a job's outbox rows with it (`prune(before:limit:)`), and a job's
-            // story reads them: by job, not by a scan of the whole outbox.
+            // Pruning deletes a job's outbox rows with it (`prune(before:limit:)`), and the audit
+            // reads each job's last outbox error (`AdmissionRecordsReader.lastOutboxError`): by
+            // job, not by a scan of the whole outbox per job.
             try db.execute(sql: "CREATE INDEX outbox_by_job ON outbox(job_id)")
         }
         return migrator

@@ -92,6 +92,24 @@ struct StoreRetentionTests {
         #expect(try await store.prune(before: Self.cutoff, limit: 500) == PrunedRecords())
     }
 
+    @Test("a job's outbox rows are found by the job's index, not a scan (pruning, and the audit's last outbox error)")
+    func outboxByJob() async throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let store = try AdmissionStore(directory: dir.url)
+        let queries: [(sql: String, arguments: [String])] = [
+            ("SELECT last_error FROM outbox WHERE job_id = ? AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1", ["a"]),
+            ("DELETE FROM outbox WHERE job_id IN (?, ?)", ["a", "b"]),
+        ]
+        let plans = try await store.writer.read { db in
+            try queries.map { query in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + query.sql, arguments: StatementArguments(query.arguments))
+                    .map { ($0["detail"] as String?) ?? "" }.joined(separator: "; ")
+            }
+        }
+        for plan in plans { #expect(plan.contains("outbox_by_job"), "\(plan)") }
+    }
+
     @Test("once its job is pruned, an idempotency key makes a new job")
     func idempotencyKeyFreedWithItsJob() async throws {
         let dir = TempDir()
