@@ -48,12 +48,13 @@ struct CoordinatorMetrics: Sendable {
     /// Jobs declared lost (no completion by deadline + grace).
     func lost() { Counter(label: "bridgeback_coordinator_lost_total", factory: factory).increment() }
 
-    /// Jobs cancelled by request (decided `cancelled`).
+    /// `bridgeback_coordinator_pruned_jobs_total`: jobs the ledger's retention deleted.
     func pruned(_ jobs: Int) {
         guard jobs > 0 else { return }
         Counter(label: "bridgeback_coordinator_pruned_jobs_total", factory: factory).increment(by: jobs)
     }
 
+    /// Jobs cancelled by request (decided `cancelled`).
     func cancelled() { Counter(label: "bridgeback_coordinator_cancelled_total", factory: factory).increment() }
 
     /// `bridgeback_coordinator_messages_total{queue}`: messages taken from `contracts`, `completions`, `dead-jobs`.
