@@ -33,7 +33,7 @@ extension AdmissionStore {
     /// a new job (docs/admission-service.md, "Retention"). Committed without a sync of its own (a
     /// power cut can only bring rows back).
     public func prune(before: Date, limit: Int) async throws -> PrunedRecords {
-        let floor = JobID.floor(milliseconds: UInt64(max(0, (before.timeIntervalSince1970 * 1000).rounded(.down)))).description
+        let floor = JobID.floor(milliseconds: JobID.milliseconds(of: before)).description
         let cutoff = WireDate.format(before)
         return try await write(durable: false) { db -> PrunedRecords in
             var pruned = PrunedRecords()
@@ -46,12 +46,9 @@ extension AdmissionStore {
                     ORDER BY job_id LIMIT ?
                     """,
                 arguments: [floor, limit])
-            if !jobs.isEmpty {
-                let list = Self.placeholders(jobs.count)
-                try db.execute(sql: "DELETE FROM outbox WHERE job_id IN (\(list))", arguments: StatementArguments(jobs))
-                try db.execute(sql: "DELETE FROM jobs WHERE job_id IN (\(list))", arguments: StatementArguments(jobs))
-                pruned.jobs = jobs.count
-            }
+            try Self.delete(db, from: "outbox", where: "job_id", in: jobs)
+            try Self.delete(db, from: "jobs", where: "job_id", in: jobs)
+            pruned.jobs = jobs.count
             // Lines by when they came (indexed); a line whose job is still here stays (a job's
             // `request_id` names the line that created it, whose `job_id` is that job).
             let requests = try String.fetchAll(
@@ -62,12 +59,9 @@ extension AdmissionStore {
                     ORDER BY received_at LIMIT ?
                     """,
                 arguments: [cutoff, limit])
-            if !requests.isEmpty {
-                let list = Self.placeholders(requests.count)
-                try db.execute(sql: "DELETE FROM inline_outcomes WHERE request_id IN (\(list))", arguments: StatementArguments(requests))
-                try db.execute(sql: "DELETE FROM request_log WHERE id IN (\(list))", arguments: StatementArguments(requests))
-                pruned.requests = requests.count
-            }
+            try Self.delete(db, from: "inline_outcomes", where: "request_id", in: requests)
+            try Self.delete(db, from: "request_log", where: "id", in: requests)
+            pruned.requests = requests.count
             try db.execute(
                 sql: "DELETE FROM contract_refusals WHERE id IN (SELECT id FROM contract_refusals WHERE at < ? ORDER BY at LIMIT ?)",
                 arguments: [cutoff, limit])
@@ -76,8 +70,10 @@ extension AdmissionStore {
         }
     }
 
-    /// `?, ?, …` for an `IN` list of `count` values.
-    private static func placeholders(_ count: Int) -> String {
-        Array(repeating: "?", count: count).joined(separator: ", ")
+    /// `DELETE FROM table WHERE column IN (values…)`; nothing for no values.
+    private static func delete(_ db: Database, from table: String, where column: String, in values: [String]) throws {
+        guard !values.isEmpty else { return }
+        let placeholders = Array(repeating: "?", count: values.count).joined(separator: ", ")
+        try db.execute(sql: "DELETE FROM \(table) WHERE \(column) IN (\(placeholders))", arguments: StatementArguments(values))
     }
 }

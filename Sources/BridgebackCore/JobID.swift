@@ -25,11 +25,15 @@ public struct JobID: Sendable, Hashable, Comparable, WireStringIdentifier, Lossl
         self.init(high: (milliseconds & 0xFFFF_FFFF_FFFF) << 16 | UInt64(randomHigh), low: randomLow)
     }
 
+    /// `date` in the unit of an id's time: whole Unix milliseconds, rounded down (0 before 1970).
+    public static func milliseconds(of date: Date) -> UInt64 {
+        UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
     /// A fresh id for `date`, with randomness from `generator` (inject a seeded one in tests).
     public static func make(at date: Date = Date(), using generator: inout some RandomNumberGenerator) -> JobID {
-        let ms = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
-        return JobID(
-            milliseconds: ms,
+        JobID(
+            milliseconds: milliseconds(of: date),
             randomHigh: UInt16.random(in: .min ... .max, using: &generator),
             randomLow: UInt64.random(in: .min ... .max, using: &generator)
         )

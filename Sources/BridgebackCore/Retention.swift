@@ -37,7 +37,7 @@ public struct Retention: Sendable, Hashable {
 
     /// `cutoff` in Unix milliseconds, the unit of a job id's time.
     public func cutoffMilliseconds(now: Date) -> UInt64? {
-        cutoff(now: now).map { UInt64(max(0, ($0.timeIntervalSince1970 * 1000).rounded(.down))) }
+        cutoff(now: now).map(JobID.milliseconds(of:))
     }
 }
 
