@@ -50,16 +50,20 @@ stop_broker_if_started() {
 FLEET_PIDS=()
 FLEET_STATE=""
 FLEET_PRINCIPALS=""
-fleet_wait_for() { # file, text
-    for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+fleet_wait_for() { # file, text; waits FLEET_WAIT_TENTHS (default 300) tenths of a second
+    for _ in $(seq 1 "${FLEET_WAIT_TENTHS:-300}"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
     echo "timed out waiting for '$2' in $1:" >&2
     tail -n 20 "$1" >&2
     return 1
 }
+# A script may define fleet_wrap to print a command that runs one fleet process (its name is $1) under another
+# program, e.g. valgrind (scripts/bench-instructions); the default runs each as is.
+declare -F fleet_wrap >/dev/null || fleet_wrap() { :; }
 fleet_run() { # name, broker url, bridgeback arguments...
-    local name=$1 url=$2
+    local name=$1 url=$2 wrap=()
     shift 2
-    BRIDGEBACK_AMQP_URL="$url" "$bin" "$@" >"$FLEET_STATE/$name.log" 2>&1 &
+    read -r -a wrap <<<"$(fleet_wrap "$name")"
+    BRIDGEBACK_AMQP_URL="$url" "${wrap[@]}" "$bin" "$@" >"$FLEET_STATE/$name.log" 2>&1 &
     FLEET_PIDS+=($!)
 }
 # Principals for the two HTTP APIs (nothing runs unauthenticated): alice submits as cli:alice
