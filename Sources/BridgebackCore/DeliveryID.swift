@@ -28,8 +28,8 @@ public struct DeliveryID: Sendable, Hashable, Comparable, WireStringIdentifier {
 
     public var description: String {
         switch purpose {
-        case .final: "dlv_\(job.ulid)_\(part)"
-        case .fallback: "dlv_\(job.ulid)_fallback_\(part)"
+        case .final: Crockford.encode128(high: job.high, low: job.low, prefix: "dlv_", suffix: "_\(part)")
+        case .fallback: Crockford.encode128(high: job.high, low: job.low, prefix: "dlv_", suffix: "_fallback_\(part)")
         }
     }
 

@@ -63,7 +63,7 @@ public struct JobID: Sendable, Hashable, Comparable, WireStringIdentifier, Lossl
     public var ulid: String { Crockford.encode128(high: high, low: low) }
 
     /// The canonical text form, e.g. `job_01JD3Z6Q8R0000000000000000`.
-    public var description: String { Self.prefix + ulid }
+    public var description: String { Crockford.encode128(high: high, low: low, prefix: Self.prefix) }
 
     /// Creation time to the millisecond, as encoded in the id.
     public var milliseconds: UInt64 { high >> 16 }
@@ -106,16 +106,33 @@ public struct JobIDGenerator: Sendable {
 
 /// Crockford base32 for 128-bit values (26 characters, the first carrying 3 bits).
 enum Crockford {
-    static let alphabet: [UInt8] = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    static let alphabet: [UInt8] = alphabetDigits.withUTF8Buffer { Array($0) }
 
-    static func encode128(high: UInt64, low: UInt64) -> String {
-        var out = [UInt8](repeating: 0, count: 26)
-        for index in 0..<26 {
-            let shift = 125 - 5 * index
-            out[index] = alphabet[Int(bits(high: high, low: low, shift: shift) & 31)]
+    /// `prefix`, the 26 characters of `high:low`, then `suffix`, written into one string's storage.
+    /// An id's text is made several times per job in every process (ledger keys, routing keys, log
+    /// lines); building it as an array, a string and a concatenation was three allocations.
+    static func encode128(high: UInt64, low: UInt64, prefix: String = "", suffix: String = "") -> String {
+        var prefix = prefix
+        var suffix = suffix
+        return prefix.withUTF8 { head in
+            suffix.withUTF8 { tail in
+                String(unsafeUninitializedCapacity: head.count + 26 + tail.count) { out in
+                    let start = out.baseAddress!
+                    if let bytes = head.baseAddress { start.initialize(from: bytes, count: head.count) }
+                    alphabetDigits.withUTF8Buffer { digits in
+                        for index in 0..<26 {
+                            start[head.count + index] = digits[Int(bits(high: high, low: low, shift: 125 - 5 * index) & 31)]
+                        }
+                    }
+                    if let bytes = tail.baseAddress { (start + head.count + 26).initialize(from: bytes, count: tail.count) }
+                    return head.count + 26 + tail.count
+                }
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    /// The 32 digits; read by pointer in `encode128`'s loop, where an array's accesses cost more.
+    private static let alphabetDigits: StaticString = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
     /// `(value >> shift) & 31` over the 128-bit number `high:low`.
     private static func bits(high: UInt64, low: UInt64, shift: Int) -> UInt64 {

@@ -82,3 +82,16 @@ import BridgebackCore
         }
     }
 }
+
+@Suite("Schema tags")
+struct SchemaTagTests {
+    /// Version 1's tags are written as literals; each reads as `bridgeback.<kind>.v<version>` and parses back.
+    @Test func everyTagReadsAsItsPartsAndParsesBack() throws {
+        for kind in MessageSchema.Kind.allCases {
+            let tag = MessageSchema(kind, version: 1)
+            #expect(tag.description == "bridgeback.\(kind.rawValue).v1")
+            #expect(try MessageSchema(parsing: tag.description) == tag)
+        }
+        #expect(MessageSchema(.completion, version: 2).description == "bridgeback.completion.v2")
+    }
+}
