@@ -74,15 +74,46 @@ public struct HumanContext: Sendable, Hashable, Codable {
     ///     Part 1/3 · You asked in Alice's terminal: "run the release gate for api 2.3"
     ///     Ran release-gate on worker-2, took 4 min 12 s: succeeded
     ///     More: bridgeback jobs show job_01J… · GET /v1/jobs/job_01J…
+    ///
+    /// Written into one string (several times per job: the planner measures it for each part
+    /// count it tries, then each part keeps it); built from interpolations and a join it was ~13
+    /// string allocations each time (#12, fourteenth session).
     public func render() -> String {
-        let partLabel = totalParts > 1 ? "Part \(part)/\(totalParts) · " : ""
-        let asked = "\(partLabel)You asked in \(askedIn): \"\(self.asked)\""
-        var ran = "Ran \(recipe)"
-        if let ranOn { ran += " on \(ranOn)" }
-        if let durationSeconds { ran += ", took \(HumanText.duration(seconds: durationSeconds))" }
-        if kind == .lost && ranOn == nil { ran = "Ran \(recipe)" }
-        ran += ": \(outcomeText)"
-        let more = "More: bridgeback jobs show \(jobID) · GET /v1/jobs/\(jobID)"
-        return [asked, ran, more].joined(separator: "\n")
+        let id = jobID.description
+        var out = ""
+        out.reserveCapacity(
+            120 + askedIn.utf8.count + asked.utf8.count + recipe.utf8.count + (ranOn?.utf8.count ?? 0) + (detail?.utf8.count ?? 0)
+                + 2 * id.utf8.count)
+        if totalParts > 1 {
+            out += "Part "
+            out += String(part)
+            out += "/"
+            out += String(totalParts)
+            out += " · "
+        }
+        out += "You asked in "
+        out += askedIn
+        out += ": \""
+        out += asked
+        out += "\"\nRan "
+        out += recipe
+        // A lost job that never reached a worker has neither a worker nor a duration to name.
+        if kind != .lost || ranOn != nil {
+            if let ranOn {
+                out += " on "
+                out += ranOn
+            }
+            if let durationSeconds {
+                out += ", took "
+                out += HumanText.duration(seconds: durationSeconds)
+            }
+        }
+        out += ": "
+        out += outcomeText
+        out += "\nMore: bridgeback jobs show "
+        out += id
+        out += " · GET /v1/jobs/"
+        out += id
+        return out
     }
 }

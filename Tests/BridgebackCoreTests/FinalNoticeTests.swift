@@ -21,6 +21,51 @@ import BridgebackCore
         #expect(failed.contains("failed: exit status 2"))
     }
 
+    /// The whole text, pinned: render writes it piece by piece into one string.
+    @Test func humanContextRendersExactly() {
+        let id = JobID(milliseconds: 1_765_000_000_000, randomHigh: 7, randomLow: 42)
+        let multi = HumanContext(
+            jobID: id, asked: "run the gate", askedIn: "Alice's terminal", recipe: "release-gate", ranOn: "worker-2",
+            durationSeconds: 252, kind: .failure, detail: "exit  status\n2", part: 3, totalParts: 12)
+        #expect(
+            multi.render() == """
+                Part 3/12 · You asked in Alice's terminal: "run the gate"
+                Ran release-gate on worker-2, took 4 min 12 s: failed: exit status 2
+                More: bridgeback jobs show \(id) · GET /v1/jobs/\(id)
+                """)
+        let lost = HumanContext(
+            jobID: id, asked: "ünïcode ✓", askedIn: "X", recipe: "r", durationSeconds: 3, kind: .lost)
+        #expect(
+            lost.render() == """
+                You asked in X: "ünïcode ✓"
+                Ran r: lost (no answer by its deadline)
+                More: bridgeback jobs show \(id) · GET /v1/jobs/\(id)
+                """)
+    }
+
+    /// `excerpt`'s fast path (text returned as is) agrees with collapsing and cutting, for texts
+    /// with every kind of ASCII white space, runs, ends, non-ASCII and lengths around the limit.
+    @Test func excerptFastPathAgreesWithTheGeneralOne() {
+        func reference(_ text: String, _ max: Int) -> String {
+            let collapsed = text.split(whereSeparator: { $0.isWhitespace || $0.isNewline }).joined(separator: " ")
+            guard collapsed.count > max else { return collapsed }
+            let cut = collapsed.prefix(Swift.max(0, max - 1))
+            if let space = cut.lastIndex(of: " "), cut.distance(from: cut.startIndex, to: space) > max * 2 / 3 {
+                return String(cut[..<space]) + "…"
+            }
+            return String(cut) + "…"
+        }
+        let pieces = ["a", "bb", " ", "  ", "\t", "\n", "\r\n", "\u{0B}", "\u{0C}", "\u{1F}", "\u{00}", "é", "\u{85}", "\u{A0}", "word"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let text = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            for max in [0, 1, 3, 8, 20] {
+                #expect(HumanText.excerpt(text, maxCharacters: max) == reference(text, max), "\(text.debugDescription) at \(max)")
+            }
+        }
+        #expect(HumanText.excerpt("plain words only", maxCharacters: 100) == "plain words only")
+    }
+
     @Test func durationsAndExcerpts() {
         #expect(HumanText.duration(seconds: 0.25) == "250 ms")
         #expect(HumanText.duration(seconds: 42) == "42 s")
