@@ -488,8 +488,7 @@ public final class Coordinator: Sendable {
     /// What a committed step asks for outside the ledger, and its message's disposition.
     private func effects(of step: LifecycleStep, id: JobID, queue: String) -> Disposition {
         if queue != "sweeper" && queue != "cancel" { metrics.consumed(queue: queue) }
-        var log = logger
-        log[metadataKey: "job_id"] = "\(id)"
+        let log = logger.forJob(id)
         if step.stale {
             // Not applied: the job may have been pruned, and starting it again could give it a
             // second final notice. Parked for people, like every message that cannot be processed.

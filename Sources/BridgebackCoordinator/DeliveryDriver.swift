@@ -11,8 +11,7 @@ extension Coordinator {
     ///   `delivering` with exactly these `pending` parts, and no other task has touched them);
     ///   nil: read the job and its parts from the ledger (a resumed or re-run delivery).
     func deliverJob(_ id: JobID, decided: DecidedDelivery? = nil) async {
-        var log = logger
-        log[metadataKey: "job_id"] = "\(id)"
+        let log = logger.forJob(id)
         do {
             let contract: OwnershipContract
             var parts: [PartRecord]
@@ -70,11 +69,14 @@ extension Coordinator {
     /// under the same delivery id, which the inbox drops). HTTP sends keep their `sending`
     /// mark, so every wire request is one the ledger counted. The terminal commit of a job's
     /// last part also finishes the job.
-    private func drive(_ part: PartRecord, contract: OwnershipContract, logger: Logger) async throws -> DriveOutcome {
+    private func drive(_ part: PartRecord, contract: OwnershipContract, logger: ContextLogger) async throws -> DriveOutcome {
         let id = part.deliveryID
-        let log = logger.adding([
-            "part": "\(id.part)/\(part.totalParts)", "surface": "\(part.surfaceID)", "delivery_id": "\(id)",
-        ])
+        let (total, surfaceID) = (part.totalParts, part.surfaceID)
+        let log = logger.adding {
+            $0["part"] = .string(String(id.part) + "/" + String(total))
+            $0["surface"] = .string(surfaceID.rawValue)
+            $0["delivery_id"] = .string(id.description)
+        }
         let surface = registry[part.surfaceID]
         let adapter = surface.flatMap { adapters.adapter(for: id, surface: $0) }
         let now = configuration.now
@@ -229,7 +231,7 @@ extension Coordinator {
 
     private func report(
         _ part: PartRecord, attempts: Int, outcome: DeliveryOutcome, failure: DeliveryFailure?, surface: Surface?,
-        contract: OwnershipContract, logger log: Logger
+        contract: OwnershipContract, logger log: ContextLogger
     ) async {
         let id = part.deliveryID
         let kind = id.purpose == .fallback ? "progress" : (surface?.kind.rawValue ?? "unknown")
@@ -259,7 +261,7 @@ extension Coordinator {
     }
 
     /// All parts terminal: the job's lifecycle finishes, with one outcome in words.
-    private func finishJob(_ id: JobID, log: Logger) async throws {
+    private func finishJob(_ id: JobID, log: ContextLogger) async throws {
         let now = configuration.now()
         let cache = ledger.contracts
         let outcome = try await ledger.write { db in try Self.finish(db, id, now: now, cache: cache, onlyIfAllEnded: false) }
@@ -304,7 +306,7 @@ extension Coordinator {
     }
 
     /// Metric and log line for a job that finished.
-    private func recordFinished(_ finished: Finished, now: Date, log: Logger) {
+    private func recordFinished(_ finished: Finished, now: Date, log: ContextLogger) {
         metrics.submitToFinal(outcome: finished.outcome, seconds: now.timeIntervalSince(finished.createdAt))
         log.info("final delivery finished", metadata: ["outcome": "\(finished.outcome)", "kind": "\(finished.kind.rawValue)"])
     }

@@ -47,10 +47,10 @@ enum JobTable {
 
     static func load(_ db: Database, _ id: JobID, cache: ContractCache? = nil) throws -> JobRecord? {
         let select = try db.cachedStatement(sql: Self.selectSQL)
-        guard let row = try Row.fetchOne(select, arguments: [id.description]) else {
+        let job = id.description
+        guard let row = try Row.fetchOne(select, arguments: [job]) else {
             return nil
         }
-        let job = id.description
         let name: String = row[Loaded.state]
         let duplicates: Int = row[Loaded.duplicates]
         // A finished job has no transitions left: reading it (status API, audits) must not put it
