@@ -83,6 +83,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The text log handler every command logs through: swift-log's StreamLogHandler line,
+        // written for a fraction of its cost (#12, fourteenth session).
+        .target(
+            name: "BridgebackLogging",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // Admission policy engine: pure, deterministic, no I/O beyond loading its policy file.
         .target(
             name: "BridgebackPolicy",
@@ -282,6 +289,7 @@ let package = Package(
                 "BridgebackAudit",
                 "BridgebackAuth",
                 "BridgebackMetrics",
+                "BridgebackLogging",
                 "BridgebackMCP",
                 "BridgebackReceiver",
                 "BridgebackBench",
@@ -343,6 +351,11 @@ let package = Package(
         .testTarget(
             name: "BridgebackMetricsTests",
             dependencies: ["BridgebackMetrics", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgebackLoggingTests",
+            dependencies: ["BridgebackLogging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

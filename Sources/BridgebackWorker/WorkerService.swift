@@ -250,7 +250,8 @@ public struct WorkerService<Source: JobSource, Publisher: WorkerPublishing>: Ser
             delivery.reject(requeue: false)
             return
         }
-        // Both keys in one handler update (`StreamLogHandler` renders its metadata again per key set).
+        // Both keys in one handler update (swift-log's `StreamLogHandler`, used where a process
+        // bootstraps no other handler, renders its metadata again per key set).
         var logger = self.logger
         var handler = logger.handler
         handler.metadata.merge(["job_id": "\(job.jobID)", "recipe": "\(job.recipe.name)"]) { _, new in new }

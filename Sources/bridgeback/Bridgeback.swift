@@ -1,6 +1,7 @@
 import ArgumentParser
 import BridgebackAMQP
 import BridgebackCore
+import BridgebackLogging
 import BridgebackMetrics
 import Foundation
 import Logging
@@ -67,7 +68,7 @@ enum LoggingBootstrap {
         // Each command calls this first thing in `run()`, before it starts any other thread.
         ProcessTimeZone.pin()
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : TextLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
