@@ -296,7 +296,19 @@ public struct RecipeRunner: Sendable {
 
     static func seconds(_ duration: Duration) -> String {
         let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+        if value == value.rounded() { return "\(Int(value)) s" }
+        // One decimal, as `%.1f` rounds it, written without `String(format:)`, whose Foundation
+        // formatting was most of a no-op job's progress text (#12). `%.1f` rounds the double's
+        // exact value; `value * 10` can round onto a tie that the exact product is not on, and the
+        // product's exact remainder (a fused multiply-add) says which way it lies.
+        let scaled = value * 10
+        let remainder = (-scaled).addingProduct(value, 10)
+        var tenths = scaled.rounded(.toNearestOrEven)
+        if scaled - scaled.rounded(.down) == 0.5 && remainder != 0 {
+            tenths = remainder > 0 ? scaled.rounded(.up) : scaled.rounded(.down)
+        }
+        let whole = Int(tenths)
+        return "\(whole / 10).\(whole % 10) s"
     }
 
     static func fraction(_ elapsed: Duration, _ total: Duration) -> Double {

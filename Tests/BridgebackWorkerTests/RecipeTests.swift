@@ -266,3 +266,22 @@ final class StepLog: Sendable {
     func append(_ line: String) { log.append(line) }
     var all: [String] { log.all }
 }
+
+@Suite("A duration in progress text")
+struct DurationTextTests {
+    /// Whole seconds as such, others to a tenth as `%.1f` writes them, for every millisecond up to
+    /// 20 s and a few large values.
+    @Test func secondsReadAsPrintfWritesThem() {
+        #expect(RecipeRunner.seconds(.seconds(3)) == "3 s")
+        #expect(RecipeRunner.seconds(.milliseconds(1500)) == "1.5 s")
+        #expect(RecipeRunner.seconds(.milliseconds(960)) == "1.0 s")
+        #expect(RecipeRunner.seconds(.milliseconds(40)) == "0.0 s")
+        var differing: [Int] = []
+        for milliseconds in Array(1...20_000) + [86_400_123, 3_600_000_049] {
+            let value = Double(milliseconds) / 1000
+            let expected = value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+            if RecipeRunner.seconds(.milliseconds(milliseconds)) != expected { differing.append(milliseconds) }
+        }
+        #expect(differing.isEmpty, "differs from %.1f at \(differing.prefix(10)) ms")
+    }
+}
