@@ -120,8 +120,11 @@ enum Crockford {
                     let start = out.baseAddress!
                     if let bytes = head.baseAddress { start.initialize(from: bytes, count: head.count) }
                     alphabetDigits.withUTF8Buffer { digits in
-                        for index in 0..<26 {
-                            start[head.count + index] = digits[Int(bits(high: high, low: low, shift: 125 - 5 * index) & 31)]
+                        // The last digit from the lowest five bits, then five bits further up each.
+                        var value = UInt128(high) << 64 | UInt128(low)
+                        for index in (0..<26).reversed() {
+                            start[head.count + index] = digits[Int(truncatingIfNeeded: value & 31)]
+                            value >>= 5
                         }
                     }
                     if let bytes = tail.baseAddress { (start + head.count + 26).initialize(from: bytes, count: tail.count) }
@@ -133,13 +136,6 @@ enum Crockford {
 
     /// The 32 digits; read by pointer in `encode128`'s loop, where an array's accesses cost more.
     private static let alphabetDigits: StaticString = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-    /// `(value >> shift) & 31` over the 128-bit number `high:low`.
-    private static func bits(high: UInt64, low: UInt64, shift: Int) -> UInt64 {
-        if shift >= 64 { return high >> UInt64(shift - 64) }
-        if shift == 0 { return low }
-        return (low >> UInt64(shift)) | (high << UInt64(64 - shift))
-    }
 
     static func value(of byte: UInt8) -> UInt64? {
         switch byte {

@@ -95,3 +95,16 @@ struct SchemaTagTests {
         #expect(MessageSchema(.completion, version: 2).description == "bridgeback.completion.v2")
     }
 }
+
+@Suite("Id text")
+struct IDTextTests {
+    /// A known value, its digits worked out independently (Crockford base32 of the 128 bits, 3 then 5 per digit).
+    @Test func aKnownIDReadsAsItsDigits() throws {
+        let id = JobID(milliseconds: 1_765_000_000_000, randomHigh: 0xBEEF, randomLow: 0x0123_4567_89AB_CDEF)
+        #expect(id.description == "job_01KBS35CG0QVQG28T5CY4TQKFF")
+        #expect(id.ulid == "01KBS35CG0QVQG28T5CY4TQKFF")
+        #expect(DeliveryID(job: id, part: 12).description == "dlv_01KBS35CG0QVQG28T5CY4TQKFF_12")
+        #expect(DeliveryID(job: id, part: 1, purpose: .fallback).description == "dlv_01KBS35CG0QVQG28T5CY4TQKFF_fallback_1")
+        #expect(try JobID(parsing: id.description) == id)
+    }
+}
