@@ -29,6 +29,8 @@ enum AdmissionSchema {
         static let all: [Column] = [
             id, origin, text, hints, decision, forced, triggers, reason, policyVersion, receivedAt, idempotencyKey, jobID, replay,
         ]
+        /// Built once: the statement cache is keyed by the text, and every submit inserts a row.
+        static let insertSQL = AdmissionSchema.insert(into: table, all)
     }
 
     /// `jobs`: the admission side of each detached job.
@@ -56,6 +58,8 @@ enum AdmissionSchema {
         ]
         /// Every column.
         static let all: [Column] = inserted + [publishedAt, cancelRequestedAt, cancelReason]
+        /// Built once: the statement cache is keyed by the text, and every detach inserts a row.
+        static let insertSQL = AdmissionSchema.insert(into: table, inserted)
     }
 
     /// `outbox`: the column the audit reads besides the job id (why a job never left).
@@ -84,6 +88,8 @@ enum AdmissionSchema {
         static let all: [Column] = [
             requestID, durationS, toolCalls, waitS, sources, sourceNames, verificationLoops, followUps, succeeded, note, reportedAt,
         ]
+        /// A request's outcome replaces an earlier one.
+        static let insertSQL = AdmissionSchema.insert(into: table, all, orReplace: true)
     }
 
     /// `contract_refusals` (migration `v3`): contracts refused for a request that would detach.
@@ -102,6 +108,7 @@ enum AdmissionSchema {
         static let message = Column("message")
 
         static let all: [Column] = [id, at, origin, excerpt, decision, forced, triggers, policyVersion, code, field, message]
+        static let insertSQL = AdmissionSchema.insert(into: table, all)
     }
 
     /// `INSERT INTO table (a, b) VALUES (?, ?)` for these columns.

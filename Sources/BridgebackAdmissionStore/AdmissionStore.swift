@@ -344,7 +344,7 @@ public final class AdmissionStore: Sendable {
                 entry.jobID = jobID
                 try Self.insert(entry, db)
                 let created = WireDate.format(contract.createdAt)
-                try db.cachedStatement(sql: Self.insertJobSQL)
+                try db.cachedStatement(sql: AdmissionSchema.Jobs.insertSQL)
                     .execute(arguments: [
                         jobID, request.id, contract.origin.rawValue, contract.workSurface.rawValue,
                         contract.finalSurface.rawValue, request.idempotencyKey, contractJSON, JobRecord.State.accepted.rawValue,
@@ -395,14 +395,9 @@ public final class AdmissionStore: Sendable {
     /// of one set up per call on every submit; default options, so the same bytes as before.
     static let columnEncoder = JSONEncoder()
 
-    /// The two inserts every submit makes, their SQL built once: the statement cache is keyed by
-    /// the text, and building it per submit was ~20 allocations (#12, fourteenth session).
-    private static let insertJobSQL = AdmissionSchema.insert(into: AdmissionSchema.Jobs.table, AdmissionSchema.Jobs.inserted)
-    private static let insertLogSQL = AdmissionSchema.insert(into: AdmissionSchema.RequestLog.table, AdmissionSchema.RequestLog.all)
-
     private static func insert(_ entry: RequestLogEntry, _ db: Database) throws {
         let triggers = String(decoding: try columnEncoder.encode(entry.triggers), as: UTF8.self)
-        try db.cachedStatement(sql: insertLogSQL).execute(
+        try db.cachedStatement(sql: AdmissionSchema.RequestLog.insertSQL).execute(
             arguments: [
                 entry.id, entry.origin, entry.text, entry.hintsJSON, entry.decision, entry.forced, triggers, entry.reason,
                 entry.policyVersion, WireDate.format(entry.receivedAt), entry.idempotencyKey, entry.jobID, entry.replay,

@@ -73,7 +73,7 @@ extension AdmissionStore {
         let triggers = String(decoding: try JSONEncoder().encode(refusal.triggers), as: UTF8.self)
         try await writer.write { db in
             try db.execute(
-                sql: AdmissionSchema.insert(into: AdmissionSchema.ContractRefusals.table, AdmissionSchema.ContractRefusals.all),
+                sql: AdmissionSchema.ContractRefusals.insertSQL,
                 arguments: [
                     refusal.id, WireDate.format(refusal.at), refusal.origin, refusal.excerpt, refusal.decision, refusal.forced, triggers,
                     refusal.policyVersion, refusal.code, refusal.field, refusal.message,

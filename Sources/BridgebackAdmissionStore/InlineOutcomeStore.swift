@@ -70,8 +70,7 @@ extension AdmissionStore {
                 try Bool.fetchOne(db, sql: "SELECT 1 FROM inline_outcomes WHERE request_id = ?", arguments: [outcome.requestID]) ?? false
             let names = outcome.sourceNames.isEmpty ? nil : String(decoding: try JSONEncoder().encode(outcome.sourceNames), as: UTF8.self)
             try db.execute(
-                sql: AdmissionSchema.insert(
-                    into: AdmissionSchema.InlineOutcomes.table, AdmissionSchema.InlineOutcomes.all, orReplace: true),
+                sql: AdmissionSchema.InlineOutcomes.insertSQL,
                 arguments: [
                     outcome.requestID, outcome.durationSeconds, outcome.toolCalls, outcome.waitSeconds, outcome.sources, names,
                     outcome.verificationLoops, outcome.followUps, outcome.succeeded, outcome.note, WireDate.format(outcome.reportedAt),
