@@ -8,10 +8,10 @@
 
 /// Pins the process's time zone for log timestamps.
 ///
-/// swift-log's `StreamLogHandler` stamps every line with `localtime` (`TextLogHandler`, the
-/// handler the commands use, once a second), and glibc's `localtime`, when `TZ` is unset, stats
-/// `/etc/localtime` on every call to notice a changed zone: one `newfstatat` per log line in
-/// every process (a worker's two lines per job among them). With
+/// glibc's `localtime`, when `TZ` is unset, stats `/etc/localtime` on every call to notice a
+/// changed zone. swift-log's `StreamLogHandler` calls it for every line: one `newfstatat` per log
+/// line in every process where it logs (`TextLogHandler`, which the commands bootstrap, formats
+/// the time once a second). With
 /// `TZ` naming that same file, glibc reads the zone once and keeps it. Nothing else changes: an
 /// unset `TZ` means `/etc/localtime` already. A `TZ` the operator set is left alone.
 public enum ProcessTimeZone {
