@@ -51,6 +51,20 @@ public struct FinalNotice: WireMessage, Hashable {
         context: HumanContext, origin: SurfaceID, finalSurface: SurfaceID,
         deliveryMode: DeliveryMode, createdAt: Date
     ) {
+        self.init(
+            deliveryID: deliveryID, kind: kind, totalParts: totalParts, text: text, addedPrefix: addedPrefix,
+            addedSuffix: addedSuffix, summarized: summarized, context: context, contextText: context.render(), origin: origin,
+            finalSurface: finalSurface, deliveryMode: deliveryMode, createdAt: createdAt)
+    }
+
+    /// With `context` already rendered (`contextText` must be `context.render()`): the planner
+    /// renders a one-part notice's context to measure it and hands the same text over.
+    init(
+        deliveryID: DeliveryID, kind: FinalNoticeKind, totalParts: Int, text: String,
+        addedPrefix: String, addedSuffix: String, summarized: Bool,
+        context: HumanContext, contextText: String, origin: SurfaceID, finalSurface: SurfaceID,
+        deliveryMode: DeliveryMode, createdAt: Date
+    ) {
         self.jobID = deliveryID.job
         self.deliveryID = deliveryID
         self.kind = kind
@@ -62,7 +76,7 @@ public struct FinalNotice: WireMessage, Hashable {
         self.summarized = summarized
         self.fullResult = "GET /v1/jobs/\(deliveryID.job)/result"
         self.context = context
-        self.contextText = context.render()
+        self.contextText = contextText
         self.origin = origin
         self.finalSurface = finalSurface
         self.deliveryMode = deliveryMode

@@ -21,9 +21,18 @@ public enum FinalNoticePlanner {
                 contract: contract, completion: decision.completion, kind: decision.kind, detail: detail, originName: originName,
                 part: part, totalParts: total)
         }
-        func overhead(_ total: Int) -> Int {
-            surface.lengthUnit.measure(context(total, total).render() + "\n\n")
+        // The last part's context lines, rendered and measured once per part count: the split loop
+        // asks for the same count more than once, and a one-part notice (most of them) keeps the text
+        // it was measured with. Four renders per job before (#12, fifteenth session).
+        var renders: [(total: Int, text: String, units: Int)] = []
+        func lastPartContext(_ total: Int) -> (text: String, units: Int) {
+            if let known = renders.first(where: { $0.total == total }) { return (known.text, known.units) }
+            let text = context(total, total).render()
+            let units = surface.lengthUnit.measure(text + "\n\n")
+            renders.append((total, text, units))
+            return (text, units)
         }
+        func overhead(_ total: Int) -> Int { lastPartContext(total).units }
         var texts: [(text: String, prefix: String, suffix: String)]
         var summarized = false
         var total = 1
@@ -54,14 +63,20 @@ public enum FinalNoticePlanner {
             texts = parts.map { ($0.text, $0.addedPrefix, $0.addedSuffix) }
         }
         total = texts.count
-        return texts.enumerated().map { index, piece in
-            FinalNotice(
-                deliveryID: DeliveryID(job: contract.jobID, part: index + 1, purpose: purpose),
-                kind: decision.kind, totalParts: total, text: piece.text,
-                addedPrefix: piece.prefix, addedSuffix: piece.suffix, summarized: summarized,
-                context: context(index + 1, total), origin: contract.origin,
-                finalSurface: surface.id, deliveryMode: contract.deliveryMode, createdAt: createdAt)
+        var notices: [FinalNotice] = []
+        notices.reserveCapacity(total)
+        for (index, piece) in texts.enumerated() {
+            let part = index + 1
+            let partContext = context(part, total)
+            notices.append(
+                FinalNotice(
+                    deliveryID: DeliveryID(job: contract.jobID, part: part, purpose: purpose),
+                    kind: decision.kind, totalParts: total, text: piece.text,
+                    addedPrefix: piece.prefix, addedSuffix: piece.suffix, summarized: summarized,
+                    context: partContext, contextText: part == total ? lastPartContext(total).text : partContext.render(),
+                    origin: contract.origin, finalSurface: surface.id, deliveryMode: contract.deliveryMode, createdAt: createdAt))
         }
+        return notices
     }
 
     /// The decision for a fallback notice after a `direct` send failed terminally: it says

@@ -1,4 +1,5 @@
 import BridgebackCore
+@testable import BridgebackCoordinator
 import BridgebackLedger
 import Foundation
 import Testing
@@ -12,34 +13,41 @@ struct LedgerDecisionJSONTests {
         ["", "ok", "\"", "\\", "/", "é", "e\u{301}", "😀", "\u{2028}", "\u{0}", "\u{7F}", "日本", "\r\n", "</x>"]
         + (1..<0x20).map { String(Unicode.Scalar(UInt8($0))) }
 
+    static func text(_ generator: inout Splitter) -> String {
+        if Int.random(in: 0..<12, using: &generator) == 0 { return String(repeating: "ab/\"", count: 800) }
+        return (0..<Int.random(in: 0...5, using: &generator)).map { _ in Self.pieces.randomElement(using: &generator)! }.joined()
+    }
+
+    static func date(_ generator: inout Splitter) -> Date {
+        switch Int.random(in: 0...3, using: &generator) {
+        case 0: Date()
+        case 1: Date(timeIntervalSince1970: Double.random(in: -3e9...3e11, using: &generator))
+        case 2: Date(timeIntervalSince1970: Double(Int.random(in: 0...2_000_000_000, using: &generator)))
+        default: Date(timeIntervalSince1970: 1_760_000_000.0005)
+        }
+    }
+
+    static func completion(_ generator: inout Splitter) -> Completion {
+        let outcome: CompletionOutcome =
+            switch Int.random(in: 0...2, using: &generator) {
+            case 0: .succeeded(result: text(&generator))
+            case 1: .failed(reason: text(&generator))
+            default: .cancelled
+            }
+        return Completion(
+            jobID: JobID.make(using: &generator), worker: text(&generator),
+            attempt: Int.random(in: Int.min...Int.max, using: &generator), startedAt: date(&generator),
+            finishedAt: date(&generator), outcome: outcome, capability: Bool.random(using: &generator) ? text(&generator) : nil)
+    }
+
     @Test("random decisions, with and without a completion, every kind and outcome")
     func decisionsMatchJSONEncoder() throws {
         var generator = Splitter(state: 0x1ED6_E500)
-        func text() -> String {
-            if Int.random(in: 0..<12, using: &generator) == 0 { return String(repeating: "ab/\"", count: 800) }
-            return (0..<Int.random(in: 0...5, using: &generator)).map { _ in Self.pieces.randomElement(using: &generator)! }.joined()
-        }
-        func date() -> Date {
-            switch Int.random(in: 0...3, using: &generator) {
-            case 0: Date()
-            case 1: Date(timeIntervalSince1970: Double.random(in: -3e9...3e11, using: &generator))
-            case 2: Date(timeIntervalSince1970: Double(Int.random(in: 0...2_000_000_000, using: &generator)))
-            default: Date(timeIntervalSince1970: 1_760_000_000.0005)
-            }
-        }
         var written = 0
         for _ in 0..<400 {
-            let outcome: CompletionOutcome =
-                switch Int.random(in: 0...2, using: &generator) {
-                case 0: .succeeded(result: text())
-                case 1: .failed(reason: text())
-                default: .cancelled
-                }
-            let completion = Completion(
-                jobID: JobID.make(using: &generator), worker: text(), attempt: Int.random(in: Int.min...Int.max, using: &generator),
-                startedAt: date(), finishedAt: date(), outcome: outcome, capability: Bool.random(using: &generator) ? text() : nil)
+            let completion = Self.completion(&generator)
             let decision = JobLifecycle.FinalDecision(
-                kind: FinalNoticeKind.allCases.randomElement(using: &generator)!, text: text(),
+                kind: FinalNoticeKind.allCases.randomElement(using: &generator)!, text: Self.text(&generator),
                 completion: Bool.random(using: &generator) ? completion : nil)
             let stored = StoredDecision(decision)
             let old = try LedgerJSON.foundationEncode(stored)
@@ -51,6 +59,36 @@ struct LedgerDecisionJSONTests {
             written += 1
         }
         #expect(written == 400)
+    }
+
+    /// A parked ending (`jobs.ending_json`, a completion or dead letter waiting for its contract)
+    /// is written by hand too (`StoredEnding.handWrittenJSON`).
+    @Test("random parked endings: completions with and without alternates, dead letters")
+    func endingsMatchJSONEncoder() throws {
+        var generator = Splitter(state: 0xE4D1_4C)
+        var kinds: Set<String> = []
+        for _ in 0..<400 {
+            let ending: JobLifecycle.Ending =
+                switch Int.random(in: 0...2, using: &generator) {
+                case 0: .deadLettered(reason: Self.text(&generator))
+                case 1: .completion(Self.completion(&generator), alternates: [])
+                default:
+                    .completion(
+                        Self.completion(&generator),
+                        alternates: (0..<Int.random(in: 1...3, using: &generator)).map { _ in Self.completion(&generator) })
+                }
+            let stored = StoredEnding(ending)
+            let old = try LedgerJSON.foundationEncode(stored)
+            let hand = try #require(stored.handWrittenJSON())
+            #expect(String(decoding: hand, as: UTF8.self) == old)
+            let text = try LedgerCoding.encode(stored)
+            #expect(Array(text.utf8) == Array(old.utf8))
+            // And it reads back as the ending it was (to the millisecond the ledger keeps).
+            let read = try LedgerCoding.decode(StoredEnding.self, from: text, jobID: "job").ending(jobID: "job")
+            #expect(try LedgerCoding.encode(StoredEnding(read)) == text)
+            kinds.insert(stored.alternates == nil ? stored.type : "alternates")
+        }
+        #expect(kinds == ["dead_lettered", "completion", "alternates"])
     }
 
     @Test("every delivery state, the ones written by hand and the ones left to JSONEncoder")

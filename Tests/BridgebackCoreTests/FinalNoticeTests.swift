@@ -103,6 +103,32 @@ import BridgebackCore
         #expect(again.map(\.deliveryID) == parts.map(\.deliveryID))
     }
 
+    /// The planner hands a one-part notice the context text it measured instead of rendering it
+    /// again: every part's text must still be its own context's rendering.
+    @Test func plannedContextTextIsThePartsOwnRendering() throws {
+        let registry = try Fixtures.registry()
+        let contract = try Fixtures.contract()
+        let slack = try #require(registry["slack:ops"])
+        let pager = try #require(registry["pager"])
+        var small = slack
+        small.maxLength = 2000
+        let long = (1...200).map { "Check \($0): passed." }.joined(separator: "\n")
+        var counts: Set<Int> = []
+        for (surface, text) in [(slack, "ok"), (small, long), (small, "short"), (pager, long), (pager, "ok")] {
+            for kind in FinalNoticeKind.allCases {
+                let decision = JobLifecycle.FinalDecision(kind: kind, text: text, completion: kind == .lost ? nil : Fixtures.completion())
+                let parts = try FinalNoticePlanner.plan(
+                    contract: contract, decision: decision, surface: surface, originName: "Alice's terminal", createdAt: Fixtures.now)
+                counts.insert(parts.count)
+                for part in parts {
+                    #expect(part.contextText == part.context.render())
+                    #expect(part.context.part == part.part && part.context.totalParts == parts.count)
+                }
+            }
+        }
+        #expect(counts.contains(1) && counts.contains { $0 > 1 })
+    }
+
     @Test func plannerSummarizesForSummarizeSurfaces() throws {
         let registry = try Fixtures.registry()
         let pager = try #require(registry["pager"])
