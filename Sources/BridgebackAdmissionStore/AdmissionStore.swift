@@ -345,17 +345,18 @@ public final class AdmissionStore: Sendable {
                 try Self.insert(entry, db)
                 let created = WireDate.format(contract.createdAt)
                 try db.cachedStatement(sql: AdmissionSchema.Jobs.insertSQL)
-                    .execute(arguments: [
-                        jobID, request.id, contract.origin.rawValue, contract.workSurface.rawValue,
-                        contract.finalSurface.rawValue, request.idempotencyKey, contractJSON, JobRecord.State.accepted.rawValue,
-                        created, defaultsJSON,
+                    .execute(binding: [
+                        .text(jobID), .text(request.id), .text(contract.origin.rawValue), .text(contract.workSurface.rawValue),
+                        .text(contract.finalSurface.rawValue), .orNull(request.idempotencyKey), .text(contractJSON),
+                        .text(JobRecord.State.accepted.rawValue), .text(created), .text(defaultsJSON),
                     ])
                 let insertOutbox = try db.cachedStatement(
                     sql: "INSERT INTO outbox (job_id, kind, exchange, routing_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)")
                 var rows: [OutboxRow] = []
                 for draft in outbox {
-                    try insertOutbox.execute(arguments: [
-                        jobID, draft.kind.rawValue, draft.exchange, draft.routingKey, Data(draft.payload), created,
+                    try insertOutbox.execute(binding: [
+                        .text(jobID), .text(draft.kind.rawValue), .text(draft.exchange), .text(draft.routingKey),
+                        .blob(Data(draft.payload)), .text(created),
                     ])
                     rows.append(
                         OutboxRow(
@@ -397,11 +398,11 @@ public final class AdmissionStore: Sendable {
 
     private static func insert(_ entry: RequestLogEntry, _ db: Database) throws {
         let triggers = String(decoding: try columnEncoder.encode(entry.triggers), as: UTF8.self)
-        try db.cachedStatement(sql: AdmissionSchema.RequestLog.insertSQL).execute(
-            arguments: [
-                entry.id, entry.origin, entry.text, entry.hintsJSON, entry.decision, entry.forced, triggers, entry.reason,
-                entry.policyVersion, WireDate.format(entry.receivedAt), entry.idempotencyKey, entry.jobID, entry.replay,
-            ])
+        try db.cachedStatement(sql: AdmissionSchema.RequestLog.insertSQL).execute(binding: [
+            .text(entry.id), .text(entry.origin), .text(entry.text), .orNull(entry.hintsJSON), .text(entry.decision),
+            .bool(entry.forced), .text(triggers), .text(entry.reason), .text(entry.policyVersion),
+            .text(WireDate.format(entry.receivedAt)), .orNull(entry.idempotencyKey), .orNull(entry.jobID), .bool(entry.replay),
+        ])
     }
 
     // MARK: Reading jobs
@@ -516,10 +517,11 @@ public final class AdmissionStore: Sendable {
             // By the job's key: the relay knows which rows are jobs (a contract row publishes nothing).
             let publish = try db.cachedStatement(sql: "UPDATE jobs SET state = ?, published_at = ? WHERE job_id = ? AND state = ?")
             for row in rows {
-                try markSent.execute(arguments: [stamp, row.seq])
+                try markSent.execute(binding: [.text(stamp), .integer(row.seq)])
                 if row.kind == .job {
-                    try publish.execute(arguments: [
-                        JobRecord.State.published.rawValue, stamp, row.jobID, JobRecord.State.accepted.rawValue,
+                    try publish.execute(binding: [
+                        .text(JobRecord.State.published.rawValue), .text(stamp), .text(row.jobID),
+                        .text(JobRecord.State.accepted.rawValue),
                     ])
                 }
             }

@@ -1,5 +1,6 @@
 import BridgebackCore
 import BridgebackLedger
+import BridgebackSQLite
 import Foundation
 import GRDB
 
@@ -48,7 +49,8 @@ enum JobTable {
     static func load(_ db: Database, _ id: JobID, cache: ContractCache? = nil) throws -> JobRecord? {
         let select = try db.cachedStatement(sql: Self.selectSQL)
         let job = id.description
-        guard let row = try Row.fetchOne(select, arguments: [job]) else {
+        try select.bind([.text(job)])
+        guard let row = try Row.fetchOne(select) else {
             return nil
         }
         let name: String = row[Loaded.state]
@@ -132,11 +134,11 @@ enum JobTable {
         }
         if let contract = record.contract, let storedContract = stored?.contract, storedContract == contract {
             let update = try db.cachedStatement(sql: Self.updateSQL)
-            try update.execute(
-                arguments: [
-                    record.lifecycle.state.name, endingJSON, parkedAt, decisionJSON, record.duplicates, record.orphanReported ? 1 : 0,
-                    record.finalOutcome, record.finalDetail, now.ledgerValue, job,
-                ])
+            try update.execute(binding: [
+                .text(record.lifecycle.state.name), .orNull(endingJSON), .orNull(parkedAt), .orNull(decisionJSON),
+                .integer(record.duplicates), .bool(record.orphanReported), .orNull(record.finalOutcome), .orNull(record.finalDetail),
+                .real(now.ledgerValue), .text(job),
+            ])
             if db.changesCount == 1 {
                 if case .finished = record.lifecycle.state { cache?.remove(record.jobID) }
                 return
@@ -156,13 +158,12 @@ enum JobTable {
         let contract = record.contract
         // The arguments in `Jobs.all`'s order.
         let upsert = try db.cachedStatement(sql: Self.upsertSQL)
-        try upsert.execute(
-            arguments: [
-                job, record.lifecycle.state.name, contractJSON, contract?.finalSurface.rawValue,
-                contract?.deliveryMode.rawValue, contract?.parentID, contract?.deadline.ledgerValue,
-                endingJSON, parkedAt, decisionJSON, record.duplicates, record.orphanReported ? 1 : 0,
-                record.finalOutcome, record.finalDetail, now.ledgerValue, now.ledgerValue,
-            ])
+        try upsert.execute(binding: [
+            .text(job), .text(record.lifecycle.state.name), .orNull(contractJSON), .orNull(contract?.finalSurface.rawValue),
+            .orNull(contract?.deliveryMode.rawValue), .orNull(contract?.parentID), .orNull(contract?.deadline.ledgerValue),
+            .orNull(endingJSON), .orNull(parkedAt), .orNull(decisionJSON), .integer(record.duplicates), .bool(record.orphanReported),
+            .orNull(record.finalOutcome), .orNull(record.finalDetail), .real(now.ledgerValue), .real(now.ledgerValue),
+        ])
         // A finished job has no transitions left: keeping its entry would only hold memory
         // (up to two generations of finished jobs, tens of MiB) until it ages out.
         if case .finished = record.lifecycle.state { cache?.remove(record.jobID) }

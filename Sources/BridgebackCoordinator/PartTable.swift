@@ -2,6 +2,7 @@ import BridgebackCore
 import Foundation
 import GRDB
 import BridgebackLedger
+import BridgebackSQLite
 
 /// Reads and writes `delivery_parts` rows; callers are inside a ledger transaction.
 enum PartTable {
@@ -41,12 +42,11 @@ enum PartTable {
             let body = try WireCodec.encode(notice)
             // The arguments in `insertColumns`' order.
             let insert = try db.cachedStatement(sql: Self.insertSQL)
-            try insert.execute(
-                arguments: [
-                    notice.deliveryID.description, notice.jobID.description, notice.deliveryID.purpose.rawValue,
-                    notice.part, notice.totalParts, surface.id.rawValue, deduplicates ? 1 : 0, body,
-                    state.name, stateJSON, 0, now.ledgerValue, now.ledgerValue,
-                ])
+            try insert.execute(binding: [
+                .text(notice.deliveryID.description), .text(notice.jobID.description), .text(notice.deliveryID.purpose.rawValue),
+                .integer(notice.part), .integer(notice.totalParts), .text(surface.id.rawValue), .bool(deduplicates), .blob(body),
+                .text(state.name), .text(stateJSON), .integer(0), .real(now.ledgerValue), .real(now.ledgerValue),
+            ])
             written.append(
                 PartRecord(
                     deliveryID: notice.deliveryID, totalParts: notice.totalParts, surfaceID: surface.id, receiverDeduplicates: deduplicates,
@@ -58,7 +58,8 @@ enum PartTable {
     /// Each part's purpose and outcome (nil while open), from the `state` column alone.
     static func outcomes(_ db: Database, job: JobID) throws -> [(purpose: DeliveryID.Purpose, outcome: DeliveryOutcome?)] {
         let select = try db.cachedStatement(sql: Self.outcomesSQL)
-        return try Row.fetchAll(select, arguments: [job.description]).map { row in
+        try select.bind([.text(job.description)])
+        return try Row.fetchAll(select).map { row in
             let purpose: String = row[0]
             let state: String = row[1]
             guard let known = DeliveryID.Purpose(rawValue: purpose) else {
@@ -71,7 +72,8 @@ enum PartTable {
     /// All parts of a job: final parts by number, then fallback parts by number.
     static func parts(_ db: Database, job: JobID) throws -> [PartRecord] {
         let select = try db.cachedStatement(sql: Self.partsSQL)
-        return try Row.fetchAll(select, arguments: [job.description]).map { try record($0) }
+        try select.bind([.text(job.description)])
+        return try Row.fetchAll(select).map { try record($0) }
     }
 
     static func hasFallback(_ db: Database, job: JobID) throws -> Bool {
@@ -86,11 +88,10 @@ enum PartTable {
         if case .retryWait(_, let at, _) = state { nextAttempt = at.ledgerValue }
         // The arguments in `updateColumns`' order, then the id.
         let update = try db.cachedStatement(sql: Self.updateSQL)
-        try update.execute(
-            arguments: [
-                state.name, try LedgerCoding.encode(state), state.attempts, state.lastFailure?.kind.name,
-                state.lastFailure?.detail, nextAttempt, now.ledgerValue, id.description,
-            ])
+        try update.execute(binding: [
+            .text(state.name), .text(try LedgerCoding.encode(state)), .integer(state.attempts), .orNull(state.lastFailure?.kind.name),
+            .orNull(state.lastFailure?.detail), .orNull(nextAttempt), .real(now.ledgerValue), .text(id.description),
+        ])
         guard db.changesCount == 1 else {
             throw CoordinatorError(.ledgerCorrupt, "delivery part \(id) is not in the ledger", jobID: id.job.description)
         }
