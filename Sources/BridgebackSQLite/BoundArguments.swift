@@ -43,7 +43,8 @@ extension Statement {
     /// Text and blobs are copied by SQLite (`SQLITE_TRANSIENT`), so nothing bound points into
     /// memory Swift may free. GRDB is told the statement is bound (`setUncheckedArguments` with
     /// no values, which also resets it and clears what an earlier use bound), so its next
-    /// `execute()` or fetch runs with these bindings instead of validating an empty list.
+    /// `execute()` or fetch runs with these bindings instead of validating an empty list. GRDB
+    /// then holds no copy of the values, so an error from the step names the SQL, not the values.
     public func bind(_ arguments: [SQLArgument]) throws {
         let expected = Int(sqlite3_bind_parameter_count(sqliteStatement))
         guard arguments.count == expected else {
