@@ -52,6 +52,11 @@ extension Statement {
                 resultCode: .SQLITE_MISUSE, message: "wrong number of statement arguments: \(arguments.count), expected \(expected)",
                 sql: sql)
         }
+        // A reset after a failed step returns that step's error again, and GRDB's
+        // `setUncheckedArguments` resets with `try!`: reset here first, ignoring what it reports
+        // about the past (as GRDB's cursors do), so that reset finds nothing to report. GRDB takes a
+        // statement whose step failed out of its cache; one the caller made and kept stays usable.
+        _ = sqlite3_reset(sqliteStatement)
         setUncheckedArguments(StatementArguments())
         for (offset, argument) in arguments.enumerated() {
             let index = CInt(offset + 1)

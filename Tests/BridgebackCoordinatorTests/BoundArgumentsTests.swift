@@ -91,6 +91,21 @@ struct BoundArgumentsTests {
         }
     }
 
+    /// SQLite's reset after a failed step reports that step's error again, and GRDB resets with
+    /// `try!` when told a statement is bound: binding must not trap on a statement whose last step failed.
+    @Test("a statement whose last step failed (a UNIQUE violation) binds and runs again, without a trap")
+    func afterAFailedStep() throws {
+        let queue = try Self.database()
+        try queue.write { db in
+            let insert = try db.makeStatement(sql: "INSERT INTO by_binding (n, t) VALUES (?, ?)")
+            try insert.execute(binding: [.integer(1), .text("first")])
+            let error = #expect(throws: DatabaseError.self) { try insert.execute(binding: [.integer(1), .text("again")]) }
+            #expect(error?.resultCode == .SQLITE_CONSTRAINT)
+            try insert.execute(binding: [.integer(2), .text("second")])
+            #expect(try String.fetchAll(db, sql: "SELECT t FROM by_binding ORDER BY n") == ["first", "second"])
+        }
+    }
+
     @Test("one cached statement used with GRDB's arguments and with bound ones, in turns, reads and writes the right rows")
     func interleavedWithGRDB() throws {
         let queue = try Self.database()
