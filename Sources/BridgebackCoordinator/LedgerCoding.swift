@@ -16,6 +16,11 @@ enum LedgerCoding {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String, jobID: String) throws -> T {
+        // A parked ending is read in one pass when it has the shape `encode` writes (the same
+        // value as `JSONDecoder`'s, `LedgerDecisionJSONTests`); anything else goes to `JSONDecoder`.
+        if T.self == StoredEnding.self, let ending = StoredEnding.handRead(text) as? T {
+            return ending
+        }
         do {
             return try LedgerJSON.decode(T.self, from: text)
         } catch {
@@ -31,6 +36,20 @@ struct StoredEnding: Codable {
     /// Other parked completions with a different capability (see `JobLifecycle.Ending`).
     var alternates: [Completion]?
     var reason: String?
+
+    /// The ending as `encode` wrote it, read without `JSONDecoder`; nil when only it may answer.
+    static func handRead(_ text: String) -> StoredEnding? {
+        var text = text
+        guard let fields = text.withUTF8({ LedgerEndingFields.handRead($0) }) else { return nil }
+        return StoredEnding(type: fields.type, completion: fields.completion, alternates: fields.alternates, reason: fields.reason)
+    }
+
+    private init(type: String, completion: Completion?, alternates: [Completion]?, reason: String?) {
+        self.type = type
+        self.completion = completion
+        self.alternates = alternates
+        self.reason = reason
+    }
 
     init(_ ending: JobLifecycle.Ending) {
         switch ending {

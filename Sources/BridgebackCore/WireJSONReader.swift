@@ -457,12 +457,27 @@ extension OwnershipContract {
 }
 
 extension Completion {
-    private static let keys: [StaticString] = [
+    fileprivate static let keys: [StaticString] = [
         "schema", "job_id", "worker", "attempt", "started_at", "finished_at", "outcome", "capability",
     ]
-    private static let outcomeKeys: [StaticString] = ["status", "result", "reason"]
+    /// The ledger's form (`write(to:ledger: true)`): no `schema`, the same fields in the same positions after it.
+    fileprivate static let ledgerKeys: [StaticString] = [
+        "job_id", "worker", "attempt", "started_at", "finished_at", "outcome", "capability",
+    ]
+    fileprivate static let outcomeKeys: [StaticString] = ["status", "result", "reason"]
 
     package static func handReadWireJSON(_ bytes: UnsafeBufferPointer<UInt8>) -> Completion? {
+        var reader = WireJSONReader(bytes)
+        guard let completion = reader.completion(ledger: false) else { return nil }
+        reader.skipWhitespace()
+        return reader.index == bytes.count ? completion : nil
+    }
+}
+
+extension WireJSONReader {
+    /// A completion object here: the wire form, or the ledger's (`ledger`: no `schema`, dates in
+    /// milliseconds as `JSONEncoder.DateEncodingStrategy.millisecondsSince1970` writes them).
+    mutating func completion(ledger: Bool) -> Completion? {
         var jobID: JobID?
         var worker: String?
         var attempt: Int?
@@ -470,17 +485,17 @@ extension Completion {
         var finishedAt: Date?
         var outcome: CompletionOutcome?
         var capability: String?
-        let seen = WireJSONReader.document(bytes, keys: keys) { reader, key in
-            switch key {
+        let seen = object(keys: ledger ? Completion.ledgerKeys : Completion.keys) { reader, position in
+            switch ledger ? position + 1 : position {
             case 0: return reader.exactString("bridgeback.completion.v1")
             case 1: jobID = reader.jobID(); return jobID != nil
             case 2: worker = reader.string(); return worker != nil
             case 3: attempt = reader.int(); return attempt != nil
-            case 4: startedAt = reader.date(); return startedAt != nil
-            case 5: finishedAt = reader.date(); return finishedAt != nil
+            case 4: startedAt = ledger ? reader.millisecondDate() : reader.date(); return startedAt != nil
+            case 5: finishedAt = ledger ? reader.millisecondDate() : reader.date(); return finishedAt != nil
             case 6:
                 var texts: [String?] = [nil, nil, nil]
-                let present = reader.object(keys: outcomeKeys) { reader, key in
+                let present = reader.object(keys: Completion.outcomeKeys) { reader, key in
                     texts[key] = reader.string()
                     return texts[key] != nil
                 }
@@ -498,10 +513,82 @@ extension Completion {
                 return true
             }
         }
-        guard seen.map({ $0 & 0x7F == 0x7F }) == true, let jobID, let worker, let attempt, let startedAt, let finishedAt, let outcome
+        let required: UInt64 = ledger ? 0x3F : 0x7F
+        guard seen.map({ $0 & required == required }) == true, let jobID, let worker, let attempt, let startedAt, let finishedAt,
+            let outcome
         else { return nil }
         return Completion(
             jobID: jobID, worker: worker, attempt: attempt, startedAt: startedAt, finishedAt: finishedAt, outcome: outcome,
             capability: capability)
+    }
+
+    /// A date as milliseconds since 1970 (a JSON number, at most 40 characters), read as
+    /// `JSONDecoder`'s `millisecondsSince1970` reads it: the number parsed to the nearest `Double`
+    /// (both parse with `strtod`), divided by 1000.
+    mutating func millisecondDate() -> Date? {
+        var cursor = index
+        func digits() -> Int {
+            let start = cursor
+            while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") { cursor += 1 }
+            return cursor - start
+        }
+        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "-") { cursor += 1 }
+        let intStart = cursor
+        let intDigits = digits()
+        guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
+        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ".") {
+            cursor += 1
+            guard digits() > 0 else { return nil }
+        }
+        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "e") || bytes[cursor] == UInt8(ascii: "E") {
+            cursor += 1
+            if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "+") || bytes[cursor] == UInt8(ascii: "-") { cursor += 1 }
+            guard digits() > 0 else { return nil }
+        }
+        guard cursor - index <= 40 else { return nil }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<cursor]), as: UTF8.self)
+        guard let milliseconds = Double(text), milliseconds.isFinite else { return nil }
+        index = cursor
+        return Date(timeIntervalSince1970: milliseconds / 1000.0)
+    }
+}
+
+/// A parked ending as the ledger keeps it (the coordinator's `StoredEnding`,
+/// `{"alternates":[…],"completion":…,"reason":…,"type":…}`), read in one pass; nil for anything
+/// else, which then goes to `JSONDecoder` (a `null` member, an unknown key, a number out of range).
+package struct LedgerEndingFields: Sendable {
+    package var type: String
+    package var completion: Completion?
+    package var alternates: [Completion]?
+    package var reason: String?
+
+    private static let keys: [StaticString] = ["type", "completion", "alternates", "reason"]
+
+    package static func handRead(_ bytes: UnsafeBufferPointer<UInt8>) -> LedgerEndingFields? {
+        var type: String?
+        var completion: Completion?
+        var alternates: [Completion]?
+        var reason: String?
+        let seen = WireJSONReader.document(bytes, keys: keys) { reader, key in
+            switch key {
+            case 0: type = reader.string(); return type != nil
+            case 1: completion = reader.completion(ledger: true); return completion != nil
+            case 2:
+                guard reader.consume(UInt8(ascii: "[")) else { return false }
+                var list: [Completion] = []
+                if !reader.consume(UInt8(ascii: "]")) {
+                    repeat {
+                        guard let next = reader.completion(ledger: true) else { return false }
+                        list.append(next)
+                    } while reader.consume(UInt8(ascii: ","))
+                    guard reader.consume(UInt8(ascii: "]")) else { return false }
+                }
+                alternates = list
+                return true
+            default: reason = reader.string(); return reason != nil
+            }
+        }
+        guard seen.map({ $0 & 1 == 1 }) == true, let type else { return nil }
+        return LedgerEndingFields(type: type, completion: completion, alternates: alternates, reason: reason)
     }
 }

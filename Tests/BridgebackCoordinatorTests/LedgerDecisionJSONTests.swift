@@ -67,6 +67,7 @@ struct LedgerDecisionJSONTests {
     func endingsMatchJSONEncoder() throws {
         var generator = Splitter(state: 0xE4D1_4C)
         var kinds: Set<String> = []
+        var byHand = 0
         for _ in 0..<400 {
             let ending: JobLifecycle.Ending =
                 switch Int.random(in: 0...2, using: &generator) {
@@ -83,12 +84,43 @@ struct LedgerDecisionJSONTests {
             #expect(String(decoding: hand, as: UTF8.self) == old)
             let text = try LedgerCoding.encode(stored)
             #expect(Array(text.utf8) == Array(old.utf8))
-            // And it reads back as the ending it was (to the millisecond the ledger keeps).
+            // And it reads back as the ending it was (to the millisecond the ledger keeps), in one
+            // pass as through JSONDecoder.
             let read = try LedgerCoding.decode(StoredEnding.self, from: text, jobID: "job").ending(jobID: "job")
+            let decoded = try LedgerJSON.decode(StoredEnding.self, from: text).ending(jobID: "job")
+            #expect(read == decoded)
             #expect(try LedgerCoding.encode(StoredEnding(read)) == text)
+            if StoredEnding.handRead(text) != nil { byHand += 1 }
             kinds.insert(stored.alternates == nil ? stored.type : "alternates")
         }
         #expect(kinds == ["dead_lettered", "completion", "alternates"])
+        // Attempts past 18 digits go to JSONDecoder; the rest are read by hand.
+        #expect(byHand > 100)
+    }
+
+    /// What the one-pass reader does not take goes to `JSONDecoder`, which answers as before: the
+    /// same value for a form `encode` does not write, the same refusal for a broken one.
+    @Test("parked endings in other shapes: JSONDecoder's answer, value or error")
+    func endingsInOtherShapes() throws {
+        let completion =
+            #"{"attempt":1,"finished_at":1760000000123.5,"job_id":"job_01JQ00000000000000000000A1","#
+            + #""outcome":{"status":"cancelled"},"started_at":17.6e11,"worker":"w"}"#
+        let accepted = [
+            #"{"type":"dead_lettered","reason":"r"}"#,
+            #"{"completion":null,"reason":"r","type":"dead_lettered"}"#,
+            #"{"completion":\#(completion),"type":"completion","unknown":1}"#,
+            #"{"alternates":[],"completion":\#(completion),"type":"completion"}"#,
+            #"{"completion":\#(completion),"type":"completion"}"#,
+            #"{"type":"completion","completion":\#(completion.replacingOccurrences(of: #""attempt":1"#, with: #""attempt":99999999999999999"#))}"#,
+        ]
+        for text in accepted {
+            let read = try LedgerCoding.decode(StoredEnding.self, from: text, jobID: "job").ending(jobID: "job")
+            #expect(read == (try LedgerJSON.decode(StoredEnding.self, from: text).ending(jobID: "job")), "\(text)")
+        }
+        for text in [#"{"reason":"r"}"#, #"{"type":"completion","completion":{"attempt":1}}"#, "[]", #"{"type":1}"#, ""] {
+            #expect(StoredEnding.handRead(text) == nil)
+            #expect(throws: CoordinatorError.self) { try LedgerCoding.decode(StoredEnding.self, from: text, jobID: "job") }
+        }
     }
 
     @Test("every delivery state, the ones written by hand and the ones left to JSONEncoder")
