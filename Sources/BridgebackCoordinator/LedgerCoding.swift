@@ -7,7 +7,7 @@ import Foundation
 enum LedgerCoding {
     static func encode(_ value: some Encodable) throws -> String {
         // A parked ending is written by hand (the same bytes, `LedgerDecisionJSONTests`): under a
-        // flood many completions park (56 to 490 of 501 in the fifteenth session's runs), and
+        // flood many completions park (3 to 490 of 501 in the fifteenth session's runs), and
         // `JSONEncoder` cost each ~65,000 instructions more.
         if let ending = value as? StoredEnding, let bytes = ending.handWrittenJSON() {
             return String(decoding: bytes, as: UTF8.self)
