@@ -221,26 +221,45 @@ struct WireJSONReader {
 
     /// A plain decimal (`-12.5`: at most 15 digits, no exponent), as `Double` parses it.
     private mutating func plainNumber() -> Double? {
+        guard let number = scanNumber(), !number.exponent, number.digits <= 15 else { return nil }
+        return parseNumber(to: number.end)
+    }
+
+    /// The extent of a JSON number starting here (`-`, digits without a leading zero, a fraction,
+    /// an exponent), without consuming it: where it ends, how many digits its integer and fraction
+    /// parts have, whether it has an exponent. Nil if what is here is not one.
+    private func scanNumber() -> (end: Int, digits: Int, exponent: Bool)? {
         var cursor = index
+        func digits() -> Int {
+            let start = cursor
+            while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") { cursor += 1 }
+            return cursor - start
+        }
         if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "-") { cursor += 1 }
-        var digits = 0
         let intStart = cursor
-        while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") { cursor += 1 }
-        let intDigits = cursor - intStart
-        guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
-        digits += intDigits
+        var count = digits()
+        guard count > 0, count == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
         if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ".") {
             cursor += 1
-            let fractionStart = cursor
-            while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") { cursor += 1 }
-            guard cursor > fractionStart else { return nil }
-            digits += cursor - fractionStart
+            let fraction = digits()
+            guard fraction > 0 else { return nil }
+            count += fraction
         }
-        guard digits <= 15 else { return nil }
-        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "e") || bytes[cursor] == UInt8(ascii: "E") { return nil }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<cursor]), as: UTF8.self)
+        var exponent = false
+        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "e") || bytes[cursor] == UInt8(ascii: "E") {
+            cursor += 1
+            if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "+") || bytes[cursor] == UInt8(ascii: "-") { cursor += 1 }
+            guard digits() > 0 else { return nil }
+            exponent = true
+        }
+        return (cursor, count, exponent)
+    }
+
+    /// The number from here to `end` (found by `scanNumber`) as `Double` parses it, consumed.
+    private mutating func parseNumber(to end: Int) -> Double? {
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
         guard let value = Double(text) else { return nil }
-        index = cursor
+        index = end
         return value
     }
 
@@ -526,29 +545,9 @@ extension WireJSONReader {
     /// `JSONDecoder`'s `millisecondsSince1970` reads it: the number parsed to the nearest `Double`
     /// (both parse with `strtod`), divided by 1000.
     mutating func millisecondDate() -> Date? {
-        var cursor = index
-        func digits() -> Int {
-            let start = cursor
-            while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") { cursor += 1 }
-            return cursor - start
-        }
-        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "-") { cursor += 1 }
-        let intStart = cursor
-        let intDigits = digits()
-        guard intDigits > 0, intDigits == 1 || bytes[intStart] != UInt8(ascii: "0") else { return nil }
-        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ".") {
-            cursor += 1
-            guard digits() > 0 else { return nil }
-        }
-        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "e") || bytes[cursor] == UInt8(ascii: "E") {
-            cursor += 1
-            if cursor < bytes.count, bytes[cursor] == UInt8(ascii: "+") || bytes[cursor] == UInt8(ascii: "-") { cursor += 1 }
-            guard digits() > 0 else { return nil }
-        }
-        guard cursor - index <= 40 else { return nil }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<cursor]), as: UTF8.self)
-        guard let milliseconds = Double(text), milliseconds.isFinite else { return nil }
-        index = cursor
+        guard let number = scanNumber(), number.end - index <= 40, let milliseconds = parseNumber(to: number.end),
+            milliseconds.isFinite
+        else { return nil }
         return Date(timeIntervalSince1970: milliseconds / 1000.0)
     }
 }
