@@ -17,9 +17,13 @@ package struct WireJSONWriter {
     package private(set) var bytes: [UInt8] = []
     /// False once something was met that only `JSONEncoder` may answer (a non-finite number).
     package private(set) var ok = true
+    /// `/` written as `\/`, as a `JSONEncoder` without `.withoutEscapingSlashes` writes it (the
+    /// admission store's JSON columns, whose bytes predate this writer).
+    private let escapingSlashes: Bool
 
-    package init(capacity: Int) {
+    package init(capacity: Int, escapingSlashes: Bool = false) {
         bytes.reserveCapacity(capacity)
+        self.escapingSlashes = escapingSlashes
     }
 
     /// Punctuation and keys, written as they are (the caller's text is already JSON).
@@ -128,12 +132,16 @@ package struct WireJSONWriter {
         var mark = 0
         for index in 0..<utf8.count {
             let byte = utf8[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            guard
+                byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                    || (byte == UInt8(ascii: "/") && escapingSlashes)
+            else { continue }
             if index > mark { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[mark..<index])) }
             mark = index + 1
             switch byte {
             case UInt8(ascii: "\""): raw("\\\"")
             case UInt8(ascii: "\\"): raw("\\\\")
+            case UInt8(ascii: "/"): raw("\\/")
             case 0x08: raw("\\b")
             case 0x0C: raw("\\f")
             case 0x0A: raw("\\n")
