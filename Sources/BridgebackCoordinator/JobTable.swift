@@ -50,19 +50,38 @@ enum JobTable {
         let select = try db.cachedStatement(sql: Self.selectSQL)
         let job = id.description
         try select.bind([.text(job)])
-        guard let row = try Row.fetchOne(select) else {
-            return nil
+        // Read in place (`SQLColumns`): no row copy, and a cached contract or decision is compared
+        // with the stored text without making a string of it.
+        return try select.readFirstRow { row in try record(row, id: id, job: job, cache: cache) }
+    }
+
+    private static func record(_ row: SQLColumns, id: JobID, job: String, cache: ContractCache?) throws -> JobRecord {
+        func corrupt(_ error: DatabaseError) -> CoordinatorError {
+            CoordinatorError(.ledgerCorrupt, "job row: \(error.message ?? "a column cannot be read")", jobID: job)
         }
-        let name: String = row[Loaded.state]
-        let duplicates: Int = row[Loaded.duplicates]
+        func text(_ index: Int) throws -> String? {
+            do { return try row.text(index) } catch { throw corrupt(error) }
+        }
+        func integer(_ index: Int) throws -> Int? {
+            do { return try row.integer(index).map { Int(truncatingIfNeeded: $0) } } catch { throw corrupt(error) }
+        }
+        guard let name = try text(Loaded.state) else {
+            throw CoordinatorError(.ledgerCorrupt, "job row has no state", jobID: job)
+        }
+        guard let duplicates = try integer(Loaded.duplicates) else {
+            throw CoordinatorError(.ledgerCorrupt, "job row has no duplicate count", jobID: job)
+        }
         // A finished job has no transitions left: reading it (status API, audits) must not put it
         // back into the cache that `save` dropped it from.
         let liveCache = name == "finished" ? nil : cache
+        let cached = liveCache?[id]
         func contract() throws -> OwnershipContract {
-            guard let text: String = row[Loaded.contractJSON] else {
+            if let cached, let known = cached.contractJSON, let contract = cached.contract, row.text(Loaded.contractJSON, equals: known) {
+                return contract
+            }
+            guard let text = try text(Loaded.contractJSON) else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no contract", jobID: job)
             }
-            if let cached = liveCache?[id], cached.contractJSON == text, let contract = cached.contract { return contract }
             do {
                 let contract = try WireCodec.decode(OwnershipContract.self, from: Data(text.utf8))
                 liveCache?.update(id) {
@@ -74,10 +93,12 @@ enum JobTable {
             }
         }
         func decision() throws -> JobLifecycle.FinalDecision {
-            guard let text: String = row[Loaded.decisionJSON] else {
+            if let cached, let known = cached.decisionJSON, let decision = cached.decision, row.text(Loaded.decisionJSON, equals: known) {
+                return decision
+            }
+            guard let text = try text(Loaded.decisionJSON) else {
                 throw CoordinatorError(.ledgerCorrupt, "job in state \(name) has no final decision", jobID: job)
             }
-            if let cached = liveCache?[id], cached.decisionJSON == text, let decision = cached.decision { return decision }
             let decision = try LedgerCoding.decode(StoredDecision.self, from: text, jobID: job).decision
             liveCache?.update(id) {
                 $0.decisionJSON = text; $0.decision = decision
@@ -88,7 +109,9 @@ enum JobTable {
         switch name {
         case "awaiting_contract": state = .awaitingContract
         case "completion_parked":
-            guard let text: String = row[Loaded.endingJSON], let parkedAt: Double = row[Loaded.parkedAt] else {
+            let parkedAt: Double?
+            do { parkedAt = try row.real(Loaded.parkedAt) } catch { throw corrupt(error) }
+            guard let text = try text(Loaded.endingJSON), let parkedAt else {
                 throw CoordinatorError(.ledgerCorrupt, "parked job lacks its ending", jobID: job)
             }
             let ending = try LedgerCoding.decode(StoredEnding.self, from: text, jobID: job).ending(jobID: job)
@@ -99,9 +122,8 @@ enum JobTable {
         default: throw CoordinatorError(.ledgerCorrupt, "unknown job state '\(name)'", jobID: job)
         }
         return JobRecord(
-            lifecycle: JobLifecycle(jobID: id, restoring: state),
-            finalOutcome: row[Loaded.finalOutcome], finalDetail: row[Loaded.finalDetail],
-            orphanReported: (row[Loaded.orphanReported] as Int? ?? 0) != 0)
+            lifecycle: JobLifecycle(jobID: id, restoring: state), finalOutcome: try text(Loaded.finalOutcome),
+            finalDetail: try text(Loaded.finalDetail), orphanReported: (try integer(Loaded.orphanReported) ?? 0) != 0)
     }
 
     /// Inserts or replaces the row for `record` (one statement). `stored` is the record as `load`

@@ -52,4 +52,28 @@ struct JobRowTests {
         let wire = try WireCodec.decode(OwnershipContract.self, from: WireCodec.encode(contract))
         #expect(try await h.ledger.job(contract.jobID)?.contract == wire)
     }
+
+    /// `load` compares a cached contract's text with the row's in place (`SQLColumns.text(_:equals:)`):
+    /// a row whose text changed must be decoded again, not answered from the cache.
+    @Test("a cached contract answers only while the row holds the very text it was decoded from")
+    func cacheFollowsTheRow() async throws {
+        let h = try Harness()
+        let contract = makeContract()
+        try await h.running { () async throws in
+            _ = try await h.coordinator.handleContract(body(contract))
+        }
+        let cache = ContractCache(capacity: 16)
+        var changed = try WireCodec.decode(OwnershipContract.self, from: WireCodec.encode(contract))
+        changed.summary = "the same job, another summary"
+        let changedJSON = String(decoding: try WireCodec.encode(changed), as: UTF8.self)
+        let summaries = try await h.ledger.write { db -> [String?] in
+            let first = try JobTable.load(db, contract.jobID, cache: cache)?.contract?.summary
+            let cached = try JobTable.load(db, contract.jobID, cache: cache)?.contract?.summary
+            try db.execute(
+                sql: "UPDATE jobs SET contract_json = ? WHERE job_id = ?", arguments: [changedJSON, contract.jobID.description])
+            let afterChange = try JobTable.load(db, contract.jobID, cache: cache)?.contract?.summary
+            return [first, cached, afterChange, cache[contract.jobID]?.contract?.summary]
+        }
+        #expect(summaries == [contract.summary, contract.summary, changed.summary, changed.summary])
+    }
 }
