@@ -20,7 +20,8 @@ import GRDBSQLite
 /// and the statement moves on once the closure returns (like a row of a GRDB cursor).
 public struct SQLColumns {
     let sqliteStatement: SQLiteStatement
-    let sql: String
+    /// For an error's SQL only: GRDB's `Statement.sql` builds its text anew (trimmed) on each call.
+    let statement: Statement
 
     public func isNull(_ index: Int) -> Bool {
         sqlite3_column_type(sqliteStatement, CInt(index)) == SQLITE_NULL
@@ -84,7 +85,7 @@ public struct SQLColumns {
     }
 
     private func mismatch(_ index: Int, _ found: String, wanted: String) -> DatabaseError {
-        DatabaseError(resultCode: .SQLITE_MISMATCH, message: "column \(index) holds \(found), not \(wanted)", sql: sql)
+        DatabaseError(resultCode: .SQLITE_MISMATCH, message: "column \(index) holds \(found), not \(wanted)", sql: statement.sql)
     }
 }
 
@@ -102,7 +103,7 @@ extension Statement {
         // The cursor resets the statement when it goes: it must outlive the read.
         return try withExtendedLifetime(cursor) {
             guard try cursor.next() != nil else { return nil }
-            let columns = SQLColumns(sqliteStatement: sqliteStatement, sql: sql)
+            let columns = SQLColumns(sqliteStatement: sqliteStatement, statement: self)
             return try read(columns)
         }
     }
