@@ -451,15 +451,23 @@ public final class Coordinator: Sendable {
         let (steps, generation) = try await ledger.commit(durable: durable) { db -> [Result<LifecycleStep, BridgebackError>] in
             // Read in the transaction (one cached one-row read per group): every prune committed before it is seen.
             let prunedBefore = try Ledger.prunedBefore(db)
+            func step(_ id: JobID, _ event: Event) throws -> LifecycleStep {
+                try LifecycleStep.commit(db, id, now: now, registry: registry, cache: cache, prunedBefore: prunedBefore, event: event)
+            }
+            // The pass's events in one savepoint: SQLite copies a page the pass changes into the
+            // savepoint journal once, where a savepoint per event copied the same pages once per
+            // event. If an event is refused, that savepoint is rolled back and every event runs
+            // again in its own (prepared once, not per job as GRDB's `inSavepoint`), so a refused
+            // event undoes only its own writes. Events do ledger work only (and fill the value-keyed
+            // contract cache), so running one twice does nothing twice.
+            if work.count > 1 {
+                do {
+                    return try GroupTransaction.inSavepoint(db, .item) { try work.map { id, event in .success(try step(id, event)) } }
+                } catch is BridgebackError {}
+            }
             return try work.map { id, event in
                 do {
-                    // Its own savepoint (prepared once, not per job as GRDB's `inSavepoint`), so a
-                    // refused event undoes only its own writes.
-                    return .success(
-                        try GroupTransaction.inSavepoint(db, .item) {
-                            try LifecycleStep.commit(
-                                db, id, now: now, registry: registry, cache: cache, prunedBefore: prunedBefore, event: event)
-                        })
+                    return .success(try GroupTransaction.inSavepoint(db, .item) { try step(id, event) })
                 } catch let error as BridgebackError {
                     return .failure(error)
                 }

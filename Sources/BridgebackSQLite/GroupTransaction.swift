@@ -7,8 +7,17 @@ public enum GroupTransaction {
     /// Runs `changes` in one immediate transaction on the writer and returns each change's result
     /// in order. Synced (FULL, the writer's resting mode) when `durable`; otherwise NORMAL for this
     /// transaction only: in WAL order, so the next synced commit makes it durable too. A group of
-    /// one runs without a savepoint (its error rolls the transaction back); in a larger group each
-    /// change runs in its own savepoint, so an error undoes only that change's writes.
+    /// one runs without a savepoint (its error rolls the transaction back); in a larger group an
+    /// error undoes only that change's writes.
+    ///
+    /// A larger group first runs every change with no savepoint at all: SQLite copies each page a
+    /// savepoint changes into its savepoint journal, once per savepoint, and a savepoint per change
+    /// copied the same pages (a table's last leaf, its indexes' pages) once per change: ~40,000
+    /// instructions per job in admission (#12, sixteenth session). If a change throws, that
+    /// transaction is rolled back and the group runs again in a new one, each change in its own
+    /// savepoint, as before. So **a change may run twice**: it must do database work only (and
+    /// keep caches keyed by value, which a rolled-back run cannot make wrong), never an effect
+    /// outside the database that it would then do twice.
     public static func run(
         _ db: Database, durable: Bool, _ changes: [(Database) throws -> any Sendable]
     ) throws -> [Result<any Sendable, any Error>] {
@@ -18,6 +27,10 @@ public enum GroupTransaction {
         if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         var results: [Result<any Sendable, any Error>] = []
         let transaction = Result {
+            if changes.count > 1, let outputs = try allOrNothing(db, changes) {
+                results = outputs.map { .success($0) }
+                return
+            }
             try db.inTransaction(.immediate) {
                 if changes.count == 1 {
                     let result = Result { () throws -> any Sendable in try changes[0](db) }
@@ -36,6 +49,22 @@ public enum GroupTransaction {
         if !durable { try db.execute(sql: "PRAGMA synchronous = FULL") }
         try transaction.get()
         return results
+    }
+
+    /// Every change in one transaction without savepoints, committed if all return; nil (and
+    /// nothing written) if one throws.
+    private static func allOrNothing(_ db: Database, _ changes: [(Database) throws -> any Sendable]) throws -> [any Sendable]? {
+        var outputs: [any Sendable]?
+        try db.inTransaction(.immediate) {
+            var done: [any Sendable] = []
+            done.reserveCapacity(changes.count)
+            for change in changes {
+                do { done.append(try change(db)) } catch { return .rollback }
+            }
+            outputs = done
+            return .commit
+        }
+        return outputs
     }
 
     /// One change of a group in its own savepoint: released if it returns, rolled back to (and

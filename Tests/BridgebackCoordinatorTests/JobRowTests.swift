@@ -76,4 +76,41 @@ struct JobRowTests {
         }
         #expect(summaries == [contract.summary, contract.summary, changed.summary, changed.summary])
     }
+
+    /// A pass runs its events in one savepoint, and again each in its own when one is refused
+    /// (`Coordinator.apply`): the refused event must undo only its own writes, and every other
+    /// event must count once.
+    @Test("a pass with a conflicting contract among others: it alone is refused, the others are recorded once")
+    func aRefusedEventInAPassUndoesOnlyItself() async throws {
+        let h = try Harness()
+        let first = makeContract(), second = makeContract(), third = makeContract()
+        var conflicting = try WireCodec.decode(OwnershipContract.self, from: WireCodec.encode(first))
+        conflicting.finalSurface = "work:alice"
+        var dispositions: [Disposition] = []
+        try await h.running { () async throws in
+            dispositions = try await h.coordinator.handle([
+                // The completion before the refused contract: a first run whose writes were not
+                // undone would count it twice (a duplicate, never delivered).
+                .contract(try body(first)), .contract(try body(second)),
+                .completion(try body(makeCompletion(second.jobID)), publishedBy: nil), .contract(try body(conflicting)),
+                .contract(try body(third)),
+            ])
+            // The completion in the same pass decided one notice for its job, delivered once.
+            #expect(try await eventually { try await h.ledger.outcome(second.jobID) == "delivered" })
+        }
+        #expect(dispositions.count == 5)
+        #expect(dispositions[0] == .ack && dispositions[1] == .ack && dispositions[2] == .ack && dispositions[4] == .ack)
+        if case .reject = dispositions[3] {} else { Issue.record("the conflicting contract was not refused: \(dispositions[3])") }
+        #expect(try await h.ledger.job(first.jobID)?.contract?.finalSurface == first.finalSurface)
+        #expect(try await h.ledger.job(third.jobID)?.contract != nil)
+        let (parts, duplicates) = try await h.ledger.write { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery_parts WHERE job_id = ?", arguments: [second.jobID.description]),
+                try Int.fetchOne(db, sql: "SELECT duplicates FROM jobs WHERE job_id = ?", arguments: [second.jobID.description])
+            )
+        }
+        #expect(parts == 1)
+        // A first run left in place would have made the completion's second run a duplicate.
+        #expect(duplicates == 0)
+    }
 }

@@ -7,17 +7,28 @@ import Testing
 /// would otherwise land: SQLite's temporary files (`etilqs_*`, unlinked at once but open while the
 /// transaction runs), read from `/proc/self/fd` in the middle of a group. The same group on a
 /// writer without the settings is the control: it must show the file, or the probe proves nothing.
+///
+/// A group whose changes all succeed runs them without savepoints (`GroupTransaction.run`); one
+/// with a failing change runs again with a savepoint per change. The probe shows both: no journal
+/// at all for the first, even without the settings.
 @Suite("WriterSettings: the savepoints' statement journal stays in memory", .serialized)
 struct WriterSettingsTests {
-    @Test("a group whose first change writes ~400 KiB opens no temporary file; without the settings it does")
+    @Test("a group that runs in savepoints, whose first change writes ~400 KiB, opens no temporary file; without the settings it does")
     func noTemporaryFile() throws {
-        #expect(try temporaryFilesDuringAGroup(settings: true).isEmpty)
-        #expect(!(try temporaryFilesDuringAGroup(settings: false)).isEmpty)
+        #expect(try temporaryFilesDuringAGroup(settings: true, failing: true).isEmpty)
+        #expect(!(try temporaryFilesDuringAGroup(settings: false, failing: true)).isEmpty)
     }
 
-    /// The SQLite temporary files open during the second change of a two-change group, when the
-    /// first has rewritten ~100 pages (past SQLite's 64 KiB in-memory spill limit) in its savepoint.
-    private func temporaryFilesDuringAGroup(settings: Bool) throws -> Set<String> {
+    @Test("a group whose changes all succeed writes no savepoint journal at all, even without the settings")
+    func noSavepointJournalWhenAllSucceed() throws {
+        #expect(try temporaryFilesDuringAGroup(settings: false, failing: false).isEmpty)
+    }
+
+    /// The SQLite temporary files open during the second change of a group (its last run, when a
+    /// third change fails and the group runs again in savepoints), when the first has rewritten
+    /// ~100 pages (past SQLite's 64 KiB in-memory spill limit) one row at a time.
+    private func temporaryFilesDuringAGroup(settings: Bool, failing: Bool) throws -> Set<String> {
+        struct Refused: Error {}
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let pool = try DatabasePool(path: path)
@@ -29,15 +40,30 @@ struct WriterSettingsTests {
         }
         let before = Self.openTemporaryFiles()
         var during: Set<String> = []
+        var probes = 0
         try pool.writeWithoutTransaction { db in
-            let results = try GroupTransaction.run(
-                db, durable: true,
-                [
-                    { db in try db.execute(sql: "UPDATE blobs SET body = randomblob(4000)") },
-                    { _ in during = Self.openTemporaryFiles() },
-                ])
-            for result in results { _ = try result.get() }
+            var changes: [(Database) throws -> any Sendable] = [
+                // Row by row: a one-row statement needs no statement journal of its own (a
+                // multi-row UPDATE does), so only a savepoint's journal can show here.
+                { db in
+                    let update = try db.cachedStatement(sql: "UPDATE blobs SET body = randomblob(4000) WHERE id = ?")
+                    for id in 0..<100 { try update.execute(arguments: [id]) }
+                    return ()
+                },
+                { _ in
+                    during = Self.openTemporaryFiles()
+                    probes += 1
+                    return ()
+                },
+            ]
+            if failing { changes.append { _ in throw Refused() } }
+            let results = try GroupTransaction.run(db, durable: true, changes)
+            for result in results.prefix(2) { _ = try result.get() }
+            #expect(results.count == changes.count)
+            if failing, case .success = results[2] { Issue.record("the failing change reported success") }
         }
+        // Once when all succeed; twice when one fails (all at once, then each in its savepoint).
+        #expect(probes == (failing ? 2 : 1))
         return during.subtracting(before)
     }
 
