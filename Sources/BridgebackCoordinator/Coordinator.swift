@@ -99,7 +99,7 @@ public final class Coordinator: Sendable {
     }
 
     /// Applies a group of inbound messages (everything one read pass handed over) in one ledger
-    /// transaction, each message in its own savepoint, and returns their dispositions in order
+    /// transaction (a refused message undoes only its own writes), and returns their dispositions in order
     /// once that transaction is durable: the caller acks them all at once, never before.
     public func handle(_ messages: [InboundMessage]) async throws -> [Disposition] {
         try await apply(prepare(messages))
@@ -429,8 +429,8 @@ public final class Coordinator: Sendable {
         return .reject(reason: error.description)
     }
 
-    /// Lifecycle events in one ledger transaction (each in its own savepoint: a conflicting
-    /// contract is rejected without undoing the others), then the effects outside it (metrics,
+    /// Lifecycle events in one ledger transaction (a conflicting contract is rejected without
+    /// undoing the others), then the effects outside it (metrics,
     /// logs, starting delivery). Ledger errors are thrown and fail the whole group.
     private func apply(_ batch: [Prepared]) async throws -> [Disposition] {
         try await apply(batch, durable: true).dispositions
