@@ -395,7 +395,7 @@ public final class AdmissionStore: Sendable {
     /// A JSON TEXT column that holds a list of strings (`triggers`, `defaults_applied`): the bytes a
     /// default `JSONEncoder` writes (slashes escaped), written by hand. `JSONEncoder` cost ~37,000
     /// instructions per submit for these two short lists, ~3 % of admission's work per job;
-    /// `AdmissionColumnJSONTests` checks the bytes against it.
+    /// `ColumnJSONTests` checks the bytes against it.
     static func columnJSON(_ values: [String]) -> String {
         var writer = WireJSONWriter(capacity: 2 + values.reduce(0) { $0 + $1.utf8.count + 3 }, escapingSlashes: true)
         writer.strings(values)
